@@ -1,0 +1,8 @@
+/** Stage operators: one per file, each a factory of {@link NodeDef}s. @module */
+export { map, type MapSpec } from './map.ts';
+export { route, type RouteSpec } from './route.ts';
+export { join, type JoinSpec } from './join.ts';
+export { tool, defineTool, type Tool, type ToolSpec } from './tool.ts';
+export { fanOut, type FanOutSpec } from './fanOut.ts';
+export { subTopology, type SubTopologySpec } from './subTopology.ts';
+export type { NodeOptions, BaseSpec } from './internal/common.ts';

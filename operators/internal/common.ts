@@ -1,0 +1,53 @@
+/**
+ * What every node spec may carry besides its function, and the one helper that
+ * copies those options onto a {@link NodeDef} (shared by all operator factories).
+ * @module
+ */
+import type { z } from 'zod';
+import type { Execute, NodeDef, NodeKind } from '../../src/definition/types.ts';
+
+/** Options every node kind accepts. */
+export interface NodeOptions {
+  /** Concurrency cap of this node's stage across all runs. */
+  readonly cap?: number;
+  /** Named resource pool(s) from the engine held while the node works. */
+  readonly pool?: string | readonly string[];
+  /** Per-node timeout in ms; the run deadline may shorten it. */
+  readonly timeoutMs?: number;
+  /** Node to run (with this node's error as its dependency) instead of failing the run. */
+  readonly onError?: string;
+  /** Static configuration, seen as `ctx.config`. */
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly description?: string;
+}
+
+/** Options plus the dependency list and an output schema. */
+export interface BaseSpec<R> extends NodeOptions {
+  /** Ids of the nodes this node waits for. */
+  readonly after?: readonly string[];
+  /** Validates (and may transform) the node's output. */
+  readonly output?: z.ZodType<R>;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Builds a NodeDef from the shared options, omitting what is not set. */
+export function nodeDef(
+  id: string,
+  kind: NodeKind,
+  spec: BaseSpec<unknown>,
+  execute: Execute,
+  extra?: Partial<Pick<NodeDef, 'branches' | 'topology'>>,
+): NodeDef {
+  const def: Mutable<NodeDef> = { id, kind, after: spec.after ? [...spec.after] : [], execute };
+  if (spec.cap !== undefined) def.cap = spec.cap;
+  if (spec.pool !== undefined) def.pools = typeof spec.pool === 'string' ? [spec.pool] : [...spec.pool];
+  if (spec.timeoutMs !== undefined) def.timeoutMs = spec.timeoutMs;
+  if (spec.onError !== undefined) def.onError = spec.onError;
+  if (spec.output !== undefined) def.output = spec.output;
+  if (spec.config !== undefined) def.config = spec.config;
+  if (spec.description !== undefined) def.description = spec.description;
+  if (extra?.branches !== undefined) def.branches = extra.branches;
+  if (extra?.topology !== undefined) def.topology = extra.topology;
+  return def;
+}

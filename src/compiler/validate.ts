@@ -1,0 +1,142 @@
+/**
+ * Static checks run before anything executes: ids, dependencies, caps, routes,
+ * cycles (named as paths), and nodes or joins that can never run.
+ * Returns data; never throws.
+ * @module
+ */
+import type { Issue } from '../errors.ts';
+import type { Topology } from '../definition/types.ts';
+import { buildGraph, findCycles, type Graph } from './graph.ts';
+
+const ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** Result of {@link validateTopology}. */
+export type Validation =
+  | { readonly ok: true; readonly graph: Graph; readonly issues: readonly [] }
+  | { readonly ok: false; readonly graph: Graph; readonly issues: readonly Issue[] };
+
+/**
+ * Checks a topology and returns every problem with the path of the bad field.
+ *
+ * @example
+ * ```ts
+ * const v = validateTopology(def);
+ * if (!v.ok) console.error(v.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+ * ```
+ */
+export function validateTopology(t: Topology): Validation {
+  const issues: Issue[] = [];
+  if (typeof t.name !== 'string' || t.name.length === 0) issues.push({ path: ['name'], message: 'a topology needs a non-empty name' });
+  if (t.nodes.length === 0) issues.push({ path: ['nodes'], message: 'a topology needs at least one node' });
+  if (t.maxInFlight !== undefined && !isPositiveInt(t.maxInFlight)) {
+    issues.push({ path: ['maxInFlight'], message: `must be a positive integer, got ${String(t.maxInFlight)}` });
+  }
+  t.nodes.forEach((node, i) => {
+    if (!ID.test(node.id)) issues.push({ path: ['nodes', i, 'id'], message: `'${node.id}' is not a valid node id (letters, digits, _ . -; not starting with a digit)` });
+    if (node.cap !== undefined && !isPositiveInt(node.cap)) issues.push({ path: ['nodes', i, 'cap'], message: `must be a positive integer, got ${String(node.cap)}` });
+    if (node.timeoutMs !== undefined && !(node.timeoutMs > 0 && Number.isFinite(node.timeoutMs))) {
+      issues.push({ path: ['nodes', i, 'timeoutMs'], message: `must be a positive number of ms, got ${String(node.timeoutMs)}` });
+    }
+    if (node.after.includes(node.id)) issues.push({ path: ['nodes', i, 'after'], message: `cycle: ${node.id} -> ${node.id}` });
+    if (node.kind === 'route' && Object.keys(node.branches ?? {}).length === 0) {
+      issues.push({ path: ['nodes', i, 'branches'], message: `route '${node.id}' needs at least one branch` });
+    }
+    if (node.kind !== 'route' && node.branches !== undefined) issues.push({ path: ['nodes', i, 'branches'], message: 'only route nodes have branches' });
+    if (node.kind === 'join' && node.after.length === 0) {
+      issues.push({ path: ['nodes', i, 'after'], message: `join '${node.id}' has no parents: it can never fire` });
+    }
+    if (node.onError === node.id) issues.push({ path: ['nodes', i, 'onError'], message: `node '${node.id}' cannot be its own onError target` });
+    if (node.branches) {
+      for (const [b, targets] of Object.entries(node.branches)) {
+        targets.forEach((target, k) => {
+          if (target === node.id) issues.push({ path: ['nodes', i, 'branches', b, k], message: `cycle: ${node.id} -> ${node.id}` });
+        });
+      }
+    }
+  });
+  const built = buildGraph(t);
+  issues.push(...built.issues);
+  const g = built.graph;
+  if (t.output !== undefined && !g.index.has(t.output)) issues.push({ path: ['output'], message: `output names missing node '${t.output}'` });
+  if (g.order === undefined) {
+    for (const cycle of findCycles(g)) {
+      if (cycle.length === 2) continue; // self-loops are reported above with their field
+      issues.push({ path: ['nodes', g.index.get(cycle[0]!)!], message: `cycle: ${cycle.join(' -> ')}` });
+    }
+  } else if (built.issues.length === 0) {
+    issues.push(...neverRuns(g));
+  }
+  return issues.length === 0 ? { ok: true, graph: g, issues: [] } : { ok: false, graph: g, issues };
+}
+
+function isPositiveInt(v: number): boolean {
+  return Number.isInteger(v) && v > 0;
+}
+
+/**
+ * Which route choices a node needs to run: route (or onError source) index to the
+ * set of allowed outcomes. Absent: any. `null`: it can never run.
+ */
+type Need = Map<number, ReadonlySet<string>> | null;
+
+/**
+ * Finds nodes that can never run: a node whose parents need one route to choose
+ * two different branches, and joins none of whose parents can run.
+ */
+function neverRuns(g: Graph): Issue[] {
+  const issues: Issue[] = [];
+  const needs: Need[] = new Array(g.ids.length);
+  for (const v of g.order!) {
+    const node = g.nodes[v]!;
+    const parentNeeds: Need[] = g.in[v]!.map((e) => {
+      const base = needs[e.from]!;
+      if (base === null) return null;
+      const gate = e.gate;
+      if (gate.kind === 'always') return base;
+      const allowed = gate.kind === 'branch' ? gate.branches : new Set([gate.kind === 'error' ? '!error' : '!ok']);
+      return intersect(base, new Map([[e.from, allowed]]));
+    });
+    let need: Need;
+    if (node.kind === 'join') {
+      const live = parentNeeds.filter((x): x is Map<number, ReadonlySet<string>> => x !== null);
+      if (live.length === 0) {
+        need = null;
+        if (parentNeeds.length > 0) issues.push({ path: ['nodes', v], message: `join '${node.id}' can never fire: none of its parents can run` });
+      } else need = unionAll(live);
+    } else {
+      need = new Map();
+      for (const p of parentNeeds) {
+        need = need === null || p === null ? null : intersect(need, p);
+      }
+      if (need === null && parentNeeds.every((p) => p !== null)) {
+        issues.push({ path: ['nodes', v], message: `node '${node.id}' can never run: its parents need different branches of the same route; make it a join to fire on either` });
+      }
+    }
+    needs[v] = need;
+  }
+  return issues;
+}
+
+function intersect(a: Map<number, ReadonlySet<string>>, b: Map<number, ReadonlySet<string>>): Need {
+  const out = new Map(a);
+  for (const [k, set] of b) {
+    const prev = out.get(k);
+    if (prev === undefined) out.set(k, set);
+    else {
+      const both = new Set([...prev].filter((x) => set.has(x)));
+      if (both.size === 0) return null;
+      out.set(k, both);
+    }
+  }
+  return out;
+}
+
+/** Over-approximates a disjunction: a route stays constrained only if every parent constrains it. */
+function unionAll(list: Map<number, ReadonlySet<string>>[]): Map<number, ReadonlySet<string>> {
+  const [first, ...rest] = list;
+  const out = new Map<number, ReadonlySet<string>>();
+  for (const [k, set] of first!) {
+    if (rest.every((m) => m.has(k))) out.set(k, new Set([...set, ...rest.flatMap((m) => [...m.get(k)!])]));
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+/**
+ * The typed TypeScript builder. Types flow: each node's function sees the run
+ * input (from the zod schema) and the outputs of exactly the nodes it lists in
+ * `after`, and each node's output type is added to the builder for later nodes.
+ * @module
+ */
+import type { z } from 'zod';
+import { TopologyError } from '../errors.ts';
+import { validateTopology } from '../compiler/validate.ts';
+import type { NodeContext, NodeDef, Topology } from './types.ts';
+import { map, type MapSpec } from '../../operators/map.ts';
+import { route, type RouteSpec } from '../../operators/route.ts';
+import { join, type JoinSpec } from '../../operators/join.ts';
+import { tool, type ToolSpec } from '../../operators/tool.ts';
+import { fanOut, type FanOutSpec } from '../../operators/fanOut.ts';
+import { subTopology, type SubTopologySpec } from '../../operators/subTopology.ts';
+
+/** The outputs of the listed dependencies. */
+export type DepsOf<O, D extends keyof O> = { readonly [K in D]: O[K] };
+type Add<O, Id extends string, R> = O & { readonly [K in Id]: R };
+/** Replaces `after` with a typed list of known node ids. */
+type WithAfter<S, D> = Omit<S, 'after'> & { readonly after?: readonly D[] };
+
+/** Topology-wide options. */
+export interface TopologyOptions<S extends z.ZodType | undefined> {
+  /** Validates the run input; its output type types every node's `ctx.input`. */
+  readonly input?: S;
+  /** At most this many runs in flight at once per engine (admission control). Default 1024. */
+  readonly maxInFlight?: number;
+  readonly description?: string;
+}
+
+/**
+ * Starts a topology definition.
+ *
+ * @example
+ * ```ts
+ * const t = topology('greet', { input: z.object({ name: z.string() }) })
+ *   .map('hello', { run: ({ input }) => `Hello, ${input.name}` })
+ *   .map('shout', { after: ['hello'], run: ({ deps }) => deps.hello.toUpperCase() })
+ *   .build({ output: 'shout' });
+ * ```
+ */
+export function topology<S extends z.ZodType | undefined = undefined>(
+  name: string,
+  options: TopologyOptions<S> = {},
+): TopologyBuilder<S extends z.ZodType ? z.output<S> : unknown, {}> {
+  return new TopologyBuilder(name, options, []);
+}
+
+/**
+ * Immutable, typed topology builder; every method returns a new builder.
+ *
+ * @example
+ * ```ts
+ * const b = topology('t').map('a', { run: () => 1 });
+ * const t = b.map('b', { after: ['a'], run: ({ deps }) => deps.a + 1 }).build();
+ * ```
+ */
+export class TopologyBuilder<I, O extends Record<string, unknown>> {
+  readonly #name: string;
+  readonly #options: TopologyOptions<z.ZodType | undefined>;
+  readonly #nodes: readonly NodeDef[];
+
+  /** @internal Use {@link topology}. */
+  constructor(name: string, options: TopologyOptions<z.ZodType | undefined>, nodes: readonly NodeDef[]) {
+    this.#name = name;
+    this.#options = options;
+    this.#nodes = nodes;
+  }
+
+  /** Adds any prebuilt node (e.g. from a custom operator). Its output is typed as `R`. */
+  node<Id extends string, R = unknown>(def: NodeDef & { readonly id: Id }): TopologyBuilder<I, Add<O, Id, R>> {
+    return new TopologyBuilder(this.#name, this.#options, [...this.#nodes, def]);
+  }
+
+  /** Adds a map node: an async or sync function of the input and dependencies. */
+  map<Id extends string, R, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<MapSpec<I, DepsOf<O, D>, R>, D>,
+  ): TopologyBuilder<I, Add<O, Id, Awaited<R>>> {
+    return this.node(map(id, spec));
+  }
+
+  /** Adds a tool node: arguments and result validated by the tool's zod schemas. */
+  tool<Id extends string, A, R, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<ToolSpec<I, DepsOf<O, D>, A, R>, D>,
+  ): TopologyBuilder<I, Add<O, Id, R>> {
+    return this.node(tool(id, spec));
+  }
+
+  /** Adds a route node: only the chosen branch's nodes run; the others are skipped. Output: the branch name. */
+  route<Id extends string, B extends string, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<RouteSpec<I, DepsOf<O, D>, B>, D>,
+  ): TopologyBuilder<I, Add<O, Id, B>> {
+    return this.node(route(id, spec));
+  }
+
+  /** Adds a join node: fires with the outputs of all parents that ran (skipped ones are absent). */
+  join<Id extends string, D extends keyof O & string, R = Partial<DepsOf<O, D>>>(
+    id: Id,
+    spec: Omit<JoinSpec<I, Partial<DepsOf<O, D>>, R>, 'after'> & { readonly after: readonly D[] },
+  ): TopologyBuilder<I, Add<O, Id, Awaited<R>>> {
+    return this.node(join(id, spec));
+  }
+
+  /** Adds a fan-out node: one sub-task per list element under `itemCap`, gathered in order. */
+  fanOut<Id extends string, T, R, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<FanOutSpec<I, DepsOf<O, D>, T, R>, D>,
+  ): TopologyBuilder<I, Add<O, Id, Awaited<R>[]>> {
+    return this.node(fanOut(id, spec));
+  }
+
+  /** Adds a node that runs another topology as a child run. Output: the child's declared output. */
+  sub<Id extends string, SI, SOut, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<SubTopologySpec<I, DepsOf<O, D>, SI, SOut>, D>,
+  ): TopologyBuilder<I, Add<O, Id, SOut>> {
+    return this.node(subTopology(id, spec));
+  }
+
+  /**
+   * Validates and returns the topology. Throws {@link TopologyError} listing every
+   * problem (cycles as paths, missing dependencies, bad caps, ...).
+   */
+  build(): Topology<I, O, undefined>;
+  build<K extends keyof O & string>(options: { readonly output: K }): Topology<I, O, O[K]>;
+  build(options?: { readonly output?: string }): Topology<I, O, unknown> {
+    const t: { -readonly [K in keyof Topology]: Topology[K] } = { name: this.#name, nodes: this.#nodes };
+    if (this.#options.input !== undefined) t.input = this.#options.input;
+    if (this.#options.maxInFlight !== undefined) t.maxInFlight = this.#options.maxInFlight;
+    if (this.#options.description !== undefined) t.description = this.#options.description;
+    if (options?.output !== undefined) t.output = options.output;
+    const v = validateTopology(t);
+    if (!v.ok) throw new TopologyError(t.name, v.issues);
+    return t as Topology<I, O, unknown>;
+  }
+}
+
+export type { NodeContext };

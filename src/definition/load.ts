@@ -1,0 +1,210 @@
+/**
+ * Topologies written as JSON or YAML. The document is validated with zod, names
+ * are resolved against a {@link Registry}, and the graph is checked; every
+ * problem comes back as an issue with the path of the bad field.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import type { Issue } from '../errors.ts';
+import { validateTopology } from '../compiler/validate.ts';
+import { toIssues } from './issues.ts';
+import type { Registry } from './registry.ts';
+import type { NodeContext, NodeDef, Topology } from './types.ts';
+import { map } from '../../operators/map.ts';
+import { route } from '../../operators/route.ts';
+import { join } from '../../operators/join.ts';
+import { tool } from '../../operators/tool.ts';
+import { fanOut } from '../../operators/fanOut.ts';
+import { subTopology } from '../../operators/subTopology.ts';
+
+const id = z.string().min(1);
+const common = {
+  id,
+  after: z.array(id).optional(),
+  cap: z.number().int().positive().optional(),
+  pool: z.union([id, z.array(id)]).optional(),
+  timeoutMs: z.number().positive().optional(),
+  onError: id.optional(),
+  with: z.record(z.string(), z.unknown()).optional(),
+  outputSchema: id.optional(),
+  description: z.string().optional(),
+};
+
+/** zod schema of a topology document (JSON or YAML). */
+export const TopologyDocSchema = z.strictObject({
+  name: id,
+  description: z.string().optional(),
+  input: id.optional().describe('name of a registered input schema'),
+  output: id.optional().describe('node whose output is the run output'),
+  maxInFlight: z.number().int().positive().optional(),
+  nodes: z.array(
+    z.discriminatedUnion('kind', [
+      z.strictObject({ ...common, kind: z.literal('map'), op: id }),
+      z.strictObject({ ...common, kind: z.literal('tool'), tool: id, args: z.record(z.string(), z.unknown()).optional() }),
+      z.strictObject({ ...common, kind: z.literal('route'), op: id, branches: z.record(id, z.union([id, z.array(id)])) }),
+      z.strictObject({ ...common, kind: z.literal('join'), op: id.optional(), after: z.array(id).min(1) }),
+      z.strictObject({ ...common, kind: z.literal('fanOut'), op: id, itemCap: z.number().int().positive().optional() }),
+      z.strictObject({ ...common, kind: z.literal('topology'), topology: id, inputOp: id.optional() }),
+    ]),
+  ).min(1),
+});
+
+/** A topology document, as written. */
+export type TopologyDoc = z.input<typeof TopologyDocSchema>;
+
+/** Outcome of {@link parseTopology}: a topology, or every issue found. */
+export type ParseResult =
+  | { readonly ok: true; readonly topology: Topology }
+  | { readonly ok: false; readonly issues: readonly Issue[] };
+
+type NodeDoc = z.output<typeof TopologyDocSchema>['nodes'][number];
+
+/**
+ * Builds a topology from a parsed JSON/YAML document and a registry.
+ *
+ * @example
+ * ```ts
+ * const r = parseTopology(JSON.parse(text), ops);
+ * if (!r.ok) for (const i of r.issues) console.error(`${i.path.join('.')}: ${i.message}`);
+ * ```
+ */
+export function parseTopology(doc: unknown, registry: Registry): ParseResult {
+  const parsed = TopologyDocSchema.safeParse(doc);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
+  const d = parsed.data;
+  const issues: Issue[] = [];
+  const lookup = <T>(table: ReadonlyMap<string, T>, name: string, what: string, path: (string | number)[]): T | undefined => {
+    const found = table.get(name);
+    if (found === undefined) {
+      const known = [...table.keys()];
+      issues.push({ path, message: `unknown ${what} '${name}' (registered: ${known.length ? known.join(', ') : 'none'})` });
+    }
+    return found;
+  };
+  const nodes: NodeDef[] = [];
+  d.nodes.forEach((n, i) => {
+    const at = (field: string): (string | number)[] => ['nodes', i, field];
+    const output = n.outputSchema === undefined ? undefined : lookup(registry.schemas, n.outputSchema, 'schema', at('outputSchema'));
+    const spec = specOf(n, output);
+    let def: NodeDef | undefined;
+    switch (n.kind) {
+      case 'map': {
+        const fn = lookup(registry.maps, n.op, 'map operator', at('op'));
+        if (fn) def = map(n.id, { ...spec, run: fn });
+        break;
+      }
+      case 'route': {
+        const fn = lookup(registry.routes, n.op, 'route operator', at('op'));
+        if (fn) def = route(n.id, { ...spec, branches: n.branches, select: fn });
+        break;
+      }
+      case 'join': {
+        const fn = n.op === undefined ? undefined : lookup(registry.joins, n.op, 'join operator', at('op'));
+        if (n.op === undefined || fn) def = join(n.id, { ...spec, after: n.after, ...(fn ? { run: fn } : {}) });
+        break;
+      }
+      case 'tool': {
+        const t = lookup(registry.tools, n.tool, 'tool', at('tool'));
+        const template = n.args ?? {};
+        if (t) def = tool(n.id, { ...spec, tool: t, args: (ctx) => resolveArgs(template, ctx as NodeContext) });
+        break;
+      }
+      case 'fanOut': {
+        const f = lookup(registry.fanOuts, n.op, 'fan-out operator', at('op'));
+        if (f) def = fanOut(n.id, { ...spec, items: f.items, each: f.each, ...(n.itemCap === undefined ? {} : { itemCap: n.itemCap }) });
+        break;
+      }
+      case 'topology': {
+        const t = lookup(registry.topologies, n.topology, 'topology', at('topology'));
+        const makeInput = n.inputOp === undefined ? undefined : lookup(registry.maps, n.inputOp, 'map operator', at('inputOp'));
+        if (t) def = subTopology(n.id, { ...spec, topology: t, ...(makeInput ? { input: makeInput } : {}) });
+        break;
+      }
+    }
+    if (def) nodes.push(def);
+  });
+  const input = d.input === undefined ? undefined : lookup(registry.schemas, d.input, 'schema', ['input']);
+  if (issues.length > 0) return { ok: false, issues };
+  const t: { -readonly [K in keyof Topology]: Topology[K] } = { name: d.name, nodes };
+  if (d.description !== undefined) t.description = d.description;
+  if (input !== undefined) t.input = input;
+  if (d.output !== undefined) t.output = d.output;
+  if (d.maxInFlight !== undefined) t.maxInFlight = d.maxInFlight;
+  const v = validateTopology(t);
+  return v.ok ? { ok: true, topology: t } : { ok: false, issues: v.issues };
+}
+
+function specOf(n: NodeDoc, output: z.ZodType | undefined): Record<string, unknown> {
+  const s: Record<string, unknown> = {};
+  if (n.after !== undefined) s['after'] = n.after;
+  if (n.cap !== undefined) s['cap'] = n.cap;
+  if (n.pool !== undefined) s['pool'] = n.pool;
+  if (n.timeoutMs !== undefined) s['timeoutMs'] = n.timeoutMs;
+  if (n.onError !== undefined) s['onError'] = n.onError;
+  if (n.with !== undefined) s['config'] = n.with;
+  if (n.description !== undefined) s['description'] = n.description;
+  if (output !== undefined) s['output'] = output;
+  return s;
+}
+
+/**
+ * Resolves a tool-argument template: a string `$input.a.b` or `$deps.node.field`
+ * is replaced by that value; `$$` starts a literal `$`. Other values are kept.
+ */
+export function resolveArgs(template: unknown, ctx: NodeContext): unknown {
+  if (typeof template === 'string') {
+    if (template.startsWith('$$')) return template.slice(1);
+    if (template === '$input' || template.startsWith('$input.')) return pathGet(ctx.input, template.slice(7));
+    if (template.startsWith('$deps.')) return pathGet(ctx.deps, template.slice(6));
+    return template;
+  }
+  if (Array.isArray(template)) return template.map((v) => resolveArgs(v, ctx));
+  if (template !== null && typeof template === 'object') {
+    return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, resolveArgs(v, ctx)]));
+  }
+  return template;
+}
+
+function pathGet(value: unknown, path: string): unknown {
+  if (path === '') return value;
+  let cur = value;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/**
+ * Reads a `.json`, `.yaml` or `.yml` topology file. Syntax errors come back as
+ * issues with line and column.
+ *
+ * @example
+ * ```ts
+ * const r = await loadTopologyFile('topologies/rag.yaml', ops);
+ * ```
+ */
+export async function loadTopologyFile(path: string, registry: Registry): Promise<ParseResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return { ok: false, issues: [{ path: [], message: `cannot read ${path}: ${(e as Error).message}` }] };
+  }
+  const ext = extname(path).toLowerCase();
+  if (ext === '.json') {
+    try {
+      return parseTopology(JSON.parse(text), registry);
+    } catch (e) {
+      return { ok: false, issues: [{ path: [], message: `${path} is not valid JSON: ${(e as Error).message}` }] };
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return { ok: false, issues: doc.errors.map((e) => ({ path: [], message: `${path}: ${e.message}` })) };
+  }
+  return parseTopology(doc.toJS(), registry);
+}

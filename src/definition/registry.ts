@@ -1,0 +1,85 @@
+/**
+ * Named operators for topologies written as JSON or YAML: a document names a
+ * registered function, tool, schema or sub-topology; the registry supplies it.
+ * @module
+ */
+import type { z } from 'zod';
+import type { AnyTopology, NodeContext } from './types.ts';
+import type { Tool } from '../../operators/tool.ts';
+
+/** A registered fan-out: the list to fan out over and the work per element. */
+export interface RegisteredFanOut {
+  readonly items: (ctx: NodeContext) => readonly unknown[] | PromiseLike<readonly unknown[]>;
+  readonly each: (item: unknown, index: number, ctx: NodeContext) => unknown;
+}
+
+type Fn = (ctx: NodeContext) => unknown;
+
+/**
+ * Operators by name. Registering a name twice replaces the earlier entry.
+ *
+ * @example
+ * ```ts
+ * const ops = createRegistry()
+ *   .map('retrieve', async ({ input }) => search(input))
+ *   .route('verdict', ({ deps }) => (deps.verify.ok ? 'approve' : 'revise'))
+ *   .schema('question', z.object({ question: z.string() }));
+ * ```
+ */
+export class Registry {
+  readonly maps = new Map<string, Fn>();
+  readonly routes = new Map<string, (ctx: NodeContext) => string | PromiseLike<string>>();
+  readonly joins = new Map<string, Fn>();
+  readonly tools = new Map<string, Tool<unknown, unknown>>();
+  readonly fanOuts = new Map<string, RegisteredFanOut>();
+  readonly topologies = new Map<string, AnyTopology>();
+  readonly schemas = new Map<string, z.ZodType>();
+
+  /** Registers a function for `kind: map` nodes (`op: name`). */
+  map(name: string, fn: (ctx: NodeContext<any, any>) => unknown): this {
+    this.maps.set(name, fn as Fn);
+    return this;
+  }
+  /** Registers a branch selector for `kind: route` nodes. */
+  route(name: string, fn: (ctx: NodeContext<any, any>) => string | PromiseLike<string>): this {
+    this.routes.set(name, fn as (ctx: NodeContext) => string);
+    return this;
+  }
+  /** Registers a combiner for `kind: join` nodes (without one, a join outputs its parents' outputs). */
+  join(name: string, fn: (ctx: NodeContext<any, any>) => unknown): this {
+    this.joins.set(name, fn as Fn);
+    return this;
+  }
+  /** Registers a tool under its own name for `kind: tool` nodes. */
+  tool<A, R>(t: Tool<A, R>): this {
+    this.tools.set(t.name, t as unknown as Tool<unknown, unknown>);
+    return this;
+  }
+  /** Registers a fan-out for `kind: fanOut` nodes. */
+  fanOut<T, R>(name: string, spec: { items: (ctx: NodeContext<any, any>) => readonly T[] | PromiseLike<readonly T[]>; each: (item: T, index: number, ctx: NodeContext<any, any>) => R | PromiseLike<R> }): this {
+    this.fanOuts.set(name, spec as unknown as RegisteredFanOut);
+    return this;
+  }
+  /** Registers a topology for `kind: topology` nodes. */
+  topology(name: string, t: AnyTopology): this {
+    this.topologies.set(name, t);
+    return this;
+  }
+  /** Registers a zod schema, usable as a document's `input` or a node's `outputSchema`. */
+  schema(name: string, s: z.ZodType): this {
+    this.schemas.set(name, s);
+    return this;
+  }
+}
+
+/**
+ * Creates an empty registry.
+ *
+ * @example
+ * ```ts
+ * const ops = createRegistry().map('upper', ({ input }) => String(input).toUpperCase());
+ * ```
+ */
+export function createRegistry(): Registry {
+  return new Registry();
+}

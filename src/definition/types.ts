@@ -1,0 +1,104 @@
+/**
+ * The data model of a topology: what the builder and the JSON/YAML loader produce
+ * and what the compiler consumes. Plain objects, no behaviour besides `execute`.
+ * @module
+ */
+import type { z } from 'zod';
+
+/** Scheduling priority of a run. Waiting work is served high first, with aging so low is never starved. */
+export type Priority = 'high' | 'normal' | 'low';
+
+/** What a node's function receives. `D` are the typed outputs of the nodes it depends on. */
+export interface NodeContext<I = unknown, D = Record<string, unknown>> {
+  /** The run's validated input. */
+  readonly input: I;
+  /** Outputs of the nodes listed in `after` (for a join: only the parents that ran). */
+  readonly deps: D;
+  /** Aborted when the run is cancelled, fails elsewhere, or this node times out. */
+  readonly signal: AbortSignal;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly priority: Priority;
+  /** Static configuration of the node (the `with` block of a JSON/YAML node). */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/** Node kinds known to the compiler. */
+export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology';
+
+/**
+ * Services the runtime hands to an operator's `execute`. Typed, explicit and
+ * internal to operators: user functions never see it.
+ */
+export interface ExecServices {
+  /** Runs `fn` holding the node's pools and a global task slot (for fan-out items). */
+  task<R>(ctx: NodeContext, fn: () => R | PromiseLike<R>): Promise<R>;
+  /** Runs a topology as a child of the current run; resolves with its output or rejects with its error. */
+  runChild(topology: AnyTopology, input: unknown, ctx: NodeContext): Promise<unknown>;
+}
+
+/** How a node computes its output. Sync results are allowed and cost no promise. */
+export type Execute = (ctx: NodeContext, services: ExecServices) => unknown;
+
+/** One node of a topology, as the compiler sees it. */
+export interface NodeDef {
+  readonly id: string;
+  readonly kind: NodeKind;
+  /** Ids of the nodes this one waits for. Empty: it starts from the run input. */
+  readonly after: readonly string[];
+  /** Concurrency cap of this node's stage (across all runs). Default: unbounded (admission still bounds it). */
+  readonly cap?: number;
+  /** Named resource pools held while the node works. */
+  readonly pools?: readonly string[];
+  /** Per-node timeout; the run deadline may shorten it. */
+  readonly timeoutMs?: number;
+  /** Validates the node's output; a mismatch fails the node. */
+  readonly output?: z.ZodType;
+  /** On failure, run this node (with the error as this node's output) instead of failing the run. */
+  readonly onError?: string;
+  /** Route only: branch name to the nodes it enables. */
+  readonly branches?: Readonly<Record<string, readonly string[]>>;
+  /** Sub-topology used by a `topology` node (for validation and graphs). */
+  readonly topology?: AnyTopology;
+  /** Static configuration passed as `ctx.config`. */
+  readonly config?: Readonly<Record<string, unknown>>;
+  readonly description?: string;
+  readonly execute: Execute;
+}
+
+declare const TYPES: unique symbol;
+
+/**
+ * A validated topology definition. `I` is the run input, `O` maps node ids to
+ * their outputs, `Out` is the declared result output.
+ *
+ * @example
+ * ```ts
+ * const t: Topology<{ q: string }, { a: string }, string> = topology('t', { input: z.object({ q: z.string() }) })
+ *   .map('a', { run: ({ input }) => input.q.toUpperCase() })
+ *   .build({ output: 'a' });
+ * ```
+ */
+export interface Topology<I = unknown, O extends Record<string, unknown> = Record<string, unknown>, Out = unknown> {
+  readonly name: string;
+  readonly description?: string;
+  readonly input?: z.ZodType;
+  readonly nodes: readonly NodeDef[];
+  /** Node whose output is the run's `output`. */
+  readonly output?: string;
+  /** At most this many runs of the topology in flight per engine. */
+  readonly maxInFlight?: number;
+  /** Phantom field that carries the types; never present at run time. */
+  readonly [TYPES]?: { input: I; outputs: O; output: Out };
+}
+
+/** Any topology, whatever its types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTopology = Topology<any, any, any>;
+
+/** The run input type of a topology. */
+export type InputOf<T> = T extends Topology<infer I, any, any> ? I : never;
+/** The node outputs of a topology. */
+export type OutputsOf<T> = T extends Topology<any, infer O, any> ? O : never;
+/** The declared output of a topology. */
+export type OutputOf<T> = T extends Topology<any, any, infer Out> ? Out : never;

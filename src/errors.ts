@@ -1,0 +1,225 @@
+/**
+ * One error hierarchy for the whole engine. Every error carries a stable `code`,
+ * a `retriable` flag and an optional `cause`, and has a type guard, so callers
+ * branch on data instead of `instanceof` chains across package copies.
+ *
+ * @example
+ * ```ts
+ * const result = await engine.run(topology, input);
+ * if (result.status === 'failed' && isNodeError(result.error)) {
+ *   console.log(result.error.nodeId, result.error.retriable);
+ * }
+ * ```
+ * @module
+ */
+
+/** A single validation problem: where (`path`) and what (`message`). */
+export interface Issue {
+  /** Path of the bad field, e.g. `nodes.2.after.0`. Empty for the whole value. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+const MARKER = Symbol.for('llm-orchestrator.error');
+
+/** Options shared by every engine error. */
+export interface OrchestratorErrorOptions {
+  readonly cause?: unknown;
+  readonly retriable?: boolean;
+}
+
+/**
+ * Base class of every error the engine produces.
+ *
+ * @example
+ * ```ts
+ * try { await something(); } catch (e) { if (isOrchestratorError(e)) log(e.code, e.retriable); }
+ * ```
+ */
+export class OrchestratorError extends Error {
+  /** Stable machine-readable code, e.g. `NODE_FAILED`. */
+  readonly code: string;
+  /** Whether repeating the same work may succeed. */
+  readonly retriable: boolean;
+  readonly [MARKER] = true;
+
+  constructor(code: string, message: string, options: OrchestratorErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+
+  /** Plain, serializable form for events, logs and Kafka. */
+  toJSON(): SerializedError {
+    return serializeError(this);
+  }
+}
+
+/** Serializable error shape carried by events and run results. */
+export interface SerializedError {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly retriable: boolean;
+  readonly nodeId?: string;
+  readonly issues?: readonly Issue[];
+  readonly cause?: SerializedError;
+}
+
+/**
+ * A definition, input or output failed validation. `issues` names every bad field.
+ *
+ * @example
+ * ```ts
+ * if (isValidationError(err)) for (const i of err.issues) console.log(i.path.join('.'), i.message);
+ * ```
+ */
+export class ValidationError extends OrchestratorError {
+  readonly issues: readonly Issue[];
+  constructor(code: string, what: string, issues: readonly Issue[], options: OrchestratorErrorOptions = {}) {
+    super(code, `${what}:\n${formatIssues(issues)}`, options);
+    this.issues = issues;
+  }
+}
+
+/**
+ * A topology definition is invalid (cycle, missing dependency, bad cap, ...).
+ *
+ * @example
+ * ```ts
+ * const checked = validateTopology(def); // never throws; TopologyError is what `compile` throws
+ * ```
+ */
+export class TopologyError extends ValidationError {
+  constructor(name: string, issues: readonly Issue[]) {
+    super('TOPOLOGY_INVALID', `Topology '${name}' is invalid`, issues);
+  }
+}
+
+/**
+ * A node of a run failed. `cause` holds what the node threw; `retriable` is copied
+ * from the cause when it says so.
+ *
+ * @example
+ * ```ts
+ * if (isNodeError(result.error)) console.log(`${result.error.nodeId} failed:`, result.error.cause);
+ * ```
+ */
+export class NodeError extends OrchestratorError {
+  readonly nodeId: string;
+  constructor(nodeId: string, cause: unknown) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    super(
+      isOrchestratorError(cause) && cause.code !== 'NODE_FAILED' ? cause.code : 'NODE_FAILED',
+      `node '${nodeId}' failed: ${msg}`,
+      { cause, retriable: retriableOf(cause) },
+    );
+    this.nodeId = nodeId;
+  }
+}
+
+/**
+ * A node or a run ran out of time. Retriable: a later attempt may be faster.
+ *
+ * @example
+ * ```ts
+ * if (isTimeoutError(e)) console.log(e.timeoutMs);
+ * ```
+ */
+export class TimeoutError extends OrchestratorError {
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`, { retriable: true });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A run was cancelled: by its AbortSignal, by engine shutdown, or because another
+ * node of the same run failed.
+ *
+ * @example
+ * ```ts
+ * controller.abort(); // the run resolves with status 'cancelled' and a CancelledError
+ * ```
+ */
+export class CancelledError extends OrchestratorError {
+  constructor(message = 'run cancelled', cause?: unknown) {
+    super('CANCELLED', message, cause === undefined ? {} : { cause });
+  }
+}
+
+/**
+ * Work was refused because a bounded queue was full or the engine is shutting down.
+ *
+ * @example
+ * ```ts
+ * if (isRejectedError(e)) retryLater();
+ * ```
+ */
+export class RejectedError extends OrchestratorError {
+  constructor(code: 'QUEUE_FULL' | 'SHUTTING_DOWN', message: string) {
+    super(code, message, { retriable: code === 'QUEUE_FULL' });
+  }
+}
+
+/** True for any error produced by this engine. */
+export function isOrchestratorError(e: unknown): e is OrchestratorError {
+  return typeof e === 'object' && e !== null && (e as { [MARKER]?: unknown })[MARKER] === true;
+}
+/** True for {@link ValidationError} (and {@link TopologyError}). */
+export function isValidationError(e: unknown): e is ValidationError {
+  return isOrchestratorError(e) && Array.isArray((e as ValidationError).issues);
+}
+/** True for {@link TopologyError}. */
+export function isTopologyError(e: unknown): e is TopologyError {
+  return isOrchestratorError(e) && e.code === 'TOPOLOGY_INVALID';
+}
+/** True for {@link NodeError}. */
+export function isNodeError(e: unknown): e is NodeError {
+  return isOrchestratorError(e) && typeof (e as NodeError).nodeId === 'string';
+}
+/** True for {@link TimeoutError}. */
+export function isTimeoutError(e: unknown): e is TimeoutError {
+  return isOrchestratorError(e) && e.code === 'TIMEOUT';
+}
+/** True for {@link CancelledError}. */
+export function isCancelledError(e: unknown): e is CancelledError {
+  return isOrchestratorError(e) && e.code === 'CANCELLED';
+}
+/** True for {@link RejectedError}. */
+export function isRejectedError(e: unknown): e is RejectedError {
+  return isOrchestratorError(e) && (e.code === 'QUEUE_FULL' || e.code === 'SHUTTING_DOWN');
+}
+
+/** Whether an arbitrary thrown value says it may be retried (`retriable: true`). */
+export function retriableOf(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
+}
+
+/** Renders issues one per line as `path: message`. */
+export function formatIssues(issues: readonly Issue[]): string {
+  return issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
+}
+
+/** Converts any thrown value into the plain {@link SerializedError} shape. */
+export function serializeError(e: unknown, depth = 0): SerializedError {
+  if (!(e instanceof Error)) {
+    return { name: 'Error', code: 'UNKNOWN', message: String(e), retriable: false };
+  }
+  const o = e as Partial<OrchestratorError & NodeError & ValidationError>;
+  const base: {
+    name: string; code: string; message: string; retriable: boolean;
+    nodeId?: string; issues?: readonly Issue[]; cause?: SerializedError;
+  } = {
+    name: e.name,
+    code: typeof o.code === 'string' ? o.code : 'UNKNOWN',
+    message: e.message,
+    retriable: retriableOf(e),
+  };
+  if (typeof o.nodeId === 'string') base.nodeId = o.nodeId;
+  if (Array.isArray(o.issues)) base.issues = o.issues;
+  if (e.cause !== undefined && depth < 4) base.cause = serializeError(e.cause, depth + 1);
+  return base;
+}

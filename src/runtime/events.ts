@@ -1,0 +1,73 @@
+/**
+ * Lifecycle events: plain, serializable data with a per-run sequence number and
+ * a timestamp. Every run records a compact numeric trace (two numbers an event,
+ * no objects); event objects are made only for a live subscriber or when a
+ * result's history is read, so an unobserved bus allocates no events.
+ * @module
+ */
+import type { SerializedError } from '../errors.ts';
+import type { Priority } from '../definition/types.ts';
+
+interface EventBase {
+  readonly runId: string;
+  readonly topology: string;
+  /** Position of the event in its run's history, from 0 without gaps. */
+  readonly seq: number;
+  /** Epoch milliseconds. */
+  readonly ts: number;
+  /** Set on child runs of a sub-topology node. */
+  readonly parentRunId?: string;
+}
+
+/** A run was admitted and started. */
+export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority }
+/** A run finished with every node completed or skipped. */
+export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown }
+/** A run failed; `error` names the node and the cause. */
+export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError }
+/** A run was cancelled by its signal or by shutdown. */
+export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError }
+/** A node began work (after its stage slot and resources were granted). */
+export interface NodeStartedEvent extends EventBase { readonly type: 'node.started'; readonly nodeId: string }
+/** A node produced its output. */
+export interface NodeCompletedEvent extends EventBase { readonly type: 'node.completed'; readonly nodeId: string; readonly output: unknown }
+/** A node failed. `handled` when an `onError` edge takes over instead of failing the run. */
+export interface NodeFailedEvent extends EventBase { readonly type: 'node.failed'; readonly nodeId: string; readonly error: SerializedError; readonly handled: boolean }
+/** A node will not run in this run (route not taken, or a parent skipped). */
+export interface NodeSkippedEvent extends EventBase { readonly type: 'node.skipped'; readonly nodeId: string }
+/** A node's output was taken from `resume` instead of running it again. */
+export interface NodeResumedEvent extends EventBase { readonly type: 'node.resumed'; readonly nodeId: string; readonly output: unknown }
+
+/**
+ * Every lifecycle event of a run, discriminated by `type`.
+ *
+ * @example
+ * ```ts
+ * engine.events$.subscribe((e) => { if (e.type === 'node.completed') console.log(e.nodeId, e.seq); });
+ * ```
+ */
+export type RunEvent =
+  | RunStartedEvent | RunCompletedEvent | RunFailedEvent | RunCancelledEvent
+  | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeSkippedEvent | NodeResumedEvent;
+
+/** The `type` of a {@link RunEvent}. */
+export type RunEventType = RunEvent['type'];
+
+/** Numeric codes stored in a run's trace (low 4 bits; the node index sits above). */
+export const EV = {
+  RUN_STARTED: 0,
+  RUN_COMPLETED: 1,
+  RUN_FAILED: 2,
+  RUN_CANCELLED: 3,
+  NODE_STARTED: 4,
+  NODE_COMPLETED: 5,
+  NODE_FAILED: 6,
+  NODE_SKIPPED: 7,
+  NODE_RESUMED: 8,
+} as const;
+
+/** Trace code to event type. */
+export const EVENT_TYPES: readonly RunEventType[] = [
+  'run.started', 'run.completed', 'run.failed', 'run.cancelled',
+  'node.started', 'node.completed', 'node.failed', 'node.skipped', 'node.resumed',
+];

@@ -1,0 +1,135 @@
+/**
+ * The per-run envelope that flows through a compiled topology's stages, and the
+ * context object a node's function receives. Small by design: a few arrays sized
+ * by the node count, a numeric trace, and an AbortController made only when
+ * someone asks for the signal.
+ * @module
+ */
+import type { OrchestratorError } from '../errors.ts';
+import type { NodeContext, Priority } from '../definition/types.ts';
+import type { Level } from './limiter.ts';
+
+/** Node states (low bits of `Run.state[i]`). */
+export const WAITING = 0;
+export const RUNNING = 1;
+export const DONE = 2;
+export const SKIPPED = 3;
+export const FAILED = 4;
+/** Set by `resume` on nodes whose state comes from a previous attempt. */
+export const RESUMING = 5;
+
+/** Marks on `Run.mark[i]`: whether some parent edge was taken or not. */
+export const ACTIVE_PARENT = 1;
+export const INACTIVE_PARENT = 2;
+
+/** Run status. */
+export const R_RUNNING = 0;
+export const R_COMPLETED = 1;
+export const R_FAILED = 2;
+export const R_CANCELLED = 3;
+
+export const LEVELS: Readonly<Record<Priority, Level>> = { high: 0, normal: 1, low: 2 };
+export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
+
+/** Static topology facts a run needs (implemented by the compiled topology). */
+export interface RunShape {
+  readonly name: string;
+  readonly ids: readonly string[];
+  readonly pendingTemplate: readonly number[];
+  readonly zeros: readonly number[];
+}
+
+/** One run of a topology. */
+export class Run {
+  readonly id: string;
+  readonly shape: RunShape;
+  input: unknown;
+  readonly level: Level;
+  readonly parent: Run | undefined;
+  readonly outputs: unknown[];
+  readonly state: number[];
+  readonly mark: number[];
+  readonly pending: number[];
+  errors: unknown[] | undefined = undefined;
+  remaining: number;
+  status = R_RUNNING;
+  error: OrchestratorError | undefined = undefined;
+  ctl: AbortController | undefined = undefined;
+  /** Absolute deadline in epoch ms; Infinity for none. */
+  deadline: number;
+  /** Two numbers per event: `code | nodeIndex << 4`, timestamp. */
+  readonly trace: number[] = [];
+  startedAt: number;
+  endedAt = 0;
+  admitted = false;
+  /** Node outputs carried over from an earlier attempt, applied when the run is admitted. */
+  resume: { readonly outputs: Readonly<Record<string, unknown>>; readonly skipped: readonly string[] } | undefined = undefined;
+  /** Undoes listeners and timers the run set up; called once when it ends. */
+  cleanup: (() => void) | undefined = undefined;
+  readonly onEnd: (run: Run) => void;
+
+  constructor(id: string, shape: RunShape, input: unknown, level: Level, deadline: number, parent: Run | undefined, onEnd: (run: Run) => void) {
+    this.id = id;
+    this.shape = shape;
+    this.input = input;
+    this.level = level;
+    this.deadline = deadline;
+    this.parent = parent;
+    this.onEnd = onEnd;
+    this.outputs = shape.zeros.slice() as unknown[];
+    this.state = shape.zeros.slice();
+    this.mark = shape.zeros.slice();
+    this.pending = shape.pendingTemplate.slice();
+    this.remaining = shape.ids.length;
+    this.startedAt = Date.now();
+  }
+
+  /** The run's AbortSignal, created on first use. */
+  get signal(): AbortSignal {
+    return (this.ctl ??= new AbortController()).signal;
+  }
+}
+
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** Builds a node's `deps` record (owned by the compiled topology). */
+export type DepsBuilder = (run: Run, node: number) => Record<string, unknown>;
+
+/** What a node's function receives; fields are computed on first read. */
+export class NodeCtx implements NodeContext {
+  readonly run: Run;
+  readonly node: number;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Node-level controller, present only when the node has a timeout. */
+  ctl: AbortController | undefined = undefined;
+  settled = false;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  unlink: (() => void) | undefined = undefined;
+  private depsCache: Record<string, unknown> | undefined = undefined;
+  private readonly buildDeps: DepsBuilder;
+
+  constructor(run: Run, node: number, config: Readonly<Record<string, unknown>> | undefined, buildDeps: DepsBuilder) {
+    this.run = run;
+    this.node = node;
+    this.config = config ?? EMPTY;
+    this.buildDeps = buildDeps;
+  }
+  get input(): unknown {
+    return this.run.input;
+  }
+  get deps(): Record<string, unknown> {
+    return (this.depsCache ??= this.buildDeps(this.run, this.node));
+  }
+  get signal(): AbortSignal {
+    return this.ctl !== undefined ? this.ctl.signal : this.run.signal;
+  }
+  get runId(): string {
+    return this.run.id;
+  }
+  get nodeId(): string {
+    return this.run.shape.ids[this.node]!;
+  }
+  get priority(): Priority {
+    return PRIORITIES[this.run.level]!;
+  }
+}

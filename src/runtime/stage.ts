@@ -1,0 +1,59 @@
+/**
+ * `stage`: the RxJS operator behind every DAG node. Like `mergeMap` with a
+ * concurrency cap, but its buffer is a priority queue with aging, and the work
+ * for an item reports completion through a callback (sync or async) instead of
+ * an inner Observable, so a node costs no subscription per run. Items wait in
+ * the buffer only while the stage is at its cap; run admission bounds how many
+ * items can ever be waiting.
+ * @module
+ */
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { Limiter, type Level } from './limiter.ts';
+
+/** Configuration of one stage. */
+export interface StageConfig<T> {
+  /** Most items worked on at once. `Infinity` for no cap. */
+  readonly cap: number;
+  /** Priority of an item waiting for a slot. */
+  readonly level: (item: T) => Level;
+  /** Starts work on an item; must call `done` exactly once, synchronously or later. */
+  readonly work: (item: T, done: () => void) => void;
+  /** Grants after which a waiting item is served regardless of priority. */
+  readonly agingGrants?: number;
+}
+
+/**
+ * Creates a stage operator. Emits each item once its work is done.
+ *
+ * @example
+ * ```ts
+ * input$.pipe(stage({ cap: 4, level: () => 1, work: (job, done) => void doIt(job).finally(done) }))
+ *   .subscribe((job) => console.log('finished', job));
+ * ```
+ */
+export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
+  const { cap, level, work } = config;
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let sourceDone = false;
+      const start = (item: T): void => {
+        work(item, () => {
+          limiter.release();
+          subscriber.next(item);
+          if (sourceDone && limiter.active === 0 && limiter.queued === 0) subscriber.complete();
+        });
+      };
+      const limiter = new Limiter<T>(cap, start, config.agingGrants === undefined ? {} : { agingGrants: config.agingGrants });
+      const sub = source.subscribe({
+        next: (item) => {
+          if (limiter.submit(item, level(item)) === 'granted') start(item);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          sourceDone = true;
+          if (limiter.active === 0 && limiter.queued === 0) subscriber.complete();
+        },
+      });
+      return () => sub.unsubscribe();
+    });
+}
