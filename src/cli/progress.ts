@@ -1,0 +1,64 @@
+/**
+ * Live node progress for the CLI: one line per lifecycle event of a run (and of
+ * its child runs), with the time since the run started.
+ * @module
+ */
+import type { Observable, Subscription } from 'rxjs';
+import type { RunEvent } from '../runtime/events.ts';
+
+const c = (code: number, s: string, color: boolean): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+/** A one-line preview of a node output. */
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? `→ ${v}` : `→ ${JSON.stringify(v)}`;
+  } catch {
+    s = '→ [unserializable]';
+  }
+  s = s.replace(/\s+/g, ' ');
+  return s.length > 72 ? `${s.slice(0, 71)}…` : s;
+}
+
+/**
+ * Prints progress lines of the run `runId` to `out` until unsubscribed.
+ *
+ * @example
+ * ```ts
+ * const sub = printProgress(engine.events$, 'run-1', process.stderr, true);
+ * ```
+ */
+export function printProgress(events$: Observable<RunEvent>, runId: string, out: NodeJS.WritableStream, color: boolean): Subscription {
+  const mine = new Set([runId]);
+  const startedAt = new Map<string, number>();
+  return events$.subscribe((e) => {
+    if (e.parentRunId !== undefined && mine.has(e.parentRunId)) mine.add(e.runId);
+    if (!mine.has(e.runId)) return;
+    const indent = e.runId === runId ? '  ' : '      ';
+    const t0 = startedAt.get(e.runId) ?? e.ts;
+    const at = c(90, `${String(e.ts - t0).padStart(6)} ms`, color);
+    switch (e.type) {
+      case 'run.started':
+        startedAt.set(e.runId, e.ts);
+        if (e.runId !== runId) out.write(`${indent}${at} ${c(36, '▶', color)} child run ${e.topology}\n`);
+        break;
+      case 'node.started':
+        out.write(`${indent}${at} ${c(36, '●', color)} ${e.nodeId}\n`);
+        break;
+      case 'node.completed':
+        out.write(`${indent}${at} ${c(32, '✓', color)} ${e.nodeId} ${c(90, preview(e.output), color)}\n`);
+        break;
+      case 'node.resumed':
+        out.write(`${indent}${at} ${c(32, '↺', color)} ${e.nodeId} (resumed)\n`);
+        break;
+      case 'node.skipped':
+        out.write(`${indent}${at} ${c(90, '↷', color)} ${e.nodeId} skipped\n`);
+        break;
+      case 'node.failed':
+        out.write(`${indent}${at} ${c(31, '✗', color)} ${e.nodeId}: ${e.error.message}${e.handled ? ' (handled by onError)' : ''}\n`);
+        break;
+      default:
+        break;
+    }
+  });
+}
