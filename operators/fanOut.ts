@@ -31,7 +31,7 @@ export interface FanOutSpec<I, D, T, R> extends BaseSpec<R[]> {
  * });
  * ```
  */
-export function fanOut<I, D, T, R>(id: string, spec: FanOutSpec<I, D, T, R>): NodeDef {
+export function fanOut<Id extends string, I, D, T, R>(id: Id, spec: FanOutSpec<I, D, T, R>): NodeDef & { readonly id: Id } {
   const itemCap = spec.itemCap ?? 4;
   const execute: NodeDef['execute'] = async (ctx, services) => {
     const typed = ctx as NodeContext<I, D>;

@@ -24,6 +24,6 @@ const gather = (ctx: NodeContext): unknown => ctx.deps;
  * const drafts = join('drafts', { after: ['draftA', 'draftB'] }); // output: { draftA?, draftB? }
  * ```
  */
-export function join<I, D, R>(id: string, spec: JoinSpec<I, D, R>): NodeDef {
+export function join<Id extends string, I, D, R>(id: Id, spec: JoinSpec<I, D, R>): NodeDef & { readonly id: Id } {
   return nodeDef(id, 'join', spec, (spec.run as NodeDef['execute'] | undefined) ?? gather);
 }

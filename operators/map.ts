@@ -20,6 +20,6 @@ export interface MapSpec<I, D, R> extends BaseSpec<R> {
  * const upper = map('upper', { run: ({ input }: NodeContext<string>) => input.toUpperCase() });
  * ```
  */
-export function map<I, D, R>(id: string, spec: MapSpec<I, D, R>): NodeDef {
+export function map<Id extends string, I, D, R>(id: Id, spec: MapSpec<I, D, R>): NodeDef & { readonly id: Id } {
   return nodeDef(id, 'map', spec, spec.run as NodeDef['execute']);
 }

@@ -26,7 +26,7 @@ export interface RouteSpec<I, D, B extends string> extends BaseSpec<B> {
  * });
  * ```
  */
-export function route<I, D, B extends string>(id: string, spec: RouteSpec<I, D, B>): NodeDef {
+export function route<Id extends string, I, D, B extends string>(id: Id, spec: RouteSpec<I, D, B>): NodeDef & { readonly id: Id } {
   const branches: Record<string, readonly string[]> = {};
   for (const [name, targets] of Object.entries(spec.branches) as [string, string | readonly string[]][]) {
     branches[name] = typeof targets === 'string' ? [targets] : [...targets];

@@ -22,7 +22,7 @@ export interface SubTopologySpec<I, D, SI, SOut> extends BaseSpec<SOut> {
  * const summarise = subTopology('summarise', { topology: summariser, input: ({ deps }) => ({ text: deps.fetch }) });
  * ```
  */
-export function subTopology<I, D, SI, SOut>(id: string, spec: SubTopologySpec<I, D, SI, SOut>): NodeDef {
+export function subTopology<Id extends string, I, D, SI, SOut>(id: Id, spec: SubTopologySpec<I, D, SI, SOut>): NodeDef & { readonly id: Id } {
   const child = spec.topology as AnyTopology;
   const makeInput = spec.input;
   const execute: NodeDef['execute'] = async (ctx, services) => {

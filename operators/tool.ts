@@ -50,7 +50,7 @@ export interface ToolSpec<I, D, A, R> extends BaseSpec<R> {
  * const lookup = tool('lookup', { tool: search, args: ({ input }: NodeContext<{ q: string }>) => ({ query: input.q }) });
  * ```
  */
-export function tool<I, D, A, R>(id: string, spec: ToolSpec<I, D, A, R>): NodeDef {
+export function tool<Id extends string, I, D, A, R>(id: Id, spec: ToolSpec<I, D, A, R>): NodeDef & { readonly id: Id } {
   const t = spec.tool;
   const execute = async (ctx: NodeContext): Promise<R> => {
     const args = t.input.safeParse(spec.args(ctx as NodeContext<I, D>));

@@ -151,6 +151,21 @@ export class CancelledError extends OrchestratorError {
 }
 
 /**
+ * A streaming consumer stopped a producer's generation (`ctx.stop`). The llm
+ * operator treats it as a normal end with `finishReason: 'stopped'`.
+ *
+ * @example
+ * ```ts
+ * if (isStoppedError(signal.reason)) keepPartialOutput();
+ * ```
+ */
+export class StoppedError extends OrchestratorError {
+  constructor(reason: string) {
+    super('STOPPED', reason);
+  }
+}
+
+/**
  * Work was refused because a bounded queue was full or the engine is shutting down.
  *
  * @example
@@ -161,6 +176,44 @@ export class CancelledError extends OrchestratorError {
 export class RejectedError extends OrchestratorError {
   constructor(code: 'QUEUE_FULL' | 'SHUTTING_DOWN', message: string) {
     super(code, message, { retriable: code === 'QUEUE_FULL' });
+  }
+}
+
+/** Where a provider failure came from. */
+export interface ProviderErrorDetails {
+  readonly provider: string;
+  readonly model: string;
+  /** HTTP status, when the failure was an HTTP response. */
+  readonly status?: number;
+  /** How long the provider asked us to wait before trying again. */
+  readonly retryAfterMs?: number;
+  readonly requestId?: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * An LLM provider call failed. `code` and `retriable` come from one table
+ * (see `classifyFailure`): 429 rate limits, 5xx, 529, timeouts and cut streams
+ * are retriable; 4xx, exhausted quota, context length and content filters are not.
+ *
+ * @example
+ * ```ts
+ * if (isProviderError(e) && e.retriable) await sleep(e.retryAfterMs ?? 1000);
+ * ```
+ */
+export class ProviderError extends OrchestratorError {
+  readonly provider: string;
+  readonly model: string;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly requestId: string | undefined;
+  constructor(code: string, message: string, retriable: boolean, details: ProviderErrorDetails) {
+    super(code, `${details.provider}:${details.model}: ${message}`, details.cause === undefined ? { retriable } : { retriable, cause: details.cause });
+    this.provider = details.provider;
+    this.model = details.model;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+    this.requestId = details.requestId;
   }
 }
 
@@ -188,9 +241,18 @@ export function isTimeoutError(e: unknown): e is TimeoutError {
 export function isCancelledError(e: unknown): e is CancelledError {
   return isOrchestratorError(e) && e.code === 'CANCELLED';
 }
+/** True for {@link StoppedError}. */
+export function isStoppedError(e: unknown): e is StoppedError {
+  return isOrchestratorError(e) && e.code === 'STOPPED';
+}
 /** True for {@link RejectedError}. */
 export function isRejectedError(e: unknown): e is RejectedError {
   return isOrchestratorError(e) && (e.code === 'QUEUE_FULL' || e.code === 'SHUTTING_DOWN');
+}
+
+/** True for {@link ProviderError}. */
+export function isProviderError(e: unknown): e is ProviderError {
+  return isOrchestratorError(e) && typeof (e as ProviderError).provider === 'string';
 }
 
 /** Whether an arbitrary thrown value says it may be retried (`retriable: true`). */

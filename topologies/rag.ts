@@ -1,18 +1,19 @@
 /**
- * Demo: a RAG-shaped topology on the embedded default (a SIMULATED model, no
- * keys, no services).
+ * Demo: a RAG-shaped topology. On the embedded default its model is SIMULATED
+ * (no keys, no services); with OPENAI_API_KEY / OPENAI_BASE_URL / ANTHROPIC_API_KEY
+ * set, the CLI points the `default` model at a real provider.
  *
- *   retrieve ─► notes (fan-out per doc) ─┬─► draftConcise ─┐
- *                                        └─► draftDetailed ─┴─► drafts (join) ─► verify ─► verdict (route)
- *                                                 verdict: publish ─► answer (join)  |  revise ─► answer
+ *   retrieve ─► notes (fan-out per doc) ─┬─► draftConcise (llm) ─────────────┐
+ *                                        └─► draftDetailed (llm) ─┬──────────┴─► drafts (join) ─► verify ─► verdict (route)
+ *                                                                 └─► guard (reads its tokens live, may stop it)
+ *   verdict: publish ─► answer (join)  |  revise ─► answer
  *
  * Run it: `npm start`, or `npx llmo run topologies/rag.ts --input '{"question":"..."}'`.
  * @module
  */
 import { z } from 'zod';
 import { defineTool, topology, type EngineOptions } from '../src/index.ts';
-import { search, type Doc } from './support/corpus.ts';
-import { simulateCompletion } from './support/simulated.ts';
+import { search } from './support/corpus.ts';
 
 /** Engine settings the CLI uses for this topology: at most 4 model calls at once. */
 export const engineOptions: EngineOptions = { pools: { llm: 4 } };
@@ -25,46 +26,76 @@ const searchTool = defineTool({
   run: async ({ query, topK }) => search(query, topK),
 });
 
-const firstSentence = (d: Doc): string => d.text.split(/(?<=\.)\s/)[0] ?? d.text;
+const BANNED = /\b(password|secret key)\b/i;
 
 /** The demo topology. */
 export const rag = topology('rag', {
   input: z.object({ question: z.string().min(3), topK: z.number().int().min(1).max(8).default(4) }),
-  description: 'Retrieve, draft twice in parallel, verify, route (runs on a SIMULATED model)',
+  description: 'Retrieve, draft twice in parallel with a live guard, verify, route',
   maxInFlight: 64,
 })
   .tool('retrieve', { tool: searchTool, args: ({ input }) => ({ query: input.question, topK: input.topK }) })
   .fanOut('notes', {
     after: ['retrieve'],
     items: ({ deps }) => deps.retrieve,
-    each: async (doc, _i, ctx) => {
-      const c = await simulateCompletion([`${doc.title}: ${firstSentence(doc)}`], { signal: ctx.signal, ttftMs: 60, tokenMs: 2 });
-      return { id: doc.id, note: c.text };
-    },
+    each: (doc) => ({ id: doc.id, note: `${doc.title}: ${doc.text.split(/(?<=\.)\s/)[0]}` }),
     itemCap: 3,
-    pool: 'llm',
   })
-  .map('draftConcise', {
+  .llm('draftConcise', {
     after: ['notes'],
+    model: 'default',
     pool: 'llm',
-    timeoutMs: 10_000,
-    run: ({ deps, signal }) => simulateCompletion(deps.notes.slice(0, 2).map((n) => n.note), { signal, maxTokens: 40 }),
+    timeoutMs: 60_000,
+    maxTokens: 40,
+    system: 'Answer in two sentences, using only the notes.',
+    prompt: ({ input, deps }) => `Notes:\n${deps.notes.map((n) => `- ${n.note}`).join('\n')}\n\nQuestion: ${input.question}`,
   })
-  .map('draftDetailed', {
+  .llm('draftDetailed', {
     after: ['notes'],
+    model: 'default',
     pool: 'llm',
-    timeoutMs: 10_000,
-    run: ({ deps, signal }) => simulateCompletion(deps.notes.map((n) => n.note), { signal, ttftMs: 180 }),
+    timeoutMs: 60_000,
+    maxTokens: 120,
+    system: 'Answer thoroughly, citing the notes by title.',
+    prompt: ({ input, deps }) => `Notes:\n${deps.notes.map((n) => `- ${n.note}`).join('\n')}\n\nQuestion: ${input.question}`,
   })
-  .join('drafts', { after: ['draftConcise', 'draftDetailed'] })
+  // A streaming consumer: starts with draftDetailed, reads its tokens as they arrive, and stops it on a banned phrase.
+  .map('guard', {
+    streamFrom: 'draftDetailed',
+    run: (ctx) =>
+      new Promise<{ tokensSeen: number; stopped: boolean }>((resolve, reject) => {
+        let text = '';
+        let seen = 0;
+        ctx.tokens('draftDetailed').subscribe({
+          next: (chunk) => {
+            if (chunk.kind === 'restart') { text = ''; seen = 0; return; }
+            text += chunk.text;
+            seen++;
+            if (BANNED.test(text)) {
+              ctx.stop('draftDetailed', 'guard: banned phrase');
+              resolve({ tokensSeen: seen, stopped: true });
+            }
+          },
+          error: reject,
+          complete: () => resolve({ tokensSeen: seen, stopped: false }),
+        });
+      }),
+  })
+  .join('drafts', { after: ['draftConcise', 'draftDetailed', 'guard'] })
   .map('verify', {
     after: ['drafts', 'retrieve'],
     run: ({ deps }) => {
-      const sources = deps.retrieve.map((d) => d.id);
-      const candidates = [deps.drafts.draftDetailed, deps.drafts.draftConcise].filter((d) => d !== undefined);
-      const best = candidates[0]!;
-      const grounded = deps.retrieve.filter((d) => best.text.includes(d.title)).length;
-      return { best: best.text, sources, score: sources.length === 0 ? 0 : grounded / sources.length };
+      const detailed = deps.drafts.draftDetailed;
+      const best = detailed !== undefined && !deps.drafts.guard?.stopped ? detailed : deps.drafts.draftConcise!;
+      const words = new Set(best.text.toLowerCase().match(/[a-z]{5,}/g) ?? []);
+      const grounded = deps.retrieve.filter((d) => (d.text.toLowerCase().match(/[a-z]{5,}/g) ?? []).some((w) => words.has(w))).length;
+      return {
+        best: best.text,
+        model: best.model,
+        simulated: best.simulated,
+        sources: deps.retrieve.map((d) => d.id),
+        score: deps.retrieve.length === 0 ? 0 : grounded / deps.retrieve.length,
+      };
     },
   })
   .route('verdict', {
@@ -72,18 +103,21 @@ export const rag = topology('rag', {
     branches: { publish: 'publish', revise: 'revise' },
     select: ({ deps }) => (deps.verify.score >= 0.5 ? 'publish' : 'revise'),
   })
-  .map('publish', { after: ['verify'], run: ({ deps }) => ({ answer: deps.verify.best, sources: deps.verify.sources, confidence: deps.verify.score }) })
+  .map('publish', { after: ['verify'], run: ({ deps }) => ({ ...deps.verify, answer: deps.verify.best }) })
   .map('revise', {
     after: ['verify'],
     run: ({ deps }) => ({
-      answer: deps.verify.sources.length === 0
-        ? 'I found nothing in the corpus about that question.'
-        : `(low confidence) ${deps.verify.best}`,
-      sources: deps.verify.sources,
-      confidence: deps.verify.score,
+      ...deps.verify,
+      answer: deps.verify.sources.length === 0 ? 'I found nothing in the corpus about that question.' : `(low confidence) ${deps.verify.best}`,
     }),
   })
-  .join('answer', { after: ['publish', 'revise'], run: ({ deps }) => (deps.publish ?? deps.revise)! })
+  .join('answer', {
+    after: ['publish', 'revise'],
+    run: ({ deps }) => {
+      const a = (deps.publish ?? deps.revise)!;
+      return { answer: a.answer, sources: a.sources, confidence: a.score, model: a.simulated ? `${a.model} (SIMULATED)` : a.model };
+    },
+  })
   .build({ output: 'answer' });
 
 export default rag;

@@ -27,19 +27,21 @@ export interface BaseSpec<R> extends NodeOptions {
   readonly after?: readonly string[];
   /** Validates (and may transform) the node's output. */
   readonly output?: z.ZodType<R>;
+  /** Start when this llm node starts streaming; read its tokens with `ctx.tokens(id)`. */
+  readonly streamFrom?: string;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Builds a NodeDef from the shared options, omitting what is not set. */
-export function nodeDef(
-  id: string,
+export function nodeDef<Id extends string>(
+  id: Id,
   kind: NodeKind,
   spec: BaseSpec<unknown>,
   execute: Execute,
-  extra?: Partial<Pick<NodeDef, 'branches' | 'topology'>>,
-): NodeDef {
-  const def: Mutable<NodeDef> = { id, kind, after: spec.after ? [...spec.after] : [], execute };
+  extra?: Partial<Pick<NodeDef, 'branches' | 'topology' | 'models'>>,
+): NodeDef & { readonly id: Id } {
+  const def: Mutable<NodeDef> & { id: Id } = { id, kind, after: spec.after ? [...spec.after] : [], execute };
   if (spec.cap !== undefined) def.cap = spec.cap;
   if (spec.pool !== undefined) def.pools = typeof spec.pool === 'string' ? [spec.pool] : [...spec.pool];
   if (spec.timeoutMs !== undefined) def.timeoutMs = spec.timeoutMs;
@@ -49,5 +51,7 @@ export function nodeDef(
   if (spec.description !== undefined) def.description = spec.description;
   if (extra?.branches !== undefined) def.branches = extra.branches;
   if (extra?.topology !== undefined) def.topology = extra.topology;
+  if (extra?.models !== undefined) def.models = extra.models;
+  if (spec.streamFrom !== undefined) def.streamFrom = spec.streamFrom;
   return def;
 }

@@ -11,6 +11,7 @@ import { createEngine } from '../runtime/engine.ts';
 import type { Priority } from '../definition/types.ts';
 import { loadForCli } from './load.ts';
 import { printProgress } from './progress.ts';
+import { modelsFromEnv } from './env.ts';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, runFailed: 1, invalid: 2, cancelled: 130 } as const;
@@ -19,6 +20,7 @@ interface Io {
   readonly out: NodeJS.WritableStream;
   readonly err: NodeJS.WritableStream;
   readonly color: boolean;
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 function reportIssues(io: Io, file: string, issues: readonly Issue[]): number {
@@ -65,11 +67,13 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
     .addOption(new Option('-p, --priority <level>', 'run priority').choices(['high', 'normal', 'low']).default('normal'))
     .option('--deadline <ms>', 'fail the run if it takes longer', positive)
     .option('--ops <module>', 'operator registry for JSON/YAML topologies')
-    .action(async (file: string, opts: { input?: string; json?: boolean; priority: Priority; deadline?: number; ops?: string }) => {
+    .option('--no-tokens', 'do not print tokens as they stream')
+    .action(async (file: string, opts: { input?: string; json?: boolean; priority: Priority; deadline?: number; ops?: string; tokens: boolean }) => {
       const loaded = await loadForCli(file, opts.ops);
       if (!loaded.ok) { code = reportIssues(io, file, loaded.issues); return; }
       const input = await readInput(opts.input);
-      const engine = createEngine(loaded.engineOptions);
+      const env = modelsFromEnv(io.env ?? process.env);
+      const engine = createEngine({ models: env.models, ...loaded.engineOptions });
       const controller = new AbortController();
       const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
       process.once('SIGINT', onSigint);
@@ -77,8 +81,11 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       const t = loaded.topology;
       if (!opts.json) {
         io.err.write(`▶ ${t.name}${t.description ? ` — ${t.description}` : ''}\n`);
+        if (t.nodes.some((n) => n.kind === 'llm')) {
+          io.err.write(`  model 'default' = ${env.defaultModel}${env.simulated ? ' (SIMULATED: set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY for a real model)' : ''}\n`);
+        }
       }
-      const progress = opts.json ? undefined : printProgress(engine.events$, runId, io.err, io.color);
+      const progress = opts.json ? undefined : printProgress(engine.events$, runId, io.err, io.color, opts.tokens);
       const result = await engine.run(t, input, {
         signal: controller.signal, priority: opts.priority, runId,
         ...(opts.deadline === undefined ? {} : { deadlineMs: opts.deadline }),
@@ -91,7 +98,8 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       } else {
         const ms = result.endedAt - result.startedAt;
         if (result.status === 'completed') {
-          io.err.write(`✓ completed in ${ms} ms\n`);
+          const u = result.usage;
+          io.err.write(`✓ completed in ${ms} ms${u.calls > 0 ? ` · ${u.calls} model calls · ${u.inputTokens} in / ${u.outputTokens} out tokens · $${u.costUsd.toFixed(6)}` : ''}\n`);
           io.out.write(`${typeof result.output === 'string' ? result.output : JSON.stringify(result.output ?? result.outputs, null, 2)}\n`);
         } else {
           io.err.write(`✗ ${result.status} after ${ms} ms: ${result.error.message}\n`);
@@ -111,7 +119,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       const loaded = await loadForCli(file, opts.ops);
       if (!loaded.ok) { code = reportIssues(io, file, loaded.issues); return; }
       try {
-        createEngine(loaded.engineOptions).compile(loaded.topology);
+        createEngine({ models: modelsFromEnv(io.env ?? process.env).models, ...loaded.engineOptions }).compile(loaded.topology);
       } catch (e) {
         const s = serializeError(e);
         code = reportIssues(io, file, s.issues ?? [{ path: [], message: s.message }]);

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Observable, Subscription } from 'rxjs';
-import type { RunEvent } from '../runtime/events.ts';
+import type { EngineEvent } from '../runtime/events.ts';
 
 const c = (code: number, s: string, color: boolean): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
@@ -28,13 +28,47 @@ function preview(v: unknown): string {
  * const sub = printProgress(engine.events$, 'run-1', process.stderr, true);
  * ```
  */
-export function printProgress(events$: Observable<RunEvent>, runId: string, out: NodeJS.WritableStream, color: boolean): Subscription {
+export function printProgress(events$: Observable<EngineEvent>, runId: string, out: NodeJS.WritableStream, color: boolean, tokens = true): Subscription {
   const mine = new Set([runId]);
   const startedAt = new Map<string, number>();
+  // Live tokens: one streaming node owns the line until it ends; tokens of other
+  // nodes wait in a buffer and are printed when their node takes the line over.
+  let live: string | undefined;
+  const waiting = new Map<string, string>();
+  const endLive = (): void => {
+    if (live !== undefined) out.write('\n');
+    live = undefined;
+  };
+  const show = (key: string, nodeId: string, indent: string, text: string): void => {
+    if (live === undefined) {
+      live = key;
+      out.write(`${indent}         ${c(35, `${nodeId} ▏`, color)}${(waiting.get(key) ?? '').replace(/\n/g, ' ')}`);
+      waiting.delete(key);
+    }
+    if (live === key) out.write(text.replace(/\n/g, ' '));
+    else waiting.set(key, (waiting.get(key) ?? '') + text);
+  };
   return events$.subscribe((e) => {
     if (e.parentRunId !== undefined && mine.has(e.parentRunId)) mine.add(e.runId);
     if (!mine.has(e.runId)) return;
     const indent = e.runId === runId ? '  ' : '      ';
+    if (e.type === 'node.token') {
+      if (!tokens) return;
+      show(`${e.runId}/${e.nodeId}`, e.nodeId, indent, e.text);
+      return;
+    }
+    if (e.type === 'node.restart') {
+      if (live === `${e.runId}/${e.nodeId}`) endLive();
+      waiting.delete(`${e.runId}/${e.nodeId}`);
+      out.write(`${indent}         ${c(33, '↻', color)} ${e.nodeId} restarted: ${e.reason}\n`);
+      return;
+    }
+    const key = 'nodeId' in e ? `${e.runId}/${e.nodeId}` : undefined;
+    if (live !== undefined && (key === live || e.type === 'node.started' || e.type.startsWith('run.'))) endLive();
+    if ((e.type === 'node.completed' || e.type === 'node.failed') && key !== undefined && waiting.has(key)) {
+      show(key, e.nodeId, indent, '');
+      endLive();
+    }
     const t0 = startedAt.get(e.runId) ?? e.ts;
     const at = c(90, `${String(e.ts - t0).padStart(6)} ms`, color);
     switch (e.type) {

@@ -12,7 +12,9 @@ export type Gate =
   | { readonly kind: 'always' }
   | { readonly kind: 'branch'; readonly branches: ReadonlySet<string> }
   | { readonly kind: 'success' }
-  | { readonly kind: 'error' };
+  | { readonly kind: 'error' }
+  /** Streaming edge: opens when the parent starts, not when it ends. */
+  | { readonly kind: 'stream' };
 
 /** One edge of the effective graph. */
 export interface Edge {
@@ -37,6 +39,7 @@ export interface Graph {
 const ALWAYS: Gate = { kind: 'always' };
 const SUCCESS: Gate = { kind: 'success' };
 const ERROR: Gate = { kind: 'error' };
+const STREAM: Gate = { kind: 'stream' };
 
 /**
  * Builds the effective graph: `after` edges, plus implicit edges from a route to
@@ -93,6 +96,11 @@ export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: 
           } else setGate(from, to, { kind: 'branch', branches: new Set([branch]) });
         });
       }
+    }
+    if (node.streamFrom !== undefined) {
+      const src = index.get(node.streamFrom);
+      if (src === undefined) issues.push({ path: ['nodes', from, 'streamFrom'], message: `node '${node.id}' streams from missing node '${node.streamFrom}'` });
+      else gates.set(`${src}>${from}`, STREAM);
     }
     if (node.onError !== undefined) {
       const to = index.get(node.onError);

@@ -17,6 +17,7 @@ function label(e: Edge): string | undefined {
   switch (e.gate.kind) {
     case 'branch': return [...e.gate.branches].join(' | ');
     case 'error': return 'on error';
+    case 'stream': return 'tokens';
     default: return undefined;
   }
 }

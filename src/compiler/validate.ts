@@ -45,6 +45,15 @@ export function validateTopology(t: Topology): Validation {
     if (node.kind === 'join' && node.after.length === 0) {
       issues.push({ path: ['nodes', i, 'after'], message: `join '${node.id}' has no parents: it can never fire` });
     }
+    if (node.streamFrom !== undefined) {
+      if (node.after.includes(node.streamFrom)) {
+        issues.push({ path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is in both streamFrom and after: a streaming consumer starts with its producer, list it in streamFrom only` });
+      }
+      const producer = t.nodes.find((x) => x.id === node.streamFrom);
+      if (producer !== undefined && producer.kind !== 'llm') {
+        issues.push({ path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is a ${producer.kind} node; only llm nodes stream tokens` });
+      }
+    }
     if (node.onError === node.id) issues.push({ path: ['nodes', i, 'onError'], message: `node '${node.id}' cannot be its own onError target` });
     if (node.branches) {
       for (const [b, targets] of Object.entries(node.branches)) {
@@ -92,7 +101,7 @@ function neverRuns(g: Graph): Issue[] {
       const base = needs[e.from]!;
       if (base === null) return null;
       const gate = e.gate;
-      if (gate.kind === 'always') return base;
+      if (gate.kind === 'always' || gate.kind === 'stream') return base;
       const allowed = gate.kind === 'branch' ? gate.branches : new Set([gate.kind === 'error' ? '!error' : '!ok']);
       return intersect(base, new Map([[e.from, allowed]]));
     });

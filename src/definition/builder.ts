@@ -14,6 +14,7 @@ import { join, type JoinSpec } from '../../operators/join.ts';
 import { tool, type ToolSpec } from '../../operators/tool.ts';
 import { fanOut, type FanOutSpec } from '../../operators/fanOut.ts';
 import { subTopology, type SubTopologySpec } from '../../operators/subTopology.ts';
+import { llm, type LlmOutput, type LlmSpec } from '../../operators/llm.ts';
 
 /** The outputs of the listed dependencies. */
 export type DepsOf<O, D extends keyof O> = { readonly [K in D]: O[K] };
@@ -112,6 +113,17 @@ export class TopologyBuilder<I, O extends Record<string, unknown>> {
     spec: WithAfter<FanOutSpec<I, DepsOf<O, D>, T, R>, D>,
   ): TopologyBuilder<I, Add<O, Id, Awaited<R>[]>> {
     return this.node(fanOut(id, spec));
+  }
+
+  /**
+   * Adds an llm node: one streamed model call. Output: text, structured `data` (with
+   * a `schema`), tool calls, usage and cost.
+   */
+  llm<Id extends string, T = undefined, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<LlmSpec<I, DepsOf<O, D>, T>, D>,
+  ): TopologyBuilder<I, Add<O, Id, LlmOutput<T>>> {
+    return this.node(llm(id, spec));
   }
 
   /** Adds a node that runs another topology as a child run. Output: the child's declared output. */

@@ -3,7 +3,10 @@
  * and what the compiler consumes. Plain objects, no behaviour besides `execute`.
  * @module
  */
+import type { Observable } from 'rxjs';
 import type { z } from 'zod';
+import type { Models } from '../providers/models.ts';
+import type { Usage } from '../providers/types.ts';
 
 /** Scheduling priority of a run. Waiting work is served high first, with aging so low is never starved. */
 export type Priority = 'high' | 'normal' | 'low';
@@ -21,10 +24,22 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly priority: Priority;
   /** Static configuration of the node (the `with` block of a JSON/YAML node). */
   readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * The live token stream of the node named in this node's `streamFrom` (replayed
+   * from its first token; completes when that node completes).
+   */
+  tokens(nodeId: string): Observable<StreamChunk>;
+  /** Stops the generation of the `streamFrom` node: its request is aborted and it completes with what it has. */
+  stop(nodeId: string, reason?: string): void;
 }
 
+/** What a streaming consumer sees: tokens in order, and a marker when the producer restarted its call. */
+export type StreamChunk =
+  | { readonly kind: 'token'; readonly index: number; readonly text: string }
+  | { readonly kind: 'restart'; readonly reason: string };
+
 /** Node kinds known to the compiler. */
-export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology';
+export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology' | 'llm';
 
 /**
  * Services the runtime hands to an operator's `execute`. Typed, explicit and
@@ -35,6 +50,14 @@ export interface ExecServices {
   task<R>(ctx: NodeContext, fn: () => R | PromiseLike<R>): Promise<R>;
   /** Runs a topology as a child of the current run; resolves with its output or rejects with its error. */
   runChild(topology: AnyTopology, input: unknown, ctx: NodeContext): Promise<unknown>;
+  /** The engine's model catalogue. */
+  readonly models: Models;
+  /** Publishes one token of the node: on the bus and to its streaming consumers. */
+  token(ctx: NodeContext, index: number, text: string): void;
+  /** Tells streaming consumers that the node restarted its call (tokens start again from index 0). */
+  restart(ctx: NodeContext, reason: string): void;
+  /** Adds a model call's usage and cost to the node, the run (and its parents) and the run's tenant. */
+  account(ctx: NodeContext, usage: Usage, costUsd: number): void;
 }
 
 /** How a node computes its output. Sync results are allowed and cost no promise. */
@@ -62,6 +85,10 @@ export interface NodeDef {
   readonly topology?: AnyTopology;
   /** Static configuration passed as `ctx.config`. */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** Start as soon as this (llm) node starts streaming, and read its tokens with `ctx.tokens(id)`. */
+  readonly streamFrom?: string;
+  /** Model references the node calls, checked against the engine's models at compile time. */
+  readonly models?: readonly string[];
   readonly description?: string;
   readonly execute: Execute;
 }

@@ -4,10 +4,13 @@
  * once; runs flow through it without building any pipeline per run.
  * @module
  */
-import { Subject, type Subscription } from 'rxjs';
-import { NodeError, TimeoutError, TopologyError, ValidationError, CancelledError, serializeError, type Issue, type OrchestratorError } from '../errors.ts';
+import { EMPTY, Observable, of, ReplaySubject, Subject, type Subscription } from 'rxjs';
+import {
+  NodeError, TimeoutError, TopologyError, ValidationError, CancelledError, StoppedError, serializeError, type Issue, type OrchestratorError,
+} from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
-import type { ExecServices, NodeDef, Topology } from '../definition/types.ts';
+import type { ExecServices, NodeDef, StreamChunk, Topology } from '../definition/types.ts';
+import type { Models } from '../providers/models.ts';
 import type { Graph } from '../compiler/graph.ts';
 import { validateTopology } from '../compiler/validate.ts';
 import { EV } from './events.ts';
@@ -15,17 +18,19 @@ import { Limiter } from './limiter.ts';
 import { stage } from './stage.ts';
 import {
   ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, RESUMING, RUNNING, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
-  type RunShape,
+  type CtxHost, type RunShape,
 } from './run.ts';
 
 const G_ALWAYS = 0;
 const G_BRANCH = 1;
 const G_SUCCESS = 2;
 const G_ERROR = 3;
+const G_STREAM = 4;
 
 /** What the compiled topology needs from its engine. */
 export interface EngineCore {
   readonly services: ExecServices;
+  readonly models: Models;
   readonly agingGrants: number;
   /** Global task limiter, or undefined when unlimited. */
   readonly global: Limiter<Acquire> | undefined;
@@ -83,7 +88,7 @@ export interface Resume {
 }
 
 /** A topology compiled for one engine. */
-export class Compiled implements RunShape {
+export class Compiled implements RunShape, CtxHost {
   readonly name: string;
   readonly topology: Topology;
   readonly graph: Graph;
@@ -91,6 +96,7 @@ export class Compiled implements RunShape {
   readonly nodes: readonly NodeDef[];
   readonly pendingTemplate: readonly number[];
   readonly zeros: readonly number[];
+  readonly empty: readonly undefined[];
   readonly roots: readonly number[];
   readonly outIdx: number;
   readonly maxInFlight: number;
@@ -101,11 +107,15 @@ export class Compiled implements RunShape {
   private readonly depIdx: readonly (readonly number[])[];
   private readonly isJoin: readonly boolean[];
   private readonly isRoute: readonly boolean[];
+  private readonly streamKids: readonly (readonly number[])[];
   private readonly inputs: readonly Subject<Run>[];
   private readonly resources: readonly (readonly Limiter<Acquire>[])[];
+  /** Resources of one fan-out item (pools, then the global slot). */
+  private readonly itemResources: readonly (readonly Limiter<Acquire>[])[];
   private readonly subscription: Subscription;
   private readonly core: EngineCore;
-  private readonly buildDeps = (run: Run, node: number): Record<string, unknown> => {
+  /** Builds the `deps` record of node `node` in `run`. */
+  buildDeps(run: Run, node: number): Record<string, unknown> {
     const deps: Record<string, unknown> = {};
     const idx = this.depIdx[node]!;
     for (let k = 0; k < idx.length; k++) {
@@ -115,13 +125,39 @@ export class Compiled implements RunShape {
       else if (st === FAILED) deps[this.ids[p]!] = serializeError(run.errors![p]);
     }
     return deps;
-  };
+  }
+
+  #producer(node: number, from: string): number {
+    const def = this.nodes[node]!;
+    if (def.streamFrom !== from) throw new Error(`node '${def.id}' does not stream from '${from}' (declare streamFrom: '${from}')`);
+    return this.graph.index.get(from)!;
+  }
+
+  /** The token stream of `from` as seen by its consumer `node`. */
+  tokensOf(run: Run, node: number, from: string): Observable<StreamChunk> {
+    const p = this.#producer(node, from);
+    const ch = run.channels?.[p];
+    if (ch !== undefined) return ch.subject.asObservable();
+    const out = run.outputs[p] as { text?: unknown } | undefined;
+    if (run.state[p] === DONE && typeof out?.text === 'string') return of({ kind: 'token', index: 0, text: out.text });
+    return EMPTY;
+  }
+
+  /** Stops the generation of `from` on behalf of its consumer `node`. */
+  stopProducer(run: Run, node: number, from: string, reason: string): void {
+    run.channels?.[this.#producer(node, from)]?.stop(reason);
+  }
 
   /** Compiles `t` for `core`. Throws {@link TopologyError} for an invalid topology or unknown pool. */
   constructor(core: EngineCore, t: Topology, defaultMaxInFlight: number) {
     const v = validateTopology(t);
     const issues: Issue[] = [...v.issues];
     t.nodes.forEach((node, i) => {
+      node.models?.forEach((ref, k) => {
+        if (core.models.resolve(ref) === undefined) {
+          issues.push({ path: ['nodes', i, 'model', k], message: `unknown model '${ref}' (providers: ${core.models.providerNames.join(', ')}; write provider:model)` });
+        }
+      });
       node.pools?.forEach((p, k) => {
         if (core.pool(p) === undefined) {
           issues.push({ path: ['nodes', i, 'pool', k], message: `unknown pool '${p}' (engine pools: ${core.poolNames().join(', ') || 'none'})` });
@@ -139,25 +175,31 @@ export class Compiled implements RunShape {
     const n = g.ids.length;
     this.pendingTemplate = g.in.map((l) => l.length);
     this.zeros = new Array<number>(n).fill(0);
+    this.empty = new Array<undefined>(n).fill(undefined);
     this.roots = g.order!.filter((i) => g.in[i]!.length === 0);
     this.outIdx = t.output === undefined ? -1 : g.index.get(t.output)!;
     this.maxInFlight = t.maxInFlight ?? defaultMaxInFlight;
     this.childTo = g.out.map((l) => l.map((e) => e.to));
-    this.childGate = g.out.map((l) => l.map((e) => (e.gate.kind === 'always' ? G_ALWAYS : e.gate.kind === 'branch' ? G_BRANCH : e.gate.kind === 'success' ? G_SUCCESS : G_ERROR)));
+    const gateCode = { always: G_ALWAYS, branch: G_BRANCH, success: G_SUCCESS, error: G_ERROR, stream: G_STREAM } as const;
+    this.childGate = g.out.map((l) => l.map((e) => gateCode[e.gate.kind]));
+    this.streamKids = g.out.map((l) => l.filter((e) => e.gate.kind === 'stream').map((e) => e.to));
     this.childBranches = g.out.map((l) => l.map((e) => (e.gate.kind === 'branch' ? e.gate.branches : undefined)));
     this.depIdx = t.nodes.map((node) => {
       const idx = node.after.map((d) => g.index.get(d)!);
       for (const e of g.in[g.index.get(node.id)!]!) if (e.gate.kind === 'error' && !idx.includes(e.from)) idx.push(e.from);
+      // a streaming consumer reads its producer through ctx.tokens(), not deps
       return idx;
     });
     this.isJoin = t.nodes.map((x) => x.kind === 'join');
     this.isRoute = t.nodes.map((x) => x.kind === 'route');
-    this.resources = t.nodes.map((node) => {
-      if (node.kind === 'join' || node.kind === 'fanOut' || node.kind === 'topology') return [];
+    const taskResources = (node: NodeDef): Limiter<Acquire>[] => {
       const list = [...(node.pools ?? [])].sort().map((p) => core.pool(p)!);
       if (core.global) list.push(core.global);
       return list;
-    });
+    };
+    // Joins, fan-outs and sub-topologies hold no task slot while they wait: their items or child nodes do.
+    this.resources = t.nodes.map((node) => (node.kind === 'join' || node.kind === 'fanOut' || node.kind === 'topology' ? [] : taskResources(node)));
+    this.itemResources = t.nodes.map((node) => (node.kind === 'fanOut' ? taskResources(node) : []));
     this.admission = new Limiter<Run>(this.maxInFlight, (run) => this.begin(run), { agingGrants: core.agingGrants });
     const inputs: Subject<Run>[] = [];
     const subscription: Subscription[] = [];
@@ -183,7 +225,7 @@ export class Compiled implements RunShape {
 
   /** The run's output value (its declared output node's output). */
   outputOf(run: Run): unknown {
-    return this.outIdx < 0 ? undefined : run.outputs[this.outIdx];
+    return this.outIdx < 0 || run.state[this.outIdx] !== DONE ? undefined : run.outputs[this.outIdx];
   }
 
   /** Validates the run input; returns the parsed input or issues. */
@@ -248,7 +290,7 @@ export class Compiled implements RunShape {
         run.state[i] = SKIPPED;
         this.core.record(run, EV.NODE_SKIPPED, i);
       }
-      this.propagate(run, i);
+      this.propagate(run, i, true);
     }
   }
 
@@ -266,7 +308,7 @@ export class Compiled implements RunShape {
 
   /** Acquires a node's resources for one fan-out item. */
   acquireFor(run: Run, i: number): Promise<Acquire | undefined> {
-    const res = this.resources[i]!;
+    const res = this.itemResources[i]!;
     if (res.length === 0) return Promise.resolve(undefined);
     return new Promise((resolve) => new Acquire(res, run, resolve).proceed());
   }
@@ -275,13 +317,15 @@ export class Compiled implements RunShape {
     const node = this.nodes[i]!;
     run.state[i] = RUNNING;
     this.core.record(run, EV.NODE_STARTED, i);
-    const ctx = new NodeCtx(run, i, node.config, this.buildDeps);
+    const ctx = new NodeCtx(run, i, node.config, this);
     const finish = (): void => {
       if (acq !== undefined) acq.releaseHeld();
       done();
     };
     const timeout = this.timeoutFor(run, node);
-    if (timeout !== undefined) this.arm(ctx, timeout, finish);
+    const kids = this.streamKids[i]!;
+    if (timeout !== undefined || kids.length > 0) this.arm(ctx, timeout, finish);
+    if (kids.length > 0) this.openChannel(ctx, kids);
     let value: unknown;
     try {
       value = node.execute(ctx, this.core.services);
@@ -304,13 +348,33 @@ export class Compiled implements RunShape {
     return node.timeoutMs === undefined ? left : Math.min(node.timeoutMs, left);
   }
 
-  private arm(ctx: NodeCtx, timeout: number, finish: () => void): void {
+  /** Opens the token channel of a producer and starts its streaming consumers. */
+  private openChannel(ctx: NodeCtx, kids: readonly number[]): void {
+    const run = ctx.run;
+    const ctl = ctx.ctl!;
+    (run.channels ??= [])[ctx.node] = { subject: new ReplaySubject<StreamChunk>(), stop: (reason) => ctl.abort(new StoppedError(reason)) };
+    for (let k = 0; k < kids.length && run.status === R_RUNNING; k++) {
+      const c = kids[k]!;
+      run.mark[c]! |= ACTIVE_PARENT;
+      if (--run.pending[c]! === 0) this.ready(run, c);
+    }
+  }
+
+  private closeChannel(run: Run, i: number, error?: unknown): void {
+    const ch = run.channels?.[i];
+    if (ch === undefined) return;
+    if (error === undefined) ch.subject.complete();
+    else ch.subject.error(error);
+  }
+
+  private arm(ctx: NodeCtx, timeout: number | undefined, finish: () => void): void {
     const ctl = new AbortController();
     ctx.ctl = ctl;
     const runSignal = ctx.run.signal;
     const onRunAbort = (): void => ctl.abort(runSignal.reason);
     runSignal.addEventListener('abort', onRunAbort, { once: true });
     ctx.unlink = () => runSignal.removeEventListener('abort', onRunAbort);
+    if (timeout === undefined) return;
     ctx.timer = setTimeout(() => {
       const err = new TimeoutError(`node '${ctx.nodeId}'`, timeout);
       ctl.abort(err);
@@ -328,8 +392,11 @@ export class Compiled implements RunShape {
     ctx.settled = true;
     if (ctx.ctl !== undefined) this.disarm(ctx);
     const run = ctx.run;
-    if (run.status !== R_RUNNING) return finish();
     const i = ctx.node;
+    if (run.status !== R_RUNNING) {
+      this.closeChannel(run, i, run.error ?? new CancelledError('run ended'));
+      return finish();
+    }
     const node = this.nodes[i]!;
     if (node.output !== undefined) {
       const r = node.output.safeParse(value);
@@ -346,6 +413,7 @@ export class Compiled implements RunShape {
     }
     run.outputs[i] = value;
     run.state[i] = DONE;
+    this.closeChannel(run, i);
     this.core.record(run, EV.NODE_COMPLETED, i);
     finish();
   }
@@ -355,9 +423,13 @@ export class Compiled implements RunShape {
     ctx.settled = true;
     if (ctx.ctl !== undefined) this.disarm(ctx);
     const run = ctx.run;
-    if (run.status !== R_RUNNING) return finish();
     const i = ctx.node;
+    if (run.status !== R_RUNNING) {
+      this.closeChannel(run, i, run.error ?? cause);
+      return finish();
+    }
     const error = new NodeError(this.ids[i]!, cause);
+    this.closeChannel(run, i, error);
     (run.errors ??= [])[i] = error;
     run.state[i] = FAILED;
     this.core.record(run, EV.NODE_FAILED, i);
@@ -370,7 +442,7 @@ export class Compiled implements RunShape {
     if (run.status === R_RUNNING && (run.state[i] === DONE || run.state[i] === FAILED)) this.propagate(run, i);
   }
 
-  private propagate(run: Run, i: number): void {
+  private propagate(run: Run, i: number, resumed = false): void {
     run.remaining--;
     const st = run.state[i];
     const to = this.childTo[i]!;
@@ -378,8 +450,10 @@ export class Compiled implements RunShape {
     for (let k = 0; k < to.length; k++) {
       const c = to[k]!;
       const g = gates[k]!;
+      // a streaming edge was already taken when the producer started (unless it never ran)
+      if (g === G_STREAM && st !== SKIPPED && !resumed) continue;
       const active = st === DONE
-        ? g === G_ALWAYS || g === G_SUCCESS || (g === G_BRANCH && this.childBranches[i]![k]!.has(run.outputs[i] as string))
+        ? g === G_ALWAYS || g === G_SUCCESS || g === G_STREAM || (g === G_BRANCH && this.childBranches[i]![k]!.has(run.outputs[i] as string))
         : st === FAILED && g === G_ERROR;
       run.mark[c]! |= active ? ACTIVE_PARENT : INACTIVE_PARENT;
       if (--run.pending[c]! === 0) this.ready(run, c);

@@ -14,10 +14,12 @@ import {
 import { toIssues } from '../definition/issues.ts';
 import type { AnyTopology, ExecServices, InputOf, NodeContext, OutputOf, OutputsOf, Priority, Topology } from '../definition/types.ts';
 import { Compiled, Compiled as CompiledTopology, resourceLimiter, type Acquire, type EngineCore, type Resume } from './compiled.ts';
-import { EV, type RunEvent } from './events.ts';
+import { EV, type EngineEvent } from './events.ts';
+import { createModels, Models } from '../providers/models.ts';
+import type { Usage } from '../providers/types.ts';
 import type { Limiter } from './limiter.ts';
 import { resultOf, eventAt, type RunResult } from './result.ts';
-import { LEVELS, NodeCtx, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run } from './run.ts';
+import { addUsage, LEVELS, NodeCtx, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, zeroTotals, type UsageTotals } from './run.ts';
 import { admit, type InputSource } from './source.ts';
 
 const positiveInt = z.number().int().positive();
@@ -29,6 +31,7 @@ const EngineOptionsSchema = z.strictObject({
   agingGrants: positiveInt.optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function', 'expected a pino logger').optional(),
   runIdPrefix: z.string().optional(),
+  models: z.instanceof(Models, { message: 'expected createModels(...)' }).optional(),
 });
 
 /**
@@ -52,6 +55,8 @@ export interface EngineOptions {
   readonly logger?: Logger;
   /** Prefix of generated run ids. Default: random per engine. */
   readonly runIdPrefix?: string;
+  /** Providers, prices and rate limits for llm nodes. Default: the simulated provider only (`sim:*`). */
+  readonly models?: Models;
 }
 
 const ResumeSchema = z.strictObject({
@@ -65,6 +70,7 @@ const RunOptionsSchema = z.strictObject({
   deadlineMs: z.number().positive().optional(),
   runId: z.string().min(1).optional(),
   resume: ResumeSchema.optional(),
+  tenant: z.string().min(1).optional(),
 });
 
 /**
@@ -84,6 +90,8 @@ export interface RunOptions {
   readonly runId?: string;
   /** Outputs recorded by an earlier attempt: those nodes are not run again. */
   readonly resume?: { readonly outputs: Readonly<Record<string, unknown>>; readonly skipped?: readonly string[] };
+  /** Who the run is for; token usage and cost are totalled per tenant (`engine.usage(tenant)`). */
+  readonly tenant?: string;
 }
 
 const StreamOptionsSchema = z.strictObject({
@@ -91,6 +99,7 @@ const StreamOptionsSchema = z.strictObject({
   priority: z.enum(['high', 'normal', 'low']).optional(),
   deadlineMs: z.number().positive().optional(),
   bufferSize: z.number().int().nonnegative().optional(),
+  tenant: z.string().min(1).optional(),
 });
 
 /**
@@ -108,6 +117,7 @@ export interface StreamOptions {
   readonly deadlineMs?: number;
   /** Observable sources only: inputs held while all slots are busy before the stream fails. Default 1024. */
   readonly bufferSize?: number;
+  readonly tenant?: string;
 }
 
 /** How {@link Engine.shutdown} treats runs in flight. */
@@ -133,8 +143,12 @@ export type ResultOf<T> = RunResult<OutputsOf<T>, OutputOf<T>>;
  * ```
  */
 export interface Engine {
-  /** Every lifecycle event of every run, as plain data. No subscriber, no allocation. */
-  readonly events$: Observable<RunEvent>;
+  /** Every lifecycle event and token of every run, as plain data. No subscriber, no allocation. */
+  readonly events$: Observable<EngineEvent>;
+  /** The engine's model catalogue. */
+  readonly models: Models;
+  /** Token and cost totals of all finished and running runs of a tenant (or of all runs). */
+  usage(tenant?: string): Readonly<UsageTotals>;
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
   /**
@@ -172,8 +186,11 @@ class EngineImpl implements Engine, EngineCore {
   readonly global: Limiter<Acquire> | undefined;
   readonly services: ExecServices;
   readonly #pools = new Map<string, Limiter<Acquire>>();
-  readonly #bus = new Subject<RunEvent>();
-  readonly events$: Observable<RunEvent> = this.#bus.asObservable();
+  readonly models: Models;
+  readonly #bus = new Subject<EngineEvent>();
+  readonly events$: Observable<EngineEvent> = this.#bus.asObservable();
+  readonly #usage = new Map<string, UsageTotals>();
+  readonly #allUsage = zeroTotals();
   readonly #compiled = new WeakMap<Topology, Compiled>();
   readonly #all = new Set<Compiled>();
   readonly #active = new Set<Run>();
@@ -191,10 +208,59 @@ class EngineImpl implements Engine, EngineCore {
     this.#maxInFlight = options.maxInFlight ?? 1024;
     this.#prefix = options.runIdPrefix ?? `${randomUUID().slice(0, 8)}-`;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'engine' });
+    this.models = options.models ?? createModels();
     this.services = {
       task: (ctx, fn) => this.#task(ctx, fn),
       runChild: (t, input, ctx) => this.#runChild(t, input, ctx),
+      models: this.models,
+      token: (ctx, index, text) => this.#token(ctx as NodeCtx, index, text),
+      restart: (ctx, reason) => this.#restart(ctx as NodeCtx, reason),
+      account: (ctx, usage, cost) => this.#account(ctx as NodeCtx, usage, cost),
     };
+  }
+
+  usage(tenant?: string): Readonly<UsageTotals> {
+    return { ...(tenant === undefined ? this.#allUsage : this.#usage.get(tenant) ?? zeroTotals()) };
+  }
+
+  #token(ctx: NodeCtx, index: number, text: string): void {
+    const run = ctx.run;
+    const ch = run.channels?.[ctx.node];
+    if (ch !== undefined) ch.subject.next({ kind: 'token', index, text });
+    if (this.#bus.observed) {
+      this.#bus.next({
+        type: 'node.token', runId: run.id, topology: run.shape.name, nodeId: ctx.nodeId, index, text, ts: Date.now(),
+        ...(run.parent ? { parentRunId: run.parent.id } : {}),
+      });
+    }
+  }
+
+  #restart(ctx: NodeCtx, reason: string): void {
+    const run = ctx.run;
+    run.channels?.[ctx.node]?.subject.next({ kind: 'restart', reason });
+    if (this.#bus.observed) {
+      this.#bus.next({
+        type: 'node.restart', runId: run.id, topology: run.shape.name, nodeId: ctx.nodeId, reason, ts: Date.now(),
+        ...(run.parent ? { parentRunId: run.parent.id } : {}),
+      });
+    }
+  }
+
+  #account(ctx: NodeCtx, usage: Usage, cost: number): void {
+    let run: Run | undefined = ctx.run;
+    const nodes = (run.nodeUsage ??= []);
+    addUsage((nodes[ctx.node] ??= zeroTotals()), usage, cost);
+    let top: Run = run;
+    for (; run !== undefined; run = run.parent) {
+      addUsage((run.usage ??= zeroTotals()), usage, cost);
+      top = run;
+    }
+    addUsage(this.#allUsage, usage, cost);
+    if (top.tenant !== undefined) {
+      let t = this.#usage.get(top.tenant);
+      if (t === undefined) this.#usage.set(top.tenant, (t = zeroTotals()));
+      addUsage(t, usage, cost);
+    }
   }
 
   get inFlight(): number {
@@ -261,6 +327,7 @@ class EngineImpl implements Engine, EngineCore {
     const runOpts: RunOptions = {
       ...(opts.priority === undefined ? {} : { priority: opts.priority }),
       ...(opts.deadlineMs === undefined ? {} : { deadlineMs: opts.deadlineMs }),
+      ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
     };
     return admit<InputOf<T>, ResultOf<T>>(source, { limit, bufferSize: opts.bufferSize ?? 1024 }, (input, done) => {
       const run = this.#launch(c, input, runOpts, (r) => done(resultOf(c, r)));
@@ -273,6 +340,7 @@ class EngineImpl implements Engine, EngineCore {
     const deadlineMs = opts?.deadlineMs;
     const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
     const run = new Run(opts?.runId ?? this.#prefix + (++this.#counter).toString(36), c, input, level, deadline, undefined, onEnd);
+    if (opts?.tenant !== undefined) run.tenant = opts.tenant;
     this.#active.add(run);
     if (this.#closing) {
       this.finish(run, R_FAILED, new RejectedError('SHUTTING_DOWN', 'the engine is shutting down and admits no new runs'));

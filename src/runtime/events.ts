@@ -21,12 +21,21 @@ interface EventBase {
 
 /** A run was admitted and started. */
 export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority }
+/** Token and cost totals of a run (including its child runs). */
+export interface UsageSummary {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly reasoningTokens: number;
+  readonly costUsd: number;
+  readonly calls: number;
+}
 /** A run finished with every node completed or skipped. */
-export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown }
+export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageSummary }
 /** A run failed; `error` names the node and the cause. */
-export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError }
+export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError; readonly usage?: UsageSummary }
 /** A run was cancelled by its signal or by shutdown. */
-export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError }
+export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageSummary }
 /** A node began work (after its stage slot and resources were granted). */
 export interface NodeStartedEvent extends EventBase { readonly type: 'node.started'; readonly nodeId: string }
 /** A node produced its output. */
@@ -49,6 +58,43 @@ export interface NodeResumedEvent extends EventBase { readonly type: 'node.resum
 export type RunEvent =
   | RunStartedEvent | RunCompletedEvent | RunFailedEvent | RunCancelledEvent
   | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeSkippedEvent | NodeResumedEvent;
+
+/**
+ * One streamed token of an llm node. Tokens travel on the bus but are not part of
+ * a run's `seq`-numbered history (the node's output holds the whole text);
+ * `index` orders them within the node, from 0, and starts again after a `node.restart`.
+ */
+export interface TokenEvent {
+  readonly type: 'node.token';
+  readonly runId: string;
+  readonly topology: string;
+  readonly nodeId: string;
+  readonly index: number;
+  readonly text: string;
+  readonly ts: number;
+  readonly parentRunId?: string;
+}
+
+/** An llm node restarted its call after tokens were emitted; consumers should drop what they saw. */
+export interface RestartEvent {
+  readonly type: 'node.restart';
+  readonly runId: string;
+  readonly topology: string;
+  readonly nodeId: string;
+  readonly reason: string;
+  readonly ts: number;
+  readonly parentRunId?: string;
+}
+
+/**
+ * Everything on the engine's bus: lifecycle events (with `seq`) and token events.
+ *
+ * @example
+ * ```ts
+ * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
+ * ```
+ */
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent;
 
 /** The `type` of a {@link RunEvent}. */
 export type RunEventType = RunEvent['type'];

@@ -5,8 +5,8 @@
  * @module
  */
 import { serializeError, type CancelledError, type OrchestratorError } from '../errors.ts';
-import { EV, EVENT_TYPES, type RunEvent } from './events.ts';
-import { DONE, PRIORITIES, R_COMPLETED, SKIPPED, type Run } from './run.ts';
+import { EV, EVENT_TYPES, type RunEvent, type UsageSummary } from './events.ts';
+import { DONE, PRIORITIES, R_COMPLETED, SKIPPED, zeroTotals, type Run } from './run.ts';
 import type { Compiled } from './compiled.ts';
 
 interface ResultBase<O> {
@@ -18,8 +18,15 @@ interface ResultBase<O> {
   readonly skipped: readonly string[];
   /** The run's whole event history, in `seq` order. */
   readonly events: readonly RunEvent[];
+  /** Tokens and cost of the run (all its model calls, child runs included), and per node. */
+  readonly usage: RunUsage;
   readonly startedAt: number;
   readonly endedAt: number;
+}
+
+/** Usage of a run, with the share of each node that called a model. */
+export interface RunUsage extends UsageSummary {
+  readonly byNode: Readonly<Record<string, UsageSummary>>;
 }
 
 /** Every node completed or was skipped. */
@@ -91,6 +98,12 @@ class Result {
   get skipped(): string[] {
     return this.#compiled.ids.filter((_, i) => this.#run.state[i] === SKIPPED);
   }
+  get usage(): RunUsage {
+    const run = this.#run;
+    const byNode: Record<string, UsageSummary> = {};
+    run.nodeUsage?.forEach((u, i) => { if (u !== undefined) byNode[this.#compiled.ids[i]!] = { ...u }; });
+    return { ...(run.usage ?? zeroTotals()), byNode };
+  }
   get events(): RunEvent[] {
     return (this.#events ??= historyOf(this.#compiled, this.#run));
   }
@@ -98,7 +111,7 @@ class Result {
     return {
       status: this.status, runId: this.runId, topology: this.topology, output: this.output,
       error: this.error === undefined ? undefined : serializeError(this.error),
-      outputs: this.outputs, skipped: this.skipped, startedAt: this.startedAt, endedAt: this.endedAt,
+      outputs: this.outputs, skipped: this.skipped, usage: this.usage, startedAt: this.startedAt, endedAt: this.endedAt,
     };
   }
 }
@@ -115,12 +128,13 @@ export function eventAt(c: Compiled, run: Run, seq: number): RunEvent {
   const kind = code & 15;
   const node = code >> 4;
   const base = { runId: run.id, topology: c.name, seq, ts, ...(run.parent ? { parentRunId: run.parent.id } : {}) };
+  const usage = run.usage === undefined ? {} : { usage: { ...run.usage } };
   const type = EVENT_TYPES[kind]!;
   switch (kind) {
     case EV.RUN_STARTED: return { ...base, type: 'run.started', priority: PRIORITIES[run.level]! };
-    case EV.RUN_COMPLETED: return { ...base, type: 'run.completed', output: c.outputOf(run) };
-    case EV.RUN_FAILED: return { ...base, type: 'run.failed', error: serializeError(run.error) };
-    case EV.RUN_CANCELLED: return { ...base, type: 'run.cancelled', error: serializeError(run.error) };
+    case EV.RUN_COMPLETED: return { ...base, type: 'run.completed', output: c.outputOf(run), ...usage };
+    case EV.RUN_FAILED: return { ...base, type: 'run.failed', error: serializeError(run.error), ...usage };
+    case EV.RUN_CANCELLED: return { ...base, type: 'run.cancelled', error: serializeError(run.error), ...usage };
     case EV.NODE_COMPLETED: return { ...base, type: 'node.completed', nodeId: c.ids[node]!, output: run.outputs[node] };
     case EV.NODE_RESUMED: return { ...base, type: 'node.resumed', nodeId: c.ids[node]!, output: run.outputs[node] };
     case EV.NODE_FAILED: return {

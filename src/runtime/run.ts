@@ -5,8 +5,10 @@
  * someone asks for the signal.
  * @module
  */
+import type { Observable, ReplaySubject } from 'rxjs';
 import type { OrchestratorError } from '../errors.ts';
-import type { NodeContext, Priority } from '../definition/types.ts';
+import type { NodeContext, Priority, StreamChunk } from '../definition/types.ts';
+import type { Usage } from '../providers/types.ts';
 import type { Level } from './limiter.ts';
 
 /** Node states (low bits of `Run.state[i]`). */
@@ -37,6 +39,40 @@ export interface RunShape {
   readonly ids: readonly string[];
   readonly pendingTemplate: readonly number[];
   readonly zeros: readonly number[];
+  readonly empty: readonly undefined[];
+}
+
+/** Token and cost totals. */
+export interface UsageTotals {
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  costUsd: number;
+  /** Model calls counted. */
+  calls: number;
+}
+
+/** Fresh zero totals. */
+export function zeroTotals(): UsageTotals {
+  return { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 };
+}
+
+/** Adds a usage to totals. */
+export function addUsage(t: UsageTotals, u: Usage, costUsd: number, calls = 1): void {
+  t.inputTokens += u.inputTokens;
+  t.outputTokens += u.outputTokens;
+  t.cachedTokens += u.cachedTokens;
+  t.reasoningTokens += u.reasoningTokens;
+  t.costUsd += costUsd;
+  t.calls += calls;
+}
+
+/** The live token stream of a producing node within one run. */
+export interface Channel {
+  readonly subject: ReplaySubject<StreamChunk>;
+  /** Aborts the producer (for `ctx.stop`). */
+  readonly stop: (reason: string) => void;
 }
 
 /** One run of a topology. */
@@ -64,6 +100,12 @@ export class Run {
   admitted = false;
   /** Node outputs carried over from an earlier attempt, applied when the run is admitted. */
   resume: { readonly outputs: Readonly<Record<string, unknown>>; readonly skipped: readonly string[] } | undefined = undefined;
+  /** Token streams of producing nodes with streaming consumers (by node index). */
+  channels: (Channel | undefined)[] | undefined = undefined;
+  /** Usage of the whole run (including child runs), and per node. */
+  usage: UsageTotals | undefined = undefined;
+  nodeUsage: (UsageTotals | undefined)[] | undefined = undefined;
+  tenant: string | undefined = undefined;
   /** Undoes listeners and timers the run set up; called once when it ends. */
   cleanup: (() => void) | undefined = undefined;
   readonly onEnd: (run: Run) => void;
@@ -76,7 +118,7 @@ export class Run {
     this.deadline = deadline;
     this.parent = parent;
     this.onEnd = onEnd;
-    this.outputs = shape.zeros.slice() as unknown[];
+    this.outputs = shape.empty.slice();
     this.state = shape.zeros.slice();
     this.mark = shape.zeros.slice();
     this.pending = shape.pendingTemplate.slice();
@@ -92,8 +134,12 @@ export class Run {
 
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
-/** Builds a node's `deps` record (owned by the compiled topology). */
-export type DepsBuilder = (run: Run, node: number) => Record<string, unknown>;
+/** What a node context needs from its compiled topology. */
+export interface CtxHost {
+  buildDeps(run: Run, node: number): Record<string, unknown>;
+  tokensOf(run: Run, node: number, from: string): Observable<StreamChunk>;
+  stopProducer(run: Run, node: number, from: string, reason: string): void;
+}
 
 /** What a node's function receives; fields are computed on first read. */
 export class NodeCtx implements NodeContext {
@@ -106,19 +152,25 @@ export class NodeCtx implements NodeContext {
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   unlink: (() => void) | undefined = undefined;
   private depsCache: Record<string, unknown> | undefined = undefined;
-  private readonly buildDeps: DepsBuilder;
+  private readonly host: CtxHost;
 
-  constructor(run: Run, node: number, config: Readonly<Record<string, unknown>> | undefined, buildDeps: DepsBuilder) {
+  constructor(run: Run, node: number, config: Readonly<Record<string, unknown>> | undefined, host: CtxHost) {
     this.run = run;
     this.node = node;
     this.config = config ?? EMPTY;
-    this.buildDeps = buildDeps;
+    this.host = host;
+  }
+  tokens(nodeId: string): Observable<StreamChunk> {
+    return this.host.tokensOf(this.run, this.node, nodeId);
+  }
+  stop(nodeId: string, reason = 'stopped by a streaming consumer'): void {
+    this.host.stopProducer(this.run, this.node, nodeId, reason);
   }
   get input(): unknown {
     return this.run.input;
   }
   get deps(): Record<string, unknown> {
-    return (this.depsCache ??= this.buildDeps(this.run, this.node));
+    return (this.depsCache ??= this.host.buildDeps(this.run, this.node));
   }
   get signal(): AbortSignal {
     return this.ctl !== undefined ? this.ctl.signal : this.run.signal;

@@ -57,34 +57,43 @@ export function admit<T, R>(source: InputSource<T>, options: { readonly limit: n
     if (isObservable(source)) {
       const buffer: T[] = [];
       let head = 0;
+      let draining = false;
+      // Starts buffered inputs while slots are free; re-entrant calls (a run that ends at once) only loop again.
       const next = (): void => {
-        if (head < buffer.length && !stopped) {
+        if (draining) return;
+        draining = true;
+        while (head < buffer.length && !stopped && inFlight < limit) {
           const v = buffer[head]!;
           buffer[head++] = undefined as T;
           if (head === buffer.length) { buffer.length = 0; head = 0; }
           start(v, next);
-        } else settle();
+        }
+        draining = false;
+        if (head === buffer.length) settle();
       };
-      const sub = source.subscribe({
+      const overflow = (): void => {
+        sourceError = { error: new RejectedError('QUEUE_FULL', `input buffer full: ${bufferSize} inputs waiting for ${limit} run slots; the Observable source produces faster than runs finish (use an (async) iterable for pull-based backpressure, or raise bufferSize)`) };
+        exhausted = true;
+        buffer.length = 0;
+        head = 0;
+        sub?.unsubscribe();
+        settle();
+      };
+      let sub: { unsubscribe(): void } | undefined;
+      sub = source.subscribe({
         next: (v) => {
-          if (stopped) return;
-          if (inFlight < limit) return start(v, next);
-          if (buffer.length - head >= bufferSize) {
-            sourceError = { error: new RejectedError('QUEUE_FULL', `input buffer full: ${bufferSize} inputs waiting for ${limit} run slots; the Observable source produces faster than runs finish (use an (async) iterable for pull-based backpressure, or raise bufferSize)`) };
-            exhausted = true;
-            buffer.length = 0;
-            head = 0;
-            settle();
-            return;
-          }
+          if (stopped || exhausted) return;
+          if (inFlight < limit && head === buffer.length) return start(v, next);
+          if (buffer.length - head >= bufferSize) return overflow();
           buffer.push(v);
         },
         error: (e: unknown) => { sourceError = { error: e }; exhausted = true; buffer.length = 0; head = 0; settle(); },
         complete: () => { exhausted = true; if (head === buffer.length) settle(); },
       });
+      if (exhausted) sub.unsubscribe();
       return () => {
         stopped = true;
-        sub.unsubscribe();
+        sub?.unsubscribe();
         for (const c of [...cancels]) c();
       };
     }

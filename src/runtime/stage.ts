@@ -36,12 +36,21 @@ export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
   return (source) =>
     new Observable<T>((subscriber) => {
       let sourceDone = false;
+      let closed = false;
+      const idle = (): boolean => limiter.active === 0 && limiter.queued === 0;
       const start = (item: T): void => {
-        work(item, () => {
-          limiter.release();
-          subscriber.next(item);
-          if (sourceDone && limiter.active === 0 && limiter.queued === 0) subscriber.complete();
-        });
+        if (closed) return limiter.release();
+        try {
+          work(item, () => {
+            // Emit first, then free the slot: the item is out before a waiting one can finish the stage.
+            subscriber.next(item);
+            limiter.release();
+            if (sourceDone && idle()) subscriber.complete();
+          });
+        } catch (err) {
+          closed = true;
+          subscriber.error(err);
+        }
       };
       const limiter = new Limiter<T>(cap, start, config.agingGrants === undefined ? {} : { agingGrants: config.agingGrants });
       const sub = source.subscribe({
@@ -51,9 +60,12 @@ export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           sourceDone = true;
-          if (limiter.active === 0 && limiter.queued === 0) subscriber.complete();
+          if (idle()) subscriber.complete();
         },
       });
-      return () => sub.unsubscribe();
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+      };
     });
 }

@@ -1,0 +1,190 @@
+/**
+ * `llm`: one streamed model call. Messages come from a template function over
+ * the node's typed inputs; tokens go onto the bus and to streaming consumers as
+ * they arrive; the output carries the text, optional structured data validated
+ * with zod, tool calls as data, usage and cost. Provider retries belong to the
+ * engine, not to this operator.
+ * @module
+ */
+import { z } from 'zod';
+import { isStoppedError, ValidationError } from '../src/errors.ts';
+import { toIssues } from '../src/definition/issues.ts';
+import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
+import type { ResolvedModel } from '../src/providers/models.ts';
+import type { Reservation } from '../src/providers/ratelimit.ts';
+import { countMessageTokens, countTextTokens } from '../src/providers/tokens.ts';
+import type { ChatMessage, CompletionRequest, FinishReason, ToolDescription, Usage } from '../src/providers/types.ts';
+import type { Tool } from './tool.ts';
+import { nodeDef, type BaseSpec } from './internal/common.ts';
+
+/** A tool call the model made, with its arguments parsed from JSON (or the raw text when unparseable). */
+export interface LlmToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: unknown;
+  readonly raw: string;
+}
+
+/** Output of an llm node. `data` is the structured output when a `schema` is set. */
+export interface LlmOutput<T = undefined> {
+  readonly text: string;
+  readonly data: T;
+  readonly toolCalls: readonly LlmToolCall[];
+  readonly finishReason: FinishReason;
+  /** `estimated` when the provider reported no usage and we counted with a tokenizer. */
+  readonly usage: Usage & { readonly estimated: boolean };
+  readonly costUsd: number;
+  /** The model reference that served. */
+  readonly model: string;
+  /** True when a simulated provider served (label its output as such). */
+  readonly simulated: boolean;
+}
+
+/** Spec of an llm node. */
+export interface LlmSpec<I, D, T> extends BaseSpec<LlmOutput<T>> {
+  /** Model reference `provider:model` (e.g. `openai:gpt-4o-mini`, `anthropic:claude-sonnet-4-5`, `sim:default`). */
+  readonly model: string;
+  /** The prompt: a user message, or the whole message list. */
+  readonly prompt: (ctx: NodeContext<I, D>) => string | readonly ChatMessage[];
+  /** System message prepended to the prompt. */
+  readonly system?: string;
+  readonly temperature?: number;
+  readonly maxTokens?: number;
+  readonly stop?: readonly string[];
+  readonly seed?: number;
+  /** Structured output: the final text must be JSON valid for this schema. */
+  readonly schema?: z.ZodType<T>;
+  /** Tools offered to the model; its calls come back in `toolCalls`. */
+  readonly tools?: readonly Tool<any, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const FENCE = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/;
+
+/** Parses and validates structured output. */
+function structured<T>(text: string, schema: z.ZodType<T>): T {
+  const body = FENCE.exec(text)?.[1] ?? text;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (e) {
+    throw new ValidationError('LLM_OUTPUT_INVALID', 'model output is not valid JSON', [{ path: ['text'], message: (e as Error).message }], { retriable: true });
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw new ValidationError('LLM_OUTPUT_INVALID', 'model output does not match the schema', toIssues(r.error.issues, ['data']), { retriable: true });
+  return r.data;
+}
+
+function parseArgs(raw: string): unknown {
+  try {
+    return raw === '' ? {} : JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Streams one completion; resolves with the output (a stop by a consumer ends it normally). */
+function call<T>(
+  m: ResolvedModel, req: CompletionRequest, ctx: NodeContext, services: ExecServices,
+  reservation: Reservation | undefined, schema: z.ZodType<T> | undefined,
+): Promise<LlmOutput<T>> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let index = 0;
+    let usage: Usage | undefined;
+    let finishReason: FinishReason | undefined;
+    const tools: { id: string; name: string; raw: string }[] = [];
+    const end = (reason: FinishReason): void => {
+      void settle(reason).then(resolve, reject);
+    };
+    const settle = async (reason: FinishReason): Promise<LlmOutput<T>> => {
+      const estimated = usage === undefined;
+      const u: Usage = usage ?? {
+        inputTokens: await countMessageTokens(req.messages), outputTokens: await countTextTokens(text), cachedTokens: 0, reasoningTokens: 0,
+      };
+      const costUsd = services.models.cost(m.ref, u);
+      services.account(ctx, u, costUsd);
+      if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      const data = (schema !== undefined && reason !== 'stopped' ? structured(text, schema) : undefined) as T;
+      return {
+        text, data, finishReason: reason, costUsd, model: m.ref, simulated: m.provider.simulated === true,
+        usage: { ...u, estimated },
+        toolCalls: tools.map((t) => ({ id: t.id, name: t.name, raw: t.raw, arguments: parseArgs(t.raw) })),
+      };
+    };
+    m.provider.stream(req, ctx.signal).subscribe({
+      next: (e) => {
+        switch (e.type) {
+          case 'text':
+            services.token(ctx, index++, e.text);
+            text += e.text;
+            break;
+          case 'tool_call': {
+            const t = (tools[e.index] ??= { id: '', name: '', raw: '' });
+            if (e.id !== undefined) t.id = e.id;
+            if (e.name !== undefined) t.name = e.name;
+            t.raw += e.arguments;
+            break;
+          }
+          case 'usage':
+            usage = e.usage;
+            break;
+          case 'finish':
+            finishReason = e.reason;
+            break;
+          case 'response':
+            m.limiter?.observe(e.rateLimit);
+            break;
+        }
+      },
+      error: (err: unknown) => {
+        if (isStoppedError(ctx.signal.reason)) return end('stopped');
+        if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+        reject(err);
+      },
+      complete: () => end(finishReason ?? 'other'),
+    });
+  });
+}
+
+/**
+ * Creates an llm node.
+ *
+ * @example
+ * ```ts
+ * const answer = llm('answer', {
+ *   model: 'sim:default',
+ *   system: 'Answer briefly.',
+ *   prompt: ({ input }: NodeContext<{ question: string }>) => input.question,
+ *   maxTokens: 200,
+ * });
+ * ```
+ */
+export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpec<I, D, T>): NodeDef & { readonly id: Id } {
+  const toolDescriptions: ToolDescription[] | undefined = spec.tools?.map((t) => ({
+    name: t.name,
+    ...(t.description === undefined ? {} : { description: t.description }),
+    parameters: z.toJSONSchema(t.input as z.ZodType) as Record<string, unknown>,
+  }));
+  const execute: NodeDef['execute'] = async (ctx, services) => {
+    const m = services.models.resolve(spec.model)!;
+    const prompt = spec.prompt(ctx as NodeContext<I, D>);
+    const messages: ChatMessage[] = [
+      ...(spec.system === undefined ? [] : [{ role: 'system' as const, content: spec.system }]),
+      ...(typeof prompt === 'string' ? [{ role: 'user' as const, content: prompt }] : prompt),
+    ];
+    const req: { -readonly [K in keyof CompletionRequest]: CompletionRequest[K] } = { model: m.model, messages };
+    if (spec.temperature !== undefined) req.temperature = spec.temperature;
+    if (spec.maxTokens !== undefined) req.maxTokens = spec.maxTokens;
+    if (spec.stop !== undefined) req.stop = spec.stop;
+    if (spec.seed !== undefined) req.seed = spec.seed;
+    if (spec.schema !== undefined) req.json = true;
+    if (toolDescriptions !== undefined) req.tools = toolDescriptions;
+    let reservation: Reservation | undefined;
+    if (m.limiter !== undefined) {
+      const estimate = (await countMessageTokens(messages)) + (spec.maxTokens ?? 256);
+      reservation = await m.limiter.acquire(estimate, ctx.signal);
+    }
+    return call(m, req, ctx, services, reservation, spec.schema);
+  };
+  return nodeDef(id, 'llm', spec, execute, { models: [spec.model] });
+}

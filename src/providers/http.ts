@@ -1,0 +1,96 @@
+/**
+ * Shared transport of the HTTP providers: POST a JSON request, classify a
+ * non-2xx answer, parse the server-sent events with eventsource-parser, and let
+ * an API-specific decoder turn each event into provider events. A stream that
+ * ends before the decoder saw its end marker is a retriable failure.
+ * @module
+ */
+import { Observable } from 'rxjs';
+import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
+import { ProviderError } from '../errors.ts';
+import { httpError, parseRateLimit, STREAM_INTERRUPTED, transportError, type CallSite } from './failures.ts';
+import type { ProviderEvent } from './types.ts';
+
+/** Turns SSE messages of one API into provider events. */
+export interface SseDecoder {
+  /** Events for one SSE message; throws a ProviderError for an error inside the stream. */
+  decode(message: EventSourceMessage): readonly ProviderEvent[];
+  /** True once the API's end marker (`[DONE]`, `message_stop`) was seen. */
+  readonly ended: boolean;
+}
+
+/** One HTTP streaming call. */
+export interface SseCall {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
+  readonly site: CallSite;
+  readonly fetch: typeof fetch;
+  /** What the stream should end with, for the error message. */
+  readonly endMarker: string;
+}
+
+/**
+ * Streams one call as provider events. Unsubscribing or aborting `signal` aborts the request.
+ *
+ * @example
+ * ```ts
+ * streamSse({ url, headers, body, site, fetch, endMarker: '[DONE]' }, signal, () => new MyDecoder());
+ * ```
+ */
+export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDecoder: () => SseDecoder): Observable<ProviderEvent> {
+  return new Observable<ProviderEvent>((subscriber) => {
+    const ctl = new AbortController();
+    const onOuterAbort = (): void => ctl.abort(signal?.reason);
+    if (signal?.aborted) ctl.abort(signal.reason);
+    else signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const aborted = (): unknown => (ctl.signal.reason as unknown) ?? new Error('aborted');
+
+    const run = async (): Promise<void> => {
+      let res: Response;
+      try {
+        res = await call.fetch(call.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...call.headers },
+          body: JSON.stringify(call.body),
+          signal: ctl.signal,
+        });
+      } catch (e) {
+        throw ctl.signal.aborted ? aborted() : transportError(e, call.site, false);
+      }
+      if (!res.ok) {
+        const text = await res.text().catch(() => '');
+        throw httpError(res.status, text, res.headers, call.site);
+      }
+      const requestId = res.headers.get('x-request-id') ?? res.headers.get('request-id') ?? undefined;
+      subscriber.next({ type: 'response', status: res.status, rateLimit: parseRateLimit(res.headers), ...(requestId === undefined ? {} : { requestId }) });
+      if (res.body === null) throw transportError(new Error('response has no body'), call.site, true);
+      const decoder = makeDecoder();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      try {
+        while (!decoder.ended) {
+          let step: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            step = await reader.read();
+          } catch (e) {
+            throw ctl.signal.aborted ? aborted() : transportError(e, call.site, true);
+          }
+          if (step.done) break;
+          const events = decoder.decode(step.value);
+          for (let i = 0; i < events.length; i++) subscriber.next(events[i]!);
+        }
+      } finally {
+        reader.cancel().catch(() => undefined);
+      }
+      if (!decoder.ended) {
+        throw new ProviderError(STREAM_INTERRUPTED.code, `stream closed before ${call.endMarker}`, STREAM_INTERRUPTED.retriable, call.site);
+      }
+      subscriber.complete();
+    };
+    run().catch((e: unknown) => subscriber.error(e));
+    return () => {
+      signal?.removeEventListener('abort', onOuterAbort);
+      ctl.abort(new Error('unsubscribed'));
+    };
+  });
+}

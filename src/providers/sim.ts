@@ -1,0 +1,162 @@
+/**
+ * The SIMULATED provider (`sim:`): the embedded default for demos, tests and
+ * benchmarks. It streams plausible text token by token with a configurable time
+ * to first token and inter-token delay, is deterministic for a seed, reports
+ * usage, and says it is simulated (`provider.simulated === true`). With zero
+ * delays it emits synchronously, so benchmarks measure the engine, not timers.
+ * @module
+ */
+import { Observable } from 'rxjs';
+import type { CompletionRequest, Provider, ProviderEvent, ToolCall } from './types.ts';
+
+/** Timing of simulated models. */
+export interface SimTiming {
+  /** Time to first token, ms. */
+  readonly ttftMs: number;
+  /** Delay between tokens, ms. */
+  readonly tokenMs: number;
+}
+
+/** What a scripted simulated model answers. */
+export interface SimResponse {
+  readonly text?: string;
+  readonly toolCalls?: readonly ToolCall[];
+}
+
+/** Options of the simulated provider. */
+export interface SimProviderOptions {
+  /** Provider name. Default `sim`. */
+  readonly name?: string;
+  /** Timing per model name; unknown models use `default`. */
+  readonly models?: Readonly<Record<string, SimTiming>>;
+  /** Seed used when the request has none. Default 42. */
+  readonly seed?: number;
+  /** Tokens generated when the request sets no maxTokens. Default 48. */
+  readonly defaultTokens?: number;
+  /** Scripts the answer (e.g. a JSON object for structured output); default: generated prose. */
+  readonly respond?: (request: CompletionRequest) => SimResponse | string;
+}
+
+/** Built-in simulated models. */
+export const SIM_MODELS: Readonly<Record<string, SimTiming>> = {
+  fast: { ttftMs: 0, tokenMs: 0 },
+  default: { ttftMs: 250, tokenMs: 12 },
+  realistic: { ttftMs: 450, tokenMs: 25 },
+  slow: { ttftMs: 1200, tokenMs: 60 },
+};
+
+const BANK = [
+  'Each stage admits new work only when a slot frees, so memory stays bounded.',
+  'Retrieval grounds the answer in sources before a verifier checks the draft.',
+  'Shared pools keep provider calls under their limits across every run.',
+  'Priorities decide who goes next, and aging keeps low priority work moving.',
+  'Every step is an event, so a run can be traced, replayed or resumed.',
+  'Tokens stream to downstream stages as soon as the model produces them.',
+];
+const CONNECTIVES = ['', 'In short, ', 'Moreover, ', 'As a result, ', 'Note that ', 'In practice, '];
+
+/** mulberry32: a tiny, well-known seeded PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** Splits text into word-like tokens that keep their leading space. */
+export function simTokens(text: string): string[] {
+  return text.match(/\s*\S+/g) ?? [];
+}
+
+/**
+ * Plausible text: sentences taken from the prompt (so answers stay on topic),
+ * then from a small bank, ordered by the seed and joined with connectives.
+ */
+function prose(req: CompletionRequest, seed: number, count: number): string {
+  const last = [...req.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+  const fromPrompt = (last.match(/[^.!?\n]+[.!?]/g) ?? [])
+    .map((x) => x.replace(/^[\s\-*]*([A-Z][\w ]{0,40}:\s*)?/, '').trim())
+    .filter((x) => x.split(/\s+/).length >= 5);
+  const pool = [...new Set([...fromPrompt, ...BANK])];
+  const rand = prng(seed ^ hash(req.messages.map((m) => m.content).join('\n')));
+  const out: string[] = [];
+  let tokens = 0;
+  while (tokens < count) {
+    const sentence = pool[Math.floor(rand() * pool.length)]!;
+    const lead = CONNECTIVES[Math.floor(rand() * CONNECTIVES.length)]!;
+    const s = lead === '' ? sentence : `${lead}${sentence.charAt(0).toLowerCase()}${sentence.slice(1)}`;
+    out.push(s);
+    tokens += simTokens(s).length;
+  }
+  return simTokens(out.join(' ')).slice(0, count).join('').trim();
+}
+
+/**
+ * Creates the simulated provider.
+ *
+ * @example
+ * ```ts
+ * const sim = createSimProvider({ models: { demo: { ttftMs: 200, tokenMs: 10 } } });
+ * // model references: 'sim:fast', 'sim:default', 'sim:demo'
+ * ```
+ */
+export function createSimProvider(options: SimProviderOptions = {}): Provider {
+  const name = options.name ?? 'sim';
+  const models = { ...SIM_MODELS, ...options.models };
+  const respond = options.respond;
+  return {
+    name,
+    simulated: true,
+    stream(req: CompletionRequest, signal?: AbortSignal) {
+      return new Observable<ProviderEvent>((subscriber) => {
+        const timing = models[req.model] ?? models['default']!;
+        const seed = req.seed ?? options.seed ?? 42;
+        const scripted = respond?.(req);
+        const answer: SimResponse = typeof scripted === 'string' ? { text: scripted } : scripted ?? { text: prose(req, seed, req.maxTokens ?? options.defaultTokens ?? 48) };
+        const tokens = simTokens(answer.text ?? '');
+        const inputTokens = Math.ceil(req.messages.reduce((n, m) => n + m.content.length + 4, 0) / 4);
+        const finish = (): void => {
+          answer.toolCalls?.forEach((c, index) => subscriber.next({ type: 'tool_call', index, id: c.id, name: c.name, arguments: c.arguments }));
+          subscriber.next({ type: 'finish', reason: answer.toolCalls?.length ? 'tool_calls' : 'stop' });
+          subscriber.next({ type: 'usage', usage: { inputTokens, outputTokens: tokens.length, cachedTokens: 0, reasoningTokens: 0 } });
+          subscriber.complete();
+        };
+        if (signal?.aborted) {
+          subscriber.error(signal.reason);
+          return undefined;
+        }
+        subscriber.next({ type: 'response', status: 200, rateLimit: {} });
+        if (timing.ttftMs === 0 && timing.tokenMs === 0) {
+          for (let i = 0; i < tokens.length && !subscriber.closed; i++) subscriber.next({ type: 'text', text: tokens[i]! });
+          if (!subscriber.closed) finish();
+          return undefined;
+        }
+        let i = 0;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const step = (): void => {
+          if (i < tokens.length) {
+            subscriber.next({ type: 'text', text: tokens[i++]! });
+            timer = setTimeout(step, timing.tokenMs);
+          } else finish();
+        };
+        timer = setTimeout(step, timing.ttftMs);
+        const onAbort = (): void => subscriber.error(signal!.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        return () => {
+          if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        };
+      });
+    },
+  };
+}
