@@ -17,7 +17,7 @@ import { EV } from './events.ts';
 import { Limiter } from './limiter.ts';
 import { stage } from './stage.ts';
 import {
-  ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, RESUMING, RUNNING, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
+  ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, RESUMING, RUNNING, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
   type CtxHost, type RunShape,
 } from './run.ts';
 
@@ -32,6 +32,8 @@ export interface EngineCore {
   readonly services: ExecServices;
   readonly models: Models;
   readonly agingGrants: number;
+  /** True while shutdown cancels every run: admitted runs must not start. */
+  readonly cancelling: boolean;
   /** Global task limiter, or undefined when unlimited. */
   readonly global: Limiter<Acquire> | undefined;
   pool(name: string): Limiter<Acquire> | undefined;
@@ -122,7 +124,8 @@ export class Compiled implements RunShape, CtxHost {
       const p = idx[k]!;
       const st = run.state[p];
       if (st === DONE) deps[this.ids[p]!] = run.outputs[p];
-      else if (st === FAILED) deps[this.ids[p]!] = serializeError(run.errors![p]);
+      // a failed parent is visible only to its onError target, as the error
+      else if (st === FAILED && this.nodes[p]!.onError === this.ids[node]) deps[this.ids[p]!] = serializeError(run.errors![p]);
     }
     return deps;
   }
@@ -260,6 +263,10 @@ export class Compiled implements RunShape, CtxHost {
       return;
     }
     run.admitted = true;
+    if (this.core.cancelling) {
+      this.core.finish(run, R_CANCELLED, new CancelledError('engine shut down'));
+      return;
+    }
     this.core.record(run, EV.RUN_STARTED, 0);
     if (resume !== undefined) this.applyResume(run, resume);
     const roots = this.roots;

@@ -199,6 +199,7 @@ class EngineImpl implements Engine, EngineCore {
   readonly #log: Logger;
   #counter = 0;
   #closing = false;
+  cancelling = false;
   #drained: (() => void) | undefined;
 
   constructor(options: EngineOptions) {
@@ -424,6 +425,7 @@ class EngineImpl implements Engine, EngineCore {
     );
     this.#closing = true;
     const cancelAll = (): void => {
+      this.cancelling = true;
       for (const run of [...this.#active]) this.finish(run, R_CANCELLED, new CancelledError('engine shut down'));
     };
     if (mode === 'cancel') cancelAll();
