@@ -7,7 +7,8 @@
  * @module
  */
 import { z } from 'zod';
-import { isStoppedError, ValidationError } from '../src/errors.ts';
+import { isStoppedError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
+import { withRetries } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/definition/issues.ts';
 import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
@@ -40,10 +41,32 @@ export interface LlmOutput<T = undefined> {
   readonly simulated: boolean;
 }
 
+/** Time limits of one model call. Each one aborts the HTTP request and is a retriable TimeoutError. */
+export interface CallTimeouts {
+  /** Until the response headers arrive. */
+  readonly connectMs?: number;
+  /** Until the first token (text or tool call). */
+  readonly firstTokenMs?: number;
+  /** Longest gap between two tokens. */
+  readonly idleMs?: number;
+  /** The whole call. */
+  readonly totalMs?: number;
+}
+
 /** Spec of an llm node. */
 export interface LlmSpec<I, D, T> extends BaseSpec<LlmOutput<T>> {
-  /** Model reference `provider:model` (e.g. `openai:gpt-4o-mini`, `anthropic:claude-sonnet-4-5`, `sim:default`). */
-  readonly model: string;
+  /**
+   * Model reference `provider:model` (e.g. `openai:gpt-4o-mini`, `anthropic:claude-sonnet-4-5`, `sim:default`),
+   * or a fallback chain: when a model's breaker is open or its retries run out, the next one serves.
+   */
+  readonly model: string | readonly string[];
+  /** Time limits of each call. */
+  readonly timeouts?: CallTimeouts;
+  /**
+   * Whether a call that failed after tokens were streamed may be retried. Streaming
+   * consumers then get a restart marker. Default true.
+   */
+  readonly restartable?: boolean;
   /** The prompt: a user message, or the whole message list. */
   readonly prompt: (ctx: NodeContext<I, D>) => string | readonly ChatMessage[];
   /** System message prepended to the prompt. */
@@ -67,10 +90,10 @@ function structured<T>(text: string, schema: z.ZodType<T>): T {
   try {
     json = JSON.parse(body);
   } catch (e) {
-    throw new ValidationError('LLM_OUTPUT_INVALID', 'model output is not valid JSON', [{ path: ['text'], message: (e as Error).message }], { retriable: true });
+    throw new ValidationError('LLM_OUTPUT_INVALID', 'model output is not valid JSON', [{ path: ['text'], message: (e as Error).message }]);
   }
   const r = schema.safeParse(json);
-  if (!r.success) throw new ValidationError('LLM_OUTPUT_INVALID', 'model output does not match the schema', toIssues(r.error.issues, ['data']), { retriable: true });
+  if (!r.success) throw new ValidationError('LLM_OUTPUT_INVALID', 'model output does not match the schema', toIssues(r.error.issues, ['data']));
   return r.data;
 }
 
@@ -86,14 +109,36 @@ function parseArgs(raw: string): unknown {
 function call<T>(
   m: ResolvedModel, req: CompletionRequest, ctx: NodeContext, services: ExecServices,
   reservation: Reservation | undefined, schema: z.ZodType<T> | undefined,
+  timeouts: CallTimeouts | undefined, progress: { tokens: number },
 ): Promise<LlmOutput<T>> {
   return new Promise((resolve, reject) => {
     let text = '';
     let index = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let total: ReturnType<typeof setTimeout> | undefined;
+    let phase: 'connect' | 'first token' | 'idle' | undefined;
+    const arm = (next: 'connect' | 'first token' | 'idle' | undefined, ms: number | undefined): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      phase = next;
+      if (ms !== undefined && next !== undefined) timer = setTimeout(() => expire(`${next} timeout`, ms), ms);
+    };
+    const expire = (what: string, ms: number): void => {
+      sub.unsubscribe(); // aborts the HTTP request
+      clear();
+      if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+      reject(new TimeoutError(`${m.ref} ${what}`, ms));
+    };
+    const clear = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (total !== undefined) clearTimeout(total);
+      timer = total = undefined;
+    };
     let usage: Usage | undefined;
     let finishReason: FinishReason | undefined;
     const tools: { id: string; name: string; raw: string }[] = [];
     const end = (reason: FinishReason): void => {
+      clear();
       void settle(reason).then(resolve, reject);
     };
     const settle = async (reason: FinishReason): Promise<LlmOutput<T>> => {
@@ -111,14 +156,21 @@ function call<T>(
         toolCalls: tools.map((t) => ({ id: t.id, name: t.name, raw: t.raw, arguments: parseArgs(t.raw) })),
       };
     };
-    m.provider.stream(req, ctx.signal).subscribe({
+    if (timeouts !== undefined) {
+      arm('connect', timeouts.connectMs);
+      if (timeouts.totalMs !== undefined) total = setTimeout(() => expire('total timeout', timeouts.totalMs!), timeouts.totalMs);
+    }
+    const sub = m.provider.stream(req, ctx.signal).subscribe({
       next: (e) => {
         switch (e.type) {
           case 'text':
+            if (phase !== undefined) arm('idle', timeouts!.idleMs);
             services.token(ctx, index++, e.text);
+            progress.tokens = index;
             text += e.text;
             break;
           case 'tool_call': {
+            if (phase !== undefined) arm('idle', timeouts!.idleMs);
             const t = (tools[e.index] ??= { id: '', name: '', raw: '' });
             if (e.id !== undefined) t.id = e.id;
             if (e.name !== undefined) t.name = e.name;
@@ -133,10 +185,12 @@ function call<T>(
             break;
           case 'response':
             m.limiter?.observe(e.rateLimit);
+            if (phase === 'connect') arm('first token', timeouts!.firstTokenMs);
             break;
         }
       },
       error: (err: unknown) => {
+        clear();
         if (isStoppedError(ctx.signal.reason)) return end('stopped');
         if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
         reject(err);
@@ -165,26 +219,57 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
     ...(t.description === undefined ? {} : { description: t.description }),
     parameters: z.toJSONSchema(t.input as z.ZodType) as Record<string, unknown>,
   }));
+  const chain: readonly string[] = typeof spec.model === 'string' ? [spec.model] : spec.model;
   const execute: NodeDef['execute'] = async (ctx, services) => {
-    const m = services.models.resolve(spec.model)!;
     const prompt = spec.prompt(ctx as NodeContext<I, D>);
     const messages: ChatMessage[] = [
       ...(spec.system === undefined ? [] : [{ role: 'system' as const, content: spec.system }]),
       ...(typeof prompt === 'string' ? [{ role: 'user' as const, content: prompt }] : prompt),
     ];
-    const req: { -readonly [K in keyof CompletionRequest]: CompletionRequest[K] } = { model: m.model, messages };
-    if (spec.temperature !== undefined) req.temperature = spec.temperature;
-    if (spec.maxTokens !== undefined) req.maxTokens = spec.maxTokens;
-    if (spec.stop !== undefined) req.stop = spec.stop;
-    if (spec.seed !== undefined) req.seed = spec.seed;
-    if (spec.schema !== undefined) req.json = true;
-    if (toolDescriptions !== undefined) req.tools = toolDescriptions;
-    let reservation: Reservation | undefined;
-    if (m.limiter !== undefined) {
-      const estimate = (await countMessageTokens(messages)) + (spec.maxTokens ?? 256);
-      reservation = await m.limiter.acquire(estimate, ctx.signal);
+    const { resilience } = services;
+    const retry = { ...resilience.retry, ...spec.retry };
+    const budget = services.budget(ctx);
+    const progress = { tokens: 0 };
+    let last: unknown;
+    for (let k = 0; k < chain.length; k++) {
+      const m = services.models.resolve(chain[k]!)!;
+      const req: { -readonly [K in keyof CompletionRequest]: CompletionRequest[K] } = { model: m.model, messages };
+      if (spec.temperature !== undefined) req.temperature = spec.temperature;
+      if (spec.maxTokens !== undefined) req.maxTokens = spec.maxTokens;
+      if (spec.stop !== undefined) req.stop = spec.stop;
+      if (spec.seed !== undefined) req.seed = spec.seed;
+      if (spec.schema !== undefined) req.json = true;
+      if (toolDescriptions !== undefined) req.tools = toolDescriptions;
+      const once = async (): Promise<LlmOutput<T>> => {
+        if (progress.tokens > 0) {
+          // a retry or a fallback after tokens were streamed: consumers start over
+          if (spec.restartable === false) throw new ValidationError('NOT_RESTARTABLE', `node '${ctx.nodeId}' failed after streaming ${progress.tokens} tokens and is not restartable`, [], { cause: last });
+          services.restart(ctx, `restarting on ${m.ref}`);
+          progress.tokens = 0;
+        }
+        let reservation: Reservation | undefined;
+        if (m.limiter !== undefined) {
+          const estimate = (await countMessageTokens(messages)) + (spec.maxTokens ?? 256);
+          reservation = await m.limiter.acquire(estimate, ctx.signal);
+        }
+        return call(m, req, ctx, services, reservation, spec.schema, spec.timeouts, progress);
+      };
+      try {
+        return await withRetries(m.ref, () => resilience.inBulkhead(m.provider.name, () => resilience.breakers.execute(m.ref, once, ctx.signal), ctx.signal), retry, {
+          signal: ctx.signal,
+          budget,
+          retriable: (e) => (e as { retriable?: unknown } | null)?.retriable === true && !isCircuitOpenError(e) && (e as { code?: unknown }).code !== 'NOT_RESTARTABLE',
+          onRetry: (error, attempt, delayMs) => services.note(ctx, { type: 'retry', attempt, delayMs, error: serializeError(error), model: m.ref }),
+        });
+      } catch (e) {
+        last = e;
+        const next = chain[k + 1];
+        const fallBack = next !== undefined && !ctx.signal.aborted && (isCircuitOpenError(e) || isRetriesExhaustedError(e) || (e as { retriable?: unknown } | null)?.retriable === true);
+        if (!fallBack) throw e;
+        services.note(ctx, { type: 'fallback', from: m.ref, to: next, reason: serializeError(e) });
+      }
     }
-    return call(m, req, ctx, services, reservation, spec.schema);
+    throw last;
   };
-  return nodeDef(id, 'llm', spec, execute, { models: [spec.model] });
+  return nodeDef(id, 'llm', spec, execute, { models: chain });
 }

@@ -166,6 +166,40 @@ export class StoppedError extends OrchestratorError {
 }
 
 /**
+ * Retries ran out. `attempts` says how many were made; `cause` is the last failure.
+ *
+ * @example
+ * ```ts
+ * if (isRetriesExhaustedError(e)) console.log(`${e.attempts} attempts, last:`, e.cause);
+ * ```
+ */
+export class RetriesExhaustedError extends OrchestratorError {
+  readonly attempts: number;
+  constructor(what: string, attempts: number, last: unknown, why = 'attempts exhausted') {
+    const msg = last instanceof Error ? last.message : String(last);
+    super('RETRIES_EXHAUSTED', `${what}: gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${why}); last failure: ${msg}`, { cause: last, retriable: false });
+    this.attempts = attempts;
+  }
+}
+
+/**
+ * A circuit breaker is open: calls to that model are refused at once until a
+ * half-open probe succeeds. Retriable (later), and a reason to fall back now.
+ *
+ * @example
+ * ```ts
+ * if (isCircuitOpenError(e)) useFallbackModel();
+ * ```
+ */
+export class CircuitOpenError extends OrchestratorError {
+  readonly model: string;
+  constructor(model: string, cause?: unknown) {
+    super('CIRCUIT_OPEN', `circuit breaker for ${model} is open`, cause === undefined ? { retriable: true } : { retriable: true, cause });
+    this.model = model;
+  }
+}
+
+/**
  * Work was refused because a bounded queue was full or the engine is shutting down.
  *
  * @example
@@ -244,6 +278,14 @@ export function isCancelledError(e: unknown): e is CancelledError {
 /** True for {@link StoppedError}. */
 export function isStoppedError(e: unknown): e is StoppedError {
   return isOrchestratorError(e) && e.code === 'STOPPED';
+}
+/** True for {@link RetriesExhaustedError}. */
+export function isRetriesExhaustedError(e: unknown): e is RetriesExhaustedError {
+  return isOrchestratorError(e) && e.code === 'RETRIES_EXHAUSTED';
+}
+/** True for {@link CircuitOpenError}. */
+export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
+  return isOrchestratorError(e) && e.code === 'CIRCUIT_OPEN';
 }
 /** True for {@link RejectedError}. */
 export function isRejectedError(e: unknown): e is RejectedError {

@@ -54,7 +54,10 @@ describe('llmo CLI', () => {
     expect(c.err()).toContain('● retrieve');
     expect(c.err()).toContain('✓ verdict');
     expect(c.err()).toContain('SIMULATED');
-    expect(c.out()).toContain('Routes and joins');
+    expect(c.err()).toMatch(/draft(Concise|Detailed) ▏/); // tokens printed live
+    const out = JSON.parse(c.out()) as { sources: string[]; model: string };
+    expect(out.sources).toContain('dag-1');
+    expect(out.model).toBe('sim:default (SIMULATED)');
   });
 
   it('run: bad input names the field', async () => {

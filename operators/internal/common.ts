@@ -4,7 +4,8 @@
  * @module
  */
 import type { z } from 'zod';
-import type { Execute, NodeDef, NodeKind } from '../../src/definition/types.ts';
+import type { CompensationContext, Execute, NodeDef, NodeKind } from '../../src/definition/types.ts';
+import type { RetryOptions } from '../../src/resilience/retry.ts';
 
 /** Options every node kind accepts. */
 export interface NodeOptions {
@@ -19,6 +20,8 @@ export interface NodeOptions {
   /** Static configuration, seen as `ctx.config`. */
   readonly config?: Readonly<Record<string, unknown>>;
   readonly description?: string;
+  /** Retry transient failures (errors with `retriable: true`). */
+  readonly retry?: RetryOptions;
 }
 
 /** Options plus the dependency list and an output schema. */
@@ -29,6 +32,8 @@ export interface BaseSpec<R> extends NodeOptions {
   readonly output?: z.ZodType<R>;
   /** Start when this llm node starts streaming; read its tokens with `ctx.tokens(id)`. */
   readonly streamFrom?: string;
+  /** Saga step: undoes this node's effect if its run fails after it completed. */
+  readonly compensate?: (ctx: CompensationContext<any, R>) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -37,7 +42,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export function nodeDef<Id extends string>(
   id: Id,
   kind: NodeKind,
-  spec: BaseSpec<unknown>,
+  spec: BaseSpec<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
   execute: Execute,
   extra?: Partial<Pick<NodeDef, 'branches' | 'topology' | 'models'>>,
 ): NodeDef & { readonly id: Id } {
@@ -53,5 +58,7 @@ export function nodeDef<Id extends string>(
   if (extra?.topology !== undefined) def.topology = extra.topology;
   if (extra?.models !== undefined) def.models = extra.models;
   if (spec.streamFrom !== undefined) def.streamFrom = spec.streamFrom;
+  if (spec.retry !== undefined) def.retry = spec.retry;
+  if (spec.compensate !== undefined) def.compensate = spec.compensate as NonNullable<NodeDef['compensate']>;
   return def;
 }

@@ -49,6 +49,11 @@ export function printProgress(events$: Observable<EngineEvent>, runId: string, o
     else waiting.set(key, (waiting.get(key) ?? '') + text);
   };
   return events$.subscribe((e) => {
+    if (e.type === 'breaker.state') {
+      endLive();
+      out.write(`  ${c(33, '⚡', color)} circuit breaker of ${e.model} is ${e.state}\n`);
+      return;
+    }
     if (e.parentRunId !== undefined && mine.has(e.parentRunId)) mine.add(e.runId);
     if (!mine.has(e.runId)) return;
     const indent = e.runId === runId ? '  ' : '      ';
@@ -90,6 +95,18 @@ export function printProgress(events$: Observable<EngineEvent>, runId: string, o
         break;
       case 'node.failed':
         out.write(`${indent}${at} ${c(31, '✗', color)} ${e.nodeId}: ${e.error.message}${e.handled ? ' (handled by onError)' : ''}\n`);
+        break;
+      case 'node.retry':
+        out.write(`${indent}${at} ${c(33, '↻', color)} ${e.nodeId} retry ${e.attempt} in ${e.delayMs} ms: ${e.error.message}\n`);
+        break;
+      case 'node.fallback':
+        out.write(`${indent}${at} ${c(33, '⇢', color)} ${e.nodeId} falls back ${e.from} → ${e.to}: ${e.reason.message}\n`);
+        break;
+      case 'node.compensated':
+        out.write(`${indent}${at} ${c(33, '↩', color)} ${e.nodeId} compensated\n`);
+        break;
+      case 'node.compensation_failed':
+        out.write(`${indent}${at} ${c(31, '↩', color)} ${e.nodeId} compensation failed: ${e.error.message}\n`);
         break;
       default:
         break;

@@ -7,6 +7,9 @@ import type { Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { Models } from '../providers/models.ts';
 import type { Usage } from '../providers/types.ts';
+import type { Resilience } from '../resilience/resilience.ts';
+import type { RetryBudget, RetryOptions } from '../resilience/retry.ts';
+import type { SerializedError } from '../errors.ts';
 
 /** Scheduling priority of a run. Waiting work is served high first, with aging so low is never starved. */
 export type Priority = 'high' | 'normal' | 'low';
@@ -58,6 +61,27 @@ export interface ExecServices {
   restart(ctx: NodeContext, reason: string): void;
   /** Adds a model call's usage and cost to the node, the run (and its parents) and the run's tenant. */
   account(ctx: NodeContext, usage: Usage, costUsd: number): void;
+  /** The engine's breakers, bulkheads and retry defaults. */
+  readonly resilience: Resilience;
+  /** The retry budget of the node's run. */
+  budget(ctx: NodeContext): RetryBudget;
+  /** Records a retry or a fallback in the run's history (and on the bus). */
+  note(ctx: NodeContext, note: NodeNote): void;
+}
+
+/** A retry or fallback recorded in a run's history. */
+export type NodeNote =
+  | { readonly type: 'retry'; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly model?: string }
+  | { readonly type: 'fallback'; readonly from: string; readonly to: string; readonly reason: SerializedError };
+
+/** What a compensation action receives: the output it undoes. */
+export interface CompensationContext<I = unknown, R = unknown> {
+  readonly input: I;
+  readonly output: R;
+  readonly runId: string;
+  readonly nodeId: string;
+  /** The error that failed the run. */
+  readonly error: SerializedError;
 }
 
 /** How a node computes its output. Sync results are allowed and cost no promise. */
@@ -89,6 +113,10 @@ export interface NodeDef {
   readonly streamFrom?: string;
   /** Model references the node calls, checked against the engine's models at compile time. */
   readonly models?: readonly string[];
+  /** Retries of transient failures (for llm nodes: of each model call). */
+  readonly retry?: RetryOptions;
+  /** Saga step: undoes this node's effect when its run fails after it completed. */
+  readonly compensate?: (ctx: CompensationContext) => unknown;
   readonly description?: string;
   readonly execute: Execute;
 }

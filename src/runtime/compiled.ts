@@ -16,6 +16,7 @@ import { validateTopology } from '../compiler/validate.ts';
 import { EV } from './events.ts';
 import { Limiter } from './limiter.ts';
 import { stage } from './stage.ts';
+import { withRetries } from '../resilience/retry.ts';
 import {
   ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, RESUMING, RUNNING, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
   type CtxHost, type RunShape,
@@ -307,7 +308,10 @@ export class Compiled implements RunShape, CtxHost {
     const res = this.resources[i]!;
     if (res.length === 0) return this.exec(run, i, done, undefined);
     const acq = new Acquire(res, run, (a) => {
-      if (run.status !== R_RUNNING) return done();
+      if (run.status !== R_RUNNING) {
+        a.releaseHeld();
+        return done();
+      }
       this.exec(run, i, done, a);
     });
     acq.proceed();
@@ -335,7 +339,7 @@ export class Compiled implements RunShape, CtxHost {
     if (kids.length > 0) this.openChannel(ctx, kids);
     let value: unknown;
     try {
-      value = node.execute(ctx, this.core.services);
+      value = node.retry !== undefined && node.kind !== 'llm' ? this.withRetry(ctx, node) : node.execute(ctx, this.core.services);
     } catch (e) {
       this.fail(ctx, e, finish);
       return;
@@ -346,6 +350,16 @@ export class Compiled implements RunShape, CtxHost {
         (e: unknown) => this.fail(ctx, e, finish),
       );
     } else this.ok(ctx, value, finish);
+  }
+
+  /** Runs a node's function with its retry settings (llm nodes retry per model call instead). */
+  private withRetry(ctx: NodeCtx, node: NodeDef): Promise<unknown> {
+    const services = this.core.services;
+    return withRetries(`node '${node.id}'`, async () => node.execute(ctx, services), { ...services.resilience.retry, ...node.retry }, {
+      signal: ctx.signal,
+      budget: services.budget(ctx),
+      onRetry: (error, attempt, delayMs) => services.note(ctx, { type: 'retry', attempt, delayMs, error: serializeError(error) }),
+    });
   }
 
   /** The node's effective timeout: its own, shortened by what is left of the run deadline. */
@@ -479,6 +493,17 @@ export class Compiled implements RunShape, CtxHost {
       this.core.record(run, EV.NODE_SKIPPED, c);
       this.propagate(run, c);
     }
+  }
+
+  /** Completed nodes of a failed run that declare a compensation, newest first. */
+  compensations(run: Run): number[] {
+    const out: number[] = [];
+    for (let k = run.trace.length - 2; k >= 0; k -= 2) {
+      const code = run.trace[k]!;
+      const i = code >> 4;
+      if ((code & 15) === EV.NODE_COMPLETED && this.nodes[i]!.compensate !== undefined && run.state[i] === DONE) out.push(i);
+    }
+    return out;
   }
 
   /** Completes every stage: in-flight work finishes, nothing new is accepted. */

@@ -12,10 +12,12 @@ import {
   CancelledError, RejectedError, TimeoutError, ValidationError, type OrchestratorError,
 } from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
-import type { AnyTopology, ExecServices, InputOf, NodeContext, OutputOf, OutputsOf, Priority, Topology } from '../definition/types.ts';
+import type { AnyTopology, ExecServices, InputOf, NodeContext, NodeNote, OutputOf, OutputsOf, Priority, Topology } from '../definition/types.ts';
 import { Compiled, Compiled as CompiledTopology, resourceLimiter, type Acquire, type EngineCore, type Resume } from './compiled.ts';
 import { EV, type EngineEvent } from './events.ts';
 import { createModels, Models } from '../providers/models.ts';
+import { Resilience, ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
+import { serializeError } from '../errors.ts';
 import type { Usage } from '../providers/types.ts';
 import type { Limiter } from './limiter.ts';
 import { resultOf, eventAt, type RunResult } from './result.ts';
@@ -32,6 +34,7 @@ const EngineOptionsSchema = z.strictObject({
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function', 'expected a pino logger').optional(),
   runIdPrefix: z.string().optional(),
   models: z.instanceof(Models, { message: 'expected createModels(...)' }).optional(),
+  resilience: ResilienceOptionsSchema.optional(),
 });
 
 /**
@@ -57,6 +60,8 @@ export interface EngineOptions {
   readonly runIdPrefix?: string;
   /** Providers, prices and rate limits for llm nodes. Default: the simulated provider only (`sim:*`). */
   readonly models?: Models;
+  /** Retries, circuit breakers and bulkheads for model calls. */
+  readonly resilience?: ResilienceOptions;
 }
 
 const ResumeSchema = z.strictObject({
@@ -210,7 +215,14 @@ class EngineImpl implements Engine, EngineCore {
     this.#prefix = options.runIdPrefix ?? `${randomUUID().slice(0, 8)}-`;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'engine' });
     this.models = options.models ?? createModels();
+    const resilience = new Resilience(options.resilience ?? {}, (model, state) => {
+      this.#log.info({ model, state }, 'circuit breaker state changed');
+      if (this.#bus.observed) this.#bus.next({ type: 'breaker.state', model, state, ts: Date.now() });
+    });
     this.services = {
+      resilience,
+      budget: (ctx) => ((ctx as NodeCtx).run.budget ??= { remaining: resilience.retryBudget }),
+      note: (ctx, note) => this.#note(ctx as NodeCtx, note),
       task: (ctx, fn) => this.#task(ctx, fn),
       runChild: (t, input, ctx) => this.#runChild(t, input, ctx),
       models: this.models,
@@ -234,6 +246,12 @@ class EngineImpl implements Engine, EngineCore {
         ...(run.parent ? { parentRunId: run.parent.id } : {}),
       });
     }
+  }
+
+  #note(ctx: NodeCtx, note: NodeNote): void {
+    const run = ctx.run;
+    (run.notes ??= new Map()).set(run.trace.length >> 1, note);
+    this.record(run, note.type === 'retry' ? EV.NODE_RETRY : EV.NODE_FALLBACK, ctx.node);
   }
 
   #restart(ctx: NodeCtx, reason: string): void {
@@ -303,10 +321,33 @@ class EngineImpl implements Engine, EngineCore {
       if (run.ctl !== undefined) run.ctl.abort(status === R_FAILED ? Compiled.siblingFailed(error!) : error);
     }
     if (run.cleanup !== undefined) run.cleanup();
+    const undo = status === R_FAILED ? (run.shape as Compiled).compensations(run) : [];
+    if (undo.length === 0) this.#deliver(run);
+    else void this.#compensate(run, undo).then(() => this.#deliver(run));
+  }
+
+  /** Hands a finished run to its caller and frees its admission slot. */
+  #deliver(run: Run): void {
     if (run.parent === undefined) this.#active.delete(run);
     run.onEnd(run);
     if (run.admitted && run.parent === undefined) (run.shape as Compiled).admission.release();
     if (this.#drained !== undefined && this.#active.size === 0) this.#drained();
+  }
+
+  /** Runs the compensation actions of completed nodes, newest first, one at a time. */
+  async #compensate(run: Run, nodes: readonly number[]): Promise<void> {
+    const c = run.shape as Compiled;
+    const error = serializeError(run.error);
+    for (const i of nodes) {
+      try {
+        await c.nodes[i]!.compensate!({ input: run.input, output: run.outputs[i], runId: run.id, nodeId: c.ids[i]!, error });
+        this.record(run, EV.NODE_COMPENSATED, i);
+      } catch (e) {
+        (run.notes ??= new Map()).set(run.trace.length >> 1, serializeError(e));
+        this.record(run, EV.NODE_COMPENSATION_FAILED, i);
+        this.#log.warn({ runId: run.id, nodeId: c.ids[i], err: e }, 'compensation failed');
+      }
+    }
   }
 
   run<T extends AnyTopology>(topology: T, input: InputOf<T>, options?: RunOptions): Promise<ResultOf<T>> {

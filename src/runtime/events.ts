@@ -44,6 +44,14 @@ export interface NodeCompletedEvent extends EventBase { readonly type: 'node.com
 export interface NodeFailedEvent extends EventBase { readonly type: 'node.failed'; readonly nodeId: string; readonly error: SerializedError; readonly handled: boolean }
 /** A node will not run in this run (route not taken, or a parent skipped). */
 export interface NodeSkippedEvent extends EventBase { readonly type: 'node.skipped'; readonly nodeId: string }
+/** A node (or its model call) failed transiently and will be tried again after `delayMs`. */
+export interface NodeRetryEvent extends EventBase { readonly type: 'node.retry'; readonly nodeId: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly model?: string }
+/** An llm node gave up on a model and moved to the next of its fallback chain. */
+export interface NodeFallbackEvent extends EventBase { readonly type: 'node.fallback'; readonly nodeId: string; readonly from: string; readonly to: string; readonly reason: SerializedError }
+/** A completed node's compensation ran after its run failed. */
+export interface NodeCompensatedEvent extends EventBase { readonly type: 'node.compensated'; readonly nodeId: string }
+/** A compensation action failed. */
+export interface NodeCompensationFailedEvent extends EventBase { readonly type: 'node.compensation_failed'; readonly nodeId: string; readonly error: SerializedError }
 /** A node's output was taken from `resume` instead of running it again. */
 export interface NodeResumedEvent extends EventBase { readonly type: 'node.resumed'; readonly nodeId: string; readonly output: unknown }
 
@@ -57,7 +65,8 @@ export interface NodeResumedEvent extends EventBase { readonly type: 'node.resum
  */
 export type RunEvent =
   | RunStartedEvent | RunCompletedEvent | RunFailedEvent | RunCancelledEvent
-  | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeSkippedEvent | NodeResumedEvent;
+  | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeSkippedEvent | NodeResumedEvent
+  | NodeRetryEvent | NodeFallbackEvent | NodeCompensatedEvent | NodeCompensationFailedEvent;
 
 /**
  * One streamed token of an llm node. Tokens travel on the bus but are not part of
@@ -94,7 +103,15 @@ export interface RestartEvent {
  * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
  * ```
  */
-export type EngineEvent = RunEvent | TokenEvent | RestartEvent;
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent | BreakerEvent;
+
+/** A model's circuit breaker changed state. */
+export interface BreakerEvent {
+  readonly type: 'breaker.state';
+  readonly model: string;
+  readonly state: 'closed' | 'open' | 'half-open';
+  readonly ts: number;
+}
 
 /** The `type` of a {@link RunEvent}. */
 export type RunEventType = RunEvent['type'];
@@ -110,10 +127,15 @@ export const EV = {
   NODE_FAILED: 6,
   NODE_SKIPPED: 7,
   NODE_RESUMED: 8,
+  NODE_RETRY: 9,
+  NODE_FALLBACK: 10,
+  NODE_COMPENSATED: 11,
+  NODE_COMPENSATION_FAILED: 12,
 } as const;
 
 /** Trace code to event type. */
 export const EVENT_TYPES: readonly RunEventType[] = [
   'run.started', 'run.completed', 'run.failed', 'run.cancelled',
   'node.started', 'node.completed', 'node.failed', 'node.skipped', 'node.resumed',
+  'node.retry', 'node.fallback', 'node.compensated', 'node.compensation_failed',
 ];

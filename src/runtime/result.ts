@@ -4,7 +4,7 @@
  * first read.
  * @module
  */
-import { serializeError, type CancelledError, type OrchestratorError } from '../errors.ts';
+import { serializeError, type CancelledError, type OrchestratorError, type SerializedError } from '../errors.ts';
 import { EV, EVENT_TYPES, type RunEvent, type UsageSummary } from './events.ts';
 import { DONE, PRIORITIES, R_COMPLETED, SKIPPED, zeroTotals, type Run } from './run.ts';
 import type { Compiled } from './compiled.ts';
@@ -140,7 +140,17 @@ export function eventAt(c: Compiled, run: Run, seq: number): RunEvent {
     case EV.NODE_FAILED: return {
       ...base, type: 'node.failed', nodeId: c.ids[node]!, error: serializeError(run.errors?.[node]), handled: c.nodes[node]!.onError !== undefined,
     };
-    default: return { ...base, type: type as 'node.started' | 'node.skipped', nodeId: c.ids[node]! };
+    case EV.NODE_RETRY: {
+      const n = run.notes?.get(seq) as { attempt: number; delayMs: number; error: SerializedError; model?: string };
+      return { ...base, type: 'node.retry', nodeId: c.ids[node]!, attempt: n.attempt, delayMs: n.delayMs, error: n.error, ...(n.model === undefined ? {} : { model: n.model }) };
+    }
+    case EV.NODE_FALLBACK: {
+      const n = run.notes?.get(seq) as { from: string; to: string; reason: SerializedError };
+      return { ...base, type: 'node.fallback', nodeId: c.ids[node]!, from: n.from, to: n.to, reason: n.reason };
+    }
+    case EV.NODE_COMPENSATION_FAILED:
+      return { ...base, type: 'node.compensation_failed', nodeId: c.ids[node]!, error: run.notes?.get(seq) as SerializedError };
+    default: return { ...base, type: type as 'node.started' | 'node.skipped' | 'node.compensated', nodeId: c.ids[node]! };
   }
 }
 

@@ -106,6 +106,10 @@ export class Run {
   usage: UsageTotals | undefined = undefined;
   nodeUsage: (UsageTotals | undefined)[] | undefined = undefined;
   tenant: string | undefined = undefined;
+  /** Payloads of trace entries that carry data beyond the node (retries, fallbacks, compensation errors), by seq. */
+  notes: Map<number, unknown> | undefined = undefined;
+  /** Retries left for the whole run (set on first use). */
+  budget: { remaining: number } | undefined = undefined;
   /** Undoes listeners and timers the run set up; called once when it ends. */
   cleanup: (() => void) | undefined = undefined;
   readonly onEnd: (run: Run) => void;

@@ -1,0 +1,94 @@
+/**
+ * Transient-only retries: exponential backoff with full jitter (cockatiel's
+ * ExponentialBackoff), the provider's `retry-after` honoured, a maximum number of
+ * attempts, and a retry budget shared by a whole run so a bad day does not
+ * multiply load. The wait between attempts is abortable.
+ * @module
+ */
+import { ExponentialBackoff, type IBackoff } from 'cockatiel';
+import { CancelledError, RetriesExhaustedError, retriableOf } from '../errors.ts';
+import { z } from 'zod';
+
+/** Retry settings. */
+export interface RetryOptions {
+  /** Total attempts, the first included. Default 3; 1 disables retries. */
+  readonly maxAttempts?: number;
+  /** First backoff delay, ms. Default 500. */
+  readonly initialDelayMs?: number;
+  /** Largest backoff delay, ms. Default 8000. */
+  readonly maxDelayMs?: number;
+  /** Wait what the provider asks (`retry-after`), up to this many ms; longer asks give up. Default 60000. */
+  readonly maxRetryAfterMs?: number;
+}
+
+/** zod schema of {@link RetryOptions}. */
+export const RetryOptionsSchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).optional(),
+  initialDelayMs: z.number().nonnegative().optional(),
+  maxDelayMs: z.number().nonnegative().optional(),
+  maxRetryAfterMs: z.number().nonnegative().optional(),
+});
+
+/** Retries left for a whole run. */
+export interface RetryBudget {
+  remaining: number;
+}
+
+/** What happens around each retry (for events and restart markers). */
+export interface RetryHooks {
+  readonly signal: AbortSignal;
+  readonly budget?: RetryBudget;
+  /** Called before waiting for attempt `attempt` (2 for the first retry). */
+  readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /** Whether an error may be retried; default: its `retriable` flag. */
+  readonly retriable?: (error: unknown) => boolean;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason ?? new CancelledError('aborted'));
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason ?? new CancelledError('aborted')); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const retryAfterOf = (e: unknown): number | undefined => {
+  const v = (e as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof v === 'number' && v >= 0 ? v : undefined;
+};
+
+/**
+ * Runs `attempt` until it succeeds, a failure is not retriable, attempts or the
+ * budget run out (RetriesExhaustedError with the last failure as cause), or the signal aborts.
+ * The first attempt costs nothing beyond the call itself.
+ *
+ * @example
+ * ```ts
+ * const out = await withRetries('openai:gpt-4o-mini', (n) => callModel(n), { maxAttempts: 4 }, { signal });
+ * ```
+ */
+export async function withRetries<T>(what: string, attempt: (n: number) => Promise<T>, options: RetryOptions, hooks: RetryHooks): Promise<T> {
+  const max = options.maxAttempts ?? 3;
+  const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
+  const isRetriable = hooks.retriable ?? retriableOf;
+  let backoff: IBackoff<unknown> | undefined;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (e) {
+      if (hooks.signal.aborted || !isRetriable(e)) throw e;
+      if (n >= max) throw new RetriesExhaustedError(what, n, e);
+      if (hooks.budget !== undefined && hooks.budget.remaining <= 0) throw new RetriesExhaustedError(what, n, e, 'the run\'s retry budget is spent');
+      backoff = backoff === undefined
+        ? new ExponentialBackoff({ initialDelay: options.initialDelayMs ?? 500, maxDelay: options.maxDelayMs ?? 8000 }).next()
+        : backoff.next(undefined);
+      const asked = retryAfterOf(e);
+      if (asked !== undefined && asked > maxRetryAfter) throw new RetriesExhaustedError(what, n, e, `retry-after ${asked} ms is longer than ${maxRetryAfter} ms`);
+      const delay = Math.max(asked ?? 0, backoff.duration);
+      if (hooks.budget !== undefined) hooks.budget.remaining--;
+      hooks.onRetry?.(e, n + 1, delay);
+      await sleep(delay, hooks.signal);
+    }
+  }
+}
