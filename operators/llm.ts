@@ -6,6 +6,7 @@
  * engine, not to this operator.
  * @module
  */
+import { takeWhile } from 'rxjs';
 import { z } from 'zod';
 import { isStoppedError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
 import { withRetries } from '../src/resilience/retry.ts';
@@ -105,6 +106,14 @@ function parseArgs(raw: string): unknown {
   }
 }
 
+/** The output of a call stopped before any token (e.g. while it waited for its rate limit). */
+function stoppedEarly<T>(m: ResolvedModel): LlmOutput<T> {
+  return {
+    text: '', data: undefined as T, toolCalls: [], finishReason: 'stopped', costUsd: 0, model: m.ref, simulated: m.provider.simulated === true,
+    usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, estimated: false },
+  };
+}
+
 /** Streams one completion; resolves with the output (a stop by a consumer ends it normally). */
 function call<T>(
   m: ResolvedModel, req: CompletionRequest, ctx: NodeContext, services: ExecServices,
@@ -129,7 +138,9 @@ function call<T>(
       if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
       reject(new TimeoutError(`${m.ref} ${what}`, ms));
     };
+    let unlisten: (() => void) | undefined;
     const clear = (): void => {
+      unlisten?.();
       if (timer !== undefined) clearTimeout(timer);
       if (total !== undefined) clearTimeout(total);
       timer = total = undefined;
@@ -160,7 +171,11 @@ function call<T>(
       arm('connect', timeouts.connectMs);
       if (timeouts.totalMs !== undefined) total = setTimeout(() => expire('total timeout', timeouts.totalMs!), timeouts.totalMs);
     }
-    const sub = m.provider.stream(req, ctx.signal).subscribe({
+    // An abort (cancel, timeout, a consumer's stop) tears the stream down even for providers that only react
+    // to unsubscribing: takeWhile ends a synchronous stream at the next token, the listener (added after the
+    // provider's own, so it sees the abort first) ends an asynchronous one.
+    const signal = ctx.signal;
+    const sub = m.provider.stream(req, signal).pipe(takeWhile(() => !signal.aborted)).subscribe({
       next: (e) => {
         switch (e.type) {
           case 'text':
@@ -195,8 +210,26 @@ function call<T>(
         if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
         reject(err);
       },
-      complete: () => end(finishReason ?? 'other'),
+      complete: () => (signal.aborted ? onAborted() : end(finishReason ?? 'other')),
     });
+    function onAborted(): void {
+      clear();
+      if (isStoppedError(signal.reason)) return end('stopped');
+      if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+      reject(signal.reason);
+    }
+    const onAbort = (): void => {
+      if (sub.closed) return;
+      sub.unsubscribe();
+      onAborted();
+    };
+    if (!sub.closed) {
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
   });
 }
 
@@ -250,7 +283,12 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
         let reservation: Reservation | undefined;
         if (m.limiter !== undefined) {
           const estimate = (await countMessageTokens(messages)) + (spec.maxTokens ?? 256);
-          reservation = await m.limiter.acquire(estimate, ctx.signal);
+          try {
+            reservation = await m.limiter.acquire(estimate, ctx.signal);
+          } catch (e) {
+            if (isStoppedError(ctx.signal.reason)) return stoppedEarly<T>(m);
+            throw e;
+          }
         }
         return call(m, req, ctx, services, reservation, spec.schema, spec.timeouts, progress);
       };

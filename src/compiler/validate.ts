@@ -45,6 +45,7 @@ export function validateTopology(t: Topology): Validation {
     if (node.kind === 'join' && node.after.length === 0) {
       issues.push({ path: ['nodes', i, 'after'], message: `join '${node.id}' has no parents: it can never fire` });
     }
+    if (node.streamFrom === node.id) issues.push({ path: ['nodes', i, 'streamFrom'], message: `node '${node.id}' cannot stream from itself` });
     if (node.streamFrom !== undefined) {
       if (node.after.includes(node.streamFrom)) {
         issues.push({ path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is in both streamFrom and after: a streaming consumer starts with its producer, list it in streamFrom only` });
@@ -69,7 +70,7 @@ export function validateTopology(t: Topology): Validation {
   if (t.output !== undefined && !g.index.has(t.output)) issues.push({ path: ['output'], message: `output names missing node '${t.output}'` });
   if (g.order === undefined) {
     for (const cycle of findCycles(g)) {
-      if (cycle.length === 2) continue; // self-loops are reported above with their field
+      if (cycle.length === 2) continue; // self-loops (after, branches, streamFrom) are reported above with their field
       issues.push({ path: ['nodes', g.index.get(cycle[0]!)!], message: `cycle: ${cycle.join(' -> ')}` });
     }
   } else if (built.issues.length === 0) {

@@ -1,10 +1,12 @@
 /**
  * Requests-per-minute and tokens-per-minute limits for one provider model,
- * shared by every run. Token buckets refill continuously; a request reserves its
- * estimated tokens up front and is reconciled with the real usage afterwards
- * (an underestimate becomes debt that later requests wait out). The provider's
- * own headers can pause the limiter (`retry-after`, remaining = 0 until reset).
- * Waiters are served in order; every wait is a timer, so tests use fake timers.
+ * shared by every run. Sliding 60 s windows: no window ever holds more than
+ * `rpm` requests or `tpm` tokens. A request reserves its estimated tokens up
+ * front and is reconciled with the real usage afterwards (an underestimate stays
+ * in the window as debt that later requests wait out; an overestimate is given
+ * back). The provider's own headers can pause the limiter (`retry-after`,
+ * remaining = 0 until reset). Waiters are served in order; every wait is a timer,
+ * so tests use fake timers.
  * @module
  */
 import { CancelledError } from '../errors.ts';
@@ -23,6 +25,12 @@ export interface Reservation {
   readonly tokens: number;
 }
 
+/** One grant inside the window. */
+interface Grant extends Reservation {
+  readonly at: number;
+  tokens: number;
+}
+
 interface Waiter {
   readonly tokens: number;
   readonly resolve: (r: Reservation) => void;
@@ -30,6 +38,8 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
 }
+
+const WINDOW = 60_000;
 
 /**
  * Rate limiter of one model.
@@ -45,9 +55,10 @@ interface Waiter {
 export class RateLimiter {
   readonly #rpm: number;
   readonly #tpm: number;
-  #requests: number;
-  #tokens: number;
-  #last: number;
+  /** Grants of the last 60 s, oldest first. */
+  #grants: Grant[] = [];
+  #head = 0;
+  #tokensInWindow = 0;
   #pausedUntil = 0;
   readonly #queue: Waiter[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -55,9 +66,6 @@ export class RateLimiter {
   constructor(limits: RateLimits) {
     this.#rpm = limits.rpm ?? Infinity;
     this.#tpm = limits.tpm ?? Infinity;
-    this.#requests = this.#rpm;
-    this.#tokens = this.#tpm;
-    this.#last = Date.now();
   }
 
   /** Requests waiting for capacity. */
@@ -65,10 +73,13 @@ export class RateLimiter {
     return this.#queue.length;
   }
 
-  /** Waits until one request and `tokens` tokens are available, then takes them. */
+  /** Waits until one request and `tokens` tokens fit in the window, then takes them. */
   acquire(tokens: number, signal?: AbortSignal): Promise<Reservation> {
     const want = Math.min(tokens, this.#tpm);
-    if (this.#queue.length === 0 && this.#tryTake(want)) return Promise.resolve({ tokens: want });
+    if (this.#queue.length === 0) {
+      const g = this.#tryTake(want);
+      if (g !== undefined) return Promise.resolve(g);
+    }
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new CancelledError('rate-limit wait aborted'));
       const w: Waiter = {
@@ -88,8 +99,10 @@ export class RateLimiter {
 
   /** Reconciles a reservation with the tokens really used. */
   settle(r: Reservation, actualTokens: number): void {
-    this.#refill();
-    this.#tokens += r.tokens - actualTokens;
+    const g = r as Grant;
+    const actual = Math.max(0, actualTokens);
+    if (this.#grants.includes(g, this.#head)) this.#tokensInWindow += actual - g.tokens;
+    g.tokens = actual;
     this.#schedule();
   }
 
@@ -106,38 +119,53 @@ export class RateLimiter {
     }
   }
 
-  #refill(): void {
-    const now = Date.now();
-    const dt = now - this.#last;
-    this.#last = now;
-    if (dt <= 0) return;
-    if (this.#rpm !== Infinity) this.#requests = Math.min(this.#rpm, this.#requests + (dt * this.#rpm) / 60_000);
-    if (this.#tpm !== Infinity) this.#tokens = Math.min(this.#tpm, this.#tokens + (dt * this.#tpm) / 60_000);
+  /** Drops grants older than the window. */
+  #expire(now: number): void {
+    const gs = this.#grants;
+    while (this.#head < gs.length && gs[this.#head]!.at <= now - WINDOW) this.#tokensInWindow -= gs[this.#head++]!.tokens;
+    if (this.#head > 256 && this.#head * 2 > gs.length) {
+      this.#grants = gs.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
-  #tryTake(tokens: number): boolean {
-    this.#refill();
-    if (Date.now() < this.#pausedUntil) return false;
-    if (this.#requests < 1 || this.#tokens < tokens) return false;
-    this.#requests -= 1;
-    this.#tokens -= tokens;
-    return true;
+  #tryTake(tokens: number): Grant | undefined {
+    const now = Date.now();
+    this.#expire(now);
+    if (now < this.#pausedUntil) return undefined;
+    if (this.#grants.length - this.#head + 1 > this.#rpm) return undefined;
+    if (this.#tokensInWindow + tokens > this.#tpm && this.#grants.length > this.#head) return undefined;
+    const g: Grant = { at: now, tokens };
+    this.#grants.push(g);
+    this.#tokensInWindow += tokens;
+    return g;
   }
 
   /** Ms until the head waiter can go. */
   #delay(tokens: number): number {
     const now = Date.now();
     let d = Math.max(0, this.#pausedUntil - now);
-    if (this.#requests < 1) d = Math.max(d, ((1 - this.#requests) * 60_000) / this.#rpm);
-    if (this.#tokens < tokens) d = Math.max(d, ((tokens - this.#tokens) * 60_000) / this.#tpm);
+    const gs = this.#grants;
+    const count = gs.length - this.#head;
+    if (count + 1 > this.#rpm) d = Math.max(d, gs[this.#head + count - this.#rpm]!.at + WINDOW - now);
+    if (this.#tokensInWindow + tokens > this.#tpm) {
+      // wait until enough old grants leave the window
+      let free = this.#tpm - this.#tokensInWindow - tokens;
+      for (let i = this.#head; i < gs.length && free < 0; i++) {
+        free += gs[i]!.tokens;
+        d = Math.max(d, gs[i]!.at + WINDOW - now);
+      }
+    }
     return Math.ceil(d);
   }
 
   #schedule(): void {
-    while (this.#queue.length > 0 && this.#tryTake(this.#queue[0]!.tokens)) {
+    while (this.#queue.length > 0) {
+      const g = this.#tryTake(this.#queue[0]!.tokens);
+      if (g === undefined) break;
       const w = this.#queue.shift()!;
       w.signal?.removeEventListener('abort', w.onAbort);
-      w.resolve({ tokens: w.tokens });
+      w.resolve(g);
     }
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);

@@ -137,8 +137,9 @@ export function createSimProvider(options: SimProviderOptions = {}): Provider {
         }
         subscriber.next({ type: 'response', status: 200, rateLimit: {} });
         if (timing.ttftMs === 0 && timing.tokenMs === 0) {
-          for (let i = 0; i < tokens.length && !subscriber.closed; i++) subscriber.next({ type: 'text', text: tokens[i]! });
-          if (!subscriber.closed) finish();
+          for (let i = 0; i < tokens.length && !subscriber.closed && !signal?.aborted; i++) subscriber.next({ type: 'text', text: tokens[i]! });
+          if (signal?.aborted) subscriber.error(signal.reason);
+          else if (!subscriber.closed) finish();
           return undefined;
         }
         let i = 0;

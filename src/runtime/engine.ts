@@ -266,11 +266,12 @@ class EngineImpl implements Engine, EngineCore {
   }
 
   #account(ctx: NodeCtx, usage: Usage, cost: number): void {
+    // The node that called, then each ancestor run and the node of it that started the child run.
     let run: Run | undefined = ctx.run;
-    const nodes = (run.nodeUsage ??= []);
-    addUsage((nodes[ctx.node] ??= zeroTotals()), usage, cost);
+    let node = ctx.node;
     let top: Run = run;
-    for (; run !== undefined; run = run.parent) {
+    for (; run !== undefined; node = run.parentNode, run = run.parent) {
+      addUsage(((run.nodeUsage ??= [])[node] ??= zeroTotals()), usage, cost);
       addUsage((run.usage ??= zeroTotals()), usage, cost);
       top = run;
     }
@@ -446,6 +447,7 @@ class EngineImpl implements Engine, EngineCore {
         if (r.status === R_COMPLETED) resolve(c.outputOf(r));
         else reject(r.error);
       });
+      run.parentNode = (ctx as NodeCtx).node;
       const signal = ctx.signal;
       if (signal.aborted) {
         this.finish(run, R_CANCELLED, new CancelledError('parent run ended', signal.reason));

@@ -82,6 +82,8 @@ export class Run {
   input: unknown;
   readonly level: Level;
   readonly parent: Run | undefined;
+  /** For a child run: the index of the parent's node that started it. */
+  parentNode = -1;
   readonly outputs: unknown[];
   readonly state: number[];
   readonly mark: number[];
