@@ -8,7 +8,7 @@
  */
 import { takeWhile } from 'rxjs';
 import { z } from 'zod';
-import { isStoppedError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
+import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
 import { withRetries } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/definition/issues.ts';
 import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
@@ -207,6 +207,8 @@ function call<T>(
       error: (err: unknown) => {
         clear();
         if (isStoppedError(ctx.signal.reason)) return end('stopped');
+        // a 429 (or 529) that says how long to wait pauses every run's calls to this model, not just this one
+        if (isProviderError(err) && err.retryAfterMs !== undefined) m.limiter?.observe({ retryAfterMs: err.retryAfterMs });
         if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
         reject(err);
       },

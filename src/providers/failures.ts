@@ -50,6 +50,8 @@ export const CODE_TABLE: Readonly<Record<string, Failure>> = {
   request_too_large: { code: 'REQUEST_TOO_LARGE', retriable: false },
 };
 
+const SPECIFIC = new Set(['CONTEXT_LENGTH_EXCEEDED', 'CONTENT_FILTERED', 'QUOTA_EXHAUSTED']);
+
 /** Failures that are not HTTP responses. */
 export const CONNECTION: Failure = { code: 'CONNECTION', retriable: true };
 export const STREAM_INTERRUPTED: Failure = { code: 'STREAM_INTERRUPTED', retriable: true };
@@ -67,7 +69,9 @@ export const BAD_STREAM: Failure = { code: 'BAD_STREAM', retriable: false };
  */
 export function classifyFailure(status: number | undefined, providerCode?: string): Failure {
   const byCode = providerCode === undefined ? undefined : CODE_TABLE[providerCode];
-  if (byCode !== undefined && (byCode.retriable === false || status === undefined || status === 200)) return byCode;
+  // Codes that name the request's own problem (context length, content filter, quota) always win; a generic
+  // error type only refines a 4xx or an in-stream error: a 5xx stays a server failure whatever its body says.
+  if (byCode !== undefined && (SPECIFIC.has(byCode.code) || status === undefined || status < 500)) return byCode;
   if (status !== undefined && STATUS_TABLE[status] !== undefined) return STATUS_TABLE[status];
   if (byCode !== undefined) return byCode;
   if (status !== undefined && status >= 500) return { code: 'SERVER_ERROR', retriable: true };
@@ -155,12 +159,12 @@ function num(h: Headers, name: string): number | undefined {
 function resetMs(h: Headers, name: string, now: number): number | undefined {
   const v = h.get(name);
   if (v === null) return undefined;
-  const d = parseDuration(v);
-  if (d !== undefined && /[a-z]$/.test(v.trim())) return d;
-  const t = Date.parse(v);
-  if (Number.isFinite(t)) return Math.max(0, t - now);
-  const n = Number(v);
-  return Number.isFinite(n) ? n * 1000 : undefined;
+  const trimmed = v.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000; // plain seconds
+  const d = parseDuration(trimmed);
+  if (d !== undefined && /[a-z]$/.test(trimmed)) return d; // 6m0s, 12ms
+  const t = Date.parse(trimmed); // RFC 3339 (Anthropic)
+  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@
 import { Observable } from 'rxjs';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { ProviderError } from '../errors.ts';
-import { httpError, parseRateLimit, STREAM_INTERRUPTED, transportError, type CallSite } from './failures.ts';
+import { BAD_STREAM, httpError, parseRateLimit, STREAM_INTERRUPTED, streamError, transportError, type CallSite } from './failures.ts';
 import type { ProviderEvent } from './types.ts';
 
 /** Turns SSE messages of one API into provider events. */
@@ -61,6 +61,14 @@ export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDe
       if (!res.ok) {
         const text = await res.text().catch(() => '');
         throw httpError(res.status, text, res.headers, call.site);
+      }
+      if ((res.headers.get('content-type') ?? '').includes('application/json')) {
+        // A server that ignored `stream: true`, or answered an error with status 200: not worth retrying blindly.
+        const text = await res.text().catch(() => '');
+        let payload: unknown;
+        try { payload = JSON.parse(text); } catch { payload = undefined; }
+        if ((payload as { error?: unknown } | undefined)?.error !== undefined) throw streamError(payload, call.site);
+        throw new ProviderError(BAD_STREAM.code, 'the server answered with JSON instead of an event stream (does it support stream: true?)', BAD_STREAM.retriable, call.site);
       }
       const requestId = res.headers.get('x-request-id') ?? res.headers.get('request-id') ?? undefined;
       subscriber.next({ type: 'response', status: res.status, rateLimit: parseRateLimit(res.headers), ...(requestId === undefined ? {} : { requestId }) });

@@ -490,4 +490,20 @@ describe('OpenAI provider through the llm operator', () => {
     expect(body.tools[0].function.parameters).toMatchObject({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] });
     await engine.shutdown();
   });
+
+  it('tool calls without an index (Gemini style) stay separate calls', async () => {
+    const head = { id: 'g1', model: 'gemini-2.5-flash' };
+    const call = (id: string, city: string) => sse(openaiChunk(head, {
+      delta: { role: 'assistant', tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: `{"city":"${city}"}` } }] },
+      finish_reason: null,
+    }));
+    server.enqueue(sseScript([call('call_p', 'Paris'), call('call_o', 'Oslo'), sse(openaiChunk(head, { delta: {}, finish_reason: 'tool_calls' })), sse('[DONE]')]));
+    const weather = defineTool({ name: 'get_weather', input: z.object({ city: z.string() }), run: ({ city }) => city });
+    const engine = createEngine({ models: createModels({ providers: [provider()] }) });
+    const t = topology('gemini').llm('a', { model: 'openai:gpt-4o-mini', prompt: () => 'x', tools: [weather] }).build({ output: 'a' });
+    const result = await engine.run(t, undefined);
+    await engine.shutdown();
+    expect(result.status).toBe('completed');
+    expect(result.output!.toolCalls.map((c) => [c.id, c.arguments])).toEqual([['call_p', { city: 'Paris' }], ['call_o', { city: 'Oslo' }]]);
+  });
 });

@@ -25,6 +25,11 @@ export interface OpenAIProviderOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Ask for the final usage chunk (`stream_options.include_usage`). Default true. */
   readonly includeUsage?: boolean;
+  /**
+   * Field that carries the token limit. Default: `max_completion_tokens` for api.openai.com (o-series
+   * models reject `max_tokens`), `max_tokens` for other servers (Ollama, vLLM, llama.cpp, LM Studio).
+   */
+  readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
   readonly fetch?: typeof fetch;
 }
 
@@ -44,6 +49,8 @@ interface Chunk {
 
 class OpenAIDecoder implements SseDecoder {
   ended = false;
+  /** Tool-call ids seen without an index, in order. */
+  private readonly ids = new Map<string, number>();
   constructor(private readonly site: CallSite) {}
 
   decode(m: EventSourceMessage): readonly ProviderEvent[] {
@@ -61,8 +68,14 @@ class OpenAIDecoder implements SseDecoder {
     if (delta?.content) out.push({ type: 'text', text: delta.content });
     if (delta?.tool_calls) {
       for (const tc of delta.tool_calls) {
+        // Some compatible servers send each call whole, with an id but no index.
+        let index = tc.index;
+        if (index === undefined) {
+          if (tc.id !== undefined && !this.ids.has(tc.id)) this.ids.set(tc.id, this.ids.size);
+          index = tc.id !== undefined ? this.ids.get(tc.id)! : Math.max(0, this.ids.size - 1);
+        }
         out.push({
-          type: 'tool_call', index: tc.index ?? 0, arguments: tc.function?.arguments ?? '',
+          type: 'tool_call', index, arguments: tc.function?.arguments ?? '',
           ...(tc.id ? { id: tc.id } : {}), ...(tc.function?.name ? { name: tc.function.name } : {}),
         });
       }
@@ -114,6 +127,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
   const base = (options.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
   const f = options.fetch ?? fetch;
   const includeUsage = options.includeUsage ?? true;
+  const maxField = options.maxTokensField ?? (base === 'https://api.openai.com/v1' ? 'max_completion_tokens' : 'max_tokens');
   return {
     name,
     stream(req: CompletionRequest, signal?: AbortSignal) {
@@ -121,7 +135,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
       const body: Record<string, unknown> = { model: req.model, messages: req.messages.map(toWire), stream: true };
       if (includeUsage) body['stream_options'] = { include_usage: true };
       if (req.temperature !== undefined) body['temperature'] = req.temperature;
-      if (req.maxTokens !== undefined) body['max_tokens'] = req.maxTokens;
+      if (req.maxTokens !== undefined) body[maxField] = req.maxTokens;
       if (req.stop !== undefined) body['stop'] = req.stop;
       if (req.seed !== undefined) body['seed'] = req.seed;
       if (req.json) body['response_format'] = { type: 'json_object' };

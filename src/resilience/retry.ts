@@ -78,6 +78,7 @@ export async function withRetries<T>(what: string, attempt: (n: number) => Promi
       return await attempt(n);
     } catch (e) {
       if (hooks.signal.aborted || !isRetriable(e)) throw e;
+      if (max === 1) throw e; // retries disabled: the caller sees the failure itself
       if (n >= max) throw new RetriesExhaustedError(what, n, e);
       if (hooks.budget !== undefined && hooks.budget.remaining <= 0) throw new RetriesExhaustedError(what, n, e, 'the run\'s retry budget is spent');
       backoff = backoff === undefined
