@@ -79,26 +79,33 @@ export function simTokens(text: string): string[] {
 }
 
 /**
- * Plausible text: sentences taken from the prompt (so answers stay on topic),
- * then from a small bank, ordered by the seed and joined with connectives.
+ * Plausible text as tokens: sentences taken from the prompt (so answers stay on
+ * topic), then from a small bank, ordered by the seed and joined with connectives.
+ * Each distinct sentence is split into tokens once.
  */
-function prose(req: CompletionRequest, seed: number, count: number): string {
+function proseTokens(req: CompletionRequest, seed: number, count: number): string[] {
   const last = [...req.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   const fromPrompt = (last.match(/[^.!?\n]+[.!?]/g) ?? [])
     .map((x) => x.replace(/^[\s\-*]*([A-Z][\w ]{0,40}:\s*)?/, '').trim())
     .filter((x) => x.split(/\s+/).length >= 5);
   const pool = [...new Set([...fromPrompt, ...BANK])];
   const rand = prng(seed ^ hash(req.messages.map((m) => m.content).join('\n')));
+  const cache = new Map<number, string[]>();
   const out: string[] = [];
-  let tokens = 0;
-  while (tokens < count) {
-    const sentence = pool[Math.floor(rand() * pool.length)]!;
-    const lead = CONNECTIVES[Math.floor(rand() * CONNECTIVES.length)]!;
-    const s = lead === '' ? sentence : `${lead}${sentence.charAt(0).toLowerCase()}${sentence.slice(1)}`;
-    out.push(s);
-    tokens += simTokens(s).length;
+  while (out.length < count) {
+    const si = Math.floor(rand() * pool.length);
+    const li = Math.floor(rand() * CONNECTIVES.length);
+    const key = si * CONNECTIVES.length + li;
+    let toks = cache.get(key);
+    if (toks === undefined) {
+      const sentence = pool[si]!;
+      const lead = CONNECTIVES[li]!;
+      toks = simTokens(lead === '' ? sentence : `${lead}${sentence.charAt(0).toLowerCase()}${sentence.slice(1)}`);
+      cache.set(key, toks);
+    }
+    for (let k = 0; k < toks.length && out.length < count; k++) out.push(k === 0 && out.length > 0 ? ` ${toks[k]!}` : toks[k]!);
   }
-  return simTokens(out.join(' ')).slice(0, count).join('').trim();
+  return out;
 }
 
 /**
@@ -122,12 +129,12 @@ export function createSimProvider(options: SimProviderOptions = {}): Provider {
         const timing = models[req.model] ?? models['default']!;
         const seed = req.seed ?? options.seed ?? 42;
         const scripted = respond?.(req);
-        const answer: SimResponse = typeof scripted === 'string' ? { text: scripted } : scripted ?? { text: prose(req, seed, req.maxTokens ?? options.defaultTokens ?? 48) };
-        const tokens = simTokens(answer.text ?? '');
+        const answer: SimResponse | undefined = typeof scripted === 'string' ? { text: scripted } : scripted;
+        const tokens = answer === undefined ? proseTokens(req, seed, req.maxTokens ?? options.defaultTokens ?? 48) : simTokens(answer.text ?? '');
         const inputTokens = Math.ceil(req.messages.reduce((n, m) => n + m.content.length + 4, 0) / 4);
         const finish = (): void => {
-          answer.toolCalls?.forEach((c, index) => subscriber.next({ type: 'tool_call', index, id: c.id, name: c.name, arguments: c.arguments }));
-          subscriber.next({ type: 'finish', reason: answer.toolCalls?.length ? 'tool_calls' : 'stop' });
+          answer?.toolCalls?.forEach((c, index) => subscriber.next({ type: 'tool_call', index, id: c.id, name: c.name, arguments: c.arguments }));
+          subscriber.next({ type: 'finish', reason: answer?.toolCalls?.length ? 'tool_calls' : 'stop' });
           subscriber.next({ type: 'usage', usage: { inputTokens, outputTokens: tokens.length, cachedTokens: 0, reasoningTokens: 0 } });
           subscriber.complete();
         };
