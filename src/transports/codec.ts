@@ -1,0 +1,119 @@
+/**
+ * Avro encoding of every message kind (avsc), with schema versioning: each
+ * message carries its writer schema's fingerprint in a header, and a reader
+ * resolves any older writer schema it knows (kept in `schemas/`) to the current
+ * one. Unknown fingerprints and undecodable bytes are reported, not thrown, so a
+ * consumer can dead-letter them and go on.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import avro from 'avsc';
+import type { MessageKind, Messages } from './messages.ts';
+
+/** Header with the writer schema's fingerprint (sha256, hex). */
+export const SCHEMA_HEADER = 'llmo-schema';
+/** Header with the message kind. */
+export const KIND_HEADER = 'llmo-kind';
+
+/** Schema files per kind, oldest first; the last is what this version writes. */
+export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
+  request: ['run-request.v1.avsc'],
+  result: ['run-result.v1.avsc'],
+  token: ['token-batch.v1.avsc'],
+  event: ['lifecycle-event.v1.avsc'],
+  feedback: ['feedback.v1.avsc', 'feedback.v2.avsc'],
+  policy: ['policy-update.v1.avsc'],
+  audit: ['audit.v1.avsc'],
+  deadLetter: ['dead-letter.v1.avsc'],
+};
+
+/** An encoded message. */
+export interface Encoded {
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+/** Outcome of decoding. */
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+interface KindCodec {
+  readonly writer: avro.Type;
+  readonly fingerprint: string;
+  /** Resolvers from known writer fingerprints (older versions) to the current type. */
+  readonly readers: Map<string, avro.Resolver | null>;
+}
+
+/** Loads a schema file from `schemas/`. */
+export function loadSchema(file: string): avro.Schema {
+  return JSON.parse(readFileSync(new URL(`./schemas/${file}`, import.meta.url), 'utf8')) as avro.Schema;
+}
+
+/**
+ * Encoder/decoder of all message kinds.
+ *
+ * @example
+ * ```ts
+ * const codec = createCodec();
+ * const { value, headers } = codec.encode('feedback', msg);
+ * const back = codec.decode('feedback', value, headers);
+ * ```
+ */
+export class Codec {
+  readonly #kinds = new Map<MessageKind, KindCodec>();
+
+  constructor(files: Readonly<Record<MessageKind, readonly string[]>> = SCHEMA_FILES, load: (file: string) => avro.Schema = loadSchema) {
+    for (const [kind, list] of Object.entries(files) as [MessageKind, readonly string[]][]) {
+      const types = list.map((f) => avro.Type.forSchema(load(f)));
+      const writer = types[types.length - 1]!;
+      const fingerprint = writer.fingerprint('sha256').toString('hex');
+      const readers = new Map<string, avro.Resolver | null>([[fingerprint, null]]);
+      for (const older of types.slice(0, -1)) readers.set(older.fingerprint('sha256').toString('hex'), writer.createResolver(older));
+      this.#kinds.set(kind, { writer, fingerprint, readers });
+    }
+  }
+
+  /** Fingerprint of the schema this codec writes for a kind. */
+  fingerprint(kind: MessageKind): string {
+    return this.#kind(kind).fingerprint;
+  }
+
+  #kind(kind: MessageKind): KindCodec {
+    const k = this.#kinds.get(kind);
+    if (k === undefined) throw new Error(`no schema for message kind '${kind}'`);
+    return k;
+  }
+
+  /** Encodes a message with the current schema. Throws for a value that does not fit it (a programming error). */
+  encode<K extends MessageKind>(kind: K, value: Messages[K]): Encoded {
+    const k = this.#kind(kind);
+    return { value: k.writer.toBuffer(value), headers: { [SCHEMA_HEADER]: k.fingerprint, [KIND_HEADER]: kind } };
+  }
+
+  /** Decodes a message written with the current or any known older schema of the kind. */
+  decode<K extends MessageKind>(kind: K, value: Buffer | null, headers: Readonly<Record<string, string | undefined>>): Decoded<Messages[K]> {
+    if (value === null) return { ok: false, reason: 'empty message (no value)' };
+    const k = this.#kind(kind);
+    const fp = headers[SCHEMA_HEADER];
+    if (fp === undefined) return { ok: false, reason: `missing '${SCHEMA_HEADER}' header` };
+    const resolver = k.readers.get(fp);
+    if (resolver === undefined) return { ok: false, reason: `unknown ${kind} schema fingerprint ${fp}` };
+    try {
+      const decoded = resolver === null ? k.writer.fromBuffer(value) : k.writer.fromBuffer(value, resolver);
+      return { ok: true, value: decoded as Messages[K] };
+    } catch (e) {
+      return { ok: false, reason: `cannot decode ${kind}: ${(e as Error).message}` };
+    }
+  }
+}
+
+/**
+ * Creates a codec with the schemas shipped in the repo.
+ *
+ * @example
+ * ```ts
+ * const codec = createCodec();
+ * ```
+ */
+export function createCodec(): Codec {
+  return new Codec();
+}

@@ -1,0 +1,166 @@
+/**
+ * The in-memory transport: the embedded default. Same semantics as Kafka where
+ * it matters (per-kind logs, consumer groups that share messages, a bounded
+ * number of handlers in flight, dead-lettering of invalid inbound messages),
+ * with no services. Messages are copied through the Avro codec, so what works
+ * here encodes on Kafka too.
+ * @module
+ */
+import { Observable, Subject } from 'rxjs';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Codec, createCodec } from './codec.ts';
+import { checkMessage } from './checks.ts';
+import type { MessageKind, Messages } from './messages.ts';
+import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
+
+interface Stored {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
+  readonly offset: number;
+}
+
+interface Group {
+  next: number;
+  readonly members: Set<() => void>;
+}
+
+/** Options of {@link createMemoryTransport}. */
+export interface MemoryTransportOptions {
+  readonly prefix?: string;
+  readonly logger?: Logger;
+  readonly codec?: Codec;
+}
+
+class MemoryTransport implements Transport {
+  readonly kind = 'memory' as const;
+  readonly topics: TopicNames;
+  readonly #codec: Codec;
+  readonly #log: Logger;
+  readonly #logs = new Map<MessageKind, Stored[]>();
+  readonly #appended = new Map<MessageKind, Subject<Stored>>();
+  readonly #groups = new Map<string, Group>();
+
+  constructor(options: MemoryTransportOptions) {
+    this.topics = topicNames(options.prefix);
+    this.#codec = options.codec ?? createCodec();
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'memory-transport' });
+  }
+
+  #logOf(kind: MessageKind): Stored[] {
+    let l = this.#logs.get(kind);
+    if (l === undefined) this.#logs.set(kind, (l = []));
+    return l;
+  }
+
+  #subject(kind: MessageKind): Subject<Stored> {
+    let s = this.#appended.get(kind);
+    if (s === undefined) this.#appended.set(kind, (s = new Subject()));
+    return s;
+  }
+
+  async send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void> {
+    this.appendRaw(kind, messages.map((m) => ({ key: m.key, ...this.#codec.encode(kind, m.value) })));
+  }
+
+  /** Appends already-encoded messages (also used by tests to inject malformed ones). */
+  appendRaw(kind: MessageKind, messages: readonly { key: string; value: Buffer; headers: Record<string, string> }[]): void {
+    const log = this.#logOf(kind);
+    const subject = this.#subject(kind);
+    for (const m of messages) {
+      const stored: Stored = { ...m, offset: log.length };
+      log.push(stored);
+      subject.next(stored);
+    }
+    for (const [k, g] of this.#groups) if (k.startsWith(`${kind}\u0000`)) for (const wake of g.members) wake();
+  }
+
+  #decode<K extends MessageKind>(kind: K, s: Stored): { ok: true; value: Messages[K] } | { ok: false; reason: string } {
+    const d = this.#codec.decode(kind, s.value, s.headers);
+    if (!d.ok) return d;
+    const reason = checkMessage(kind, d.value);
+    return reason === undefined ? d : { ok: false, reason };
+  }
+
+  #deadLetter(kind: MessageKind, s: Stored, reason: string): void {
+    this.#log.warn({ kind, offset: s.offset, reason }, 'dead-lettering a message');
+    this.appendRaw('deadLetter', [{
+      key: s.key,
+      ...this.#codec.encode('deadLetter', {
+        topic: this.topics[kind], partition: 0, offset: String(s.offset), reason,
+        key: Buffer.from(s.key), value: s.value, headers: s.headers, ts: Date.now(),
+      }),
+    }]);
+  }
+
+  async consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: (m: Envelope<Messages[K]>) => Promise<void>): Promise<Consumption> {
+    const groupKey = `${kind}\u0000${options.group}`;
+    let group = this.#groups.get(groupKey);
+    if (group === undefined) {
+      group = { next: options.fromBeginning === false ? this.#logOf(kind).length : 0, members: new Set() };
+      this.#groups.set(groupKey, group);
+    }
+    const g = group;
+    const log = this.#logOf(kind);
+    let inFlight = 0;
+    let stopped = false;
+    let idle: (() => void) | undefined;
+    const pump = (): void => {
+      while (!stopped && inFlight < options.maxInFlight && g.next < log.length) {
+        const s = log[g.next++]!;
+        const d = this.#decode(kind, s);
+        if (!d.ok) {
+          this.#deadLetter(kind, s, d.reason);
+          continue;
+        }
+        inFlight++;
+        handler({ key: s.key, value: d.value, partition: 0, offset: String(s.offset) })
+          .catch((e: unknown) => this.#log.error({ err: e, kind, offset: s.offset }, 'handler failed'))
+          .finally(() => {
+            inFlight--;
+            if (stopped && inFlight === 0) idle?.();
+            pump();
+          });
+      }
+    };
+    g.members.add(pump);
+    queueMicrotask(pump);
+    return {
+      get inFlight() { return inFlight; },
+      stop: () => {
+        stopped = true;
+        g.members.delete(pump);
+        return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => { idle = resolve; });
+      },
+    };
+  }
+
+  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean }): Observable<Envelope<Messages[K]>> {
+    return new Observable<Envelope<Messages[K]>>((subscriber) => {
+      const emit = (s: Stored): void => {
+        const d = this.#decode(kind, s);
+        if (d.ok) subscriber.next({ key: s.key, value: d.value, partition: 0, offset: String(s.offset) });
+      };
+      if (options.fromBeginning) for (const s of [...this.#logOf(kind)]) emit(s);
+      const sub = this.#subject(kind).subscribe(emit);
+      return () => sub.unsubscribe();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#appended.values()) s.complete();
+  }
+}
+
+/**
+ * Creates the in-memory transport.
+ *
+ * @example
+ * ```ts
+ * const transport = createMemoryTransport();
+ * ```
+ */
+export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport & { appendRaw: MemoryTransport['appendRaw'] } {
+  return new MemoryTransport(options);
+}

@@ -1,0 +1,149 @@
+/**
+ * The message types that travel between workers, clients and the other suite
+ * modules, as TypeScript types mirroring the Avro schemas in `schemas/`, plus
+ * zod schemas for the inbound kinds (feedback, policy updates) so they arrive
+ * validated.
+ * @module
+ */
+import { z } from 'zod';
+
+/** A request to run a topology. */
+export interface RunRequestMessage {
+  readonly requestId: string;
+  readonly topology: string;
+  /** JSON text of the input. */
+  readonly input: string;
+  readonly priority: 'high' | 'normal' | 'low';
+  readonly tenant: string | null;
+  readonly deadlineMs: number | null;
+  readonly createdAt: number;
+}
+
+/** Usage totals as carried on the wire. */
+export interface UsageMessage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly reasoningTokens: number;
+  readonly costUsd: number;
+  readonly calls: number;
+}
+
+/** The end of a run. */
+export interface RunResultMessage {
+  readonly requestId: string;
+  readonly runId: string;
+  readonly topology: string;
+  readonly status: 'completed' | 'failed' | 'cancelled';
+  readonly output: string | null;
+  readonly outputs: string;
+  readonly error: string | null;
+  readonly usage: UsageMessage;
+  readonly worker: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+/** Consecutive tokens of one node of one run (or a restart marker). */
+export interface TokenBatchMessage {
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly firstIndex: number;
+  readonly tokens: readonly string[];
+  readonly restart: string | null;
+  readonly ts: number;
+}
+
+/** One lifecycle event. */
+export interface LifecycleEventMessage {
+  readonly runId: string;
+  readonly topology: string;
+  readonly type: string;
+  readonly seq: number;
+  readonly ts: number;
+  readonly nodeId: string | null;
+  readonly parentRunId: string | null;
+  /** JSON of the other event fields. */
+  readonly data: string;
+}
+
+/** Evaluation feedback (v2; v1 data reads with `comment: null`). */
+export interface FeedbackMessage {
+  readonly feedbackId: string;
+  readonly topology: string;
+  readonly runId: string | null;
+  readonly nodeId: string | null;
+  readonly model: string | null;
+  readonly metric: string;
+  readonly score: number;
+  readonly source: string;
+  readonly ts: number;
+  readonly comment: string | null;
+}
+
+/** A policy update from the optimizer. */
+export interface PolicyUpdateMessage {
+  readonly policyId: string;
+  readonly version: number;
+  readonly target: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly reason: string | null;
+  readonly ts: number;
+}
+
+/** An audit record. */
+export interface AuditMessage {
+  readonly ts: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly runId: string | null;
+  readonly details: string;
+}
+
+/** A message that could not be read. */
+export interface DeadLetterMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly reason: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly ts: number;
+}
+
+/** Message type by kind. */
+export interface Messages {
+  readonly request: RunRequestMessage;
+  readonly result: RunResultMessage;
+  readonly token: TokenBatchMessage;
+  readonly event: LifecycleEventMessage;
+  readonly feedback: FeedbackMessage;
+  readonly policy: PolicyUpdateMessage;
+  readonly audit: AuditMessage;
+  readonly deadLetter: DeadLetterMessage;
+}
+
+/** A message kind (one topic each). */
+export type MessageKind = keyof Messages;
+
+/** Every kind. */
+export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter'];
+
+/** Semantic checks of inbound feedback beyond the Avro shape. */
+export const FeedbackSchema = z.object({
+  feedbackId: z.string().min(1),
+  topology: z.string().min(1),
+  metric: z.string().min(1),
+  score: z.number().finite(),
+  source: z.string().min(1),
+  ts: z.number().nonnegative(),
+}).loose();
+
+/** Semantic checks of inbound policy updates beyond the Avro shape. */
+export const PolicyUpdateSchema = z.object({
+  policyId: z.string().min(1),
+  version: z.number().int().nonnegative(),
+  target: z.string().min(1),
+  params: z.record(z.string(), z.string().refine((v) => { try { JSON.parse(v); return true; } catch { return false; } }, 'must be JSON text')),
+}).loose();

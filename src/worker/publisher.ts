@@ -1,0 +1,127 @@
+/**
+ * Publishes an engine's tokens and lifecycle events to a transport. Tokens of
+ * one node of one run are gathered into small batches (at most `maxBatch`
+ * tokens, at most `lingerMs` old) so throughput is not spent at one message per
+ * token; every send goes through one queue, so nothing is reordered.
+ * @module
+ */
+import type { Observable, Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { EngineEvent } from '../runtime/events.ts';
+import type { LifecycleEventMessage, TokenBatchMessage } from '../transports/messages.ts';
+import type { Transport } from '../transports/transport.ts';
+
+/** Options of {@link publishEvents}. */
+export interface PublishOptions {
+  /** Publish `node.token` / `node.restart` as token batches. Default true. */
+  readonly tokens?: boolean;
+  /** Publish lifecycle events. Default true. */
+  readonly lifecycle?: boolean;
+  /** Longest a token waits before its batch is sent, ms. Default 5. */
+  readonly lingerMs?: number;
+  /** Most tokens in one batch. Default 256. */
+  readonly maxBatch?: number;
+  readonly logger: Logger;
+}
+
+/** A running publisher. */
+export interface Publisher {
+  /** Sends what is buffered and waits for every send so far. */
+  flush(): Promise<void>;
+  /** Stops listening, then flushes. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  runId: string;
+  nodeId: string;
+  firstIndex: number;
+  tokens: string[];
+}
+
+/**
+ * Starts publishing an engine's events.
+ *
+ * @example
+ * ```ts
+ * const pub = publishEvents(engine.events$, transport, { logger });
+ * // ...
+ * await pub.close();
+ * ```
+ */
+export function publishEvents(events$: Observable<EngineEvent>, transport: Transport, options: PublishOptions): Publisher {
+  const lingerMs = options.lingerMs ?? 5;
+  const maxBatch = options.maxBatch ?? 256;
+  const tokens = new Map<string, Pending>();
+  let events: { key: string; value: LifecycleEventMessage }[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  const log = options.logger;
+
+  const enqueue = (send: () => Promise<void>): void => {
+    chain = chain.then(send).catch((e: unknown) => log.error({ err: e }, 'publishing failed'));
+  };
+  const flushTokens = (key: string): void => {
+    const p = tokens.get(key);
+    if (p === undefined || p.tokens.length === 0) return;
+    tokens.delete(key);
+    const value: TokenBatchMessage = { runId: p.runId, nodeId: p.nodeId, firstIndex: p.firstIndex, tokens: p.tokens, restart: null, ts: Date.now() };
+    enqueue(() => transport.send('token', [{ key: p.runId, value }]));
+  };
+  const flushAll = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    for (const key of [...tokens.keys()]) flushTokens(key);
+    if (events.length > 0) {
+      const batch = events;
+      events = [];
+      enqueue(() => transport.send('event', batch));
+    }
+  };
+  const arm = (): void => {
+    timer ??= setTimeout(flushAll, lingerMs);
+  };
+
+  const sub: Subscription = events$.subscribe((e) => {
+    if (e.type === 'node.token') {
+      if (options.tokens === false) return;
+      const key = `${e.runId}\u0000${e.nodeId}`;
+      let p = tokens.get(key);
+      if (p !== undefined && p.firstIndex + p.tokens.length !== e.index) {
+        flushTokens(key);
+        p = undefined;
+      }
+      if (p === undefined) tokens.set(key, (p = { runId: e.runId, nodeId: e.nodeId, firstIndex: e.index, tokens: [] }));
+      p.tokens.push(e.text);
+      if (p.tokens.length >= maxBatch) flushTokens(key);
+      else arm();
+      return;
+    }
+    if (e.type === 'node.restart') {
+      if (options.tokens === false) return;
+      const key = `${e.runId}\u0000${e.nodeId}`;
+      flushTokens(key);
+      const value: TokenBatchMessage = { runId: e.runId, nodeId: e.nodeId, firstIndex: 0, tokens: [], restart: e.reason, ts: e.ts };
+      enqueue(() => transport.send('token', [{ key: e.runId, value }]));
+      return;
+    }
+    if (e.type === 'breaker.state' || options.lifecycle === false) return;
+    const { runId, topology, type, seq, ts, parentRunId, ...rest } = e;
+    const nodeId = 'nodeId' in e ? e.nodeId : null;
+    events.push({ key: runId, value: { runId, topology, type, seq, ts, nodeId, parentRunId: parentRunId ?? null, data: JSON.stringify(rest) } });
+    if (events.length >= maxBatch) flushAll();
+    else arm();
+  });
+
+  return {
+    flush: async () => {
+      flushAll();
+      await chain;
+    },
+    close: async () => {
+      sub.unsubscribe();
+      flushAll();
+      await chain;
+    },
+  };
+}

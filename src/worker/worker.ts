@@ -1,0 +1,158 @@
+/**
+ * A worker: consumes run requests from a transport in a consumer group, runs
+ * them on its engine with at most `maxInFlight` at once, publishes each result
+ * (then lets the request's offset be committed: at-least-once), and streams
+ * tokens and lifecycle events. It also exposes the inbound evaluation-feedback
+ * and policy-update streams, typed and validated.
+ * @module
+ */
+import { hostname } from 'node:os';
+import { Subject, type Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { ValidationError, serializeError } from '../errors.ts';
+import { toIssues } from '../definition/issues.ts';
+import type { AnyTopology } from '../definition/types.ts';
+import type { Engine } from '../runtime/engine.ts';
+import type { FeedbackMessage, PolicyUpdateMessage, RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
+import type { Consumption, Transport } from '../transports/transport.ts';
+import { publishEvents, type Publisher } from './publisher.ts';
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions {
+  readonly engine: Engine;
+  readonly transport: Transport;
+  /** Topologies this worker serves, by name. */
+  readonly topologies: readonly AnyTopology[];
+  /** Consumer group. Default `llmo-workers`. */
+  readonly group?: string;
+  /** Runs in flight at most. Default 16. */
+  readonly maxInFlight?: number;
+  readonly workerId?: string;
+  /** Publish tokens and lifecycle events. Default true. */
+  readonly publish?: boolean;
+  /** Consume feedback and policy topics. Default true. */
+  readonly inbound?: boolean;
+  readonly lingerMs?: number;
+  readonly logger?: Logger;
+}
+
+const WorkerOptionsSchema = z.object({
+  topologies: z.array(z.object({ name: z.string().min(1) }).loose()).min(1),
+  group: z.string().min(1).optional(),
+  maxInFlight: z.number().int().positive().optional(),
+  workerId: z.string().min(1).optional(),
+  lingerMs: z.number().nonnegative().optional(),
+}).loose();
+
+/** A running worker. */
+export interface Worker {
+  readonly id: string;
+  /** Evaluation feedback arriving on the feedback topic (validated). */
+  readonly feedback$: Observable<FeedbackMessage>;
+  /** Policy updates arriving on the policy topic (validated). */
+  readonly policies$: Observable<PolicyUpdateMessage>;
+  /** Runs in flight now. */
+  readonly inFlight: number;
+  /** Requests handled so far. */
+  readonly handled: number;
+  /** Starts consuming. */
+  start(): Promise<void>;
+  /** Stops taking requests, lets those in flight finish and publish, flushes. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates a worker. Throws a ValidationError naming a bad option.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker({ engine, transport: createKafkaTransport({ brokers }), topologies: [rag], maxInFlight: 8 });
+ * await worker.start();
+ * ```
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const parsed = WorkerOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'createWorker options are invalid', toIssues(parsed.error.issues, ['options']));
+  const { engine, transport } = options;
+  const id = options.workerId ?? `${hostname()}-${process.pid}`;
+  const group = options.group ?? 'llmo-workers';
+  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'worker', worker: id });
+  const byName = new Map(options.topologies.map((t) => [t.name, t]));
+  const feedback$ = new Subject<FeedbackMessage>();
+  const policies$ = new Subject<PolicyUpdateMessage>();
+  const consumptions: Consumption[] = [];
+  let publisher: Publisher | undefined;
+  let handled = 0;
+
+  const fail = (req: RunRequestMessage, code: string, message: string): RunResultMessage => ({
+    requestId: req.requestId, runId: '', topology: req.topology, status: 'failed', output: null, outputs: '{}',
+    error: JSON.stringify({ name: 'ValidationError', code, message, retriable: false }),
+    usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 },
+    worker: id, startedAt: Date.now(), endedAt: Date.now(),
+  });
+
+  const handle = async (req: RunRequestMessage): Promise<void> => {
+    const t = byName.get(req.topology);
+    let result: RunResultMessage;
+    if (t === undefined) {
+      result = fail(req, 'UNKNOWN_TOPOLOGY', `this worker group serves ${[...byName.keys()].join(', ')}, not '${req.topology}'`);
+    } else {
+      const parsedInput = parseJson(req.input);
+      if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
+      else {
+        const r = await engine.run(t, parsedInput.value, {
+          priority: req.priority,
+          ...(req.tenant === null ? {} : { tenant: req.tenant }),
+          ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
+        });
+        const u = r.usage;
+        result = {
+          requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status,
+          output: r.output === undefined ? null : JSON.stringify(r.output),
+          outputs: JSON.stringify(r.outputs),
+          error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
+          usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
+          worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
+        };
+      }
+    }
+    await publisher?.flush(); // a result never overtakes its run's tokens and events
+    await transport.send('result', [{ key: req.requestId, value: result }]);
+    handled++;
+  };
+
+  return {
+    id,
+    feedback$: feedback$.asObservable(),
+    policies$: policies$.asObservable(),
+    get inFlight() { return consumptions[0]?.inFlight ?? 0; },
+    get handled() { return handled; },
+    async start() {
+      if (options.publish !== false) publisher = publishEvents(engine.events$, transport, { logger: log, ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }) });
+      consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16 }, (m) => handle(m.value)));
+      if (options.inbound !== false) {
+        consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => feedback$.next(m.value)));
+        consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64 }, async (m) => policies$.next(m.value)));
+      }
+      log.info({ group, topologies: [...byName.keys()] }, 'worker started');
+    },
+    async stop() {
+      await Promise.all(consumptions.map((c) => c.stop()));
+      consumptions.length = 0;
+      await publisher?.close();
+      feedback$.complete();
+      policies$.complete();
+      log.info({ handled }, 'worker stopped');
+    },
+  };
+}
