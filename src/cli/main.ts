@@ -12,6 +12,10 @@ import type { Priority } from '../definition/types.ts';
 import { loadForCli } from './load.ts';
 import { printProgress } from './progress.ts';
 import { modelsFromEnv } from './env.ts';
+import { pino } from 'pino';
+import { createKafkaTransport } from '../transports/kafka.ts';
+import { createWorker } from '../worker/worker.ts';
+import { createClient } from '../worker/client.ts';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, runFailed: 1, invalid: 2, cancelled: 130 } as const;
@@ -137,6 +141,61 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       const loaded = await loadForCli(file, opts.ops);
       if (!loaded.ok) { code = reportIssues(io, file, loaded.issues); return; }
       io.out.write(renderGraph(loaded.topology, opts.format));
+    });
+
+  const positiveInt = (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+    return n;
+  };
+
+  program.command('worker')
+    .description('serve a topology from Kafka: consume run requests in a consumer group, publish results, tokens and events')
+    .argument('<topology>')
+    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated')
+    .option('-g, --group <name>', 'consumer group', 'llmo-workers')
+    .option('--prefix <prefix>', 'topic name prefix', 'llmo')
+    .option('-n, --max-in-flight <n>', 'runs in flight at most', positiveInt, 16)
+    .option('--partitions <n>', 'partitions of topics this worker creates', positiveInt, 6)
+    .option('--ops <module>', 'operator registry for JSON/YAML topologies')
+    .action(async (file: string, opts: { brokers: string; group: string; prefix: string; maxInFlight: number; partitions: number; ops?: string }) => {
+      const loaded = await loadForCli(file, opts.ops);
+      if (!loaded.ok) { code = reportIssues(io, file, loaded.issues); return; }
+      const logger = pino({ level: (io.env ?? process.env)['LOG_LEVEL'] ?? 'info' }, process.stderr);
+      const env = modelsFromEnv(io.env ?? process.env);
+      const engine = createEngine({ models: env.models, logger, ...loaded.engineOptions });
+      const transport = createKafkaTransport({ brokers: opts.brokers.split(','), prefix: opts.prefix, partitions: opts.partitions, logger, clientId: 'llmo-worker' });
+      const worker = createWorker({ engine, transport, topologies: [loaded.topology], group: opts.group, maxInFlight: opts.maxInFlight, logger });
+      await worker.start();
+      io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${opts.group}' (max ${opts.maxInFlight} in flight); Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      io.err.write('stopping: finishing runs in flight...\n');
+      await worker.stop();
+      await engine.shutdown();
+      await transport.close();
+      io.err.write(`stopped after ${worker.handled} requests\n`);
+    });
+
+  program.command('submit')
+    .description('send run requests to a worker group over Kafka and print the results')
+    .argument('<topologyName>', 'name of the topology the workers serve')
+    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated')
+    .option('-i, --input <json|@file>', 'run input as JSON, or @path to a JSON file')
+    .option('--prefix <prefix>', 'topic name prefix', 'llmo')
+    .option('-c, --count <n>', 'send the same input this many times', positiveInt, 1)
+    .action(async (name: string, opts: { brokers: string; input?: string; prefix: string; count: number }) => {
+      const input = await readInput(opts.input);
+      const transport = createKafkaTransport({ brokers: opts.brokers.split(','), prefix: opts.prefix, clientId: 'llmo-submit' });
+      const client = createClient(transport);
+      const results = await Promise.all(Array.from({ length: opts.count }, () => client.submit(name, input)));
+      for (const r of results) io.out.write(`${JSON.stringify({ ...r, output: r.output === null ? null : JSON.parse(r.output) as unknown, outputs: undefined })}\n`);
+      await client.close();
+      await transport.close();
+      code = results.every((r) => r.status === 'completed') ? EXIT.ok : EXIT.runFailed;
     });
 
   try {

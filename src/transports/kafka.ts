@@ -7,7 +7,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaMessage, type Producer, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Producer, type IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -115,7 +115,7 @@ class KafkaTransport implements Transport {
     return (this.#producer ??= (async () => {
       await this.ensureTopics();
       // One request in flight per broker keeps keyed messages in send order, even across retries.
-      const p = this.#kafka.producer({ maxInFlightRequests: 1, idempotent: false, allowAutoTopicCreation: false });
+      const p = this.#kafka.producer({ maxInFlightRequests: 1, idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       await p.connect();
       return p;
     })());
