@@ -22,6 +22,8 @@ export interface NodeOptions {
   readonly description?: string;
   /** Retry transient failures (errors with `retriable: true`). */
   readonly retry?: RetryOptions;
+  /** Run this node in another worker group (a remote edge): its inputs and output travel over topics. */
+  readonly remote?: string;
 }
 
 /** Options plus the dependency list and an output schema. */
@@ -59,6 +61,7 @@ export function nodeDef<Id extends string>(
   if (extra?.models !== undefined) def.models = extra.models;
   if (spec.streamFrom !== undefined) def.streamFrom = spec.streamFrom;
   if (spec.retry !== undefined) def.retry = spec.retry;
+  if (spec.remote !== undefined) def.remote = spec.remote;
   if (spec.compensate !== undefined) def.compensate = spec.compensate as NonNullable<NodeDef['compensate']>;
   return def;
 }

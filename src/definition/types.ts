@@ -69,6 +69,27 @@ export interface ExecServices {
   note(ctx: NodeContext, note: NodeNote): void;
 }
 
+/** One node to execute elsewhere (a remote edge). */
+export interface RemoteTask {
+  readonly topology: string;
+  readonly group: string;
+  readonly nodeId: string;
+  readonly runId: string;
+  readonly input: unknown;
+  readonly deps: Readonly<Record<string, unknown>>;
+  readonly priority: Priority;
+  /** Absolute epoch ms, or undefined. */
+  readonly deadline: number | undefined;
+}
+
+/**
+ * Runs remote nodes: sends the task to the node's worker group and resolves with
+ * its output (or rejects with its error). See `createRemoteExecutor`.
+ */
+export interface RemoteExecutor {
+  execute(task: RemoteTask, signal: AbortSignal): Promise<unknown>;
+}
+
 /** A retry or fallback recorded in a run's history. */
 export type NodeNote =
   | { readonly type: 'retry'; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly model?: string }
@@ -117,6 +138,8 @@ export interface NodeDef {
   readonly retry?: RetryOptions;
   /** Saga step: undoes this node's effect when its run fails after it completed. */
   readonly compensate?: (ctx: CompensationContext) => unknown;
+  /** Run this node in another worker group, connected by a topic (a remote edge). */
+  readonly remote?: string;
   readonly description?: string;
   readonly execute: Execute;
 }

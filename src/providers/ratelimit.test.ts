@@ -374,9 +374,16 @@ describe('RateLimiter: reservations reconciled with real usage', () => {
     const limiter = new RateLimiter({ tpm: 600 });
     const r = await limiter.acquire(600);
     await vi.advanceTimersByTimeAsync(MINUTE); // the call outlived its grant's window
-    limiter.settle(r, 6_000);
+    limiter.settle(r, 6_000); // no debt: the grant is gone
     expect(await settled(limiter.acquire(600))).toBe(true);
     expect(Date.now()).toBe(MINUTE);
+
+    const s = await limiter.acquire(0); // t = 60 s: 600 + 0 in the window
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    expect(await settled(limiter.acquire(300))).toBe(true); // t = 120 s: both grants have left the window
+    limiter.settle(s, 6_000); // ... the 300 just granted has not, and stays the only thing in it
+    expect(await settled(limiter.acquire(300))).toBe(true);
+    expect(Date.now()).toBe(2 * MINUTE);
   });
 
   it('an overestimate gives the unused tokens back at once', async () => {
@@ -407,6 +414,20 @@ describe('RateLimiter: reservations reconciled with real usage', () => {
     expect(grants).toHaveLength(20);
     expect(perMinute(grants)).toEqual([0, 10, 10]);
     expect(maxInAnyMinute(grants) * 100).toBeLessThanOrEqual(1_000);
+  });
+
+  it('a refund settled after other requests filled the window gives nothing back', async () => {
+    const limiter = new RateLimiter({ tpm: 1_000 });
+    const r = await limiter.acquire(1_000);
+    await vi.advanceTimersByTimeAsync(MINUTE); // r's grant leaves the window while its call still streams
+    const { grants } = acquireMany(limiter, 20, 100);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(grants).toHaveLength(10); // t = 60 s: the window is full again
+    limiter.settle(r, 100); // the long call ends: its 900 unused tokens belong to a window that is gone
+    await vi.advanceTimersByTimeAsync(MINUTE - 1);
+    expect(grants).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(grants).toHaveLength(20);
   });
 
   it('a refund inside the window frees exactly the unused tokens', async () => {

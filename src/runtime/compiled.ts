@@ -9,7 +9,8 @@ import {
   NodeError, TimeoutError, TopologyError, ValidationError, CancelledError, StoppedError, serializeError, type Issue, type OrchestratorError,
 } from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
-import type { ExecServices, NodeDef, StreamChunk, Topology } from '../definition/types.ts';
+import type { ExecServices, NodeDef, RemoteExecutor, StreamChunk, Topology } from '../definition/types.ts';
+import { PRIORITIES } from './run.ts';
 import type { Models } from '../providers/models.ts';
 import type { Graph } from '../compiler/graph.ts';
 import { validateTopology } from '../compiler/validate.ts';
@@ -32,6 +33,7 @@ const G_STREAM = 4;
 export interface EngineCore {
   readonly services: ExecServices;
   readonly models: Models;
+  readonly remote: RemoteExecutor | undefined;
   readonly agingGrants: number;
   /** True while shutdown cancels every run: admitted runs must not start. */
   readonly cancelling: boolean;
@@ -157,6 +159,9 @@ export class Compiled implements RunShape, CtxHost {
     const v = validateTopology(t);
     const issues: Issue[] = [...v.issues];
     t.nodes.forEach((node, i) => {
+      if (node.remote !== undefined && core.remote === undefined) {
+        issues.push({ path: ['nodes', i, 'remote'], message: `node '${node.id}' runs in worker group '${node.remote}', but the engine has no remote executor (createEngine({ remote: createRemoteExecutor(...) }))` });
+      }
       node.models?.forEach((ref, k) => {
         if (core.models.resolve(ref) === undefined) {
           issues.push({ path: ['nodes', i, 'model', k], message: `unknown model '${ref}' (providers: ${core.models.providerNames.join(', ')}; write provider:model)` });
@@ -202,7 +207,7 @@ export class Compiled implements RunShape, CtxHost {
       return list;
     };
     // Joins, fan-outs and sub-topologies hold no task slot while they wait: their items or child nodes do.
-    this.resources = t.nodes.map((node) => (node.kind === 'join' || node.kind === 'fanOut' || node.kind === 'topology' ? [] : taskResources(node)));
+    this.resources = t.nodes.map((node) => (node.kind === 'join' || node.kind === 'fanOut' || node.kind === 'topology' || node.remote !== undefined ? [] : taskResources(node)));
     this.itemResources = t.nodes.map((node) => (node.kind === 'fanOut' ? taskResources(node) : []));
     this.admission = new Limiter<Run>(this.maxInFlight, (run) => this.begin(run), { agingGrants: core.agingGrants });
     const inputs: Subject<Run>[] = [];
@@ -339,7 +344,9 @@ export class Compiled implements RunShape, CtxHost {
     if (kids.length > 0) this.openChannel(ctx, kids);
     let value: unknown;
     try {
-      value = node.retry !== undefined && node.kind !== 'llm' ? this.withRetry(ctx, node) : node.execute(ctx, this.core.services);
+      value = node.remote !== undefined && run.single !== i ? this.dispatch(ctx, node)
+        : node.retry !== undefined && node.kind !== 'llm' ? this.withRetry(ctx, node)
+          : node.execute(ctx, this.core.services);
     } catch (e) {
       this.fail(ctx, e, finish);
       return;
@@ -350,6 +357,28 @@ export class Compiled implements RunShape, CtxHost {
         (e: unknown) => this.fail(ctx, e, finish),
       );
     } else this.ok(ctx, value, finish);
+  }
+
+  /** Sends a remote node to its worker group and waits for its output. */
+  private dispatch(ctx: NodeCtx, node: NodeDef): Promise<unknown> {
+    const run = ctx.run;
+    return this.core.remote!.execute({
+      topology: this.name, group: node.remote!, nodeId: node.id, runId: run.id, input: run.input, deps: ctx.deps,
+      priority: PRIORITIES[run.level]!, deadline: run.deadline === Infinity ? undefined : run.deadline,
+    }, ctx.signal);
+  }
+
+  /** Executes one node of a fresh run whose dependencies' outputs are given (for remote workers). */
+  beginSingle(run: Run, i: number, deps: Readonly<Record<string, unknown>>): void {
+    run.single = i;
+    for (const [id, value] of Object.entries(deps)) {
+      const p = this.indexOf(id);
+      if (p === undefined) continue;
+      run.state[p] = DONE;
+      run.outputs[p] = value;
+    }
+    this.core.record(run, EV.RUN_STARTED, 0);
+    this.inputs[i]!.next(run);
   }
 
   /** Runs a node's function with its retry settings (llm nodes retry per model call instead). */
@@ -460,7 +489,14 @@ export class Compiled implements RunShape, CtxHost {
 
   /** Stage output: node `i` of `run` settled (done, failed with an error edge, or dropped). */
   private settled(run: Run, i: number): void {
-    if (run.status === R_RUNNING && (run.state[i] === DONE || run.state[i] === FAILED)) this.propagate(run, i);
+    if (run.status !== R_RUNNING) return;
+    if (run.single === i) {
+      // a single-node run ends with its node (a failure without onError already failed it)
+      if (run.state[i] === DONE) this.core.finish(run, R_COMPLETED);
+      else this.core.finish(run, R_FAILED, (run.errors?.[i] as OrchestratorError | undefined));
+      return;
+    }
+    if (run.state[i] === DONE || run.state[i] === FAILED) this.propagate(run, i);
   }
 
   private propagate(run: Run, i: number, resumed = false): void {

@@ -12,7 +12,9 @@ import {
   CancelledError, RejectedError, TimeoutError, ValidationError, type OrchestratorError,
 } from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
-import type { AnyTopology, ExecServices, InputOf, NodeContext, NodeNote, OutputOf, OutputsOf, Priority, Topology } from '../definition/types.ts';
+import type {
+  AnyTopology, ExecServices, InputOf, NodeContext, NodeNote, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology,
+} from '../definition/types.ts';
 import { Compiled, Compiled as CompiledTopology, resourceLimiter, type Acquire, type EngineCore, type Resume } from './compiled.ts';
 import { EV, type EngineEvent } from './events.ts';
 import { createModels, Models } from '../providers/models.ts';
@@ -35,6 +37,7 @@ const EngineOptionsSchema = z.strictObject({
   runIdPrefix: z.string().optional(),
   models: z.instanceof(Models, { message: 'expected createModels(...)' }).optional(),
   resilience: ResilienceOptionsSchema.optional(),
+  remote: z.custom<RemoteExecutor>((v) => typeof (v as RemoteExecutor | null)?.execute === 'function', 'expected a remote executor (createRemoteExecutor(...))').optional(),
 });
 
 /**
@@ -62,6 +65,8 @@ export interface EngineOptions {
   readonly models?: Models;
   /** Retries, circuit breakers and bulkheads for model calls. */
   readonly resilience?: ResilienceOptions;
+  /** Runs nodes marked `remote` in their worker group. */
+  readonly remote?: RemoteExecutor;
 }
 
 const ResumeSchema = z.strictObject({
@@ -166,6 +171,12 @@ export interface Engine {
    * and async iterables are pulled only when a run slot frees (backpressure).
    */
   stream<T extends AnyTopology>(topology: T, source: InputSource<InputOf<T>>, options?: StreamOptions): Observable<ResultOf<T>>;
+  /**
+   * Executes one node of a topology with its dependencies' outputs given (what a remote
+   * worker does for a remote edge). Resolves with the node's output or its error; never rejects.
+   */
+  runNode(topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>, options?: { signal?: AbortSignal; priority?: Priority; deadline?: number }):
+    Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }>;
   /** Compiles (and validates) ahead of the first run. Throws TopologyError when invalid. */
   compile(topology: AnyTopology): void;
   /** Refuses new runs, then drains or cancels the ones in flight. */
@@ -192,6 +203,7 @@ class EngineImpl implements Engine, EngineCore {
   readonly services: ExecServices;
   readonly #pools = new Map<string, Limiter<Acquire>>();
   readonly models: Models;
+  readonly remote: RemoteExecutor | undefined;
   readonly #bus = new Subject<EngineEvent>();
   readonly events$: Observable<EngineEvent> = this.#bus.asObservable();
   readonly #usage = new Map<string, UsageTotals>();
@@ -215,6 +227,7 @@ class EngineImpl implements Engine, EngineCore {
     this.#prefix = options.runIdPrefix ?? `${randomUUID().slice(0, 8)}-`;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'engine' });
     this.models = options.models ?? createModels();
+    this.remote = options.remote;
     const resilience = new Resilience(options.resilience ?? {}, (model, state) => {
       this.#log.info({ model, state }, 'circuit breaker state changed');
       if (this.#bus.observed) this.#bus.next({ type: 'breaker.state', model, state, ts: Date.now() });
@@ -361,6 +374,31 @@ class EngineImpl implements Engine, EngineCore {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  runNode(
+    topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>,
+    options: { signal?: AbortSignal; priority?: Priority; deadline?: number } = {},
+  ): Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }> {
+    const c = this.compile(topology);
+    const i = c.indexOf(nodeId);
+    if (i === undefined) {
+      return Promise.resolve({ ok: false, error: new ValidationError('UNKNOWN_NODE', `topology '${c.name}' has no node '${nodeId}'`, [{ path: ['nodeId'], message: `unknown node '${nodeId}'` }]) });
+    }
+    return new Promise((resolve) => {
+      const run = new Run(this.#prefix + (++this.#counter).toString(36), c, input, LEVELS[options.priority ?? 'normal'], options.deadline ?? Infinity, undefined, (r) => {
+        resolve(r.status === R_COMPLETED ? { ok: true, output: r.outputs[i] } : { ok: false, error: r.error ?? new CancelledError('node run ended') });
+      });
+      this.#active.add(run);
+      const signal = options.signal;
+      if (signal !== undefined) {
+        if (signal.aborted) return this.finish(run, R_CANCELLED, new CancelledError('cancelled by its signal', signal.reason));
+        const onAbort = (): void => this.finish(run, R_CANCELLED, new CancelledError('cancelled by its signal', signal.reason));
+        signal.addEventListener('abort', onAbort, { once: true });
+        run.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      c.beginSingle(run, i, deps);
+    });
   }
 
   stream<T extends AnyTopology>(topology: T, source: InputSource<InputOf<T>>, options?: StreamOptions): Observable<ResultOf<T>> {

@@ -84,6 +84,8 @@ export class Run {
   readonly parent: Run | undefined;
   /** For a child run: the index of the parent's node that started it. */
   parentNode = -1;
+  /** For a single-node run (a remote worker executing one node): that node's index. */
+  single = -1;
   readonly outputs: unknown[];
   readonly state: number[];
   readonly mark: number[];

@@ -25,6 +25,8 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   policy: ['policy-update.v1.avsc'],
   audit: ['audit.v1.avsc'],
   deadLetter: ['dead-letter.v1.avsc'],
+  nodeTask: ['node-task.v1.avsc'],
+  nodeResult: ['node-result.v1.avsc'],
 };
 
 /** An encoded message. */

@@ -112,8 +112,35 @@ export interface DeadLetterMessage {
   readonly ts: number;
 }
 
+/** One node of a run to execute in another worker group. */
+export interface NodeTaskMessage {
+  readonly taskId: string;
+  readonly runId: string;
+  readonly topology: string;
+  readonly group: string;
+  readonly nodeId: string;
+  readonly input: string;
+  readonly deps: string;
+  readonly priority: string;
+  readonly deadline: number | null;
+  readonly origin: string;
+}
+
+/** The outcome of a remote node task. */
+export interface NodeResultMessage {
+  readonly taskId: string;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly ok: boolean;
+  readonly output: string | null;
+  readonly error: string | null;
+  readonly worker: string;
+}
+
 /** Message type by kind. */
 export interface Messages {
+  readonly nodeTask: NodeTaskMessage;
+  readonly nodeResult: NodeResultMessage;
   readonly request: RunRequestMessage;
   readonly result: RunResultMessage;
   readonly token: TokenBatchMessage;
@@ -128,7 +155,7 @@ export interface Messages {
 export type MessageKind = keyof Messages;
 
 /** Every kind. */
-export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter'];
+export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter', 'nodeTask', 'nodeResult'];
 
 /** Semantic checks of inbound feedback beyond the Avro shape. */
 export const FeedbackSchema = z.object({

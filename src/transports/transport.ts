@@ -27,6 +27,8 @@ export function topicNames(prefix = 'llmo'): TopicNames {
     policy: `${prefix}.policies`,
     audit: `${prefix}.audit`,
     deadLetter: `${prefix}.dead-letter`,
+    nodeTask: `${prefix}.node-tasks`,
+    nodeResult: `${prefix}.node-results`,
   };
 }
 
