@@ -72,6 +72,14 @@ export class Models {
   readonly #aliases: Readonly<Record<string, string>>;
 
   constructor(options: ModelsOptions = {}) {
+    // limits are checked up front so a typo fails at startup, not at the first call
+    for (const [key, limits] of Object.entries(options.rateLimits ?? {})) {
+      try {
+        new RateLimiter(limits);
+      } catch (e) {
+        throw Object.assign(e as Error, { message: `${(e as Error).message.replace('rateLimits', `rateLimits.${key}`)}` });
+      }
+    }
     this.#aliases = { default: 'sim:default', ...options.aliases };
     for (const p of options.providers ?? [createSimProvider()]) this.#providers.set(p.name, p);
     this.#prices = { ...DEFAULT_PRICES, ...options.prices };

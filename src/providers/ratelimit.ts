@@ -9,7 +9,9 @@
  * so tests use fake timers.
  * @module
  */
-import { CancelledError } from '../errors.ts';
+import { z } from 'zod';
+import { CancelledError, ValidationError } from '../errors.ts';
+import { toIssues } from '../definition/issues.ts';
 import type { RateLimitInfo } from './types.ts';
 
 /** Limits of one model. */
@@ -19,6 +21,9 @@ export interface RateLimits {
   /** Tokens (input + output) per minute. */
   readonly tpm?: number;
 }
+
+/** zod schema of {@link RateLimits}. */
+export const RateLimitsSchema = z.strictObject({ rpm: z.number().int().positive().optional(), tpm: z.number().int().positive().optional() });
 
 /** A granted request; pass it to `settle` with the real token count. */
 export interface Reservation {
@@ -64,6 +69,8 @@ export class RateLimiter {
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(limits: RateLimits) {
+    const r = RateLimitsSchema.safeParse(limits);
+    if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'rate limits are invalid', toIssues(r.error.issues, ['rateLimits']));
     this.#rpm = limits.rpm ?? Infinity;
     this.#tpm = limits.tpm ?? Infinity;
   }
@@ -75,7 +82,7 @@ export class RateLimiter {
 
   /** Waits until one request and `tokens` tokens fit in the window, then takes them. */
   acquire(tokens: number, signal?: AbortSignal): Promise<Reservation> {
-    const want = Math.min(tokens, this.#tpm);
+    const want = Math.min(Math.max(0, tokens), this.#tpm);
     if (this.#queue.length === 0) {
       const g = this.#tryTake(want);
       if (g !== undefined) return Promise.resolve(g);

@@ -1,0 +1,139 @@
+/**
+ * Remote edges: a node marked `remote: 'group'` runs in another worker group.
+ * The origin engine sends its inputs (run input and dependency outputs) as a
+ * node task; a remote worker of that group executes the node with
+ * `engine.runNode` and replies with a node result. The node's semantics do not
+ * change: same deps, same output, failures fail the node, cancellation stops
+ * waiting.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { CancelledError, OrchestratorError, serializeError, type SerializedError } from '../errors.ts';
+import type { AnyTopology, Priority, RemoteExecutor, RemoteTask } from '../definition/types.ts';
+import type { Engine } from '../runtime/engine.ts';
+import type { NodeTaskMessage } from '../transports/messages.ts';
+import type { Consumption, Transport } from '../transports/transport.ts';
+
+/** An error that happened in a remote worker, rebuilt from its serialized form. */
+class RemoteNodeError extends OrchestratorError {
+  constructor(e: SerializedError) {
+    super(e.code, `remote: ${e.message}`, { retriable: e.retriable });
+  }
+}
+
+/**
+ * Creates the origin side of remote edges: pass it to `createEngine({ remote })`.
+ * It reads the node-result topic from its beginning, so no reply is missed.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ remote: createRemoteExecutor(transport) });
+ * ```
+ */
+export function createRemoteExecutor(transport: Transport, options: { readonly origin?: string } = {}): RemoteExecutor & { close(): void } {
+  const origin = options.origin ?? randomUUID();
+  const waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  const sub: Subscription = transport.read('nodeResult', { fromBeginning: true }).subscribe((m) => {
+    const r = m.value;
+    const w = waiting.get(r.taskId);
+    if (w === undefined) return;
+    waiting.delete(r.taskId);
+    if (r.ok) w.resolve(r.output === null ? undefined : JSON.parse(r.output));
+    else w.reject(new RemoteNodeError(JSON.parse(r.error ?? '{}') as SerializedError));
+  });
+  return {
+    execute(task: RemoteTask, signal: AbortSignal): Promise<unknown> {
+      const taskId = randomUUID();
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason ?? new CancelledError('aborted'));
+        const onAbort = (): void => {
+          waiting.delete(taskId);
+          reject(signal.reason ?? new CancelledError('aborted'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        const settle = { resolve: (v: unknown) => { signal.removeEventListener('abort', onAbort); resolve(v); }, reject: (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); } };
+        waiting.set(taskId, settle);
+        const value: NodeTaskMessage = {
+          taskId, runId: task.runId, topology: task.topology, group: task.group, nodeId: task.nodeId,
+          input: JSON.stringify(task.input ?? null), deps: JSON.stringify(task.deps), priority: task.priority,
+          deadline: task.deadline ?? null, origin,
+        };
+        transport.send('nodeTask', [{ key: task.runId, value }]).catch((e: unknown) => {
+          waiting.delete(taskId);
+          settle.reject(e);
+        });
+      });
+    },
+    close() {
+      sub.unsubscribe();
+      for (const w of waiting.values()) w.reject(new CancelledError('remote executor closed'));
+      waiting.clear();
+    },
+  };
+}
+
+/** Options of {@link createRemoteWorker}. */
+export interface RemoteWorkerOptions {
+  readonly engine: Engine;
+  readonly transport: Transport;
+  /** The worker group named by the nodes' `remote`. */
+  readonly group: string;
+  readonly topologies: readonly AnyTopology[];
+  readonly maxInFlight?: number;
+  readonly workerId?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Creates a remote worker: executes the remote nodes of its group.
+ *
+ * @example
+ * ```ts
+ * const gpu = createRemoteWorker({ engine, transport, group: 'gpu', topologies: [pipeline] });
+ * await gpu.start();
+ * ```
+ */
+export function createRemoteWorker(options: RemoteWorkerOptions): { start(): Promise<void>; stop(): Promise<void>; readonly handled: number } {
+  const { engine, transport, group } = options;
+  const id = options.workerId ?? randomUUID();
+  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'remote-worker', group, worker: id });
+  const byName = new Map(options.topologies.map((t) => [t.name, t]));
+  let consumption: Consumption | undefined;
+  let handled = 0;
+  const reply = async (task: NodeTaskMessage, outcome: { ok: true; output: unknown } | { ok: false; error: SerializedError }): Promise<void> => {
+    await transport.send('nodeResult', [{
+      key: task.runId,
+      value: {
+        taskId: task.taskId, runId: task.runId, nodeId: task.nodeId, ok: outcome.ok, worker: id,
+        output: outcome.ok ? JSON.stringify(outcome.output ?? null) : null,
+        error: outcome.ok ? null : JSON.stringify(outcome.error),
+      },
+    }]);
+    handled++;
+  };
+  return {
+    get handled() { return handled; },
+    async start() {
+      consumption = await transport.consume('nodeTask', { group: `remote.${group}`, maxInFlight: options.maxInFlight ?? 16 }, async (m) => {
+        const task = m.value;
+        if (task.group !== group) return; // another group's node
+        const t = byName.get(task.topology);
+        if (t === undefined) {
+          return reply(task, { ok: false, error: { name: 'ValidationError', code: 'UNKNOWN_TOPOLOGY', message: `group '${group}' does not serve topology '${task.topology}'`, retriable: false } });
+        }
+        const r = await engine.runNode(t, task.nodeId, JSON.parse(task.input), JSON.parse(task.deps) as Record<string, unknown>, {
+          priority: task.priority as Priority,
+          ...(task.deadline === null ? {} : { deadline: task.deadline }),
+        });
+        await reply(task, r.ok ? r : { ok: false, error: serializeError(r.error) });
+      });
+      log.info({ topologies: [...byName.keys()] }, 'remote worker started');
+    },
+    async stop() {
+      await consumption?.stop();
+    },
+  };
+}
