@@ -3,7 +3,9 @@
  * (USD per million tokens, overridable) and their rate limits.
  * @module
  */
-import { RateLimiter, type RateLimits } from './ratelimit.ts';
+import { RateLimiter, RateLimitsSchema, type RateLimits } from './ratelimit.ts';
+import { ValidationError } from '../errors.ts';
+import { toIssues } from '../definition/issues.ts';
 import { createSimProvider } from './sim.ts';
 import type { Provider, Usage } from './types.ts';
 
@@ -74,11 +76,8 @@ export class Models {
   constructor(options: ModelsOptions = {}) {
     // limits are checked up front so a typo fails at startup, not at the first call
     for (const [key, limits] of Object.entries(options.rateLimits ?? {})) {
-      try {
-        new RateLimiter(limits);
-      } catch (e) {
-        throw Object.assign(e as Error, { message: `${(e as Error).message.replace('rateLimits', `rateLimits.${key}`)}` });
-      }
+      const r = RateLimitsSchema.safeParse(limits);
+      if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'createModels options are invalid', toIssues(r.error.issues, ['rateLimits', key]));
     }
     this.#aliases = { default: 'sim:default', ...options.aliases };
     for (const p of options.providers ?? [createSimProvider()]) this.#providers.set(p.name, p);
