@@ -106,6 +106,11 @@ export class Compiled implements RunShape, CtxHost {
   readonly outIdx: number;
   readonly maxInFlight: number;
   readonly admission: Limiter<Run>;
+  /**
+   * Problems that stop this engine from starting runs of the topology but not from executing
+   * single nodes of it (a remote worker has no remote executor of its own).
+   */
+  readonly runIssues: readonly Issue[];
   private readonly childTo: readonly (readonly number[])[];
   private readonly childGate: readonly (readonly number[])[];
   private readonly childBranches: readonly (readonly (ReadonlySet<string> | undefined)[])[];
@@ -159,9 +164,6 @@ export class Compiled implements RunShape, CtxHost {
     const v = validateTopology(t);
     const issues: Issue[] = [...v.issues];
     t.nodes.forEach((node, i) => {
-      if (node.remote !== undefined && core.remote === undefined) {
-        issues.push({ path: ['nodes', i, 'remote'], message: `node '${node.id}' runs in worker group '${node.remote}', but the engine has no remote executor (createEngine({ remote: createRemoteExecutor(...) }))` });
-      }
       node.models?.forEach((ref, k) => {
         if (core.models.resolve(ref) === undefined) {
           issues.push({ path: ['nodes', i, 'model', k], message: `unknown model '${ref}' (providers: ${core.models.providerNames.join(', ')}; write provider:model)` });
@@ -174,6 +176,10 @@ export class Compiled implements RunShape, CtxHost {
       });
     });
     if (issues.length > 0) throw new TopologyError(t.name, issues);
+    this.runIssues = core.remote !== undefined ? [] : t.nodes.flatMap((node, i) => (node.remote === undefined ? [] : [{
+      path: ['nodes', i, 'remote'],
+      message: `node '${node.id}' runs in worker group '${node.remote}', but the engine has no remote executor (createEngine({ remote: createRemoteExecutor(...) }))`,
+    }]));
     const g = v.graph;
     this.core = core;
     this.name = t.name;

@@ -9,7 +9,7 @@ import { Observable, Subject } from 'rxjs';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import {
-  CancelledError, RejectedError, TimeoutError, ValidationError, type OrchestratorError,
+  CancelledError, RejectedError, TimeoutError, TopologyError, ValidationError, type OrchestratorError,
 } from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
 import type {
@@ -308,7 +308,14 @@ class EngineImpl implements Engine, EngineCore {
     return [...this.#pools.keys()];
   }
 
+  /** Compiles for starting runs: also refuses what only single-node execution may ignore. */
   compile(t: Topology): Compiled {
+    const c = this.#compileGraph(t);
+    if (c.runIssues.length > 0) throw new TopologyError(c.name, c.runIssues);
+    return c;
+  }
+
+  #compileGraph(t: Topology): Compiled {
     let c = this.#compiled.get(t);
     if (c === undefined) {
       c = new CompiledTopology(this, t, this.#maxInFlight);
@@ -380,7 +387,7 @@ class EngineImpl implements Engine, EngineCore {
     topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>,
     options: { signal?: AbortSignal; priority?: Priority; deadline?: number } = {},
   ): Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }> {
-    const c = this.compile(topology);
+    const c = this.#compileGraph(topology);
     const i = c.indexOf(nodeId);
     if (i === undefined) {
       return Promise.resolve({ ok: false, error: new ValidationError('UNKNOWN_NODE', `topology '${c.name}' has no node '${nodeId}'`, [{ path: ['nodeId'], message: `unknown node '${nodeId}'` }]) });

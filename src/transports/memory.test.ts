@@ -1,0 +1,170 @@
+// Unit tests of the in-memory transport: logs and reads, consumer groups, bounded handlers in flight,
+// dead-lettering of messages that cannot be decoded or validated.
+import { describe, expect, it } from 'vitest';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { createCodec, SCHEMA_HEADER } from './codec.ts';
+import { createMemoryTransport } from './memory.ts';
+import type { Envelope } from './transport.ts';
+import type { DeadLetterMessage, FeedbackMessage, Messages } from './messages.ts';
+import { MESSAGE_KINDS } from './messages.ts';
+import { sampleMessages } from '../../test/kafka/support.ts';
+
+const samples = sampleMessages();
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+async function until(p: () => boolean, what: string, max = 2000): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    if (p()) return;
+    await tick();
+  }
+  throw new Error(`never: ${what}`);
+}
+const fb = (i: number, extra: Partial<FeedbackMessage> = {}): { key: string; value: FeedbackMessage } => ({
+  key: 'k', value: { ...samples.feedback, feedbackId: `fb-${i}`, score: i, ...extra },
+});
+
+describe('memory transport', () => {
+  it('send then read fromBeginning gives every kind back, deep-equal, with keys and offsets', async () => {
+    const t = createMemoryTransport();
+    for (const kind of MESSAGE_KINDS) {
+      await t.send(kind, [{ key: `key-${kind}`, value: samples[kind] }]);
+      const [m] = await firstValueFrom(t.read(kind, { fromBeginning: true }).pipe(take(1), toArray()));
+      expect(m).toEqual({ key: `key-${kind}`, value: samples[kind], partition: 0, offset: '0' });
+    }
+  });
+
+  it('read from now skips what is already in the log', async () => {
+    const t = createMemoryTransport();
+    await t.send('feedback', [fb(1), fb(2)]);
+    const got: Envelope<FeedbackMessage>[] = [];
+    const sub = t.read('feedback', { fromBeginning: false }).subscribe((m) => got.push(m));
+    await t.send('feedback', [fb(3)]);
+    sub.unsubscribe();
+    expect(got.map((m) => m.value.feedbackId)).toEqual(['fb-3']);
+    expect(got[0]!.offset).toBe('2');
+  });
+
+  it('members of one group share the messages (each once); another group gets them all again', async () => {
+    const t = createMemoryTransport();
+    const a: string[] = [];
+    const b: string[] = [];
+    const other: string[] = [];
+    const slow = async (): Promise<void> => { await tick(); };
+    const ca = await t.consume('feedback', { group: 'g', maxInFlight: 2 }, async (m) => { a.push(m.value.feedbackId); await slow(); });
+    const cb = await t.consume('feedback', { group: 'g', maxInFlight: 2 }, async (m) => { b.push(m.value.feedbackId); await slow(); });
+    const co = await t.consume('feedback', { group: 'h', maxInFlight: 1 }, async (m) => { other.push(m.value.feedbackId); });
+    await t.send('feedback', Array.from({ length: 40 }, (_, i) => fb(i)));
+    await until(() => a.length + b.length === 40 && other.length === 40, 'all delivered');
+    await Promise.all([ca.stop(), cb.stop(), co.stop()]);
+    const all = Array.from({ length: 40 }, (_, i) => `fb-${i}`);
+    expect([...a, ...b].sort()).toEqual([...all].sort());
+    expect(new Set([...a, ...b]).size).toBe(40);
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    expect(other).toEqual(all); // one member, one in flight: log order
+  });
+
+  it('never runs more than maxInFlight handlers at once, and inFlight reports them', async () => {
+    const t = createMemoryTransport();
+    const gates: (() => void)[] = [];
+    let active = 0;
+    let max = 0;
+    let done = 0;
+    const c = await t.consume('request', { group: 'w', maxInFlight: 3 }, async () => {
+      active++;
+      max = Math.max(max, active);
+      await new Promise<void>((r) => gates.push(r));
+      active--;
+      done++;
+    });
+    await t.send('request', Array.from({ length: 20 }, (_, i) => ({ key: `r${i}`, value: { ...samples.request, requestId: `r${i}` } })));
+    await until(() => gates.length === 3, 'three handlers started');
+    for (let i = 0; i < 10; i++) await tick();
+    expect(gates.length).toBe(3);
+    expect(c.inFlight).toBe(3);
+    while (done < 20) {
+      gates.shift()?.();
+      await tick();
+      expect(c.inFlight).toBeLessThanOrEqual(3);
+    }
+    expect(max).toBe(3);
+    expect(c.inFlight).toBe(0);
+    await c.stop();
+  });
+
+  it('stop waits for the handlers in flight, then takes no more', async () => {
+    const t = createMemoryTransport();
+    let release!: () => void;
+    let started = 0;
+    let finished = 0;
+    const c = await t.consume('audit', { group: 'a', maxInFlight: 1 }, async () => {
+      started++;
+      await new Promise<void>((r) => (release = r));
+      finished++;
+    });
+    await t.send('audit', [{ key: 'a', value: samples.audit }, { key: 'b', value: samples.audit }]);
+    await until(() => started === 1, 'first started');
+    let stopped = false;
+    const stopping = c.stop().then(() => { stopped = true; });
+    await tick();
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(finished).toBe(1);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(started).toBe(1);
+  });
+
+  it('a group created with fromBeginning: false starts at the end of the log', async () => {
+    const t = createMemoryTransport();
+    await t.send('audit', [{ key: 'old', value: samples.audit }]);
+    const seen: string[] = [];
+    const c = await t.consume('audit', { group: 'late', maxInFlight: 4, fromBeginning: false }, async (m) => { seen.push(m.key); });
+    await t.send('audit', [{ key: 'new', value: samples.audit }]);
+    await until(() => seen.length === 1, 'new message');
+    await c.stop();
+    expect(seen).toEqual(['new']);
+  });
+
+  it('dead-letters garbage, a missing header, an unknown fingerprint and invalid feedback with the reason, and goes on', async () => {
+    const t = createMemoryTransport({ prefix: 'unit' });
+    const codec = createCodec();
+    const ok = codec.encode('feedback', fb(1).value);
+    const seen: string[] = [];
+    const c = await t.consume('feedback', { group: 'g', maxInFlight: 4 }, async (m) => { seen.push(m.value.feedbackId); });
+    t.appendRaw('feedback', [
+      { key: 'garbage', value: Buffer.from('not avro at all'), headers: ok.headers },
+      { key: 'no-header', value: ok.value, headers: {} },
+      { key: 'unknown-fp', value: ok.value, headers: { [SCHEMA_HEADER]: '0'.repeat(64) } },
+    ]);
+    await t.send('feedback', [
+      { key: 'empty-metric', value: { ...fb(2).value, metric: '' } },
+      { key: 'nan', value: { ...fb(3).value, score: Number.NaN } },
+      { key: 'valid', value: fb(4).value },
+    ]);
+    await until(() => seen.length === 1, 'valid message');
+    await c.stop();
+    expect(seen).toEqual(['fb-4']);
+    const dead = (await firstValueFrom(t.read('deadLetter', { fromBeginning: true }).pipe(take(5), toArray()))).map((m) => m.value);
+    const byKey = new Map<string, DeadLetterMessage>(dead.map((d) => [d.key!.toString('utf8'), d]));
+    expect([...byKey.keys()]).toEqual(['garbage', 'no-header', 'unknown-fp', 'empty-metric', 'nan']);
+    expect(byKey.get('garbage')!.reason).toMatch(/^cannot decode feedback: /);
+    expect(byKey.get('no-header')!.reason).toBe(`missing '${SCHEMA_HEADER}' header`);
+    expect(byKey.get('unknown-fp')!.reason).toBe(`unknown feedback schema fingerprint ${'0'.repeat(64)}`);
+    expect(byKey.get('empty-metric')!.reason).toMatch(/^invalid feedback:[\s\S]*metric/);
+    expect(byKey.get('nan')!.reason).toMatch(/^invalid feedback:[\s\S]*score/);
+    for (const d of dead) {
+      expect(d.topic).toBe('unit.feedback');
+      expect(d.value).not.toBeNull();
+    }
+    expect(dead.map((d) => d.offset)).toEqual(['0', '1', '2', '3', '4']);
+    expect(byKey.get('garbage')!.value!.toString('utf8')).toBe('not avro at all');
+  });
+
+  it('reads only what decodes (read skips, it does not dead-letter)', async () => {
+    const t = createMemoryTransport();
+    t.appendRaw('policy', [{ key: 'bad', value: Buffer.from([1, 2, 3]), headers: {} }]);
+    await t.send('policy', [{ key: 'good', value: samples.policy }]);
+    const got = await firstValueFrom(t.read('policy', { fromBeginning: true }).pipe(take(1), toArray()));
+    expect(got.map((m: Envelope<Messages['policy']>) => m.key)).toEqual(['good']);
+  });
+});
