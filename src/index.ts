@@ -48,3 +48,22 @@ export {
   type MapSpec, type RouteSpec, type JoinSpec, type Tool, type ToolSpec, type FanOutSpec, type SubTopologySpec,
   type NodeOptions, type BaseSpec,
 } from '../operators/index.ts';
+export { traceEvents } from './observability/tracing.ts';
+export { createMemoryTransport, type MemoryTransportOptions } from './transports/memory.ts';
+export { createKafkaTransport, type KafkaTransportOptions } from './transports/kafka.ts';
+export { topicNames, type Transport, type TopicNames, type Envelope, type ConsumeOptions, type Consumption } from './transports/transport.ts';
+export { Codec, createCodec, SCHEMA_FILES, SCHEMA_HEADER, KIND_HEADER, type Encoded, type Decoded } from './transports/codec.ts';
+export type {
+  Messages, MessageKind, RunRequestMessage, RunResultMessage, TokenBatchMessage, LifecycleEventMessage, FeedbackMessage,
+  PolicyUpdateMessage, AuditMessage, DeadLetterMessage, NodeTaskMessage, NodeResultMessage, UsageMessage,
+} from './transports/messages.ts';
+export { createWorker, type Worker, type WorkerOptions } from './worker/worker.ts';
+export { createClient, type Client, type SubmitOptions } from './worker/client.ts';
+export { publishEvents, type Publisher, type PublishOptions } from './worker/publisher.ts';
+export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './worker/remote.ts';
+export { withRetries, type RetryOptions, type RetryBudget, type RetryHooks } from './resilience/retry.ts';
+export { Breakers, type BreakerOptions, type BreakerState } from './resilience/breakers.ts';
+export { Resilience, type ResilienceOptions, type BulkheadOptions } from './resilience/resilience.ts';
+export type { RemoteExecutor, RemoteTask, NodeNote, CompensationContext } from './definition/types.ts';
+export type { BreakerEvent, NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent } from './runtime/events.ts';
+export { RetriesExhaustedError, CircuitOpenError, isRetriesExhaustedError, isCircuitOpenError } from './errors.ts';
