@@ -340,10 +340,8 @@ export class Compiled implements RunShape, CtxHost {
     run.state[i] = RUNNING;
     this.core.record(run, EV.NODE_STARTED, i);
     const ctx = new NodeCtx(run, i, node.config, this);
-    const finish = (): void => {
-      if (acq !== undefined) acq.releaseHeld();
-      done();
-    };
+    // No named closure per node unless resources must be released (a named one costs a defineProperty under tsx).
+    const finish: () => void = acq === undefined ? done : () => { acq.releaseHeld(); done(); };
     const timeout = this.timeoutFor(run, node);
     const kids = this.streamKids[i]!;
     if (timeout !== undefined || kids.length > 0) this.arm(ctx, timeout, finish);

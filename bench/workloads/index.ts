@@ -1,0 +1,23 @@
+/**
+ * The workload registry. To add a workload (token streaming, Kafka, ...), add
+ * one file under bench/workloads/ exporting `workload: Workload` and list it
+ * here; the harness, results JSON and Markdown pick it up.
+ * @module
+ */
+import type { Workload } from '../lib/types.ts';
+import { workload as w1 } from './w1-chain.ts';
+import { workload as w2 } from './w2-fanout.ts';
+import { workload as w3 } from './w3-concurrent.ts';
+import { workload as w3m } from './w3m-parked.ts';
+import { workload as w4 } from './w4-latency.ts';
+import { workload as w5 } from './w5-parked-100k.ts';
+import { workload as w6 } from './w6-stream.ts';
+import { workload as w7 } from './w7-compile.ts';
+
+export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7];
+
+export function workloadById(id: string): Workload {
+  const w = WORKLOADS.find((x) => x.id === id);
+  if (w === undefined) throw new Error(`unknown workload '${id}' (known: ${WORKLOADS.map((x) => x.id).join(', ')})`);
+  return w;
+}
