@@ -43,11 +43,84 @@ interface KindCodec {
   readonly fingerprint: string;
   /** Resolvers from known writer fingerprints (older versions) to the current type. */
   readonly readers: Map<string, avro.Resolver | null>;
+  /** Older writer types by fingerprint. */
+  readonly writerTypes: Map<string, avro.Type>;
 }
 
 /** Loads a schema file from `schemas/`. */
 export function loadSchema(file: string): avro.Schema {
   return JSON.parse(readFileSync(new URL(`./schemas/${file}`, import.meta.url), 'utf8')) as avro.Schema;
+}
+
+/**
+ * Walks Avro binary data along its writer schema without building values, and
+ * says what is wrong, if anything. avsc trusts the item counts of arrays and maps,
+ * so a 13-byte message claiming 2^40 entries would spin for hours: here a count
+ * larger than the bytes left is refused at once. O(length of the buffer).
+ */
+export function checkAvro(type: avro.Type, buf: Buffer): string | undefined {
+  let pos = 0;
+  const long = (): number => {
+    let n = 0;
+    let shift = 1;
+    for (let k = 0; k < 10; k++) {
+      if (pos >= buf.length) throw new Error('truncated buffer');
+      const b = buf[pos++]!;
+      n += (b & 0x7f) * shift;
+      if ((b & 0x80) === 0) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      shift *= 128;
+    }
+    throw new Error('invalid varint');
+  };
+  const skip = (n: number): void => {
+    if (n < 0 || pos + n > buf.length) throw new Error('truncated buffer');
+    pos += n;
+  };
+  type Walkable = avro.Type & {
+    readonly fields?: readonly { readonly type: avro.Type }[];
+    readonly itemsType?: avro.Type; readonly valuesType?: avro.Type; readonly types?: readonly avro.Type[]; readonly size?: number;
+  };
+  const blocks = (each: () => void): void => {
+    for (;;) {
+      let count = long();
+      if (count === 0) return;
+      if (count < 0) {
+        count = -count;
+        long(); // block size in bytes
+      }
+      if (count > buf.length - pos) throw new Error(`a block claims ${count} items but only ${buf.length - pos} bytes are left`);
+      for (let i = 0; i < count; i++) each();
+    }
+  };
+  const walk = (t: Walkable): void => {
+    const name = t.typeName;
+    switch (name) {
+      case 'null': return;
+      case 'boolean': return skip(1);
+      case 'int': case 'long': case 'enum': long(); return;
+      case 'float': return skip(4);
+      case 'double': return skip(8);
+      case 'bytes': case 'string': return skip(long());
+      case 'fixed': return skip(t.size ?? 0);
+      case 'record': case 'error': for (const f of t.fields ?? []) walk(f.type as Walkable); return;
+      case 'array': return blocks(() => walk(t.itemsType as Walkable));
+      case 'map': return blocks(() => { skip(long()); walk(t.valuesType as Walkable); });
+      default: {
+        if (name.startsWith('union')) {
+          const branch = t.types?.[long()];
+          if (branch === undefined) throw new Error('union branch out of range');
+          return walk(branch as Walkable);
+        }
+        return; // logical or unknown types: left to avsc
+      }
+    }
+  };
+  try {
+    walk(type as Walkable);
+    return pos === buf.length ? undefined : 'trailing data';
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /**
@@ -69,8 +142,13 @@ export class Codec {
       const writer = types[types.length - 1]!;
       const fingerprint = writer.fingerprint('sha256').toString('hex');
       const readers = new Map<string, avro.Resolver | null>([[fingerprint, null]]);
-      for (const older of types.slice(0, -1)) readers.set(older.fingerprint('sha256').toString('hex'), writer.createResolver(older));
-      this.#kinds.set(kind, { writer, fingerprint, readers });
+      const writerTypes = new Map<string, avro.Type>();
+      for (const older of types.slice(0, -1)) {
+        const fp = older.fingerprint('sha256').toString('hex');
+        readers.set(fp, writer.createResolver(older));
+        writerTypes.set(fp, older);
+      }
+      this.#kinds.set(kind, { writer, fingerprint, readers, writerTypes });
     }
   }
 
@@ -99,6 +177,9 @@ export class Codec {
     if (fp === undefined) return { ok: false, reason: `missing '${SCHEMA_HEADER}' header` };
     const resolver = k.readers.get(fp);
     if (resolver === undefined) return { ok: false, reason: `unknown ${kind} schema fingerprint ${fp}` };
+    const writerType = resolver === null ? k.writer : k.writerTypes.get(fp)!;
+    const bad = checkAvro(writerType, value);
+    if (bad !== undefined) return { ok: false, reason: `cannot decode ${kind}: ${bad}` };
     try {
       const decoded = resolver === null ? k.writer.fromBuffer(value) : k.writer.fromBuffer(value, resolver);
       return { ok: true, value: decoded as Messages[K] };

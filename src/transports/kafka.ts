@@ -3,7 +3,8 @@
  * one run's messages stay ordered in one partition. Consumers hold their batch
  * while `maxInFlight` handlers run (the fetcher waits for the batch: real
  * backpressure, lag grows instead of memory) and resolve offsets only up to the
- * first unfinished message, so a crash redelivers exactly what was in flight.
+ * first unfinished message, committing as that prefix grows: a crash redelivers
+ * what was in flight plus what finished during the last commit round trip.
  * @module
  */
 import { randomUUID } from 'node:crypto';
@@ -114,8 +115,9 @@ class KafkaTransport implements Transport {
   #producerReady(): Promise<Producer> {
     return (this.#producer ??= (async () => {
       await this.ensureTopics();
-      // One request in flight per broker keeps keyed messages in send order, even across retries.
-      const p = this.#kafka.producer({ maxInFlightRequests: 1, idempotent: false, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      // Idempotent (the broker drops a retried batch it already has) and one request in flight per
+      // broker: keyed messages stay in send order and are written once, even across retries.
+      const p = this.#kafka.producer({ maxInFlightRequests: 1, idempotent: true, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
       await p.connect();
       return p;
     })());
@@ -170,13 +172,34 @@ class KafkaTransport implements Transport {
       autoCommit: true,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      autoCommitThreshold: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
         const offsets = batch.messages.map((m) => m.offset);
         const finished = new Set<string>();
         let next = 0;
         // Resolve only the contiguous finished prefix: the committed offset never passes an unfinished run.
         const advance = (): void => {
+          const before = next;
           while (next < offsets.length && finished.has(offsets[next]!)) resolveOffset(offsets[next++]!);
+          // commit as the prefix grows, one commit at a time (they coalesce under load), so a crash
+          // redelivers what was in flight plus what finished during one commit round trip
+          if (next > before) commit();
+        };
+        let committing = false;
+        let dirty = false;
+        const commit = (): void => {
+          if (committing) {
+            dirty = true;
+            return;
+          }
+          committing = true;
+          commitOffsetsIfNecessary().catch(() => undefined).finally(() => {
+            committing = false;
+            if (dirty) {
+              dirty = false;
+              commit();
+            }
+          });
         };
         const beat = setInterval(() => { heartbeat().catch(() => undefined); }, 1000);
         const running: Promise<void>[] = [];
