@@ -265,6 +265,9 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
     const retry = { ...resilience.retry, ...spec.retry };
     const budget = services.budget(ctx);
     const progress = { tokens: 0 };
+    // Whether a failure may be answered by another call: transient, and not after streamed tokens of a
+    // node that must not restart (then the failure itself ends the node, untouched).
+    const again = (e: unknown): boolean => (e as { retriable?: unknown } | null)?.retriable === true && !(spec.restartable === false && progress.tokens > 0);
     let last: unknown;
     for (let k = 0; k < chain.length; k++) {
       const m = services.models.resolve(chain[k]!)!;
@@ -278,7 +281,6 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
       const once = async (): Promise<LlmOutput<T>> => {
         if (progress.tokens > 0) {
           // a retry or a fallback after tokens were streamed: consumers start over
-          if (spec.restartable === false) throw new ValidationError('NOT_RESTARTABLE', `node '${ctx.nodeId}' failed after streaming ${progress.tokens} tokens and is not restartable`, [], { cause: last });
           services.restart(ctx, `restarting on ${m.ref}`);
           progress.tokens = 0;
         }
@@ -298,13 +300,13 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
         return await withRetries(m.ref, () => resilience.inBulkhead(m.provider.name, () => resilience.breakers.execute(m.ref, once, ctx.signal), ctx.signal), retry, {
           signal: ctx.signal,
           budget,
-          retriable: (e) => (e as { retriable?: unknown } | null)?.retriable === true && !isCircuitOpenError(e) && (e as { code?: unknown }).code !== 'NOT_RESTARTABLE',
+          retriable: (e) => again(e) && !isCircuitOpenError(e) && (e as { code?: unknown }).code !== 'QUEUE_FULL',
           onRetry: (error, attempt, delayMs) => services.note(ctx, { type: 'retry', attempt, delayMs, error: serializeError(error), model: m.ref }),
         });
       } catch (e) {
         last = e;
         const next = chain[k + 1];
-        const fallBack = next !== undefined && !ctx.signal.aborted && (isCircuitOpenError(e) || isRetriesExhaustedError(e) || (e as { retriable?: unknown } | null)?.retriable === true);
+        const fallBack = next !== undefined && !ctx.signal.aborted && (isCircuitOpenError(e) || isRetriesExhaustedError(e) || again(e));
         if (!fallBack) throw e;
         services.note(ctx, { type: 'fallback', from: m.ref, to: next, reason: serializeError(e) });
       }

@@ -15,7 +15,10 @@ import { CircuitOpenError, isProviderError, isTimeoutError, retriableOf } from '
 
 /** Breaker settings. */
 export interface BreakerOptions {
-  /** Open after this many consecutive transient failures. Default 5. */
+  /**
+   * Open after this many consecutive transient failures. Default 20: high enough that a provider
+   * failing 30 % of calls at random does not trip it under concurrency, low enough for a hard-down one.
+   */
   readonly consecutiveFailures?: number;
   /** Or: open when this share (0–1) of calls fails within `windowMs` (with at least `minimumCalls`). */
   readonly failureRate?: number;
@@ -65,8 +68,9 @@ export class Breakers {
     if (p === undefined) {
       const o = this.#options;
       const breaker = o.failureRate !== undefined
-        ? new SamplingBreaker({ threshold: o.failureRate, duration: o.windowMs ?? 30_000, minimumRps: Math.max(1 / 60, (o.minimumCalls ?? 10) / ((o.windowMs ?? 30_000) / 1000)) })
-        : new ConsecutiveBreaker(o.consecutiveFailures ?? 5);
+        // cockatiel needs a threshold below 1; 0.999 keeps "open when every call fails"
+        ? new SamplingBreaker({ threshold: Math.min(o.failureRate, 0.999), duration: o.windowMs ?? 30_000, minimumRps: Math.max(1 / 60, (o.minimumCalls ?? 10) / ((o.windowMs ?? 30_000) / 1000)) })
+        : new ConsecutiveBreaker(o.consecutiveFailures ?? 20);
       p = circuitBreaker(handleWhen((e) => (isProviderError(e) || isTimeoutError(e)) && retriableOf(e)), { halfOpenAfter: o.halfOpenAfterMs ?? 30_000, breaker });
       p.onStateChange((s) => this.#onChange(model, STATE[s]!));
       this.#policies.set(model, p);

@@ -3,9 +3,8 @@
  * create: breakers, bulkheads, default retries and the per-run retry budget.
  * @module
  */
-import { bulkhead, BulkheadRejectedError, type BulkheadPolicy } from 'cockatiel';
 import { z } from 'zod';
-import { RejectedError } from '../errors.ts';
+import { CancelledError, RejectedError } from '../errors.ts';
 import { Breakers, BreakerOptionsSchema, type BreakerOptions, type BreakerState } from './breakers.ts';
 import { RetryOptionsSchema, type RetryOptions } from './retry.ts';
 
@@ -45,12 +44,52 @@ export const ResilienceOptionsSchema = z.strictObject({
   bulkheads: z.record(z.string(), z.strictObject({ limit: z.number().int().positive(), queue: z.number().int().nonnegative() })).optional(),
 });
 
+/**
+ * A bulkhead: at most `limit` calls at once and `queue` waiting, served in order;
+ * more is refused at once. A waiting call whose signal aborts leaves the queue
+ * immediately (cockatiel's bulkhead only notices at dequeue time).
+ */
+class Bulkhead {
+  #active = 0;
+  readonly #waiting: { readonly go: () => void; readonly signal: AbortSignal | undefined; readonly onAbort: () => void }[] = [];
+  constructor(readonly provider: string, readonly options: BulkheadOptions) {}
+
+  async execute<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.#active >= this.options.limit) {
+      if (this.#waiting.length >= this.options.queue) {
+        throw new RejectedError('QUEUE_FULL', `bulkhead of provider '${this.provider}' is full (${this.options.limit} calls running, ${this.options.queue} waiting)`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason ?? new CancelledError('aborted'));
+        const w = {
+          signal,
+          go: () => { signal?.removeEventListener('abort', w.onAbort); resolve(); },
+          onAbort: () => {
+            const i = this.#waiting.indexOf(w);
+            if (i >= 0) this.#waiting.splice(i, 1);
+            reject(signal!.reason ?? new CancelledError('aborted'));
+          },
+        };
+        signal?.addEventListener('abort', w.onAbort, { once: true });
+        this.#waiting.push(w);
+      });
+    } else this.#active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next.go(); // the slot passes straight to the next caller
+      else this.#active--;
+    }
+  }
+}
+
 /** Resilience state shared by all runs of an engine. */
 export class Resilience {
   readonly retry: RetryOptions;
   readonly retryBudget: number;
   readonly breakers: Breakers;
-  readonly #bulkheads = new Map<string, BulkheadPolicy>();
+  readonly #bulkheads = new Map<string, Bulkhead>();
   readonly #bulkheadOptions: Readonly<Record<string, BulkheadOptions>>;
 
   constructor(options: ResilienceOptions, onBreaker: (model: string, state: BreakerState) => void) {
@@ -65,14 +104,7 @@ export class Resilience {
     const o = this.#bulkheadOptions[provider];
     if (o === undefined) return fn();
     let b = this.#bulkheads.get(provider);
-    if (b === undefined) this.#bulkheads.set(provider, (b = bulkhead(o.limit, o.queue)));
-    try {
-      return await b.execute(fn, signal);
-    } catch (e) {
-      if (e instanceof BulkheadRejectedError) {
-        throw new RejectedError('QUEUE_FULL', `bulkhead of provider '${provider}' is full (${o.limit} calls running, ${o.queue} waiting)`);
-      }
-      throw e;
-    }
+    if (b === undefined) this.#bulkheads.set(provider, (b = new Bulkhead(provider, o)));
+    return b.execute(fn, signal);
   }
 }

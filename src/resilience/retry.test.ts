@@ -60,9 +60,9 @@ describe('withRetries: backoff', () => {
     const d = retries.map((r) => r.delayMs);
     expect(d).toHaveLength(11);
     for (let k = 1; k < d.length; k++) expect(d[k]).toBeGreaterThanOrEqual(d[k - 1]!); // never shrinks
-    expect(d[4]! / d[1]!).toBeGreaterThan(4); // three more retries: roughly 2^3
-    expect(Math.max(...d)).toBe(1000);
-    expect(d.slice(-4)).toEqual([1000, 1000, 1000, 1000]); // the cap holds from some point on
+    expect(d[3]! / d[0]!).toBeGreaterThanOrEqual(8); // three more retries: 2^3 (full jitter at a fixed draw)
+    expect(Math.max(...d)).toBeLessThanOrEqual(1000); // the cap (full jitter draws below it)
+    expect(new Set(d.slice(-4)).size).toBe(1); // the cap holds from some point on
     expect(d[0]).toBeGreaterThan(0);
   });
 
@@ -90,11 +90,7 @@ describe('withRetries: backoff', () => {
     }
   });
 
-  // BUG: retry.ts documents "exponential backoff with full jitter" and `initialDelayMs` as the "first backoff delay",
-  // but it uses cockatiel's ExponentialBackoff default generator (decorrelated jitter), whose first delay reaches
-  // ~1.38 x initialDelayMs (and the second up to ~2.8 x). Full jitter would keep retry k within [0, initial * 2^k).
-  // Repro: withRetries with initialDelayMs 100 and Math.random() = 0.99 waits ~137 ms before attempt 2.
-  it.fails('the first wait never exceeds initialDelayMs (full jitter, as documented)', async () => {
+  it('the first wait never exceeds initialDelayMs (full jitter, as documented)', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.99);
     const { retries } = await runToEnd(scripted([transient()], 'ok'), { maxAttempts: 2, initialDelayMs: 100, maxDelayMs: 10_000 });
     expect(retries[0]!.delayMs).toBeLessThanOrEqual(100);

@@ -1,11 +1,12 @@
 /**
  * Transient-only retries: exponential backoff with full jitter (cockatiel's
- * ExponentialBackoff), the provider's `retry-after` honoured, a maximum number of
+ * ExponentialBackoff with its full-jitter generator: retry k waits a random time
+ * below initialDelay·2^(k-1), capped at maxDelay), the provider's `retry-after` honoured, a maximum number of
  * attempts, and a retry budget shared by a whole run so a bad day does not
  * multiply load. The wait between attempts is abortable.
  * @module
  */
-import { ExponentialBackoff, type IBackoff } from 'cockatiel';
+import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { CancelledError, RetriesExhaustedError, retriableOf } from '../errors.ts';
 import { z } from 'zod';
 
@@ -82,7 +83,7 @@ export async function withRetries<T>(what: string, attempt: (n: number) => Promi
       if (n >= max) throw new RetriesExhaustedError(what, n, e);
       if (hooks.budget !== undefined && hooks.budget.remaining <= 0) throw new RetriesExhaustedError(what, n, e, 'the run\'s retry budget is spent');
       backoff = backoff === undefined
-        ? new ExponentialBackoff({ initialDelay: options.initialDelayMs ?? 500, maxDelay: options.maxDelayMs ?? 8000 }).next()
+        ? new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: options.initialDelayMs ?? 500, maxDelay: options.maxDelayMs ?? 8000 }).next()
         : backoff.next(undefined);
       const asked = retryAfterOf(e);
       if (asked !== undefined && asked > maxRetryAfter) throw new RetriesExhaustedError(what, n, e, `retry-after ${asked} ms is longer than ${maxRetryAfter} ms`);

@@ -17,7 +17,7 @@ export interface PublishOptions {
   readonly tokens?: boolean;
   /** Publish lifecycle events. Default true. */
   readonly lifecycle?: boolean;
-  /** Longest a token waits before its batch is sent, ms. Default 5. */
+  /** Longest a token waits before its batch is sent, ms. Default 50 (real models stream a token every 10–50 ms). */
   readonly lingerMs?: number;
   /** Most tokens in one batch. Default 256. */
   readonly maxBatch?: number;
@@ -50,7 +50,7 @@ interface Pending {
  * ```
  */
 export function publishEvents(events$: Observable<EngineEvent>, transport: Transport, options: PublishOptions): Publisher {
-  const lingerMs = options.lingerMs ?? 5;
+  const lingerMs = options.lingerMs ?? 50;
   const maxBatch = options.maxBatch ?? 256;
   const tokens = new Map<string, Pending>();
   let events: { key: string; value: LifecycleEventMessage }[] = [];
