@@ -1,8 +1,7 @@
 import { defineConfig } from 'vitest/config';
+import { kafkaTests } from './vitest.int.config.ts';
 
-// One run, two projects: unit tests (no services) and integration tests against a real
-// Kafka broker (*.int.test.ts), whose global setup finds or starts the broker
-// (KAFKA_BROKERS, a Docker engine via testcontainers, or scripts/kafka-local.sh).
+// One run, two projects: unit tests (no services) and the Kafka integration tests.
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
@@ -16,17 +15,7 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      {
-        test: {
-          name: 'kafka',
-          include: ['**/*.int.test.ts'],
-          exclude: ['**/node_modules/**', '**/.kafka/**'],
-          globalSetup: ['./test/kafka/global-setup.ts'],
-          fileParallelism: false,
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
-        },
-      },
+      { test: { name: 'kafka', ...kafkaTests } },
     ],
   },
 });

@@ -1,14 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
-// Only the Kafka integration tests (the `kafka` project of vitest.config.ts):
-//   npx vitest run -c vitest.int.config.ts   (same as: npx vitest run --project kafka)
-export default defineConfig({
-  test: {
-    include: ['**/*.int.test.ts'],
-    exclude: ['**/node_modules/**', '**/.kafka/**'],
-    globalSetup: ['./test/kafka/global-setup.ts'],
-    fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
-});
+/**
+ * The Kafka integration tests (*.int.test.ts) against a real broker, whose global setup finds or
+ * starts it (KAFKA_BROKERS, a Docker engine via testcontainers, or scripts/kafka-local.sh).
+ * Also the `kafka` project of vitest.config.ts. Alone: npx vitest run -c vitest.int.config.ts
+ */
+export const kafkaTests = {
+  include: ['**/*.int.test.ts'],
+  exclude: ['**/node_modules/**', '**/.kafka/**'],
+  globalSetup: ['./test/kafka/global-setup.ts'],
+  fileParallelism: false,
+  testTimeout: 120_000,
+  hookTimeout: 120_000,
+};
+
+export default defineConfig({ test: kafkaTests });

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from 'zod';
+import type { UsageSummary } from '../runtime/events.ts';
 
 /** A request to run a topology. */
 export interface RunRequestMessage {
@@ -19,15 +20,8 @@ export interface RunRequestMessage {
   readonly createdAt: number;
 }
 
-/** Usage totals as carried on the wire. */
-export interface UsageMessage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cachedTokens: number;
-  readonly reasoningTokens: number;
-  readonly costUsd: number;
-  readonly calls: number;
-}
+/** Usage totals as carried on the wire (the same fields as a run's usage summary). */
+export type UsageMessage = UsageSummary;
 
 /** The end of a run. */
 export interface RunResultMessage {
