@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { WORKLOADS } from './workloads/index.ts';
 import { summarise } from './lib/stats.ts';
 import {
-  fmt, judge, machineInfo, wid, packageVersions, renderMarkdown,
-  type ErrorRow, type RatioRow, type Report, type ResultRow, type TargetRow,
+  fmt, judge, machineInfo, wid, packageVersions, reading, renderMarkdown,
+  type ErrorRow, type RatioRow, type Report, type ResultRow, type SkipRow, type TargetRow,
 } from './lib/report.ts';
 import { OURS, SYSTEM_IDS, type Measurement, type Mode, type SystemId, type Workload } from './lib/types.ts';
 
@@ -123,8 +123,16 @@ async function main(): Promise<void> {
   /** samples[workload][system][rep] */
   const samples = new Map<string, Map<SystemId, (Measurement | undefined)[]>>();
   const errors: ErrorRow[] = [];
+  const skipped: SkipRow[] = [];
 
   for (const w of workloads) {
+    const reason = w.skip?.(mode);
+    if (reason !== undefined) {
+      skipped.push({ workload: w.id, reason });
+      samples.set(w.id, new Map());
+      process.stdout.write(`\n${wid(w.id)} ${w.title}\n  skipped: ${reason}\n`);
+      continue;
+    }
     const systems = systemFilter === undefined ? w.systems(mode) : (w.capable ?? w.systems(mode)).filter((s) => systemFilter.includes(s));
     const perSystem = new Map<SystemId, (Measurement | undefined)[]>(systems.map((s) => [s, []]));
     samples.set(w.id, perSystem);
@@ -177,6 +185,7 @@ async function main(): Promise<void> {
 
   const targets: TargetRow[] = [];
   for (const w of workloads) {
+    const skip = skipped.find((x) => x.workload === w.id);
     for (const t of w.targets) {
       const value = t.kind === 'value'
         ? results.find((r) => r.workload === w.id && r.system === OURS && r.metric === t.metric)?.median
@@ -185,6 +194,7 @@ async function main(): Promise<void> {
         workload: w.id, label: t.label, metric: t.metric, kind: t.kind,
         ...(t.kind === 'ratio' ? { baseline: t.baseline } : {}),
         threshold: t.value, op: t.op, value, pass: judge(t, value),
+        ...(skip === undefined ? {} : { skipped: skip.reason }),
       });
     }
   }
@@ -192,7 +202,7 @@ async function main(): Promise<void> {
   machine.loadAvgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const report: Report = {
     run: { mode, reps, startedAt: startedAt.toISOString(), durationS: (performance.now() - t0) / 1000, argv: process.argv.slice(2) },
-    machine, versions, results, ratios, targets, errors,
+    machine, versions, results, ratios, targets, errors, skipped,
   };
   mkdirSync(outDir, { recursive: true });
   const day = `${startedAt.getFullYear()}-${String(startedAt.getMonth() + 1).padStart(2, '0')}-${String(startedAt.getDate()).padStart(2, '0')}`;
@@ -203,9 +213,12 @@ async function main(): Promise<void> {
 
   process.stdout.write('\nTargets (llm-orchestrator):\n');
   for (const t of targets) {
-    const shown = t.value === undefined ? 'not measured' : t.kind === 'ratio' ? `${fmt(t.value)} of ${t.baseline} (${fmt(1 / t.value)}× faster)` : fmt(t.value);
-    process.stdout.write(`  ${t.workload.padEnd(4)} ${(t.pass === undefined ? 'n/a ' : t.pass ? 'PASS' : 'MISS')}  ${t.label}: ${shown}\n`);
+    const shown = t.value === undefined ? (t.skipped === undefined ? 'not measured' : 'skipped') : t.kind === 'ratio'
+      ? `${fmt(t.value)} of ${t.baseline} (${reading(t.value, workloads.find((w) => w.id === t.workload)?.metrics.find((x) => x.name === t.metric))})`
+      : fmt(t.value);
+    process.stdout.write(`  ${t.workload.padEnd(4)} ${(t.skipped !== undefined ? 'skip' : t.pass === undefined ? 'n/a ' : t.pass ? 'PASS' : 'MISS')}  ${t.label}: ${shown}\n`);
   }
+  for (const x of skipped) process.stdout.write(`  ${wid(x.workload)} skipped: ${x.reason}\n`);
   process.stdout.write(`\nwrote ${path.relative(root, jsonFile)} and ${path.relative(root, mdFile)} in ${report.run.durationS.toFixed(0)} s; load ${machine.loadAvgEnd.join(' ')}\n`);
   const uncounted = errors.filter((e) => !e.counted);
   if (uncounted.length > 0) {

@@ -9,7 +9,8 @@
 import { takeWhile } from 'rxjs';
 import { z } from 'zod';
 import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
-import { withRetries } from '../src/resilience/retry.ts';
+import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
+import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/definition/issues.ts';
 import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
@@ -235,6 +236,55 @@ function call<T>(
   });
 }
 
+/** One model of a node's chain: the hooks of its guarded call, and the call itself. */
+class LlmAttempt<T> extends CallHooks {
+  constructor(
+    private readonly m: ResolvedModel,
+    private readonly req: CompletionRequest,
+    private readonly ctx: NodeContext,
+    private readonly services: ExecServices,
+    private readonly spec: Pick<LlmSpec<unknown, unknown, T>, 'restartable' | 'maxTokens' | 'schema' | 'timeouts'>,
+    retry: RetryOptions,
+    budget: RetryBudget,
+    private readonly progress: { tokens: number },
+  ) {
+    super(m.ref, m.provider.name, retry, ctx.signal, budget);
+  }
+
+  /** Transient, and not after streamed tokens of a node that must not restart (then the failure ends the node untouched). */
+  again(e: unknown): boolean {
+    return (e as { retriable?: unknown } | null)?.retriable === true && !(this.spec.restartable === false && this.progress.tokens > 0);
+  }
+
+  override retriable(e: unknown): boolean {
+    return this.again(e) && super.retriable(e);
+  }
+
+  onRetry(error: unknown, attempt: number, delayMs: number): void {
+    this.services.note(this.ctx, { type: 'retry', attempt, delayMs, error: serializeError(error), model: this.m.ref });
+  }
+
+  /** One call of this model (a retry or fallback after streamed tokens first tells consumers to start over). */
+  async once(): Promise<LlmOutput<T>> {
+    const { m, ctx, services, spec, progress } = this;
+    if (progress.tokens > 0) {
+      services.restart(ctx, `restarting on ${m.ref}`);
+      progress.tokens = 0;
+    }
+    let reservation: Reservation | undefined;
+    if (m.limiter !== undefined) {
+      const estimate = (await countMessageTokens(this.req.messages)) + (spec.maxTokens ?? 256);
+      try {
+        reservation = await m.limiter.acquire(estimate, ctx.signal);
+      } catch (e) {
+        if (isStoppedError(ctx.signal.reason)) return stoppedEarly<T>(m);
+        throw e;
+      }
+    }
+    return call(m, this.req, ctx, services, reservation, spec.schema, spec.timeouts, progress);
+  }
+}
+
 /**
  * Creates an llm node.
  *
@@ -261,13 +311,9 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
       ...(spec.system === undefined ? [] : [{ role: 'system' as const, content: spec.system }]),
       ...(typeof prompt === 'string' ? [{ role: 'user' as const, content: prompt }] : prompt),
     ];
-    const { resilience } = services;
-    const retry = { ...resilience.retry, ...spec.retry };
+    const retry = { ...services.resilience.retry, ...spec.retry };
     const budget = services.budget(ctx);
     const progress = { tokens: 0 };
-    // Whether a failure may be answered by another call: transient, and not after streamed tokens of a
-    // node that must not restart (then the failure itself ends the node, untouched).
-    const again = (e: unknown): boolean => (e as { retriable?: unknown } | null)?.retriable === true && !(spec.restartable === false && progress.tokens > 0);
     let last: unknown;
     for (let k = 0; k < chain.length; k++) {
       const m = services.models.resolve(chain[k]!)!;
@@ -278,35 +324,13 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
       if (spec.seed !== undefined) req.seed = spec.seed;
       if (spec.schema !== undefined) req.json = true;
       if (toolDescriptions !== undefined) req.tools = toolDescriptions;
-      const once = async (): Promise<LlmOutput<T>> => {
-        if (progress.tokens > 0) {
-          // a retry or a fallback after tokens were streamed: consumers start over
-          services.restart(ctx, `restarting on ${m.ref}`);
-          progress.tokens = 0;
-        }
-        let reservation: Reservation | undefined;
-        if (m.limiter !== undefined) {
-          const estimate = (await countMessageTokens(messages)) + (spec.maxTokens ?? 256);
-          try {
-            reservation = await m.limiter.acquire(estimate, ctx.signal);
-          } catch (e) {
-            if (isStoppedError(ctx.signal.reason)) return stoppedEarly<T>(m);
-            throw e;
-          }
-        }
-        return call(m, req, ctx, services, reservation, spec.schema, spec.timeouts, progress);
-      };
+      const attempt = new LlmAttempt(m, req, ctx, services, spec, retry, budget, progress);
       try {
-        return await withRetries(m.ref, () => resilience.inBulkhead(m.provider.name, () => resilience.breakers.execute(m.ref, once, ctx.signal), ctx.signal), retry, {
-          signal: ctx.signal,
-          budget,
-          retriable: (e) => again(e) && !isCircuitOpenError(e) && (e as { code?: unknown }).code !== 'QUEUE_FULL',
-          onRetry: (error, attempt, delayMs) => services.note(ctx, { type: 'retry', attempt, delayMs, error: serializeError(error), model: m.ref }),
-        });
+        return await guardedCall(services.resilience, attempt, () => attempt.once());
       } catch (e) {
         last = e;
         const next = chain[k + 1];
-        const fallBack = next !== undefined && !ctx.signal.aborted && (isCircuitOpenError(e) || isRetriesExhaustedError(e) || again(e));
+        const fallBack = next !== undefined && !ctx.signal.aborted && (isCircuitOpenError(e) || isRetriesExhaustedError(e) || attempt.again(e));
         if (!fallBack) throw e;
         services.note(ctx, { type: 'fallback', from: m.ref, to: next, reason: serializeError(e) });
       }

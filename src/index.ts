@@ -64,6 +64,7 @@ export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } fr
 export { withRetries, type RetryOptions, type RetryBudget, type RetryHooks } from './resilience/retry.ts';
 export { Breakers, type BreakerOptions, type BreakerState } from './resilience/breakers.ts';
 export { Resilience, type ResilienceOptions, type BulkheadOptions } from './resilience/resilience.ts';
+export { guardedCall, CallHooks, type GuardedCall } from './resilience/guard.ts';
 export type { RemoteExecutor, RemoteTask, NodeNote, CompensationContext } from './definition/types.ts';
 export type { BreakerEvent, NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent } from './runtime/events.ts';
 export { RetriesExhaustedError, CircuitOpenError, isRetriesExhaustedError, isCircuitOpenError } from './errors.ts';

@@ -97,6 +97,14 @@ export interface TargetRow {
   /** Median the target is judged on (undefined when not measured). */
   value: number | undefined;
   pass: boolean | undefined;
+  /** Why the workload was skipped (then value and pass are undefined). */
+  skipped?: string;
+}
+
+/** A workload that did not run, and why (e.g. no Kafka broker configured). */
+export interface SkipRow {
+  workload: string;
+  reason: string;
 }
 
 export interface ErrorRow {
@@ -116,6 +124,7 @@ export interface Report {
   ratios: RatioRow[];
   targets: TargetRow[];
   errors: ErrorRow[];
+  skipped: SkipRow[];
 }
 
 export function judge(t: Target, value: number | undefined): boolean | undefined {
@@ -140,7 +149,8 @@ export function fmt(x: number): string {
   return x.toPrecision(3);
 }
 
-function reading(ratio: number, spec: MetricSpec | undefined): string {
+/** A ratio in words, by the metric's direction: "12× faster", "1.3× worse", "even". */
+export function reading(ratio: number, spec: MetricSpec | undefined): string {
   if (spec === undefined || spec.better === 'none') return '';
   const good = spec.better === 'lower' ? ratio < 1 : ratio > 1;
   const factor = ratio >= 1 ? ratio : 1 / ratio;
@@ -152,8 +162,11 @@ function reading(ratio: number, spec: MetricSpec | undefined): string {
 const range = (r: { median: number; min: number; max: number; n: number }): string =>
   r.n > 1 && fmt(r.min) !== fmt(r.max) ? `${fmt(r.median)} (${fmt(r.min)}–${fmt(r.max)})` : fmt(r.median);
 
+const metricSpec = (workloads: readonly Workload[], t: TargetRow): MetricSpec | undefined =>
+  workloads.find((w) => w.id === t.workload)?.metrics.find((x) => x.name === t.metric);
+
 const targetText = (t: TargetRow): string =>
-  t.pass === undefined ? 'n/a' : t.pass ? '**PASS**' : '**MISS**';
+  t.skipped !== undefined ? 'skipped' : t.pass === undefined ? 'n/a' : t.pass ? '**PASS**' : '**MISS**';
 
 /** `w3m` → `W3m`. */
 export const wid = (id: string): string => `W${id.slice(1)}`;
@@ -175,8 +188,9 @@ export function renderMarkdown(report: Report, workloads: readonly Workload[]): 
   lines.push('## Targets (llm-orchestrator)', '', '| workload | target | measured (median) | result |', '| --- | --- | --- | --- |');
   for (const t of report.targets) {
     const unit = t.kind === 'ratio' ? `× ${t.baseline}` : (workloads.find((w) => w.id === t.workload)?.metrics.find((x) => x.name === t.metric)?.unit ?? '');
-    const measured = t.value === undefined ? 'not measured'
-      : t.kind === 'ratio' ? `${fmt(t.value)} ${unit} (${fmt(1 / t.value)}× faster)`
+    const measured = t.skipped !== undefined ? `skipped (see ${wid(t.workload)})`
+      : t.value === undefined ? 'not measured'
+      : t.kind === 'ratio' ? `${fmt(t.value)} ${unit} (${reading(t.value, metricSpec(workloads, t))})`
       : unit === 'bool' ? (t.value === 1 ? 'yes' : 'no')
       : `${fmt(t.value)} ${unit}`;
     lines.push(`| ${wid(t.workload)} | ${t.label} | ${measured} | ${targetText(t)} |`);
@@ -186,8 +200,13 @@ export function renderMarkdown(report: Report, workloads: readonly Workload[]): 
   for (const w of workloads) {
     const rows = report.results.filter((r) => r.workload === w.id);
     const errs = report.errors.filter((e) => e.workload === w.id);
-    if (rows.length === 0 && errs.length === 0) continue;
+    const skip = report.skipped.find((x) => x.workload === w.id);
+    if (rows.length === 0 && errs.length === 0 && skip === undefined) continue;
     lines.push(`## ${wid(w.id)} — ${w.title}`, '', w.description, '');
+    if (skip !== undefined) {
+      lines.push(`**Skipped:** ${skip.reason}`, '');
+      continue;
+    }
     const systems = [...new Set(rows.map((r) => r.system))];
     const metrics = w.metrics.filter((x) => rows.some((r) => r.metric === x.name));
     lines.push(`| system | ${metrics.map((x) => `${x.name} (${x.unit})`).join(' | ')} |`);

@@ -6,8 +6,12 @@
  */
 import type { SystemAdapter } from '../systems/types.ts';
 
-/** Every system the harness can compare. `llm-orchestrator` is "ours". */
-export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra'] as const;
+/**
+ * Every system the harness can compare. `llm-orchestrator` is "ours". The first
+ * five run DAGs; `kafkajs` is the raw Kafka client, a baseline of the Kafka
+ * workloads only.
+ */
+export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra', 'kafkajs'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 export const OURS: SystemId = 'llm-orchestrator';
 
@@ -44,7 +48,7 @@ export type Measurement = Record<string, number>;
 
 /** One benchmark workload. Runs inside a fresh child process per (system, repetition). */
 export interface Workload {
-  /** Id used in results: `w1` … `w7`, `w3m`, later `w8`… */
+  /** Id used in results: `w1` … `w12`, `w3m`. */
   readonly id: string;
   readonly title: string;
   /** One or two sentences for the report. */
@@ -57,6 +61,11 @@ export interface Workload {
   readonly capable?: readonly SystemId[];
   /** Repetitions for one system when fewer than the run's (for very slow peers); default: all. */
   repsFor?(system: SystemId, mode: Mode, reps: number): number;
+  /**
+   * Why the workload cannot run here (e.g. no Kafka broker configured), or undefined when it can.
+   * A skipped workload spawns no child; the report says it was skipped and why.
+   */
+  skip?(mode: Mode): string | undefined;
   /** Kill the child after this long (it then counts as a failed measurement). */
   timeoutMs(mode: Mode): number;
   /** Metrics recorded for a repetition whose child died or timed out (e.g. `{ survived: 0 }`); without it, such a repetition is an error. */

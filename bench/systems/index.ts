@@ -12,6 +12,7 @@ const loaders: Record<SystemId, () => Promise<{ system: SystemAdapter }>> = {
   promise: () => import('./promise.ts'),
   langgraph: () => import('./langgraph.ts'),
   mastra: () => import('./mastra.ts'),
+  kafkajs: () => import('./kafkajs.ts'),
 };
 
 export async function loadSystem(id: SystemId): Promise<SystemAdapter> {

@@ -2,8 +2,12 @@
  * llm-orchestrator: the DAGs as topologies, run through one engine.
  * @module
  */
-import { createEngine, topology, type AnyTopology, type Engine, type NodeContext, type TopologyBuilder } from '../../src/index.ts';
-import type { DagOptions, Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter } from './types.ts';
+import {
+  CallHooks, createEngine, createModels, guardedCall, Resilience, topology,
+  type AnyTopology, type Engine, type NodeContext, type Provider, type TopologyBuilder,
+} from '../../src/index.ts';
+import { kafkaTokens, kafkaWorker } from './llm-orchestrator-kafka.ts';
+import type { Call, DagOptions, Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter, TokenConsumer, TokenPipe } from './types.ts';
 
 // The builder's types track node ids; these DAGs are built in loops, so the
 // builder is typed loosely here.
@@ -32,6 +36,55 @@ function runner(engine: Engine, t: AnyTopology): RunFn {
     if (r.status !== 'completed') throw new Error(`run ${r.status}: ${r.error?.message}`);
     return r.output as number;
   };
+}
+
+/**
+ * W8/W9: an llm node → a map node streaming from it (`streamFrom` + `ctx.tokens`)
+ * that hands every token to `consumer` and counts them → a sink node.
+ */
+function tokenPipe(provider: Provider, model: string, maxTokens: number | undefined, consumer: TokenConsumer): TokenPipe {
+  const engine = createEngine({ models: createModels({ providers: [provider] }) });
+  const t = (topology(`tokens-${++seq}`) as AnyBuilder)
+    .llm('gen', { model: `${provider.name}:${model}`, ...(maxTokens === undefined ? {} : { maxTokens }), prompt: (ctx: NodeContext<string>) => ctx.input })
+    .map('consume', {
+      streamFrom: 'gen',
+      run: (ctx: NodeContext) => new Promise<number>((resolve, reject) => {
+        let n = 0;
+        ctx.tokens('gen').subscribe({
+          next: (c) => {
+            if (c.kind !== 'token') return;
+            consumer.token(c.index, c.text);
+            n++;
+          },
+          error: reject,
+          complete: () => resolve(n),
+        });
+        consumer.ready?.();
+      }),
+    })
+    .map('sink', { after: ['consume'], run: (ctx: Ctx) => ctx.deps['consume']! })
+    .build({ output: 'sink' });
+  return async (prompt) => {
+    const r = await engine.run(t, prompt);
+    if (r.status !== 'completed') throw new Error(`run ${r.status}: ${r.error?.message}`);
+    return r.output as number;
+  };
+}
+
+/**
+ * W10: `call` wrapped exactly as operators/llm.ts wraps one model call: withRetries
+ * around Resilience.inBulkhead around Breakers.execute, with what the operator
+ * builds per call for them (the retry options, the `again` test, the hooks and
+ * their closures, `return await` in a try). `bulkhead` configures one for the provider.
+ */
+/** W10: exactly what the llm operator wraps around each model call (src/resilience/guard.ts). */
+function guard(call: Call, bulkhead: boolean): Call {
+  const ref = 'sim:fast';
+  const provider = 'sim';
+  const resilience = new Resilience(bulkhead ? { bulkheads: { [provider]: { limit: 64, queue: 1024 } } } : {}, () => undefined);
+  const signal = new AbortController().signal; // the node's signal: one per node, not per call
+  const budget = { remaining: resilience.retryBudget }; // the run's retry budget
+  return () => guardedCall(resilience, new CallHooks(ref, provider, resilience.retry, signal, budget), call);
 }
 
 const definer: Definer<AnyTopology, Engine> = {
@@ -77,4 +130,8 @@ export const system: SystemAdapter = {
     };
   },
   definer: definer as Definer<unknown, unknown>,
+  tokenPipe,
+  guard,
+  kafkaTokens,
+  kafkaWorker,
 };

@@ -4,7 +4,7 @@
  * the iterator.
  * @module
  */
-import type { JoinFn, NodeFn, Pump, RunFn, SystemAdapter } from './types.ts';
+import type { Call, JoinFn, NodeFn, Pump, RunFn, SystemAdapter } from './types.ts';
 
 export const system: SystemAdapter = {
   id: 'promise',
@@ -23,6 +23,10 @@ export const system: SystemAdapter = {
   },
   pump(source: Iterator<number>, cap: number, work: NodeFn, onResult: (output: number) => void): Pump {
     return workerPool(source, cap, work, onResult);
+  },
+  /** W10: no wrapper; the call itself. */
+  guard(call: Call): Call {
+    return call;
   },
 };
 

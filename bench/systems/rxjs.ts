@@ -5,7 +5,8 @@
  * @module
  */
 import { forkJoin, from, lastValueFrom, mergeMap, of, type Observable, type OperatorFunction } from 'rxjs';
-import type { JoinFn, NodeFn, Pump, RunFn, SystemAdapter } from './types.ts';
+import type { Provider } from '../../src/providers/types.ts';
+import type { JoinFn, NodeFn, Pump, RunFn, SystemAdapter, TokenConsumer, TokenPipe } from './types.ts';
 
 type Op = OperatorFunction<number, number>;
 
@@ -34,5 +35,17 @@ export const system: SystemAdapter = {
       .pipe(mergeMap((x: number) => work(x), cap))
       .subscribe({ next: onResult, error: (e: unknown) => { throw e; } });
     return { stop: async () => sub.unsubscribe() };
+  },
+  /** W8/W9: the provider's Observable subscribed directly by the consumer; no engine. */
+  tokenPipe(provider: Provider, model: string, maxTokens: number | undefined, consumer: TokenConsumer): TokenPipe {
+    return (prompt) => new Promise<number>((resolve, reject) => {
+      let n = 0;
+      provider.stream({ model, messages: [{ role: 'user', content: prompt }], ...(maxTokens === undefined ? {} : { maxTokens }) }).subscribe({
+        next: (e) => { if (e.type === 'text') consumer.token(n++, e.text); },
+        error: reject,
+        complete: () => resolve(n),
+      });
+      consumer.ready?.();
+    });
   },
 };

@@ -4,6 +4,7 @@
  * difference measured is the orchestration around them.
  * @module
  */
+import type { Provider } from '../../src/providers/types.ts';
 
 /** A node's work: every system calls exactly these closures. */
 export type NodeFn = (x: number) => Promise<number>;
@@ -36,7 +37,7 @@ export interface Definer<P, E = unknown> {
   compile(defined: P, env: E): RunFn;
 }
 
-export interface SystemAdapter {
+export interface SystemAdapter extends SystemExtras {
   readonly id: string;
   /** A linear chain: node k+1 gets node k's output; node 0 gets the run input. */
   chain(fns: readonly NodeFn[], options: DagOptions): RunFn;
@@ -49,4 +50,63 @@ export interface SystemAdapter {
   pump(source: Iterator<number>, cap: number, work: NodeFn, onResult: (output: number) => void): Pump;
   /** Present for systems that have a definition/compile step (not the hand-written baselines). */
   readonly definer?: Definer<unknown, unknown>;
+}
+
+// ------------------------------------------------------------------ token streaming (W8, W9)
+
+/** What the streaming consumer of W8/W9 does with the tokens it reads. */
+export interface TokenConsumer {
+  /** Called once the consumer is subscribed to the token stream (a driven provider waits for it). */
+  ready?(): void;
+  /** Called by the consumer for every text token, in order; `index` counts from 0 per call. */
+  token(index: number, text: string): void;
+}
+
+/** One completion streamed from the provider to the consumer, then to a sink; resolves with the token count the sink got. */
+export type TokenPipe = (prompt: string) => Promise<number>;
+
+// ------------------------------------------------------------------ resilience (W10)
+
+/** A model call, reduced to a trivial async function. */
+export type Call = () => Promise<number>;
+
+// ------------------------------------------------------------------ Kafka (W11, W12)
+
+/** Where a Kafka workload runs: the broker list and a topic prefix no other run uses. */
+export interface KafkaSetup {
+  readonly brokers: readonly string[];
+  readonly prefix: string;
+  log(message: string): void;
+}
+
+/** W11: tokens produced to Kafka and read back by a consumer. */
+export interface KafkaTokenBench {
+  /** Ways this system sends tokens; the first is the headline (`tokens_per_s`). */
+  readonly variants: readonly string[];
+  /**
+   * Produces `runs` × `tokensPerRun` tokens the `variant` way and resolves once the
+   * consumer has read back every one of them (checked: count, order and text per run).
+   */
+  roundTrip(variant: string, runs: number, tokensPerRun: number): Promise<void>;
+  /** Disconnects and deletes the topics it created (best effort). */
+  close(): Promise<void>;
+}
+
+/** W12: a worker fed by a client over Kafka. */
+export interface KafkaWorkerBench {
+  /** Submits `n` requests in one `submitMany` and resolves once every result arrived (checked: completed). */
+  roundTrip(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The optional capabilities of the newer workloads; a workload lists only the systems that have what it needs. */
+export interface SystemExtras {
+  /** W8/W9: `provider` streams one completion of `model` to a consumer (`consumer`), then to a sink. */
+  tokenPipe?(provider: Provider, model: string, maxTokens: number | undefined, consumer: TokenConsumer): TokenPipe;
+  /** W10: `call` wrapped the way a model call is (ours: retries, bulkhead, breaker; the baseline: not at all). */
+  guard?(call: Call, bulkhead: boolean): Call;
+  /** W11: token round trips through Kafka; resolves once topics exist and clients are connected. */
+  kafkaTokens?(setup: KafkaSetup): Promise<KafkaTokenBench>;
+  /** W12: a worker and a client over Kafka; resolves once the worker consumes. */
+  kafkaWorker?(setup: KafkaSetup, maxInFlight: number): Promise<KafkaWorkerBench>;
 }

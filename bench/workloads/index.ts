@@ -1,5 +1,5 @@
 /**
- * The workload registry. To add a workload (token streaming, Kafka, ...), add
+ * The workload registry. To add a workload, add
  * one file under bench/workloads/ exporting `workload: Workload` and list it
  * here; the harness, results JSON and Markdown pick it up.
  * @module
@@ -13,8 +13,13 @@ import { workload as w4 } from './w4-latency.ts';
 import { workload as w5 } from './w5-parked-100k.ts';
 import { workload as w6 } from './w6-stream.ts';
 import { workload as w7 } from './w7-compile.ts';
+import { workload as w8 } from './w8-token-throughput.ts';
+import { workload as w9 } from './w9-token-latency.ts';
+import { workload as w10 } from './w10-resilience.ts';
+import { workload as w11 } from './w11-kafka-tokens.ts';
+import { workload as w12 } from './w12-kafka-worker.ts';
 
-export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7];
+export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12];
 
 export function workloadById(id: string): Workload {
   const w = WORKLOADS.find((x) => x.id === id);

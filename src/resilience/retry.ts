@@ -72,13 +72,13 @@ const retryAfterOf = (e: unknown): number | undefined => {
 export async function withRetries<T>(what: string, attempt: (n: number) => Promise<T>, options: RetryOptions, hooks: RetryHooks): Promise<T> {
   const max = options.maxAttempts ?? 3;
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
-  const isRetriable = hooks.retriable ?? retriableOf;
+  const retriable = (e: unknown): boolean => (hooks.retriable === undefined ? retriableOf(e) : hooks.retriable(e));
   let backoff: IBackoff<unknown> | undefined;
   for (let n = 1; ; n++) {
     try {
       return await attempt(n);
     } catch (e) {
-      if (hooks.signal.aborted || !isRetriable(e)) throw e;
+      if (hooks.signal.aborted || !retriable(e)) throw e;
       if (max === 1) throw e; // retries disabled: the caller sees the failure itself
       if (n >= max) throw new RetriesExhaustedError(what, n, e);
       if (hooks.budget !== undefined && hooks.budget.remaining <= 0) throw new RetriesExhaustedError(what, n, e, 'the run\'s retry budget is spent');
