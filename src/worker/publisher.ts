@@ -2,7 +2,8 @@
  * Publishes an engine's tokens and lifecycle events to a transport. Tokens of
  * one node of one run are gathered into small batches (at most `maxBatch`
  * tokens, at most `lingerMs` old) so throughput is not spent at one message per
- * token; every send goes through one queue, so nothing is reordered.
+ * token; every send goes through one queue, so nothing is reordered, and what
+ * queues up while a send is in flight goes out together in the next one.
  * @module
  */
 import type { Observable, Subscription } from 'rxjs';
@@ -55,28 +56,49 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
   const tokens = new Map<string, Pending>();
   let events: { key: string; value: LifecycleEventMessage }[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let chain: Promise<void> = Promise.resolve();
   const log = options.logger;
-
-  const enqueue = (send: () => Promise<void>): void => {
-    chain = chain.then(send).catch((e: unknown) => log.error({ err: e }, 'publishing failed'));
+  // One send in flight; messages queued meanwhile leave together in the next (consecutive runs of a kind).
+  let outgoing: { kind: 'token' | 'event'; key: string; value: TokenBatchMessage | LifecycleEventMessage }[] = [];
+  let sending: Promise<void> | undefined;
+  const pump = async (): Promise<void> => {
+    while (outgoing.length > 0) {
+      const batch = outgoing;
+      outgoing = [];
+      for (let i = 0; i < batch.length;) {
+        const kind = batch[i]!.kind;
+        let j = i;
+        while (j < batch.length && batch[j]!.kind === kind) j++;
+        const part = batch.slice(i, j);
+        try {
+          if (kind === 'token') await transport.send('token', part.map((m) => ({ key: m.key, value: m.value as TokenBatchMessage })));
+          else await transport.send('event', part.map((m) => ({ key: m.key, value: m.value as LifecycleEventMessage })));
+        } catch (e) {
+          log.error({ err: e, kind, messages: part.length }, 'publishing failed');
+        }
+        i = j;
+      }
+    }
+  };
+  const enqueue = (kind: 'token' | 'event', key: string, value: TokenBatchMessage | LifecycleEventMessage): void => {
+    outgoing.push({ kind, key, value });
+    sending ??= pump().finally(() => { sending = undefined; });
+  };
+  const drained = async (): Promise<void> => {
+    while (sending !== undefined) await sending;
   };
   const flushTokens = (key: string): void => {
     const p = tokens.get(key);
     if (p === undefined || p.tokens.length === 0) return;
     tokens.delete(key);
     const value: TokenBatchMessage = { runId: p.runId, nodeId: p.nodeId, firstIndex: p.firstIndex, tokens: p.tokens, restart: null, ts: Date.now() };
-    enqueue(() => transport.send('token', [{ key: p.runId, value }]));
+    enqueue('token', p.runId, value);
   };
   const flushAll = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     for (const key of [...tokens.keys()]) flushTokens(key);
-    if (events.length > 0) {
-      const batch = events;
-      events = [];
-      enqueue(() => transport.send('event', batch));
-    }
+    for (const e of events) enqueue('event', e.key, e.value);
+    events = [];
   };
   const arm = (): void => {
     timer ??= setTimeout(flushAll, lingerMs);
@@ -102,7 +124,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
       const key = `${e.runId}\u0000${e.nodeId}`;
       flushTokens(key);
       const value: TokenBatchMessage = { runId: e.runId, nodeId: e.nodeId, firstIndex: 0, tokens: [], restart: e.reason, ts: e.ts };
-      enqueue(() => transport.send('token', [{ key: e.runId, value }]));
+      enqueue('token', e.runId, value);
       return;
     }
     if (e.type === 'breaker.state' || options.lifecycle === false) return;
@@ -116,12 +138,12 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
   return {
     flush: async () => {
       flushAll();
-      await chain;
+      await drained();
     },
     close: async () => {
       sub.unsubscribe();
       flushAll();
-      await chain;
+      await drained();
     },
   };
 }
