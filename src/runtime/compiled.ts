@@ -10,7 +10,6 @@ import {
 } from '../errors.ts';
 import { toIssues } from '../definition/issues.ts';
 import type { ExecServices, NodeDef, RemoteExecutor, StreamChunk, Topology } from '../definition/types.ts';
-import { PRIORITIES } from './run.ts';
 import type { Models } from '../providers/models.ts';
 import type { Graph } from '../compiler/graph.ts';
 import { validateTopology } from '../compiler/validate.ts';
@@ -19,7 +18,7 @@ import { Limiter } from './limiter.ts';
 import { stage } from './stage.ts';
 import { withRetries } from '../resilience/retry.ts';
 import {
-  ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, RESUMING, RUNNING, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
+  ACTIVE_PARENT, DONE, FAILED, INACTIVE_PARENT, NodeCtx, PRIORITIES, RESUMING, RUNNING, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, SKIPPED,
   type CtxHost, type RunShape,
 } from './run.ts';
 
