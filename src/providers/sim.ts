@@ -92,8 +92,20 @@ function proseTokens(req: CompletionRequest, seed: number, count: number): strin
   const rand = prng(seed ^ hash(req.messages.map((m) => m.content).join('\n')));
   const cache = new Map<number, string[]>();
   const out: string[] = [];
+  // sentences in a seeded shuffled order, each used once before any repeats
+  const order: number[] = [];
+  let next = 0;
   while (out.length < count) {
-    const si = Math.floor(rand() * pool.length);
+    if (next === order.length) {
+      order.length = 0;
+      next = 0;
+      for (let k = 0; k < pool.length; k++) order.push(k);
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(rand() * (k + 1));
+        [order[k], order[j]] = [order[j]!, order[k]!];
+      }
+    }
+    const si = order[next++]!;
     const li = Math.floor(rand() * CONNECTIVES.length);
     const key = si * CONNECTIVES.length + li;
     let toks = cache.get(key);
