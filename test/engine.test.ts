@@ -15,29 +15,10 @@ import {
   CancelledError, NodeError, TimeoutError, ValidationError,
   type Engine, type Issue, type NodeContext, type Priority, type RunEvent, type RunEventType, type RunResult,
 } from '../src/index.ts';
+import { deferred, flush, type Deferred } from './support/helpers.ts';
 
 // ---------------------------------------------------------------- helpers
 
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Drains microtasks and pending I/O callbacks (real timers only). */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Microtask hops only: safe under fake timers. */
 async function hops(n = 20): Promise<void> {
