@@ -1,12 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { kafkaTests } from './vitest.int.config.ts';
 
+/**
+ * `llm-orchestrator` and its subpaths resolve to the sources (the exports' `llmo-source`
+ * condition), so examples and README snippets import the package by name, as users do.
+ */
+export const packageAliases = (() => {
+  const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+    exports: Record<string, string | { 'llmo-source'?: string }>;
+  };
+  return Object.entries(pkg.exports)
+    .flatMap(([sub, target]) => (typeof target === 'object' && target['llmo-source'] !== undefined ? [[sub, target['llmo-source']] as const] : []))
+    .map(([sub, source]) => ({
+      find: new RegExp(`^llm-orchestrator${sub === '.' ? '' : sub.slice(1).replace(/[/]/g, '\\/')}$`),
+      replacement: fileURLToPath(new URL(source, import.meta.url)),
+    }));
+})();
+
 // One run, two projects: unit tests (no services) and the Kafka integration tests.
 export default defineConfig({
+  resolve: { alias: packageAliases },
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'operators/**/*.test.ts', 'test/**/*.test.ts'],
@@ -15,7 +35,7 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { test: { name: 'kafka', ...kafkaTests } },
+      { extends: true, test: { name: 'kafka', ...kafkaTests } },
     ],
   },
 });

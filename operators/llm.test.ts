@@ -5,22 +5,19 @@
  * Nothing here waits on wall-clock time: timed simulated models run under
  * vi.useFakeTimers(), everything else is synchronous or resolved by hand.
  */
-import { afterEach, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { NEVER, EMPTY, Observable, take } from 'rxjs';
 import { z } from 'zod';
 import {
-  countMessageTokens, countTextTokens, createEngine, createModels, createSimProvider, defineTool, isNodeError, isTopologyError,
+  createEngine, estimateTokens, createModels, createSimProvider, defineTool, isNodeError, isTopologyError,
   isValidationError, llm, ProviderError, topology,
   type ChatMessage, type CompletionRequest, type Engine, type EngineEvent, type LlmOutput, type Provider, type ProviderEvent,
   type RunResult, type SimProviderOptions, type TokenEvent,
 } from '../src/index.ts';
 import { simTokens } from '../src/providers/sim.ts';
+import { countMessageTokens } from '../src/providers/tokens.ts';
 import { collect, flush, hops, recordEvents, sortedByJson } from '../test/support/helpers.ts';
 
-beforeAll(async () => {
-  // Load the tokenizer once with real timers, so later counts resolve in microtasks only.
-  await countTextTokens('warm up');
-});
 
 afterEach(() => {
   vi.useRealTimers();
@@ -664,8 +661,8 @@ describe('llm operator: accounting', () => {
     const out: LlmOutput = r.output!;
     expect(out.text).toBe('The quick brown fox jumps.');
     expect(out.usage.estimated).toBe(true);
-    const input = await countMessageTokens([{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Say something about a fox.' }]);
-    const output = await countTextTokens('The quick brown fox jumps.');
+    const input = countMessageTokens([{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Say something about a fox.' }], estimateTokens);
+    const output = estimateTokens('The quick brown fox jumps.');
     expect(out.usage).toEqual({ inputTokens: input, outputTokens: output, cachedTokens: 0, reasoningTokens: 0, estimated: true });
     expect(out.costUsd).toBeCloseTo((input + 2 * output) / 1e6, 15);
     expect(r.usage).toMatchObject({ inputTokens: input, outputTokens: output, calls: 1 });

@@ -11,11 +11,11 @@ import { z } from 'zod';
 import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
 import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
 import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';
-import { toIssues } from '../src/definition/issues.ts';
+import { toIssues } from '../src/errors.ts';
 import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
 import type { Reservation } from '../src/providers/ratelimit.ts';
-import { countMessageTokens, countTextTokens } from '../src/providers/tokens.ts';
+import { countMessageTokens } from '../src/providers/tokens.ts';
 import type { ChatMessage, CompletionRequest, FinishReason, ToolDescription, Usage } from '../src/providers/types.ts';
 import type { Tool } from './tool.ts';
 import { nodeDef, type BaseSpec } from './internal/common.ts';
@@ -34,7 +34,7 @@ export interface LlmOutput<T = undefined> {
   readonly data: T;
   readonly toolCalls: readonly LlmToolCall[];
   readonly finishReason: FinishReason;
-  /** `estimated` when the provider reported no usage and we counted with a tokenizer. */
+  /** `estimated` when the provider reported no usage and it was counted with the models' token counter. */
   readonly usage: Usage & { readonly estimated: boolean };
   readonly costUsd: number;
   /** The model reference that served. */
@@ -92,7 +92,7 @@ function structured<T>(text: string, schema: z.ZodType<T>): T {
   try {
     json = JSON.parse(body);
   } catch (e) {
-    throw new ValidationError('LLM_OUTPUT_INVALID', 'model output is not valid JSON', [{ path: ['text'], message: (e as Error).message }]);
+    throw new ValidationError('LLM_OUTPUT_INVALID', 'model output is not valid JSON', [{ code: 'invalid_json', path: ['text'], message: (e as Error).message }]);
   }
   const r = schema.safeParse(json);
   if (!r.success) throw new ValidationError('LLM_OUTPUT_INVALID', 'model output does not match the schema', toIssues(r.error.issues, ['data']));
@@ -156,7 +156,7 @@ function call<T>(
     const settle = async (reason: FinishReason): Promise<LlmOutput<T>> => {
       const estimated = usage === undefined;
       const u: Usage = usage ?? {
-        inputTokens: await countMessageTokens(req.messages), outputTokens: await countTextTokens(text), cachedTokens: 0, reasoningTokens: 0,
+        inputTokens: countMessageTokens(req.messages, services.models.countTokens), outputTokens: services.models.countTokens(text), cachedTokens: 0, reasoningTokens: 0,
       };
       const costUsd = services.models.cost(m.ref, u);
       services.account(ctx, u, costUsd);
@@ -181,9 +181,10 @@ function call<T>(
         switch (e.type) {
           case 'text':
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
-            services.token(ctx, index++, e.text);
-            progress.tokens = index;
+            // the text first: a consumer may stop the call from inside token(), which settles it at once
             text += e.text;
+            progress.tokens = index + 1;
+            services.token(ctx, index++, e.text);
             break;
           case 'tool_call': {
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
@@ -273,7 +274,7 @@ class LlmAttempt<T> extends CallHooks {
     }
     let reservation: Reservation | undefined;
     if (m.limiter !== undefined) {
-      const estimate = (await countMessageTokens(this.req.messages)) + (spec.maxTokens ?? 256);
+      const estimate = countMessageTokens(this.req.messages, services.models.countTokens) + (spec.maxTokens ?? 256);
       try {
         reservation = await m.limiter.acquire(estimate, ctx.signal);
       } catch (e) {

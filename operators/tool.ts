@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { ValidationError } from '../src/errors.ts';
-import { toIssues } from '../src/definition/issues.ts';
+import { toIssues } from '../src/errors.ts';
 import type { NodeContext, NodeDef } from '../src/definition/types.ts';
 import { nodeDef, type BaseSpec } from './internal/common.ts';
 

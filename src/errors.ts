@@ -13,14 +13,52 @@
  * @module
  */
 
-/** A single validation problem: where (`path`) and what (`message`). */
+/**
+ * A single validation problem, as data: what kind (`code`), where (`path`) and what (`message`).
+ * Codes from zod keep zod's names (`invalid_type`, `too_small`, ...); the engine's own are
+ * snake_case too (`cycle`, `missing_dependency`, `unknown_model`, ...).
+ *
+ * @example
+ * ```ts
+ * const issue: Issue = { code: 'missing_dependency', path: ['nodes', 2, 'after', 0], message: "depends on missing node 'x'" };
+ * ```
+ */
 export interface Issue {
+  /** Machine-readable kind of problem. */
+  readonly code: string;
   /** Path of the bad field, e.g. `nodes.2.after.0`. Empty for the whole value. */
   readonly path: readonly (string | number)[];
   readonly message: string;
 }
 
 const MARKER = Symbol.for('llm-orchestrator.error');
+
+/**
+ * One brand per error class, registered globally (`Symbol.for`) so type guards work across
+ * copies of the package. A subclass carries its own brand and its parents': a guard never
+ * looks at `code` (a NodeError wrapping a timeout has code `TIMEOUT` but is no TimeoutError).
+ */
+const brand = (name: string): symbol => Symbol.for(`llm-orchestrator.${name}`);
+const B = {
+  validation: brand('ValidationError'),
+  topology: brand('TopologyError'),
+  node: brand('NodeError'),
+  timeout: brand('TimeoutError'),
+  cancelled: brand('CancelledError'),
+  stopped: brand('StoppedError'),
+  retries: brand('RetriesExhaustedError'),
+  circuit: brand('CircuitOpenError'),
+  rejected: brand('RejectedError'),
+  provider: brand('ProviderError'),
+} as const;
+
+function mark(e: object, b: symbol): void {
+  Object.defineProperty(e, b, { value: true, enumerable: false });
+}
+
+function has(e: unknown, b: symbol): boolean {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[b] === true;
+}
 
 /** Options shared by every engine error. */
 export interface OrchestratorErrorOptions {
@@ -80,6 +118,7 @@ export class ValidationError extends OrchestratorError {
   constructor(code: string, what: string, issues: readonly Issue[], options: OrchestratorErrorOptions = {}) {
     super(code, `${what}:\n${formatIssues(issues)}`, options);
     this.issues = issues;
+    mark(this, B.validation);
   }
 }
 
@@ -94,6 +133,7 @@ export class ValidationError extends OrchestratorError {
 export class TopologyError extends ValidationError {
   constructor(name: string, issues: readonly Issue[]) {
     super('TOPOLOGY_INVALID', `Topology '${name}' is invalid`, issues);
+    mark(this, B.topology);
   }
 }
 
@@ -116,6 +156,7 @@ export class NodeError extends OrchestratorError {
       { cause, retriable: retriableOf(cause) },
     );
     this.nodeId = nodeId;
+    mark(this, B.node);
   }
 }
 
@@ -132,6 +173,7 @@ export class TimeoutError extends OrchestratorError {
   constructor(what: string, timeoutMs: number) {
     super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`, { retriable: true });
     this.timeoutMs = timeoutMs;
+    mark(this, B.timeout);
   }
 }
 
@@ -147,6 +189,7 @@ export class TimeoutError extends OrchestratorError {
 export class CancelledError extends OrchestratorError {
   constructor(message = 'run cancelled', cause?: unknown) {
     super('CANCELLED', message, cause === undefined ? {} : { cause });
+    mark(this, B.cancelled);
   }
 }
 
@@ -162,6 +205,7 @@ export class CancelledError extends OrchestratorError {
 export class StoppedError extends OrchestratorError {
   constructor(reason: string) {
     super('STOPPED', reason);
+    mark(this, B.stopped);
   }
 }
 
@@ -179,6 +223,7 @@ export class RetriesExhaustedError extends OrchestratorError {
     const msg = last instanceof Error ? last.message : String(last);
     super('RETRIES_EXHAUSTED', `${what}: gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} (${why}); last failure: ${msg}`, { cause: last, retriable: false });
     this.attempts = attempts;
+    mark(this, B.retries);
   }
 }
 
@@ -196,6 +241,7 @@ export class CircuitOpenError extends OrchestratorError {
   constructor(model: string, cause?: unknown) {
     super('CIRCUIT_OPEN', `circuit breaker for ${model} is open`, cause === undefined ? { retriable: true } : { retriable: true, cause });
     this.model = model;
+    mark(this, B.circuit);
   }
 }
 
@@ -210,6 +256,7 @@ export class CircuitOpenError extends OrchestratorError {
 export class RejectedError extends OrchestratorError {
   constructor(code: 'QUEUE_FULL' | 'SHUTTING_DOWN', message: string) {
     super(code, message, { retriable: code === 'QUEUE_FULL' });
+    mark(this, B.rejected);
   }
 }
 
@@ -248,6 +295,7 @@ export class ProviderError extends OrchestratorError {
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
     this.requestId = details.requestId;
+    mark(this, B.provider);
   }
 }
 
@@ -257,49 +305,68 @@ export function isOrchestratorError(e: unknown): e is OrchestratorError {
 }
 /** True for {@link ValidationError} (and {@link TopologyError}). */
 export function isValidationError(e: unknown): e is ValidationError {
-  return isOrchestratorError(e) && Array.isArray((e as ValidationError).issues);
+  return has(e, B.validation);
 }
 /** True for {@link TopologyError}. */
 export function isTopologyError(e: unknown): e is TopologyError {
-  return isOrchestratorError(e) && e.code === 'TOPOLOGY_INVALID';
+  return has(e, B.topology);
 }
 /** True for {@link NodeError}. */
 export function isNodeError(e: unknown): e is NodeError {
-  return isOrchestratorError(e) && typeof (e as NodeError).nodeId === 'string';
+  return has(e, B.node);
 }
-/** True for {@link TimeoutError}. */
+/** True for {@link TimeoutError} (not for a NodeError whose cause is one: look at `cause`). */
 export function isTimeoutError(e: unknown): e is TimeoutError {
-  return isOrchestratorError(e) && e.code === 'TIMEOUT';
+  return has(e, B.timeout);
 }
 /** True for {@link CancelledError}. */
 export function isCancelledError(e: unknown): e is CancelledError {
-  return isOrchestratorError(e) && e.code === 'CANCELLED';
+  return has(e, B.cancelled);
 }
 /** True for {@link StoppedError}. */
 export function isStoppedError(e: unknown): e is StoppedError {
-  return isOrchestratorError(e) && e.code === 'STOPPED';
+  return has(e, B.stopped);
 }
 /** True for {@link RetriesExhaustedError}. */
 export function isRetriesExhaustedError(e: unknown): e is RetriesExhaustedError {
-  return isOrchestratorError(e) && e.code === 'RETRIES_EXHAUSTED';
+  return has(e, B.retries);
 }
 /** True for {@link CircuitOpenError}. */
 export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
-  return isOrchestratorError(e) && e.code === 'CIRCUIT_OPEN';
+  return has(e, B.circuit);
 }
 /** True for {@link RejectedError}. */
 export function isRejectedError(e: unknown): e is RejectedError {
-  return isOrchestratorError(e) && (e.code === 'QUEUE_FULL' || e.code === 'SHUTTING_DOWN');
+  return has(e, B.rejected);
 }
-
 /** True for {@link ProviderError}. */
 export function isProviderError(e: unknown): e is ProviderError {
-  return isOrchestratorError(e) && typeof (e as ProviderError).provider === 'string';
+  return has(e, B.provider);
 }
 
 /** Whether an arbitrary thrown value says it may be retried (`retriable: true`). */
 export function retriableOf(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true;
+}
+
+/**
+ * Converts zod issues (optionally under a path prefix) to engine issues, keeping zod's codes.
+ *
+ * @example
+ * ```ts
+ * const r = schema.safeParse(value);
+ * if (!r.success) return toIssues(r.error.issues, ['input']);
+ * ```
+ */
+export function toIssues(
+  issues: readonly { readonly code: string; readonly path: readonly PropertyKey[]; readonly message: string }[],
+  prefix: readonly (string | number)[] = [],
+): Issue[] {
+  return issues.map((i) => ({
+    code: i.code,
+    path: [...prefix, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+    message: i.message,
+  }));
 }
 
 /** Renders issues one per line as `path: message`. */

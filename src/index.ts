@@ -1,70 +1,61 @@
 /**
  * llm-orchestrator: multi-model LLM pipelines as reactive, backpressure-aware
- * RxJS stream topologies. Every export is named here.
+ * RxJS stream topologies.
+ *
+ * This is the core entry: the builder, the engine, the node kinds, the model
+ * catalogue with the simulated provider, and the errors. It loads no Kafka, Avro,
+ * YAML, OpenTelemetry or tokenizer code; those live behind their own entries:
+ * `llm-orchestrator/documents` (JSON/YAML topologies), `/providers` (OpenAI-compatible
+ * and Anthropic), `/tokenizer`, `/transport`, `/kafka`, `/worker`, `/otel` and `/testing`.
+ *
+ * @example
+ * ```ts
+ * import { createEngine, topology } from 'llm-orchestrator';
+ * const t = topology('hello').map('greet', { run: () => 'hi' }).build({ output: 'greet' });
+ * const r = await createEngine().run(t, undefined);
+ * ```
  * @module
  */
-export { topology, TopologyBuilder, type TopologyOptions, type DepsOf } from './definition/builder.ts';
+export { topology, type TopologyBuilder, type TopologyOptions, type DepsOf } from './builder/builder.ts';
 export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
-  InputOf, OutputsOf, OutputOf, StreamChunk,
+  InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext,
 } from './definition/types.ts';
-export { createRegistry, Registry, type RegisteredFanOut } from './definition/registry.ts';
-export { parseTopology, loadTopologyFile, TopologyDocSchema, type TopologyDoc, type ParseResult } from './definition/load.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
-export { buildGraph, findCycles, type Graph, type Edge, type Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf,
 } from './runtime/engine.ts';
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, RunUsage } from './runtime/result.ts';
-export type { UsageTotals } from './runtime/run.ts';
-export type {
-  Provider, ProviderEvent, CompletionRequest, ChatMessage, ToolCall, ToolDescription, Usage, FinishReason, RateLimitInfo,
-} from './providers/types.ts';
-export { createModels, Models, DEFAULT_PRICES, type Price, type ModelsOptions, type ResolvedModel } from './providers/models.ts';
-export { createOpenAIProvider, type OpenAIProviderOptions } from './providers/openai.ts';
-export { createAnthropicProvider, type AnthropicProviderOptions } from './providers/anthropic.ts';
-export { createSimProvider, SIM_MODELS, type SimProviderOptions, type SimTiming, type SimResponse } from './providers/sim.ts';
-export { RateLimiter, type RateLimits, type Reservation } from './providers/ratelimit.ts';
-export { classifyFailure, parseRateLimit, STATUS_TABLE, CODE_TABLE, type Failure } from './providers/failures.ts';
-export { countTextTokens, countMessageTokens } from './providers/tokens.ts';
-export type {
-  EngineEvent, TokenEvent, RestartEvent, UsageSummary, RunEvent, RunEventType, RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
-  NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
-} from './runtime/events.ts';
 export type { InputSource } from './runtime/source.ts';
-export { stage, type StageConfig } from './runtime/stage.ts';
-export { Limiter, type LimiterOptions, type Level } from './runtime/limiter.ts';
+export type {
+  EngineEvent, TokenEvent, RestartEvent, BreakerEvent, RunEvent, RunEventType,
+  RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
+  NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
+  NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent,
+} from './runtime/events.ts';
+export type {
+  Provider, ProviderEvent, CompletionRequest, ChatMessage, ToolCall, ToolDescription, Usage, UsageTotals, FinishReason, RateLimitInfo,
+} from './providers/types.ts';
+export { createModels, DEFAULT_PRICES, type Models, type Price, type ModelsOptions, type ResolvedModel } from './providers/models.ts';
+export type { RateLimits } from './providers/ratelimit.ts';
+export { createSimProvider, SIM_MODELS, type SimProviderOptions, type SimTiming, type SimResponse } from './providers/sim.ts';
+export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
+export type { ResilienceOptions, BulkheadOptions } from './resilience/resilience.ts';
+export type { BreakerOptions, BreakerState } from './resilience/breakers.ts';
+export type { RetryOptions, RetryBudget } from './resilience/retry.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,
+  RetriesExhaustedError, CircuitOpenError,
   isOrchestratorError, isValidationError, isTopologyError, isNodeError, isTimeoutError, isCancelledError, isRejectedError,
-  isProviderError, isStoppedError, type ProviderErrorDetails,
+  isProviderError, isStoppedError, isRetriesExhaustedError, isCircuitOpenError,
   retriableOf, serializeError, formatIssues,
-  type Issue, type SerializedError, type OrchestratorErrorOptions,
+  type Issue, type SerializedError, type OrchestratorErrorOptions, type ProviderErrorDetails,
 } from './errors.ts';
 export {
   map, route, join, tool, defineTool, fanOut, subTopology, llm,
-  type LlmSpec, type LlmOutput, type LlmToolCall,
+  type LlmSpec, type LlmOutput, type LlmToolCall, type CallTimeouts,
   type MapSpec, type RouteSpec, type JoinSpec, type Tool, type ToolSpec, type FanOutSpec, type SubTopologySpec,
   type NodeOptions, type BaseSpec,
 } from '../operators/index.ts';
-export { traceEvents } from './observability/tracing.ts';
-export { createMemoryTransport, type MemoryTransportOptions } from './transports/memory.ts';
-export { createKafkaTransport, type KafkaTransportOptions } from './transports/kafka.ts';
-export { topicNames, type Transport, type TopicNames, type Envelope, type ConsumeOptions, type Consumption } from './transports/transport.ts';
-export { Codec, createCodec, SCHEMA_FILES, SCHEMA_HEADER, KIND_HEADER, type Encoded, type Decoded } from './transports/codec.ts';
-export type {
-  Messages, MessageKind, RunRequestMessage, RunResultMessage, TokenBatchMessage, LifecycleEventMessage, FeedbackMessage,
-  PolicyUpdateMessage, AuditMessage, DeadLetterMessage, NodeTaskMessage, NodeResultMessage, UsageMessage,
-} from './transports/messages.ts';
-export { createWorker, type Worker, type WorkerOptions } from './worker/worker.ts';
-export { createClient, type Client, type SubmitOptions } from './worker/client.ts';
-export { publishEvents, type Publisher, type PublishOptions } from './worker/publisher.ts';
-export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './worker/remote.ts';
-export { withRetries, type RetryOptions, type RetryBudget, type RetryHooks } from './resilience/retry.ts';
-export { Breakers, type BreakerOptions, type BreakerState } from './resilience/breakers.ts';
-export { Resilience, type ResilienceOptions, type BulkheadOptions } from './resilience/resilience.ts';
-export { guardedCall, CallHooks, type GuardedCall } from './resilience/guard.ts';
-export type { RemoteExecutor, RemoteTask, NodeNote, CompensationContext } from './definition/types.ts';
-export type { BreakerEvent, NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent } from './runtime/events.ts';
-export { RetriesExhaustedError, CircuitOpenError, isRetriesExhaustedError, isCircuitOpenError } from './errors.ts';
+export type { Logger, LogFn } from './logger.ts';

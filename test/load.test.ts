@@ -9,9 +9,9 @@ import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  createEngine, createRegistry, defineTool, isNodeError, isValidationError, loadTopologyFile, parseTopology, topology,
-  type Issue, type NodeContext, type ParseResult, type Topology,
+  createEngine, defineTool, isNodeError, isValidationError, topology, type Issue, type NodeContext, type Topology,
 } from '../src/index.ts';
+import { createRegistry, loadTopologyFile, parseTopology, type ParseResult } from '../src/documents/index.ts';
 
 let dir = '';
 beforeAll(async () => {

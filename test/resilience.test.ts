@@ -11,9 +11,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { lastValueFrom, Observable, toArray } from 'rxjs';
 import { z } from 'zod';
 import {
-  createEngine, createModels, createOpenAIProvider, isProviderError, isRejectedError, isRetriesExhaustedError, isTimeoutError,
+  createEngine, createModels, isProviderError, isRejectedError, isRetriesExhaustedError, isTimeoutError,
   topology, type Engine, type EngineEvent, type Provider, type ProviderError, type ProviderEvent, type RunEvent, type StreamChunk,
 } from '../src/index.ts';
+import { createOpenAIProvider } from '../src/providers/index.ts';
 import { httpError, transportError, type CallSite } from '../src/providers/failures.ts';
 import type { ResilienceOptions } from '../src/resilience/resilience.ts';
 import type { BreakerEvent, NodeFallbackEvent, NodeRetryEvent } from '../src/runtime/events.ts';

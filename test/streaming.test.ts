@@ -7,19 +7,15 @@
  * Timed simulated models run under vi.useFakeTimers(); nothing waits on
  * wall-clock time.
  */
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { finalize, Observable, tap } from 'rxjs';
 import { z } from 'zod';
 import {
-  countTextTokens, createEngine, createModels, createSimProvider, isNodeError, isTopologyError, topology,
+  createEngine, createModels, createSimProvider, isNodeError, isTopologyError, topology,
   type Engine, type EngineEvent, type Issue, type Provider, type ProviderEvent, type SimProviderOptions, type StreamChunk, type TokenEvent,
 } from '../src/index.ts';
 import { simTokens } from '../src/providers/sim.ts';
 
-beforeAll(async () => {
-  // Load the tokenizer with real timers (a stopped sim call has no usage event and is counted with it).
-  await countTextTokens('warm up');
-});
 
 afterEach(() => {
   vi.useRealTimers();

@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from 'zod';
-import { createRegistry, defineTool, type EngineOptions } from '../src/index.ts';
+import { defineTool, type EngineOptions } from 'llm-orchestrator';
+import { createRegistry } from 'llm-orchestrator/documents';
 import { search, type Doc } from './support/corpus.ts';
 import { simulateCompletion, type SimulatedCompletion } from './support/simulated.ts';
 

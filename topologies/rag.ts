@@ -12,7 +12,7 @@
  * @module
  */
 import { z } from 'zod';
-import { defineTool, topology, type EngineOptions } from '../src/index.ts';
+import { defineTool, topology, type EngineOptions } from 'llm-orchestrator';
 import { search } from './support/corpus.ts';
 
 /** Engine settings the CLI uses for this topology: at most 4 model calls at once. */

@@ -5,10 +5,10 @@
  * @module
  */
 import { pino } from 'pino';
-import {
-  createClient, createEngine, createKafkaTransport, createWorker, publishEvents, topology,
-  type AnyTopology, type Envelope, type NodeContext, type TokenBatchMessage,
-} from '../../src/index.ts';
+import { createEngine, topology, type AnyTopology, type NodeContext } from '../../src/index.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
+import type { Envelope, TokenBatchMessage } from '../../src/transports/index.ts';
+import { createClient, createWorker, publishEvents } from '../../src/worker/index.ts';
 import { sleep } from '../lib/measure.ts';
 import { deleteTopics, promptOf, TokenTally } from './kafka-common.ts';
 import type { KafkaSetup, KafkaTokenBench, KafkaWorkerBench } from './types.ts';

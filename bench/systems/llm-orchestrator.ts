@@ -3,9 +3,10 @@
  * @module
  */
 import {
-  CallHooks, createEngine, createModels, guardedCall, Resilience, topology,
-  type AnyTopology, type Engine, type NodeContext, type Provider, type TopologyBuilder,
+  createEngine, createModels, topology, type AnyTopology, type Engine, type NodeContext, type Provider, type TopologyBuilder,
 } from '../../src/index.ts';
+import { CallHooks, guardedCall } from '../../src/resilience/guard.ts';
+import { Resilience } from '../../src/resilience/resilience.ts';
 import { kafkaTokens, kafkaWorker } from './llm-orchestrator-kafka.ts';
 import type { Call, DagOptions, Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter, TokenConsumer, TokenPipe } from './types.ts';
 

@@ -13,7 +13,7 @@ import { loadForCli } from './load.ts';
 import { printProgress } from './progress.ts';
 import { modelsFromEnv } from './env.ts';
 import { pino } from 'pino';
-import { createKafkaTransport } from '../transports/kafka.ts';
+import { createKafkaTransport } from '../transports/kafka/index.ts';
 import { createWorker } from '../worker/worker.ts';
 import { createClient } from '../worker/client.ts';
 
@@ -126,7 +126,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
         createEngine({ models: modelsFromEnv(io.env ?? process.env).models, ...loaded.engineOptions }).compile(loaded.topology);
       } catch (e) {
         const s = serializeError(e);
-        code = reportIssues(io, file, s.issues ?? [{ path: [], message: s.message }]);
+        code = reportIssues(io, file, s.issues ?? [{ code: s.code, path: [], message: s.message }]);
         return;
       }
       io.out.write(`${file}: topology '${loaded.topology.name}' is valid (${loaded.topology.nodes.length} nodes)\n`);

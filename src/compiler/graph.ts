@@ -56,7 +56,7 @@ export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: 
   const index = new Map<string, number>();
   t.nodes.forEach((n, i) => {
     const first = index.get(n.id);
-    if (first !== undefined) issues.push({ path: ['nodes', i, 'id'], message: `duplicate node id '${n.id}' (first used by nodes.${first})` });
+    if (first !== undefined) issues.push({ code: 'duplicate_id', path: ['nodes', i, 'id'], message: `duplicate node id '${n.id}' (first used by nodes.${first})` });
     else index.set(n.id, i);
   });
   const n = t.nodes.length;
@@ -76,10 +76,10 @@ export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: 
     const seen = new Set<string>();
     node.after.forEach((dep, k) => {
       const from = index.get(dep);
-      if (seen.has(dep)) issues.push({ path: ['nodes', to, 'after', k], message: `'${dep}' is listed twice` });
+      if (seen.has(dep)) issues.push({ code: 'duplicate_dependency', path: ['nodes', to, 'after', k], message: `'${dep}' is listed twice` });
       seen.add(dep);
       if (from === undefined) {
-        issues.push({ path: ['nodes', to, 'after', k], message: `node '${node.id}' depends on missing node '${dep}'` });
+        issues.push({ code: 'missing_dependency', path: ['nodes', to, 'after', k], message: `node '${node.id}' depends on missing node '${dep}'` });
         return;
       }
       setGate(from, to, t.nodes[from]!.onError !== undefined ? SUCCESS : ALWAYS);
@@ -92,19 +92,19 @@ export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: 
         targets.forEach((target, k) => {
           const to = index.get(target);
           if (to === undefined) {
-            issues.push({ path: ['nodes', from, 'branches', branch, k], message: `route '${node.id}' branch '${branch}' targets missing node '${target}'` });
+            issues.push({ code: 'missing_branch_target', path: ['nodes', from, 'branches', branch, k], message: `route '${node.id}' branch '${branch}' targets missing node '${target}'` });
           } else setGate(from, to, { kind: 'branch', branches: new Set([branch]) });
         });
       }
     }
     if (node.streamFrom !== undefined) {
       const src = index.get(node.streamFrom);
-      if (src === undefined) issues.push({ path: ['nodes', from, 'streamFrom'], message: `node '${node.id}' streams from missing node '${node.streamFrom}'` });
+      if (src === undefined) issues.push({ code: 'missing_stream_source', path: ['nodes', from, 'streamFrom'], message: `node '${node.id}' streams from missing node '${node.streamFrom}'` });
       else gates.set(`${src}>${from}`, STREAM);
     }
     if (node.onError !== undefined) {
       const to = index.get(node.onError);
-      if (to === undefined) issues.push({ path: ['nodes', from, 'onError'], message: `node '${node.id}' has onError target missing node '${node.onError}'` });
+      if (to === undefined) issues.push({ code: 'missing_error_target', path: ['nodes', from, 'onError'], message: `node '${node.id}' has onError target missing node '${node.onError}'` });
       else gates.set(`${from}>${to}`, ERROR);
     }
   });

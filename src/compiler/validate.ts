@@ -26,40 +26,40 @@ export type Validation =
  */
 export function validateTopology(t: Topology): Validation {
   const issues: Issue[] = [];
-  if (typeof t.name !== 'string' || t.name.length === 0) issues.push({ path: ['name'], message: 'a topology needs a non-empty name' });
-  if (t.nodes.length === 0) issues.push({ path: ['nodes'], message: 'a topology needs at least one node' });
+  if (typeof t.name !== 'string' || t.name.length === 0) issues.push({ code: 'invalid_name', path: ['name'], message: 'a topology needs a non-empty name' });
+  if (t.nodes.length === 0) issues.push({ code: 'no_nodes', path: ['nodes'], message: 'a topology needs at least one node' });
   if (t.maxInFlight !== undefined && !isPositiveInt(t.maxInFlight)) {
-    issues.push({ path: ['maxInFlight'], message: `must be a positive integer, got ${String(t.maxInFlight)}` });
+    issues.push({ code: 'invalid_max_in_flight', path: ['maxInFlight'], message: `must be a positive integer, got ${String(t.maxInFlight)}` });
   }
   t.nodes.forEach((node, i) => {
-    if (!ID.test(node.id)) issues.push({ path: ['nodes', i, 'id'], message: `'${node.id}' is not a valid node id (letters, digits, _ . -; not starting with a digit)` });
-    if (node.cap !== undefined && !isPositiveInt(node.cap)) issues.push({ path: ['nodes', i, 'cap'], message: `must be a positive integer, got ${String(node.cap)}` });
+    if (!ID.test(node.id)) issues.push({ code: 'invalid_id', path: ['nodes', i, 'id'], message: `'${node.id}' is not a valid node id (letters, digits, _ . -; not starting with a digit)` });
+    if (node.cap !== undefined && !isPositiveInt(node.cap)) issues.push({ code: 'invalid_cap', path: ['nodes', i, 'cap'], message: `must be a positive integer, got ${String(node.cap)}` });
     if (node.timeoutMs !== undefined && !(node.timeoutMs > 0 && Number.isFinite(node.timeoutMs))) {
-      issues.push({ path: ['nodes', i, 'timeoutMs'], message: `must be a positive number of ms, got ${String(node.timeoutMs)}` });
+      issues.push({ code: 'invalid_timeout', path: ['nodes', i, 'timeoutMs'], message: `must be a positive number of ms, got ${String(node.timeoutMs)}` });
     }
-    if (node.after.includes(node.id)) issues.push({ path: ['nodes', i, 'after'], message: `cycle: ${node.id} -> ${node.id}` });
+    if (node.after.includes(node.id)) issues.push({ code: 'cycle', path: ['nodes', i, 'after'], message: `cycle: ${node.id} -> ${node.id}` });
     if (node.kind === 'route' && Object.keys(node.branches ?? {}).length === 0) {
-      issues.push({ path: ['nodes', i, 'branches'], message: `route '${node.id}' needs at least one branch` });
+      issues.push({ code: 'no_branches', path: ['nodes', i, 'branches'], message: `route '${node.id}' needs at least one branch` });
     }
-    if (node.kind !== 'route' && node.branches !== undefined) issues.push({ path: ['nodes', i, 'branches'], message: 'only route nodes have branches' });
+    if (node.kind !== 'route' && node.branches !== undefined) issues.push({ code: 'unexpected_branches', path: ['nodes', i, 'branches'], message: 'only route nodes have branches' });
     if (node.kind === 'join' && node.after.length === 0) {
-      issues.push({ path: ['nodes', i, 'after'], message: `join '${node.id}' has no parents: it can never fire` });
+      issues.push({ code: 'join_without_parents', path: ['nodes', i, 'after'], message: `join '${node.id}' has no parents: it can never fire` });
     }
-    if (node.streamFrom === node.id) issues.push({ path: ['nodes', i, 'streamFrom'], message: `node '${node.id}' cannot stream from itself` });
+    if (node.streamFrom === node.id) issues.push({ code: 'stream_from_self', path: ['nodes', i, 'streamFrom'], message: `node '${node.id}' cannot stream from itself` });
     if (node.streamFrom !== undefined) {
       if (node.after.includes(node.streamFrom)) {
-        issues.push({ path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is in both streamFrom and after: a streaming consumer starts with its producer, list it in streamFrom only` });
+        issues.push({ code: 'stream_from_and_after', path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is in both streamFrom and after: a streaming consumer starts with its producer, list it in streamFrom only` });
       }
       const producer = t.nodes.find((x) => x.id === node.streamFrom);
       if (producer !== undefined && producer.kind !== 'llm') {
-        issues.push({ path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is a ${producer.kind} node; only llm nodes stream tokens` });
+        issues.push({ code: 'stream_from_non_llm', path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is a ${producer.kind} node; only llm nodes stream tokens` });
       }
     }
-    if (node.onError === node.id) issues.push({ path: ['nodes', i, 'onError'], message: `node '${node.id}' cannot be its own onError target` });
+    if (node.onError === node.id) issues.push({ code: 'error_target_self', path: ['nodes', i, 'onError'], message: `node '${node.id}' cannot be its own onError target` });
     if (node.branches) {
       for (const [b, targets] of Object.entries(node.branches)) {
         targets.forEach((target, k) => {
-          if (target === node.id) issues.push({ path: ['nodes', i, 'branches', b, k], message: `cycle: ${node.id} -> ${node.id}` });
+          if (target === node.id) issues.push({ code: 'cycle', path: ['nodes', i, 'branches', b, k], message: `cycle: ${node.id} -> ${node.id}` });
         });
       }
     }
@@ -67,11 +67,11 @@ export function validateTopology(t: Topology): Validation {
   const built = buildGraph(t);
   issues.push(...built.issues);
   const g = built.graph;
-  if (t.output !== undefined && !g.index.has(t.output)) issues.push({ path: ['output'], message: `output names missing node '${t.output}'` });
+  if (t.output !== undefined && !g.index.has(t.output)) issues.push({ code: 'missing_output', path: ['output'], message: `output names missing node '${t.output}'` });
   if (g.order === undefined) {
     for (const cycle of findCycles(g)) {
       if (cycle.length === 2) continue; // self-loops (after, branches, streamFrom) are reported above with their field
-      issues.push({ path: ['nodes', g.index.get(cycle[0]!)!], message: `cycle: ${cycle.join(' -> ')}` });
+      issues.push({ code: 'cycle', path: ['nodes', g.index.get(cycle[0]!)!], message: `cycle: ${cycle.join(' -> ')}` });
     }
   } else if (built.issues.length === 0) {
     issues.push(...neverRuns(g));
@@ -111,7 +111,7 @@ function neverRuns(g: Graph): Issue[] {
       const live = parentNeeds.filter((x): x is Map<number, ReadonlySet<string>> => x !== null);
       if (live.length === 0) {
         need = null;
-        if (parentNeeds.length > 0) issues.push({ path: ['nodes', v], message: `join '${node.id}' can never fire: none of its parents can run` });
+        if (parentNeeds.length > 0) issues.push({ code: 'never_fires', path: ['nodes', v], message: `join '${node.id}' can never fire: none of its parents can run` });
       } else need = unionAll(live);
     } else {
       need = new Map();
@@ -119,7 +119,7 @@ function neverRuns(g: Graph): Issue[] {
         need = need === null || p === null ? null : intersect(need, p);
       }
       if (need === null && parentNeeds.every((p) => p !== null)) {
-        issues.push({ path: ['nodes', v], message: `node '${node.id}' can never run: its parents need different branches of the same route; make it a join to fire on either` });
+        issues.push({ code: 'never_runs', path: ['nodes', v], message: `node '${node.id}' can never run: its parents need different branches of the same route; make it a join to fire on either` });
       }
     }
     needs[v] = need;

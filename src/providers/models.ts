@@ -4,10 +4,10 @@
  * @module
  */
 import { RateLimiter, RateLimitsSchema, type RateLimits } from './ratelimit.ts';
-import { ValidationError } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
+import { ValidationError, toIssues } from '../errors.ts';
 import { createSimProvider } from './sim.ts';
 import type { Provider, Usage } from './types.ts';
+import { estimateTokens, type TokenCounter } from './tokens.ts';
 
 /** Price of a model in USD per million tokens. */
 export interface Price {
@@ -32,6 +32,13 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'anthropic:claude-opus-4-1': { input: 15, output: 75, cachedInput: 1.5 },
 };
 
+const MODELS = Symbol.for('llm-orchestrator.Models');
+
+/** True for a model catalogue made by {@link createModels} (from any copy of the package). */
+export function isModels(v: unknown): v is Models {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[MODELS] === true;
+}
+
 /** A resolved model reference. */
 export interface ResolvedModel {
   readonly ref: string;
@@ -54,6 +61,12 @@ export interface ModelsOptions {
    * deployment decides what serves it. Default: `{ default: 'sim:default' }`.
    */
   readonly aliases?: Readonly<Record<string, string>>;
+  /**
+   * Counts tokens where a provider reports no usage and for rate-limit reservations.
+   * Default: {@link estimateTokens}, a vocabulary-free estimate; `gptTokenCounter` from
+   * `llm-orchestrator/tokenizer` counts exactly for OpenAI models.
+   */
+  readonly countTokens?: TokenCounter;
 }
 
 /**
@@ -66,12 +79,16 @@ export interface ModelsOptions {
  * ```
  */
 export class Models {
+  /** Brand checked by {@link isModels}, so a catalogue from another copy of the package is accepted. */
+  readonly [MODELS] = true;
   readonly #providers = new Map<string, Provider>();
   readonly #prices: Record<string, Price>;
   readonly #limits: Readonly<Record<string, RateLimits>>;
   readonly #limiters = new Map<string, RateLimiter>();
   readonly #resolved = new Map<string, ResolvedModel>();
   readonly #aliases: Readonly<Record<string, string>>;
+  /** The token counter of this catalogue. */
+  readonly countTokens: TokenCounter;
 
   constructor(options: ModelsOptions = {}) {
     // limits are checked up front so a typo fails at startup, not at the first call
@@ -83,6 +100,7 @@ export class Models {
     for (const p of options.providers ?? [createSimProvider()]) this.#providers.set(p.name, p);
     this.#prices = { ...DEFAULT_PRICES, ...options.prices };
     this.#limits = options.rateLimits ?? {};
+    this.countTokens = options.countTokens ?? estimateTokens;
   }
 
   /** Provider names. */

@@ -4,21 +4,16 @@
  * limits seen end to end through an engine. Everything runs on virtual time
  * (vi.useFakeTimers()); nothing asserts a wall-clock duration.
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createEngine, topology } from '../index.ts';
 import { createModels } from './models.ts';
 import { RateLimiter, type Reservation } from './ratelimit.ts';
 import { createSimProvider } from './sim.ts';
-import { countTextTokens } from './tokens.ts';
 import type { Provider } from './types.ts';
 
 const MINUTE = 60_000;
 
-beforeAll(async () => {
-  // The llm operator counts prompt tokens before acquiring: load the tokenizer with real timers first.
-  await countTextTokens('warm up');
-});
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 0 });

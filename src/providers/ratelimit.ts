@@ -10,8 +10,7 @@
  * @module
  */
 import { z } from 'zod';
-import { CancelledError, ValidationError } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
+import { CancelledError, ValidationError, toIssues } from '../errors.ts';
 import type { RateLimitInfo } from './types.ts';
 
 /** Limits of one model. */

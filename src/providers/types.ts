@@ -56,6 +56,26 @@ export interface Usage {
   readonly reasoningTokens: number;
 }
 
+/**
+ * Token and cost totals of many calls: a run, a node, a tenant, a result on the wire.
+ * The one usage-totals type of the library.
+ *
+ * @example
+ * ```ts
+ * const u: UsageTotals = engine.usage('acme');
+ * console.log(`${u.calls} calls, $${u.costUsd.toFixed(4)}`);
+ * ```
+ */
+export interface UsageTotals {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedTokens: number;
+  readonly reasoningTokens: number;
+  readonly costUsd: number;
+  /** Model calls counted. */
+  readonly calls: number;
+}
+
 /** Why generation ended. */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'stopped' | 'other';
 

@@ -90,7 +90,7 @@ describe('Breakers: consecutive failures', () => {
 
 describe('Breakers: what counts', () => {
   it.each([
-    ['a ValidationError', () => new ValidationError('LLM_OUTPUT_INVALID', 'bad json', [{ path: ['text'], message: 'x' }])],
+    ['a ValidationError', () => new ValidationError('LLM_OUTPUT_INVALID', 'bad json', [{ code: 'invalid_json', path: ['text'], message: 'x' }])],
     ['a non-retriable ProviderError (400)', permanent],
     ['a plain Error', () => new Error('bug in user code')],
     ['a CancelledError', () => new CancelledError()],

@@ -226,7 +226,7 @@ describe('withRetries: abort, non-retriable errors, attempts', () => {
   it.each([
     ['a plain Error', new Error('plain')],
     ['a non-retriable ProviderError (400)', new ProviderError('BAD_REQUEST', 'HTTP 400: bad', false, { provider: 'p', model: 'm', status: 400 })],
-    ['a ValidationError', new ValidationError('LLM_OUTPUT_INVALID', 'bad output', [{ path: ['text'], message: 'no' }])],
+    ['a ValidationError', new ValidationError('LLM_OUTPUT_INVALID', 'bad output', [{ code: 'invalid_json', path: ['text'], message: 'no' }])],
     ['an object with retriable: false', { retriable: false, message: 'nope' }],
     ['a string', 'just a string'],
   ])('%s is thrown untouched after one attempt', async (_, error) => {

@@ -6,9 +6,8 @@
  */
 import { EMPTY, Observable, of, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import {
-  NodeError, TimeoutError, TopologyError, ValidationError, CancelledError, StoppedError, serializeError, type Issue, type OrchestratorError,
+  NodeError, TimeoutError, TopologyError, ValidationError, CancelledError, StoppedError, serializeError, type Issue, type OrchestratorError, toIssues,
 } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
 import type { ExecServices, NodeDef, RemoteExecutor, StreamChunk, Topology } from '../definition/types.ts';
 import type { Models } from '../providers/models.ts';
 import type { Graph } from '../compiler/graph.ts';
@@ -165,18 +164,18 @@ export class Compiled implements RunShape, CtxHost {
     t.nodes.forEach((node, i) => {
       node.models?.forEach((ref, k) => {
         if (core.models.resolve(ref) === undefined) {
-          issues.push({ path: ['nodes', i, 'model', k], message: `unknown model '${ref}' (providers: ${core.models.providerNames.join(', ')}; write provider:model)` });
+          issues.push({ code: 'unknown_model', path: ['nodes', i, 'model', k], message: `unknown model '${ref}' (providers: ${core.models.providerNames.join(', ')}; write provider:model)` });
         }
       });
       node.pools?.forEach((p, k) => {
         if (core.pool(p) === undefined) {
-          issues.push({ path: ['nodes', i, 'pool', k], message: `unknown pool '${p}' (engine pools: ${core.poolNames().join(', ') || 'none'})` });
+          issues.push({ code: 'unknown_pool', path: ['nodes', i, 'pool', k], message: `unknown pool '${p}' (engine pools: ${core.poolNames().join(', ') || 'none'})` });
         }
       });
     });
     if (issues.length > 0) throw new TopologyError(t.name, issues);
     this.runIssues = core.remote !== undefined ? [] : t.nodes.flatMap((node, i) => (node.remote === undefined ? [] : [{
-      path: ['nodes', i, 'remote'],
+      code: 'no_remote_executor', path: ['nodes', i, 'remote'],
       message: `node '${node.id}' runs in worker group '${node.remote}', but the engine has no remote executor (createEngine({ remote: createRemoteExecutor(...) }))`,
     }]));
     const g = v.graph;
@@ -256,13 +255,13 @@ export class Compiled implements RunShape, CtxHost {
     const given = new Set([...Object.keys(resume.outputs), ...resume.skipped]);
     for (const id of Object.keys(resume.outputs)) {
       const i = this.indexOf(id);
-      if (i === undefined) issues.push({ path: ['resume', 'outputs', id], message: `unknown node '${id}'` });
+      if (i === undefined) issues.push({ code: 'unknown_node', path: ['resume', 'outputs', id], message: `unknown node '${id}'` });
       else for (const e of this.graph.in[i]!) {
-        if (!given.has(this.ids[e.from]!)) issues.push({ path: ['resume', 'outputs', id], message: `node '${id}' is resumed but its parent '${this.ids[e.from]}' is not` });
+        if (!given.has(this.ids[e.from]!)) issues.push({ code: 'missing_parent', path: ['resume', 'outputs', id], message: `node '${id}' is resumed but its parent '${this.ids[e.from]}' is not` });
       }
     }
     resume.skipped.forEach((id, k) => {
-      if (this.indexOf(id) === undefined) issues.push({ path: ['resume', 'skipped', k], message: `unknown node '${id}'` });
+      if (this.indexOf(id) === undefined) issues.push({ code: 'unknown_node', path: ['resume', 'skipped', k], message: `unknown node '${id}'` });
     });
     return issues;
   }
@@ -462,7 +461,7 @@ export class Compiled implements RunShape, CtxHost {
     if (this.isRoute[i] && (typeof value !== 'string' || !Object.hasOwn(node.branches!, value))) {
       ctx.settled = false;
       const known = Object.keys(node.branches!).join(', ');
-      return this.fail(ctx, new ValidationError('ROUTE_UNKNOWN_BRANCH', `route '${node.id}' chose ${JSON.stringify(value)}`, [{ path: ['branch'], message: `not one of its branches (${known})` }]), finish);
+      return this.fail(ctx, new ValidationError('ROUTE_UNKNOWN_BRANCH', `route '${node.id}' chose ${JSON.stringify(value)}`, [{ code: 'unknown_branch', path: ['branch'], message: `not one of its branches (${known})` }]), finish);
     }
     run.outputs[i] = value;
     run.state[i] = DONE;

@@ -6,24 +6,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
-import { pino, type Logger } from 'pino';
+import { silentLogger, isLogger, type Logger } from '../logger.ts';
 import { z } from 'zod';
 import {
-  CancelledError, RejectedError, TimeoutError, TopologyError, ValidationError, type OrchestratorError,
+  CancelledError, RejectedError, TimeoutError, TopologyError, ValidationError, type OrchestratorError, toIssues,
 } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
 import type {
   AnyTopology, ExecServices, InputOf, NodeContext, NodeNote, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology,
 } from '../definition/types.ts';
 import { Compiled, Compiled as CompiledTopology, resourceLimiter, type Acquire, type EngineCore, type Resume } from './compiled.ts';
 import { EV, type EngineEvent } from './events.ts';
-import { createModels, Models } from '../providers/models.ts';
+import { createModels, isModels, type Models } from '../providers/models.ts';
 import { Resilience, ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
 import { serializeError } from '../errors.ts';
-import type { Usage } from '../providers/types.ts';
+import type { Usage, UsageTotals } from '../providers/types.ts';
 import type { Limiter } from './limiter.ts';
 import { resultOf, eventAt, type RunResult } from './result.ts';
-import { addUsage, LEVELS, NodeCtx, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, zeroTotals, type UsageTotals } from './run.ts';
+import { addUsage, LEVELS, NodeCtx, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, zeroTotals, type Totals } from './run.ts';
 import { admit, type InputSource } from './source.ts';
 
 const positiveInt = z.number().int().positive();
@@ -33,9 +32,9 @@ const EngineOptionsSchema = z.strictObject({
   pools: z.record(z.string().regex(/^[A-Za-z_][\w.-]*$/, 'pool names are identifiers'), positiveInt).optional(),
   maxInFlight: positiveInt.optional(),
   agingGrants: positiveInt.optional(),
-  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).child === 'function', 'expected a pino logger').optional(),
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
   runIdPrefix: z.string().optional(),
-  models: z.instanceof(Models, { message: 'expected createModels(...)' }).optional(),
+  models: z.custom<Models>(isModels, 'expected createModels(...)').optional(),
   resilience: ResilienceOptionsSchema.optional(),
   remote: z.custom<RemoteExecutor>((v) => typeof (v as RemoteExecutor | null)?.execute === 'function', 'expected a remote executor (createRemoteExecutor(...))').optional(),
 });
@@ -206,7 +205,7 @@ class EngineImpl implements Engine, EngineCore {
   readonly remote: RemoteExecutor | undefined;
   readonly #bus = new Subject<EngineEvent>();
   readonly events$: Observable<EngineEvent> = this.#bus.asObservable();
-  readonly #usage = new Map<string, UsageTotals>();
+  readonly #usage = new Map<string, Totals>();
   readonly #allUsage = zeroTotals();
   readonly #compiled = new WeakMap<Topology, Compiled>();
   readonly #all = new Set<Compiled>();
@@ -225,7 +224,7 @@ class EngineImpl implements Engine, EngineCore {
     for (const [name, size] of Object.entries(options.pools ?? {})) this.#pools.set(name, resourceLimiter(size, this.agingGrants));
     this.#maxInFlight = options.maxInFlight ?? 1024;
     this.#prefix = options.runIdPrefix ?? `${randomUUID().slice(0, 8)}-`;
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'engine' });
+    this.#log = (options.logger ?? silentLogger).child({ component: 'engine' });
     this.models = options.models ?? createModels();
     this.remote = options.remote;
     const resilience = new Resilience(options.resilience ?? {}, (model, state) => {
@@ -390,7 +389,7 @@ class EngineImpl implements Engine, EngineCore {
     const c = this.#compileGraph(topology);
     const i = c.indexOf(nodeId);
     if (i === undefined) {
-      return Promise.resolve({ ok: false, error: new ValidationError('UNKNOWN_NODE', `topology '${c.name}' has no node '${nodeId}'`, [{ path: ['nodeId'], message: `unknown node '${nodeId}'` }]) });
+      return Promise.resolve({ ok: false, error: new ValidationError('UNKNOWN_NODE', `topology '${c.name}' has no node '${nodeId}'`, [{ code: 'unknown_node', path: ['nodeId'], message: `unknown node '${nodeId}'` }]) });
     }
     return new Promise((resolve) => {
       const run = new Run(this.#prefix + (++this.#counter).toString(36), c, input, LEVELS[options.priority ?? 'normal'], options.deadline ?? Infinity, undefined, (r) => {

@@ -7,6 +7,7 @@
  */
 import type { SerializedError } from '../errors.ts';
 import type { Priority } from '../definition/types.ts';
+import type { UsageTotals } from '../providers/types.ts';
 
 interface EventBase {
   readonly runId: string;
@@ -21,21 +22,12 @@ interface EventBase {
 
 /** A run was admitted and started. */
 export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority }
-/** Token and cost totals of a run (including its child runs). */
-export interface UsageSummary {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly cachedTokens: number;
-  readonly reasoningTokens: number;
-  readonly costUsd: number;
-  readonly calls: number;
-}
 /** A run finished with every node completed or skipped. */
-export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageSummary }
+export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
 /** A run failed; `error` names the node and the cause. */
-export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError; readonly usage?: UsageSummary }
+export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError; readonly usage?: UsageTotals }
 /** A run was cancelled by its signal or by shutdown. */
-export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageSummary }
+export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageTotals }
 /** A node began work (after its stage slot and resources were granted). */
 export interface NodeStartedEvent extends EventBase { readonly type: 'node.started'; readonly nodeId: string }
 /** A node produced its output. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { serializeError, type CancelledError, type OrchestratorError, type SerializedError } from '../errors.ts';
-import { EV, EVENT_TYPES, type RunEvent, type UsageSummary } from './events.ts';
+import { EV, EVENT_TYPES, type RunEvent } from './events.ts';
+import type { UsageTotals } from '../providers/types.ts';
 import { DONE, PRIORITIES, R_COMPLETED, SKIPPED, zeroTotals, type Run } from './run.ts';
 import type { Compiled } from './compiled.ts';
 
@@ -25,8 +26,8 @@ interface ResultBase<O> {
 }
 
 /** Usage of a run, with the share of each node that called a model. */
-export interface RunUsage extends UsageSummary {
-  readonly byNode: Readonly<Record<string, UsageSummary>>;
+export interface RunUsage extends UsageTotals {
+  readonly byNode: Readonly<Record<string, UsageTotals>>;
 }
 
 /** Every node completed or was skipped. */
@@ -100,7 +101,7 @@ class Result {
   }
   get usage(): RunUsage {
     const run = this.#run;
-    const byNode: Record<string, UsageSummary> = {};
+    const byNode: Record<string, UsageTotals> = {};
     run.nodeUsage?.forEach((u, i) => { if (u !== undefined) byNode[this.#compiled.ids[i]!] = { ...u }; });
     return { ...(run.usage ?? zeroTotals()), byNode };
   }

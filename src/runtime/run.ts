@@ -8,7 +8,7 @@
 import type { Observable, ReplaySubject } from 'rxjs';
 import type { OrchestratorError } from '../errors.ts';
 import type { NodeContext, Priority, StreamChunk } from '../definition/types.ts';
-import type { Usage } from '../providers/types.ts';
+import type { Usage, UsageTotals } from '../providers/types.ts';
 import type { Level } from './limiter.ts';
 
 /** Node states (low bits of `Run.state[i]`). */
@@ -42,24 +42,16 @@ export interface RunShape {
   readonly empty: readonly undefined[];
 }
 
-/** Token and cost totals. */
-export interface UsageTotals {
-  inputTokens: number;
-  outputTokens: number;
-  cachedTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-  /** Model calls counted. */
-  calls: number;
-}
+/** Totals being added up (the mutable form of {@link UsageTotals}). */
+export type Totals = { -readonly [K in keyof UsageTotals]: UsageTotals[K] };
 
 /** Fresh zero totals. */
-export function zeroTotals(): UsageTotals {
+export function zeroTotals(): Totals {
   return { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 };
 }
 
 /** Adds a usage to totals. */
-export function addUsage(t: UsageTotals, u: Usage, costUsd: number, calls = 1): void {
+export function addUsage(t: Totals, u: Usage, costUsd: number, calls = 1): void {
   t.inputTokens += u.inputTokens;
   t.outputTokens += u.outputTokens;
   t.cachedTokens += u.cachedTokens;
@@ -107,8 +99,8 @@ export class Run {
   /** Token streams of producing nodes with streaming consumers (by node index). */
   channels: (Channel | undefined)[] | undefined = undefined;
   /** Usage of the whole run (including child runs), and per node. */
-  usage: UsageTotals | undefined = undefined;
-  nodeUsage: (UsageTotals | undefined)[] | undefined = undefined;
+  usage: Totals | undefined = undefined;
+  nodeUsage: (Totals | undefined)[] | undefined = undefined;
   tenant: string | undefined = undefined;
   /** Payloads of trace entries that carry data beyond the node (retries, fallbacks, compensation errors), by seq. */
   notes: Map<number, unknown> | undefined = undefined;

@@ -3,8 +3,7 @@
  * transport): a message that fails it is dead-lettered with the reason.
  * @module
  */
-import { formatIssues } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
+import { formatIssues, toIssues } from '../errors.ts';
 import { FeedbackSchema, PolicyUpdateSchema, type MessageKind, type Messages } from './messages.ts';
 
 /**

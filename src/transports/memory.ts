@@ -7,8 +7,7 @@
  * @module
  */
 import { Observable, Subject } from 'rxjs';
-import type { Logger } from 'pino';
-import { pino } from 'pino';
+import { silentLogger, type Logger } from '../logger.ts';
 import { Codec, createCodec } from './codec.ts';
 import { checkMessage } from './checks.ts';
 import type { MessageKind, Messages } from './messages.ts';
@@ -45,7 +44,7 @@ class MemoryTransport implements Transport {
   constructor(options: MemoryTransportOptions) {
     this.topics = topicNames(options.prefix);
     this.#codec = options.codec ?? createCodec();
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'memory-transport' });
+    this.#log = (options.logger ?? silentLogger).child({ component: 'memory-transport' });
   }
 
   #logOf(kind: MessageKind): Stored[] {

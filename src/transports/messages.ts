@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from 'zod';
-import type { UsageSummary } from '../runtime/events.ts';
+import type { UsageTotals } from '../providers/types.ts';
 
 /** A request to run a topology. */
 export interface RunRequestMessage {
@@ -20,8 +20,6 @@ export interface RunRequestMessage {
   readonly createdAt: number;
 }
 
-/** Usage totals as carried on the wire (the same fields as a run's usage summary). */
-export type UsageMessage = UsageSummary;
 
 /** The end of a run. */
 export interface RunResultMessage {
@@ -32,7 +30,7 @@ export interface RunResultMessage {
   readonly output: string | null;
   readonly outputs: string;
   readonly error: string | null;
-  readonly usage: UsageMessage;
+  readonly usage: UsageTotals;
   readonly worker: string;
   readonly startedAt: number;
   readonly endedAt: number;

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Observable, Subscription } from 'rxjs';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.ts';
 import type { EngineEvent } from '../runtime/events.ts';
 import type { LifecycleEventMessage, TokenBatchMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';

@@ -9,8 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
-import type { Logger } from 'pino';
-import { pino } from 'pino';
+import { silentLogger, type Logger } from '../logger.ts';
 import { CancelledError, OrchestratorError, serializeError, type SerializedError } from '../errors.ts';
 import type { AnyTopology, Priority, RemoteExecutor, RemoteTask } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
@@ -99,7 +98,7 @@ export interface RemoteWorkerOptions {
 export function createRemoteWorker(options: RemoteWorkerOptions): { start(): Promise<void>; stop(): Promise<void>; readonly handled: number } {
   const { engine, transport, group } = options;
   const id = options.workerId ?? randomUUID();
-  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'remote-worker', group, worker: id });
+  const log = (options.logger ?? silentLogger).child({ component: 'remote-worker', group, worker: id });
   const byName = new Map(options.topologies.map((t) => [t.name, t]));
   let consumption: Consumption | undefined;
   let handled = 0;

@@ -8,11 +8,9 @@
  */
 import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
-import type { Logger } from 'pino';
-import { pino } from 'pino';
+import { silentLogger, type Logger } from '../logger.ts';
 import { z } from 'zod';
-import { ValidationError, serializeError } from '../errors.ts';
-import { toIssues } from '../definition/issues.ts';
+import { ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { FeedbackMessage, PolicyUpdateMessage, RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
@@ -86,7 +84,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const { engine, transport } = options;
   const id = options.workerId ?? `${hostname()}-${process.pid}`;
   const group = options.group ?? 'llmo-workers';
-  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'worker', worker: id });
+  const log = (options.logger ?? silentLogger).child({ component: 'worker', worker: id });
   const byName = new Map(options.topologies.map((t) => [t.name, t]));
   const feedback$ = new Subject<FeedbackMessage>();
   const policies$ = new Subject<PolicyUpdateMessage>();

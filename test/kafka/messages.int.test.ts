@@ -2,7 +2,7 @@
 // deep-equal, the schema headers on the wire, and schema evolution (v1 feedback read as v2).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Codec, createCodec, KIND_HEADER, SCHEMA_FILES, SCHEMA_HEADER } from '../../src/transports/codec.ts';
-import { createKafkaTransport } from '../../src/transports/kafka.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { MESSAGE_KINDS, type FeedbackMessage, type MessageKind } from '../../src/transports/messages.ts';
 import { deleteTopics, rawKafka, rawRead, readN, sampleMessages, uniquePrefix } from './support.ts';
 

@@ -7,7 +7,7 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEngine } from '../../src/runtime/engine.ts';
 import { Codec, createCodec, KIND_HEADER, SCHEMA_FILES, SCHEMA_HEADER } from '../../src/transports/codec.ts';
-import { createKafkaTransport } from '../../src/transports/kafka.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import type { DeadLetterMessage, FeedbackMessage, PolicyUpdateMessage } from '../../src/transports/messages.ts';
 import { createClient } from '../../src/worker/client.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';

@@ -2,7 +2,9 @@
 // a remote worker group executes it and replies on the node-result topic.
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { createEngine, createKafkaTransport, createRemoteExecutor, createRemoteWorker, topology } from '../../src/index.ts';
+import { createEngine, topology } from '../../src/index.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
+import { createRemoteExecutor, createRemoteWorker } from '../../src/worker/index.ts';
 import { deleteTopics, rawKafka, uniquePrefix, waitFor } from './support.ts';
 
 const brokers = inject('kafkaBrokers');

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { topology } from '../../src/index.ts';
 import { createEngine, type Engine } from '../../src/runtime/engine.ts';
-import { createKafkaTransport } from '../../src/transports/kafka.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import type { RunResultMessage, TokenBatchMessage } from '../../src/transports/messages.ts';
 import type { Envelope } from '../../src/transports/transport.ts';
 import { createClient, type Client } from '../../src/worker/client.ts';

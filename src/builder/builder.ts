@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import { TopologyError } from '../errors.ts';
 import { validateTopology } from '../compiler/validate.ts';
-import type { NodeContext, NodeDef, Topology } from './types.ts';
+import type { NodeContext, NodeDef, Topology } from '../definition/types.ts';
 import { map, type MapSpec } from '../../operators/map.ts';
 import { route, type RouteSpec } from '../../operators/route.ts';
 import { join, type JoinSpec } from '../../operators/join.ts';

@@ -10,12 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer, type KafkaMessage, type Producer, type IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
-import type { Logger } from 'pino';
-import { pino } from 'pino';
-import { Codec, createCodec } from './codec.ts';
-import { checkMessage } from './checks.ts';
-import { MESSAGE_KINDS, type MessageKind, type Messages } from './messages.ts';
-import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
+import { Codec, createCodec } from '../codec.ts';
+import { checkMessage } from '../checks.ts';
+import { MESSAGE_KINDS, type MessageKind, type Messages } from '../messages.ts';
+import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from '../transport.ts';
 
 /** Options of {@link createKafkaTransport}. */
 export interface KafkaTransportOptions {
@@ -79,7 +78,7 @@ class KafkaTransport implements Transport {
     this.#options = options;
     this.topics = topicNames(options.prefix);
     this.#codec = options.codec ?? createCodec();
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'kafka-transport' });
+    this.#log = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
     const log = this.#log;
     this.#kafka = new Kafka({
       clientId: options.clientId ?? 'llmo',

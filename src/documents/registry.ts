@@ -4,7 +4,7 @@
  * @module
  */
 import type { z } from 'zod';
-import type { AnyTopology, NodeContext } from './types.ts';
+import type { AnyTopology, NodeContext } from '../definition/types.ts';
 import type { Tool } from '../../operators/tool.ts';
 
 /** A registered fan-out: the list to fan out over and the work per element. */
@@ -14,6 +14,13 @@ export interface RegisteredFanOut {
 }
 
 type Fn = (ctx: NodeContext) => unknown;
+
+const REGISTRY = Symbol.for('llm-orchestrator.Registry');
+
+/** True for a registry made by {@link createRegistry} (from any copy of the package). */
+export function isRegistry(v: unknown): v is Registry {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[REGISTRY] === true;
+}
 
 /**
  * Operators by name. Registering a name twice replaces the earlier entry.
@@ -27,6 +34,8 @@ type Fn = (ctx: NodeContext) => unknown;
  * ```
  */
 export class Registry {
+  /** Brand checked by {@link isRegistry}. */
+  readonly [REGISTRY] = true;
   readonly maps = new Map<string, Fn>();
   readonly routes = new Map<string, (ctx: NodeContext) => string | PromiseLike<string>>();
   readonly joins = new Map<string, Fn>();

@@ -8,11 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { Issue } from '../errors.ts';
+import { toIssues, type Issue } from '../errors.ts';
 import { validateTopology } from '../compiler/validate.ts';
-import { toIssues } from './issues.ts';
 import type { Registry } from './registry.ts';
-import type { NodeContext, NodeDef, Topology } from './types.ts';
+import type { NodeContext, NodeDef, Topology } from '../definition/types.ts';
 import { map } from '../../operators/map.ts';
 import { route } from '../../operators/route.ts';
 import { join } from '../../operators/join.ts';
@@ -80,7 +79,7 @@ export function parseTopology(doc: unknown, registry: Registry): ParseResult {
     const found = table.get(name);
     if (found === undefined) {
       const known = [...table.keys()];
-      issues.push({ path, message: `unknown ${what} '${name}' (registered: ${known.length ? known.join(', ') : 'none'})` });
+      issues.push({ code: 'unknown_name', path, message: `unknown ${what} '${name}' (registered: ${known.length ? known.join(', ') : 'none'})` });
     }
     return found;
   };
@@ -192,19 +191,19 @@ export async function loadTopologyFile(path: string, registry: Registry): Promis
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    return { ok: false, issues: [{ path: [], message: `cannot read ${path}: ${(e as Error).message}` }] };
+    return { ok: false, issues: [{ code: 'read_failed', path: [], message: `cannot read ${path}: ${(e as Error).message}` }] };
   }
   const ext = extname(path).toLowerCase();
   if (ext === '.json') {
     try {
       return parseTopology(JSON.parse(text), registry);
     } catch (e) {
-      return { ok: false, issues: [{ path: [], message: `${path} is not valid JSON: ${(e as Error).message}` }] };
+      return { ok: false, issues: [{ code: 'invalid_json', path: [], message: `${path} is not valid JSON: ${(e as Error).message}` }] };
     }
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    return { ok: false, issues: doc.errors.map((e) => ({ path: [], message: `${path}: ${e.message}` })) };
+    return { ok: false, issues: doc.errors.map((e) => ({ code: 'invalid_yaml', path: [], message: `${path}: ${e.message}` })) };
   }
   return parseTopology(doc.toJS(), registry);
 }

@@ -1,0 +1,19 @@
+/**
+ * `llm-orchestrator/transport`: the message transport seam (`Transport`), the
+ * in-memory transport (the embedded default), the Avro codec of every message
+ * kind and the message types. Kafka is in `llm-orchestrator/kafka`.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryTransport } from 'llm-orchestrator/transport';
+ * const transport = createMemoryTransport();
+ * ```
+ * @module
+ */
+export { createMemoryTransport, type MemoryTransportOptions } from './memory.ts';
+export { topicNames, type Transport, type TopicNames, type Envelope, type ConsumeOptions, type Consumption } from './transport.ts';
+export { createCodec, SCHEMA_FILES, SCHEMA_HEADER, KIND_HEADER, type Codec, type Encoded, type Decoded } from './codec.ts';
+export type {
+  Messages, MessageKind, RunRequestMessage, RunResultMessage, TokenBatchMessage, LifecycleEventMessage, FeedbackMessage,
+  PolicyUpdateMessage, AuditMessage, DeadLetterMessage, NodeTaskMessage, NodeResultMessage,
+} from './messages.ts';

@@ -1,0 +1,11 @@
+/**
+ * `llm-orchestrator/kafka`: the Kafka transport (kafkajs, Avro via avsc).
+ *
+ * @example
+ * ```ts
+ * import { createKafkaTransport } from 'llm-orchestrator/kafka';
+ * const transport = createKafkaTransport({ brokers: ['127.0.0.1:9092'] });
+ * ```
+ * @module
+ */
+export { createKafkaTransport, type KafkaTransportOptions } from './transport.ts';

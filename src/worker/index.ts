@@ -1,0 +1,17 @@
+/**
+ * `llm-orchestrator/worker`: serve topologies from a transport (workers in a
+ * consumer group), submit runs to them (client), publish an engine's tokens and
+ * events, and run single nodes in another worker group (remote edges).
+ *
+ * @example
+ * ```ts
+ * import { createWorker } from 'llm-orchestrator/worker';
+ * const worker = createWorker({ engine, transport, topologies: [rag] });
+ * await worker.start();
+ * ```
+ * @module
+ */
+export { createWorker, type Worker, type WorkerOptions } from './worker.ts';
+export { createClient, type Client, type SubmitOptions } from './client.ts';
+export { publishEvents, type Publisher, type PublishOptions } from './publisher.ts';
+export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './remote.ts';
