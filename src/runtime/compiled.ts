@@ -13,7 +13,7 @@ import type { Models } from '../providers/models.ts';
 import type { Graph } from '../compiler/graph.ts';
 import { validateTopology } from '../compiler/validate.ts';
 import { EV } from './events.ts';
-import { Limiter } from './limiter.ts';
+import { Limiter } from '../primitives/limiter.ts';
 import { stage } from './stage.ts';
 import { withRetries } from '../resilience/retry.ts';
 import {

@@ -20,7 +20,7 @@ import { createModels, isModels, type Models } from '../providers/models.ts';
 import { Resilience, ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
 import { serializeError } from '../errors.ts';
 import type { Usage, UsageTotals } from '../providers/types.ts';
-import type { Limiter } from './limiter.ts';
+import type { Limiter } from '../primitives/limiter.ts';
 import { resultOf, eventAt, type RunResult } from './result.ts';
 import { addUsage, LEVELS, NodeCtx, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, Run, zeroTotals, type Totals } from './run.ts';
 import { admit, type InputSource } from './source.ts';

@@ -9,7 +9,7 @@ import type { Observable, ReplaySubject } from 'rxjs';
 import type { OrchestratorError } from '../errors.ts';
 import type { NodeContext, Priority, StreamChunk } from '../definition/types.ts';
 import type { Usage, UsageTotals } from '../providers/types.ts';
-import type { Level } from './limiter.ts';
+import type { Level } from '../primitives/limiter.ts';
 
 /** Node states (low bits of `Run.state[i]`). */
 export const WAITING = 0;

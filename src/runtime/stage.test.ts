@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { config, Subject, timer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { stage, type StageConfig } from './stage.ts';
-import type { Level } from './limiter.ts';
+import type { Level } from '../primitives/limiter.ts';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 

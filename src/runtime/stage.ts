@@ -8,7 +8,7 @@
  * @module
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
-import { Limiter, type Level } from './limiter.ts';
+import { Limiter, type Level } from '../primitives/limiter.ts';
 
 /** Configuration of one stage. */
 export interface StageConfig<T> {
