@@ -59,3 +59,4 @@ export {
   type NodeOptions, type BaseSpec,
 } from '../operators/index.ts';
 export type { Logger, LogFn } from './logger.ts';
+export { iterate, tokens } from './pull/iterate.ts';

@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
-import { silentLogger, type Logger } from '../logger.ts';
+import { isLogger, silentLogger, type Logger } from '../logger.ts';
 import { z } from 'zod';
 import { ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
@@ -25,32 +25,40 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; re
   }
 }
 
-/** Options of {@link createWorker}. */
-export interface WorkerOptions {
-  readonly engine: Engine;
-  readonly transport: Transport;
-  /** Topologies this worker serves, by name. */
-  readonly topologies: readonly AnyTopology[];
-  /** Consumer group. Default `llmo-workers`. */
-  readonly group?: string;
-  /** Runs in flight at most. Default 16. */
-  readonly maxInFlight?: number;
-  readonly workerId?: string;
-  /** Publish tokens and lifecycle events. Default true. */
-  readonly publish?: boolean;
-  /** Consume feedback and policy topics. Default true. */
-  readonly inbound?: boolean;
-  readonly lingerMs?: number;
-  readonly logger?: Logger;
-}
+const isEngine = (v: unknown): v is Engine => typeof (v as Engine | null)?.run === 'function' && typeof (v as Engine).events$ === 'object';
+const isTransport = (v: unknown): v is Transport => typeof (v as Transport | null)?.consume === 'function' && typeof (v as Transport).send === 'function';
+const isTopology = (v: unknown): v is AnyTopology => typeof (v as AnyTopology | null)?.name === 'string' && Array.isArray((v as AnyTopology).nodes);
 
-const WorkerOptionsSchema = z.object({
-  topologies: z.array(z.object({ name: z.string().min(1) }).loose()).min(1),
+/** zod schema of {@link WorkerOptions}: the source of truth of its shape. */
+export const WorkerOptionsSchema = z.strictObject({
+  engine: z.custom<Engine>(isEngine, 'expected an engine (createEngine())'),
+  transport: z.custom<Transport>(isTransport, 'expected a transport (createMemoryTransport() or createKafkaTransport())'),
+  /** Topologies this worker serves, by name. */
+  topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).min(1),
+  /** Consumer group. Default `llmo-workers`. */
   group: z.string().min(1).optional(),
+  /** Runs in flight at most. Default 16. */
   maxInFlight: z.number().int().positive().optional(),
+  /** Default `<hostname>-<pid>`. */
   workerId: z.string().min(1).optional(),
+  /** Publish tokens and lifecycle events. Default true. */
+  publish: z.boolean().optional(),
+  /** Consume feedback and policy topics. Default true. */
+  inbound: z.boolean().optional(),
+  /** Longest a token waits before its batch is published, ms. Default 50. */
   lingerMs: z.number().nonnegative().optional(),
-}).loose();
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+});
+
+/**
+ * Options of {@link createWorker}, derived from {@link WorkerOptionsSchema} so the two cannot drift.
+ *
+ * @example
+ * ```ts
+ * const options: WorkerOptions = { engine, transport, topologies: [rag], maxInFlight: 8 };
+ * ```
+ */
+export type WorkerOptions = z.input<typeof WorkerOptionsSchema>;
 
 /** A running worker. */
 export interface Worker {
