@@ -470,17 +470,72 @@ describe('loadTopologyFile', () => {
     const p = await file('syntax.yaml', 'name: x\nnodes:\n  - { id: a, kind: map\n  - op: [\n');
     const list = issues(await loadTopologyFile(p, registry()));
     expect(list[0]!.path).toEqual([]);
+    expect(list[0]!.code).toBe('invalid_yaml');
     expect(list[0]!.message).toContain(p);
     expect(list[0]!.message).toMatch(/line \d+, column \d+/);
+    expect(list[0]!.message.startsWith(`${p}:4:3: `)).toBe(true);
+    expect(list.map((i) => i.code)).toEqual(list.map(() => 'invalid_yaml'));
   });
 
-  it('invalid JSON comes back as an issue naming the file', async () => {
-    const p = await file('broken.json', '{"name": "x", nodes: []}');
+  it('a YAML alias bomb is an invalid_yaml issue, not a throw', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [k, name] of ['b', 'c', 'd', 'e', 'f'].entries()) levels.push(`${name}: &${name} [${Array(9).fill(`*${'abcde'[k]}`).join(', ')}]`);
+    const p = await file('bomb.yaml', `${levels.join('\n')}\nname: bomb\nnodes: [{ id: a, kind: map, op: lower }]\n`);
+    const list = issues(await loadTopologyFile(p, registry()));
+    expect(list).toHaveLength(1);
+    expect(list[0]!.code).toBe('invalid_yaml');
+    expect(list[0]!.message).toContain(p);
+    expect(list[0]!.message).toContain('alias');
+  });
+
+  it('invalid JSON comes back as an issue naming the file, with line and column', async () => {
+    const p = await file('broken.json', '{\n  "name": "x",\n  nodes: []\n}');
     const list = issues(await loadTopologyFile(p, registry()));
     expect(list).toHaveLength(1);
     expect(list[0]!.path).toEqual([]);
+    expect(list[0]!.code).toBe('invalid_json');
     expect(list[0]!.message).toContain(p);
     expect(list[0]!.message).toContain('not valid JSON');
+    expect(list[0]!.message.startsWith(`${p}:3:3: not valid JSON: `)).toBe(true);
+  });
+
+  it('only JSON syntax errors are "not valid JSON": problems of a parsed document keep their own codes', async () => {
+    const p = await file('loop.json', JSON.stringify({ name: 'loop', nodes: [
+      { id: 'draft', kind: 'map', op: 'lower', after: ['verify'] },
+      { id: 'verify', kind: 'map', op: 'lower', after: ['draft'] },
+    ] }));
+    expect(issues(await loadTopologyFile(p, registry()))).toEqual([{ code: 'cycle', path: ['nodes', 0], message: 'cycle: draft -> verify -> draft' }]);
+  });
+
+  describe('a 10 MB JSON topology (a 25,000-node chain)', () => {
+    const SIZE = 25_000;
+    const bigDoc = (close: boolean): string => JSON.stringify({
+      name: 'big',
+      output: `step${SIZE - 1}`,
+      nodes: Array.from({ length: SIZE }, (_, i) => ({
+        id: `step${i}`, kind: 'map', op: 'lower',
+        after: i > 0 ? [`step${i - 1}`] : close ? [`step${SIZE - 1}`] : [],
+        description: `step ${i} of the big chain `.padEnd(340, '.'),
+      })),
+    });
+
+    it('is accepted', async () => {
+      const text = bigDoc(false);
+      expect(text.length).toBeGreaterThan(9_500_000);
+      const t = ok(await loadTopologyFile(await file('big.json', text), registry()));
+      expect(t.nodes).toHaveLength(SIZE);
+      expect(t.nodes[SIZE - 1]!.after).toEqual([`step${SIZE - 2}`]);
+    });
+
+    it('with a cycle through every node, reports that cycle (bounded), not "not valid JSON"', async () => {
+      const p = await file('big-loop.json', bigDoc(true));
+      const list = issues(await loadTopologyFile(p, registry()));
+      expect(list.map((i) => [i.code, i.path])).toEqual([['cycle', ['nodes', 0]]]);
+      expect(list[0]!.message.startsWith('cycle: step0 -> step1 -> ')).toBe(true);
+      expect(list[0]!.message).toContain(`… (${SIZE} nodes) …`);
+      expect(list[0]!.message.endsWith(`-> step${SIZE - 1} -> step0`)).toBe(true);
+      expect(list[0]!.message.length).toBeLessThan(500);
+    });
   });
 
   it('a schema problem in a JSON file has a path', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  createEngine, isTopologyError, isValidationError, join, route, topology, validateTopology,
+  createEngine, fanOut, isTopologyError, isValidationError, join, route, subTopology, topology, validateTopology,
   TopologyError, type Issue, type NodeDef, type Topology,
 } from '../src/index.ts';
 
@@ -340,6 +340,19 @@ describe('validateTopology: valid graphs', () => {
     expect(validateTopology(t).ok).toBe(true);
   });
 
+  it('builders are immutable: branching from an older builder never sees later nodes', () => {
+    const base = topology('fork').map('a', { run: () => 1 });
+    const left = base.map('x', { after: ['a'], run: () => 2 });
+    const right = base.map('y', { after: ['a'], run: () => 3 });
+    const longer = left.map('z', { after: ['x'], run: () => 4 });
+    const again = left.map('w', { run: () => 5 });
+    expect(base.build().nodes.map((n) => n.id)).toEqual(['a']);
+    expect(left.build().nodes.map((n) => n.id)).toEqual(['a', 'x']);
+    expect(right.build().nodes.map((n) => n.id)).toEqual(['a', 'y']);
+    expect(longer.build().nodes.map((n) => n.id)).toEqual(['a', 'x', 'z']);
+    expect(again.build().nodes.map((n) => n.id)).toEqual(['a', 'x', 'w']);
+  });
+
   it('validateTopology never throws, even with many problems at once', () => {
     const t = topo([
       node('a', { after: ['a', 'ghost'], cap: 0 }),
@@ -350,6 +363,141 @@ describe('validateTopology: valid graphs', () => {
     const v = validateTopology(t);
     expect(v.ok).toBe(false);
     expect(v.issues.length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+/** A chain n0 <- n1 <- ... of `size` map nodes; `close` makes n0 depend on the last node. */
+function chain(size: number, close = false): NodeDef[] {
+  return Array.from({ length: size }, (_, i) => node(`n${i}`, { after: i > 0 ? [`n${i - 1}`] : close ? [`n${size - 1}`] : [] }));
+}
+
+describe('validateTopology: large graphs (nothing recurses once per node)', () => {
+  it('a 5,000-node cycle is one bounded cycle issue, not a RangeError', () => {
+    const v = validateTopology(topo(chain(5000, true)));
+    expect(v.ok).toBe(false);
+    const cycles = v.issues.filter((i) => i.code === 'cycle');
+    expect(cycles).toHaveLength(1);
+    const issue = at(v.issues, ['nodes', 0]);
+    expect(issue.code).toBe('cycle');
+    expect(issue.message.startsWith('cycle: n0 -> n1 -> n2 -> ')).toBe(true);
+    expect(issue.message).toContain('… (5000 nodes) …');
+    expect(issue.message.endsWith(' -> n4999 -> n0')).toBe(true);
+    expect(issue.message.length).toBeLessThan(400);
+  });
+
+  it('a cycle at the end of a 20,000-node chain is found and named in full', () => {
+    const nodes = chain(20_000);
+    nodes[19_998] = node('n19998', { after: ['n19997', 'n19999'] });
+    const v = validateTopology(topo(nodes));
+    expect(v.issues).toEqual([{ code: 'cycle', path: ['nodes', 19_998], message: 'cycle: n19998 -> n19999 -> n19998' }]);
+  });
+
+  it('a valid 20,000-node chain passes with its topological order', () => {
+    const v = validateTopology(topo(chain(20_000), { output: 'n19999' }));
+    expect(v.issues).toEqual([]);
+    expect(v.graph.order).toHaveLength(20_000);
+  });
+
+  it('150,000 issues at once come back as data', () => {
+    const ghosts = Array.from({ length: 150_000 }, (_, k) => `ghost${k}`);
+    const v = validateTopology(topo([node('a', { after: ghosts })]));
+    expect(v.issues).toHaveLength(150_000);
+    expect(v.issues[149_999]).toEqual({ code: 'missing_dependency', path: ['nodes', 0, 'after', 149_999], message: "node 'a' depends on missing node 'ghost149999'" });
+  });
+
+  it('a short cycle keeps every id; a long one elides the middle', () => {
+    const twentyTwo = validateTopology(topo(chain(22, true)));
+    expect(at(twentyTwo.issues, ['nodes', 0]).message).toBe(`cycle: ${Array.from({ length: 22 }, (_, i) => `n${i}`).join(' -> ')} -> n0`);
+    const long = validateTopology(topo(chain(23, true)));
+    const head = Array.from({ length: 20 }, (_, i) => `n${i}`).join(' -> ');
+    expect(at(long.issues, ['nodes', 0]).message).toBe(`cycle: ${head} -> … (23 nodes) … -> n22 -> n0`);
+  });
+
+  it('builder .build() throws a TopologyError naming a 5,000-node cycle', () => {
+    let b = topology('big-loop');
+    for (const def of chain(5000, true)) b = b.node(def);
+    const e = thrown(() => b.build());
+    expect(e).toBeInstanceOf(TopologyError);
+    if (!isTopologyError(e)) return;
+    expect(e.issues.map((i) => i.code)).toEqual(['cycle']);
+    expect(e.message).toContain('cycle: n0 -> n1 -> ');
+    expect(e.message).toContain('(5000 nodes)');
+  });
+
+  it('builder .build() on a 20,000-node chain: the topology, or a TopologyError for its cycle', () => {
+    let ok = topology('big-chain');
+    for (const def of chain(20_000)) ok = ok.node(def);
+    expect(ok.build().nodes).toHaveLength(20_000);
+    let bad = topology('big-chain-loop');
+    const nodes = chain(20_000);
+    nodes[19_998] = node('n19998', { after: ['n19997', 'n19999'] });
+    for (const def of nodes) bad = bad.node(def);
+    const e = thrown(() => bad.build());
+    expect(isTopologyError(e) && e.issues).toEqual([{ code: 'cycle', path: ['nodes', 19_998], message: 'cycle: n19998 -> n19999 -> n19998' }]);
+  });
+});
+
+describe('validateTopology: pools that cannot be honoured', () => {
+  const child = topology('child').map('x', { pool: 'llm', run: () => 1 }).build({ output: 'x' });
+
+  it('a pool on a sub-topology node is rejected at nodes.N.pool', () => {
+    const issues = issuesOf(topo([node('a'), subTopology('sub', { after: ['a'], pool: 'llm', topology: child })]));
+    const issue = at(issues, ['nodes', 1, 'pool']);
+    expect(issue.code).toBe('pool_not_supported');
+    expect(issue.message).toContain("'sub'");
+    expect(issue.message).toContain('child');
+    expect(issues).toHaveLength(1);
+  });
+
+  it('a pool on a remote node is rejected at nodes.N.pool', () => {
+    const issues = issuesOf(topo([node('a', { remote: 'gpu-workers', pools: ['gpu'] })]));
+    const issue = at(issues, ['nodes', 0, 'pool']);
+    expect(issue.code).toBe('pool_not_supported');
+    expect(issue.message).toContain("'gpu-workers'");
+    expect(issues).toHaveLength(1);
+  });
+
+  it('builder .build() rejects both at once', () => {
+    const e = thrown(() =>
+      topology('pools-nowhere')
+        .sub('sub', { pool: ['llm', 'gpu'], topology: child })
+        .map('far', { remote: 'workers', pool: 'llm', run: () => 1 })
+        .build(),
+    );
+    expect(isTopologyError(e) && e.issues.map((i) => [i.code, i.path.join('.')])).toEqual([
+      ['pool_not_supported', 'nodes.0.pool'],
+      ['pool_not_supported', 'nodes.1.pool'],
+    ]);
+  });
+
+  it('pools on joins, fan-outs, plain nodes, and an empty pool list anywhere are fine', () => {
+    const v = validateTopology(topo([
+      node('a', { pools: ['llm'] }),
+      fanOut('f', { after: ['a'], pool: 'llm', items: () => [1, 2], each: (x: number) => x }),
+      join('j', { after: ['a', 'f'], pool: ['llm', 'gpu'] }),
+      subTopology('sub', { after: ['j'], pool: [], topology: child }),
+      node('far', { remote: 'workers', pools: [] }),
+    ]));
+    expect(v.issues).toEqual([]);
+  });
+});
+
+describe('validateTopology: issue codes', () => {
+  it('representative issues carry their codes', () => {
+    const v = validateTopology(topo([
+      node('a', { after: ['b'] }),
+      node('b', { after: ['a'] }),
+      node('c', { after: ['ghost'], cap: 0 }),
+      node('c'),
+      subTopology('s', { pool: 'llm', topology: topology('kid').map('k', { run: () => 1 }).build() }),
+    ]));
+    const codeAt = (path: readonly (string | number)[]): string => at(v.issues, path).code;
+    expect(codeAt(['nodes', 0])).toBe('cycle');
+    expect(codeAt(['nodes', 2, 'after', 0])).toBe('missing_dependency');
+    expect(codeAt(['nodes', 3, 'id'])).toBe('duplicate_id');
+    expect(codeAt(['nodes', 2, 'cap'])).toBe('invalid_cap');
+    expect(codeAt(['nodes', 4, 'pool'])).toBe('pool_not_supported');
+    for (const i of v.issues) expect(i.code).toMatch(/^[a-z]+(_[a-z]+)*$/);
   });
 });
 

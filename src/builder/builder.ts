@@ -46,7 +46,7 @@ export function topology<S extends z.ZodType | undefined = undefined>(
   name: string,
   options: TopologyOptions<S> = {},
 ): TopologyBuilder<S extends z.ZodType ? z.output<S> : unknown, {}> {
-  return new TopologyBuilder(name, options, []);
+  return new TopologyBuilder(name, options, [], 0);
 }
 
 /**
@@ -61,18 +61,27 @@ export function topology<S extends z.ZodType | undefined = undefined>(
 export class TopologyBuilder<I, O extends Record<string, unknown>> {
   readonly #name: string;
   readonly #options: TopologyOptions<z.ZodType | undefined>;
-  readonly #nodes: readonly NodeDef[];
+  /**
+   * Append-only, shared with the builders made from this one: this builder's nodes are
+   * the first `#count`. Adding to the newest builder appends in place (O(1), so a chain
+   * of 100,000 `.map` calls is linear); adding to an older one copies its prefix first.
+   */
+  readonly #nodes: NodeDef[];
+  readonly #count: number;
 
   /** @internal Use {@link topology}. */
-  constructor(name: string, options: TopologyOptions<z.ZodType | undefined>, nodes: readonly NodeDef[]) {
+  constructor(name: string, options: TopologyOptions<z.ZodType | undefined>, nodes: NodeDef[], count: number) {
     this.#name = name;
     this.#options = options;
     this.#nodes = nodes;
+    this.#count = count;
   }
 
   /** Adds any prebuilt node (e.g. from a custom operator). Its output is typed as `R`. */
   node<Id extends string, R = unknown>(def: NodeDef & { readonly id: Id }): TopologyBuilder<I, Add<O, Id, R>> {
-    return new TopologyBuilder(this.#name, this.#options, [...this.#nodes, def]);
+    const nodes = this.#count === this.#nodes.length ? this.#nodes : this.#nodes.slice(0, this.#count);
+    nodes.push(def);
+    return new TopologyBuilder(this.#name, this.#options, nodes, this.#count + 1);
   }
 
   /** Adds a map node: an async or sync function of the input and dependencies. */
@@ -141,7 +150,7 @@ export class TopologyBuilder<I, O extends Record<string, unknown>> {
   build(): Topology<I, O, undefined>;
   build<K extends keyof O & string>(options: { readonly output: K }): Topology<I, O, O[K]>;
   build(options?: { readonly output?: string }): Topology<I, O, unknown> {
-    const t: { -readonly [K in keyof Topology]: Topology[K] } = { name: this.#name, nodes: this.#nodes };
+    const t: { -readonly [K in keyof Topology]: Topology[K] } = { name: this.#name, nodes: this.#nodes.slice(0, this.#count) };
     if (this.#options.input !== undefined) t.input = this.#options.input;
     if (this.#options.maxInFlight !== undefined) t.maxInFlight = this.#options.maxInFlight;
     if (this.#options.description !== undefined) t.description = this.#options.description;

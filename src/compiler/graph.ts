@@ -2,6 +2,7 @@
  * The static graph of a topology: indices, effective edges with their gates,
  * topological order. Built once per topology, shared by validation, the runtime
  * and the `graph` renderers. Never throws: problems are returned as issues.
+ * Nothing recurses: a graph of any depth needs no call stack (cycles: see `cycles.ts`).
  * @module
  */
 import type { Issue } from '../errors.ts';
@@ -53,40 +54,52 @@ const STREAM: Gate = { kind: 'stream' };
  */
 export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: Issue[] } {
   const issues: Issue[] = [];
+  const nodes = t.nodes;
+  const n = nodes.length;
   const index = new Map<string, number>();
-  t.nodes.forEach((n, i) => {
-    const first = index.get(n.id);
-    if (first !== undefined) issues.push({ code: 'duplicate_id', path: ['nodes', i, 'id'], message: `duplicate node id '${n.id}' (first used by nodes.${first})` });
-    else index.set(n.id, i);
-  });
-  const n = t.nodes.length;
-  // edge gates keyed by "from>to"; a branch or error gate overrides a plain `after` edge.
-  const gates = new Map<string, Gate>();
+  const ids: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const id = nodes[i]!.id;
+    ids[i] = id;
+    const first = index.get(id);
+    if (first !== undefined) issues.push({ code: 'duplicate_id', path: ['nodes', i, 'id'], message: `duplicate node id '${id}' (first used by nodes.${first})` });
+    else index.set(id, i);
+  }
+  // edge gates per source node, keyed by target; a branch or error gate overrides a plain `after` edge.
+  const gates: (Map<number, Gate> | undefined)[] = new Array<Map<number, Gate> | undefined>(n);
+  const put = (from: number, to: number, gate: Gate): void => {
+    (gates[from] ??= new Map()).set(to, gate);
+  };
   const setGate = (from: number, to: number, gate: Gate): void => {
-    const key = `${from}>${to}`;
-    const prev = gates.get(key);
+    const prev = gates[from]?.get(to);
     if (gate.kind === 'branch' && prev?.kind === 'branch') {
-      gates.set(key, { kind: 'branch', branches: new Set([...prev.branches, ...gate.branches]) });
+      put(from, to, { kind: 'branch', branches: new Set([...prev.branches, ...gate.branches]) });
     } else if (prev === undefined || prev.kind === 'always' || prev.kind === 'success') {
-      gates.set(key, gate);
+      put(from, to, gate);
     }
   };
-  t.nodes.forEach((node, to) => {
-    if (index.get(node.id) !== to) return; // duplicate: ignored
-    const seen = new Set<string>();
-    node.after.forEach((dep, k) => {
+  for (let to = 0; to < n; to++) {
+    const node = nodes[to]!;
+    if (index.get(node.id) !== to) continue; // duplicate: ignored
+    const after = node.after;
+    const seen = after.length > 1 ? new Set<string>() : undefined;
+    for (let k = 0; k < after.length; k++) {
+      const dep = after[k]!;
+      if (seen !== undefined) {
+        if (seen.has(dep)) issues.push({ code: 'duplicate_dependency', path: ['nodes', to, 'after', k], message: `'${dep}' is listed twice` });
+        seen.add(dep);
+      }
       const from = index.get(dep);
-      if (seen.has(dep)) issues.push({ code: 'duplicate_dependency', path: ['nodes', to, 'after', k], message: `'${dep}' is listed twice` });
-      seen.add(dep);
       if (from === undefined) {
         issues.push({ code: 'missing_dependency', path: ['nodes', to, 'after', k], message: `node '${node.id}' depends on missing node '${dep}'` });
-        return;
+        continue;
       }
-      setGate(from, to, t.nodes[from]!.onError !== undefined ? SUCCESS : ALWAYS);
-    });
-  });
-  t.nodes.forEach((node, from) => {
-    if (index.get(node.id) !== from) return;
+      setGate(from, to, nodes[from]!.onError !== undefined ? SUCCESS : ALWAYS);
+    }
+  }
+  for (let from = 0; from < n; from++) {
+    const node = nodes[from]!;
+    if (index.get(node.id) !== from) continue;
     if (node.branches) {
       for (const [branch, targets] of Object.entries(node.branches)) {
         targets.forEach((target, k) => {
@@ -100,26 +113,34 @@ export function buildGraph(t: Pick<Topology, 'nodes'>): { graph: Graph; issues: 
     if (node.streamFrom !== undefined) {
       const src = index.get(node.streamFrom);
       if (src === undefined) issues.push({ code: 'missing_stream_source', path: ['nodes', from, 'streamFrom'], message: `node '${node.id}' streams from missing node '${node.streamFrom}'` });
-      else gates.set(`${src}>${from}`, STREAM);
+      else put(src, from, STREAM);
     }
     if (node.onError !== undefined) {
       const to = index.get(node.onError);
       if (to === undefined) issues.push({ code: 'missing_error_target', path: ['nodes', from, 'onError'], message: `node '${node.id}' has onError target missing node '${node.onError}'` });
-      else gates.set(`${from}>${to}`, ERROR);
+      else put(from, to, ERROR);
     }
-  });
-  const out: Edge[][] = Array.from({ length: n }, () => []);
-  const inc: Edge[][] = Array.from({ length: n }, () => []);
-  for (const [key, gate] of gates) {
-    const [a, b] = key.split('>').map(Number) as [number, number];
-    const e: Edge = { from: a, to: b, gate };
-    out[a]!.push(e);
-    inc[b]!.push(e);
   }
-  for (const list of out) list.sort((x, y) => x.to - y.to);
-  for (const list of inc) list.sort((x, y) => x.from - y.from);
+  const out: Edge[][] = new Array<Edge[]>(n);
+  const inc: Edge[][] = new Array<Edge[]>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = [];
+    inc[i] = [];
+  }
+  // sources in ascending order: every `inc` list comes out sorted by `from`
+  for (let from = 0; from < n; from++) {
+    const targets = gates[from];
+    if (targets === undefined) continue;
+    const list = out[from]!;
+    for (const [to, gate] of targets) {
+      const e: Edge = { from, to, gate };
+      list.push(e);
+      inc[to]!.push(e);
+    }
+    if (list.length > 1) list.sort((x, y) => x.to - y.to);
+  }
   const order = topoOrder(n, out, inc);
-  return { graph: { ids: t.nodes.map((x) => x.id), index, nodes: t.nodes, out, in: inc, order }, issues };
+  return { graph: { ids, index, nodes, out, in: inc, order }, issues };
 }
 
 function topoOrder(n: number, out: readonly (readonly Edge[])[], inc: readonly (readonly Edge[])[]): number[] | undefined {
@@ -133,39 +154,4 @@ function topoOrder(n: number, out: readonly (readonly Edge[])[], inc: readonly (
     for (const e of out[v]!) if (--indeg[e.to]! === 0) queue.push(e.to);
   }
   return order.length === n ? order : undefined;
-}
-
-/**
- * Finds the distinct cycles of a graph, each as a closed path of ids
- * (`['draft', 'verify', 'draft']`).
- *
- * @example
- * ```ts
- * findCycles(graph).map((c) => c.join(' -> ')); // ['draft -> verify -> draft']
- * ```
- */
-export function findCycles(g: Graph): string[][] {
-  const n = g.ids.length;
-  const color = new Uint8Array(n); // 0 new, 1 on stack, 2 done
-  const stack: number[] = [];
-  const cycles: string[][] = [];
-  const seen = new Set<string>();
-  const visit = (v: number): void => {
-    color[v] = 1;
-    stack.push(v);
-    for (const e of g.out[v]!) {
-      if (color[e.to] === 1) {
-        const cyc = stack.slice(stack.indexOf(e.to));
-        const key = [...cyc].sort((a, b) => a - b).join(',');
-        if (!seen.has(key)) {
-          seen.add(key);
-          cycles.push([...cyc, e.to].map((i) => g.ids[i]!));
-        }
-      } else if (color[e.to] === 0) visit(e.to);
-    }
-    stack.pop();
-    color[v] = 2;
-  };
-  for (let i = 0; i < n; i++) if (color[i] === 0) visit(i);
-  return cycles;
 }

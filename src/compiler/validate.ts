@@ -1,12 +1,14 @@
 /**
  * Static checks run before anything executes: ids, dependencies, caps, routes,
- * cycles (named as paths), and nodes or joins that can never run.
- * Returns data; never throws.
+ * pools that cannot be held, cycles (named as paths), and nodes or joins that can
+ * never run. Returns data; never throws: nothing recurses per node, so a graph of
+ * any size or depth is checked in linear time.
  * @module
  */
 import type { Issue } from '../errors.ts';
 import type { Topology } from '../definition/types.ts';
-import { buildGraph, findCycles, type Graph } from './graph.ts';
+import { buildGraph, type Graph } from './graph.ts';
+import { describeCycle, eachCycle } from './cycles.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -26,6 +28,8 @@ export type Validation =
  */
 export function validateTopology(t: Topology): Validation {
   const issues: Issue[] = [];
+  const built = buildGraph(t);
+  const g = built.graph;
   if (typeof t.name !== 'string' || t.name.length === 0) issues.push({ code: 'invalid_name', path: ['name'], message: 'a topology needs a non-empty name' });
   if (t.nodes.length === 0) issues.push({ code: 'no_nodes', path: ['nodes'], message: 'a topology needs at least one node' });
   if (t.maxInFlight !== undefined && !isPositiveInt(t.maxInFlight)) {
@@ -50,10 +54,15 @@ export function validateTopology(t: Topology): Validation {
       if (node.after.includes(node.streamFrom)) {
         issues.push({ code: 'stream_from_and_after', path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is in both streamFrom and after: a streaming consumer starts with its producer, list it in streamFrom only` });
       }
-      const producer = t.nodes.find((x) => x.id === node.streamFrom);
+      const at = g.index.get(node.streamFrom);
+      const producer = at === undefined ? undefined : t.nodes[at];
       if (producer !== undefined && producer.kind !== 'llm') {
         issues.push({ code: 'stream_from_non_llm', path: ['nodes', i, 'streamFrom'], message: `'${node.streamFrom}' is a ${producer.kind} node; only llm nodes stream tokens` });
       }
+    }
+    if (node.pools !== undefined && node.pools.length > 0) {
+      const where = node.kind === 'topology' ? 'topology' : node.remote !== undefined ? 'remote' : undefined;
+      if (where !== undefined) issues.push(poolNotSupported(node.id, where, node.remote, i));
     }
     if (node.onError === node.id) issues.push({ code: 'error_target_self', path: ['nodes', i, 'onError'], message: `node '${node.id}' cannot be its own onError target` });
     if (node.branches) {
@@ -64,19 +73,28 @@ export function validateTopology(t: Topology): Validation {
       }
     }
   });
-  const built = buildGraph(t);
-  issues.push(...built.issues);
-  const g = built.graph;
+  for (const issue of built.issues) issues.push(issue); // no spread: there may be more issues than a call takes arguments
   if (t.output !== undefined && !g.index.has(t.output)) issues.push({ code: 'missing_output', path: ['output'], message: `output names missing node '${t.output}'` });
   if (g.order === undefined) {
-    for (const cycle of findCycles(g)) {
-      if (cycle.length === 2) continue; // self-loops (after, branches, streamFrom) are reported above with their field
-      issues.push({ code: 'cycle', path: ['nodes', g.index.get(cycle[0]!)!], message: `cycle: ${cycle.join(' -> ')}` });
-    }
+    eachCycle(g, (stack, start) => {
+      if (start === stack.length - 1) return; // self-loops (after, branches, streamFrom) are reported above with their field
+      issues.push({ code: 'cycle', path: ['nodes', stack[start]!], message: `cycle: ${describeCycle(g.ids, stack, start)}` });
+    });
   } else if (built.issues.length === 0) {
-    issues.push(...neverRuns(g));
+    for (const issue of neverRuns(g)) issues.push(issue);
   }
   return issues.length === 0 ? { ok: true, graph: g, issues: [] } : { ok: false, graph: g, issues };
+}
+
+/**
+ * A pool on a node that holds no task slot of its own: a sub-topology's child run,
+ * or a remote node's worker group, does its work elsewhere.
+ */
+function poolNotSupported(id: string, where: 'topology' | 'remote', group: string | undefined, i: number): Issue {
+  const message = where === 'topology'
+    ? `node '${id}' runs a child topology and holds no pool itself: the child run's own nodes take pools, so set pools on the child topology's nodes`
+    : `node '${id}' runs remotely in worker group '${String(group)}' and holds no pool here: the remote group's own nodes take pools, so set pools there`;
+  return { code: 'pool_not_supported', path: ['nodes', i, 'pool'], message };
 }
 
 function isPositiveInt(v: number): boolean {

@@ -179,11 +179,14 @@ function pathGet(value: unknown, path: string): unknown {
 
 /**
  * Reads a `.json`, `.yaml` or `.yml` topology file. Syntax errors come back as
- * issues with line and column.
+ * issues (`invalid_json`, `invalid_yaml`) whose message starts with `file:line:col:`;
+ * every problem of a well-formed document keeps its own code and path.
+ * Never throws.
  *
  * @example
  * ```ts
  * const r = await loadTopologyFile('topologies/rag.yaml', ops);
+ * if (!r.ok) for (const i of r.issues) console.error(`[${i.code}] ${i.message}`);
  * ```
  */
 export async function loadTopologyFile(path: string, registry: Registry): Promise<ParseResult> {
@@ -193,17 +196,45 @@ export async function loadTopologyFile(path: string, registry: Registry): Promis
   } catch (e) {
     return { ok: false, issues: [{ code: 'read_failed', path: [], message: `cannot read ${path}: ${(e as Error).message}` }] };
   }
-  const ext = extname(path).toLowerCase();
-  if (ext === '.json') {
-    try {
-      return parseTopology(JSON.parse(text), registry);
-    } catch (e) {
-      return { ok: false, issues: [{ code: 'invalid_json', path: [], message: `${path} is not valid JSON: ${(e as Error).message}` }] };
-    }
+  const doc = extname(path).toLowerCase() === '.json' ? readJson(path, text) : readYaml(path, text);
+  return doc.ok ? parseTopology(doc.value, registry) : { ok: false, issues: doc.issues };
+}
+
+type Read = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: readonly Issue[] };
+
+/** Only what `JSON.parse` throws is "not valid JSON". */
+function readJson(path: string, text: string): Read {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    const where = at === null ? '' : `:${lineCol(text, Number(at[1]))}`;
+    return { ok: false, issues: [{ code: 'invalid_json', path: [], message: `${path}${where}: not valid JSON: ${message}` }] };
   }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    return { ok: false, issues: doc.errors.map((e) => ({ code: 'invalid_yaml', path: [], message: `${path}: ${e.message}` })) };
+}
+
+/** YAML syntax errors, and what the YAML library refuses to build (an alias bomb), are `invalid_yaml`. */
+function readYaml(path: string, text: string): Read {
+  const invalid = (message: string, pos?: { line: number; col: number }): Issue => ({
+    code: 'invalid_yaml', path: [], message: `${path}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: ${message}`,
+  });
+  try {
+    const doc = parseDocument(text, { prettyErrors: true });
+    if (doc.errors.length > 0) return { ok: false, issues: doc.errors.map((e) => invalid(e.message, e.linePos?.[0])) };
+    return { ok: true, value: doc.toJS() };
+  } catch (e) {
+    return { ok: false, issues: [invalid((e as Error).message)] };
   }
-  return parseTopology(doc.toJS(), registry);
+}
+
+/** `line:col` (both from 1) of a character offset. */
+function lineCol(text: string, offset: number): string {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `${line}:${offset - start + 1}`;
 }

@@ -1,5 +1,5 @@
 // Shared helpers of the Kafka integration tests (*.int.test.ts): unique topic prefixes,
-// one sample message per kind, polling, reading a topic back, raw kafkajs clients, heap sampling.
+// one sample message per kind, polling, waiting for new topics, reading a topic back, raw kafkajs clients, heap sampling.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,60 @@ export async function rawProducer(kafka: Kafka): Promise<Producer> {
   const p = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await p.connect();
   return p;
+}
+
+/** Options of {@link waitForTopics}. */
+export interface WaitForTopicsOptions {
+  /** Polls at most this many times (default 120) ... */
+  readonly attempts?: number;
+  /** ... this many ms apart (default 250). */
+  readonly everyMs?: number;
+}
+
+/**
+ * Resolves once every partition of every topic has a leader in the metadata and that leader serves it
+ * (a ListOffsets answer per partition). `createTopics({ waitForLeaders: true })` can return before the
+ * leader hosts the partition: a consumer or producer that comes right after gets "This server does not
+ * host this topic-partition". Takes a connected admin, or the brokers (then connects its own). Throws with
+ * the last state after `attempts` polls.
+ */
+export async function waitForTopics(client: Admin | string, topics: readonly string[], options: WaitForTopicsOptions = {}): Promise<void> {
+  const attempts = options.attempts ?? 120;
+  const everyMs = options.everyMs ?? 250;
+  if (topics.length === 0) return;
+  let admin: Admin;
+  let own = false;
+  if (typeof client === 'string') {
+    admin = new Kafka({ clientId: 'int-test-topics', brokers: client.split(','), logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    await admin.connect();
+    own = true;
+  } else admin = client;
+  let last = 'no metadata yet';
+  try {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+        const byName = new Map(meta.map((t) => [t.name, t]));
+        const waiting = topics.flatMap((name) => {
+          const t = byName.get(name);
+          if (t === undefined || t.partitions.length === 0) return [`${name}: no partitions`];
+          return t.partitions.filter((p) => p.partitionErrorCode !== 0 || p.leader < 0).map((p) => `${name}[${p.partitionId}]: leader ${p.leader}, error ${p.partitionErrorCode}`);
+        });
+        if (waiting.length === 0) {
+          // Every leader must answer for its partitions too, not only be named in the metadata.
+          for (const name of topics) await admin.fetchTopicOffsets(name);
+          return;
+        }
+        last = waiting.join('; ');
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      if (attempt < attempts) await sleep(everyMs);
+    }
+    throw new Error(`waitForTopics: not every partition has a serving leader after ${attempts} polls: ${last}`);
+  } finally {
+    if (own) await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Committed offsets of a group vs the topic's high watermarks. */
