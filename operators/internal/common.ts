@@ -11,7 +11,11 @@ import type { RetryOptions } from '../../src/resilience/retry.ts';
 export interface NodeOptions {
   /** Concurrency cap of this node's stage across all runs. */
   readonly cap?: number;
-  /** Named resource pool(s) from the engine held while the node works. */
+  /**
+   * Named resource pool(s) of the engine, held while the node's function runs (a fan-out's items
+   * hold them one item each). Refused on sub-topology and remote nodes (validation issue
+   * `pool_not_supported`): set pools on the nodes of the child topology or of the remote group.
+   */
   readonly pool?: string | readonly string[];
   /** Per-node timeout in ms; the run deadline may shorten it. */
   readonly timeoutMs?: number;

@@ -116,7 +116,10 @@ export interface NodeDef {
   readonly after: readonly string[];
   /** Concurrency cap of this node's stage (across all runs). Default: unbounded (admission still bounds it). */
   readonly cap?: number;
-  /** Named resource pools held while the node works. */
+  /**
+   * Named resource pools held while the node's function runs (for a fan-out: by each item).
+   * Refused on `topology` and `remote` nodes: their child run's or worker group's own nodes take pools.
+   */
   readonly pools?: readonly string[];
   /** Per-node timeout; the run deadline may shorten it. */
   readonly timeoutMs?: number;

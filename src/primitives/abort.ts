@@ -7,7 +7,15 @@
  */
 import { addAbortListener } from 'node:events';
 
-/** Undoes what {@link onAbort} set up. Idempotent. */
+/**
+ * Undoes what {@link onAbort} set up. Idempotent.
+ *
+ * @example
+ * ```ts
+ * const unlisten: Unlisten = onAbort(signal, () => ctl.abort());
+ * unlisten(); // the work ended first
+ * ```
+ */
 export type Unlisten = () => void;
 
 const NOTHING: Unlisten = () => undefined;

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Limiter, type Level } from './limiter.ts';
 
@@ -212,6 +213,133 @@ describe('Limiter', () => {
       limiter.release();
       expect(granted).toEqual(['a', 'chained']);
       expect(limiter.active).toBe(0);
+    });
+  });
+
+  describe('remove', () => {
+    it('takes a queued item out at any level; a removed item is never granted', () => {
+      const { limiter, granted } = recording<string>(1, { agingGrants: 1000 });
+      limiter.submit('busy', 1);
+      limiter.submit('h', 0);
+      limiter.submit('n', 1);
+      limiter.submit('l', 2);
+      expect(limiter.remove('n')).toBe(true);
+      expect(limiter.remove('n')).toBe(false);
+      expect(limiter.remove('busy')).toBe(false); // holds a slot, not a place in the queue
+      expect(limiter.queued).toBe(2);
+      limiter.release();
+      limiter.release();
+      limiter.release();
+      expect(granted).toEqual(['h', 'l']);
+      expect(limiter.active).toBe(0);
+    });
+
+    it('frees a place under maxQueue', () => {
+      const { limiter } = recording<string>(1, { maxQueue: 1 });
+      limiter.submit('a', 1);
+      limiter.submit('b', 1);
+      expect(limiter.submit('c', 1)).toBe('full');
+      limiter.remove('b');
+      expect(limiter.submit('c', 1)).toBe('queued');
+    });
+
+    it('keeps the order and the aging of the others', () => {
+      const { limiter, granted } = recording<string>(1, { agingGrants: 2 });
+      limiter.submit('busy', 1);
+      limiter.submit('low', 2);
+      for (let i = 0; i < 4; i++) limiter.submit(`h${i}`, 0);
+      limiter.remove('h1');
+      for (let i = 0; i < 4; i++) limiter.release();
+      expect(granted).toEqual(['h0', 'h2', 'low', 'h3']);
+    });
+  });
+
+  describe('awaitable form (acquire)', () => {
+    const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+    it("'granted' while a slot is free, then promises resolved in order as slots are released", async () => {
+      const slots = Limiter.awaitable(2);
+      expect(slots.acquire(1)).toBe('granted');
+      expect(slots.acquire(1)).toBe('granted');
+      const order: string[] = [];
+      const a = slots.acquire(1) as Promise<void>;
+      const b = slots.acquire(1) as Promise<void>;
+      void a.then(() => order.push('a'));
+      void b.then(() => order.push('b'));
+      expect(slots.queued).toBe(2);
+      await flush();
+      expect(order).toEqual([]);
+      slots.release();
+      await flush();
+      expect(order).toEqual(['a']);
+      expect(slots.active).toBe(2); // the slot passed straight to 'a'
+      slots.release();
+      await flush();
+      expect(order).toEqual(['a', 'b']);
+      slots.release();
+      slots.release();
+      expect(slots.active).toBe(0);
+    });
+
+    it('serves by priority like submit', async () => {
+      const slots = Limiter.awaitable(1, { agingGrants: 1000 });
+      slots.acquire(1);
+      const order: string[] = [];
+      for (const [name, level] of [['low', 2], ['normal', 1], ['high', 0]] as const) void (slots.acquire(level) as Promise<void>).then(() => order.push(name));
+      for (let i = 0; i < 3; i++) {
+        slots.release();
+        await flush();
+      }
+      expect(order).toEqual(['high', 'normal', 'low']);
+    });
+
+    it("'full' beyond maxQueue, and nothing is queued", () => {
+      const slots = Limiter.awaitable(1, { maxQueue: 1 });
+      expect(slots.acquire()).toBe('granted');
+      expect(slots.acquire()).toBeInstanceOf(Promise);
+      expect(slots.acquire()).toBe('full');
+      expect(slots.queued).toBe(1);
+    });
+
+    it('an abort while waiting rejects with the reason and leaves the queue at once', async () => {
+      const slots = Limiter.awaitable(1, { maxQueue: 1 });
+      slots.acquire();
+      const ctl = new AbortController();
+      const waiting = slots.acquire(1, ctl.signal) as Promise<void>;
+      expect(slots.acquire()).toBe('full');
+      const reason = new Error('gave up');
+      ctl.abort(reason);
+      expect(slots.queued).toBe(0); // synchronously, not at the next release
+      await expect(waiting).rejects.toBe(reason);
+      const next = slots.acquire() as Promise<void>;
+      slots.release();
+      await next; // the freed slot went to the next waiter, not to the aborted one
+      expect(slots.active).toBe(1);
+    });
+
+    it('an already aborted signal is refused when it would have to wait, but takes a free slot', async () => {
+      const slots = Limiter.awaitable(1);
+      const ctl = new AbortController();
+      ctl.abort(new Error('before'));
+      expect(slots.acquire(1, ctl.signal)).toBe('granted');
+      await expect(slots.acquire(1, ctl.signal)).rejects.toThrow('before');
+      expect(slots.queued).toBe(0);
+    });
+
+    it('an abort after the grant changes nothing', async () => {
+      const slots = Limiter.awaitable(1);
+      slots.acquire();
+      const ctl = new AbortController();
+      const waiting = slots.acquire(1, ctl.signal) as Promise<void>;
+      expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(1);
+      slots.release();
+      await waiting;
+      expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
+      ctl.abort();
+      await flush();
+      expect(slots.active).toBe(1);
+      slots.release();
+      expect(slots.active).toBe(0);
     });
   });
 });

@@ -1,13 +1,27 @@
 /**
- * A counting semaphore whose waiters are served by priority, with aging so low
- * priority is never starved. Used for stage caps, resource pools, the global
- * task limit and run admission. Aging counts grants, not time: a waiter that has
- * been passed over `agingGrants` times is served next, which is deterministic and
- * needs no clock.
+ * The one queue/slot primitive: a counting semaphore whose waiters are served by
+ * priority, with aging so low priority is never starved. Used for stage caps,
+ * resource pools, the global task limit, run admission, provider bulkheads,
+ * Kafka handlers in flight and the rate limiter's waiting line. Aging counts
+ * grants, not time: a waiter that has been passed over `agingGrants` times is
+ * served next, which is deterministic and needs no clock.
+ *
+ * Two forms over one queue: callback (`submit` an item, `grant(item)` is called
+ * when a slot frees; the runtime's hot path, no promise per item) and awaitable
+ * (`acquire` on a limiter made by {@link Limiter.awaitable}: a promise per
+ * waiter, abort leaves the queue at once).
  * @module
  */
+import { onAbort } from './abort.ts';
 
-/** Priority level: 0 high, 1 normal, 2 low. */
+/**
+ * Priority level: 0 high, 1 normal, 2 low.
+ *
+ * @example
+ * ```ts
+ * limiter.submit(job, 0); // served before normal (1) and low (2) waiters
+ * ```
+ */
 export type Level = 0 | 1 | 2;
 
 /** FIFO queue of items with the grant tick at which each was enqueued. */
@@ -24,6 +38,19 @@ class Fifo<T> {
   }
   peekTick(): number {
     return this.ticks[this.head]!;
+  }
+  /** Takes `item` out of the queue; false when it is not in it. */
+  remove(item: T): boolean {
+    const i = this.items.indexOf(item, this.head);
+    if (i < 0) return false;
+    this.items.splice(i, 1);
+    this.ticks.splice(i, 1);
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.ticks.length = 0;
+      this.head = 0;
+    }
+    return true;
   }
   shift(): T {
     const item = this.items[this.head] as T;
@@ -42,18 +69,38 @@ class Fifo<T> {
   }
 }
 
-/** Options of a {@link Limiter}. */
+/**
+ * A waiter of the awaitable form: called once, when it is granted a slot.
+ *
+ * @example
+ * ```ts
+ * const waiter: Wake = () => resolve(); // what `acquire` queues
+ * ```
+ */
+export type Wake = () => void;
+
+const wake = (w: Wake): void => w();
+
+/**
+ * Options of a {@link Limiter}.
+ *
+ * @example
+ * ```ts
+ * const bulkhead = Limiter.awaitable(16, { maxQueue: 64, agingGrants: 8 });
+ * ```
+ */
 export interface LimiterOptions {
   /** A waiter passed over this many grants is served first. Default 16. */
   readonly agingGrants?: number;
-  /** Most waiters held; `submit` returns `'full'` beyond. Default unbounded. */
+  /** Most waiters held; `submit` and `acquire` return `'full'` beyond. Default unbounded. */
   readonly maxQueue?: number;
 }
 
 /**
  * Priority semaphore. `submit` either grants at once (returns `'granted'`: the
- * caller proceeds synchronously) or queues the item, and `grant(item)` is called
- * later when a slot frees. Every granted slot must be `release`d exactly once.
+ * caller proceeds synchronously), refuses (`'full'`, beyond `maxQueue`) or queues
+ * the item, and `grant(item)` is called later when a slot frees; `remove` takes a
+ * queued item back. Every granted slot must be `release`d exactly once.
  *
  * Re-entrant `release` calls (a grant that completes synchronously) are
  * trampolined, so a long queue of synchronous work never grows the stack.
@@ -76,6 +123,23 @@ export class Limiter<T> {
   #ticks = 0;
   #draining = false;
 
+  /**
+   * A limiter for the awaitable form ({@link Limiter.acquire}): its items are
+   * waiters, and granting one wakes it.
+   *
+   * @example
+   * ```ts
+   * const slots = Limiter.awaitable(8);
+   * const turn = slots.acquire(1, signal);
+   * if (turn === 'full') throw new Error('busy');
+   * if (turn !== 'granted') await turn;
+   * try { await work(); } finally { slots.release(); }
+   * ```
+   */
+  static awaitable(capacity: number, options: LimiterOptions = {}): Limiter<Wake> {
+    return new Limiter<Wake>(capacity, wake, options);
+  }
+
   constructor(capacity: number, grant: (item: T) => void, options: LimiterOptions = {}) {
     this.capacity = capacity;
     this.#grant = grant;
@@ -97,6 +161,46 @@ export class Limiter<T> {
     if (this.queued >= this.#maxQueue) return 'full';
     this.#queues[level].push(item, this.#ticks);
     return 'queued';
+  }
+
+  /**
+   * The awaitable form of {@link Limiter.submit}, on a limiter made by
+   * {@link Limiter.awaitable}: `'granted'` (proceed now), `'full'` (refused,
+   * nothing queued), or a promise that resolves once a slot is granted, or rejects
+   * with the abort reason when `signal` aborts first (the waiter leaves the queue
+   * at once). A free slot is taken even when `signal` has already aborted; a
+   * waiter whose signal has aborted is refused with a rejected promise.
+   *
+   * @example
+   * ```ts
+   * const turn = slots.acquire(0, signal); // high priority
+   * if (turn === 'full') throw new RejectedError('QUEUE_FULL', 'too many waiting');
+   * if (turn !== 'granted') await turn; // rejects with signal.reason on abort
+   * try { await work(); } finally { slots.release(); }
+   * ```
+   */
+  acquire(this: Limiter<Wake>, level: Level = 1, signal?: AbortSignal): 'granted' | 'full' | Promise<void> {
+    if (this.active < this.capacity && this.queued === 0) {
+      this.active++;
+      return 'granted';
+    }
+    if (this.queued >= this.#maxQueue) return 'full';
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Wake = () => {
+        unlisten();
+        resolve();
+      };
+      const unlisten = onAbort(signal, (reason) => {
+        if (this.remove(waiter)) reject(reason);
+      });
+      this.#queues[level].push(waiter, this.#ticks);
+    });
+  }
+
+  /** Takes a queued item out of the queue (e.g. its caller gave up); false when it was not waiting. */
+  remove(item: T): boolean {
+    return this.#queues[0].remove(item) || this.#queues[1].remove(item) || this.#queues[2].remove(item);
   }
 
   /** Frees a slot and grants it to the best waiter, if any. */

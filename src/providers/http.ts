@@ -8,10 +8,18 @@
 import { Observable } from 'rxjs';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { ProviderError } from '../errors.ts';
+import { onAbort } from '../primitives/abort.ts';
 import { BAD_STREAM, httpError, parseRateLimit, STREAM_INTERRUPTED, streamError, transportError, type CallSite } from './failures.ts';
 import type { ProviderEvent } from './types.ts';
 
-/** Turns SSE messages of one API into provider events. */
+/**
+ * Turns SSE messages of one API into provider events.
+ *
+ * @example
+ * ```ts
+ * const decoder: SseDecoder = { ended: false, decode: (m) => [{ type: 'text', text: m.data }] };
+ * ```
+ */
 export interface SseDecoder {
   /** Events for one SSE message; throws a ProviderError for an error inside the stream. */
   decode(message: EventSourceMessage): readonly ProviderEvent[];
@@ -19,7 +27,14 @@ export interface SseDecoder {
   readonly ended: boolean;
 }
 
-/** One HTTP streaming call. */
+/**
+ * One HTTP streaming call.
+ *
+ * @example
+ * ```ts
+ * const call: SseCall = { url, headers: { authorization: `Bearer ${key}` }, body, site, fetch, endMarker: '[DONE]' };
+ * ```
+ */
 export interface SseCall {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
@@ -41,9 +56,8 @@ export interface SseCall {
 export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDecoder: () => SseDecoder): Observable<ProviderEvent> {
   return new Observable<ProviderEvent>((subscriber) => {
     const ctl = new AbortController();
-    const onOuterAbort = (): void => ctl.abort(signal?.reason);
-    if (signal?.aborted) ctl.abort(signal.reason);
-    else signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (signal?.aborted) ctl.abort(signal.reason); // now, not on the next tick as onAbort would
+    const unlisten = onAbort(signal, (reason) => ctl.abort(reason));
     const aborted = (): unknown => (ctl.signal.reason as unknown) ?? new Error('aborted');
 
     const run = async (): Promise<void> => {
@@ -97,7 +111,7 @@ export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDe
     };
     run().catch((e: unknown) => subscriber.error(e));
     return () => {
-      signal?.removeEventListener('abort', onOuterAbort);
+      unlisten();
       ctl.abort(new Error('unsubscribed'));
     };
   });

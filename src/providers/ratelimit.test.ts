@@ -4,6 +4,7 @@
  * limits seen end to end through an engine. Everything runs on virtual time
  * (vi.useFakeTimers()); nothing asserts a wall-clock duration.
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createEngine, topology } from '../index.ts';
@@ -562,6 +563,17 @@ describe('RateLimiter: abort', () => {
     expect(await settled(third)).toBe(true); // took the aborted waiter's turn: at 60 s, not 120 s
     expect(Date.now()).toBe(MINUTE);
     expect(limiter.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a granted waiter leaves no abort listener behind', async () => {
+    const limiter = new RateLimiter({ rpm: 1 });
+    const ac = new AbortController();
+    await limiter.acquire(1, ac.signal);
+    const next = limiter.acquire(1, ac.signal);
+    await vi.advanceTimersByTimeAsync(MINUTE);
+    await next;
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 

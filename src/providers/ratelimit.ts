@@ -5,26 +5,53 @@
  * front and is reconciled with the real usage afterwards (an underestimate stays
  * in the window as debt that later requests wait out; an overestimate is given
  * back). The provider's own headers can pause the limiter (`retry-after`,
- * remaining = 0 until reset). Waiters are served in order; every wait is a timer,
- * so tests use fake timers.
+ * remaining = 0 until reset). Waiters are served in order: they queue in the
+ * shared Limiter (capacity 1, so FIFO and abort handling are the primitive's),
+ * and only the one at the head waits on the clock, since admission is a matter
+ * of time rather than of free slots. Every wait is a timer, so tests use fake timers.
  * @module
  */
 import { z } from 'zod';
-import { CancelledError, ValidationError, toIssues } from '../errors.ts';
+import { ValidationError, toIssues } from '../errors.ts';
+import { onAbort } from '../primitives/abort.ts';
+import { Limiter, type Wake } from '../primitives/limiter.ts';
+import { sleep } from '../primitives/sleep.ts';
 import type { RateLimitInfo } from './types.ts';
 
-/** Limits of one model. */
-export interface RateLimits {
+/**
+ * zod schema of {@link RateLimits}, and the one place its fields are documented.
+ *
+ * @example
+ * ```ts
+ * RateLimitsSchema.parse({ rpm: 60, tpm: 90_000 });
+ * ```
+ */
+export const RateLimitsSchema = z.strictObject({
   /** Requests per minute. */
-  readonly rpm?: number;
+  rpm: z.number().int().positive().optional(),
   /** Tokens (input + output) per minute. */
-  readonly tpm?: number;
-}
+  tpm: z.number().int().positive().optional(),
+});
 
-/** zod schema of {@link RateLimits}. */
-export const RateLimitsSchema = z.strictObject({ rpm: z.number().int().positive().optional(), tpm: z.number().int().positive().optional() });
+/**
+ * Limits of one model: the input type of {@link RateLimitsSchema}, so the two cannot drift.
+ *
+ * @example
+ * ```ts
+ * createModels({ rateLimits: { 'openai:gpt-4o-mini': { rpm: 500, tpm: 200_000 } satisfies RateLimits } });
+ * ```
+ */
+export type RateLimits = Readonly<z.input<typeof RateLimitsSchema>>;
 
-/** A granted request; pass it to `settle` with the real token count. */
+/**
+ * A granted request; pass it to `settle` with the real token count.
+ *
+ * @example
+ * ```ts
+ * const r: Reservation = await limiter.acquire(estimate, signal);
+ * limiter.settle(r, usage.inputTokens + usage.outputTokens);
+ * ```
+ */
 export interface Reservation {
   readonly tokens: number;
 }
@@ -33,14 +60,6 @@ export interface Reservation {
 interface Grant extends Reservation {
   readonly at: number;
   tokens: number;
-}
-
-interface Waiter {
-  readonly tokens: number;
-  readonly resolve: (r: Reservation) => void;
-  readonly reject: (e: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
 }
 
 const WINDOW = 60_000;
@@ -64,8 +83,10 @@ export class RateLimiter {
   #head = 0;
   #tokensInWindow = 0;
   #pausedUntil = 0;
-  readonly #queue: Waiter[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The waiting line: whoever holds its one slot is the head and waits on the clock. */
+  readonly #turn: Limiter<Wake> = Limiter.awaitable(1);
+  /** Wakes the head's clock wait early (a settle or a pause may change when it can go). */
+  #wake: AbortController | undefined;
 
   constructor(limits: RateLimits) {
     const r = RateLimitsSchema.safeParse(limits);
@@ -76,31 +97,41 @@ export class RateLimiter {
 
   /** Requests waiting for capacity. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#turn.queued + this.#turn.active;
   }
 
   /** Waits until one request and `tokens` tokens fit in the window, then takes them. */
   acquire(tokens: number, signal?: AbortSignal): Promise<Reservation> {
-    const want = Math.min(Math.max(0, tokens), this.#tpm);
-    if (this.#queue.length === 0) {
-      const g = this.#tryTake(want);
-      if (g !== undefined) return Promise.resolve(g);
+    return this.#admit(Math.min(Math.max(0, tokens), this.#tpm), signal);
+  }
+
+  async #admit(want: number, signal: AbortSignal | undefined): Promise<Reservation> {
+    const turn = this.#turn.acquire(1, signal);
+    if (turn !== 'granted') await turn; // never 'full': the line is unbounded
+    try {
+      let g: Grant | undefined;
+      while ((g = this.#tryTake(want)) === undefined) {
+        if (signal?.aborted) throw signal.reason;
+        await this.#nap(Math.max(1, this.#delay(want)), signal);
+      }
+      return g;
+    } finally {
+      this.#turn.release();
     }
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason ?? new CancelledError('rate-limit wait aborted'));
-      const w: Waiter = {
-        tokens: want, resolve, reject, signal,
-        onAbort: () => {
-          const i = this.#queue.indexOf(w);
-          if (i >= 0) this.#queue.splice(i, 1);
-          reject(signal!.reason ?? new CancelledError('rate-limit wait aborted'));
-          this.#schedule();
-        },
-      };
-      signal?.addEventListener('abort', w.onAbort, { once: true });
-      this.#queue.push(w);
-      this.#schedule();
-    });
+  }
+
+  /** Sleeps `ms`, less when woken; rejects only when `signal` aborts. */
+  async #nap(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const wake = (this.#wake = new AbortController());
+    const unlisten = onAbort(signal, (reason) => wake.abort(reason));
+    try {
+      await sleep(ms, wake.signal);
+    } catch (e) {
+      if (signal?.aborted) throw e; // else woken early: look again
+    } finally {
+      unlisten();
+      this.#wake = undefined;
+    }
   }
 
   /** Reconciles a reservation with the tokens really used. */
@@ -109,7 +140,7 @@ export class RateLimiter {
     const actual = Math.max(0, actualTokens);
     if (this.#grants.includes(g, this.#head)) this.#tokensInWindow += actual - g.tokens;
     g.tokens = actual;
-    this.#schedule();
+    this.#wake?.abort();
   }
 
   /** Applies what the provider's headers said. */
@@ -121,7 +152,7 @@ export class RateLimiter {
     if (info.remainingTokens === 0 && info.resetTokensMs !== undefined) until = Math.max(until, now + info.resetTokensMs);
     if (until > this.#pausedUntil) {
       this.#pausedUntil = until;
-      this.#schedule();
+      this.#wake?.abort();
     }
   }
 
@@ -163,25 +194,5 @@ export class RateLimiter {
       }
     }
     return Math.ceil(d);
-  }
-
-  #schedule(): void {
-    while (this.#queue.length > 0) {
-      const g = this.#tryTake(this.#queue[0]!.tokens);
-      if (g === undefined) break;
-      const w = this.#queue.shift()!;
-      w.signal?.removeEventListener('abort', w.onAbort);
-      w.resolve(g);
-    }
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (this.#queue.length > 0) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#schedule();
-      }, Math.max(1, this.#delay(this.#queue[0]!.tokens)));
-    }
   }
 }

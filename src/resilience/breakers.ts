@@ -13,31 +13,48 @@ import {
 import { z } from 'zod';
 import { CircuitOpenError, isProviderError, isTimeoutError, retriableOf } from '../errors.ts';
 
-/** Breaker settings. */
-export interface BreakerOptions {
+/**
+ * zod schema of {@link BreakerOptions}, and the one place its fields are documented.
+ *
+ * @example
+ * ```ts
+ * BreakerOptionsSchema.parse({ consecutiveFailures: 5, halfOpenAfterMs: 10_000 });
+ * ```
+ */
+export const BreakerOptionsSchema = z.strictObject({
   /**
    * Open after this many consecutive transient failures. Default 20: high enough that a provider
    * failing 30 % of calls at random does not trip it under concurrency, low enough for a hard-down one.
    */
-  readonly consecutiveFailures?: number;
-  /** Or: open when this share (0–1) of calls fails within `windowMs` (with at least `minimumCalls`). */
-  readonly failureRate?: number;
-  readonly windowMs?: number;
-  readonly minimumCalls?: number;
-  /** Let a probe through after this long open. Default 30000. */
-  readonly halfOpenAfterMs?: number;
-}
-
-/** zod schema of {@link BreakerOptions}. */
-export const BreakerOptionsSchema = z.strictObject({
   consecutiveFailures: z.number().int().positive().optional(),
+  /** Or: open when this share (0–1) of calls fails within `windowMs` (with at least `minimumCalls`). */
   failureRate: z.number().gt(0).max(1).optional(),
+  /** Window of `failureRate`, ms. Default 30000. */
   windowMs: z.number().positive().optional(),
+  /** Fewest calls in the window before `failureRate` may open the breaker. Default 10. */
   minimumCalls: z.number().int().positive().optional(),
+  /** Let a probe through after this long open. Default 30000. */
   halfOpenAfterMs: z.number().positive().optional(),
 });
 
-/** A breaker's state. */
+/**
+ * Breaker settings: the input type of {@link BreakerOptionsSchema}, so the two cannot drift.
+ *
+ * @example
+ * ```ts
+ * const breaker: BreakerOptions = { failureRate: 0.5, windowMs: 10_000, minimumCalls: 20 };
+ * ```
+ */
+export type BreakerOptions = Readonly<z.input<typeof BreakerOptionsSchema>>;
+
+/**
+ * A breaker's state.
+ *
+ * @example
+ * ```ts
+ * if (breakers.state('openai:gpt-4o') === 'open') useFallback();
+ * ```
+ */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 const STATE: Record<number, BreakerState> = {

@@ -11,7 +11,14 @@ import { isCircuitOpenError, retriableOf } from '../errors.ts';
 import type { Resilience } from './resilience.ts';
 import { withRetries, type RetryBudget, type RetryHooks, type RetryOptions } from './retry.ts';
 
-/** What a guarded call needs beyond the function: where it goes and how its retries are recorded. */
+/**
+ * What a guarded call needs beyond the function: where it goes and how its retries are recorded.
+ *
+ * @example
+ * ```ts
+ * const call: GuardedCall = { ref: 'openai:gpt-4o', provider: 'openai', retry: {}, signal, budget };
+ * ```
+ */
 export interface GuardedCall extends RetryHooks {
   /** Model reference (breaker key). */
   readonly ref: string;

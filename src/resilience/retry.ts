@@ -3,39 +3,64 @@
  * ExponentialBackoff with its full-jitter generator: retry k waits a random time
  * below initialDelay·2^(k-1), capped at maxDelay), the provider's `retry-after` honoured, a maximum number of
  * attempts, and a retry budget shared by a whole run so a bad day does not
- * multiply load. The wait between attempts is abortable.
+ * multiply load. The wait between attempts is abortable (the primitives' `sleep`,
+ * so virtual-time tests drive it).
  * @module
  */
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
-import { CancelledError, RetriesExhaustedError, retriableOf } from '../errors.ts';
 import { z } from 'zod';
+import { RetriesExhaustedError, retriableOf } from '../errors.ts';
+import { sleep } from '../primitives/sleep.ts';
 
-/** Retry settings. */
-export interface RetryOptions {
-  /** Total attempts, the first included. Default 3; 1 disables retries. */
-  readonly maxAttempts?: number;
-  /** First backoff delay, ms. Default 500. */
-  readonly initialDelayMs?: number;
-  /** Largest backoff delay, ms. Default 8000. */
-  readonly maxDelayMs?: number;
-  /** Wait what the provider asks (`retry-after`), up to this many ms; longer asks give up. Default 60000. */
-  readonly maxRetryAfterMs?: number;
-}
-
-/** zod schema of {@link RetryOptions}. */
+/**
+ * zod schema of {@link RetryOptions}, and the one place its fields are documented.
+ *
+ * @example
+ * ```ts
+ * RetryOptionsSchema.parse({ maxAttempts: 4, initialDelayMs: 250 });
+ * ```
+ */
 export const RetryOptionsSchema = z.strictObject({
+  /** Total attempts, the first included. Default 3; 1 disables retries. */
   maxAttempts: z.number().int().min(1).optional(),
+  /** First backoff delay, ms. Default 500. */
   initialDelayMs: z.number().nonnegative().optional(),
+  /** Largest backoff delay, ms. Default 8000. */
   maxDelayMs: z.number().nonnegative().optional(),
+  /** Wait what the provider asks (`retry-after`), up to this many ms; longer asks give up. Default 60000. */
   maxRetryAfterMs: z.number().nonnegative().optional(),
 });
 
-/** Retries left for a whole run. */
+/**
+ * Retry settings: the input type of {@link RetryOptionsSchema}, so the two cannot drift.
+ *
+ * @example
+ * ```ts
+ * const retry: RetryOptions = { maxAttempts: 4, maxDelayMs: 2_000 };
+ * ```
+ */
+export type RetryOptions = Readonly<z.input<typeof RetryOptionsSchema>>;
+
+/**
+ * Retries left for a whole run.
+ *
+ * @example
+ * ```ts
+ * const budget: RetryBudget = { remaining: 20 }; // shared by every call of one run
+ * ```
+ */
 export interface RetryBudget {
   remaining: number;
 }
 
-/** What happens around each retry (for events and restart markers). */
+/**
+ * What happens around each retry (for events and restart markers).
+ *
+ * @example
+ * ```ts
+ * await withRetries('op', attempt, {}, { signal, budget, onRetry: (e, n, ms) => log(n, ms) });
+ * ```
+ */
 export interface RetryHooks {
   readonly signal: AbortSignal;
   readonly budget?: RetryBudget;
@@ -43,15 +68,6 @@ export interface RetryHooks {
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   /** Whether an error may be retried; default: its `retriable` flag. */
   readonly retriable?: (error: unknown) => boolean;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason ?? new CancelledError('aborted'));
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason ?? new CancelledError('aborted')); };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 const retryAfterOf = (e: unknown): number | undefined => {

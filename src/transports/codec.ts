@@ -10,12 +10,33 @@ import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 import type { MessageKind, Messages } from './messages.ts';
 
-/** Header with the writer schema's fingerprint (sha256, hex). */
+/**
+ * Header with the writer schema's fingerprint (sha256, hex).
+ *
+ * @example
+ * ```ts
+ * const fingerprint = headers[SCHEMA_HEADER];
+ * ```
+ */
 export const SCHEMA_HEADER = 'llmo-schema';
-/** Header with the message kind. */
+/**
+ * Header with the message kind.
+ *
+ * @example
+ * ```ts
+ * const kind = headers[KIND_HEADER]; // 'feedback'
+ * ```
+ */
 export const KIND_HEADER = 'llmo-kind';
 
-/** Schema files per kind, oldest first; the last is what this version writes. */
+/**
+ * Schema files per kind, oldest first; the last is what this version writes.
+ *
+ * @example
+ * ```ts
+ * SCHEMA_FILES.feedback; // ['feedback.v1.avsc', 'feedback.v2.avsc']
+ * ```
+ */
 export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   request: ['run-request.v1.avsc'],
   result: ['run-result.v1.avsc'],
@@ -29,13 +50,28 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   nodeResult: ['node-result.v1.avsc'],
 };
 
-/** An encoded message. */
+/**
+ * An encoded message.
+ *
+ * @example
+ * ```ts
+ * const { value, headers }: Encoded = codec.encode('audit', audit);
+ * ```
+ */
 export interface Encoded {
   readonly value: Buffer;
   readonly headers: Record<string, string>;
 }
 
-/** Outcome of decoding. */
+/**
+ * Outcome of decoding.
+ *
+ * @example
+ * ```ts
+ * const d: Decoded<FeedbackMessage> = codec.decode('feedback', buf, headers);
+ * if (!d.ok) deadLetter(d.reason);
+ * ```
+ */
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 interface KindCodec {
@@ -47,7 +83,14 @@ interface KindCodec {
   readonly writerTypes: Map<string, avro.Type>;
 }
 
-/** Loads a schema file from `schemas/`. */
+/**
+ * Loads a schema file from `schemas/`.
+ *
+ * @example
+ * ```ts
+ * const schema = loadSchema('feedback.v2.avsc');
+ * ```
+ */
 export function loadSchema(file: string): avro.Schema {
   return JSON.parse(readFileSync(new URL(`./schemas/${file}`, import.meta.url), 'utf8')) as avro.Schema;
 }
@@ -57,6 +100,12 @@ export function loadSchema(file: string): avro.Schema {
  * says what is wrong, if anything. avsc trusts the item counts of arrays and maps,
  * so a 13-byte message claiming 2^40 entries would spin for hours: here a count
  * larger than the bytes left is refused at once. O(length of the buffer).
+ *
+ * @example
+ * ```ts
+ * const why = checkAvro(type, buf);
+ * if (why !== undefined) return { ok: false, reason: why };
+ * ```
  */
 export function checkAvro(type: avro.Type, buf: Buffer): string | undefined {
   let pos = 0;

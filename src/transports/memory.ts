@@ -25,7 +25,14 @@ interface Group {
   readonly members: Set<() => void>;
 }
 
-/** Options of {@link createMemoryTransport}. */
+/**
+ * Options of {@link createMemoryTransport}.
+ *
+ * @example
+ * ```ts
+ * createMemoryTransport({ prefix: 'test', logger });
+ * ```
+ */
 export interface MemoryTransportOptions {
   readonly prefix?: string;
   readonly logger?: Logger;

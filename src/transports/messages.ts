@@ -8,7 +8,14 @@
 import { z } from 'zod';
 import type { UsageTotals } from '../providers/types.ts';
 
-/** A request to run a topology. */
+/**
+ * A request to run a topology.
+ *
+ * @example
+ * ```ts
+ * await transport.send('request', [{ key: requestId, value: request }]);
+ * ```
+ */
 export interface RunRequestMessage {
   readonly requestId: string;
   readonly topology: string;
@@ -21,7 +28,14 @@ export interface RunRequestMessage {
 }
 
 
-/** The end of a run. */
+/**
+ * The end of a run.
+ *
+ * @example
+ * ```ts
+ * if (result.status === 'completed') console.log(JSON.parse(result.output!));
+ * ```
+ */
 export interface RunResultMessage {
   readonly requestId: string;
   readonly runId: string;
@@ -36,7 +50,14 @@ export interface RunResultMessage {
   readonly endedAt: number;
 }
 
-/** Consecutive tokens of one node of one run (or a restart marker). */
+/**
+ * Consecutive tokens of one node of one run (or a restart marker).
+ *
+ * @example
+ * ```ts
+ * const text = batch.tokens.join(''); // tokens firstIndex .. firstIndex + tokens.length - 1
+ * ```
+ */
 export interface TokenBatchMessage {
   readonly runId: string;
   readonly nodeId: string;
@@ -46,7 +67,14 @@ export interface TokenBatchMessage {
   readonly ts: number;
 }
 
-/** One lifecycle event. */
+/**
+ * One lifecycle event.
+ *
+ * @example
+ * ```ts
+ * const details = JSON.parse(event.data) as Record<string, unknown>;
+ * ```
+ */
 export interface LifecycleEventMessage {
   readonly runId: string;
   readonly topology: string;
@@ -59,7 +87,14 @@ export interface LifecycleEventMessage {
   readonly data: string;
 }
 
-/** Evaluation feedback (v2; v1 data reads with `comment: null`). */
+/**
+ * Evaluation feedback (v2; v1 data reads with `comment: null`).
+ *
+ * @example
+ * ```ts
+ * await transport.send('feedback', [{ key: runId, value: { ...feedback, score: 0.9 } }]);
+ * ```
+ */
 export interface FeedbackMessage {
   readonly feedbackId: string;
   readonly topology: string;
@@ -73,7 +108,14 @@ export interface FeedbackMessage {
   readonly comment: string | null;
 }
 
-/** A policy update from the optimizer. */
+/**
+ * A policy update from the optimizer.
+ *
+ * @example
+ * ```ts
+ * const temperature = JSON.parse(policy.params.temperature ?? 'null');
+ * ```
+ */
 export interface PolicyUpdateMessage {
   readonly policyId: string;
   readonly version: number;
@@ -83,7 +125,14 @@ export interface PolicyUpdateMessage {
   readonly ts: number;
 }
 
-/** An audit record. */
+/**
+ * An audit record.
+ *
+ * @example
+ * ```ts
+ * await transport.send('audit', [{ key: runId, value: { ts: Date.now(), actor, action: 'cancel', runId, details: '{}' } }]);
+ * ```
+ */
 export interface AuditMessage {
   readonly ts: number;
   readonly actor: string;
@@ -92,7 +141,14 @@ export interface AuditMessage {
   readonly details: string;
 }
 
-/** A message that could not be read. */
+/**
+ * A message that could not be read.
+ *
+ * @example
+ * ```ts
+ * transport.read('deadLetter', { fromBeginning: true }).subscribe((m) => console.warn(m.value.topic, m.value.reason));
+ * ```
+ */
 export interface DeadLetterMessage {
   readonly topic: string;
   readonly partition: number;
@@ -104,7 +160,14 @@ export interface DeadLetterMessage {
   readonly ts: number;
 }
 
-/** One node of a run to execute in another worker group. */
+/**
+ * One node of a run to execute in another worker group.
+ *
+ * @example
+ * ```ts
+ * const deps = JSON.parse(task.deps) as Record<string, unknown>;
+ * ```
+ */
 export interface NodeTaskMessage {
   readonly taskId: string;
   readonly runId: string;
@@ -118,7 +181,14 @@ export interface NodeTaskMessage {
   readonly origin: string;
 }
 
-/** The outcome of a remote node task. */
+/**
+ * The outcome of a remote node task.
+ *
+ * @example
+ * ```ts
+ * const output = result.ok ? JSON.parse(result.output ?? 'null') : undefined;
+ * ```
+ */
 export interface NodeResultMessage {
   readonly taskId: string;
   readonly runId: string;
@@ -129,7 +199,14 @@ export interface NodeResultMessage {
   readonly worker: string;
 }
 
-/** Message type by kind. */
+/**
+ * Message type by kind.
+ *
+ * @example
+ * ```ts
+ * const value: Messages['feedback'] = feedback;
+ * ```
+ */
 export interface Messages {
   readonly nodeTask: NodeTaskMessage;
   readonly nodeResult: NodeResultMessage;
@@ -143,13 +220,34 @@ export interface Messages {
   readonly deadLetter: DeadLetterMessage;
 }
 
-/** A message kind (one topic each). */
+/**
+ * A message kind (one topic each).
+ *
+ * @example
+ * ```ts
+ * const kind: MessageKind = 'nodeTask';
+ * ```
+ */
 export type MessageKind = keyof Messages;
 
-/** Every kind. */
+/**
+ * Every kind.
+ *
+ * @example
+ * ```ts
+ * for (const kind of MESSAGE_KINDS) console.log(topics[kind]);
+ * ```
+ */
 export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter', 'nodeTask', 'nodeResult'];
 
-/** Semantic checks of inbound feedback beyond the Avro shape. */
+/**
+ * Semantic checks of inbound feedback beyond the Avro shape.
+ *
+ * @example
+ * ```ts
+ * FeedbackSchema.safeParse(feedback).success;
+ * ```
+ */
 export const FeedbackSchema = z.object({
   feedbackId: z.string().min(1),
   topology: z.string().min(1),
@@ -159,7 +257,14 @@ export const FeedbackSchema = z.object({
   ts: z.number().nonnegative(),
 }).loose();
 
-/** Semantic checks of inbound policy updates beyond the Avro shape. */
+/**
+ * Semantic checks of inbound policy updates beyond the Avro shape.
+ *
+ * @example
+ * ```ts
+ * PolicyUpdateSchema.safeParse(policy).success;
+ * ```
+ */
 export const PolicyUpdateSchema = z.object({
   policyId: z.string().min(1),
   version: z.number().int().nonnegative(),

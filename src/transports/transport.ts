@@ -6,7 +6,14 @@
 import type { Observable } from 'rxjs';
 import type { MessageKind, Messages } from './messages.ts';
 
-/** Topic name per message kind. */
+/**
+ * Topic name per message kind.
+ *
+ * @example
+ * ```ts
+ * const topics: TopicNames = topicNames('prod'); // topics.request === 'prod.run-requests'
+ * ```
+ */
 export type TopicNames = Readonly<Record<MessageKind, string>>;
 
 /**
@@ -32,7 +39,14 @@ export function topicNames(prefix = 'llmo'): TopicNames {
   };
 }
 
-/** A message with its key and, when read from a log, its position. */
+/**
+ * A message with its key and, when read from a log, its position.
+ *
+ * @example
+ * ```ts
+ * transport.read('result', { fromBeginning: true }).subscribe((m: Envelope<RunResultMessage>) => log(m.key, m.offset));
+ * ```
+ */
 export interface Envelope<T> {
   readonly key: string;
   readonly value: T;
@@ -40,7 +54,14 @@ export interface Envelope<T> {
   readonly offset: string;
 }
 
-/** How to consume a kind as a group member. */
+/**
+ * How to consume a kind as a group member.
+ *
+ * @example
+ * ```ts
+ * const options: ConsumeOptions = { group: 'workers', maxInFlight: 8, fromBeginning: false };
+ * ```
+ */
 export interface ConsumeOptions {
   /** Consumer group: members of one group share the partitions. */
   readonly group: string;
@@ -50,7 +71,15 @@ export interface ConsumeOptions {
   readonly fromBeginning?: boolean;
 }
 
-/** A running consumption. */
+/**
+ * A running consumption.
+ *
+ * @example
+ * ```ts
+ * const c: Consumption = await transport.consume('request', options, handle);
+ * await c.stop();
+ * ```
+ */
 export interface Consumption {
   /** Stops taking messages; resolves when the handlers in flight ended and offsets are committed. */
   stop(): Promise<void>;
@@ -84,5 +113,12 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Validates a decoded message beyond its Avro shape; returns a reason to dead-letter it, or undefined. */
+/**
+ * Validates a decoded message beyond its Avro shape; returns a reason to dead-letter it, or undefined.
+ *
+ * @example
+ * ```ts
+ * const check: MessageCheck<'feedback'> = (f) => (Number.isFinite(f.score) ? undefined : 'score is not a number');
+ * ```
+ */
 export type MessageCheck<K extends MessageKind> = (value: Messages[K]) => string | undefined;

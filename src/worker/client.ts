@@ -27,6 +27,11 @@ export interface Client {
   readonly results: ReadonlyMap<string, RunResultMessage>;
   /** Results that arrived again for a request already answered (redelivery). */
   readonly duplicates: number;
+  /**
+   * Why the result stream ended (e.g. no broker reachable), once it has; then every pending and
+   * later `submit` rejects with it. Undefined while results can still arrive.
+   */
+  readonly failure: unknown;
   close(): Promise<void>;
 }
 
@@ -42,17 +47,27 @@ export interface Client {
  */
 export function createClient(transport: Transport): Client {
   const results = new Map<string, RunResultMessage>();
-  const waiting = new Map<string, (r: RunResultMessage) => void>();
+  const waiting = new Map<string, { resolve: (r: RunResultMessage) => void; reject: (e: unknown) => void }>();
   let duplicates = 0;
-  const sub: Subscription = transport.read('result', { fromBeginning: true }).subscribe((m) => {
-    const r = m.value;
-    if (results.has(r.requestId)) {
-      duplicates++;
-      return;
-    }
-    results.set(r.requestId, r);
-    waiting.get(r.requestId)?.(r);
-    waiting.delete(r.requestId);
+  let failure: { readonly error: unknown } | undefined;
+  // With an error handler: a failing result stream rejects the waiting submits instead of
+  // reaching RxJS's reportUnhandledError (an uncaught exception that kills the process).
+  const sub: Subscription = transport.read('result', { fromBeginning: true }).subscribe({
+    next: (m) => {
+      const r = m.value;
+      if (results.has(r.requestId)) {
+        duplicates++;
+        return;
+      }
+      results.set(r.requestId, r);
+      waiting.get(r.requestId)?.resolve(r);
+      waiting.delete(r.requestId);
+    },
+    error: (e: unknown) => {
+      failure = { error: e };
+      for (const w of waiting.values()) w.reject(e);
+      waiting.clear();
+    },
   });
   const request = (topology: string, input: unknown, o: SubmitOptions, requestId: string) => ({
     key: requestId,
@@ -64,14 +79,22 @@ export function createClient(transport: Transport): Client {
   return {
     results,
     get duplicates() { return duplicates; },
+    get failure() { return failure?.error; },
     async submit(topology, input, options = {}) {
       const requestId = options.requestId ?? randomUUID();
-      const done = new Promise<RunResultMessage>((resolve) => {
+      const done = new Promise<RunResultMessage>((resolve, reject) => {
         const seen = results.get(requestId);
         if (seen) resolve(seen);
-        else waiting.set(requestId, resolve);
+        else if (failure !== undefined) reject(failure.error);
+        else waiting.set(requestId, { resolve, reject });
       });
-      await transport.send('request', [request(topology, input, options, requestId)]);
+      done.catch(() => undefined); // observed below; never an unhandled rejection if send fails first
+      try {
+        await transport.send('request', [request(topology, input, options, requestId)]);
+      } catch (e) {
+        waiting.delete(requestId);
+        throw e;
+      }
       return done;
     },
     async submitMany(topology, inputs, options = {}) {

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { silentLogger, type Logger } from '../logger.ts';
 import { CancelledError, OrchestratorError, serializeError, type SerializedError } from '../errors.ts';
+import { abortReason, onAbort } from '../primitives/abort.ts';
 import type { AnyTopology, Priority, RemoteExecutor, RemoteTask } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { NodeTaskMessage } from '../transports/messages.ts';
@@ -25,7 +26,9 @@ class RemoteNodeError extends OrchestratorError {
 
 /**
  * Creates the origin side of remote edges: pass it to `createEngine({ remote })`.
- * It reads the node-result topic from its beginning, so no reply is missed.
+ * It reads the node-result topic from its beginning, so no reply is missed. If
+ * that read fails (e.g. no broker reachable), waiting and later tasks fail with
+ * its error instead of the error going unhandled.
  *
  * @example
  * ```ts
@@ -35,25 +38,35 @@ class RemoteNodeError extends OrchestratorError {
 export function createRemoteExecutor(transport: Transport, options: { readonly origin?: string } = {}): RemoteExecutor & { close(): void } {
   const origin = options.origin ?? randomUUID();
   const waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  const sub: Subscription = transport.read('nodeResult', { fromBeginning: true }).subscribe((m) => {
-    const r = m.value;
-    const w = waiting.get(r.taskId);
-    if (w === undefined) return;
-    waiting.delete(r.taskId);
-    if (r.ok) w.resolve(r.output === null ? undefined : JSON.parse(r.output));
-    else w.reject(new RemoteNodeError(JSON.parse(r.error ?? '{}') as SerializedError));
+  /** Why replies can no longer arrive (the result stream failed), once it did. */
+  let broken: unknown;
+  const sub: Subscription = transport.read('nodeResult', { fromBeginning: true }).subscribe({
+    next: (m) => {
+      const r = m.value;
+      const w = waiting.get(r.taskId);
+      if (w === undefined) return;
+      waiting.delete(r.taskId);
+      if (r.ok) w.resolve(r.output === null ? undefined : JSON.parse(r.output));
+      else w.reject(new RemoteNodeError(JSON.parse(r.error ?? '{}') as SerializedError));
+    },
+    // No reply can come any more: fail what waits and what comes (the error says whether a retry may help).
+    error: (e: unknown) => {
+      broken = e;
+      for (const w of waiting.values()) w.reject(e);
+      waiting.clear();
+    },
   });
   return {
     execute(task: RemoteTask, signal: AbortSignal): Promise<unknown> {
+      if (broken !== undefined) return Promise.reject(broken);
       const taskId = randomUUID();
       return new Promise((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason ?? new CancelledError('aborted'));
-        const onAbort = (): void => {
+        if (signal.aborted) return reject(abortReason(signal, () => new CancelledError('aborted')));
+        const unlisten = onAbort(signal, () => {
           waiting.delete(taskId);
-          reject(signal.reason ?? new CancelledError('aborted'));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        const settle = { resolve: (v: unknown) => { signal.removeEventListener('abort', onAbort); resolve(v); }, reject: (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); } };
+          reject(abortReason(signal, () => new CancelledError('aborted')));
+        });
+        const settle = { resolve: (v: unknown) => { unlisten(); resolve(v); }, reject: (e: unknown) => { unlisten(); reject(e); } };
         waiting.set(taskId, settle);
         const value: NodeTaskMessage = {
           taskId, runId: task.runId, topology: task.topology, group: task.group, nodeId: task.nodeId,
@@ -74,7 +87,14 @@ export function createRemoteExecutor(transport: Transport, options: { readonly o
   };
 }
 
-/** Options of {@link createRemoteWorker}. */
+/**
+ * Options of {@link createRemoteWorker}.
+ *
+ * @example
+ * ```ts
+ * const options: RemoteWorkerOptions = { engine, transport, group: 'gpu', topologies: [pipeline], maxInFlight: 4 };
+ * ```
+ */
 export interface RemoteWorkerOptions {
   readonly engine: Engine;
   readonly transport: Transport;

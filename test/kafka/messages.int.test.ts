@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Codec, createCodec, KIND_HEADER, SCHEMA_FILES, SCHEMA_HEADER } from '../../src/transports/codec.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { MESSAGE_KINDS, type FeedbackMessage, type MessageKind } from '../../src/transports/messages.ts';
-import { deleteTopics, rawKafka, rawRead, readN, sampleMessages, uniquePrefix } from './support.ts';
+import { deleteTopics, rawKafka, rawRead, readN, sampleMessages, uniquePrefix, waitForTopics } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
 
@@ -17,6 +17,7 @@ describe.skipIf(!brokers)('Kafka transport: messages', () => {
 
   beforeAll(async () => {
     await transport.ensureTopics();
+    await waitForTopics(brokers!, Object.values(transport.topics));
   });
 
   afterAll(async () => {

@@ -13,7 +13,7 @@ import { createClient } from '../../src/worker/client.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
 import { sleepy } from './fixtures/sleepy.ts';
 import {
-  deleteTopics, rawKafka, rawProducer, readN, sampleMessages, sleep, spawnWorker, uniquePrefix, waitFor, type WorkerProcess,
+  deleteTopics, rawKafka, rawProducer, readN, sampleMessages, sleep, spawnWorker, uniquePrefix, waitFor, waitForTopics, type WorkerProcess,
 } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
@@ -33,6 +33,7 @@ describe.skipIf(!brokers)('Kafka transport: poison messages are dead-lettered an
 
   beforeAll(async () => {
     await transport.ensureTopics();
+    await waitForTopics(brokers!, Object.values(transport.topics));
     producer = await rawProducer(kafka);
     worker = createWorker({ engine: createEngine(), transport, topologies: [sleepy], group, maxInFlight: 8, publish: false });
     worker.feedback$.subscribe((f) => feedback.push(f));

@@ -13,7 +13,7 @@ import type { Envelope } from '../../src/transports/transport.ts';
 import { createClient, type Client } from '../../src/worker/client.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
 import {
-  deleteTopics, gc, groupLag, heapMb, rawKafka, readN, readUntil, sampleMessages, sleep, spawnWorker, uniquePrefix, waitFor, type WorkerProcess,
+  deleteTopics, gc, groupLag, heapMb, rawKafka, readN, readUntil, sampleMessages, sleep, spawnWorker, uniquePrefix, waitFor, waitForTopics, type WorkerProcess,
 } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
@@ -166,6 +166,7 @@ describe.skipIf(!brokers)('Kafka worker', () => {
     beforeAll(async () => {
       await admin.connect();
       await transport.ensureTopics();
+      await waitForTopics(admin, Object.values(transport.topics));
       engine = createEngine();
       worker = createWorker({ engine, transport, topologies: [slow], group, maxInFlight: N, publish: false, inbound: false });
       await worker.start();
@@ -275,6 +276,7 @@ describe.skipIf(!brokers)('Kafka worker', () => {
     beforeAll(async () => {
       await admin.connect();
       await transport.ensureTopics();
+      await waitForTopics(admin, Object.values(transport.topics));
       const opts = { brokers: brokers!, prefix, group, maxInFlight: N, topology: 'test/kafka/fixtures/sleepy.ts' };
       a = spawnWorker(opts);
       b = spawnWorker(opts);

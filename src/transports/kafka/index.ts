@@ -8,4 +8,5 @@
  * ```
  * @module
  */
-export { createKafkaTransport, type KafkaTransportOptions } from './transport.ts';
+export { createKafkaTransport, KafkaTransportOptionsSchema, type KafkaTransportOptions, type KafkaTransport } from './transport.ts';
+export { isUnreachable } from './failures.ts';

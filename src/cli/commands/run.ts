@@ -1,0 +1,94 @@
+/**
+ * `llmo run <topology>`: runs a topology once in this process and shows node
+ * progress as it happens (or, with `--json`, prints only the result).
+ * @module
+ */
+import { serializeError, toIssues } from '../../errors.ts';
+import { createEngine } from '../../runtime/engine.ts';
+import type { Priority } from '../../definition/types.ts';
+import { EXIT } from '../exit.ts';
+import { fail, reportIssues, type Io } from '../io.ts';
+import { readInput } from '../input.ts';
+import { loadForCli } from '../load.ts';
+import { modelsFromEnv } from '../env.ts';
+import { printProgress } from '../progress.ts';
+
+/**
+ * Options of `llmo run`, as commander parses them.
+ *
+ * @example
+ * ```ts
+ * const opts: RunCommandOptions = { input: '{"question":"why?"}', priority: 'normal', tokens: true };
+ * ```
+ */
+export interface RunCommandOptions {
+  readonly input?: string;
+  readonly json?: boolean;
+  readonly priority: Priority;
+  readonly deadline?: number;
+  readonly ops?: string;
+  readonly tokens: boolean;
+}
+
+/**
+ * Runs `file` once; resolves with the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await runCommand('topologies/rag.ts', { input: '{"question":"why?"}', priority: 'normal', tokens: true }, io);
+ * ```
+ */
+export async function runCommand(file: string, opts: RunCommandOptions, io: Io): Promise<number> {
+  const input = await readInput(opts.input);
+  if (!input.ok) return fail(io, input.message);
+  const loaded = await loadForCli(file, opts.ops);
+  if (!loaded.ok) return reportIssues(io, file, loaded.issues);
+  const t = loaded.topology;
+  // The input is the user's: a schema mismatch is a usage error (exit 2), reported once, before any run starts.
+  const checked = t.input?.safeParse(input.value);
+  if (checked !== undefined && !checked.success) return reportIssues(io, `--input for topology '${t.name}'`, toIssues(checked.error.issues, ['input']));
+
+  const env = modelsFromEnv(io.env ?? process.env);
+  const engine = createEngine({ models: env.models, ...loaded.engineOptions });
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
+  process.once('SIGINT', onSigint);
+  const runId = `cli-${Date.now().toString(36)}`;
+  if (!opts.json) {
+    io.err.write(`▶ ${t.name}${t.description ? ` — ${t.description}` : ''}\n`);
+    if (t.nodes.some((n) => n.kind === 'llm')) {
+      io.err.write(`  model 'default' = ${env.defaultModel}${env.simulated ? ' (SIMULATED: set OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY for a real model)' : ''}\n`);
+    }
+  }
+  const progress = opts.json ? undefined : printProgress(engine.events$, runId, io.err, io.color, opts.tokens);
+  let result;
+  try {
+    result = await engine.run(t, input.value, {
+      signal: controller.signal, priority: opts.priority, runId,
+      ...(opts.deadline === undefined ? {} : { deadlineMs: opts.deadline }),
+    });
+  } catch (e) {
+    // compile errors (e.g. a pool the engine options do not define) are the topology's
+    const s = serializeError(e);
+    return reportIssues(io, file, s.issues ?? [{ code: s.code, path: [], message: s.message }]);
+  } finally {
+    progress?.unsubscribe();
+    process.removeListener('SIGINT', onSigint);
+    await engine.shutdown({ mode: 'cancel' });
+  }
+  if (opts.json) {
+    io.out.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const ms = result.endedAt - result.startedAt;
+    if (result.status === 'completed') {
+      const u = result.usage;
+      io.err.write(`✓ completed in ${ms} ms${u.calls > 0 ? ` · ${u.calls} model calls · ${u.inputTokens} in / ${u.outputTokens} out tokens · $${u.costUsd.toFixed(6)}` : ''}\n`);
+      io.out.write(`${typeof result.output === 'string' ? result.output : JSON.stringify(result.output ?? result.outputs, null, 2)}\n`);
+    } else {
+      // The message of an error with issues already lists them (one per line).
+      io.err.write(`✗ ${result.status} after ${ms} ms: ${result.error.message}\n`);
+      io.err.write(`  completed nodes: ${Object.keys(result.outputs).join(', ') || 'none'}\n`);
+    }
+  }
+  return result.status === 'completed' ? EXIT.ok : result.status === 'cancelled' ? EXIT.cancelled : EXIT.runFailed;
+}

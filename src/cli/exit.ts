@@ -1,0 +1,40 @@
+/**
+ * Exit codes of `llmo`, in one place. Re-exported by main.ts as `EXIT`.
+ *
+ * | code | meaning |
+ * | ---- | ------- |
+ * | 0    | completed |
+ * | 1    | the run failed, or `submit` timed out waiting for results |
+ * | 2    | invalid usage, input, topology, or Kafka connection |
+ * | 130  | cancelled (Ctrl-C) |
+ * @module
+ */
+
+/**
+ * Exit codes of the CLI.
+ *
+ * @example
+ * ```ts
+ * if (!loaded.ok) return EXIT.invalid;
+ * ```
+ */
+export const EXIT = {
+  /** The command did what was asked; a run completed. */
+  ok: 0,
+  /** A run failed, or `submit` gave up waiting for results (`--timeout`). */
+  runFailed: 1,
+  /** Invalid usage, `--input`, topology or options, or Kafka could not be reached. */
+  invalid: 2,
+  /** The run was cancelled (SIGINT). */
+  cancelled: 130,
+} as const;
+
+/**
+ * One of the {@link EXIT} codes.
+ *
+ * @example
+ * ```ts
+ * const code: ExitCode = EXIT.ok;
+ * ```
+ */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

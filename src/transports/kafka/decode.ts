@@ -1,0 +1,55 @@
+/**
+ * Turning a kafkajs record into a typed message: headers as strings, the Avro
+ * codec, then the kind's own checks (shared by the consumer and the reader).
+ * @module
+ */
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import { checkMessage } from '../checks.ts';
+import type { Codec, Decoded } from '../codec.ts';
+import type { MessageKind, Messages } from '../messages.ts';
+
+/**
+ * Record headers as strings (the first of repeated ones).
+ *
+ * @example
+ * ```ts
+ * headersOf(message.headers); // { 'llmo-kind': 'feedback', ... }
+ * ```
+ */
+export function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    const one = Array.isArray(v) ? v[0] : v;
+    if (one !== undefined) out[k] = Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
+  }
+  return out;
+}
+
+/**
+ * A record's key as a string ('' when it has none).
+ *
+ * @example
+ * ```ts
+ * const runId = keyOf(message);
+ * ```
+ */
+export function keyOf(m: KafkaMessage): string {
+  return m.key?.toString('utf8') ?? '';
+}
+
+/**
+ * Decodes and checks a record of `kind`; a failure says why (the reason to dead-letter it).
+ *
+ * @example
+ * ```ts
+ * const d = decodeRecord(codec, 'feedback', message);
+ * if (!d.ok) await deadLetter(d.reason);
+ * ```
+ */
+export function decodeRecord<K extends MessageKind>(codec: Codec, kind: K, m: KafkaMessage): Decoded<Messages[K]> {
+  const d = codec.decode(kind, m.value, headersOf(m.headers));
+  if (!d.ok) return d;
+  const reason = checkMessage(kind, d.value);
+  return reason === undefined ? d : { ok: false, reason };
+}
