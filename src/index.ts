@@ -24,7 +24,7 @@ export type {
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
-  createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf,
+  createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
 } from './runtime/engine.ts';
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';
@@ -32,7 +32,7 @@ export type {
   EngineEvent, TokenEvent, RestartEvent, BreakerEvent, RunEvent, RunEventType,
   RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
   NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
-  NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent,
+  NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent, NodeCancelledEvent,
 } from './runtime/events.ts';
 export type {
   Provider, ProviderEvent, CompletionRequest, ChatMessage, ToolCall, ToolDescription, Usage, UsageTotals, FinishReason, RateLimitInfo,

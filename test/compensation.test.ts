@@ -3,8 +3,8 @@
  *
  * Compensation: when a run fails, the completed nodes that declare `compensate`
  * are undone newest-first, once each, with their output and the run's error,
- * before the result is delivered (so the result's history already holds the
- * node.compensated events); a compensation that throws is recorded as
+ * before the run's terminal event is recorded and its result delivered (so
+ * run.failed stays the last event of the run); a compensation that throws is recorded as
  * node.compensation_failed and the others still run; completed and cancelled runs
  * do not compensate, nor do nodes that failed, were skipped or never ran.
  *
@@ -79,7 +79,7 @@ describe('compensation', () => {
     expect(result.outputs).toEqual({ reserve: { reservation: 'r-o1' }, charge: { payment: 'p-r-o1' } });
   });
 
-  it('the delivered result already holds the node.compensated events (after run.failed, newest-first)', async () => {
+  it('the node.compensated events come before run.failed, newest-first; run.failed is the last event', async () => {
     const engine = createEngine();
     const bus = record(engine);
     const result = await engine.run(saga([]), { order: 'o2' });
@@ -89,8 +89,8 @@ describe('compensation', () => {
       'node.started:reserve', 'node.completed:reserve',
       'node.started:charge', 'node.completed:charge',
       'node.started:ship', 'node.failed:ship',
-      'run.failed',
       'node.compensated:charge', 'node.compensated:reserve',
+      'run.failed',
     ]);
     expect(result.events.map((e) => e.seq)).toEqual(history.map((_, i) => i));
     // the bus saw the same history, in the same order
@@ -133,8 +133,25 @@ describe('compensation', () => {
     const result = await pending;
     expect(finished).toEqual(['charge', 'reserve']);
     expect(maxConcurrent).toBe(1);
-    expect(types(result.events).slice(-2)).toEqual(['node.compensated:charge', 'node.compensated:reserve']);
+    expect(types(result.events).slice(-3)).toEqual(['node.compensated:charge', 'node.compensated:reserve', 'run.failed']);
     expect(engine.inFlight).toBe(0);
+  });
+
+  it('while a compensation runs the bus has no terminal event for the run yet', async () => {
+    const engine = createEngine();
+    const bus = record(engine);
+    const gate = deferred();
+    const t = topology('pending-saga')
+      .map('reserve', { run: () => 1, compensate: () => gate.promise })
+      .map('ship', { after: ['reserve'], run: (): number => { throw new Error('boom'); } })
+      .build();
+    const pending = engine.run(t, undefined);
+    await flush();
+    expect(types(bus)).toEqual(['run.started', 'node.started:reserve', 'node.completed:reserve', 'node.started:ship', 'node.failed:ship']);
+    gate.resolve();
+    const result = await pending;
+    expect(types(bus)).toEqual([...types(bus).slice(0, 5), 'node.compensated:reserve', 'run.failed']);
+    expect(bus).toEqual(result.events);
   });
 
   it('a compensation that throws is recorded as node.compensation_failed; the others still run', async () => {
@@ -151,7 +168,7 @@ describe('compensation', () => {
     expect(result.error).toMatchObject({ nodeId: 'ship' }); // the run's error is unchanged
     expect(chargeCalls).toBe(1); // not retried
     expect(undone.map((u) => u.nodeId)).toEqual(['reserve']);
-    expect(types(result.events).slice(-3)).toEqual(['run.failed', 'node.compensation_failed:charge', 'node.compensated:reserve']);
+    expect(types(result.events).slice(-3)).toEqual(['node.compensation_failed:charge', 'node.compensated:reserve', 'run.failed']);
     const failed = result.events.find((e) => e.type === 'node.compensation_failed') as NodeCompensationFailedEvent;
     expect(failed.error).toMatchObject({ message: 'refund API down', name: 'Error' });
   });

@@ -8,14 +8,14 @@
  * resolved by hand, by draining the task queue, or by vi.useFakeTimers().
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Subject } from 'rxjs';
+import { range, Subject, take } from 'rxjs';
 import { z } from 'zod';
 import {
   createEngine, isCancelledError, isNodeError, isRejectedError, isTimeoutError, isValidationError, topology,
   CancelledError, NodeError, TimeoutError, ValidationError,
-  type Engine, type Issue, type NodeContext, type Priority, type RunEvent, type RunEventType, type RunResult,
+  type Engine, type Issue, type NodeContext, type Priority, type RunEvent, type RunEventType, type RunResult, type Topology,
 } from '../src/index.ts';
-import { deferred, flush, type Deferred } from './support/helpers.ts';
+import { collect, deferred, flush, type Deferred } from './support/helpers.ts';
 
 // ---------------------------------------------------------------- helpers
 
@@ -1189,5 +1189,292 @@ describe('option validation', () => {
     } catch (e) {
       expect(isValidationError(e) && issueAt(e.issues, ['options', 'bufferSize'])).toBeTruthy();
     }
+  });
+});
+
+// ---------------------------------------------------------------- work of every node kind holds its limits
+
+describe('limits held by joins and fan-out items', () => {
+  it('a join holds its pool and the global task slot: pool 1, concurrency 1, 20 runs: one join function at a time', async () => {
+    const gates = new Gates();
+    const engine = createEngine({ pools: { one: 1 }, concurrency: 1 });
+    const t = topology('pooled-join', { input: z.number() })
+      .map('a', { run: ({ input }) => input })
+      .map('b', { run: ({ input }) => input })
+      .join('j', { after: ['a', 'b'], pool: 'one', run: ({ input }) => gates.enter(`j${input}`) })
+      .build();
+    const ps = Array.from({ length: 20 }, (_, i) => engine.run(t, i));
+    for (let i = 0; i < 20; i++) {
+      await flush();
+      expect(gates.active).toBe(1);
+      gates.openOldest();
+    }
+    expect((await Promise.all(ps)).every((r) => r.status === 'completed')).toBe(true);
+    expect(gates.peak).toBe(1);
+    expect(gates.started).toHaveLength(20);
+  });
+
+  it('a join holds the global task slot shared with map nodes', async () => {
+    const gates = new Gates();
+    const engine = createEngine({ concurrency: 1 });
+    const t = topology('global-join', { input: z.number() })
+      .map('a', { run: ({ input }) => gates.enter(`a${input}`) })
+      .join('j', { after: ['a'], run: ({ input }) => gates.enter(`j${input}`) })
+      .build();
+    const ps = Array.from({ length: 5 }, (_, i) => engine.run(t, i));
+    for (let i = 0; i < 10; i++) {
+      await flush();
+      expect(gates.active).toBe(1);
+      gates.openOldest();
+    }
+    expect((await Promise.all(ps)).every((r) => r.status === 'completed')).toBe(true);
+    expect(gates.peak).toBe(1);
+  });
+
+  it('each fan-out item holds the pool: pool 1 means one item at a time across runs', async () => {
+    const gates = new Gates();
+    const engine = createEngine({ pools: { one: 1 } });
+    const t = topology('pooled-fan', { input: z.number() })
+      .fanOut('f', { pool: 'one', itemCap: 4, items: ({ input }) => [0, 1, 2].map((k) => `${input}.${k}`), each: (item) => gates.enter(item) })
+      .build();
+    const ps = Array.from({ length: 3 }, (_, i) => engine.run(t, i));
+    for (let i = 0; i < 9; i++) {
+      await flush();
+      expect(gates.active).toBe(1);
+      gates.openOldest();
+    }
+    expect((await Promise.all(ps)).every((r) => r.status === 'completed')).toBe(true);
+    expect(gates.peak).toBe(1);
+    expect(gates.started).toHaveLength(9);
+  });
+
+  it('each fan-out item holds a global task slot', async () => {
+    const gates = new Gates();
+    const engine = createEngine({ concurrency: 2 });
+    const t = topology('global-fan', { input: z.number() })
+      .fanOut('f', { itemCap: 8, items: ({ input }) => [0, 1, 2, 3].map((k) => `${input}.${k}`), each: (item) => gates.enter(item) })
+      .build();
+    const ps = Array.from({ length: 2 }, (_, i) => engine.run(t, i));
+    for (let i = 0; i < 8; i++) {
+      await flush();
+      expect(gates.active).toBe(Math.min(2, 8 - i));
+      gates.openOldest();
+    }
+    expect((await Promise.all(ps)).every((r) => r.status === 'completed')).toBe(true);
+    expect(gates.peak).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------- a timed-out node keeps its slots until its function returns
+
+describe('slots of a timed-out node (virtual time)', () => {
+  /** Node functions that ignore their signal and return only when released. */
+  class Stubborn {
+    running = 0;
+    peak = 0;
+    started = 0;
+    readonly releases: (() => void)[] = [];
+    readonly fn = (): Promise<string> => {
+      this.started++;
+      this.peak = Math.max(this.peak, ++this.running);
+      const d = deferred();
+      this.releases.push(() => d.resolve());
+      return d.promise.then(() => {
+        this.running--;
+        return 'late';
+      });
+    };
+    releaseOldest(): void {
+      this.releases.shift()?.();
+    }
+  }
+
+  it('cap 1: five timed-out runs never have more than one function running; each run fails at its timeout', async () => {
+    vi.useFakeTimers();
+    const s = new Stubborn();
+    const t = topology('stubborn-cap', { input: z.number() }).map('slow', { cap: 1, timeoutMs: 100, run: s.fn }).build();
+    const engine = createEngine();
+    const results: RunResult<unknown, unknown>[] = [];
+    const ps = Array.from({ length: 5 }, (_, i) => engine.run(t, i).then((r) => void results.push(r)));
+    await vi.advanceTimersByTimeAsync(100);
+    // the first run failed at its timeout; its function still runs and holds the cap
+    expect(results.map((r) => r.error?.code)).toEqual(['TIMEOUT']);
+    expect(s.running).toBe(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.started).toBe(1);
+    for (let k = 1; k < 5; k++) {
+      s.releaseOldest();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(s.started).toBe(k + 1);
+      expect(s.running).toBe(1);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(results).toHaveLength(k + 1);
+      expect(results[k]!.error?.code).toBe('TIMEOUT');
+    }
+    s.releaseOldest();
+    await Promise.all(ps);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(s.peak).toBe(1);
+    expect(s.running).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('pool 1: a timed-out function keeps holding its pool until it returns', async () => {
+    vi.useFakeTimers();
+    const s = new Stubborn();
+    const engine = createEngine({ pools: { one: 1 } });
+    const t = topology('stubborn-pool', { input: z.number() }).map('slow', { pool: 'one', timeoutMs: 50, run: s.fn }).build();
+    const ps = Array.from({ length: 3 }, (_, i) => engine.run(t, i));
+    await vi.advanceTimersByTimeAsync(500);
+    expect(s.started).toBe(1);
+    s.releaseOldest();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(s.started).toBe(2);
+    s.releaseOldest();
+    await vi.advanceTimersByTimeAsync(500);
+    s.releaseOldest();
+    const rs = await Promise.all(ps);
+    expect(rs.map((r) => r.error?.code)).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+    expect(s.peak).toBe(1);
+  });
+
+  it('a timeout handled by onError moves the run on at once, while the timed-out function keeps its slot', async () => {
+    vi.useFakeTimers();
+    const s = new Stubborn();
+    const t = topology('stubborn-onerror', { input: z.number() })
+      .map('slow', { cap: 1, timeoutMs: 100, onError: 'fb', run: s.fn })
+      .map('fb', { run: () => 'fallback' })
+      .build({ output: 'fb' });
+    const engine = createEngine();
+    const first = engine.run(t, 1);
+    const second = engine.run(t, 2);
+    await vi.advanceTimersByTimeAsync(100);
+    const r1 = await first;
+    expect(r1.status).toBe('completed');
+    expect(r1.output).toBe('fallback');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.started).toBe(1); // the second run waits for the stage slot
+    s.releaseOldest();
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await second).output).toBe('fallback');
+    s.releaseOldest();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(s.peak).toBe(1);
+    // the late output of the timed-out function is ignored
+    expect(r1.outputs).toEqual({ fb: 'fallback' });
+  });
+});
+
+// ---------------------------------------------------------------- node.cancelled and the terminal event
+
+describe('node.cancelled and the last event of a run', () => {
+  it('a node aborted because a sibling failed gets node.cancelled before run.failed', async () => {
+    const engine = createEngine();
+    const bus = record(engine);
+    const t = topology('sibling-cancel')
+      .map('slow', { run: ({ signal }) => untilAborted(signal) })
+      .map('boom', { run: async () => { await Promise.resolve(); throw new Error('boom'); } })
+      .build();
+    const r = await engine.run(t, undefined);
+    await flush();
+    expect(r.status).toBe('failed');
+    expect(types(r)).toEqual(['run.started', 'node.started', 'node.started', 'node.failed', 'node.cancelled', 'run.failed']);
+    const cancelled = r.events.find((e) => e.type === 'node.cancelled');
+    expect(cancelled).toMatchObject({ nodeId: 'slow', error: { code: 'CANCELLED', message: expect.stringContaining('boom') } });
+    expect(r.events.map((e) => e.seq)).toEqual(r.events.map((_, i) => i));
+    expect(bus.filter((e) => e.runId === r.runId)).toEqual(r.events);
+  });
+
+  it('every running node of a cancelled run gets node.cancelled with the run error, before run.cancelled', async () => {
+    const engine = createEngine();
+    const bus = record(engine);
+    const started = { a: deferred(), b: deferred() };
+    const t = topology('cancel-running')
+      .map('a', { run: ({ signal }) => (started.a.resolve(), untilAborted(signal)) })
+      .map('b', { run: ({ signal }) => (started.b.resolve(), untilAborted(signal)) })
+      .map('c', { after: ['a'], run: () => 'never' })
+      .build();
+    const ac = new AbortController();
+    const p = engine.run(t, undefined, { signal: ac.signal });
+    await Promise.all([started.a.promise, started.b.promise]);
+    ac.abort(new Error('stop'));
+    const r = await p;
+    await flush();
+    expect(types(r)).toEqual(['run.started', 'node.started', 'node.started', 'node.cancelled', 'node.cancelled', 'run.cancelled']);
+    const ids = r.events.filter((e) => e.type === 'node.cancelled').map((e) => (e as { nodeId: string }).nodeId);
+    expect(ids.sort()).toEqual(['a', 'b']);
+    expect(r.events.find((e) => e.type === 'node.cancelled')).toMatchObject({ error: { code: 'CANCELLED' } });
+    expect(bus.filter((e) => e.runId === r.runId)).toEqual(r.events);
+  });
+});
+
+// ---------------------------------------------------------------- graph size never grows the stack
+
+describe('long chains', () => {
+  const chain = (n: number, async: boolean) => {
+    let b = topology(`chain-${n}-${async ? 'async' : 'sync'}`, { input: z.number() }) as unknown as TopologyBuilderLoose;
+    for (let k = 0; k < n; k++) {
+      const prev = `n${k - 1}`;
+      const run = k === 0 ? ({ input }: NodeContext<number>) => input + 1
+        : async ? async ({ deps }: NodeContext<number, Record<string, number>>) => deps[prev]! + 1
+          : ({ deps }: NodeContext<number, Record<string, number>>) => deps[prev]! + 1;
+      b = b.map(`n${k}`, k === 0 ? { run } : { after: [prev], run });
+    }
+    return b.build({ output: `n${n - 1}` });
+  };
+
+  it('a 10,000-node chain of synchronous map nodes runs without growing the stack', async () => {
+    const r = await createEngine().run(chain(10_000, false), 0);
+    expect(r.status, String(r.error)).toBe('completed');
+    expect(r.output).toBe(10_000);
+  });
+
+  it('a 10,000-node chain of async map nodes runs', async () => {
+    const r = await createEngine().run(chain(10_000, true), 0);
+    expect(r.status, String(r.error)).toBe('completed');
+    expect(r.output).toBe(10_000);
+  });
+
+  it('a route skipping a 10,000-node chain skips every node without growing the stack', async () => {
+    let b = topology('skip-chain')
+      .route('r', { branches: { yes: 'n0', no: 'end' }, select: () => 'no' as 'yes' | 'no' })
+      .map('end', { run: () => 'end' }) as unknown as TopologyBuilderLoose;
+    for (let k = 0; k < 10_000; k++) b = b.map(`n${k}`, k === 0 ? { run: () => 0 } : { after: [`n${k - 1}`], run: () => k });
+    const r = await createEngine().run(b.build({ output: 'end' }), undefined);
+    expect(r.status, String(r.error)).toBe('completed');
+    expect(r.skipped).toHaveLength(10_000);
+  });
+});
+
+// The chains above are built in loops, so their builder is typed loosely.
+interface TopologyBuilderLoose {
+  map(id: string, spec: { after?: string[]; run: (ctx: never) => unknown }): TopologyBuilderLoose;
+  build(options: { output: string }): Topology;
+}
+
+// ---------------------------------------------------------------- synchronous Observable sources
+
+describe('synchronous Observable sources', () => {
+  it('an infinite synchronous Observable fails the stream with QUEUE_FULL and returns', async () => {
+    const t = topology('infinite', { input: z.number() }).map('a', { run: async ({ input }) => input }).build({ output: 'a' });
+    const engine = createEngine();
+    const outcome = await new Promise<{ results: number; error: unknown }>((resolve) => {
+      let results = 0;
+      engine.stream(t, range(0, Infinity), { maxInFlight: 4, bufferSize: 16 }).subscribe({
+        next: () => void results++,
+        error: (error: unknown) => resolve({ results, error }),
+        complete: () => resolve({ results, error: undefined }),
+      });
+    });
+    expect(isRejectedError(outcome.error) && outcome.error.code).toBe('QUEUE_FULL');
+    expect(outcome.results).toBe(4); // the runs admitted before the overflow still emit
+    expect(engine.inFlight).toBe(0);
+  });
+
+  it('an infinite synchronous Observable of synchronous runs stops when the consumer unsubscribes', async () => {
+    const t = topology('infinite-sync', { input: z.number() }).map('a', { run: ({ input }) => input }).build({ output: 'a' });
+    const engine = createEngine();
+    const outputs = await collect(engine.stream(t, range(0, Infinity)).pipe(take(5)));
+    expect(outputs.map((r) => r.output)).toEqual([0, 1, 2, 3, 4]);
   });
 });

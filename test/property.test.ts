@@ -397,7 +397,7 @@ class Harness {
       if (rec.skipClock.has(p) && Object.hasOwn(deps, s.ids[p]!)) this.violation(`${where}: deps has skipped parent ${s.ids[p]}`);
     }
 
-    // Limits: stage cap (every kind); pools and global slot (not joins).
+    // Limits: stage cap, pools and global slot (every kind, joins included).
     this.liveAll++;
     const live = ++this.liveNode[v]!;
     const cap = s.cap[v];
@@ -405,20 +405,18 @@ class Harness {
       if (live > cap) this.violation(`${where}: stage ${s.ids[v]} has ${live} live tasks, cap ${cap}`);
       if (live === cap) this.stats.capSaturated++;
     }
-    if (s.kind[v] !== 'join') {
-      for (const p of s.pools[v]!) {
-        const n = this.livePool.get(p)! + 1;
-        this.livePool.set(p, n);
-        const size = this.cfg.poolSizes[POOLS.indexOf(p as (typeof POOLS)[number])]!;
-        if (n > size) this.violation(`${where}: pool ${p} has ${n} live tasks, size ${size}`);
-        if (n === size) this.stats.poolSaturated++;
-      }
-      const g = ++this.liveGlobal;
-      const conc = this.cfg.concurrency;
-      if (conc !== undefined) {
-        if (g > conc) this.violation(`${where}: ${g} live tasks, concurrency ${conc}`);
-        if (g === conc) this.stats.globalSaturated++;
-      }
+    for (const p of s.pools[v]!) {
+      const n = this.livePool.get(p)! + 1;
+      this.livePool.set(p, n);
+      const size = this.cfg.poolSizes[POOLS.indexOf(p as (typeof POOLS)[number])]!;
+      if (n > size) this.violation(`${where}: pool ${p} has ${n} live tasks, size ${size}`);
+      if (n === size) this.stats.poolSaturated++;
+    }
+    const g = ++this.liveGlobal;
+    const conc = this.cfg.concurrency;
+    if (conc !== undefined) {
+      if (g > conc) this.violation(`${where}: ${g} live tasks, concurrency ${conc}`);
+      if (g === conc) this.stats.globalSaturated++;
     }
 
     // Cancellation from inside a running node.
@@ -434,10 +432,8 @@ class Harness {
   end(rec: RunRec | undefined, v: number, ok: boolean, value: unknown): void {
     this.liveAll--;
     this.liveNode[v]!--;
-    if (this.s.kind[v] !== 'join') {
-      for (const p of this.s.pools[v]!) this.livePool.set(p, this.livePool.get(p)! - 1);
-      this.liveGlobal--;
-    }
+    for (const p of this.s.pools[v]!) this.livePool.set(p, this.livePool.get(p)! - 1);
+    this.liveGlobal--;
     if (rec === undefined) return;
     rec.ends.set(v, { ok, value, clock: ++this.clock });
   }
@@ -518,7 +514,7 @@ class Harness {
       switch (s.kind[v]!) {
         case 'map': def = map(id, { ...base, run: fn }); break;
         case 'route': def = route(id, { ...base, branches: branchesOf(s, v, s.n - 1), select: fn as (ctx: NodeContext) => string }); break;
-        case 'join': def = join(id, { after: base.after, ...(cap === undefined ? {} : { cap }), run: fn }); break;
+        case 'join': def = join(id, { ...base, run: fn }); break;
         case 'tool': def = this.toolDef(v, id, base); break;
       }
       b = b.node(def);
@@ -641,6 +637,10 @@ function verifyRun(s: Shape, d: Decisions, t: Topology, r: RunResult, rec: RunRe
   const idsOf = (type: RunEvent['type']): string[] => ev.filter((x) => x.type === type).map((x) => (x as { nodeId: string }).nodeId);
   const startedEv = idsOf('node.started');
   expect(new Set(startedEv).size, `${tag}: node.started twice`).toBe(startedEv.length);
+  // Every node that started ends with exactly one of node.completed, node.failed, node.cancelled.
+  const ended = [...idsOf('node.completed'), ...idsOf('node.failed'), ...idsOf('node.cancelled')];
+  expect([...ended].sort(), `${tag}: terminal node events vs node.started`).toEqual([...startedEv].sort());
+  if (r.status === 'completed') expect(idsOf('node.cancelled'), tag).toEqual([]);
   const started = [...rec.starts.keys()].map((v) => s.ids[v]!);
   expect([...started].sort(), `${tag}: functions started vs node.started events`).toEqual([...startedEv].sort());
   for (const [v, k] of rec.starts) expect(k, `${tag}: ${s.ids[v]} starts`).toBe(1);

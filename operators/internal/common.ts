@@ -9,11 +9,18 @@ import type { RetryOptions } from '../../src/resilience/retry.ts';
 
 /** Options every node kind accepts. */
 export interface NodeOptions {
-  /** Concurrency cap of this node's stage across all runs. */
+  /**
+   * Most executions of this node in progress at once, across every run of the topology on one
+   * engine. A run's node takes a slot when it is ready (waiting runs queue by priority, with aging),
+   * keeps it while it waits for its pools and the global task slot and while its function runs, and
+   * frees it only when that function has actually settled, also after a timeout or the end of its
+   * run already settled the node (a function that ignores its signal keeps its slot). A fan-out
+   * counts one slot per node execution, not per item (see `itemCap`).
+   */
   readonly cap?: number;
   /**
-   * Named resource pool(s) of the engine, held while the node's function runs (a fan-out's items
-   * hold them one item each). Refused on sub-topology and remote nodes (validation issue
+   * Named resource pool(s) of the engine, held while the node's function runs and until it settles,
+   * even after a timeout (a fan-out's items hold them one item each). Refused on sub-topology and remote nodes (validation issue
    * `pool_not_supported`): set pools on the nodes of the child topology or of the remote group.
    */
   readonly pool?: string | readonly string[];

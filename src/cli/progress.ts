@@ -70,7 +70,7 @@ export function printProgress(events$: Observable<EngineEvent>, runId: string, o
     }
     const key = 'nodeId' in e ? `${e.runId}/${e.nodeId}` : undefined;
     if (live !== undefined && (key === live || e.type === 'node.started' || e.type.startsWith('run.'))) endLive();
-    if ((e.type === 'node.completed' || e.type === 'node.failed') && key !== undefined && waiting.has(key)) {
+    if ((e.type === 'node.completed' || e.type === 'node.failed' || e.type === 'node.cancelled') && key !== undefined && waiting.has(key)) {
       show(key, e.nodeId, indent, '');
       endLive();
     }
@@ -95,6 +95,9 @@ export function printProgress(events$: Observable<EngineEvent>, runId: string, o
         break;
       case 'node.failed':
         out.write(`${indent}${at} ${c(31, '✗', color)} ${e.nodeId}: ${e.error.message}${e.handled ? ' (handled by onError)' : ''}\n`);
+        break;
+      case 'node.cancelled':
+        out.write(`${indent}${at} ${c(90, '⊘', color)} ${e.nodeId} cancelled: ${e.error.message}\n`);
         break;
       case 'node.retry':
         out.write(`${indent}${at} ${c(33, '↻', color)} ${e.nodeId} retry ${e.attempt} in ${e.delayMs} ms: ${e.error.message}\n`);

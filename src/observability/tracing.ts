@@ -47,7 +47,8 @@ export function traceEvents(events$: Observable<EngineEvent>, tracer: Tracer): S
         nodes.get(`${e.runId}/${e.nodeId}`)?.addEvent('fallback', { from: e.from, to: e.to, reason: e.reason.message }, e.ts);
         break;
       case 'node.completed':
-      case 'node.failed': {
+      case 'node.failed':
+      case 'node.cancelled': {
         const key = `${e.runId}/${e.nodeId}`;
         const span = nodes.get(key);
         if (span === undefined) break;
@@ -55,6 +56,9 @@ export function traceEvents(events$: Observable<EngineEvent>, tracer: Tracer): S
         if (streamed !== undefined) span.setAttribute('llmo.tokens_streamed', streamed);
         if (e.type === 'node.failed') {
           span.setStatus({ code: SpanStatusCode.ERROR, message: e.error.message });
+          span.setAttribute('llmo.error_code', e.error.code);
+        } else if (e.type === 'node.cancelled') {
+          span.setAttribute('llmo.cancelled', true);
           span.setAttribute('llmo.error_code', e.error.code);
         }
         span.end(e.ts);

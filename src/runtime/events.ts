@@ -34,6 +34,13 @@ export interface NodeStartedEvent extends EventBase { readonly type: 'node.start
 export interface NodeCompletedEvent extends EventBase { readonly type: 'node.completed'; readonly nodeId: string; readonly output: unknown }
 /** A node failed. `handled` when an `onError` edge takes over instead of failing the run. */
 export interface NodeFailedEvent extends EventBase { readonly type: 'node.failed'; readonly nodeId: string; readonly error: SerializedError; readonly handled: boolean }
+/**
+ * A node that had started was still running when its run ended (another node failed, the
+ * run was cancelled or ran out of time): its signal is aborted and whatever it returns
+ * later is ignored. `error` is the reason its signal carries. Recorded before the run's
+ * terminal event.
+ */
+export interface NodeCancelledEvent extends EventBase { readonly type: 'node.cancelled'; readonly nodeId: string; readonly error: SerializedError }
 /** A node will not run in this run (route not taken, or a parent skipped). */
 export interface NodeSkippedEvent extends EventBase { readonly type: 'node.skipped'; readonly nodeId: string }
 /** A node (or its model call) failed transiently and will be tried again after `delayMs`. */
@@ -57,7 +64,7 @@ export interface NodeResumedEvent extends EventBase { readonly type: 'node.resum
  */
 export type RunEvent =
   | RunStartedEvent | RunCompletedEvent | RunFailedEvent | RunCancelledEvent
-  | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeSkippedEvent | NodeResumedEvent
+  | NodeStartedEvent | NodeCompletedEvent | NodeFailedEvent | NodeCancelledEvent | NodeSkippedEvent | NodeResumedEvent
   | NodeRetryEvent | NodeFallbackEvent | NodeCompensatedEvent | NodeCompensationFailedEvent;
 
 /**
@@ -123,11 +130,12 @@ export const EV = {
   NODE_FALLBACK: 10,
   NODE_COMPENSATED: 11,
   NODE_COMPENSATION_FAILED: 12,
+  NODE_CANCELLED: 13,
 } as const;
 
 /** Trace code to event type. */
 export const EVENT_TYPES: readonly RunEventType[] = [
   'run.started', 'run.completed', 'run.failed', 'run.cancelled',
   'node.started', 'node.completed', 'node.failed', 'node.skipped', 'node.resumed',
-  'node.retry', 'node.fallback', 'node.compensated', 'node.compensation_failed',
+  'node.retry', 'node.fallback', 'node.compensated', 'node.compensation_failed', 'node.cancelled',
 ];

@@ -4,7 +4,7 @@
  * only when the test says so; no clocks involved.
  */
 import { describe, expect, it } from 'vitest';
-import { config, EMPTY, NEVER, Subject, type Observable } from 'rxjs';
+import { config, EMPTY, NEVER, Observable, Subject, take } from 'rxjs';
 import { isRejectedError, RejectedError } from '../errors.ts';
 import { admit, type Launch } from './source.ts';
 import { flush } from '../../test/support/helpers.ts';
@@ -387,6 +387,44 @@ describe('admit', () => {
       expect(src.observed).toBe(false);
       expect(h.cancelled.sort()).toEqual([1, 2]);
       expect(h.started).toEqual([1, 2]);
+    });
+
+    /** A synchronous source of up to `max` values that stops only when its subscriber closes; counts what it emitted. */
+    const eager = (max: number) => {
+      const stats = { emitted: 0 };
+      const source = new Observable<number>((subscriber) => {
+        for (let i = 0; i < max && !subscriber.closed; i++) {
+          stats.emitted++;
+          subscriber.next(i);
+        }
+        subscriber.complete();
+      });
+      return { source, stats };
+    };
+
+    it('a synchronous source overflowing during its first emission is unsubscribed at once (no endless loop)', () => {
+      const h = launcher<number>();
+      const { source, stats } = eager(10_000_000);
+      const w = watch(admit(source, { limit: 2, bufferSize: 3 }, h.launch));
+      // 2 started, 3 buffered, 1 overflowing; the source may emit one more before it sees it is closed
+      expect(stats.emitted).toBeLessThanOrEqual(7);
+      expect(h.started).toEqual([0, 1]);
+      expect(w.error).toBeUndefined(); // runs in flight emit first
+      h.finish(0);
+      h.finish(1);
+      expect(w.values).toEqual(['r0', 'r1']);
+      expect((w.error as RejectedError).code).toBe('QUEUE_FULL');
+    });
+
+    it('unsubscribing while a synchronous source is emitting stops the source', () => {
+      const { source, stats } = eager(10_000_000);
+      const values: string[] = [];
+      admit(source, { limit: 1, bufferSize: 0 }, (n: number, done: (r: string) => void) => {
+        done(`r${n}`);
+        return () => {};
+      }).pipe(take(3)).subscribe((v) => values.push(v));
+      expect(values).toEqual(['r0', 'r1', 'r2']);
+      expect(stats.emitted).toBeLessThanOrEqual(4);
     });
 
     it('draining a large buffer of synchronous runs does not grow the stack', async () => {

@@ -5,7 +5,7 @@
  * bounded buffer and overflowing it fails the stream with a clear error.
  * @module
  */
-import { isObservable, Observable } from 'rxjs';
+import { isObservable, Observable, takeWhile, type Subscription } from 'rxjs';
 import { RejectedError } from '../errors.ts';
 
 /** Anything the streaming entry accepts. */
@@ -79,10 +79,11 @@ export function admit<T, R>(source: InputSource<T>, options: { readonly limit: n
         sub?.unsubscribe();
         settle();
       };
-      let sub: { unsubscribe(): void } | undefined;
-      sub = source.subscribe({
+      // A synchronous source may emit (forever) before subscribe() returns, while `sub` is still
+      // unset: takeWhile ends it from inside its emission once the stream takes no more inputs.
+      let sub: Subscription | undefined;
+      sub = source.pipe(takeWhile(() => !exhausted && !stopped && !subscriber.closed)).subscribe({
         next: (v) => {
-          if (stopped || exhausted) return;
           if (inFlight < limit && head === buffer.length) return start(v, next);
           if (buffer.length - head >= bufferSize) return overflow();
           buffer.push(v);
@@ -90,7 +91,7 @@ export function admit<T, R>(source: InputSource<T>, options: { readonly limit: n
         error: (e: unknown) => { sourceError = { error: e }; exhausted = true; buffer.length = 0; head = 0; settle(); },
         complete: () => { exhausted = true; if (head === buffer.length) settle(); },
       });
-      if (exhausted) sub.unsubscribe();
+      if (exhausted || stopped) sub.unsubscribe();
       return () => {
         stopped = true;
         sub?.unsubscribe();

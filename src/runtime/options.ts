@@ -1,0 +1,250 @@
+/**
+ * The options of the engine's entry points: the public interfaces (documented
+ * field by field), the zod schemas that check them at run time, and a
+ * compile-time proof that each interface and its schema accept the same objects,
+ * so neither can change without the other.
+ * @module
+ */
+import { z } from 'zod';
+import { ValidationError, toIssues } from '../errors.ts';
+import type { Priority, RemoteExecutor } from '../definition/types.ts';
+import { isLogger, type Logger } from '../logger.ts';
+import { isModels, type Models } from '../providers/models.ts';
+import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
+
+const positiveInt = z.number().int().positive();
+const priority = z.enum(['high', 'normal', 'low']);
+
+const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
+
+/**
+ * Schema of {@link EngineOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(EngineOptionsSchema, { pools: { openai: 8 } }, 'createEngine options');
+ * ```
+ */
+export const EngineOptionsSchema = z.strictObject({
+  concurrency: positiveInt.optional(),
+  pools: z.record(z.string().regex(/^[A-Za-z_][\w.-]*$/, 'pool names are identifiers'), positiveInt).optional(),
+  maxInFlight: positiveInt.optional(),
+  agingGrants: positiveInt.optional(),
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+  runIdPrefix: z.string().optional(),
+  models: z.custom<Models>(isModels, 'expected createModels(...)').optional(),
+  resilience: ResilienceOptionsSchema.optional(),
+  remote: z.custom<RemoteExecutor>(isRemoteExecutor, 'expected a remote executor (createRemoteExecutor(...))').optional(),
+});
+
+/**
+ * Engine configuration.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ concurrency: 64, pools: { openai: 8, anthropic: 4 }, logger: pino() });
+ * ```
+ */
+export interface EngineOptions {
+  /**
+   * Global limit on tasks doing work at once (the function of a map, tool, route, join or llm
+   * node, and each fan-out item), across all runs. Default unlimited.
+   */
+  readonly concurrency?: number;
+  /** Named resource pools shared by every node that names them, across all runs and topologies. */
+  readonly pools?: Readonly<Record<string, number>>;
+  /** Default admission limit per topology (runs in flight). Default 1024; a topology's own `maxInFlight` wins. */
+  readonly maxInFlight?: number;
+  /** A waiting task passed over this many grants is served next, whatever its priority. Default 16. */
+  readonly agingGrants?: number;
+  /** pino logger; the engine logs through its own child. Default: silent. */
+  readonly logger?: Logger;
+  /** Prefix of generated run ids. Default: random per engine. */
+  readonly runIdPrefix?: string;
+  /** Providers, prices and rate limits for llm nodes. Default: the simulated provider only (`sim:*`). */
+  readonly models?: Models;
+  /** Retries, circuit breakers and bulkheads for model calls. */
+  readonly resilience?: ResilienceOptions;
+  /** Runs nodes marked `remote` in their worker group. */
+  readonly remote?: RemoteExecutor;
+}
+
+/**
+ * Schema of {@link RunOptions}' `resume`.
+ *
+ * @example
+ * ```ts
+ * ResumeSchema.parse({ outputs: { a: 1 } });
+ * ```
+ */
+export const ResumeSchema = z.strictObject({
+  outputs: z.record(z.string(), z.unknown()),
+  skipped: z.array(z.string()).optional(),
+});
+
+/**
+ * Schema of {@link RunOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(RunOptionsSchema, { priority: 'high' }, 'run options');
+ * ```
+ */
+export const RunOptionsSchema = z.strictObject({
+  signal: z.instanceof(AbortSignal).optional(),
+  priority: priority.optional(),
+  deadlineMs: z.number().positive().optional(),
+  runId: z.string().min(1).optional(),
+  resume: ResumeSchema.optional(),
+  tenant: z.string().min(1).optional(),
+});
+
+/**
+ * Node outputs recorded by an earlier attempt of a run.
+ *
+ * @example
+ * ```ts
+ * const resume: ResumeOptions = { outputs: { retrieve: docs }, skipped: ['fallback'] };
+ * ```
+ */
+export interface ResumeOptions {
+  /** Output by node id: those nodes are not run again. */
+  readonly outputs: Readonly<Record<string, unknown>>;
+  /** Nodes that were skipped. */
+  readonly skipped?: readonly string[];
+}
+
+/**
+ * Options of one run.
+ *
+ * @example
+ * ```ts
+ * await engine.run(t, input, { signal: AbortSignal.timeout(30_000), priority: 'high', deadlineMs: 10_000 });
+ * ```
+ */
+export interface RunOptions {
+  /** Aborting it cancels the run; running nodes see it through `ctx.signal`. */
+  readonly signal?: AbortSignal;
+  readonly priority?: Priority;
+  /** The whole run must finish within this many ms; each node gets at most what is left. */
+  readonly deadlineMs?: number;
+  readonly runId?: string;
+  /** Outputs recorded by an earlier attempt: those nodes are not run again. */
+  readonly resume?: ResumeOptions;
+  /** Who the run is for; token usage and cost are totalled per tenant (`engine.usage(tenant)`). */
+  readonly tenant?: string;
+}
+
+/**
+ * Run options as {@link RunOptionsSchema} returns them (an optional field may hold undefined).
+ *
+ * @example
+ * ```ts
+ * const opts: ParsedRunOptions = parseOptions(RunOptionsSchema, options, 'run options');
+ * ```
+ */
+export type ParsedRunOptions = z.output<typeof RunOptionsSchema>;
+
+/**
+ * Schema of {@link StreamOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(StreamOptionsSchema, { maxInFlight: 8 }, 'stream options');
+ * ```
+ */
+export const StreamOptionsSchema = z.strictObject({
+  maxInFlight: positiveInt.optional(),
+  priority: priority.optional(),
+  deadlineMs: z.number().positive().optional(),
+  bufferSize: z.number().int().nonnegative().optional(),
+  tenant: z.string().min(1).optional(),
+});
+
+/**
+ * Options of a streaming entry.
+ *
+ * @example
+ * ```ts
+ * engine.stream(t, inputs, { maxInFlight: 16, priority: 'low' }).subscribe(console.log);
+ * ```
+ */
+export interface StreamOptions {
+  /** Runs in flight from this stream; never more than the topology's admission limit. */
+  readonly maxInFlight?: number;
+  readonly priority?: Priority;
+  readonly deadlineMs?: number;
+  /** Observable sources only: inputs held while all slots are busy before the stream fails. Default 1024. */
+  readonly bufferSize?: number;
+  readonly tenant?: string;
+}
+
+/**
+ * Schema of {@link ShutdownOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(ShutdownOptionsSchema, { mode: 'cancel' }, 'shutdown options');
+ * ```
+ */
+export const ShutdownOptionsSchema = z.strictObject({
+  mode: z.enum(['drain', 'cancel']).optional(),
+  timeoutMs: z.number().nonnegative().optional(),
+});
+
+/**
+ * How `engine.shutdown()` treats runs in flight.
+ *
+ * @example
+ * ```ts
+ * await engine.shutdown({ mode: 'drain', timeoutMs: 10_000 });
+ * ```
+ */
+export interface ShutdownOptions {
+  /** `drain` (default): let runs in flight finish; `cancel`: cancel them now. New runs are refused either way. */
+  readonly mode?: 'drain' | 'cancel';
+  /** Drain at most this long, then cancel what is left. Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+// ---- compile-time proof that interfaces and schemas agree
+
+/** `T` with readonly dropped and `undefined` dropped from optional fields, a few levels deep. */
+type Plain<T, D extends 0[] = []> = D['length'] extends 3 ? T
+  : T extends readonly (infer E)[] ? Plain<E, [...D, 0]>[]
+    : T extends (...args: never[]) => unknown ? T
+      : T extends object ? { -readonly [K in keyof T]: Plain<Exclude<T[K], undefined>, [...D, 0]> } : T;
+/** `true` when A and B have the same keys and accept the same values. */
+type Same<A, B> = [Plain<A>] extends [Plain<B>] ? [Plain<B>] extends [Plain<A>] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false : false;
+type Assert<T extends true> = T;
+
+/**
+ * Compiles only while each public options interface accepts exactly what its schema accepts.
+ *
+ * @example
+ * ```ts
+ * // adding a field to RunOptionsSchema but not to RunOptions breaks the build here
+ * ```
+ */
+export type OptionsMatchSchemas = [
+  Assert<Same<EngineOptions, z.input<typeof EngineOptionsSchema>>>,
+  Assert<Same<RunOptions, z.input<typeof RunOptionsSchema>>>,
+  Assert<Same<ResumeOptions, z.input<typeof ResumeSchema>>>,
+  Assert<Same<StreamOptions, z.input<typeof StreamOptionsSchema>>>,
+  Assert<Same<ShutdownOptions, z.input<typeof ShutdownOptionsSchema>>>,
+];
+
+/**
+ * Checks options against their schema; throws {@link ValidationError} (`OPTIONS_INVALID`)
+ * naming every bad field under `options`.
+ *
+ * @example
+ * ```ts
+ * const opts = parseOptions(RunOptionsSchema, options, 'run options');
+ * ```
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError('OPTIONS_INVALID', `${what} are invalid`, toIssues(r.error.issues, ['options']));
+  return r.data;
+}

@@ -1,0 +1,122 @@
+/**
+ * The services the runtime hands to an operator's `execute`: fan-out item
+ * slots, child runs, tokens, usage, retry budget and notes.
+ *
+ * The engine gives every node function a {@link NodeCtx} and operators hand that
+ * same context back, so the methods take a `NodeCtx` (method parameters are
+ * checked bivariantly, which lets this class implement {@link ExecServices}).
+ * @module
+ */
+import { CancelledError, ValidationError } from '../errors.ts';
+import type { AnyTopology, ExecServices, NodeNote } from '../definition/types.ts';
+import type { Models } from '../providers/models.ts';
+import type { Usage } from '../providers/types.ts';
+import { onAbort } from '../primitives/abort.ts';
+import type { Resilience } from '../resilience/resilience.ts';
+import type { RetryBudget } from '../resilience/retry.ts';
+import type { Compiled } from './compiled.ts';
+import type { Core } from './core.ts';
+import type { NodeCtx } from './ctx.ts';
+import { EV, type RestartEvent, type TokenEvent } from './events.ts';
+import { acquire } from './resources.ts';
+import { Run } from './run.ts';
+import { R_CANCELLED, R_COMPLETED, R_RUNNING } from './states.ts';
+import type { UsageBook } from './usage.ts';
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The {@link ExecServices} of one engine.
+ *
+ * @example
+ * ```ts
+ * const services = new Services(core, usage, resilience, models, (t) => engine.compile(t));
+ * node.execute(ctx, services);
+ * ```
+ */
+export class Services implements ExecServices {
+  constructor(
+    private readonly core: Core,
+    private readonly book: UsageBook,
+    readonly resilience: Resilience,
+    readonly models: Models,
+    private readonly compile: (t: AnyTopology) => Compiled,
+  ) {}
+
+  /** Runs one fan-out item holding the node's pools and a global task slot. */
+  async task<R>(ctx: NodeCtx, fn: () => R | PromiseLike<R>): Promise<R> {
+    const run = ctx.run;
+    const acq = await acquire(run.plan.itemResources[ctx.node]!, run);
+    try {
+      if (run.status !== R_RUNNING) throw new CancelledError('run ended before the task started');
+      return await fn();
+    } finally {
+      acq?.releaseHeld();
+    }
+  }
+
+  /** Runs a sub-topology as a child of the node's run: same priority, deadline and signal. */
+  runChild(t: AnyTopology, input: unknown, ctx: NodeCtx): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const c = this.compile(t);
+      const parent = ctx.run;
+      const parsed = c.plan.parseInput(input);
+      if (!parsed.ok) {
+        reject(new ValidationError('INPUT_INVALID', `input of sub-topology '${c.plan.name}' is invalid`, parsed.issues));
+        return;
+      }
+      const core = this.core;
+      const run = new Run(core.nextId(), c.plan, parsed.value, parent.level, parent.deadline, parent, (r) => {
+        if (r.status === R_COMPLETED) resolve(r.output);
+        else reject(r.error);
+      });
+      run.parentNode = ctx.node;
+      const signal = ctx.signal;
+      if (signal.aborted) {
+        core.finish(run, R_CANCELLED, new CancelledError('parent run ended', signal.reason));
+        return;
+      }
+      run.cleanup = onAbort(signal, (reason) => core.finish(run, R_CANCELLED, new CancelledError('parent run ended', reason)));
+      c.beginChild(run);
+    });
+  }
+
+  /** Publishes one token: to the node's streaming consumers, and on the bus. */
+  token(ctx: NodeCtx, index: number, text: string): void {
+    const run = ctx.run;
+    const ch = run.channels?.[ctx.node];
+    if (ch !== undefined) ch.subject.next({ kind: 'token', index, text });
+    const bus = this.core.bus;
+    if (bus.observed) {
+      const e: Writable<TokenEvent> = { type: 'node.token', runId: run.id, topology: run.plan.name, nodeId: ctx.nodeId, index, text, ts: Date.now() };
+      if (run.parent !== undefined) e.parentRunId = run.parent.id;
+      bus.next(e);
+    }
+  }
+
+  /** Tells streaming consumers (and the bus) that the node restarted its call. */
+  restart(ctx: NodeCtx, reason: string): void {
+    const run = ctx.run;
+    run.channels?.[ctx.node]?.subject.next({ kind: 'restart', reason });
+    const bus = this.core.bus;
+    if (bus.observed) {
+      const e: Writable<RestartEvent> = { type: 'node.restart', runId: run.id, topology: run.plan.name, nodeId: ctx.nodeId, reason, ts: Date.now() };
+      if (run.parent !== undefined) e.parentRunId = run.parent.id;
+      bus.next(e);
+    }
+  }
+
+  account(ctx: NodeCtx, usage: Usage, costUsd: number): void {
+    this.book.account(ctx.run, ctx.node, usage, costUsd);
+  }
+
+  budget(ctx: NodeCtx): RetryBudget {
+    return (ctx.run.budget ??= { remaining: this.resilience.retryBudget });
+  }
+
+  note(ctx: NodeCtx, note: NodeNote): void {
+    const run = ctx.run;
+    (run.notes ??= new Map()).set(run.trace.length >> 1, note);
+    this.core.record(run, note.type === 'retry' ? EV.NODE_RETRY : EV.NODE_FALLBACK, ctx.node);
+  }
+}
