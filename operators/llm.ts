@@ -7,7 +7,7 @@
  * @module
  */
 import { takeWhile } from 'rxjs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
 import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
 import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { toIssues, type Issue } from '../errors.ts';
 import { validateTopology } from '../compiler/validate.ts';
 import type { Registry } from './registry.ts';

@@ -11,7 +11,7 @@
  * of time rather than of free slots. Every wait is a timer, so tests use fake timers.
  * @module
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 import { onAbort } from '../primitives/abort.ts';
 import { Limiter, type Wake } from '../primitives/limiter.ts';

@@ -10,7 +10,7 @@ import {
   BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, SamplingBreaker,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CircuitOpenError, isProviderError, isTimeoutError, retriableOf } from '../errors.ts';
 
 /**

@@ -6,7 +6,7 @@
  * bulkhead only notices at dequeue time).
  * @module
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RejectedError } from '../errors.ts';
 import { Limiter, type Wake } from '../primitives/limiter.ts';
 import { Breakers, BreakerOptionsSchema, type BreakerState } from './breakers.ts';

@@ -8,7 +8,7 @@
  * @module
  */
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RetriesExhaustedError, retriableOf } from '../errors.ts';
 import { sleep } from '../primitives/sleep.ts';
 

@@ -5,7 +5,7 @@
  * so neither can change without the other.
  * @module
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 import type { Priority, RemoteExecutor } from '../definition/types.ts';
 import { isLogger, type Logger } from '../logger.ts';

@@ -5,7 +5,7 @@
  * validated.
  * @module
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { UsageTotals } from '../providers/types.ts';
 
 /**

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';

@@ -8,7 +8,7 @@
  * @module
  */
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { toIssues, ValidationError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { createCodec, type Codec } from '../codec.ts';
