@@ -7,6 +7,10 @@
  *   npm run bench                    # everything, 5 repetitions (< 15 min)
  *   npm run bench -- --quick         # smoke run, small sizes, 1 repetition (< 90 s)
  *   npm run bench -- --only w1,w3 --systems llm-orchestrator,rxjs --reps 3
+ *
+ * The bench is a package of its own (bench/package.json: LangGraph, Mastra), so their peer
+ * conflicts stay out of the library's install; `npm run bench` runs `npm --prefix bench ci`
+ * first when bench/node_modules is missing. Typecheck: `npx tsc -p bench`.
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -110,6 +114,10 @@ const rotate = <T>(xs: readonly T[], k: number): T[] => {
   return [...xs.slice(s), ...xs.slice(0, s)];
 };
 
+/** The entries of `versions` naming an installed package (not `llm-orchestrator` or `node`). */
+const installedIn = (versions: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(versions).filter(([k, v]) => k !== 'llm-orchestrator' && k !== 'node' && v !== 'not installed'));
+
 const line = (m: Measurement | undefined): string =>
   m === undefined ? '' : Object.entries(m).map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
 
@@ -117,7 +125,9 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
-  const versions = packageVersions(root);
+  // The comparison systems are the bench package's own dependencies (bench/node_modules); the rest
+  // (rxjs, zod, tsx) resolve from the root. Report the copy the children actually load: the nearest.
+  const versions = { ...packageVersions(root), ...installedIn(packageVersions(here)) };
   process.stdout.write(`llm-orchestrator bench (${mode}, ${reps} rep(s)) on ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvgStart.join(' ')}\n`);
 
   /** samples[workload][system][rep] */
