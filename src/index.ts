@@ -22,6 +22,7 @@ export type {
   InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext,
 } from './definition/types.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
+export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
@@ -38,10 +39,10 @@ export type {
   Provider, ProviderEvent, CompletionRequest, ChatMessage, ToolCall, ToolDescription, Usage, UsageTotals, FinishReason, RateLimitInfo,
 } from './providers/types.ts';
 export { createModels, DEFAULT_PRICES, type Models, type Price, type ModelsOptions, type ResolvedModel } from './providers/models.ts';
-export type { RateLimits } from './providers/ratelimit.ts';
+export type { RateLimits, RateLimiter, Reservation } from './providers/ratelimit.ts';
 export { createSimProvider, SIM_MODELS, type SimProviderOptions, type SimTiming, type SimResponse } from './providers/sim.ts';
 export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
-export type { ResilienceOptions, BulkheadOptions } from './resilience/resilience.ts';
+export type { ResilienceOptions, BulkheadOptions, Resilience } from './resilience/resilience.ts';
 export type { BreakerOptions, BreakerState } from './resilience/breakers.ts';
 export type { RetryOptions, RetryBudget } from './resilience/retry.ts';
 export {

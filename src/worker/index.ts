@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export { createWorker, type Worker, type WorkerOptions } from './worker.ts';
+export { createWorker, WorkerOptionsSchema, type Worker, type WorkerOptions } from './worker.ts';
 export { createClient, type Client, type SubmitOptions } from './client.ts';
 export { publishEvents, type Publisher, type PublishOptions } from './publisher.ts';
 export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './remote.ts';
