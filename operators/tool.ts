@@ -15,6 +15,7 @@ export interface Tool<A, R> {
   readonly description?: string;
   readonly input: z.ZodType<A>;
   readonly output?: z.ZodType<R>;
+  /** Does the work with validated arguments; honour `signal` in long work. */
   readonly run: (args: A, options: { readonly signal: AbortSignal }) => R | PromiseLike<R>;
 }
 

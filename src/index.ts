@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-export { topology, type TopologyBuilder, type TopologyOptions, type DepsOf } from './builder/builder.ts';
+export { topology, type TopologyBuilder, type TopologyOptions, type DepsOf, type Add, type WithAfter } from './builder/builder.ts';
 export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
   InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext,
@@ -39,12 +39,12 @@ export type {
   Provider, ProviderEvent, CompletionRequest, ChatMessage, ToolCall, ToolDescription, Usage, UsageTotals, FinishReason, RateLimitInfo,
 } from './providers/types.ts';
 export { createModels, DEFAULT_PRICES, type Models, type Price, type ModelsOptions, type ResolvedModel } from './providers/models.ts';
-export type { RateLimits, RateLimiter, Reservation } from './providers/ratelimit.ts';
+export { RateLimitsSchema, type RateLimits, type RateLimiter, type Reservation } from './providers/ratelimit.ts';
 export { createSimProvider, SIM_MODELS, type SimProviderOptions, type SimTiming, type SimResponse } from './providers/sim.ts';
 export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
-export type { ResilienceOptions, BulkheadOptions, Resilience } from './resilience/resilience.ts';
-export type { BreakerOptions, BreakerState } from './resilience/breakers.ts';
-export type { RetryOptions, RetryBudget } from './resilience/retry.ts';
+export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions, type BulkheadOptions, type Resilience } from './resilience/resilience.ts';
+export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';
+export { RetryOptionsSchema, type RetryOptions, type RetryBudget } from './resilience/retry.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,
   RetriesExhaustedError, CircuitOpenError,

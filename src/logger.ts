@@ -21,6 +21,7 @@ export interface LogFn {
  * ```
  */
 export interface Logger {
+  /** A logger that adds `bindings` to every line (pino's `child`). */
   child(bindings: Record<string, unknown>): Logger;
   error: LogFn;
   warn: LogFn;

@@ -18,9 +18,10 @@ import { llm, type LlmOutput, type LlmSpec } from '../../operators/llm.ts';
 
 /** The outputs of the listed dependencies. */
 export type DepsOf<O, D extends keyof O> = { readonly [K in D]: O[K] };
-type Add<O, Id extends string, R> = O & { readonly [K in Id]: R };
+/** The outputs `O` with node `Id`'s output `R` added (what each builder method returns). */
+export type Add<O, Id extends string, R> = O & { readonly [K in Id]: R };
 /** Replaces `after` with a typed list of known node ids. */
-type WithAfter<S, D> = Omit<S, 'after'> & { readonly after?: readonly D[] };
+export type WithAfter<S, D> = Omit<S, 'after'> & { readonly after?: readonly D[] };
 
 /** Topology-wide options. */
 export interface TopologyOptions<S extends z.ZodType | undefined> {

@@ -87,6 +87,7 @@ export interface RemoteTask {
  * its output (or rejects with its error). See `createRemoteExecutor`.
  */
 export interface RemoteExecutor {
+  /** Sends `task` to its worker group; resolves with the node's output, rejects with its error; `signal` stops waiting. */
   execute(task: RemoteTask, signal: AbortSignal): Promise<unknown>;
 }
 

@@ -10,5 +10,5 @@
  * ```
  * @module
  */
-export { createRegistry, type Registry, type RegisteredFanOut } from './registry.ts';
+export { createRegistry, type Registry, type RegisteredFanOut, type OperatorFn } from './registry.ts';
 export { parseTopology, loadTopologyFile, resolveArgs, TopologyDocSchema, type TopologyDoc, type ParseResult } from './load.ts';

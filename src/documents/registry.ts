@@ -9,11 +9,14 @@ import type { Tool } from '../../operators/tool.ts';
 
 /** A registered fan-out: the list to fan out over and the work per element. */
 export interface RegisteredFanOut {
+  /** The list to fan out over. */
   readonly items: (ctx: NodeContext) => readonly unknown[] | PromiseLike<readonly unknown[]>;
+  /** The work for one element. */
   readonly each: (item: unknown, index: number, ctx: NodeContext) => unknown;
 }
 
-type Fn = (ctx: NodeContext) => unknown;
+/** A registered node function: map, join or tool-argument builder. */
+export type OperatorFn = (ctx: NodeContext) => unknown;
 
 const REGISTRY = Symbol.for('llm-orchestrator.Registry');
 
@@ -34,19 +37,26 @@ export function isRegistry(v: unknown): v is Registry {
  * ```
  */
 export class Registry {
-  /** Brand checked by {@link isRegistry}. */
+  /** Brand checked by `isRegistry`. */
   readonly [REGISTRY] = true;
-  readonly maps = new Map<string, Fn>();
+  /** Functions of `kind: map` nodes, by name. */
+  readonly maps = new Map<string, OperatorFn>();
+  /** Branch selectors of `kind: route` nodes, by name. */
   readonly routes = new Map<string, (ctx: NodeContext) => string | PromiseLike<string>>();
-  readonly joins = new Map<string, Fn>();
+  /** Combiners of `kind: join` nodes, by name. */
+  readonly joins = new Map<string, OperatorFn>();
+  /** Tools of `kind: tool` nodes, by their own name. */
   readonly tools = new Map<string, Tool<unknown, unknown>>();
+  /** Fan-outs of `kind: fanOut` nodes, by name. */
   readonly fanOuts = new Map<string, RegisteredFanOut>();
+  /** Topologies of `kind: topology` nodes, by name. */
   readonly topologies = new Map<string, AnyTopology>();
+  /** Schemas for a document's `input` and nodes' `outputSchema`, by name. */
   readonly schemas = new Map<string, z.ZodType>();
 
   /** Registers a function for `kind: map` nodes (`op: name`). */
   map(name: string, fn: (ctx: NodeContext<any, any>) => unknown): this {
-    this.maps.set(name, fn as Fn);
+    this.maps.set(name, fn as OperatorFn);
     return this;
   }
   /** Registers a branch selector for `kind: route` nodes. */
@@ -56,7 +66,7 @@ export class Registry {
   }
   /** Registers a combiner for `kind: join` nodes (without one, a join outputs its parents' outputs). */
   join(name: string, fn: (ctx: NodeContext<any, any>) => unknown): this {
-    this.joins.set(name, fn as Fn);
+    this.joins.set(name, fn as OperatorFn);
     return this;
   }
   /** Registers a tool under its own name for `kind: tool` nodes. */

@@ -21,6 +21,7 @@ export interface AnthropicProviderOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** `max_tokens` when the request sets none (the API requires one). Default 1024. */
   readonly defaultMaxTokens?: number;
+  /** The fetch implementation (default: the global one); for proxies, custom agents and tests. */
   readonly fetch?: typeof fetch;
 }
 

@@ -79,7 +79,7 @@ export interface ModelsOptions {
  * ```
  */
 export class Models {
-  /** Brand checked by {@link isModels}, so a catalogue from another copy of the package is accepted. */
+  /** Brand checked by `isModels`, so a catalogue from another copy of the package is accepted. */
   readonly [MODELS] = true;
   readonly #providers = new Map<string, Provider>();
   readonly #prices: Record<string, Price>;

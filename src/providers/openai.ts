@@ -30,6 +30,7 @@ export interface OpenAIProviderOptions {
    * models reject `max_tokens`), `max_tokens` for other servers (Ollama, vLLM, llama.cpp, LM Studio).
    */
   readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /** The fetch implementation (default: the global one); for proxies, custom agents and tests. */
   readonly fetch?: typeof fetch;
 }
 

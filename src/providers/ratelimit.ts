@@ -34,7 +34,7 @@ export const RateLimitsSchema = z.strictObject({
 });
 
 /**
- * Limits of one model: the input type of {@link RateLimitsSchema}, so the two cannot drift.
+ * Limits of one model: the input type of `RateLimitsSchema`, so the two cannot drift.
  *
  * @example
  * ```ts

@@ -114,6 +114,7 @@ export interface Provider {
   readonly name: string;
   /** True for the simulated provider, so UIs can label its output. */
   readonly simulated?: boolean;
+  /** One request per subscription: `response` first, then text, tool-call and usage events, `finish` last; errors are ProviderErrors. */
   stream(request: CompletionRequest, signal?: AbortSignal): Observable<ProviderEvent>;
 }
 

@@ -38,7 +38,7 @@ export const BreakerOptionsSchema = z.strictObject({
 });
 
 /**
- * Breaker settings: the input type of {@link BreakerOptionsSchema}, so the two cannot drift.
+ * Breaker settings: the input type of `BreakerOptionsSchema`, so the two cannot drift.
  *
  * @example
  * ```ts

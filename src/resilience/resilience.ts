@@ -57,7 +57,7 @@ export const ResilienceOptionsSchema = z.strictObject({
 });
 
 /**
- * Resilience settings of an engine: the input type of {@link ResilienceOptionsSchema}, so the two cannot drift.
+ * Resilience settings of an engine: the input type of `ResilienceOptionsSchema`, so the two cannot drift.
  *
  * @example
  * ```ts

@@ -32,7 +32,7 @@ export const RetryOptionsSchema = z.strictObject({
 });
 
 /**
- * Retry settings: the input type of {@link RetryOptionsSchema}, so the two cannot drift.
+ * Retry settings: the input type of `RetryOptionsSchema`, so the two cannot drift.
  *
  * @example
  * ```ts

@@ -28,7 +28,12 @@ import type { CompletionRequest, FinishReason, Provider, ProviderEvent, Usage } 
  * expect(rec.events.map((e) => e.type)).toContain('run.completed');
  * ```
  */
-export function recordEvents(engine: Pick<Engine, 'events$'>): { readonly events: RunEvent[]; stop(): void } {
+export function recordEvents(engine: Pick<Engine, 'events$'>): {
+  /** The events recorded so far, in bus order. */
+  readonly events: RunEvent[];
+  /** Stops recording. */
+  stop(): void;
+} {
   const events: RunEvent[] = [];
   const sub = engine.events$.subscribe((e: EngineEvent) => {
     if ('seq' in e) events.push(e);

@@ -167,6 +167,9 @@ class MemoryTransport implements Transport {
  * const transport = createMemoryTransport();
  * ```
  */
-export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport & { appendRaw: MemoryTransport['appendRaw'] } {
+export function createMemoryTransport(options: MemoryTransportOptions = {}): Transport & {
+  /** Appends already-encoded messages as they are (for tests: malformed or foreign ones). */
+  appendRaw: MemoryTransport['appendRaw'];
+} {
   return new MemoryTransport(options);
 }

@@ -32,6 +32,7 @@ export interface Client {
    * later `submit` rejects with it. Undefined while results can still arrive.
    */
   readonly failure: unknown;
+  /** Stops reading results; pending submits stay pending. */
   close(): Promise<void>;
 }
 

@@ -35,7 +35,10 @@ class RemoteNodeError extends OrchestratorError {
  * const engine = createEngine({ remote: createRemoteExecutor(transport) });
  * ```
  */
-export function createRemoteExecutor(transport: Transport, options: { readonly origin?: string } = {}): RemoteExecutor & { close(): void } {
+export function createRemoteExecutor(transport: Transport, options: { readonly origin?: string } = {}): RemoteExecutor & {
+  /** Stops reading results and rejects every task still waiting with a CancelledError. */
+  close(): void;
+} {
   const origin = options.origin ?? randomUUID();
   const waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   /** Why replies can no longer arrive (the result stream failed), once it did. */
@@ -115,7 +118,14 @@ export interface RemoteWorkerOptions {
  * await gpu.start();
  * ```
  */
-export function createRemoteWorker(options: RemoteWorkerOptions): { start(): Promise<void>; stop(): Promise<void>; readonly handled: number } {
+export function createRemoteWorker(options: RemoteWorkerOptions): {
+  /** Starts consuming the group's node tasks. */
+  start(): Promise<void>;
+  /** Stops taking tasks and waits for those in flight. */
+  stop(): Promise<void>;
+  /** Tasks answered so far. */
+  readonly handled: number;
+} {
   const { engine, transport, group } = options;
   const id = options.workerId ?? randomUUID();
   const log = (options.logger ?? silentLogger).child({ component: 'remote-worker', group, worker: id });
