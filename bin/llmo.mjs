@@ -5,6 +5,13 @@ import module from 'node:module';
 
 // Node >= 22.1 caches compiled code on disk (in the OS temp directory): later starts skip parsing.
 module.enableCompileCache?.();
+// `llmo ... | head` closes the pipe early: that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 let cli;
 try {
   cli = await import('../dist/src/cli/main.js');

@@ -3,7 +3,7 @@
  * "built CLI" tests spawn bin/llmo.mjs, which runs the compiled CLI in dist/.
  * PRECONDITION of those: `npm run build` has run (`npm test` builds first).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -287,6 +287,18 @@ describe('the built CLI (bin/llmo.mjs; precondition: npm run build)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a reader that closes the pipe early (llmo graph | head) is no error: exit 0, no stack trace', async () => {
+    const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, ['bin/llmo.mjs', 'graph', 'topologies/rag.yaml'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+      child.stdout.destroy(); // the reader is gone before the first line, as after `head -0`: every write fails with EPIPE
+      child.on('close', (code) => resolve({ code, err }));
+    });
+    expect(r.err).not.toContain('EPIPE');
+    expect(r.code).toBe(EXIT.ok);
   });
 
   it('run with --input that is not JSON: exit 2 and a message naming --input', async () => {
