@@ -5,7 +5,7 @@
  * @module
  */
 import { serializeError, type Issue } from '../errors.ts';
-import { createKafkaTransport, type KafkaTransport, type KafkaTransportOptions } from '../transports/kafka/index.ts';
+import { createKafkaTransport, isUnreachable, type KafkaTransport, type KafkaTransportOptions } from '../transports/kafka/index.ts';
 
 /**
  * What {@link openKafka} gives: a transport that can create its topics, or the issues of the options.
@@ -51,18 +51,13 @@ export function openKafka(options: KafkaTransportOptions): OpenedKafka {
   }
 }
 
-/** kafkajs errors that mean "no broker answered" (matched by name anywhere in the cause chain). */
-const UNREACHABLE = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSBrokerNotFound', 'KafkaJSRequestTimeoutError']);
-
 /** The innermost message of an error's cause chain, and whether the chain says no broker answered. */
 function inspect(e: unknown): { message: string; unreachable: boolean } {
   let message = e instanceof Error ? e.message : String(e);
-  let unreachable = serializeError(e).code === 'KAFKA_UNREACHABLE';
   for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
     if (c.message) message = c.message;
-    if (UNREACHABLE.has(c.name)) unreachable = true;
   }
-  return { message, unreachable };
+  return { message, unreachable: serializeError(e).code === 'KAFKA_UNREACHABLE' || isUnreachable(e) };
 }
 
 /**
