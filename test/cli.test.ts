@@ -207,7 +207,7 @@ describe('llmo submit', () => {
   it('client: a failing result stream rejects the waiting submits (no unhandled RxJS error)', async () => {
     const broken = new Error('no broker');
     const base = createMemoryTransport();
-    const transport: Transport = { kind: base.kind, topics: base.topics, send: (k, m) => base.send(k, m), consume: (k, o, h) => base.consume(k, o, h), read: () => throwError(() => broken), close: () => base.close() };
+    const transport: Transport = { kind: base.kind, topics: base.topics, health: base.health, events$: base.events$, send: (k, m) => base.send(k, m), consume: (k, o, h) => base.consume(k, o, h), read: () => throwError(() => broken), close: () => base.close() };
     const client = createClient(transport);
     await expect(client.submit('echo', { text: 'hi' })).rejects.toBe(broken);
     expect(client.failure).toBe(broken);

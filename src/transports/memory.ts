@@ -10,6 +10,7 @@ import { Observable, Subject } from 'rxjs';
 import { silentLogger, type Logger } from '../logger.ts';
 import { Codec, createCodec } from './codec.ts';
 import { checkMessage } from './checks.ts';
+import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
 import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
 
@@ -47,6 +48,10 @@ class MemoryTransport implements Transport {
   readonly #logs = new Map<MessageKind, Stored[]>();
   readonly #appended = new Map<MessageKind, Subject<Stored>>();
   readonly #groups = new Map<string, Group>();
+  readonly #board: HealthBoard = createHealthBoard();
+  readonly #events = new Subject<TransportEvent>();
+  readonly health = this.#board;
+  readonly events$ = this.#events.asObservable();
 
   constructor(options: MemoryTransportOptions) {
     this.topics = topicNames(options.prefix);
@@ -98,6 +103,7 @@ class MemoryTransport implements Transport {
         key: Buffer.from(s.key), value: s.value, headers: s.headers, ts: Date.now(),
       }),
     }]);
+    this.#events.next({ type: 'dead-lettered', topic: this.topics[kind], partition: 0, offset: String(s.offset), reason, truncated: false, ts: Date.now() });
   }
 
   async consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: (m: Envelope<Messages[K]>) => Promise<void>): Promise<Consumption> {
@@ -156,6 +162,7 @@ class MemoryTransport implements Transport {
 
   async close(): Promise<void> {
     for (const s of this.#appended.values()) s.complete();
+    this.#events.complete();
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Observable } from 'rxjs';
+import type { Health, TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
 
 /**
@@ -99,6 +100,10 @@ export interface Consumption {
 export interface Transport {
   readonly kind: 'memory' | 'kafka';
   readonly topics: TopicNames;
+  /** Health of the transport's parts (producer, each consumer): red when one is down. */
+  readonly health: Health;
+  /** Failures and recoveries as data: publishes that failed, consumers that crashed, records dead-lettered. */
+  readonly events$: Observable<TransportEvent>;
   /** Publishes messages of one kind, in order (same key, same partition). */
   send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void>;
   /**

@@ -8,10 +8,12 @@
  * @module
  */
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Subject } from 'rxjs';
 import * as z from 'zod';
 import { toIssues, ValidationError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { createCodec, type Codec } from '../codec.ts';
+import { createHealthBoard, type TransportEvent } from '../health.ts';
 import { MESSAGE_KINDS, type MessageKind } from '../messages.ts';
 import { topicNames, type Consumption, type Transport } from '../transport.ts';
 import { ensureTopics } from './admin.ts';
@@ -133,10 +135,14 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
     }]);
   };
   const consumptions = new Set<Consumption>();
+  const health = createHealthBoard();
+  const events = new Subject<TransportEvent>();
 
   return {
     kind: 'kafka',
     topics,
+    health,
+    events$: events.asObservable(),
     ensureTopics: ready,
     send: (kind, messages) => sender.send(kind, messages),
     async consume(kind, consumeOptions, handler) {
@@ -159,6 +165,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
       await Promise.all([...consumptions].map((c) => c.stop().catch(() => undefined)));
       consumptions.clear();
       await sender.close();
+      events.complete();
     },
   };
 }
