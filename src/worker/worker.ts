@@ -14,6 +14,7 @@ import { ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { FeedbackMessage, PolicyUpdateMessage, RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
+import { createHealthBoard, mergeHealth, type Health } from '../transports/health.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
 
@@ -67,6 +68,8 @@ export interface Worker {
   readonly feedback$: Observable<FeedbackMessage>;
   /** Policy updates arriving on the policy topic (validated). */
   readonly policies$: Observable<PolicyUpdateMessage>;
+  /** Health of the worker's own parts (`worker.*`, e.g. its publisher) and of its transport (`transport.*`). */
+  readonly health: Health;
   /** Runs in flight now. */
   readonly inFlight: number;
   /** Requests handled so far. */
@@ -99,6 +102,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const consumptions: Consumption[] = [];
   let publisher: Publisher | undefined;
   let handled = 0;
+  const board = createHealthBoard();
+  const health = mergeHealth({ worker: board, transport: transport.health });
 
   const fail = (req: RunRequestMessage, code: string, message: string): RunResultMessage => ({
     requestId: req.requestId, runId: '', topology: req.topology, status: 'failed', output: null, outputs: '{}',
@@ -141,6 +146,7 @@ export function createWorker(options: WorkerOptions): Worker {
     id,
     feedback$: feedback$.asObservable(),
     policies$: policies$.asObservable(),
+    health,
     get inFlight() { return consumptions[0]?.inFlight ?? 0; },
     get handled() { return handled; },
     async start() {
@@ -150,11 +156,13 @@ export function createWorker(options: WorkerOptions): Worker {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => feedback$.next(m.value)));
         consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64 }, async (m) => policies$.next(m.value)));
       }
+      board.set('requests', 'up');
       log.info({ group, topologies: [...byName.keys()] }, 'worker started');
     },
     async stop() {
       await Promise.all(consumptions.map((c) => c.stop()));
       consumptions.length = 0;
+      board.set('requests', 'down', 'worker stopped');
       await publisher?.close();
       feedback$.complete();
       policies$.complete();
