@@ -51,11 +51,16 @@ export interface RunResultMessage {
 }
 
 /**
- * Consecutive tokens of one node of one run (or a restart marker).
+ * Consecutive tokens of one node of one run, a node restart marker (`restart` set, no tokens), or a
+ * run end marker (`nodeId: ''`, `restart` {@link RUN_ENDED} or {@link RUN_ABANDONED}): a worker
+ * sends one after the run's last tokens, so a reader knows the run's token stream is complete
+ * (ended, its result follows) or was given up (abandoned: no result from this run).
+ * v2 adds `requestId` and `attempt` (v1 data reads with `null` and 1).
  *
  * @example
  * ```ts
  * const text = batch.tokens.join(''); // tokens firstIndex .. firstIndex + tokens.length - 1
+ * if (isRunEndMarker(batch)) close(batch.runId, batch.restart);
  * ```
  */
 export interface TokenBatchMessage {
@@ -65,10 +70,59 @@ export interface TokenBatchMessage {
   readonly tokens: readonly string[];
   readonly restart: string | null;
   readonly ts: number;
+  /** The run request this run serves (null when the run was not started by a worker). v2: always set when read; null when the writer omitted it. */
+  readonly requestId?: string | null;
+  /** Deliveries of the request to the worker process that ran it, so far (1 = first; a redelivery to another process starts at 1 again). v2: always set when read; 1 when omitted. */
+  readonly attempt?: number;
 }
 
 /**
- * One lifecycle event.
+ * `restart` of a run end marker: the run finished, its tokens are complete and its result follows.
+ *
+ * @example
+ * ```ts
+ * if (batch.nodeId === '' && batch.restart === RUN_ENDED) done(batch.runId);
+ * ```
+ */
+export const RUN_ENDED = 'ended';
+
+/**
+ * `restart` of a run end marker: the worker gave the run up (a failed handler, a shutdown mid-run);
+ * no result comes from this run, the request is redelivered to a worker.
+ *
+ * @example
+ * ```ts
+ * if (batch.nodeId === '' && batch.restart === RUN_ABANDONED) discard(batch.runId);
+ * ```
+ */
+export const RUN_ABANDONED = 'abandoned';
+
+/**
+ * Whether a token batch is a run end marker (see {@link TokenBatchMessage}).
+ *
+ * @example
+ * ```ts
+ * if (isRunEndMarker(batch)) console.log(batch.runId, batch.restart); // 'ended' | 'abandoned'
+ * ```
+ */
+export function isRunEndMarker(batch: TokenBatchMessage): boolean {
+  return batch.nodeId === '' && (batch.restart === RUN_ENDED || batch.restart === RUN_ABANDONED);
+}
+
+/**
+ * Lifecycle event type a worker publishes when it starts an attempt at a request, before the
+ * run's first event. Keyed by request id (not run id), so a request's attempts stay in order.
+ * `data` is JSON `{ worker }`. A reader following a request closes the earlier attempts' streams.
+ *
+ * @example
+ * ```ts
+ * if (event.type === REQUEST_ATTEMPT) follow(event.requestId!, event.runId);
+ * ```
+ */
+export const REQUEST_ATTEMPT = 'request.attempt';
+
+/**
+ * One lifecycle event (v2 adds `requestId` and `attempt`; see {@link REQUEST_ATTEMPT}).
  *
  * @example
  * ```ts
@@ -85,6 +139,10 @@ export interface LifecycleEventMessage {
   readonly parentRunId: string | null;
   /** JSON of the other event fields. */
   readonly data: string;
+  /** The run request this run serves (null when the run was not started by a worker). v2: always set when read; null when the writer omitted it or wrote v1. */
+  readonly requestId?: string | null;
+  /** Deliveries of the request to the worker process that ran it, so far (1 = first). v2: always set when read; 1 when omitted or v1. */
+  readonly attempt?: number;
 }
 
 /**
@@ -126,19 +184,31 @@ export interface PolicyUpdateMessage {
 }
 
 /**
- * An audit record.
+ * An audit record: who did what, to which run of which tenant, when (v2 adds `tenant`,
+ * `requestId` and `topology`; v1 data reads them as null).
  *
  * @example
  * ```ts
- * await transport.send('audit', [{ key: runId, value: { ts: Date.now(), actor, action: 'cancel', runId, details: '{}' } }]);
+ * await transport.send('audit', [{ key: runId, value: {
+ *   ts: Date.now(), actor: 'ops@example.com', action: 'cancel', runId, details: '{"why":"stuck"}',
+ *   tenant: 'acme', requestId: null, topology: 'rag',
+ * } }]);
  * ```
  */
 export interface AuditMessage {
+  /** When, epoch ms. */
   readonly ts: number;
+  /** Who: a user, service or worker id. */
   readonly actor: string;
+  /** What, e.g. `cancel`, `policy.apply`. */
   readonly action: string;
   readonly runId: string | null;
+  /** JSON of the particulars. */
   readonly details: string;
+  /** v2 fields below: always set when read; null when the writer omitted them or wrote v1. */
+  readonly tenant?: string | null;
+  readonly requestId?: string | null;
+  readonly topology?: string | null;
 }
 
 /**

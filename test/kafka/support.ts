@@ -25,14 +25,14 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
       usage: { inputTokens: 10, outputTokens: 20, cachedTokens: 3, reasoningTokens: 4, costUsd: 0.000125, calls: 2 },
       worker: 'w-1', startedAt: 1_700_000_000_000, endedAt: 1_700_000_000_250.25,
     },
-    token: { runId: 'run-1', nodeId: 'gen', firstIndex: 7, tokens: ['Hello', ',', ' wörld', ' 🙂', ''], restart: null, ts: 1_700_000_000_001 },
-    event: { runId: 'run-1', topology: 'echo', type: 'node.completed', seq: 4, ts: 1_700_000_000_002.5, nodeId: 'gen', parentRunId: null, data: '{"durationMs":12}' },
+    token: { runId: 'run-1', nodeId: 'gen', firstIndex: 7, tokens: ['Hello', ',', ' wörld', ' 🙂', ''], restart: null, ts: 1_700_000_000_001, requestId: 'req-1', attempt: 2 },
+    event: { runId: 'run-1', topology: 'echo', type: 'node.completed', seq: 4, ts: 1_700_000_000_002.5, nodeId: 'gen', parentRunId: null, data: '{"durationMs":12}', requestId: 'req-1', attempt: 2 },
     feedback: {
       feedbackId: 'fb-1', topology: 'echo', runId: 'run-1', nodeId: 'gen', model: 'sim:fast', metric: 'faithfulness', score: 0.875,
       source: 'bench', ts: 1_700_000_000_003, comment: 'grounded in the sources',
     },
     policy: { policyId: 'pol-1', version: 3, target: 'echo/gen', params: { model: '"sim:fast"', temperature: '0.2', maxTokens: '64' }, reason: 'cheaper', ts: 1_700_000_000_004 },
-    audit: { ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}' },
+    audit: { ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}', tenant: 'acme', requestId: 'req-1', topology: 'echo' },
     deadLetter: {
       topic: 'x.feedback', partition: 2, offset: '12345678901234', reason: 'cannot decode feedback: truncated buffer',
       key: Buffer.from('k-1'), value: Buffer.from([0, 1, 2, 255]), headers: { 'llmo-schema': 'abc', 'llmo-kind': 'feedback' }, ts: 1_700_000_000_006,

@@ -1,0 +1,45 @@
+// Schema evolution of the identity fields: token batches and lifecycle events v2 (requestId, attempt)
+// and audit v2 (tenant, requestId, topology) read v1 data with their defaults.
+import { describe, expect, it } from 'vitest';
+import { Codec, createCodec, SCHEMA_FILES } from './codec.ts';
+import { isRunEndMarker, RUN_ABANDONED, RUN_ENDED, type AuditMessage, type LifecycleEventMessage, type TokenBatchMessage } from './messages.ts';
+
+const codec = createCodec();
+const v1 = new Codec({ ...SCHEMA_FILES, token: ['token-batch.v1.avsc'], event: ['lifecycle-event.v1.avsc'], audit: ['audit.v1.avsc'] });
+
+describe('identity fields (v2 schemas)', () => {
+  it('a v1 token batch reads with requestId null and attempt 1', () => {
+    const old: TokenBatchMessage = { runId: 'r', nodeId: 'gen', firstIndex: 0, tokens: ['a', ' b'], restart: null, ts: 5 };
+    const e = v1.encode('token', old);
+    expect(v1.fingerprint('token')).not.toBe(codec.fingerprint('token'));
+    expect(codec.decode('token', e.value, e.headers)).toEqual({ ok: true, value: { ...old, requestId: null, attempt: 1 } });
+  });
+
+  it('a v1 lifecycle event reads with requestId null and attempt 1', () => {
+    const old: LifecycleEventMessage = { runId: 'r', topology: 't', type: 'run.started', seq: 1, ts: 2, nodeId: null, parentRunId: null, data: '{}' };
+    const e = v1.encode('event', old);
+    expect(codec.decode('event', e.value, e.headers)).toEqual({ ok: true, value: { ...old, requestId: null, attempt: 1 } });
+  });
+
+  it('a v1 audit record reads with tenant, requestId and topology null', () => {
+    const old: AuditMessage = { ts: 1, actor: 'ops', action: 'cancel', runId: 'r', details: '{"why":"x"}' };
+    const e = v1.encode('audit', old);
+    expect(codec.decode('audit', e.value, e.headers)).toEqual({ ok: true, value: { ...old, tenant: null, requestId: null, topology: null } });
+  });
+
+  it('v2 carries the identity fields; omitted ones are written as their defaults', () => {
+    const full: TokenBatchMessage = { runId: 'r', nodeId: '', firstIndex: 0, tokens: [], restart: RUN_ABANDONED, ts: 3, requestId: 'req', attempt: 2 };
+    const e = codec.encode('token', full);
+    expect(codec.decode('token', e.value, e.headers)).toEqual({ ok: true, value: full });
+    const bare = codec.encode('token', { runId: 'r', nodeId: 'n', firstIndex: 0, tokens: [], restart: null, ts: 3 });
+    expect(codec.decode('token', bare.value, bare.headers)).toMatchObject({ ok: true, value: { requestId: null, attempt: 1 } });
+  });
+
+  it('isRunEndMarker: nodeId "" with ended/abandoned only', () => {
+    const base = { runId: 'r', firstIndex: 0, tokens: [], ts: 1 };
+    expect(isRunEndMarker({ ...base, nodeId: '', restart: RUN_ENDED })).toBe(true);
+    expect(isRunEndMarker({ ...base, nodeId: '', restart: RUN_ABANDONED })).toBe(true);
+    expect(isRunEndMarker({ ...base, nodeId: 'gen', restart: RUN_ENDED })).toBe(false);
+    expect(isRunEndMarker({ ...base, nodeId: '', restart: null })).toBe(false);
+  });
+});
