@@ -84,7 +84,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('serve a topology from Kafka: consume run requests in a consumer group, publish results, tokens and events')
     .argument('<topology>')
     .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated host:port')
-    .option('-g, --group <name>', 'consumer group', 'llmo-workers')
+    .option('-g, --group <name>', 'consumer group (default: <prefix>-workers.<topology>)')
     .option('--prefix <prefix>', 'topic name prefix', 'llmo')
     .option('-n, --max-in-flight <n>', 'runs in flight at most', positiveInt, 16)
     .option('--partitions <n>', 'partitions of topics this worker creates', positiveInt, 6)

@@ -148,7 +148,7 @@ class MemoryTransport implements Transport {
     };
   }
 
-  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean }): Observable<Envelope<Messages[K]>> {
+  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean; readonly onReady?: () => void }): Observable<Envelope<Messages[K]>> {
     return new Observable<Envelope<Messages[K]>>((subscriber) => {
       const emit = (s: Stored): void => {
         const d = this.#decode(kind, s);
@@ -156,6 +156,7 @@ class MemoryTransport implements Transport {
       };
       if (options.fromBeginning) for (const s of [...this.#logOf(kind)]) emit(s);
       const sub = this.#subject(kind).subscribe(emit);
+      options.onReady?.(); // positioned at once: every later append reaches `emit`
       return () => sub.unsubscribe();
     });
   }

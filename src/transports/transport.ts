@@ -112,8 +112,11 @@ export interface Transport {
    * that cannot be decoded or validated go to the dead-letter topic with the reason; the consumer goes on.
    */
   consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: (message: Envelope<Messages[K]>) => Promise<void>): Promise<Consumption>;
-  /** Reads a kind without a group (nothing committed), from the oldest message or from now. */
-  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean }): Observable<Envelope<Messages[K]>>;
+  /**
+   * Reads a kind without a group (nothing committed), from the oldest message or from now. `onReady`
+   * is called once the reader is positioned: from then on, every message sent is delivered to it.
+   */
+  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean; readonly onReady?: () => void }): Observable<Envelope<Messages[K]>>;
   /** Flushes and disconnects. */
   close(): Promise<void>;
 }

@@ -22,6 +22,8 @@ export interface PublishOptions {
   readonly lingerMs?: number;
   /** Most tokens in one batch. Default 256. */
   readonly maxBatch?: number;
+  /** The request and attempt a run serves (a worker's runs), carried on its token batches and events. */
+  readonly identify?: (runId: string) => { readonly requestId: string; readonly attempt: number } | undefined;
   readonly logger: Logger;
 }
 
@@ -57,6 +59,10 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
   let events: { key: string; value: LifecycleEventMessage }[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const log = options.logger;
+  const ids = (runId: string, parentRunId?: string | null): { requestId: string | null; attempt: number } => {
+    const i = options.identify?.(runId) ?? (parentRunId == null ? undefined : options.identify?.(parentRunId));
+    return { requestId: i?.requestId ?? null, attempt: i?.attempt ?? 1 };
+  };
   // One send in flight; messages queued meanwhile leave together in the next (consecutive runs of a kind).
   let outgoing: { kind: 'token' | 'event'; key: string; value: TokenBatchMessage | LifecycleEventMessage }[] = [];
   let sending: Promise<void> | undefined;
@@ -90,7 +96,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
     const p = tokens.get(key);
     if (p === undefined || p.tokens.length === 0) return;
     tokens.delete(key);
-    const value: TokenBatchMessage = { runId: p.runId, nodeId: p.nodeId, firstIndex: p.firstIndex, tokens: p.tokens, restart: null, ts: Date.now() };
+    const value: TokenBatchMessage = { runId: p.runId, nodeId: p.nodeId, firstIndex: p.firstIndex, tokens: p.tokens, restart: null, ts: Date.now(), ...ids(p.runId) };
     enqueue('token', p.runId, value);
   };
   const flushAll = (): void => {
@@ -123,14 +129,14 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
       if (options.tokens === false) return;
       const key = `${e.runId}\u0000${e.nodeId}`;
       flushTokens(key);
-      const value: TokenBatchMessage = { runId: e.runId, nodeId: e.nodeId, firstIndex: 0, tokens: [], restart: e.reason, ts: e.ts };
+      const value: TokenBatchMessage = { runId: e.runId, nodeId: e.nodeId, firstIndex: 0, tokens: [], restart: e.reason, ts: e.ts, ...ids(e.runId) };
       enqueue('token', e.runId, value);
       return;
     }
     if (e.type === 'breaker.state' || options.lifecycle === false) return;
     const { runId, topology, type, seq, ts, parentRunId, ...rest } = e;
     const nodeId = 'nodeId' in e ? e.nodeId : null;
-    events.push({ key: runId, value: { runId, topology, type, seq, ts, nodeId, parentRunId: parentRunId ?? null, data: JSON.stringify(rest) } });
+    events.push({ key: runId, value: { runId, topology, type, seq, ts, nodeId, parentRunId: parentRunId ?? null, data: JSON.stringify(rest), ...ids(runId, parentRunId) } });
     if (events.length >= maxBatch) flushAll();
     else arm();
   });

@@ -15,7 +15,7 @@ function fakeTransport() {
   const transport = {
     kind: 'memory',
     send: async (_kind: string, messages: readonly { value: NodeTaskMessage }[]) => { sent.push(...messages.map((m) => m.value)); },
-    read: () => results as Observable<unknown>,
+    read: (_kind: string, o: { onReady?: () => void }) => { o.onReady?.(); return results as Observable<unknown>; },
   } as unknown as Transport;
   const reply = (r: Partial<NodeResultMessage> & { taskId: string }): void =>
     results.next({ key: 'k', partition: 0, offset: '0', value: { runId: 'r', nodeId: 'n', ok: true, output: null, error: null, worker: 'w', ...r } });

@@ -16,6 +16,7 @@ import type { AnyTopology, Priority, RemoteExecutor, RemoteTask } from '../defin
 import type { Engine } from '../runtime/engine.ts';
 import type { NodeTaskMessage } from '../transports/messages.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
+import { remoteGroup } from './groups.ts';
 
 /** An error that happened in a remote worker, rebuilt from its serialized form. */
 class RemoteNodeError extends OrchestratorError {
@@ -26,7 +27,8 @@ class RemoteNodeError extends OrchestratorError {
 
 /**
  * Creates the origin side of remote edges: pass it to `createEngine({ remote })`.
- * It reads the node-result topic from its beginning, so no reply is missed. If
+ * It reads the node-result topic from now, and sends a task only once that
+ * reader is positioned, so no reply is missed and no history is read. If
  * that read fails (e.g. no broker reachable), waiting and later tasks fail with
  * its error instead of the error going unhandled.
  *
@@ -43,7 +45,11 @@ export function createRemoteExecutor(transport: Transport, options: { readonly o
   const waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   /** Why replies can no longer arrive (the result stream failed), once it did. */
   let broken: unknown;
-  const sub: Subscription = transport.read('nodeResult', { fromBeginning: true }).subscribe({
+  let positioned!: () => void;
+  let unreadable!: (e: unknown) => void;
+  const ready = new Promise<void>((res, rej) => { positioned = res; unreadable = rej; });
+  ready.catch(() => undefined); // observed by each task
+  const sub: Subscription = transport.read('nodeResult', { fromBeginning: false, onReady: () => positioned() }).subscribe({
     next: (m) => {
       const r = m.value;
       const w = waiting.get(r.taskId);
@@ -55,6 +61,7 @@ export function createRemoteExecutor(transport: Transport, options: { readonly o
     // No reply can come any more: fail what waits and what comes (the error says whether a retry may help).
     error: (e: unknown) => {
       broken = e;
+      unreadable(e);
       for (const w of waiting.values()) w.reject(e);
       waiting.clear();
     },
@@ -76,7 +83,7 @@ export function createRemoteExecutor(transport: Transport, options: { readonly o
           input: JSON.stringify(task.input ?? null), deps: JSON.stringify(task.deps), priority: task.priority,
           deadline: task.deadline ?? null, origin,
         };
-        transport.send('nodeTask', [{ key: task.runId, value }]).catch((e: unknown) => {
+        ready.then(() => transport.send('nodeTask', [{ key: task.runId, value }])).catch((e: unknown) => {
           waiting.delete(taskId);
           settle.reject(e);
         });
@@ -103,6 +110,8 @@ export interface RemoteWorkerOptions {
   readonly transport: Transport;
   /** The worker group named by the nodes' `remote`. */
   readonly group: string;
+  /** Consumer group of the node tasks. Default `<prefix>-remote.<group>` (see `remoteGroup`). */
+  readonly consumerGroup?: string;
   readonly topologies: readonly AnyTopology[];
   readonly maxInFlight?: number;
   readonly workerId?: string;
@@ -146,7 +155,7 @@ export function createRemoteWorker(options: RemoteWorkerOptions): {
   return {
     get handled() { return handled; },
     async start() {
-      consumption = await transport.consume('nodeTask', { group: `remote.${group}`, maxInFlight: options.maxInFlight ?? 16 }, async (m) => {
+      consumption = await transport.consume('nodeTask', { group: options.consumerGroup ?? remoteGroup(transport.topics, group), maxInFlight: options.maxInFlight ?? 16 }, async (m) => {
         const task = m.value;
         if (task.group !== group) return; // another group's node
         const t = byName.get(task.topology);

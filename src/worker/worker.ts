@@ -4,8 +4,26 @@
  * (then lets the request's offset be committed: at-least-once), and streams
  * tokens and lifecycle events. It also exposes the inbound evaluation-feedback
  * and policy-update streams, typed and validated.
+ *
+ * Routing: the default group is `<prefix>-workers.<sorted topologies served>`,
+ * so every deployment (set of topologies) on a prefix has its own group and
+ * sees every request; a worker acknowledges a request for a topology it does
+ * not serve without answering (another deployment answers it). Workers that
+ * share a group must serve the same topologies. A request for a topology no
+ * deployment serves gets no answer: it waits (its submitter's deadline or
+ * timeout decides).
+ *
+ * Identity: each attempt at a request gets a fresh run id; before the run the
+ * worker publishes a `request.attempt` lifecycle event (keyed by request id),
+ * its tokens and events carry `requestId` and `attempt` (deliveries of the
+ * request to this worker so far), and after the run's last tokens it publishes
+ * a run end marker (`ended`, or `abandoned` when it gives the run up), so a
+ * reader following the request (`client.tokens`) knows when a run's tokens
+ * are complete and when a new attempt replaces an earlier one.
  * @module
  */
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
@@ -13,9 +31,10 @@ import * as z from 'zod';
 import { ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
-import type { FeedbackMessage, PolicyUpdateMessage, RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
+import { REQUEST_ATTEMPT, RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
 import { createHealthBoard, mergeHealth, type Health } from '../transports/health.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
+import { workerGroup } from './groups.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
@@ -36,8 +55,13 @@ export const WorkerOptionsSchema = z.strictObject({
   transport: z.custom<Transport>(isTransport, 'expected a transport (createMemoryTransport() or createKafkaTransport())'),
   /** Topologies this worker serves, by name. */
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).min(1),
-  /** Consumer group. Default `llmo-workers`. */
+  /**
+   * Consumer group. Default `<prefix>-workers.<sorted served topology names>` (see `workerGroup`):
+   * one group per deployment and prefix. Workers of one group must serve the same topologies.
+   */
   group: z.string().min(1).optional(),
+  /** Largest request input (JSON text, UTF-8 bytes); a bigger one gets a failed result `INPUT_TOO_LARGE`. Default 1 MiB. */
+  maxInputBytes: z.number().int().positive().optional(),
   /** Runs in flight at most. Default 16. */
   maxInFlight: z.number().int().positive().optional(),
   /** Default `<hostname>-<pid>`. */
@@ -64,6 +88,8 @@ export type WorkerOptions = z.input<typeof WorkerOptionsSchema>;
 /** A running worker. */
 export interface Worker {
   readonly id: string;
+  /** The consumer group of its requests. */
+  readonly group: string;
   /** Evaluation feedback arriving on the feedback topic (validated). */
   readonly feedback$: Observable<FeedbackMessage>;
   /** Policy updates arriving on the policy topic (validated). */
@@ -74,6 +100,8 @@ export interface Worker {
   readonly inFlight: number;
   /** Requests handled so far. */
   readonly handled: number;
+  /** Requests acknowledged without an answer so far: their topology is another deployment's. */
+  readonly skipped: number;
   /** Starts consuming. */
   start(): Promise<void>;
   /** Stops taking requests, lets those in flight finish and publish, flushes. */
@@ -94,7 +122,9 @@ export function createWorker(options: WorkerOptions): Worker {
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'createWorker options are invalid', toIssues(parsed.error.issues, ['options']));
   const { engine, transport } = options;
   const id = options.workerId ?? `${hostname()}-${process.pid}`;
-  const group = options.group ?? 'llmo-workers';
+  const group = options.group ?? workerGroup(transport.topics, options.topologies.map((t) => t.name));
+  const maxInputBytes = options.maxInputBytes ?? 1024 * 1024;
+  const publish = options.publish !== false;
   const log = (options.logger ?? silentLogger).child({ component: 'worker', worker: id });
   const byName = new Map(options.topologies.map((t) => [t.name, t]));
   const feedback$ = new Subject<FeedbackMessage>();
@@ -102,6 +132,11 @@ export function createWorker(options: WorkerOptions): Worker {
   const consumptions: Consumption[] = [];
   let publisher: Publisher | undefined;
   let handled = 0;
+  let skipped = 0;
+  /** Deliveries of each request id to this worker (the most recent 10,000 ids). */
+  const deliveries = new Map<string, number>();
+  /** Request and attempt of the runs in flight, for the publisher. */
+  const runs = new Map<string, { readonly requestId: string; readonly attempt: number }>();
   const board = createHealthBoard();
   const health = mergeHealth({ worker: board, transport: transport.health });
 
@@ -112,30 +147,71 @@ export function createWorker(options: WorkerOptions): Worker {
     worker: id, startedAt: Date.now(), endedAt: Date.now(),
   });
 
+  const countDelivery = (requestId: string): number => {
+    const n = (deliveries.get(requestId) ?? 0) + 1;
+    deliveries.delete(requestId); // re-inserted last: the map's order is recency
+    deliveries.set(requestId, n);
+    if (deliveries.size > 10_000) deliveries.delete(deliveries.keys().next().value!);
+    return n;
+  };
+
+  /** The run's last token message: its tokens are complete (`ended`) or it was given up (`abandoned`). */
+  const endMarker = async (runId: string, requestId: string, attempt: number, how: typeof RUN_ENDED | typeof RUN_ABANDONED): Promise<void> => {
+    if (!publish) return;
+    await publisher?.flush(); // after the run's last tokens
+    await transport.send('token', [{ key: runId, value: { runId, nodeId: '', firstIndex: 0, tokens: [], restart: how, ts: Date.now(), requestId, attempt } }]);
+  };
+
+  /** Runs one attempt at a request; on a failure, marks the run abandoned and rethrows. */
+  const attemptRun = async (req: RunRequestMessage, t: AnyTopology, input: unknown): Promise<RunResultMessage> => {
+    const attempt = countDelivery(req.requestId);
+    const runId = randomUUID();
+    runs.set(runId, { requestId: req.requestId, attempt });
+    try {
+      if (publish) {
+        await transport.send('event', [{
+          key: req.requestId,
+          value: { runId, topology: t.name, type: REQUEST_ATTEMPT, seq: 0, ts: Date.now(), nodeId: null, parentRunId: null, data: JSON.stringify({ worker: id }), requestId: req.requestId, attempt },
+        }]);
+      }
+      const r = await engine.run(t, input, {
+        runId,
+        priority: req.priority,
+        ...(req.tenant === null ? {} : { tenant: req.tenant }),
+        ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
+      });
+      await endMarker(runId, req.requestId, attempt, RUN_ENDED);
+      const u = r.usage;
+      return {
+        requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status,
+        output: r.output === undefined ? null : JSON.stringify(r.output),
+        outputs: JSON.stringify(r.outputs),
+        error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
+        usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
+        worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
+      };
+    } catch (e) {
+      await endMarker(runId, req.requestId, attempt, RUN_ABANDONED).catch((err: unknown) => log.error({ err, runId }, 'could not mark an abandoned run'));
+      throw e;
+    } finally {
+      runs.delete(runId);
+    }
+  };
+
   const handle = async (req: RunRequestMessage): Promise<void> => {
     const t = byName.get(req.topology);
-    let result: RunResultMessage;
     if (t === undefined) {
-      result = fail(req, 'UNKNOWN_TOPOLOGY', `this worker group serves ${[...byName.keys()].join(', ')}, not '${req.topology}'`);
+      skipped++; // another deployment's topology: its own group answers it
+      return;
+    }
+    let result: RunResultMessage;
+    const size = Buffer.byteLength(req.input, 'utf8');
+    if (size > maxInputBytes) {
+      result = fail(req, 'INPUT_TOO_LARGE', `input is ${size} bytes, over the limit of ${maxInputBytes} bytes (maxInputBytes)`);
     } else {
       const parsedInput = parseJson(req.input);
       if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
-      else {
-        const r = await engine.run(t, parsedInput.value, {
-          priority: req.priority,
-          ...(req.tenant === null ? {} : { tenant: req.tenant }),
-          ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
-        });
-        const u = r.usage;
-        result = {
-          requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status,
-          output: r.output === undefined ? null : JSON.stringify(r.output),
-          outputs: JSON.stringify(r.outputs),
-          error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
-          usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
-          worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
-        };
-      }
+      else result = await attemptRun(req, t, parsedInput.value);
     }
     await publisher?.flush(); // a result never overtakes its run's tokens and events
     await transport.send('result', [{ key: req.requestId, value: result }]);
@@ -144,13 +220,19 @@ export function createWorker(options: WorkerOptions): Worker {
 
   return {
     id,
+    group,
     feedback$: feedback$.asObservable(),
     policies$: policies$.asObservable(),
     health,
     get inFlight() { return consumptions[0]?.inFlight ?? 0; },
     get handled() { return handled; },
+    get skipped() { return skipped; },
     async start() {
-      if (options.publish !== false) publisher = publishEvents(engine.events$, transport, { logger: log, ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }) });
+      if (publish) {
+        publisher = publishEvents(engine.events$, transport, {
+          logger: log, identify: (runId) => runs.get(runId), ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+        });
+      }
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16 }, (m) => handle(m.value)));
       if (options.inbound !== false) {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => feedback$.next(m.value)));

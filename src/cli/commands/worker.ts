@@ -23,7 +23,8 @@ import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
  */
 export interface WorkerCommandOptions {
   readonly brokers: string;
-  readonly group: string;
+  /** Default: derived from the prefix and the topology (see `workerGroup`). */
+  readonly group?: string;
   readonly prefix: string;
   readonly maxInFlight: number;
   readonly partitions: number;
@@ -57,9 +58,9 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   const opened = openKafka({ ...kafka, logger, clientId: 'llmo-worker' });
   if (!opened.ok) return reportIssues(io, 'a Kafka option (--brokers, --prefix)', opened.issues);
   const transport = opened.transport;
-  const worker = createWorker({ engine, transport, topologies: [loaded.topology], group: opts.group, maxInFlight: opts.maxInFlight, logger });
+  const worker = createWorker({ engine, transport, topologies: [loaded.topology], ...(opts.group === undefined ? {} : { group: opts.group }), maxInFlight: opts.maxInFlight, logger });
   await worker.start();
-  io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${opts.group}' (max ${opts.maxInFlight} in flight); Ctrl-C to stop\n`);
+  io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${worker.group}' (max ${opts.maxInFlight} in flight); Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
     process.on('SIGINT', stop);
