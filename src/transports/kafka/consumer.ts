@@ -190,8 +190,10 @@ export async function consumeGroup<K extends MessageKind>(
     listen(consumer);
     try {
       await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: o.offsetReset === 'earliest' });
-      await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 8, autoCommitThreshold: 1, eachBatch });
+      // a restart that stop() overtook must not leave a consumer running
+      if (!stopped) await consumer.subscribe({ topic, fromBeginning: o.offsetReset === 'earliest' });
+      if (!stopped) await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 8, autoCommitThreshold: 1, eachBatch });
+      if (stopped) await consumer.disconnect();
     } catch (e) {
       await consumer.disconnect().catch(() => undefined);
       throw e;
