@@ -11,7 +11,14 @@ import { sleep } from '../primitives/sleep.ts';
 import type { ResolvedConsumeOptions } from './consume-options.ts';
 import type { ConsumeHandler, Envelope } from './transport.ts';
 
-/** Most wait between two attempts, ms (unless `retryBackoffMs` itself is larger). */
+/**
+ * Most wait between two attempts, ms (unless `retryBackoffMs` itself is larger).
+ *
+ * @example
+ * ```ts
+ * backoffMs(200, 10) === RETRY_BACKOFF_CAP_MS; // 5000
+ * ```
+ */
 export const RETRY_BACKOFF_CAP_MS = 5000;
 
 /**

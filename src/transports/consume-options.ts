@@ -68,11 +68,32 @@ export interface ResolvedConsumeOptions {
   readonly handlerTimeoutMs: number | undefined;
 }
 
-/** Default of {@link ConsumeOptions.maxAttempts}. */
+/**
+ * Default of {@link ConsumeOptions.maxAttempts}.
+ *
+ * @example
+ * ```ts
+ * resolveConsumeOptions({ group: 'g', maxInFlight: 1 }).maxAttempts === DEFAULT_MAX_ATTEMPTS; // 3
+ * ```
+ */
 export const DEFAULT_MAX_ATTEMPTS = 3;
-/** Default of {@link ConsumeOptions.retryBackoffMs}. */
+/**
+ * Default of {@link ConsumeOptions.retryBackoffMs}.
+ *
+ * @example
+ * ```ts
+ * resolveConsumeOptions({ group: 'g', maxInFlight: 1 }).retryBackoffMs === DEFAULT_RETRY_BACKOFF_MS; // 200
+ * ```
+ */
 export const DEFAULT_RETRY_BACKOFF_MS = 200;
-/** Default of {@link ConsumeOptions.maxDeliveries}. */
+/**
+ * Default of {@link ConsumeOptions.maxDeliveries}.
+ *
+ * @example
+ * ```ts
+ * resolveConsumeOptions({ group: 'g', maxInFlight: 1 }).maxDeliveries === DEFAULT_MAX_DELIVERIES; // 5
+ * ```
+ */
 export const DEFAULT_MAX_DELIVERIES = 5;
 
 /**

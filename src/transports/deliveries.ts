@@ -7,7 +7,14 @@
  * @module
  */
 
-/** Default most entries a {@link DeliveryCounter} keeps. */
+/**
+ * Default most entries a {@link DeliveryCounter} keeps.
+ *
+ * @example
+ * ```ts
+ * new DeliveryCounter(DEFAULT_DELIVERY_ENTRIES); // same as new DeliveryCounter()
+ * ```
+ */
 export const DEFAULT_DELIVERY_ENTRIES = 10_000;
 
 /**

@@ -24,9 +24,23 @@ import type { MessageKind, Messages } from '../messages.ts';
 import type { Consumption, ConsumeHandler, ConsumeOptions } from '../transport.ts';
 import { createEachBatch, type Membership } from './batch.ts';
 
-/** Default of {@link GroupConsumerDeps.maxRestarts}. */
+/**
+ * Default of {@link GroupConsumerDeps.maxRestarts}.
+ *
+ * @example
+ * ```ts
+ * consumeGroup('request', { ...deps, maxRestarts: DEFAULT_MAX_RESTARTS }, options, handle); // 10
+ * ```
+ */
 export const DEFAULT_MAX_RESTARTS = 10;
-/** Default of {@link GroupConsumerDeps.restartBackoffMs}. */
+/**
+ * Default of {@link GroupConsumerDeps.restartBackoffMs}.
+ *
+ * @example
+ * ```ts
+ * consumeGroup('request', { ...deps, restartBackoffMs: DEFAULT_RESTART_BACKOFF_MS }, options, handle); // 1000
+ * ```
+ */
 export const DEFAULT_RESTART_BACKOFF_MS = 1000;
 const RESTART_BACKOFF_CAP_MS = 30_000;
 
