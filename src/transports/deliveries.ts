@@ -2,8 +2,8 @@
  * How often this process was given each message of a consumption: a message
  * whose handling kills its member (e.g. blocks the event loop until the member
  * is expelled) comes back after every rejoin, and this count is what stops it.
- * Bounded: the least recently delivered entries go first, and a finished
- * message is forgotten.
+ * Bounded: the least recently delivered entries go first, and a message is
+ * forgotten once committed (Kafka) or done (memory, which never loses a commit).
  * @module
  */
 
@@ -24,7 +24,7 @@ export const DEFAULT_DELIVERY_ENTRIES = 10_000;
  * ```ts
  * const deliveries = new DeliveryCounter();
  * if (deliveries.count(0, '42') > maxDeliveries) await deadLetter('redelivered 5 times');
- * deliveries.forget(0, '42'); // finished
+ * deliveries.forget(0, '42'); // committed
  * ```
  */
 export class DeliveryCounter {
@@ -45,7 +45,7 @@ export class DeliveryCounter {
     return n;
   }
 
-  /** Forgets a message (it was handled or dead-lettered). */
+  /** Forgets a message (its offset was committed past). */
   forget(partition: number, offset: string): void {
     this.#counts.delete(`${partition}/${offset}`);
   }

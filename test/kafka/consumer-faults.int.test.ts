@@ -4,6 +4,8 @@
 //   the consumer goes down, really crashes (kafkajs gives up on the failing batch), is re-created,
 //   comes back up, dead-letters the record once the dead-letter works and serves later records;
 // - with restarting given up, the consumer stays down and says so;
+// - a request whose handling blocks the event loop until the member is expelled comes back (its commit
+//   failed); past maxDeliveries it is dead-lettered unhandled instead of killing the member again;
 // - a third member joining two busy ones mid-load: the busy ones stop starting held records at once,
 //   rejoin after their handlers in flight, and the newcomer serves part of the load.
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -22,7 +24,7 @@ describe.skipIf(!brokers)('Kafka group consumer under faults', () => {
   const prefix = uniquePrefix('it-cfaults');
   const codec = createCodec();
   const samples = sampleMessages();
-  const topics = { crash: `${prefix}.crash`, giveUp: `${prefix}.give-up`, rebalance: `${prefix}.rebalance` };
+  const topics = { crash: `${prefix}.crash`, giveUp: `${prefix}.give-up`, rebalance: `${prefix}.rebalance`, poison: `${prefix}.poison` };
   let producer: Producer;
   const consumptions: Consumption[] = [];
 
@@ -45,6 +47,7 @@ describe.skipIf(!brokers)('Kafka group consumer under faults', () => {
           { topic: topics.crash, numPartitions: 1, replicationFactor: 1 },
           { topic: topics.giveUp, numPartitions: 1, replicationFactor: 1 },
           { topic: topics.rebalance, numPartitions: 6, replicationFactor: 1 },
+          { topic: topics.poison, numPartitions: 1, replicationFactor: 1 },
         ],
       });
       await waitForTopics(admin, Object.values(topics));
@@ -174,5 +177,30 @@ describe.skipIf(!brokers)('Kafka group consumer under faults', () => {
     process.stdout.write(`[measure] rebalance mid-load ${JSON.stringify({ total, duplicates, byC: seq.filter((e) => e.member === 'C' && e.what === 'end').length })}\n`);
     expect(duplicates).toBeLessThanOrEqual(2 * maxInFlight); // the issue's target: at most what was in flight
     expect(others.filter((e) => e.type === 'commit.failed' || e.type === 'consumer.crashed')).toEqual([]);
+  });
+
+  it('a request that blocks the event loop until its member is expelled comes back once, then is dead-lettered as redelivered instead of handled again', async () => {
+    const events: TransportEvent[] = [];
+    const group = `${prefix}.poison-g`;
+    const deadLettered: string[] = [];
+    const handled: string[] = [];
+    let blocked = 0;
+    const c = await consumeGroup('feedback', {
+      ...baseDeps(topics.poison, events),
+      deadLetter: async (_p, m, reason) => { deadLettered.push(`${m.offset}: ${reason}`); },
+    }, { group, maxInFlight: 1, maxDeliveries: 1 }, async (m) => {
+      if (m.value.feedbackId === 'poison' && blocked < 3) { // bounded, so that a consumer without the count still ends
+        blocked++;
+        const until = Date.now() + 7500; // past the 6 s session: no heartbeat gets out, the broker expels the member
+        while (Date.now() < until) { /* a CPU-bound request */ }
+      }
+      handled.push(m.value.feedbackId);
+    });
+    consumptions.push(c);
+    await producer.send({ topic: topics.poison, acks: -1, messages: [record('poison'), record('after')] });
+    await waitFor(() => handled.includes('after') && deadLettered.length > 0, 'the record after the poison', 60_000);
+    expect(blocked).toBe(1);
+    expect(deadLettered).toEqual(['0: redelivered 1 times']);
+    expect(events.some((e) => e.type === 'commit.failed' || e.type === 'rebalance'), 'the expulsion was seen').toBe(true);
   });
 });

@@ -6,7 +6,8 @@
  * When a heartbeat or a commit says the group is rebalancing or this member
  * lost its generation, no new record is started: the ones in flight finish,
  * the finished prefix is committed, and the batch ends with that error so
- * kafkajs rejoins at once. When dead-lettering fails, the record stays not done
+ * kafkajs rejoins at once; likewise when no heartbeat got out for a whole
+ * session (the event loop was blocked). Deliveries are counted per record until committed. When dead-lettering fails, the record stays not done
  * and the batch ends with a `DEAD_LETTER_FAILED` error once the others in
  * flight finished (kafkajs fetches it again, then crashes; the consumer restarts).
  * @module
@@ -66,6 +67,8 @@ export interface BatchDeps<K extends MessageKind> {
   readonly emit: (e: TransportEvent) => void;
   readonly log: Logger;
   readonly membership: Membership;
+  /** The group session timeout, ms: a batch whose heartbeats were silent that long (e.g. the event loop was blocked) starts nothing new. */
+  readonly sessionTimeoutMs: number;
 }
 
 /**
@@ -133,7 +136,14 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
     const lose = (e: unknown): void => {
       if (isGenerationLost(e)) membership.generationLost(e);
     };
-    const commits = committer(() => commitOffsetsIfNecessary(), (e: unknown) => {
+    // Delivery counts are pruned once committed, not when done: a handler that blocked the event loop until
+    // the member was expelled is done, but its commit fails and it comes again, and that must be counted.
+    let pruned = 0;
+    const commits = committer(async () => {
+      const upTo = next;
+      await commitOffsetsIfNecessary();
+      for (; pruned < upTo; pruned++) deliveries.forget(partition, offsets[pruned]!);
+    }, (e: unknown) => {
       const reason = reasonOf(e);
       log.warn({ err: e, topic, partition, group }, 'offset commit failed');
       emit({ type: 'commit.failed', topic, group, reason, ts: Date.now() });
@@ -146,7 +156,6 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
       if (next > before) commits.request();
     };
     const done = (m: KafkaMessage): void => {
-      deliveries.forget(partition, m.offset);
       finished.add(m.offset);
       advance();
       membership.recordDone(partition, m.offset);
@@ -172,9 +181,14 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
       if (outcome.ok) done(m);
       else await settle(m, outcome.reason);
     };
-    const beat = setInterval(() => { heartbeat().catch(lose); }, BEAT_MS);
+    // Silent for a whole session (a handler blocked the event loop): this member is expelled, whatever it has not
+    // heard yet. Start nothing more, or every record behind the blocker would be run (and counted) in a dead generation.
+    let heardAt = Date.now();
+    const beat = setInterval(() => { heartbeat().then(() => { heardAt = Date.now(); }, lose); }, BEAT_MS);
+    const silent = (): boolean => Date.now() - heardAt > deps.sessionTimeoutMs;
     const running: Promise<void>[] = [];
-    const over = (): boolean => deadLetterFailure !== undefined || membership.stopped() || membership.lost() !== undefined || !isRunning() || isStale();
+    const over = (): boolean =>
+      deadLetterFailure !== undefined || membership.stopped() || membership.lost() !== undefined || !isRunning() || isStale() || silent();
     try {
       for (const m of batch.messages) {
         if (over()) break;

@@ -140,7 +140,9 @@ export async function consumeGroup<K extends MessageKind>(
       health.set(component, 'up');
     },
   };
-  const eachBatch = createEachBatch({ kind, topic, group, codec: deps.codec, options: o, handler, slots, deliveries, deadLetter: deps.deadLetter, emit, log, membership });
+  const eachBatch = createEachBatch({
+    kind, topic, group, codec: deps.codec, options: o, handler, slots, deliveries, deadLetter: deps.deadLetter, emit, log, membership, sessionTimeoutMs: deps.sessionTimeoutMs,
+  });
 
   const crashed = (consumer: Consumer, error: unknown): void => {
     if (consumer !== current || stopped) return;
