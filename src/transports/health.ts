@@ -161,6 +161,8 @@ export type TransportEvent =
   | { readonly type: 'consumer.restarted'; readonly topic: string; readonly group: string; readonly ts: number }
   /** A record was written to the dead-letter topic; `truncated` when its payload had to be cut to fit. */
   | { readonly type: 'dead-lettered'; readonly topic: string; readonly partition: number; readonly offset: string; readonly reason: string; readonly truncated: boolean; readonly ts: number }
+  /** Dead-lettering a record failed: it is not done (not committed past) and comes again; the consumer is `down` meanwhile. */
+  | { readonly type: 'dead-letter.failed'; readonly topic: string; readonly partition: number; readonly offset: string; readonly reason: string; readonly ts: number }
   /** A handler failed; it will be tried again (`attempt` of `maxAttempts`) or, at the last, dead-lettered. */
   | { readonly type: 'handler.failed'; readonly topic: string; readonly partition: number; readonly offset: string; readonly attempt: number; readonly maxAttempts: number; readonly reason: string; readonly ts: number }
   /** An offset commit failed (e.g. the member was expelled); the records after the last commit will come again. */

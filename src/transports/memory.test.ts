@@ -1,8 +1,9 @@
 // Unit tests of the in-memory transport: logs and reads, consumer groups, bounded handlers in flight,
 // dead-lettering of messages that cannot be decoded or validated.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { createCodec, SCHEMA_HEADER } from './codec.ts';
+import { Codec, createCodec, SCHEMA_HEADER } from './codec.ts';
+import type { TransportEvent } from './health.ts';
 import { createMemoryTransport } from './memory.ts';
 import type { Envelope } from './transport.ts';
 import type { DeadLetterMessage, FeedbackMessage, Messages } from './messages.ts';
@@ -114,7 +115,26 @@ describe('memory transport', () => {
     expect(started).toBe(1);
   });
 
-  it('a group created with fromBeginning: false starts at the end of the log', async () => {
+  it('a group created with offsetReset: latest starts at the end of the log; earliest (the default) at its start', async () => {
+    const t = createMemoryTransport();
+    await t.send('audit', [{ key: 'old', value: samples.audit }]);
+    const late: string[] = [];
+    const early: string[] = [];
+    const c1 = await t.consume('audit', { group: 'late', maxInFlight: 4, offsetReset: 'latest' }, async (m) => { late.push(m.key); });
+    const c2 = await t.consume('audit', { group: 'early', maxInFlight: 4 }, async (m) => { early.push(m.key); });
+    await t.send('audit', [{ key: 'new', value: samples.audit }]);
+    await until(() => late.length === 1 && early.length === 2, 'new message');
+    await Promise.all([c1.stop(), c2.stop()]);
+    expect(late).toEqual(['new']);
+    expect(early).toEqual(['old', 'new']);
+  });
+
+  it('rejects invalid consume options naming the field', async () => {
+    const t = createMemoryTransport();
+    await expect(t.consume('audit', { group: 'g', maxInFlight: 1, maxAttempts: 0 }, async () => undefined)).rejects.toThrow(/maxAttempts/);
+  });
+
+  it('(deprecated) a group created with fromBeginning: false starts at the end of the log', async () => {
     const t = createMemoryTransport();
     await t.send('audit', [{ key: 'old', value: samples.audit }]);
     const seen: string[] = [];
@@ -166,5 +186,99 @@ describe('memory transport', () => {
     await t.send('policy', [{ key: 'good', value: samples.policy }]);
     const got = await firstValueFrom(t.read('policy', { fromBeginning: true }).pipe(take(1), toArray()));
     expect(got.map((m: Envelope<Messages['policy']>) => m.key)).toEqual(['good']);
+  });
+
+  describe('failing handlers (virtual time)', () => {
+    afterEach(() => { vi.useRealTimers(); });
+    const fakeTime = (): void => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] }); };
+
+    it('a rejecting handler is tried again in place with backoff, then dead-lettered with the reason; each failure is an event', async () => {
+      fakeTime();
+      const t = createMemoryTransport({ prefix: 'unit' });
+      const events: TransportEvent[] = [];
+      t.events$.subscribe((e) => events.push(e));
+      const attempts = new Map<string, number>();
+      const done: string[] = [];
+      const c = await t.consume('feedback', { group: 'g', maxInFlight: 2, maxAttempts: 3, retryBackoffMs: 200 }, async (m, { attempt }) => {
+        attempts.set(m.key, attempt);
+        if (m.key === 'bad') throw new Error('boom');
+        if (m.key === 'flaky' && attempt === 1) throw new Error('once');
+        done.push(m.key);
+      });
+      await t.send('feedback', [{ ...fb(1), key: 'bad' }, { ...fb(2), key: 'flaky' }, { ...fb(3), key: 'ok' }]);
+      await until(() => attempts.size === 2, 'first attempts');
+      expect(events.filter((e) => e.type === 'dead-lettered')).toEqual([]); // not after the first failure
+      await vi.advanceTimersByTimeAsync(199);
+      expect(attempts.get('bad')).toBe(1); // backoff: not yet
+      await vi.advanceTimersByTimeAsync(1);
+      await until(() => attempts.get('bad') === 2 && done.includes('flaky'), 'second attempts');
+      await vi.advanceTimersByTimeAsync(400);
+      await until(() => events.some((e) => e.type === 'dead-lettered'), 'dead letter');
+      await until(() => done.includes('ok'), 'ok handled');
+      await c.stop();
+      expect(attempts.get('bad')).toBe(3);
+      const failed = events.filter((e) => e.type === 'handler.failed');
+      expect(failed.map((e) => [e.offset, e.attempt, e.maxAttempts, e.reason])).toEqual([['0', 1, 3, 'boom'], ['1', 1, 3, 'once'], ['0', 2, 3, 'boom'], ['0', 3, 3, 'boom']]);
+      const dead = events.filter((e) => e.type === 'dead-lettered');
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ topic: 'unit.feedback', offset: '0', reason: 'handler failed 3 times: boom' });
+      const [dl] = await firstValueFrom(t.read('deadLetter', { fromBeginning: true }).pipe(take(1), toArray()));
+      expect(dl!.value).toMatchObject({ topic: 'unit.feedback', offset: '0', reason: 'handler failed 3 times: boom' });
+      expect(done.sort()).toEqual(['flaky', 'ok']);
+    });
+
+    it('a handler running past handlerTimeoutMs fails that attempt and sees its signal abort', async () => {
+      fakeTime();
+      const t = createMemoryTransport();
+      const events: TransportEvent[] = [];
+      t.events$.subscribe((e) => events.push(e));
+      const aborted: number[] = [];
+      const c = await t.consume('audit', { group: 'g', maxInFlight: 1, maxAttempts: 2, retryBackoffMs: 10, handlerTimeoutMs: 1000 }, (_m, { signal, attempt }) =>
+        new Promise<void>((resolve) => {
+          if (attempt === 2) return resolve();
+          signal.addEventListener('abort', () => aborted.push(attempt));
+        }));
+      await t.send('audit', [{ key: 'slow', value: samples.audit }]);
+      await vi.advanceTimersByTimeAsync(1000);
+      await vi.advanceTimersByTimeAsync(10);
+      await until(() => c.inFlight === 0, 'second attempt done');
+      await c.stop();
+      expect(aborted).toEqual([1]);
+      expect(events.filter((e) => e.type === 'handler.failed').map((e) => e.reason)).toEqual([expect.stringMatching(/^TIMEOUT: .*timed out after 1000 ms/)]);
+      expect(events.filter((e) => e.type === 'dead-lettered')).toEqual([]);
+    });
+
+    it('when dead-lettering fails the message is not done: the consumer goes down, the message comes again, and up once it is dead-lettered', async () => {
+      fakeTime();
+      const real = createCodec();
+      let failDeadLetters = true;
+      const codec = {
+        encode: (kind, value) => {
+          if (kind === 'deadLetter' && failDeadLetters) throw new Error('dead-letter topic unavailable');
+          return real.encode(kind, value);
+        },
+        decode: (kind, value, headers) => real.decode(kind, value, headers),
+      } as Pick<Codec, 'encode' | 'decode'> as Codec;
+      const t = createMemoryTransport({ prefix: 'unit', codec });
+      const events: TransportEvent[] = [];
+      t.events$.subscribe((e) => events.push(e));
+      const seen: string[] = [];
+      const c = await t.consume('audit', { group: 'g', maxInFlight: 1, maxAttempts: 1, retryBackoffMs: 100 }, async (m) => {
+        seen.push(m.key);
+        if (m.key === 'bad') throw new Error('boom');
+      });
+      await t.send('audit', [{ key: 'bad', value: samples.audit }, { key: 'next', value: samples.audit }]);
+      await until(() => events.some((e) => e.type === 'dead-letter.failed'), 'dead-letter failure');
+      expect(t.health.report().components['consumer:unit.audit:g']).toMatchObject({ status: 'down', reason: expect.stringMatching(/dead-letter topic unavailable/) });
+      expect(events.find((e) => e.type === 'dead-letter.failed')).toMatchObject({ topic: 'unit.audit', offset: '0', reason: expect.stringMatching(/dead-letter topic unavailable/) });
+      failDeadLetters = false;
+      await vi.advanceTimersByTimeAsync(100);
+      await until(() => seen.filter((k) => k === 'bad').length === 2 && events.some((e) => e.type === 'dead-lettered'), 'bad again, then dead-lettered');
+      await until(() => seen.includes('next'), 'next');
+      expect(t.health.report().components['consumer:unit.audit:g']?.status).toBe('up');
+      await c.stop();
+      expect(events.filter((e) => e.type === 'dead-lettered').map((e) => e.offset)).toEqual(['0']);
+      expect(t.health.report().components['consumer:unit.audit:g']).toBeUndefined(); // stopped on purpose: forgotten
+    });
   });
 });

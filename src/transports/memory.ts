@@ -1,7 +1,9 @@
 /**
  * The in-memory transport: the embedded default. Same semantics as Kafka where
  * it matters (per-kind logs, consumer groups that share messages, a bounded
- * number of handlers in flight, dead-lettering of invalid inbound messages),
+ * number of handlers in flight, failing handlers tried again then dead-lettered,
+ * dead-lettering of invalid inbound messages, a message whose dead-lettering
+ * failed delivered again),
  * with no services. Messages are copied through the Avro codec, so what works
  * here encodes on Kafka too.
  * @module
@@ -10,9 +12,13 @@ import { Observable, Subject } from 'rxjs';
 import { silentLogger, type Logger } from '../logger.ts';
 import { Codec, createCodec } from './codec.ts';
 import { checkMessage } from './checks.ts';
+import { sleep } from '../primitives/sleep.ts';
+import { reasonOf, runAttempts } from './attempts.ts';
+import { resolveConsumeOptions } from './consume-options.ts';
+import { DeliveryCounter } from './deliveries.ts';
 import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
-import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
+import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
 
 interface Stored {
   readonly key: string;
@@ -23,6 +29,8 @@ interface Stored {
 
 interface Group {
   next: number;
+  /** Messages to deliver again before `next` (their dead-lettering failed). */
+  readonly again: Stored[];
   readonly members: Set<() => void>;
 }
 
@@ -106,34 +114,79 @@ class MemoryTransport implements Transport {
     this.#events.next({ type: 'dead-lettered', topic: this.topics[kind], partition: 0, offset: String(s.offset), reason, truncated: false, ts: Date.now() });
   }
 
-  async consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: (m: Envelope<Messages[K]>) => Promise<void>): Promise<Consumption> {
-    const groupKey = `${kind}\u0000${options.group}`;
+  async consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: ConsumeHandler<Messages[K]>): Promise<Consumption> {
+    const o = resolveConsumeOptions(options);
+    const topic = this.topics[kind];
+    const groupKey = `${kind}\u0000${o.group}`;
     let group = this.#groups.get(groupKey);
     if (group === undefined) {
-      group = { next: options.fromBeginning === false ? this.#logOf(kind).length : 0, members: new Set() };
+      group = { next: o.offsetReset === 'latest' ? this.#logOf(kind).length : 0, again: [], members: new Set() };
       this.#groups.set(groupKey, group);
     }
     const g = group;
     const log = this.#logOf(kind);
+    const component = `consumer:${topic}:${o.group}`;
+    const deliveries = new DeliveryCounter();
+    this.#board.set(component, 'up');
     let inFlight = 0;
     let stopped = false;
     let idle: (() => void) | undefined;
+    const now = Date.now;
+    // A message is done when handled or dead-lettered; one whose dead-lettering failed comes again (like an uncommitted Kafka record).
+    const settle = (s: Stored, reason: string): boolean => {
+      try {
+        this.#deadLetter(kind, s, reason);
+      } catch (e) {
+        const why = `dead-lettering ${topic} offset ${s.offset} failed: ${reasonOf(e)}`;
+        this.#log.error({ err: e, kind, offset: s.offset }, 'dead-lettering failed; the message comes again');
+        undeliverable.add(s.offset);
+        this.#board.set(component, 'down', why);
+        this.#events.next({ type: 'dead-letter.failed', topic, partition: 0, offset: String(s.offset), reason: why, ts: now() });
+        inFlight++; // the message is not done: hold its slot until it is queued again
+        void sleep(o.retryBackoffMs).then(() => {
+          g.again.push(s);
+          inFlight--;
+          if (stopped && inFlight === 0) idle?.();
+          for (const wake of g.members) wake();
+        });
+        return false;
+      }
+      deliveries.forget(0, String(s.offset));
+      return true;
+    };
+    // down while a message whose dead-lettering failed is not done
+    const undeliverable = new Set<number>();
+    const done = (s: Stored): void => {
+      if (undeliverable.delete(s.offset) && undeliverable.size === 0) this.#board.set(component, 'up');
+    };
+    const handle = async (s: Stored, value: Messages[K]): Promise<void> => {
+      const offset = String(s.offset);
+      const outcome = await runAttempts({ key: s.key, value, partition: 0, offset }, handler, o, (attempt, reason) => {
+        this.#log.warn({ kind, offset, attempt, reason }, 'handler failed');
+        this.#events.next({ type: 'handler.failed', topic, partition: 0, offset, attempt, maxAttempts: o.maxAttempts, reason, ts: now() });
+      });
+      if (outcome.ok) deliveries.forget(0, offset);
+      if (outcome.ok || settle(s, outcome.reason)) done(s);
+    };
     const pump = (): void => {
-      while (!stopped && inFlight < options.maxInFlight && g.next < log.length) {
-        const s = log[g.next++]!;
+      while (!stopped && inFlight < o.maxInFlight && (g.again.length > 0 || g.next < log.length)) {
+        const s = g.again.shift() ?? log[g.next++]!;
         const d = this.#decode(kind, s);
         if (!d.ok) {
-          this.#deadLetter(kind, s, d.reason);
+          if (settle(s, d.reason)) done(s);
+          continue;
+        }
+        const n = deliveries.count(0, String(s.offset));
+        if (n > o.maxDeliveries) {
+          if (settle(s, `redelivered ${n - 1} times`)) done(s);
           continue;
         }
         inFlight++;
-        handler({ key: s.key, value: d.value, partition: 0, offset: String(s.offset) })
-          .catch((e: unknown) => this.#log.error({ err: e, kind, offset: s.offset }, 'handler failed'))
-          .finally(() => {
-            inFlight--;
-            if (stopped && inFlight === 0) idle?.();
-            pump();
-          });
+        void handle(s, d.value).finally(() => {
+          inFlight--;
+          if (stopped && inFlight === 0) idle?.();
+          pump();
+        });
       }
     };
     g.members.add(pump);
@@ -143,6 +196,7 @@ class MemoryTransport implements Transport {
       stop: () => {
         stopped = true;
         g.members.delete(pump);
+        this.#board.remove(component);
         return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => { idle = resolve; });
       },
     };

@@ -5,6 +5,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { Health, TransportEvent } from './health.ts';
+import type { ConsumeOptions } from './consume-options.ts';
 import type { MessageKind, Messages } from './messages.ts';
 
 /**
@@ -55,22 +56,31 @@ export interface Envelope<T> {
   readonly offset: string;
 }
 
+export type { ConsumeOptions } from './consume-options.ts';
+
 /**
- * How to consume a kind as a group member.
+ * What a handler gets besides the message: a signal that aborts when its attempt timed out
+ * (`handlerTimeoutMs`), and which attempt this is (1-based).
  *
  * @example
  * ```ts
- * const options: ConsumeOptions = { group: 'workers', maxInFlight: 8, fromBeginning: false };
+ * const handle: ConsumeHandler<RunRequestMessage> = async (m, { signal, attempt }) => run(m.value, { signal });
  * ```
  */
-export interface ConsumeOptions {
-  /** Consumer group: members of one group share the partitions. */
-  readonly group: string;
-  /** Most handlers running at once across all partitions (backpressure). */
-  readonly maxInFlight: number;
-  /** Start from the oldest message when the group has no committed offset. Default true. */
-  readonly fromBeginning?: boolean;
+export interface ConsumeContext {
+  readonly signal: AbortSignal;
+  readonly attempt: number;
 }
+
+/**
+ * A consumer's handler: resolves when the message is done; rejects to have it tried again.
+ *
+ * @example
+ * ```ts
+ * const handle: ConsumeHandler<FeedbackMessage> = async (m) => { await store(m.value); };
+ * ```
+ */
+export type ConsumeHandler<T> = (message: Envelope<T>, context: ConsumeContext) => Promise<void>;
 
 /**
  * A running consumption.
@@ -107,11 +117,22 @@ export interface Transport {
   /** Publishes messages of one kind, in order (same key, same partition). */
   send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void>;
   /**
-   * Consumes a kind as a group member with at most `maxInFlight` handlers at once. A message is
-   * done (its offset may be committed) only when its handler resolves: at-least-once. Messages
-   * that cannot be decoded or validated go to the dead-letter topic with the reason; the consumer goes on.
+   * Consumes a kind as a group member with at most `maxInFlight` handlers at once: at-least-once.
+   * - A message is done (its offset may be committed) only when its handler resolved, or when it
+   *   was written to the dead-letter topic; the committed offset never passes a message that is not done.
+   * - A handler that rejects (or outlives `handlerTimeoutMs`) is tried again in place, with a doubling
+   *   backoff from `retryBackoffMs`, up to `maxAttempts`; each failure is a `handler.failed` event. After
+   *   the last attempt the message is dead-lettered with the reason (`dead-lettered` event).
+   * - Messages that cannot be decoded or validated are dead-lettered with the reason, unhandled.
+   * - A message delivered to this process more than `maxDeliveries` times (its handling kept killing
+   *   the member) is dead-lettered unhandled with reason `redelivered N times`.
+   * - When dead-lettering fails, the message stays not done (it comes again), the consumer's health
+   *   part `consumer:<topic>:<group>` goes `down` with the reason and a `dead-letter.failed` event says so.
+   * - A crashed consumer (Kafka) is `down` (`consumer.crashed`) and restarted with a bounded backoff;
+   *   `consumer.restarted` and `up` once it consumes again; it stays `down` when restarting is given up.
+   * - A group with no committed offset starts at `offsetReset` (default `earliest`).
    */
-  consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: (message: Envelope<Messages[K]>) => Promise<void>): Promise<Consumption>;
+  consume<K extends MessageKind>(kind: K, options: ConsumeOptions, handler: ConsumeHandler<Messages[K]>): Promise<Consumption>;
   /**
    * Reads a kind without a group (nothing committed), from the oldest message or from now. `onReady`
    * is called once the reader is positioned: from then on, every message sent is delivered to it.

@@ -148,7 +148,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
     async consume(kind, consumeOptions, handler) {
       await ready();
       const c = await consumeGroup(kind, {
-        kafka, topic: topics[kind], codec, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, log,
+        kafka, topic: topics[kind], codec, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, log, health, emit: (e) => events.next(e),
         deadLetter: (partition, m, reason) => deadLetter(kind, partition, m, reason),
       }, consumeOptions, handler);
       consumptions.add(c);
