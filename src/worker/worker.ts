@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
 import * as z from 'zod';
-import { ValidationError, serializeError, toIssues } from '../errors.ts';
+import { isOrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { FeedbackMessage, PolicyUpdateMessage, RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
@@ -121,6 +121,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const parsedInput = parseJson(req.input);
       if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
       else {
+        await publisher?.ready(); // admission backpressure: a new run waits while the publish queue is full
         const r = await engine.run(t, parsedInput.value, {
           priority: req.priority,
           ...(req.tenant === null ? {} : { tenant: req.tenant }),
@@ -138,7 +139,14 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     }
     await publisher?.flush(); // a result never overtakes its run's tokens and events
-    await transport.send('result', [{ key: req.requestId, value: result }]);
+    try {
+      await transport.send('result', [{ key: req.requestId, value: result }]);
+    } catch (e) {
+      // too large to publish: the client still gets an answer, a failed result that says why
+      if (!(isOrchestratorError(e) && e.code === 'KAFKA_RECORD_TOO_LARGE')) throw e;
+      log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
+      await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', `the result cannot be published: ${e.message}`), runId: result.runId, startedAt: result.startedAt } }]);
+    }
     handled++;
   };
 
@@ -150,7 +158,7 @@ export function createWorker(options: WorkerOptions): Worker {
     get inFlight() { return consumptions[0]?.inFlight ?? 0; },
     get handled() { return handled; },
     async start() {
-      if (options.publish !== false) publisher = publishEvents(engine.events$, transport, { logger: log, ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }) });
+      if (options.publish !== false) publisher = publishEvents(engine.events$, transport, { logger: log, health: board, ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }) });
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16 }, (m) => handle(m.value)));
       if (options.inbound !== false) {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => feedback$.next(m.value)));
