@@ -10,7 +10,7 @@
 // The broker jars: KAFKA_LOCAL_LIBS (a libs/ dir of kafka-local.sh) or <repo>/.kafka/libs when present are
 // linked in; otherwise the script resolves them with mvn on first start (as in CI).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,8 @@ export interface PrivateBroker {
   stop(): Promise<void>;
   /** Stops and starts it. */
   restart(): Promise<void>;
+  /** Kills it (SIGKILL: no clean shutdown, as in a crash) and waits until the process is gone; {@link start} brings it back. */
+  kill(): Promise<void>;
   /** Stops it and deletes its KAFKA_HOME. */
   dispose(): Promise<void>;
 }
@@ -108,6 +110,25 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     restart: async () => {
       await stop();
       await start();
+    },
+    kill: async () => {
+      const pidFile = path.join(home, 'kafka.pid');
+      if (!existsSync(pidFile)) return;
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        return; // already gone
+      }
+      for (let i = 0; i < 200; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`private broker: pid ${pid} still alive after SIGKILL`);
     },
     dispose: async () => {
       await stop().catch(() => undefined);

@@ -1,12 +1,14 @@
 // The sending side under faults, on real brokers:
 // - a record near the broker's size limit (1 MB) that cannot be decoded is dead-lettered with its payload
 //   truncated to fit (the full copy plus metadata would be refused), and consumption goes on;
+// - a produce the broker wrote but whose answer was lost does not wedge the idempotent producer (later
+//   sends refused as out of order, or dropped as duplicates): the producer is replaced;
 // - a result too large to publish reaches the client as a failed result (RESULT_TOO_LARGE), not never;
 // - on a PRIVATE broker restarted twice while a worker's publisher streams tokens under load, every
 //   completed run's tokens are readable afterwards, the producer recovers by itself and health goes
 //   red, then green again.
 import { randomBytes } from 'node:crypto';
-import type { Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { topology } from '../../src/index.ts';
@@ -16,11 +18,13 @@ import type { RunResult } from '../../src/runtime/result.ts';
 import { createCodec } from '../../src/transports/codec.ts';
 import { createHealthBoard, type HealthStatus, type TransportEvent } from '../../src/transports/health.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
+import { createSender } from '../../src/transports/kafka/producer.ts';
 import type { FeedbackMessage, TokenBatchMessage } from '../../src/transports/messages.ts';
 import type { Envelope, Transport } from '../../src/transports/transport.ts';
 import { createClient } from '../../src/worker/client.ts';
 import { publishEvents } from '../../src/worker/publisher.ts';
 import { createWorker } from '../../src/worker/worker.ts';
+import { startFaultProxy } from './fault-proxy.ts';
 import { startPrivateBroker, type PrivateBroker } from './private-broker.ts';
 import { deleteTopics, rawKafka, rawProducer, readN, sampleMessages, uniquePrefix, waitFor, waitForTopics } from './support.ts';
 
@@ -65,10 +69,9 @@ describe.skipIf(!brokers)('producer faults on the shared broker', () => {
       await transport.ensureTopics();
       await waitForTopics(brokers!, Object.values(transport.topics));
       producer = await rawProducer(kafka);
-      await producer.send({
-        topic: transport.topics.feedback, acks: -1,
-        messages: [{ key: 'big-key', value: big, headers: valid.headers }, { key: 'big-key', value: valid.value, headers: valid.headers }],
-      });
+      // one send each: the big record alone is as much as one request may carry
+      await producer.send({ topic: transport.topics.feedback, acks: -1, messages: [{ key: 'big-key', value: big, headers: valid.headers }] });
+      await producer.send({ topic: transport.topics.feedback, acks: -1, messages: [{ key: 'big-key', value: valid.value, headers: valid.headers }] });
       const c = await transport.consume('feedback', { group: `${prefix}.g`, maxInFlight: 4 }, async (m) => { got.push(m.value); });
       const [dl] = await readN(transport, 'deadLetter', 1, 45_000);
       const d = dl!.value;
@@ -86,6 +89,43 @@ describe.skipIf(!brokers)('producer faults on the shared broker', () => {
       expect(events).toContainEqual(expect.objectContaining({ type: 'dead-lettered', topic: transport.topics.feedback, offset: d.offset, truncated: true }));
       await c.stop();
     } finally {
+      await transport.close();
+    }
+  });
+
+  it('a produce written by the broker whose answer was lost: later sends are not refused as out of order (nor dropped as duplicates)', async () => {
+    const prefix = fresh('it-lostack');
+    const transport = createKafkaTransport({ brokers: brokerList, prefix, clientId: 'lost-ack-int', partitions: 1 });
+    const proxy = await startFaultProxy(brokerList[0]!);
+    // kafkajs through the proxy with one client retry (an idempotent producer needs one): losing two answers fails the send
+    const viaProxy = new Kafka({
+      clientId: 'lost-ack-int', brokers: [proxy.address], socketFactory: proxy.socketFactory, logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50 },
+    });
+    const health = createHealthBoard();
+    const events: TransportEvent[] = [];
+    const sender = createSender({ kafka: viaProxy, topics: transport.topics, codec: createCodec(), topicsReady: async () => undefined, health, emit: (e) => events.push(e) });
+    const batch = (i: number) => ({ key: 'run-1', value: { runId: 'run-1', nodeId: 'gen', firstIndex: i, tokens: [`t${i}`], restart: null, ts: i } });
+    try {
+      await transport.ensureTopics();
+      await waitForTopics(brokers!, Object.values(transport.topics));
+      await sender.send('token', [batch(0), batch(1)]);
+      proxy.loseNextResponse(0, 2); // Produce: the send and kafkajs's retry of it
+      // written by the broker, but the client hears nothing: for kafkajs, its sequence numbers were not used
+      await expect(sender.send('token', [batch(2)])).rejects.toMatchObject({ retriable: true });
+      expect(proxy.lost).toBe(2);
+      expect(health.report().components.producer?.status).toBe('down');
+      // with the old producer these reuse sequence number 3: two records are out of order (forever), one would be a "duplicate", dropped
+      await within(sender.send('token', [batch(3), batch(4)]), 30_000, 'the send after the lost answer');
+      await within(sender.send('token', [batch(5)]), 30_000, 'the next send');
+      expect(health.report().components.producer?.status).toBe('up');
+      const read = await readN(transport, 'token', 6, 30_000);
+      process.stdout.write(`[measure] lost answer ${JSON.stringify({ recreated: events.filter((e) => e.type === 'producer.recreated') })}\n`);
+      expect(read.map((b) => b.value.firstIndex)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'producer.recreated' }));
+      expect(events).toContainEqual(expect.objectContaining({ type: 'publish.failed', topic: transport.topics.token, messages: 1 }));
+    } finally {
+      await sender.close();
+      await proxy.close();
       await transport.close();
     }
   });
