@@ -85,7 +85,8 @@ describe('createSender under producer-state errors', () => {
     expect(e).toMatchObject({ code: 'KAFKA_FAILED', retriable: true });
     expect((e as Error).cause).toBeInstanceOf(Error);
     expect(s.producers).toHaveLength(3);
-    expect(s.events.filter((x) => x.type === 'producer.recreated')).toHaveLength(2);
+    // twice to retry, once more after giving up (the next send starts with a new producer)
+    expect(s.events.filter((x) => x.type === 'producer.recreated')).toHaveLength(3);
     expect(s.events.at(-1)).toMatchObject({ type: 'publish.failed', topic: topics.audit, messages: 1, retriable: true });
     expect(s.health.report().components.producer).toMatchObject({ status: 'down', reason: expect.stringContaining('OUT_OF_ORDER_SEQUENCE_NUMBER') });
     // the next send that works turns it green
@@ -96,13 +97,21 @@ describe('createSender under producer-state errors', () => {
     expect(t.health.report().status).toBe('up');
   });
 
-  it('any other failure escapes at once as an OrchestratorError with publish.failed and health down', async () => {
+  it('any other failure escapes at once (publish.failed, health down); its outcome is unknown, so the next send uses a new producer', async () => {
     const conn = Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true });
-    const s = setup(() => conn);
+    const s = setup((producer) => (producer === 0 ? conn : undefined));
     await expect(s.sender.send('audit', [audit(1)])).rejects.toMatchObject({ code: 'KAFKA_UNREACHABLE', retriable: true, cause: conn });
     expect(s.producers).toHaveLength(1);
-    expect(s.events).toEqual([expect.objectContaining({ type: 'publish.failed', messages: 1, retriable: true })]);
+    expect(s.producers[0]!.disconnected).toBe(true);
+    expect(s.events).toEqual([
+      expect.objectContaining({ type: 'producer.recreated', reason: expect.stringContaining('unknown outcome') }),
+      expect.objectContaining({ type: 'publish.failed', messages: 1, retriable: true }),
+    ]);
     expect(s.health.report().components.producer?.status).toBe('down');
+    await s.sender.send('audit', [audit(2)]);
+    expect(s.producers).toHaveLength(2);
+    expect(s.producers[1]!.sends).toHaveLength(1);
+    expect(s.health.report().components.producer?.status).toBe('up');
   });
 });
 

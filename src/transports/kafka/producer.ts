@@ -6,7 +6,11 @@
  * Under faults: a producer whose id the broker no longer accepts (out-of-order
  * sequence number, unknown producer id, fenced epoch, typically after a broker
  * restart) is replaced by a new one (a new producer id) and the send is tried
- * again, a bounded number of times; the health component `producer` is `down`
+ * again, a bounded number of times. After any other failed send the producer
+ * is replaced too, before the next send: the broker may have written the batch
+ * although the answer was lost, and kafkajs would then reuse its sequence
+ * numbers (the next batch refused as out of order, or dropped as a duplicate);
+ * a retried batch may so be written twice (at-least-once), never lost. The health component `producer` is `down`
  * while sends fail and `up` again after a success; every failure that escapes is
  * a `publish.failed` event. Records over `maxMessageBytes` fail at once with
  * `KAFKA_RECORD_TOO_LARGE` (not retriable), and a send is split into requests of
@@ -177,13 +181,17 @@ export function createSender(deps: SenderDeps): Sender {
     producer = undefined;
     throw e;
   }));
-  /** Drops the producer of generation `gen` (unless another send already replaced it) and disconnects it. */
+  /**
+   * Drops the producer of generation `gen` (unless another send already replaced it) and disconnects it;
+   * the next send connects a new one (a new producer id, sequence numbers from 0).
+   */
   const recreate = async (gen: number, reason: string): Promise<void> => {
     if (gen !== generation) return;
     generation++;
-    const old = producer;
+    const old = await producer?.catch(() => undefined);
     producer = undefined;
-    await (await old?.catch(() => undefined))?.disconnect().catch(() => undefined);
+    if (old === undefined) return; // none connected: nothing to replace
+    await old.disconnect().catch(() => undefined);
     log.warn({ reason }, 'replacing the Kafka producer');
     emit({ type: 'producer.recreated', reason, ts: Date.now() });
   };
@@ -218,6 +226,10 @@ export function createSender(deps: SenderDeps): Sender {
           ? kafkaFailure(`publishing to ${topic}`, e)
           : new OrchestratorError('KAFKA_FAILED', `publishing to ${topic}: ${state} after replacing the producer ${recreateAttempts} times`, { retriable: true, cause: e });
         health?.set('producer', 'down', error.message);
+        // The outcome is unknown (the broker may have written the batch and its answer got lost), and kafkajs
+        // then reuses the batch's sequence numbers: the next batch would be refused as out of order (and every
+        // one after it), or, of the same size, taken for a retry and dropped. A new producer starts clean.
+        await recreate(gen, `send failed with an unknown outcome: ${error.message}`);
         throw failed(topic, left, error);
       }
     }
