@@ -45,7 +45,7 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   feedback: ['feedback.v1.avsc', 'feedback.v2.avsc'],
   policy: ['policy-update.v1.avsc'],
   audit: ['audit.v1.avsc', 'audit.v2.avsc'],
-  deadLetter: ['dead-letter.v1.avsc'],
+  deadLetter: ['dead-letter.v1.avsc', 'dead-letter.v2.avsc'],
   nodeTask: ['node-task.v1.avsc'],
   nodeResult: ['node-result.v1.avsc'],
 };

@@ -28,7 +28,7 @@ import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
 import * as z from 'zod';
-import { ValidationError, serializeError, toIssues } from '../errors.ts';
+import { isOrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import { REQUEST_ATTEMPT, RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
@@ -164,6 +164,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   /** Runs one attempt at a request; on a failure, marks the run abandoned and rethrows. */
   const attemptRun = async (req: RunRequestMessage, t: AnyTopology, input: unknown): Promise<RunResultMessage> => {
+    await publisher?.ready(); // admission backpressure: a new run waits while the publish queue is full
     const attempt = countDelivery(req.requestId);
     const runId = randomUUID();
     runs.set(runId, { requestId: req.requestId, attempt });
@@ -214,7 +215,14 @@ export function createWorker(options: WorkerOptions): Worker {
       else result = await attemptRun(req, t, parsedInput.value);
     }
     await publisher?.flush(); // a result never overtakes its run's tokens and events
-    await transport.send('result', [{ key: req.requestId, value: result }]);
+    try {
+      await transport.send('result', [{ key: req.requestId, value: result }]);
+    } catch (e) {
+      // too large to publish: the client still gets an answer, a failed result that says why
+      if (!(isOrchestratorError(e) && e.code === 'KAFKA_RECORD_TOO_LARGE')) throw e;
+      log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
+      await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', `the result cannot be published: ${e.message}`), runId: result.runId, startedAt: result.startedAt } }]);
+    }
     handled++;
   };
 
@@ -230,7 +238,7 @@ export function createWorker(options: WorkerOptions): Worker {
     async start() {
       if (publish) {
         publisher = publishEvents(engine.events$, transport, {
-          logger: log, identify: (runId) => runs.get(runId), ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+          logger: log, health: board, identify: (runId) => runs.get(runId), ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
         });
       }
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16 }, (m) => handle(m.value)));

@@ -35,7 +35,7 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
     audit: { ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}', tenant: 'acme', requestId: 'req-1', topology: 'echo' },
     deadLetter: {
       topic: 'x.feedback', partition: 2, offset: '12345678901234', reason: 'cannot decode feedback: truncated buffer',
-      key: Buffer.from('k-1'), value: Buffer.from([0, 1, 2, 255]), headers: { 'llmo-schema': 'abc', 'llmo-kind': 'feedback' }, ts: 1_700_000_000_006,
+      key: Buffer.from('k-1'), value: Buffer.from([0, 1, 2, 255]), headers: { 'llmo-schema': 'abc', 'llmo-kind': 'feedback' }, ts: 1_700_000_000_006, truncated: false, originalSize: null,
     },
     nodeTask: {
       taskId: 'task-1', runId: 'run-1', topology: 'echo', group: 'gpu', nodeId: 'gen', input: '{"q":"why?"}', deps: '{"a":1}',

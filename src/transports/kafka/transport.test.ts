@@ -43,6 +43,7 @@ describe('createKafkaTransport: options', () => {
     [{ brokers: ['a:1'], prefix: 'has space' }, ['options.prefix']],
     [{ brokers: ['a:1'], connectionTimeoutMs: -1 }, ['options.connectionTimeoutMs']],
     [{ brokers: ['a:1'], retries: 1.5 }, ['options.retries']],
+    [{ brokers: ['a:1'], maxMessageBytes: 100 }, ['options.maxMessageBytes']],
     [{ brokers: ['a:1'], logger: console.log }, ['options.logger']],
     [{ brokers: ['a:1'], broker: 'typo' }, ['options']],
     [{}, ['options.brokers']],

@@ -7,19 +7,19 @@
  * with a zod schema; library code reads no environment.
  * @module
  */
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { Subject } from 'rxjs';
 import * as z from 'zod';
 import { toIssues, ValidationError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { createCodec, type Codec } from '../codec.ts';
 import { createHealthBoard, type TransportEvent } from '../health.ts';
-import { MESSAGE_KINDS, type MessageKind } from '../messages.ts';
+import { MESSAGE_KINDS } from '../messages.ts';
 import { topicNames, type Consumption, type Transport } from '../transport.ts';
 import { ensureTopics } from './admin.ts';
 import { consumeGroup } from './consumer.ts';
-import { headersOf, keyOf } from './decode.ts';
-import { createSender } from './producer.ts';
+import { createDeadLetterer } from './dead-letter.ts';
+import { createSender, DEFAULT_MAX_MESSAGE_BYTES } from './producer.ts';
 import { readTopic } from './reader.ts';
 
 const isCodec = (v: unknown): v is Codec =>
@@ -55,6 +55,12 @@ export const KafkaTransportOptionsSchema = z.strictObject({
   retries: z.number().int().nonnegative().optional(),
   /** pino logger (or compatible); kafkajs logs through it. Default: silent. */
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+  /**
+   * Largest record this transport sends, bytes (key, value, headers and framing); a larger one fails at once
+   * with `KAFKA_RECORD_TOO_LARGE`, and dead letters are cut to fit it. Keep it below the broker's and topics'
+   * `message.max.bytes`. Default 1,000,000 (the broker default 1,048,588 less a margin).
+   */
+  maxMessageBytes: z.number().int().min(4096).optional(),
   /** Avro codec. Default `createCodec()`. */
   codec: z.custom<Codec>(isCodec, 'expected a codec (createCodec())').optional(),
 });
@@ -126,17 +132,13 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
     throw e;
   }));
 
-  const sender = createSender({ kafka, topics, codec, topicsReady: ready });
-  const deadLetter = async (kind: MessageKind, partition: number, m: KafkaMessage, reason: string): Promise<void> => {
-    log.warn({ topic: topics[kind], partition, offset: m.offset, reason }, 'dead-lettering a message');
-    await sender.send('deadLetter', [{
-      key: keyOf(m),
-      value: { topic: topics[kind], partition, offset: m.offset, reason, key: m.key ?? null, value: m.value ?? null, headers: headersOf(m.headers), ts: Date.now() },
-    }]);
-  };
   const consumptions = new Set<Consumption>();
   const health = createHealthBoard();
   const events = new Subject<TransportEvent>();
+  const emit = (e: TransportEvent): void => events.next(e);
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const sender = createSender({ kafka, topics, codec, topicsReady: ready, health, emit, log, maxMessageBytes });
+  const deadLetter = createDeadLetterer({ send: (m) => sender.send('deadLetter', m), codec, maxMessageBytes, emit, log });
 
   return {
     kind: 'kafka',
@@ -149,7 +151,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
       await ready();
       const c = await consumeGroup(kind, {
         kafka, topic: topics[kind], codec, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, log, health, emit: (e) => events.next(e),
-        deadLetter: (partition, m, reason) => deadLetter(kind, partition, m, reason),
+        deadLetter: (partition, m, reason) => deadLetter(topics[kind], partition, m, reason),
       }, consumeOptions, handler);
       consumptions.add(c);
       return {
