@@ -70,6 +70,8 @@ export interface ConsumeOptions {
   readonly maxInFlight: number;
   /** Start from the oldest message when the group has no committed offset. Default true. */
   readonly fromBeginning?: boolean;
+  /** Where a group without a committed offset starts: `earliest` or `latest`. */
+  readonly offsetReset?: 'earliest' | 'latest';
 }
 
 /**

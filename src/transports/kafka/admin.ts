@@ -24,7 +24,7 @@
  * - another `retention.ms` or `min.insync.replicas` than asked (the topic's own settings stay).
  * @module
  */
-import { ConfigResourceTypes, type Admin, type ITopicMetadata } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, ITopicMetadata } from 'kafkajs';
 import { OrchestratorError, retriableOf } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { sleep } from '../../primitives/sleep.ts';
@@ -170,6 +170,9 @@ export async function waitForLeaders(
   });
 }
 
+/** kafkajs's `ConfigResourceTypes.TOPIC` (kafkajs is CommonJS: Node's ESM import does not see its enums). */
+const TOPIC_RESOURCE: ConfigResourceTypes = 2;
+
 /** The topic-level configs a created topic gets. */
 function configsOf(topic: string, o: EnsureTopicsOptions): { name: string; value: string }[] {
   const compact = o.compacted?.includes(topic) ?? false;
@@ -196,7 +199,7 @@ async function checkExisting(admin: TopicAdmin, topics: readonly string[], o: En
   }
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy', 'retention.ms', 'min.insync.replicas'] })),
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['cleanup.policy', 'retention.ms', 'min.insync.replicas'] })),
   });
   for (const r of resources) {
     const config = new Map(r.configEntries.map((c) => [c.configName, c.configValue]));
