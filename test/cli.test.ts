@@ -163,10 +163,10 @@ describe('llmo CLI', () => {
 });
 
 describe('llmo submit', () => {
-  it('a broker that refuses connections is one clear line and exit 2', async () => {
+  it('a broker that refuses connections is one clear line and exit 69 (unavailable), not the usage code', async () => {
     const port = await closedPort();
     const c = capture();
-    expect(await main(['submit', 'rag', '--brokers', `127.0.0.1:${port}`], c.io)).toBe(EXIT.invalid);
+    expect(await main(['submit', 'rag', '--brokers', `127.0.0.1:${port}`], c.io)).toBe(EXIT.unavailable);
     expect(c.err()).toMatch(new RegExp(`^llmo: cannot reach Kafka at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
     expect(c.out()).toBe('');
   });
@@ -307,10 +307,10 @@ describe('the built CLI (bin/llmo.mjs; precondition: npm run build)', () => {
     expect(r.err).toMatch(/^llmo: --input is not valid JSON/);
   });
 
-  it('submit to a refused port: one line, exit 2, no stack trace', async () => {
+  it('submit to a refused port: one line, exit 69, no stack trace', async () => {
     const port = await closedPort();
     const r = await llmo(['submit', 'rag', '--brokers', `127.0.0.1:${port}`]);
-    expect(r.code).toBe(EXIT.invalid);
+    expect(r.code).toBe(EXIT.unavailable);
     expect(r.err).toMatch(new RegExp(`^llmo: cannot reach Kafka at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED[^\\n]*\\n$`));
   });
 });
