@@ -154,6 +154,7 @@ describe('llmo CLI', () => {
     expect(await main(['--help'], c.io)).toBe(EXIT.ok);
     for (const cmd of ['run', 'validate', 'graph', 'worker', 'submit']) expect(c.out()).toContain(cmd);
     expect(c.out()).toContain('Exit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage');
+    expect(c.out()).toContain('69 Kafka unreachable, 77 Kafka credentials refused or TLS failed');
   });
 
   it('unknown command exits with the usage code', async () => {

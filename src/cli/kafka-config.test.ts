@@ -32,7 +32,7 @@ describe('resolveKafka', () => {
       ssl: { ca: PEM }, sasl: { mechanism: 'scram-sha-512', username: 'llmo', password: 'pw' },
     });
     const flags = await resolveKafka({ kafkaConfig: f, brokers: 'a:1,b:2', partitions: 12 }, env);
-    expect((flags as { value: { options: { brokers: string[]; partitions: number } } }).value.options).toMatchObject({ brokers: ['a:1', 'b:2'], partitions: 12 });
+    expect((flags as unknown as { value: { options: { brokers: string[]; partitions: number } } }).value.options).toMatchObject({ brokers: ['a:1', 'b:2'], partitions: 12 });
   });
 
   it('the environment alone: brokers, TLS with a CA file, SASL', async () => {
@@ -46,7 +46,7 @@ describe('resolveKafka', () => {
     const f = file('bad.json', JSON.stringify({ brokers: ['k:1'], sasl: { mechanism: 'scram-sha-1', username: 'u', password: 'p' }, partitons: 3 }));
     const r = await resolveKafka({ kafkaConfig: f }, {});
     expect(r.ok).toBe(false);
-    const { what, issues } = r as { what: string; issues: { path: (string | number)[]; message: string }[] };
+    const { what, issues } = r as unknown as { what: string; issues: { path: (string | number)[]; message: string }[] };
     expect(what).toBe(`--kafka-config ${f}`);
     expect(issues.map((i) => i.path.join('.')).sort()).toEqual(['(root)', 'sasl.mechanism'].map((p) => (p === '(root)' ? '' : p)).sort());
     expect(JSON.stringify(issues)).toContain('partitons');
@@ -62,5 +62,18 @@ describe('resolveKafka', () => {
     expect(await resolveKafka({ brokers: 'k:1' }, { KAFKA_SSL_CA_FILE: path.join(dir, 'nope.pem') })).toMatchObject({
       ok: false, issues: [{ path: ['ssl', 'caFile'], message: expect.stringContaining('nope.pem') }],
     });
+  });
+});
+
+describe('README', () => {
+  it('the --kafka-config example of "Secured clusters" is a valid config file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const { KafkaConfigSchema } = await import('./kafka-config.ts');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /### Secured clusters[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const parsed = KafkaConfigSchema.safeParse(parse(block!));
+    expect(parsed.error?.issues ?? []).toEqual([]);
   });
 });

@@ -96,7 +96,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('llm-orchestrator: multi-model LLM pipelines as backpressure-aware stream topologies')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
-    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting (or a worker down for good), 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled.\n');
+    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n');
 
   program.command('run')
     .description('run a topology once and show node progress as it happens')
