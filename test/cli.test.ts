@@ -154,6 +154,7 @@ describe('llmo CLI', () => {
     expect(await main(['--help'], c.io)).toBe(EXIT.ok);
     for (const cmd of ['run', 'validate', 'graph', 'worker', 'submit']) expect(c.out()).toContain(cmd);
     expect(c.out()).toContain('Exit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage');
+    expect(c.out()).toContain('69 Kafka unreachable, 77 Kafka credentials refused or TLS failed');
   });
 
   it('unknown command exits with the usage code', async () => {
@@ -163,10 +164,10 @@ describe('llmo CLI', () => {
 });
 
 describe('llmo submit', () => {
-  it('a broker that refuses connections is one clear line and exit 2', async () => {
+  it('a broker that refuses connections is one clear line and exit 69 (unavailable), not the usage code', async () => {
     const port = await closedPort();
     const c = capture();
-    expect(await main(['submit', 'rag', '--brokers', `127.0.0.1:${port}`], c.io)).toBe(EXIT.invalid);
+    expect(await main(['submit', 'rag', '--brokers', `127.0.0.1:${port}`], c.io)).toBe(EXIT.unavailable);
     expect(c.err()).toMatch(new RegExp(`^llmo: cannot reach Kafka at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
     expect(c.out()).toBe('');
   });
@@ -307,10 +308,10 @@ describe('the built CLI (bin/llmo.mjs; precondition: npm run build)', () => {
     expect(r.err).toMatch(/^llmo: --input is not valid JSON/);
   });
 
-  it('submit to a refused port: one line, exit 2, no stack trace', async () => {
+  it('submit to a refused port: one line, exit 69, no stack trace', async () => {
     const port = await closedPort();
     const r = await llmo(['submit', 'rag', '--brokers', `127.0.0.1:${port}`]);
-    expect(r.code).toBe(EXIT.invalid);
+    expect(r.code).toBe(EXIT.unavailable);
     expect(r.err).toMatch(new RegExp(`^llmo: cannot reach Kafka at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED[^\\n]*\\n$`));
   });
 });

@@ -26,13 +26,64 @@ const positiveInt = (v: string): number => {
   return n;
 };
 
+const nonNegativeInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
+
+const retention = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < -1) throw new InvalidArgumentError('must be an integer of ms, or -1 (keep forever)');
+  return n;
+};
+
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('must be a port number (0-65535; 0: any free port)');
+  return n;
+};
+
+/** The variables `worker` and `submit` read (kept here, not imported: `--help` loads nothing else). */
+const KAFKA_HELP = `
+Kafka settings: flags win over the --kafka-config file, which wins over KAFKA_* variables.
+  --kafka-config <file>  JSON or YAML: brokers, clientId, prefix, ssl (true, or ca/caFile, cert/certFile,
+                         key/keyFile, rejectUnauthorized, servername), sasl (mechanism: plain, scram-sha-256
+                         or scram-sha-512; username; password), partitions, replicationFactor, retentionMs,
+                         minInsyncReplicas, sessionTimeoutMs, connectionTimeoutMs. File paths are relative to the file.
+  Environment: KAFKA_BROKERS, KAFKA_CLIENT_ID, KAFKA_SSL (true|false), KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE,
+               KAFKA_SSL_KEY_FILE, KAFKA_SSL_REJECT_UNAUTHORIZED, KAFKA_SSL_SERVERNAME, KAFKA_SASL_MECHANISM,
+               KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD.
+Topics are created with --partitions (default 6), --replication-factor (default 1), --retention-ms and
+--min-insync-replicas; the policies topic is compacted. Existing topics are checked: fewer partitions, a
+non-compacted policies topic or another retention is a warning; a lower replication factor or a compacted
+run topic is an error (exit 2).
+Exit codes: 69 no broker reachable, 77 credentials refused or TLS failed, 2 invalid settings.
+`;
+
+/** The Kafka options of `worker` and `submit`: the same flags, parsed by the same code (kafka-config.ts). */
+function kafkaOptions(cmd: Command): Command {
+  return cmd
+    .option('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated host:port (or brokers in --kafka-config, or KAFKA_BROKERS)')
+    .option('--kafka-config <file>', 'Kafka connection settings, JSON or YAML (see below)')
+    .option('--client-id <id>', 'Kafka client id (default llmo-worker / llmo-submit)')
+    .option('--prefix <prefix>', 'topic name prefix (default llmo)')
+    .option('--partitions <n>', 'partitions of topics created (default 6)', positiveInt)
+    .option('--replication-factor <n>', 'replication factor of topics created (default 1)', positiveInt)
+    .option('--retention-ms <ms>', "retention.ms of topics created (-1: forever; default the broker's)", retention)
+    .option('--min-insync-replicas <n>', "min.insync.replicas of topics created (default the broker's)", positiveInt)
+    .option('--session-timeout-ms <ms>', 'consumer session timeout (default 10000)', positiveInt)
+    .addHelpText('after', KAFKA_HELP);
+}
+
 const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
 
 const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, color: Boolean(process.stderr.isTTY) });
 
 /**
  * Runs the CLI with `argv` (without the node and script entries); resolves with the exit code
- * ({@link EXIT}: 0 completed, 1 run failed or timed out waiting, 2 invalid usage/input/topology/connection, 130 cancelled).
+ * ({@link EXIT}: 0 completed, 1 run failed or timed out waiting, 2 invalid usage/input/topology/settings, 69 Kafka unreachable,
+ * 77 Kafka credentials refused or TLS failed, 130 cancelled).
  *
  * @example
  * ```ts
@@ -45,7 +96,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('llm-orchestrator: multi-model LLM pipelines as backpressure-aware stream topologies')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
-    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or Kafka connection, 130 cancelled.\n');
+    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n');
 
   program.command('run')
     .description('run a topology once and show node progress as it happens')
@@ -80,28 +131,28 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await graphCommand(file, opts, io);
     });
 
-  program.command('worker')
+  kafkaOptions(program.command('worker')
     .description('serve a topology from Kafka: consume run requests in a consumer group, publish results, tokens and events')
     .argument('<topology>')
-    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated host:port')
-    .option('-g, --group <name>', 'consumer group (default: <prefix>-workers.<topology>)')
-    .option('--prefix <prefix>', 'topic name prefix', 'llmo')
+    .option('-g, --group <name>', 'consumer group (default <prefix>-workers.<topology>, derived from the prefix and the topology)')
     .option('-n, --max-in-flight <n>', 'runs in flight at most', positiveInt, 16)
-    .option('--partitions <n>', 'partitions of topics this worker creates', positiveInt, 6)
-    .option('--ops <module>', OPS)
+    .option('--worker-id <id>', 'this worker\'s id in results and logs (default <hostname>-<pid>)')
+    .addOption(new Option('--offset-reset <where>', 'where a group without committed offsets starts').choices(['earliest', 'latest']))
+    .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
+    .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
+    .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never)', nonNegativeInt, 30_000)
+    .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');
       code = await workerCommand(file, opts, io);
     });
 
-  program.command('submit')
+  kafkaOptions(program.command('submit')
     .description('send run requests to a worker group over Kafka and print the results as JSON lines')
     .argument('<topologyName>', 'name of the topology the workers serve')
-    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, comma-separated host:port')
     .option('-i, --input <json|@file>', 'run input as JSON, or @path to a JSON file')
-    .option('--prefix <prefix>', 'topic name prefix', 'llmo')
     .option('-c, --count <n>', 'send the same input this many times', positiveInt, 1)
-    .option('-t, --timeout <ms>', 'give up waiting for results after this long (exit 1)', positiveInt, 60_000)
+    .option('-t, --timeout <ms>', 'give up waiting for results after this long (exit 1)', positiveInt, 60_000))
     .action(async (name: string, opts) => {
       const { submitCommand } = await import('./commands/submit.ts');
       code = await submitCommand(name, opts, io);

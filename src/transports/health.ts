@@ -151,6 +151,8 @@ export function mergeHealth(parts: Readonly<Record<string, Health>>): Health {
  * ```
  */
 export type TransportEvent =
+  /** An existing topic's settings differ from the asked ones in a harmless way (harmful ones fail with `TOPIC_MISMATCH`, see ensureTopics). */
+  | { readonly type: 'topic.mismatch'; readonly topic: string; readonly setting: string; readonly has: string; readonly asked: string; readonly message: string; readonly ts: number }
   /** A send failed after the client's own retries; `messages` were not written. */
   | { readonly type: 'publish.failed'; readonly topic: string; readonly messages: number; readonly reason: string; readonly retriable: boolean; readonly ts: number }
   /** The producer was replaced (e.g. after an out-of-order sequence error on a broker restart). */

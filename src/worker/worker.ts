@@ -70,6 +70,8 @@ export const WorkerOptionsSchema = z.strictObject({
   publish: z.boolean().optional(),
   /** Consume feedback and policy topics. Default true. */
   inbound: z.boolean().optional(),
+  /** Where the worker's groups start when they have no committed offset (ConsumeOptions `offsetReset`). Default: the transport's. */
+  offsetReset: z.enum(['earliest', 'latest']).optional(),
   /** Longest a token waits before its batch is published, ms. Default 50. */
   lingerMs: z.number().nonnegative().optional(),
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
@@ -241,10 +243,11 @@ export function createWorker(options: WorkerOptions): Worker {
           logger: log, health: board, identify: (runId) => runs.get(runId), ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
         });
       }
-      consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16 }, (m) => handle(m.value)));
+      const reset = options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset };
+      consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
       if (options.inbound !== false) {
-        consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => feedback$.next(m.value)));
-        consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64 }, async (m) => policies$.next(m.value)));
+        consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async (m) => feedback$.next(m.value)));
+        consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m) => policies$.next(m.value)));
       }
       board.set('requests', 'up');
       log.info({ group, topologies: [...byName.keys()] }, 'worker started');

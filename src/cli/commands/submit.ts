@@ -2,7 +2,9 @@
  * `llmo submit <topologyName>`: sends run requests to a worker group over Kafka
  * and prints each result as one JSON line. It says what it waits for, gives up
  * after `--timeout` (exit 1, naming how many results are missing), and reports a
- * broker it cannot reach in one line (exit 2).
+ * broker it cannot reach in one line (exit 69; refused credentials 77). Its Kafka
+ * settings are resolved exactly as the worker's (flags, `--kafka-config`,
+ * `KAFKA_*`), so both create the topics alike.
  * @module
  */
 import { createClient } from '../../worker/client.ts';
@@ -10,6 +12,7 @@ import type { RunResultMessage } from '../../transports/messages.ts';
 import { EXIT } from '../exit.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { readInput } from '../input.ts';
+import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 
@@ -18,13 +21,11 @@ import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
  *
  * @example
  * ```ts
- * const opts: SubmitCommandOptions = { brokers: '127.0.0.1:9092', prefix: 'llmo', count: 1, timeout: 60_000 };
+ * const opts: SubmitCommandOptions = { brokers: '127.0.0.1:9092', count: 1, timeout: 60_000 };
  * ```
  */
-export interface SubmitCommandOptions {
-  readonly brokers: string;
-  readonly input?: string;
-  readonly prefix: string;
+export interface SubmitCommandOptions extends KafkaFlags {
+  readonly input?: string | undefined;
   readonly count: number;
   /** Give up waiting for results after this many ms. */
   readonly timeout: number;
@@ -46,21 +47,24 @@ const line = (r: RunResultMessage): string => {
  *
  * @example
  * ```ts
- * const code = await submitCommand('rag', { brokers: '127.0.0.1:9092', input: '{"question":"why?"}', prefix: 'llmo', count: 1, timeout: 60_000 }, io);
+ * const code = await submitCommand('rag', { brokers: '127.0.0.1:9092', input: '{"question":"why?"}', count: 1, timeout: 60_000 }, io);
  * ```
  */
 export async function submitCommand(name: string, opts: SubmitCommandOptions, io: Io, open: (options: KafkaTransportOptions) => OpenedKafka = openKafka): Promise<number> {
   const input = await readInput(opts.input);
   if (!input.ok) return fail(io, input.message);
-  const brokers = opts.brokers.split(',').map((b) => b.trim()).filter(Boolean);
-  const opened = open({ brokers, prefix: opts.prefix, clientId: 'llmo-submit', ...FAIL_FAST });
-  if (!opened.ok) return reportIssues(io, 'a Kafka option (--brokers, --prefix)', opened.issues);
+  const resolved = await resolveKafka(opts, io.env ?? process.env, { clientId: 'llmo-submit' });
+  if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
+  const { options, where } = resolved.value;
+  const opened = open({ ...options, retries: FAIL_FAST.retries, connectionTimeoutMs: options.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
+  if (!opened.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(opened.issues, opts));
   const transport = opened.transport;
-  const where = brokers.join(',');
+  const warnings = transport.events$.subscribe((e) => { if (e.type === 'topic.mismatch') io.err.write(`llmo: warning: ${e.message}\n`); });
   const problem = await reachKafka(transport, where);
+  warnings.unsubscribe();
   if (problem !== undefined) {
     await transport.close().catch(() => undefined);
-    return fail(io, problem);
+    return fail(io, problem.message, problem.code);
   }
 
   const client = createClient(transport);
@@ -79,7 +83,8 @@ export async function submitCommand(name: string, opts: SubmitCommandOptions, io
       code = outcome.every((r) => r.status === 'completed') ? EXIT.ok : EXIT.runFailed;
     }
   } catch (e) {
-    code = fail(io, kafkaProblem(where, e));
+    const p = kafkaProblem(where, e);
+    code = fail(io, p.message, p.code);
   } finally {
     clearTimeout(timer);
     await client.close();

@@ -1,16 +1,24 @@
 /**
  * `llmo worker <topology>`: serves a topology from Kafka in a consumer group
- * until SIGINT/SIGTERM, then finishes the runs in flight. A broker that cannot
- * be reached is reported in one line (exit 2) before anything starts.
+ * until SIGINT/SIGTERM, then finishes the runs in flight. The Kafka settings come
+ * from flags, `--kafka-config` and `KAFKA_*` (see kafka-config.ts). A broker that
+ * cannot be reached is one line and exit 69, refused credentials exit 77, bad
+ * settings exit 2, all before anything starts. With `--health-port` it serves
+ * `/healthz` and `/readyz`; a worker that stays down longer than
+ * `--exit-on-down-ms` is stopped and exits 1.
  * @module
  */
 import { pino } from 'pino';
 import { createEngine } from '../../runtime/engine.ts';
+import { redactKafkaOptions } from '../../transports/kafka/security.ts';
 import { createWorker } from '../../worker/worker.ts';
+import { watchDown } from '../down-watch.ts';
 import { EXIT } from '../exit.ts';
+import { startHealthServer, type HealthServer } from '../health-server.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
 import { modelsFromEnv } from '../env.ts';
+import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
 
 /**
@@ -18,58 +26,110 @@ import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
  *
  * @example
  * ```ts
- * const opts: WorkerCommandOptions = { brokers: '127.0.0.1:9092', group: 'llmo-workers', prefix: 'llmo', maxInFlight: 16, partitions: 6 };
+ * const opts: WorkerCommandOptions = { brokers: '127.0.0.1:9092', maxInFlight: 16, exitOnDownMs: 30_000 };
  * ```
  */
-export interface WorkerCommandOptions {
-  readonly brokers: string;
-  /** Default: derived from the prefix and the topology (see `workerGroup`). */
-  readonly group?: string;
-  readonly prefix: string;
+export interface WorkerCommandOptions extends KafkaFlags {
+  /** Consumer group; default: the library's, derived from the prefix. */
+  readonly group?: string | undefined;
   readonly maxInFlight: number;
-  readonly partitions: number;
-  readonly ops?: string;
+  readonly ops?: string | undefined;
+  readonly workerId?: string | undefined;
+  /** `--no-tokens`: false turns token and event publishing off. */
+  readonly tokens?: boolean | undefined;
+  readonly offsetReset?: 'earliest' | 'latest' | undefined;
+  readonly healthPort?: number | undefined;
+  /** Stop and exit 1 when the health stays down this long, ms; 0: never. */
+  readonly exitOnDownMs: number;
 }
 
 /**
- * Serves `file` until SIGINT/SIGTERM; resolves with the exit code.
+ * Serves `file` until SIGINT/SIGTERM (or `stop` aborts); resolves with the exit code.
  *
  * @example
  * ```ts
- * const code = await workerCommand('topologies/rag.ts', { brokers: '127.0.0.1:9092', group: 'llmo-workers', prefix: 'llmo', maxInFlight: 16, partitions: 6 }, io);
+ * const code = await workerCommand('topologies/rag.ts', { brokers: '127.0.0.1:9092', maxInFlight: 16, exitOnDownMs: 30_000 }, io);
  * ```
  */
-export async function workerCommand(file: string, opts: WorkerCommandOptions, io: Io): Promise<number> {
+export async function workerCommand(file: string, opts: WorkerCommandOptions, io: Io, stop?: AbortSignal): Promise<number> {
   const loaded = await loadForCli(file, opts.ops);
   if (!loaded.ok) return reportIssues(io, file, loaded.issues);
-  const brokers = opts.brokers.split(',').map((b) => b.trim()).filter(Boolean);
-  const where = brokers.join(',');
-  const kafka = { brokers, prefix: opts.prefix, partitions: opts.partitions };
-  // A fail-fast probe creates the topics; the worker's own transport keeps kafkajs's patient retries.
-  const probe = openKafka({ ...kafka, clientId: 'llmo-worker', ...FAIL_FAST });
-  if (!probe.ok) return reportIssues(io, 'a Kafka option (--brokers, --prefix)', probe.issues);
-  const problem = await reachKafka(probe.transport, where);
-  await probe.transport.close().catch(() => undefined);
-  if (problem !== undefined) return fail(io, problem);
-
   const env = io.env ?? process.env;
+  const resolved = await resolveKafka(opts, env, { clientId: 'llmo-worker' });
+  if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
+  const { options: kafka, where } = resolved.value;
+  // A fail-fast probe creates (or checks) the topics; the worker's own transport keeps kafkajs's patient retries.
+  const probe = openKafka({ ...kafka, retries: FAIL_FAST.retries, connectionTimeoutMs: kafka.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
+  if (!probe.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(probe.issues, opts));
+  const warnings = probe.transport.events$.subscribe((e) => { if (e.type === 'topic.mismatch') io.err.write(`llmo: warning: ${e.message}\n`); });
+  const problem = await reachKafka(probe.transport, where);
+  warnings.unsubscribe();
+  await probe.transport.close().catch(() => undefined);
+  if (problem !== undefined) return fail(io, problem.message, problem.code);
+
   const logger = pino({ level: env['LOG_LEVEL'] ?? 'info' }, process.stderr);
+  logger.debug({ kafka: redactKafkaOptions(kafka) }, 'kafka settings');
   const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions });
-  const opened = openKafka({ ...kafka, logger, clientId: 'llmo-worker' });
-  if (!opened.ok) return reportIssues(io, 'a Kafka option (--brokers, --prefix)', opened.issues);
+  const opened = openKafka({ ...kafka, logger });
+  if (!opened.ok) return reportIssues(io, 'the Kafka settings', opened.issues);
   const transport = opened.transport;
-  const worker = createWorker({ engine, transport, topologies: [loaded.topology], ...(opts.group === undefined ? {} : { group: opts.group }), maxInFlight: opts.maxInFlight, logger });
-  await worker.start();
-  io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${worker.group}' (max ${opts.maxInFlight} in flight); Ctrl-C to stop\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  const worker = createWorker({
+    engine, transport, topologies: [loaded.topology], maxInFlight: opts.maxInFlight, logger,
+    ...(opts.group === undefined ? {} : { group: opts.group }),
+    ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
+    ...(opts.tokens === false ? { publish: false } : {}),
+    ...(opts.offsetReset === undefined ? {} : { offsetReset: opts.offsetReset }),
   });
-  io.err.write('stopping: finishing runs in flight...\n');
-  await worker.stop();
-  await engine.shutdown();
-  await transport.close();
+  let serving = false;
+  let health: HealthServer | undefined;
+  if (opts.healthPort !== undefined) {
+    try {
+      health = await startHealthServer({ port: opts.healthPort, health: worker.health, ready: () => serving });
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      await engine.shutdown();
+      return fail(io, `--health-port ${opts.healthPort}: ${(e as Error).message}`);
+    }
+  }
+  let down: string | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      stop?.removeEventListener('abort', done);
+      unwatch();
+      resolve();
+    };
+    const unwatch = opts.exitOnDownMs > 0
+      ? watchDown(worker.health, opts.exitOnDownMs, (r) => {
+        const why = Object.entries(r.components).filter(([, c]) => c.status === 'down').map(([n, c]) => `${n}${c.reason === undefined ? '' : ` (${c.reason})`}`).join(', ');
+        down = `health down for more than ${opts.exitOnDownMs} ms: ${why}`;
+        logger.error({ health: r }, 'worker down for good: stopping');
+        done();
+      })
+      : () => undefined;
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    stop?.addEventListener('abort', done);
+    if (stop?.aborted === true) done();
+  });
+  try {
+    await worker.start();
+    serving = true;
+    const group = worker.group;
+    io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${health === undefined ? '' : `, health on :${health.port}`}); Ctrl-C to stop\n`);
+    await stopped;
+    io.err.write(down === undefined ? 'stopping: finishing runs in flight...\n' : `llmo: ${down}; stopping\n`);
+    serving = false;
+    await worker.stop();
+  } catch (e) {
+    down = `the worker failed: ${(e as Error).message}`;
+    io.err.write(`llmo: ${down}\n`);
+  } finally {
+    await health?.close();
+    await engine.shutdown();
+    await transport.close().catch(() => undefined);
+  }
   io.err.write(`stopped after ${worker.handled} requests\n`);
-  return EXIT.ok;
+  return down === undefined ? EXIT.ok : EXIT.runFailed;
 }

@@ -10,3 +10,6 @@
  */
 export { createKafkaTransport, KafkaTransportOptionsSchema, type KafkaTransportOptions, type KafkaTransport } from './transport.ts';
 export { isUnreachable } from './failures.ts';
+export { isAuthFailure, isTlsFailure } from './failures.ts';
+export { KafkaSaslSchema, KafkaSslSchema, redactKafkaOptions, REDACTED } from './security.ts';
+export type { TopicMismatch } from './admin.ts';

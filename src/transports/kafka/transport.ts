@@ -17,6 +17,8 @@ import { createHealthBoard, type TransportEvent } from '../health.ts';
 import { MESSAGE_KINDS } from '../messages.ts';
 import { topicNames, type Consumption, type Transport } from '../transport.ts';
 import { ensureTopics } from './admin.ts';
+import { securityFailure } from './failures.ts';
+import { kafkajsSecurity, KafkaSaslSchema, KafkaSslSchema, redactKafkaOptions } from './security.ts';
 import { consumeGroup } from './consumer.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import { createSender, DEFAULT_MAX_MESSAGE_BYTES } from './producer.ts';
@@ -44,6 +46,14 @@ export const KafkaTransportOptionsSchema = z.strictObject({
   partitions: z.number().int().positive().optional(),
   /** Replication factor of topics this transport creates. Default 1. */
   replicationFactor: z.number().int().positive().optional(),
+  /** `retention.ms` of topics this transport creates (-1: keep forever). Default: the broker's. */
+  retentionMs: z.number().int().gte(-1).optional(),
+  /** `min.insync.replicas` of topics this transport creates (at most `replicationFactor`). Default: the broker's. */
+  minInsyncReplicas: z.number().int().positive().optional(),
+  /** TLS: `true` (the system's CAs) or `{ ca, cert, key, rejectUnauthorized, servername }`, PEM texts. Default: plaintext. */
+  ssl: KafkaSslSchema.optional(),
+  /** SASL credentials: `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`. Never logged. */
+  sasl: KafkaSaslSchema.optional(),
   /** Consumer session timeout (how fast a dead worker's partitions move), ms. Default 10000. */
   sessionTimeoutMs: z.number().int().positive().optional(),
   /** Time to establish a connection to a broker, ms (kafkajs `connectionTimeout`). Default kafkajs's, 1000. */
@@ -63,6 +73,8 @@ export const KafkaTransportOptionsSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(4096).optional(),
   /** Avro codec. Default `createCodec()`. */
   codec: z.custom<Codec>(isCodec, 'expected a codec (createCodec())').optional(),
+}).refine((o) => o.minInsyncReplicas === undefined || o.minInsyncReplicas <= (o.replicationFactor ?? 1), {
+  message: 'at most replicationFactor (default 1): a write with acks=all could never succeed', path: ['minInsyncReplicas'],
 });
 
 /**
@@ -111,9 +123,12 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   const topics = topicNames(prefix);
   const codec = options.codec ?? createCodec();
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
+  log.debug({ kafka: redactKafkaOptions(options) }, 'kafka transport options');
+  const security = { ssl: options.ssl !== undefined && options.ssl !== false, sasl: options.sasl !== undefined };
   const kafka = new Kafka({
     clientId: options.clientId ?? 'llmo',
     brokers: [...options.brokers],
+    ...kafkajsSecurity(options),
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }) => {
       const { message, ...rest } = entry;
@@ -127,9 +142,11 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   let topicsReady: Promise<void> | undefined;
   const ready = (): Promise<void> => (topicsReady ??= ensureTopics(kafka.admin(), {
     topics: MESSAGE_KINDS.map((k) => topics[k]), partitions: options.partitions ?? 6, replicationFactor: options.replicationFactor ?? 1, logger: log,
+    retentionMs: options.retentionMs, minInsyncReplicas: options.minInsyncReplicas, compacted: [topics.policy],
+    onMismatch: (m) => events.next({ type: 'topic.mismatch', ...m, ts: Date.now() }),
   }).catch((e: unknown) => {
     topicsReady = undefined;
-    throw e;
+    throw securityFailure('connecting to Kafka', e, security) ?? e;
   }));
 
   const consumptions = new Set<Consumption>();
