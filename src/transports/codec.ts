@@ -285,11 +285,21 @@ export class Codec {
    * with `SCHEMA_REGISTRY_UNAVAILABLE` (retriable): the record is fine, the registry is not.
    */
   async decodeAsync<K extends MessageKind>(kind: K, value: Buffer | null, headers: Readonly<Record<string, string | undefined>>): Promise<Decoded<Messages[K]>> {
+    return this.decodeOrFetch(kind, value, headers);
+  }
+
+  /**
+   * {@link decodeAsync} without a promise when none is needed: a Promise only for a schema-registry record
+   * whose schema must be fetched first, so a consumer awaits nothing on the common path.
+   */
+  decodeOrFetch<K extends MessageKind>(kind: K, value: Buffer | null, headers: Readonly<Record<string, string | undefined>>): Decoded<Messages[K]> | Promise<Decoded<Messages[K]>> {
     if (value !== null && this.#registry !== undefined) {
       const f = frameOf(value, headers);
       if (f.format === 'schema-registry' && !this.#byId.has(f.id)) {
-        await this.#fetch(this.#registry, f.id);
-        if (!this.#byId.has(f.id)) return { ok: false, reason: `unknown schema id ${f.id}: not in the schema registry` };
+        const id = f.id;
+        return this.#fetch(this.#registry, id).then(() => (this.#byId.has(id)
+          ? this.decode(kind, value, headers)
+          : { ok: false, reason: `unknown schema id ${id}: not in the schema registry` }));
       }
     }
     return this.decode(kind, value, headers);

@@ -10,6 +10,7 @@ import { Observable, Subject } from 'rxjs';
 import { silentLogger, type Logger } from '../logger.ts';
 import { Codec, createCodec } from './codec.ts';
 import { checkMessage } from './checks.ts';
+import type { WireFormat } from './framing.ts';
 import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
 import { topicNames, type Consumption, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
@@ -38,6 +39,11 @@ export interface MemoryTransportOptions {
   readonly prefix?: string;
   readonly logger?: Logger;
   readonly codec?: Codec;
+  /**
+   * What the transport writes (when no codec is given): `llmo` (default) or `single-object`; it reads every
+   * framing. `schema-registry` needs a registry, so a codec made with one (`createCodec({ wireFormat, registry })`, then `prepare`).
+   */
+  readonly wireFormat?: Exclude<WireFormat, 'schema-registry'>;
 }
 
 class MemoryTransport implements Transport {
@@ -55,7 +61,7 @@ class MemoryTransport implements Transport {
 
   constructor(options: MemoryTransportOptions) {
     this.topics = topicNames(options.prefix);
-    this.#codec = options.codec ?? createCodec();
+    this.#codec = options.codec ?? createCodec(options.wireFormat === undefined ? {} : { wireFormat: options.wireFormat });
     this.#log = (options.logger ?? silentLogger).child({ component: 'memory-transport' });
   }
 

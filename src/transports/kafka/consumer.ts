@@ -102,7 +102,8 @@ export async function consumeGroup<K extends MessageKind>(
         try {
           for (const m of batch.messages) {
             if (over()) break;
-            const d = decodeRecord(deps.codec, kind, m);
+            const decoded = decodeRecord(deps.codec, kind, m);
+            const d = decoded instanceof Promise ? await decoded : decoded; // a Promise only when a registry schema must be fetched
             if (!d.ok) {
               await deps.deadLetter(batch.partition, m, d.reason);
               finished.add(m.offset);

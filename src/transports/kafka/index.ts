@@ -10,3 +10,4 @@
  */
 export { createKafkaTransport, KafkaTransportOptionsSchema, type KafkaTransportOptions, type KafkaTransport } from './transport.ts';
 export { isUnreachable } from './failures.ts';
+export { createSchemaRegistryClient, SchemaRegistryOptionsSchema, type SchemaRegistryOptions } from './registry.ts';

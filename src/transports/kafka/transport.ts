@@ -12,7 +12,8 @@ import { Subject } from 'rxjs';
 import * as z from 'zod';
 import { toIssues, ValidationError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
-import { createCodec, type Codec } from '../codec.ts';
+import type { Codec } from '../codec.ts';
+import { WIRE_FORMATS } from '../framing.ts';
 import { createHealthBoard, type TransportEvent } from '../health.ts';
 import { MESSAGE_KINDS, type MessageKind } from '../messages.ts';
 import { topicNames, type Consumption, type Transport } from '../transport.ts';
@@ -21,6 +22,8 @@ import { consumeGroup } from './consumer.ts';
 import { headersOf, keyOf } from './decode.ts';
 import { createSender } from './producer.ts';
 import { readTopic } from './reader.ts';
+import { SchemaRegistryOptionsSchema } from './registry.ts';
+import { wireCodec } from './wire.ts';
 
 const isCodec = (v: unknown): v is Codec =>
   typeof (v as Codec | null)?.encode === 'function' && typeof (v as Codec | null)?.decode === 'function';
@@ -57,6 +60,13 @@ export const KafkaTransportOptionsSchema = z.strictObject({
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
   /** Avro codec. Default `createCodec()`. */
   codec: z.custom<Codec>(isCodec, 'expected a codec (createCodec())').optional(),
+  /**
+   * What the transport writes: `llmo` (default: Avro body + fingerprint header), `single-object` (Avro
+   * single-object encoding) or `schema-registry` (Confluent wire format; needs `schemaRegistry`). It reads all three.
+   */
+  wireFormat: z.enum(WIRE_FORMATS).optional(),
+  /** Confluent-compatible schema registry: for `wireFormat: 'schema-registry'`, and to read such records. */
+  schemaRegistry: SchemaRegistryOptionsSchema.optional(),
 });
 
 /**
@@ -79,7 +89,7 @@ export type KafkaTransportOptions = Readonly<z.input<typeof KafkaTransportOption
  * ```
  */
 export type KafkaTransport = Transport & {
-  /** Creates the topics this transport uses (idempotent) and waits until every partition is served. */
+  /** Creates the topics this transport uses (idempotent) and waits until every partition is served; registers the schemas when a registry is configured. */
   ensureTopics(): Promise<void>;
 };
 
@@ -103,7 +113,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'Kafka transport options are invalid', toIssues(parsed.error.issues, ['options']));
   const prefix = options.prefix ?? 'llmo';
   const topics = topicNames(prefix);
-  const codec = options.codec ?? createCodec();
+  const codec = wireCodec(options);
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
   const kafka = new Kafka({
     clientId: options.clientId ?? 'llmo',
@@ -121,7 +131,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   let topicsReady: Promise<void> | undefined;
   const ready = (): Promise<void> => (topicsReady ??= ensureTopics(kafka.admin(), {
     topics: MESSAGE_KINDS.map((k) => topics[k]), partitions: options.partitions ?? 6, replicationFactor: options.replicationFactor ?? 1, logger: log,
-  }).catch((e: unknown) => {
+  }).then(() => codec.prepare(topics)).catch((e: unknown) => {
     topicsReady = undefined;
     throw e;
   }));
