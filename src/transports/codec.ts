@@ -202,13 +202,14 @@ export class Codec {
   }
 
   /**
-   * Registers the writer schema of every kind under `<topic>-value` (TopicNameStrategy) when the codec has a
-   * registry, and remembers the ids, so `encode` stays synchronous. Idempotent; a failure is not remembered.
+   * Registers the writer schema of every kind under `<topic>-value` (TopicNameStrategy) when the codec writes
+   * `schema-registry`, and remembers the ids, so `encode` stays synchronous (a codec that only reads that format
+   * registers nothing: it fetches ids as it meets them). Idempotent; a failure is not remembered.
    * Rejects with `SCHEMA_REGISTRY_UNAVAILABLE` (retriable) or `SCHEMA_REGISTRY_REFUSED` (e.g. an incompatible schema).
    */
   async prepare(topics: TopicNames): Promise<void> {
     const registry = this.#registry;
-    if (registry === undefined) return;
+    if (registry === undefined || this.wireFormat !== 'schema-registry') return;
     await Promise.all([...this.#kinds].map(([kind, k]) => {
       const subject = `${topics[kind]}-value`;
       let p = this.#registered.get(subject);

@@ -102,6 +102,13 @@ describe('schema registry framing', () => {
     expect(reg.calls.filter((c) => c.startsWith('register')).length).toBe(MESSAGE_KINDS.length);
   });
 
+  it('a codec that only reads the format registers nothing (prepare is a no-op for it)', async () => {
+    const reg = tableRegistry();
+    await createCodec({ registry: reg.client }).prepare(topics);
+    await createCodec({ wireFormat: 'single-object', registry: reg.client }).prepare(topics);
+    expect(reg.calls).toEqual([]);
+  });
+
   it.each(MESSAGE_KINDS)('%s: magic 00, the 4-byte big-endian schema id, the plain Avro body; round-trips', async (kind) => {
     const reg = tableRegistry();
     const codec = createCodec({ wireFormat: 'schema-registry', registry: reg.client });

@@ -93,7 +93,9 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
       try {
         return await registry.getRegistryIdBySchema(subject, confluent); // already there: no write, no config change
       } catch (e) {
-        if (statusOf(e) !== 404) throw failure(`looking up a schema under ${subject}`, e);
+        // the library turns the registry's 404 (no such subject or schema) into its base error class, without status
+        const notThere = statusOf(e) === 404 || (e instanceof Error && e.name === 'ConfluentSchemaRegistryError');
+        if (!notThere) throw failure(`looking up a schema under ${subject}`, e);
       }
       try {
         return (await registry.register(confluent, { subject })).id;
