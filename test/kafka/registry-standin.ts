@@ -19,6 +19,9 @@ export interface StandInRegistry {
   readonly subjects: Map<string, number[]>;
   /** Id → schema text. */
   readonly schemas: Map<number, string>;
+  /** Stops answering (connections are refused) and keeps the state; `resume` listens on the same port again. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,12 +95,16 @@ export async function startStandInRegistry(port = 0): Promise<StandInRegistry> {
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as { port: number };
+  const stop = (): Promise<void> => new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
   return {
     url: `http://127.0.0.1:${bound}`,
     requests, subjects, schemas,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    pause: stop,
+    resume: () => new Promise<void>((resolve) => (server.listening ? resolve() : server.listen(bound, '127.0.0.1', resolve))),
+    close: stop,
   };
 }

@@ -91,6 +91,34 @@ describe.skipIf(!brokers)('Kafka transport: schema-registry wire format (stand-i
     expect(seen).toHaveLength(2);
   });
 
+  it('a record whose schema cannot be fetched while the registry is down is not dead-lettered: it is consumed once the registry answers', async () => {
+    // same key, same partition, in this order: an llmo sentinel, then the schema-registry record
+    await reader.send('policy', [{ key: 'pol-late', value: { ...samples.policy, policyId: 'sentinel' } }]);
+    await writer.send('policy', [{ key: 'pol-late', value: { ...samples.policy, policyId: 'pol-late' } }]);
+    // a transport that has never seen the policy id, reading while the registry is down
+    const late = createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix, clientId: 'registry-int-late', schemaRegistry: { url: registry.url } });
+    await registry.pause();
+    const seen: string[] = [];
+    try {
+      const c = await late.consume('policy', { group: `${prefix}.late`, maxInFlight: 4 }, async (m) => { seen.push(m.value.policyId); });
+      try {
+        await waitFor(() => seen.includes('sentinel'), 'the sentinel consumed (the consumer reached the partition)', 60_000);
+        await new Promise((r) => setTimeout(r, 3_000)); // fetch attempts for the next record fail meanwhile
+        expect(seen.filter((id) => id !== 'sentinel' && id !== samples.policy.policyId)).toEqual([]);
+        await registry.resume();
+        await waitFor(() => seen.includes('pol-late'), 'the policy consumed after the registry came back', 90_000);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await registry.resume().catch(() => undefined);
+      await late.close();
+    }
+    const mine = <T extends { value: { topic: string } }>(xs: readonly T[]): T[] => xs.filter((x) => x.value.topic === writer.topics.policy);
+    const all = await readUntil(reader.read('deadLetter', { fromBeginning: true }), (xs) => xs.length >= 2, 30_000);
+    expect(mine(all)).toEqual([]);
+  });
+
   it('with the registry out of reach, send rejects with a retriable SCHEMA_REGISTRY_UNAVAILABLE; once it answers, the next send goes through', async () => {
     const down = await startStandInRegistry();
     const url = down.url;
