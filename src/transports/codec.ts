@@ -19,6 +19,7 @@ import { rabinFingerprint } from './crc64.ts';
 import { frameOf, registryFramed, SCHEMA_HEADER, singleObject, WIRE_FORMATS, type WireFormat } from './framing.ts';
 import type { MessageKind, Messages } from './messages.ts';
 import { isSchemaRegistryClient, type SchemaRegistryClient } from './registry.ts';
+import { RegistryIds, type Version } from './registry-ids.ts';
 import type { TopicNames } from './transport.ts';
 
 export { checkAvro } from './avro-check.ts';
@@ -104,12 +105,6 @@ export const CodecOptionsSchema = z.strictObject({
  */
 export type CodecOptions = Readonly<z.input<typeof CodecOptionsSchema>>;
 
-/** A writer schema a reader knows, with the resolver to the current type (null: it is the current type). */
-interface Version {
-  readonly type: avro.Type;
-  readonly resolver: avro.Resolver | null;
-}
-
 interface KindCodec {
   readonly writer: avro.Type;
   /** The newest schema file as written (defaults and docs kept: what a registry checks compatibility on). */
@@ -135,11 +130,6 @@ export function loadSchema(file: string): avro.Schema {
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-function registryError(what: string, e: unknown): OrchestratorError {
-  const retriable = (e as { retriable?: unknown } | null)?.retriable !== false;
-  return new OrchestratorError(retriable ? 'SCHEMA_REGISTRY_UNAVAILABLE' : 'SCHEMA_REGISTRY_REFUSED', `${what}: ${message(e)}`, { retriable, cause: e });
-}
-
 /**
  * Encoder/decoder of all message kinds. Invalid options throw a ValidationError (`OPTIONS_INVALID`) naming the field.
  *
@@ -154,20 +144,14 @@ export class Codec {
   /** What this codec writes. */
   readonly wireFormat: WireFormat;
   readonly #kinds = new Map<MessageKind, KindCodec>();
-  readonly #registry: SchemaRegistryClient | undefined;
-  /** Ids this codec writes, by kind (registered by `prepare`). */
-  readonly #ids = new Map<MessageKind, number>();
-  readonly #registered = new Map<string, Promise<void>>();
-  /** Writer types by registry id (own registrations and fetched ones), or why an id's schema is unusable. */
-  readonly #byId = new Map<number, avro.Type | string>();
-  readonly #fetching = new Map<number, Promise<void>>();
-  readonly #resolved = new Map<string, Version | string>();
+  /** Registry ids (written and met), when the codec has a registry. */
+  readonly #registry: RegistryIds | undefined;
 
   constructor(files: Readonly<Record<MessageKind, readonly string[]>> = SCHEMA_FILES, load: (file: string) => avro.Schema = loadSchema, options: CodecOptions = {}) {
     const parsed = CodecOptionsSchema.safeParse(options);
     if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'codec options are invalid', toIssues(parsed.error.issues, ['options']));
     this.wireFormat = options.wireFormat ?? 'llmo';
-    this.#registry = options.registry;
+    this.#registry = options.registry === undefined ? undefined : new RegistryIds(options.registry);
     if (this.wireFormat === 'schema-registry' && this.#registry === undefined) {
       throw new ValidationError('OPTIONS_INVALID', 'codec options are invalid', [
         { code: 'custom', path: ['options', 'registry'], message: "wireFormat 'schema-registry' needs a schema registry" },
@@ -210,24 +194,7 @@ export class Codec {
   async prepare(topics: TopicNames): Promise<void> {
     const registry = this.#registry;
     if (registry === undefined || this.wireFormat !== 'schema-registry') return;
-    await Promise.all([...this.#kinds].map(([kind, k]) => {
-      const subject = `${topics[kind]}-value`;
-      let p = this.#registered.get(subject);
-      if (p === undefined) {
-        p = registry.register(subject, k.schema).then(
-          (id) => {
-            this.#ids.set(kind, id);
-            this.#byId.set(id, k.writer);
-          },
-          (e: unknown) => {
-            this.#registered.delete(subject);
-            throw registryError(`registering the ${kind} schema under ${subject}`, e);
-          },
-        );
-        this.#registered.set(subject, p);
-      }
-      return p;
-    }));
+    await Promise.all([...this.#kinds].map(([kind, k]) => registry.register(kind, `${topics[kind]}-value`, k)));
   }
 
   /** Encodes a message with the current schema in this codec's wire format. Throws for a value that does not fit it (a programming error). */
@@ -239,7 +206,7 @@ export class Codec {
       case 'single-object':
         return { value: singleObject(k.rabin, k.writer.toBuffer(value)), headers: { [KIND_HEADER]: kind } };
       case 'schema-registry': {
-        const id = this.#ids.get(kind);
+        const id = this.#registry?.idOf(kind);
         if (id === undefined) {
           throw new OrchestratorError('SCHEMA_NOT_REGISTERED', `no schema id for ${kind} yet: await codec.prepare(topics) first (the Kafka transport does it when its topics are ready)`);
         }
@@ -267,7 +234,9 @@ export class Codec {
         v = k.byRabin.get(f.fingerprint) ?? `unknown ${kind} single-object fingerprint ${f.fingerprint}`;
         break;
       case 'schema-registry':
-        v = this.#version(kind, k, f.id);
+        v = this.#registry === undefined
+          ? `schema-registry record (schema id ${f.id}) but no schema registry is configured`
+          : this.#registry.version(kind, k, f.id) ?? `schema id ${f.id} not fetched yet (decodeAsync fetches it)`;
         break;
     }
     if (typeof v === 'string') return { ok: false, reason: v };
@@ -296,62 +265,15 @@ export class Codec {
   decodeOrFetch<K extends MessageKind>(kind: K, value: Buffer | null, headers: Readonly<Record<string, string | undefined>>): Decoded<Messages[K]> | Promise<Decoded<Messages[K]>> {
     if (value !== null && this.#registry !== undefined) {
       const f = frameOf(value, headers);
-      if (f.format === 'schema-registry' && !this.#byId.has(f.id)) {
+      const registry = this.#registry;
+      if (f.format === 'schema-registry' && !registry.has(f.id)) {
         const id = f.id;
-        return this.#fetch(this.#registry, id).then(() => (this.#byId.has(id)
+        return registry.fetch(id).then(() => (registry.has(id)
           ? this.decode(kind, value, headers)
           : { ok: false, reason: `unknown schema id ${id}: not in the schema registry` }));
       }
     }
     return this.decode(kind, value, headers);
-  }
-
-  #fetch(registry: SchemaRegistryClient, id: number): Promise<void> {
-    let p = this.#fetching.get(id);
-    if (p === undefined) {
-      p = registry.schema(id).then(
-        (schema) => {
-          this.#fetching.delete(id);
-          if (schema === undefined) return;
-          try {
-            this.#byId.set(id, avro.Type.forSchema(schema));
-          } catch (e) {
-            this.#byId.set(id, `schema id ${id} is not an Avro schema: ${message(e)}`);
-          }
-        },
-        (e: unknown) => {
-          this.#fetching.delete(id);
-          throw registryError(`fetching schema id ${id} from the schema registry`, e);
-        },
-      );
-      this.#fetching.set(id, p);
-    }
-    return p;
-  }
-
-  /** How a kind reads the writer schema with this registry id (cached), or why it cannot. */
-  #version(kind: MessageKind, k: KindCodec, id: number): Version | string {
-    const key = `${id}\u0000${kind}`;
-    const cached = this.#resolved.get(key);
-    if (cached !== undefined) return cached;
-    const t = this.#byId.get(id);
-    if (t === undefined) {
-      return this.#registry === undefined
-        ? `schema-registry record (schema id ${id}) but no schema registry is configured`
-        : `schema id ${id} not fetched yet (decodeAsync fetches it)`;
-    }
-    let v: Version | string;
-    if (typeof t === 'string') v = t;
-    else if (t === k.writer || t.fingerprint('sha256').toString('hex') === k.fingerprint) v = { type: k.writer, resolver: null };
-    else {
-      try {
-        v = { type: t, resolver: k.writer.createResolver(t) };
-      } catch (e) {
-        v = `schema id ${id} cannot be read as ${kind}: ${message(e)}`;
-      }
-    }
-    this.#resolved.set(key, v);
-    return v;
   }
 }
 
