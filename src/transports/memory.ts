@@ -16,6 +16,7 @@ import { sleep } from '../primitives/sleep.ts';
 import { reasonOf, runAttempts } from './attempts.ts';
 import { resolveConsumeOptions } from './consume-options.ts';
 import { DeliveryCounter } from './deliveries.ts';
+import type { WireFormat } from './framing.ts';
 import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
 import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
@@ -46,6 +47,11 @@ export interface MemoryTransportOptions {
   readonly prefix?: string;
   readonly logger?: Logger;
   readonly codec?: Codec;
+  /**
+   * What the transport writes (when no codec is given): `llmo` (default) or `single-object`; it reads every
+   * framing. `schema-registry` needs a registry, so a codec made with one (`createCodec({ wireFormat, registry })`, then `prepare`).
+   */
+  readonly wireFormat?: Exclude<WireFormat, 'schema-registry'>;
 }
 
 class MemoryTransport implements Transport {
@@ -63,7 +69,7 @@ class MemoryTransport implements Transport {
 
   constructor(options: MemoryTransportOptions) {
     this.topics = topicNames(options.prefix);
-    this.#codec = options.codec ?? createCodec();
+    this.#codec = options.codec ?? createCodec(options.wireFormat === undefined ? {} : { wireFormat: options.wireFormat });
     this.#log = (options.logger ?? silentLogger).child({ component: 'memory-transport' });
   }
 

@@ -192,7 +192,8 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
     try {
       for (const m of batch.messages) {
         if (over()) break;
-        const d = decodeRecord(deps.codec, deps.kind, m);
+        const decoded = decodeRecord(deps.codec, deps.kind, m);
+        const d = decoded instanceof Promise ? await decoded : decoded; // a Promise only when a registry schema must be fetched
         if (!d.ok) {
           await settle(m, d.reason);
           continue;

@@ -39,16 +39,22 @@ export function keyOf(m: KafkaMessage): string {
 }
 
 /**
- * Decodes and checks a record of `kind`; a failure says why (the reason to dead-letter it).
+ * Decodes and checks a record of `kind`; a failure says why (the reason to dead-letter it). A Promise only
+ * when a schema-registry record names a schema id not fetched yet; it rejects (retriable) when the registry
+ * cannot answer.
  *
  * @example
  * ```ts
- * const d = decodeRecord(codec, 'feedback', message);
+ * const d = await decodeRecord(codec, 'feedback', message);
  * if (!d.ok) await deadLetter(d.reason);
  * ```
  */
-export function decodeRecord<K extends MessageKind>(codec: Codec, kind: K, m: KafkaMessage): Decoded<Messages[K]> {
-  const d = codec.decode(kind, m.value, headersOf(m.headers));
+export function decodeRecord<K extends MessageKind>(codec: Codec, kind: K, m: KafkaMessage): Decoded<Messages[K]> | Promise<Decoded<Messages[K]>> {
+  const d = codec.decodeOrFetch(kind, m.value, headersOf(m.headers));
+  return d instanceof Promise ? d.then((x) => checked(kind, x)) : checked(kind, d);
+}
+
+function checked<K extends MessageKind>(kind: K, d: Decoded<Messages[K]>): Decoded<Messages[K]> {
   if (!d.ok) return d;
   const reason = checkMessage(kind, d.value);
   return reason === undefined ? d : { ok: false, reason };

@@ -13,3 +13,4 @@ export { isUnreachable } from './failures.ts';
 export { isAuthFailure, isTlsFailure } from './failures.ts';
 export { KafkaSaslSchema, KafkaSslSchema, redactKafkaOptions, REDACTED } from './security.ts';
 export type { TopicMismatch } from './admin.ts';
+export { createSchemaRegistryClient, SchemaRegistryOptionsSchema, type SchemaRegistryOptions } from './registry.ts';

@@ -95,7 +95,7 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ partition, message }) => {
-          const d = decodeRecord(deps.codec, kind, message);
+          const d = await decodeRecord(deps.codec, kind, message);
           if (d.ok && !closed) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset });
         },
       });

@@ -12,7 +12,8 @@ import { Subject } from 'rxjs';
 import * as z from 'zod';
 import { toIssues, ValidationError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
-import { createCodec, type Codec } from '../codec.ts';
+import type { Codec } from '../codec.ts';
+import { WIRE_FORMATS } from '../framing.ts';
 import { createHealthBoard, type TransportEvent } from '../health.ts';
 import { MESSAGE_KINDS } from '../messages.ts';
 import { topicNames, type Consumption, type Transport } from '../transport.ts';
@@ -23,6 +24,8 @@ import { consumeGroup } from './consumer.ts';
 import { createDeadLetterer } from './dead-letter.ts';
 import { createSender, DEFAULT_MAX_MESSAGE_BYTES } from './producer.ts';
 import { readTopic } from './reader.ts';
+import { SchemaRegistryOptionsSchema } from './registry.ts';
+import { wireCodec } from './wire.ts';
 
 const isCodec = (v: unknown): v is Codec =>
   typeof (v as Codec | null)?.encode === 'function' && typeof (v as Codec | null)?.decode === 'function';
@@ -73,6 +76,13 @@ export const KafkaTransportOptionsSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(4096).optional(),
   /** Avro codec. Default `createCodec()`. */
   codec: z.custom<Codec>(isCodec, 'expected a codec (createCodec())').optional(),
+  /**
+   * What the transport writes: `llmo` (default: Avro body + fingerprint header), `single-object` (Avro
+   * single-object encoding) or `schema-registry` (Confluent wire format; needs `schemaRegistry`). It reads all three.
+   */
+  wireFormat: z.enum(WIRE_FORMATS).optional(),
+  /** Confluent-compatible schema registry: for `wireFormat: 'schema-registry'`, and to read such records. */
+  schemaRegistry: SchemaRegistryOptionsSchema.optional(),
 }).refine((o) => o.minInsyncReplicas === undefined || o.minInsyncReplicas <= (o.replicationFactor ?? 1), {
   message: 'at most replicationFactor (default 1): a write with acks=all could never succeed', path: ['minInsyncReplicas'],
 });
@@ -97,7 +107,7 @@ export type KafkaTransportOptions = Readonly<z.input<typeof KafkaTransportOption
  * ```
  */
 export type KafkaTransport = Transport & {
-  /** Creates the topics this transport uses (idempotent) and waits until every partition is served. */
+  /** Creates the topics this transport uses (idempotent) and waits until every partition is served; registers the schemas when a registry is configured. */
   ensureTopics(): Promise<void>;
 };
 
@@ -121,7 +131,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'Kafka transport options are invalid', toIssues(parsed.error.issues, ['options']));
   const prefix = options.prefix ?? 'llmo';
   const topics = topicNames(prefix);
-  const codec = options.codec ?? createCodec();
+  const codec = wireCodec(options);
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
   log.debug({ kafka: redactKafkaOptions(options) }, 'kafka transport options');
   const security = { ssl: options.ssl !== undefined && options.ssl !== false, sasl: options.sasl !== undefined };
@@ -144,7 +154,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
     topics: MESSAGE_KINDS.map((k) => topics[k]), partitions: options.partitions ?? 6, replicationFactor: options.replicationFactor ?? 1, logger: log,
     retentionMs: options.retentionMs, minInsyncReplicas: options.minInsyncReplicas, compacted: [topics.policy],
     onMismatch: (m) => events.next({ type: 'topic.mismatch', ...m, ts: Date.now() }),
-  }).catch((e: unknown) => {
+  }).then(() => codec.prepare(topics)).catch((e: unknown) => {
     topicsReady = undefined;
     throw securityFailure('connecting to Kafka', e, security) ?? e;
   }));
