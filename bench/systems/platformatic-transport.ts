@@ -4,7 +4,8 @@
  * the same topic names, our Avro codec for bodies and headers, keys as UTF-8,
  * and the Java/kafkajs partitioner (`compatibilityPartitioner`; the library's
  * default `murmur2 >>> 0` puts a key on another partition than kafkajs does).
- * Semantics as ours: an idempotent producer with acks from all replicas; group
+ * Semantics as ours: an idempotent producer with acks from all replicas, one
+ * send in flight (see `send`: 1.35 loses concurrent idempotent sends); group
  * consumption with at most `maxInFlight` handlers (the stream is paused at the
  * limit), offsets committed only up to the first unfinished message of each
  * partition (at-least-once), undecodable records dead-lettered; groupless reads
@@ -109,7 +110,16 @@ export function createPlatformaticTransport(options: PlatformaticTransportOption
     await ready();
     return (producer ??= new Producer({ ...base, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false, partitioner: compatibilityPartitioner }));
   };
-  const send = async <K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void> => {
+  // One send at a time: concurrent send() calls on an idempotent 1.35 producer are acknowledged but
+  // all but the first per partition are dropped by the broker as duplicates (same sequence number;
+  // upstream issue platformatic/kafka#326). Serialising also keeps keyed messages in send order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const send = <K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void> => {
+    const turn = queue.then(() => sendNow(kind, messages));
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+  const sendNow = async <K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void> => {
     if (messages.length === 0) return;
     const p = await producerOf();
     try {
