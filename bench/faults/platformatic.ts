@@ -174,10 +174,21 @@ async function brokerRestart(): Promise<string> {
     await t.send('request', Array.from({ length: 20 }, (_, i) => request(i)));
     await waitFor(() => seen.size === 20, 'the first 20 handled');
     privateBroker('stop', port);
-    const failed = await t.send('request', [request(999)]).then(() => 'sent', (e: unknown) => `failed: ${(e as Error).message}`);
+    // a send while the broker is down must settle (fail) in bounded time, and sends must work again after
+    let settled = 'pending';
+    const down = t.send('request', [request(999)]).then(() => { settled = 'sent'; }, (e: unknown) => { settled = `failed: ${(e as Error).message}`; });
+    await Promise.race([down, sleep(30_000)]);
+    const whileDown = settled;
     privateBroker('start', port);
+    await Promise.race([down, sleep(60_000)]);
+    assert(settled !== 'pending', `a send while the broker was down did not settle: 30 s with the broker down, then 60 s after it came back`);
     await t.send('request', Array.from({ length: 20 }, (_, i) => request(20 + i)));
-    await waitFor(() => Array.from({ length: 40 }, (_, i) => `r${i}`).every((id) => seen.has(id)), 'the next 20 handled after the restart', 90_000);
+    await waitFor(() => Array.from({ length: 40 }, (_, i) => `r${i}`).every((id) => seen.has(id)), 'the next 20 handled after the restart', 90_000).catch((e: unknown) => {
+      const report = t.health.report();
+      throw new Error(`${(e as Error).message}; handled ${seen.size} of 40; send while down: ${whileDown} (30 s), then ${settled}; `
+        + `events: ${[...new Set(events)].join(', ') || 'none'}; health ${report.status} ${JSON.stringify(report.components)}`);
+    });
+    const failed = `${whileDown} (30 s), then ${settled}`;
     return `send while down: ${failed}; all 40 handled; events: ${[...new Set(events)].join(', ') || 'none'}; health ${t.health.report().status}`;
   } finally {
     await c?.stop().catch(() => undefined);
