@@ -11,7 +11,7 @@ import type { SystemAdapter } from '../systems/types.ts';
  * five run DAGs; `kafkajs` is the raw Kafka client, a baseline of the Kafka
  * workloads only.
  */
-export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra', 'kafkajs'] as const;
+export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra', 'kafkajs', 'platformatic'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 export const OURS: SystemId = 'llm-orchestrator';
 

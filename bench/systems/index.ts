@@ -13,6 +13,7 @@ const loaders: Record<SystemId, () => Promise<{ system: SystemAdapter }>> = {
   langgraph: () => import('./langgraph.ts'),
   mastra: () => import('./mastra.ts'),
   kafkajs: () => import('./kafkajs.ts'),
+  platformatic: () => import('./platformatic.ts'),
 };
 
 export async function loadSystem(id: SystemId): Promise<SystemAdapter> {

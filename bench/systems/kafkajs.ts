@@ -1,6 +1,6 @@
 /**
- * Raw kafkajs, hand-written: the baseline of the Kafka workloads (W11). It runs
- * no DAGs. Tokens come from the same simulated provider, subscribed directly,
+ * Raw kafkajs, hand-written: the baseline of the Kafka workloads (W11 here;
+ * W12/W12b request → reply in kafkajs-worker.ts). It runs no DAGs. Tokens come from the same simulated provider, subscribed directly,
  * and go to one topic through a plain kafkajs producer; a plain kafkajs consumer
  * reads them back.
  * @module
@@ -9,6 +9,7 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { createSimProvider } from '../../src/providers/sim.ts';
 import type { ProviderEvent } from '../../src/providers/types.ts';
 import { deleteTopics, promptOf, TokenTally } from './kafka-common.ts';
+import { kafkaWorker, rawClient, rawWorker } from './kafkajs-worker.ts';
 import type { KafkaSetup, KafkaTokenBench, SystemAdapter } from './types.ts';
 
 /** Tokens per message (`batched`) or per send (`per-token`): the publisher's default batch size. */
@@ -98,4 +99,7 @@ export const system: SystemAdapter = {
   fan: notDag,
   pump: notDag,
   kafkaTokens,
+  kafkaWorker,
+  kafkaClient: rawClient,
+  kafkaServe: rawWorker,
 };

@@ -7,20 +7,28 @@
 import { pino } from 'pino';
 import { createEngine, topology, type AnyTopology, type NodeContext } from '../../src/index.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
-import type { Envelope, TokenBatchMessage } from '../../src/transports/index.ts';
+import type { Envelope, TokenBatchMessage, Transport } from '../../src/transports/index.ts';
 import { createClient, createWorker, publishEvents } from '../../src/worker/index.ts';
 import { sleep } from '../lib/measure.ts';
 import { deleteTopics, promptOf, TokenTally } from './kafka-common.ts';
-import type { KafkaSetup, KafkaTokenBench, KafkaWorkerBench } from './types.ts';
+import { WORKER_GROUP, type KafkaSetup, type KafkaTokenBench, type KafkaWorkerBench, type KafkaWorkerProcess } from './types.ts';
 
 const silent = pino({ level: 'silent' });
+
+/** A transport that can create its topics ahead of time (`createKafkaTransport`, or another client's prototype). */
+export type BenchTransport = Transport & { ensureTopics(): Promise<void> };
+/** Makes the transport of one side (worker, client, reader) of a measurement. */
+export type TransportFactory = (setup: KafkaSetup, clientId: string) => BenchTransport;
+
+/** Our Kafka transport (kafkajs). */
+export const kafkajsTransport: TransportFactory = (setup, clientId) => createKafkaTransport({ brokers: setup.brokers, prefix: setup.prefix, clientId });
 
 /**
  * W11: an engine running an llm `sim:fast` topology; `publishEvents` (tokens only)
  * sends its token batches to the token topic; `transport.read('token')` reads them back.
  */
-export async function kafkaTokens(setup: KafkaSetup): Promise<KafkaTokenBench> {
-  const transport = createKafkaTransport({ brokers: setup.brokers, prefix: setup.prefix, clientId: 'bench-w11-ours' });
+export async function kafkaTokens(setup: KafkaSetup, makeTransport: TransportFactory = kafkajsTransport): Promise<KafkaTokenBench> {
+  const transport = makeTransport(setup, 'bench-w11-ours');
   await transport.ensureTopics();
   const engine = createEngine();
   const publisher = publishEvents(engine.events$, transport, { logger: silent, lifecycle: false });
@@ -69,30 +77,46 @@ export async function kafkaTokens(setup: KafkaSetup): Promise<KafkaTokenBench> {
   };
 }
 
+const W12_TOPOLOGY = 'w12-answer';
+const w12Topology = (): AnyTopology =>
+  topology(W12_TOPOLOGY).llm('answer', { model: 'sim:fast', prompt: (ctx: NodeContext) => (ctx.input as { q: string }).q }).build({ output: 'answer' });
+
 /**
- * W12: a worker (`createWorker` over `createKafkaTransport`, an llm `sim:fast`
- * topology, publishing tokens and lifecycle events as by default) and a client
- * (`createClient` on its own transport) submitting with `submitMany`.
+ * W12b worker side: a worker (`createWorker`, an llm `sim:fast` topology, publishing tokens and
+ * lifecycle events as by default, feedback/policy consumers off) in group `<prefix>.workers`.
  */
-export async function kafkaWorker(setup: KafkaSetup, maxInFlight: number): Promise<KafkaWorkerBench> {
-  const name = 'w12-answer';
-  const t = topology(name).llm('answer', { model: 'sim:fast', prompt: (ctx: NodeContext) => (ctx.input as { q: string }).q }).build({ output: 'answer' });
-  const workerTransport = createKafkaTransport({ brokers: setup.brokers, prefix: setup.prefix, clientId: 'bench-w12-worker' });
-  const clientTransport = createKafkaTransport({ brokers: setup.brokers, prefix: setup.prefix, clientId: 'bench-w12-client' });
+export async function kafkaServe(setup: KafkaSetup, maxInFlight: number, makeTransport: TransportFactory = kafkajsTransport): Promise<KafkaWorkerProcess> {
+  const transport = makeTransport(setup, 'bench-w12-worker');
   const worker = createWorker({
-    engine: createEngine(), transport: workerTransport, topologies: [t], maxInFlight, group: `${setup.prefix}.workers`, inbound: false, logger: silent,
+    engine: createEngine(), transport, topologies: [w12Topology()], maxInFlight, group: WORKER_GROUP(setup.prefix), inbound: false, logger: silent,
   });
   await worker.start();
-  const client = createClient(clientTransport);
+  return {
+    async close() {
+      await worker.stop();
+      await transport.close();
+    },
+  };
+}
+
+/**
+ * W12b client side: `createClient` on its own transport, submitting with `submitMany`;
+ * creates the topics first, deletes them on close.
+ */
+export async function kafkaClient(setup: KafkaSetup, makeTransport: TransportFactory = kafkajsTransport): Promise<KafkaWorkerBench> {
+  const transport = makeTransport(setup, 'bench-w12-client');
+  await transport.ensureTopics();
+  const client = createClient(transport);
   let round = 0;
   return {
     async roundTrip(n) {
       const r = round++;
-      const ids = await client.submitMany(name, Array.from({ length: n }, (_, i) => ({ q: `${setup.prefix} round ${r} question ${i}` })));
+      const ids = await client.submitMany(W12_TOPOLOGY, Array.from({ length: n }, (_, i) => ({ q: `${setup.prefix} round ${r} question ${i}` })));
       const deadline = performance.now() + 120_000;
       let have = 0;
       // Results come in through the client's reader; poll the count of those we wait for.
       for (;;) {
+        if (client.failure !== undefined) throw client.failure;
         while (have < ids.length && client.results.has(ids[have]!)) have++;
         if (have === ids.length) break;
         if (performance.now() > deadline) throw new Error(`${have}/${n} results after 120 s`);
@@ -107,9 +131,25 @@ export async function kafkaWorker(setup: KafkaSetup, maxInFlight: number): Promi
     },
     async close() {
       await client.close();
-      await worker.stop();
-      await Promise.all([workerTransport.close(), clientTransport.close()]);
+      await transport.close();
       await deleteTopics(setup.brokers, setup.prefix);
+    },
+  };
+}
+
+/**
+ * W12: a worker (`createWorker` over the transport, an llm `sim:fast`
+ * topology, publishing tokens and lifecycle events as by default) and a client
+ * (`createClient` on its own transport) submitting with `submitMany`, in one process.
+ */
+export async function kafkaWorker(setup: KafkaSetup, maxInFlight: number, makeTransport: TransportFactory = kafkajsTransport): Promise<KafkaWorkerBench> {
+  const client = await kafkaClient(setup, makeTransport);
+  const worker = await kafkaServe(setup, maxInFlight, makeTransport);
+  return {
+    roundTrip: (n) => client.roundTrip(n),
+    async close() {
+      await worker.close();
+      await client.close();
     },
   };
 }

@@ -7,7 +7,7 @@ import {
 } from '../../src/index.ts';
 import { CallHooks, guardedCall } from '../../src/resilience/guard.ts';
 import { Resilience } from '../../src/resilience/resilience.ts';
-import { kafkaTokens, kafkaWorker } from './llm-orchestrator-kafka.ts';
+import { kafkaClient, kafkaServe, kafkaTokens, kafkaWorker } from './llm-orchestrator-kafka.ts';
 import type { Call, DagOptions, Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter, TokenConsumer, TokenPipe } from './types.ts';
 
 // The builder's types track node ids; these DAGs are built in loops, so the
@@ -133,6 +133,8 @@ export const system: SystemAdapter = {
   definer: definer as Definer<unknown, unknown>,
   tokenPipe,
   guard,
-  kafkaTokens,
-  kafkaWorker,
+  kafkaTokens: (setup) => kafkaTokens(setup),
+  kafkaWorker: (setup, maxInFlight) => kafkaWorker(setup, maxInFlight),
+  kafkaClient: (setup) => kafkaClient(setup),
+  kafkaServe: (setup, maxInFlight) => kafkaServe(setup, maxInFlight),
 };

@@ -99,6 +99,15 @@ export interface KafkaWorkerBench {
   close(): Promise<void>;
 }
 
+/** W12b: a worker alone (run in a process of its own), serving requests until closed. */
+export interface KafkaWorkerProcess {
+  /** Stops consuming, lets what is in flight finish; topics stay (the client deletes them). */
+  close(): Promise<void>;
+}
+
+/** The consumer group of every system's W12/W12b workers, so a workload can watch it (members, state). */
+export const WORKER_GROUP = (prefix: string): string => `${prefix}.workers`;
+
 /** The optional capabilities of the newer workloads; a workload lists only the systems that have what it needs. */
 export interface SystemExtras {
   /** W8/W9: `provider` streams one completion of `model` to a consumer (`consumer`), then to a sink. */
@@ -109,4 +118,8 @@ export interface SystemExtras {
   kafkaTokens?(setup: KafkaSetup): Promise<KafkaTokenBench>;
   /** W12: a worker and a client over Kafka; resolves once the worker consumes. */
   kafkaWorker?(setup: KafkaSetup, maxInFlight: number): Promise<KafkaWorkerBench>;
+  /** W12b: the client side of W12 alone; creates the topics, and deletes them on close. */
+  kafkaClient?(setup: KafkaSetup): Promise<KafkaWorkerBench>;
+  /** W12b: the worker side of W12 alone, in group {@link WORKER_GROUP}; resolves once it consumes. */
+  kafkaServe?(setup: KafkaSetup, maxInFlight: number): Promise<KafkaWorkerProcess>;
 }

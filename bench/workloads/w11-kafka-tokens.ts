@@ -22,6 +22,7 @@ export const workload: Workload = {
   ],
   targets: [{ kind: 'ratio', metric: 'tokens_per_s', baseline: 'kafkajs', op: '>=', value: 0.7, label: '≥ 70 % of raw kafkajs tokens/s' }],
   systems: () => ['llm-orchestrator', 'kafkajs'],
+  capable: ['llm-orchestrator', 'kafkajs', 'platformatic'],
   skip: skipWithoutKafka,
   timeoutMs: (mode) => (mode === 'quick' ? 60_000 : 120_000),
   async run(ctx) {

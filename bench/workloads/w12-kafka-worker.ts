@@ -10,14 +10,15 @@ const MAX_IN_FLIGHT = 64;
 export const workload: Workload = {
   id: 'w12',
   title: 'Run requests per second through one worker over Kafka',
-  description: `One worker (\`createWorker\` over \`createKafkaTransport\`, maxInFlight ${MAX_IN_FLIGHT}, publishing tokens and lifecycle events as by default, feedback/policy consumers off) serving an \`llm\` node on \`sim:fast\` (48 tokens per answer), and a client (\`createClient\` on its own transport) in the same process; fresh topics per measurement. \`client.submitMany\` sends 1,000 requests (quick: 300); time from the first submit until the last result arrived (every result checked: completed, with an answer), after a warm-up of 200 (quick: 64). Needs KAFKA_BROKERS.`,
+  description: `One worker (\`createWorker\` over \`createKafkaTransport\`, maxInFlight ${MAX_IN_FLIGHT}, publishing tokens and lifecycle events as by default, feedback/policy consumers off) serving an \`llm\` node on \`sim:fast\` (48 tokens per answer), and a client (\`createClient\` on its own transport) in the same process; fresh topics per measurement. \`client.submitMany\` sends 1,000 requests (quick: 300); time from the first submit until the last result arrived (every result checked: completed, with an answer), after a warm-up of 200 (quick: 64). kafkajs: the same request → reply hand-written on raw kafkajs (a consumer group with the same maxInFlight and commit-after-result, the same simulated answer, and per request the same messages our worker publishes: one token batch, four lifecycle events and the result, as JSON), its client in the same process. Needs KAFKA_BROKERS.`,
   metrics: [
     { name: 'requests_per_s', unit: 'requests/s', better: 'higher' },
     { name: 'ms', unit: 'ms', better: 'lower' },
     { name: 'requests', unit: 'requests', better: 'none', ratio: false },
   ],
-  targets: [],
-  systems: () => ['llm-orchestrator'],
+  targets: [{ kind: 'ratio', metric: 'requests_per_s', baseline: 'kafkajs', op: '>=', value: 0.6, label: '≥ 60 % of raw kafkajs requests/s' }],
+  systems: () => ['llm-orchestrator', 'kafkajs'],
+  capable: ['llm-orchestrator', 'kafkajs', 'platformatic'],
   skip: skipWithoutKafka,
   timeoutMs: (mode) => (mode === 'quick' ? 60_000 : 120_000),
   async run(ctx) {
