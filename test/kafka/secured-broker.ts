@@ -1,7 +1,7 @@
 // A private broker for a test file that needs its own (a secured one, or one it may stop): its own
 // KAFKA_HOME under the OS temp dir and its own ports, started and stopped with scripts/kafka-local.sh.
-// The jars are copied from an existing scripts/kafka-local.sh home (KAFKA_LIBS, <repo>/.kafka/libs, or the main
-// checkout's) so no Maven run is needed; without one the script resolves them with mvn as usual.
+// The jars are copied from an existing scripts/kafka-local.sh home (KAFKA_LIBS or <repo>/.kafka/libs)
+// so no Maven run is needed; without one the script resolves them with mvn as usual.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -48,7 +48,7 @@ async function freePair(): Promise<number> {
 }
 
 function libsSource(): string | undefined {
-  return [process.env.KAFKA_LIBS, path.join(REPO, '.kafka', 'libs'), '/work/main/.kafka/libs']
+  return [process.env.KAFKA_LIBS, path.join(REPO, '.kafka', 'libs')]
     .find((d): d is string => d !== undefined && existsSync(path.join(d, '.complete')));
 }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { topology } from '../../src/index.ts';
 import { createEngine, type Engine } from '../../src/runtime/engine.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
-import type { RunResultMessage, TokenBatchMessage } from '../../src/transports/messages.ts';
+import { isRunEndMarker, type RunResultMessage, type TokenBatchMessage } from '../../src/transports/messages.ts';
 import type { Envelope } from '../../src/transports/transport.ts';
 import { createClient, type Client } from '../../src/worker/client.ts';
 import { createWorker, type Worker } from '../../src/worker/worker.ts';
@@ -55,7 +55,11 @@ describe.skipIf(!brokers)('Kafka worker', () => {
         const texts = new Map(results.map((r) => [r.runId, (JSON.parse(r.output!) as { text: string }).text]));
         const wanted = results.reduce((n, r) => n + r.usage.outputTokens, 0);
         // Results are published after their run's tokens (the worker flushes first), so all tokens are there.
-        const batches = await readUntil(transport.read('token', { fromBeginning: true }), (xs) => xs.reduce((n, b) => n + b.value.tokens.length, 0) >= wanted);
+        // Each run's stream also ends with an end marker (no tokens, nodeId ''): checked, then left out.
+        const read = await readUntil(transport.read('token', { fromBeginning: true }), (xs) =>
+          xs.reduce((n, b) => n + b.value.tokens.length, 0) >= wanted && xs.filter((b) => isRunEndMarker(b.value)).length >= results.length);
+        expect(new Set(read.filter((b) => isRunEndMarker(b.value)).map((b) => b.value.runId))).toEqual(new Set(results.map((r) => r.runId)));
+        const batches = read.filter((b) => !isRunEndMarker(b.value));
         const byRun = new Map<string, Envelope<TokenBatchMessage>[]>();
         for (const b of batches) byRun.set(b.value.runId, [...(byRun.get(b.value.runId) ?? []), b]);
         expect([...byRun.keys()].sort()).toEqual([...texts.keys()].sort());
