@@ -239,6 +239,7 @@ export function createSender(deps: SenderDeps): Sender {
     async send(kind, messages) {
       if (messages.length === 0) return;
       const topic = deps.topics[kind];
+      await deps.topicsReady(); // the codec may need the ready step first (schema ids registered)
       const records = messages.map((m): OutRecord => {
         const e = deps.codec.encode(kind, m.value);
         return { key: m.key, value: e.value, headers: e.headers, size: recordBytes(m.key, e.value, e.headers) };
