@@ -45,9 +45,10 @@ export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
 export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions, type BulkheadOptions, type Resilience } from './resilience/resilience.ts';
 export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';
 export { RetryOptionsSchema, type RetryOptions, type RetryBudget } from './resilience/retry.ts';
+export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuery, ClaimRequest, RetentionRequest } from './runtime/store.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,
-  RetriesExhaustedError, CircuitOpenError,
+  RetriesExhaustedError, CircuitOpenError, StoreError, isStoreError, type StoreErrorCode,
   isOrchestratorError, isValidationError, isTopologyError, isNodeError, isTimeoutError, isCancelledError, isRejectedError,
   isProviderError, isStoppedError, isRetriesExhaustedError, isCircuitOpenError,
   retriableOf, serializeError, formatIssues,
