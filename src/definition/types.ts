@@ -145,6 +145,11 @@ export interface NodeDef {
   /** Run this node in another worker group, connected by a topic (a remote edge). */
   readonly remote?: string;
   readonly description?: string;
+  /**
+   * The spec the node was built from (its user functions, prompt, model settings), kept so
+   * `topologyVersion` can tell two definitions apart when they differ only inside `execute`'s closure.
+   */
+  readonly source?: Readonly<Record<string, unknown>>;
   readonly execute: Execute;
 }
 

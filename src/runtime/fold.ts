@@ -41,7 +41,7 @@ export interface FoldedNode {
   /** Completed (or resumed) nodes: their output. */
   readonly output?: unknown;
   /** Failed or cancelled nodes: why. */
-  readonly error?: SerializedError;
+  readonly error?: SerializedError | undefined;
   /** How many `node.started` events the node has (runs again after a recovery count). */
   readonly starts: number;
 }
@@ -63,7 +63,7 @@ export interface FoldedRun {
   readonly outputs: Readonly<Record<string, unknown>>;
   /** Ended runs: the run's output (completed) or error (failed, cancelled). */
   readonly output?: unknown;
-  readonly error?: SerializedError;
+  readonly error?: SerializedError | undefined;
   /** Token and cost totals as of the last terminal event that carried them. */
   readonly usage?: UsageTotals;
   /** `seq` of the last event folded; -1 for none. */
