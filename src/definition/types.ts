@@ -24,6 +24,17 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly signal: AbortSignal;
   readonly runId: string;
   readonly nodeId: string;
+  /**
+   * `<runId>:<nodeId>`: the same for every execution of this node in this run, also when a
+   * durable run is recovered after a crash and the node runs again. Tools with side effects
+   * (payments, emails, tickets) pass it to the service they call so a repeated call is a no-op.
+   *
+   * @example
+   * ```ts
+   * await payments.charge({ amount, idempotencyKey: ctx.idempotencyKey });
+   * ```
+   */
+  readonly idempotencyKey: string;
   readonly priority: Priority;
   /** Static configuration of the node (the `with` block of a JSON/YAML node). */
   readonly config: Readonly<Record<string, unknown>>;
