@@ -257,7 +257,7 @@ class EngineImpl implements Engine {
       if (recovered !== undefined) durable.attach(run, undefined, recovered.seqBase);
       else {
         const row: { -readonly [K in keyof NewRun]: NewRun[K] } = {
-          runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: Date.now(), owner: durable.owner, leaseMs: durable.leaseMs,
+          runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: durable.now(), owner: durable.owner, leaseMs: durable.leaseMs,
         };
         if (run.tenant !== undefined) row.tenant = run.tenant;
         durable.attach(run, row, 0);
