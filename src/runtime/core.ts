@@ -103,6 +103,11 @@ export class Core {
     else this.#deliver(run);
   }
 
+  /** Hands a run to its caller and frees its slots (also a parked run, which records no terminal event). */
+  deliver(run: Run): void {
+    this.#deliver(run);
+  }
+
   #deliver(run: Run): void {
     if (run.parent === undefined) this.active.delete(run);
     run.onEnd(run);

@@ -16,6 +16,10 @@ import { Resilience } from '../resilience/resilience.ts';
 import { Compiled } from './compiled.ts';
 import { Core } from './core.ts';
 import { Durable, isDeadOwner, processOwner } from './durable.ts';
+import { forkResume, type ForkOptions } from './fork.ts';
+import { Waits, wakeOf } from './park.ts';
+import { createRunsView, type RunsView } from './runs.ts';
+import { Signals, type SignalReceipt } from './signals.ts';
 import type { EngineEvent, RestartEvent } from './events.ts';
 import { foldRun } from './fold.ts';
 import { Limits } from './limits.ts';
@@ -26,7 +30,7 @@ import {
 import { Plan } from './plan.ts';
 import { resumeOf, type RecoveryReport } from './recover.ts';
 import { resultOf, type RunResult } from './result.ts';
-import { Run } from './run.ts';
+import { Run, type Wake } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED } from './states.ts';
@@ -36,6 +40,9 @@ import { topologyVersion } from './version.ts';
 
 export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
+export type { ForkOptions } from './fork.ts';
+export type { RunsView, StateAt, HistoryRange } from './runs.ts';
+export type { SignalReceipt } from './signals.ts';
 
 /**
  * Result type of running topology `T`.
@@ -102,6 +109,30 @@ export interface Engine {
    * Resolves once the runs are relaunched; rejects with a StoreError when the claim fails.
    */
   recover(options?: RecoverOptions): Promise<RecoveryReport>;
+  /**
+   * Time travel over the store (needs a `store`; without one every call rejects with
+   * `STORE_INVALID`): list runs, read a run's row and log, and its state at any `seq` or time.
+   */
+  readonly runs: RunsView;
+  /**
+   * Ends a wait: the run waiting for signal `name` goes on with `payload` (validated by the wait
+   * node's schema: a ValidationError `SIGNAL_INVALID` names the field). A parked run (engine with
+   * a store) gets `run.signalled` appended, then is claimed and resumed in this process, in
+   * whatever process parked it and however long ago (its topology must be registered: see
+   * `topologies`). Rejects with StoreError `RUN_NOT_FOUND` for an unknown stored run, WaitError
+   * `RUN_NOT_WAITING` for a run not waiting (or, without a store, not waiting in memory) and
+   * `WAIT_NAME_MISMATCH` for another wait's name.
+   */
+  signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt>;
+  /**
+   * Forks a stored run (needs a `store`): a new run (new id, `forkOf: { runId, nodeId }` in its
+   * row) runs node `from` and everything downstream of it again; every other node's output is
+   * taken from the parent's log (recorded as `node.resumed`; no model calls). `overrides` change
+   * the input, pin outputs, or give llm nodes another model or prompt. Resolves with the fork's
+   * result; rejects for a bad option (ValidationError `FORK_INVALID` naming it), an unknown run
+   * (`RUN_NOT_FOUND`) or an unregistered version (`TOPOLOGY_CHANGED`).
+   */
+  fork(runId: string, options: ForkOptions): Promise<RunResult>;
 }
 
 /**
@@ -129,6 +160,10 @@ class EngineImpl implements Engine {
   readonly #compiled = new WeakMap<Topology, Compiled>();
   readonly #all = new Set<Compiled>();
   readonly #durable: Durable | undefined;
+  readonly #waits: Waits;
+  readonly #signals: Signals;
+  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly runs: RunsView;
 
   constructor(options: EngineOptions) {
     const log = (options.logger ?? silentLogger).child({ component: 'engine' });
@@ -143,10 +178,21 @@ class EngineImpl implements Engine {
       log.info({ model, state }, 'circuit breaker state changed');
       if (core.bus.observed) core.bus.next({ type: 'breaker.state', model, state, ts: Date.now() });
     });
-    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t));
     const d = options.durable ?? {};
     this.#durable = options.store === undefined ? undefined
       : new Durable({ store: options.store, owner: d.owner ?? processOwner(), leaseMs: d.leaseMs ?? 15_000, now: d.now ?? Date.now }, core, log);
+    this.#waits = new Waits(core, this.#durable, log);
+    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t), this.#waits);
+    this.runs = createRunsView(options.store);
+    this.#signals = new Signals({
+      durable: this.#durable,
+      versions: () => this.#versions(),
+      relaunch: (rec, onEnd) => this.#relaunch(rec, this.#versions().get(rec.topology), undefined, (r) => onEnd(resultOf(r))),
+    }, this.#waits);
+    // one sweeper per engine: wakes parked runs whose wait timed out (and signalled runs left unclaimed)
+    this.#sweeper = this.#durable === undefined || d.sweepMs === undefined ? undefined
+      : setInterval(() => void this.recover({ wake: true }).catch((e: unknown) => log.warn({ err: e }, 'sweeping parked runs failed')), d.sweepMs);
+    this.#sweeper?.unref?.();
     for (const t of options.topologies ?? []) this.#compileForRuns(t);
   }
 
@@ -229,7 +275,10 @@ class EngineImpl implements Engine {
   }
 
   /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
-  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void, recovered?: { seqBase: number }): Run {
+  #launch(
+    c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
+    recovered?: { seqBase: number; wake?: Wake | undefined }, forkOf?: { runId: string; nodeId: string },
+  ): Run {
     const core = this.#core;
     const plan = c.plan;
     const level = LEVELS[opts?.priority ?? 'normal'];
@@ -242,6 +291,7 @@ class EngineImpl implements Engine {
     };
     const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
+    if (recovered?.wake !== undefined) run.wake = recovered.wake;
     core.active.add(run);
     if (core.closing) {
       core.finish(run, R_FAILED, new RejectedError('SHUTTING_DOWN', 'the engine is shutting down and admits no new runs'));
@@ -260,8 +310,17 @@ class EngineImpl implements Engine {
           runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: durable.now(), owner: durable.owner, leaseMs: durable.leaseMs,
         };
         if (run.tenant !== undefined) row.tenant = run.tenant;
+        if (forkOf !== undefined) row.forkOf = forkOf;
         durable.attach(run, row, 0);
       }
+    }
+    if (opts?.overrides !== undefined) {
+      const unknown = Object.keys(opts.overrides).filter((id) => plan.indexOf(id) === undefined);
+      if (unknown.length > 0) {
+        core.finish(run, R_FAILED, new ValidationError('OVERRIDES_INVALID', `overrides of topology '${plan.name}' are invalid`, unknown.map((id) => ({ code: 'unknown_node', path: ['overrides', id], message: `no node '${id}'` }))));
+        return run;
+      }
+      run.overrides = opts.overrides;
     }
     if (opts?.resume !== undefined) {
       const resume = { outputs: opts.resume.outputs, skipped: opts.resume.skipped ?? [] };
@@ -294,6 +353,7 @@ class EngineImpl implements Engine {
     const { mode = 'drain', timeoutMs = 30_000 } = parseOptions(ShutdownOptionsSchema, options, 'shutdown options');
     const core = this.#core;
     core.closing = true;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     const durable = this.#durable;
     const cancelAll = (): void => {
       // durable runs in flight are left to be recovered, not recorded as cancelled
@@ -321,13 +381,7 @@ class EngineImpl implements Engine {
     const opts = parseOptions(RecoverOptionsSchema, options, 'recover options');
     const durable = this.#durable;
     if (durable === undefined) throw new StoreError('STORE_INVALID', 'recover() needs an engine with a store (createEngine({ store }))');
-    const byName = new Map<string, Map<string, Compiled>>();
-    for (const c of this.#all) {
-      if (c.plan.runIssues.length > 0) continue;
-      let versions = byName.get(c.plan.name);
-      if (versions === undefined) byName.set(c.plan.name, versions = new Map());
-      versions.set(topologyVersion(c.plan.topology), c);
-    }
+    const byName = this.#versions();
     const results = new ReplaySubject<RunResult>();
     const resumed: string[] = [];
     const failed: { runId: string; topology: string; error: StoreError }[] = [];
@@ -338,6 +392,7 @@ class EngineImpl implements Engine {
     const store = durable.store;
     const claimed = await store.claim({
       owner: durable.owner, leaseMs: durable.leaseMs, limit: opts.limit ?? 1000, now: durable.now(), topologies: [...byName.keys()], isDead: isDeadOwner,
+      wakeable: opts.wake ?? false,
     });
     let open = claimed.length;
     const ended = (): void => {
@@ -356,6 +411,41 @@ class EngineImpl implements Engine {
     }
     if (claimed.length === 0) results.complete();
     return { resumed, failed, results };
+  }
+
+  /** The runnable compiled topologies, by name then version. */
+  #versions(): Map<string, Map<string, Compiled>> {
+    const byName = new Map<string, Map<string, Compiled>>();
+    for (const c of this.#all) {
+      if (c.plan.runIssues.length > 0) continue;
+      let versions = byName.get(c.plan.name);
+      if (versions === undefined) byName.set(c.plan.name, versions = new Map());
+      versions.set(topologyVersion(c.plan.topology), c);
+    }
+    return byName;
+  }
+
+  signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt> {
+    return this.#signals.signal(runId, name, payload);
+  }
+
+  async fork(runId: string, options: ForkOptions): Promise<RunResult> {
+    const durable = this.#durable;
+    if (durable === undefined) throw new StoreError('STORE_INVALID', 'fork() needs an engine with a store (createEngine({ store }))');
+    const store = durable.store;
+    const rec = await store.getRun(runId);
+    if (rec === undefined) throw new StoreError('RUN_NOT_FOUND', `run '${runId}' is not in the store (${store.location})`);
+    const c = this.#versions().get(rec.topology)?.get(rec.version);
+    if (c === undefined) {
+      throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to fork it`);
+    }
+    const resume = forkResume(c.plan, foldRun(await store.history(runId)), options);
+    const o = options.overrides;
+    const input = o !== undefined && Object.hasOwn(o, 'input') ? o.input : rec.input;
+    const opts: ParsedRunOptions = { resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, runId: options.runId, overrides: o?.nodes };
+    return new Promise((resolve) => {
+      this.#launch(c, input, opts, (r) => resolve(resultOf(r)), undefined, { runId, nodeId: options.from });
+    });
   }
 
   /** Relaunches one claimed run; resolves with the error that stopped it (recorded as its `run.failed` when possible). */
@@ -380,6 +470,7 @@ class EngineImpl implements Engine {
     }
     const state = foldRun(history);
     const { resume, cut } = resumeOf(c.plan, state);
+    const wake = wakeOf(history, state, durable.now());
     const bus = this.#core.bus;
     if (bus.observed) {
       for (const i of cut) {
@@ -388,7 +479,7 @@ class EngineImpl implements Engine {
       }
     }
     const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
-    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1 });
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake });
     return undefined;
   }
 }

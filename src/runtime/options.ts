@@ -7,7 +7,7 @@
  */
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
-import type { Priority, RemoteExecutor } from '../definition/types.ts';
+import type { NodeOverride, Priority, RemoteExecutor } from '../definition/types.ts';
 import { isLogger, type Logger } from '../logger.ts';
 import { isModels, type Models } from '../providers/models.ts';
 import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
@@ -34,6 +34,7 @@ export const DurableOptionsSchema = z.strictObject({
   leaseMs: z.number().int().min(10).optional(),
   owner: z.string().min(1).optional(),
   now: z.custom<() => number>((v) => typeof v === 'function', 'expected a function returning epoch ms').optional(),
+  sweepMs: z.number().int().positive().optional(),
 });
 
 /**
@@ -51,6 +52,12 @@ export interface DurableOptions {
   readonly owner?: string;
   /** The clock leases are judged by (epoch ms). Default `Date.now`; tests inject their own. */
   readonly now?: () => number;
+  /**
+   * Every this many ms, wake parked runs whose wait timed out (and signalled runs nobody
+   * resumed): `recover({ wake: true })` on one timer per engine (it also recovers runs of dead
+   * processes). Default: no sweeping; call `engine.recover({ wake: true })` yourself.
+   */
+  readonly sweepMs?: number;
 }
 
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
@@ -136,6 +143,20 @@ export const ResumeSchema = z.strictObject({
 });
 
 /**
+ * Schema of a node's override ({@link NodeOverride}).
+ *
+ * @example
+ * ```ts
+ * NodeOverrideSchema.parse({ model: 'sim:other' });
+ * ```
+ */
+export const NodeOverrideSchema = z.strictObject({
+  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
+  system: z.string().optional(),
+  prompt: z.string().optional(),
+});
+
+/**
  * Schema of {@link RunOptions}.
  *
  * @example
@@ -150,6 +171,7 @@ export const RunOptionsSchema = z.strictObject({
   runId: z.string().min(1).optional(),
   resume: ResumeSchema.optional(),
   tenant: z.string().min(1).optional(),
+  overrides: z.record(z.string(), NodeOverrideSchema).optional(),
 });
 
 /**
@@ -186,6 +208,11 @@ export interface RunOptions {
   readonly resume?: ResumeOptions;
   /** Who the run is for; token usage and cost are totalled per tenant (`engine.usage(tenant)`). */
   readonly tenant?: string;
+  /**
+   * Per-node settings for this run only, by node id: an llm node's `model`, `system` or `prompt`
+   * (e.g. to try another model; see `engine.fork`). An unknown node id fails the run (`OVERRIDES_INVALID`).
+   */
+  readonly overrides?: Readonly<Record<string, NodeOverride>>;
 }
 
 /**
@@ -243,6 +270,7 @@ export interface StreamOptions {
 export const RecoverOptionsSchema = z.strictObject({
   limit: positiveInt.optional(),
   signal: z.instanceof(AbortSignal).optional(),
+  wake: z.boolean().optional(),
 });
 
 /**
@@ -258,6 +286,11 @@ export interface RecoverOptions {
   readonly limit?: number;
   /** Aborting it cancels the runs it resumed, as a run's own signal does (the cancellation is recorded). */
   readonly signal?: AbortSignal;
+  /**
+   * Also wake parked runs: those whose wait timed out (the wait node fails with WAIT_TIMEOUT or
+   * takes its `onError` edge) and those signalled but not resumed (their signaller died). Default false.
+   */
+  readonly wake?: boolean;
 }
 
 /**

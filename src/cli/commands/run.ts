@@ -84,11 +84,14 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
       const u = result.usage;
       io.err.write(`✓ completed in ${ms} ms${u.calls > 0 ? ` · ${u.calls} model calls · ${u.inputTokens} in / ${u.outputTokens} out tokens · $${u.costUsd.toFixed(6)}` : ''}\n`);
       io.out.write(`${typeof result.output === 'string' ? result.output : JSON.stringify(result.output ?? result.outputs, null, 2)}\n`);
+    } else if (result.status === 'waiting') {
+      const w = result.wait;
+      io.err.write(`⏸ parked after ${ms} ms on wait '${w.name}' (node ${w.nodeId}${w.timeoutAt === undefined ? '' : `, times out ${new Date(w.timeoutAt).toISOString()}`}); resume with: llmo signal ${result.runId} ${w.name} --payload <json> --store <url>\n`);
     } else {
       // The message of an error with issues already lists them (one per line).
       io.err.write(`✗ ${result.status} after ${ms} ms: ${result.error.message}\n`);
       io.err.write(`  completed nodes: ${Object.keys(result.outputs).join(', ') || 'none'}\n`);
     }
   }
-  return result.status === 'completed' ? EXIT.ok : result.status === 'cancelled' ? EXIT.cancelled : EXIT.runFailed;
+  return result.status === 'completed' || result.status === 'waiting' ? EXIT.ok : result.status === 'cancelled' ? EXIT.cancelled : EXIT.runFailed;
 }
