@@ -86,6 +86,7 @@ export class Durable implements JournalHost {
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined = undefined;
   #renewing = false;
+  #closed: Promise<void> | undefined = undefined;
 
   constructor(cfg: DurableConfig, core: Core, log: Logger) {
     this.store = cfg.store;
@@ -164,7 +165,11 @@ export class Durable implements JournalHost {
    * Shutdown: runs still in flight are left to be recovered (no longer recorded, leases
    * released); stops the renewal timer.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     const left = [...this.held.values()];

@@ -191,4 +191,43 @@ describe('durable engine', () => {
     await firstValueFrom(report.results.pipe(toArray()));
     await e2.shutdown();
   });
+
+  it('restarts an llm node cut mid-stream with a node.restart (recovered) before it starts again', async () => {
+    const base = createMemoryStore();
+    const story = topology('story').llm('draft', { model: 'sim:fast', prompt: () => 'Tell me about streams.', maxTokens: 8 }).build({ output: 'draft' });
+    const crashed = crashingStore(base, 2); // run.started and node.started stored, then the process dies
+    const e1 = createEngine({ store: crashed, durable: { owner: A } });
+    void e1.run(story, undefined, { runId: 's1' });
+    await until(() => crashed.crashed);
+    const e2 = createEngine({ store: base, topologies: [story], durable: { now: () => Date.now() + FAR } });
+    const seen: string[] = [];
+    e2.events$.subscribe((e) => { if (e.type === 'node.restart') seen.push(`restart:${e.nodeId}:${e.reason}`); else if (e.type === 'node.started') seen.push(`started:${e.nodeId}:${e.seq}`); });
+    const report = await e2.recover();
+    const [r] = await firstValueFrom(report.results.pipe(toArray()));
+    expect(r?.status).toBe('completed');
+    expect(seen).toEqual(['restart:draft:recovered', 'started:draft:3']); // seq 2 is the recovered run.started
+    expect(foldRun(await base.history('s1')).nodes['draft']).toMatchObject({ status: 'completed', starts: 2 });
+    await e2.shutdown();
+  });
+
+  it('shutdown leaves durable runs in flight to be recovered: not recorded as cancelled, leases released', async () => {
+    const base = createMemoryStore();
+    let hang = true;
+    const t = topology('hold').map('a', { run: () => 1 }).map('b', { after: ['a'], run: ({ deps }) => (hang ? new Promise<number>(() => undefined) : deps.a + 1) }).build({ output: 'b' });
+    const e1 = createEngine({ store: base });
+    const p = e1.run(t, undefined, { runId: 'h1' });
+    await until(async () => (await base.getRun('h1'))?.lastSeq === 3); // run.started, a started+completed, b started
+    await e1.shutdown({ mode: 'cancel' });
+    expect((await p).status).toBe('cancelled');
+    const rec = await base.getRun('h1');
+    expect(rec?.status).toBe('running');
+    expect(rec?.leaseOwner).toBeUndefined();
+    hang = false;
+    const e2 = createEngine({ store: base, topologies: [t] });
+    const report = await e2.recover();
+    const [r] = await firstValueFrom(report.results.pipe(toArray()));
+    expect(r?.output).toBe(2);
+    expect((await base.history('h1')).filter((e) => e.type === 'node.resumed').map((e) => e.nodeId)).toEqual(['a']);
+    await e2.shutdown();
+  });
 });
