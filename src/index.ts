@@ -26,10 +26,9 @@ export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
-  type ForkOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt, type RecoverOptions, type DurableOptions,
+  type ForkOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
 } from './runtime/engine.ts';
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
-export { foldRun, type FoldedRun, type FoldedNode, type FoldedRunStatus, type FoldedNodeStatus, type FoldAt } from './runtime/fold.ts';
 export type { InputSource } from './runtime/source.ts';
 export type {
   EngineEvent, TokenEvent, RestartEvent, BreakerEvent, RunEvent, RunEventType,
