@@ -195,6 +195,28 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await runsCommand('history', id, opts, io);
     });
 
+  storeFlags(runs.command('state').description("a run's state (statuses, outputs, usage) at an event or a time (time travel)").argument('<runId>')
+    .option('--seq <n>', 'as of this event seq (inclusive)', nonNegativeInt)
+    .option('--at <time>', 'as of this ISO 8601 time (inclusive)'))
+    .action(async (id: string, opts) => {
+      const { runsStateCommand } = await import('./commands/runs-state.ts');
+      code = await runsStateCommand(id, opts, io);
+    });
+
+  program.command('signal')
+    .description('end the wait a parked run waits on, resume it here until it ends (or parks again), then exit')
+    .argument('<runId>')
+    .argument('<name>', 'the wait name')
+    .argument('<topology...>', 'the topology files the run may have been recorded under')
+    .option('--payload <json>', 'the payload, validated by the wait node schema (default null)')
+    .option('--store <url>', STORE)
+    .option('--json', 'print the result as JSON')
+    .option('--ops <module>', OPS)
+    .action(async (runId: string, name: string, files: string[], opts) => {
+      const { signalCommand } = await import('./commands/signal.ts');
+      code = await signalCommand(runId, name, files, opts, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
