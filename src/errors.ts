@@ -324,7 +324,8 @@ export interface ProviderErrorDetails {
 export type WaitErrorCode =
   | 'WAIT_TIMEOUT' // a wait node's timeoutMs passed before its signal arrived
   | 'RUN_NOT_WAITING' // engine.signal named a run that is not parked on a wait (unknown in memory, running or ended)
-  | 'WAIT_NAME_MISMATCH'; // engine.signal named another wait than the one the run is parked on
+  | 'WAIT_NAME_MISMATCH' // engine.signal named another wait than the one the run is parked on
+  | 'RUN_PARKED'; // the `error` of a waiting result: the run is parked on a wait, not done
 
 /**
  * A wait for a person or an event went wrong: it timed out (the wait node fails with it,

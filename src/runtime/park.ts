@@ -130,6 +130,7 @@ export class Waits {
     const timeoutAt = request.timeoutMs === undefined ? undefined : durable.now() + request.timeoutMs;
     run.status = R_WAITING;
     run.parked = timeoutAt === undefined ? { nodeId, name: request.name } : { nodeId, name: request.name, timeoutAt };
+    run.error = new WaitError('RUN_PARKED', `run '${run.id}' is parked on wait '${request.name}' (node '${nodeId}'); engine.signal resumes it`);
     // nodes running beside the wait stop; unrecorded, they run again on resume
     if (run.ctl !== undefined) run.ctl.abort(new CancelledError(`run parked on wait '${request.name}'`));
     if (run.cleanup !== undefined) {

@@ -3,7 +3,7 @@
  * are computed from the finished run on first read.
  * @module
  */
-import { serializeError, type CancelledError, type OrchestratorError } from '../errors.ts';
+import { serializeError, type CancelledError, type OrchestratorError, type WaitError } from '../errors.ts';
 import type { RunEvent } from './events.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { Run } from './run.ts';
@@ -60,7 +60,8 @@ export interface WaitingRun<O> extends ResultBase<O> {
   /** The wait it is parked on, and when it times out (epoch ms; absent: never). */
   readonly wait: { readonly nodeId: string; readonly name: string; readonly timeoutAt?: number };
   readonly output?: undefined;
-  readonly error?: undefined;
+  /** Why it is not done: a WaitError `RUN_PARKED` naming the wait (so `r.error` is set whenever `status !== 'completed'`). */
+  readonly error: WaitError;
 }
 
 /**

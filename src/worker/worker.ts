@@ -186,13 +186,11 @@ export function createWorker(options: WorkerOptions): Worker {
       await endMarker(runId, req.requestId, attempt, RUN_ENDED);
       const u = r.usage;
       return {
-        // run-result v1 has no 'waiting': a run parked on a wait node is reported as not done (failed, WAIT_PARKED)
+        // run-result v1 has no 'waiting': a run parked on a wait node is reported as not done (failed, its error RUN_PARKED)
         requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status === 'waiting' ? 'failed' : r.status,
         output: r.output === undefined ? null : JSON.stringify(r.output),
         outputs: JSON.stringify(r.outputs),
-        error: r.status === 'waiting'
-          ? JSON.stringify({ name: 'WaitError', code: 'WAIT_PARKED', message: `run '${r.runId}' is parked on wait '${r.wait.name}'; resume it with engine.signal / llmo signal`, retriable: false })
-          : r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
+        error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
         usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
         worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
       };
