@@ -159,7 +159,8 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
         for (const e of w.events) {
           let row = rows.get(e.runId);
           if (row === undefined) {
-            row = loadRow(e.runId);
+            const r = stmts.getState.get(e.runId) as SqlRun | undefined;
+            row = r === undefined ? undefined : fromSql(r, location);
             if (row === undefined) throw runNotFound(e.runId);
             rows.set(e.runId, row);
           }
