@@ -4,12 +4,18 @@
  * @module
  */
 import type Database from 'better-sqlite3';
-import { StoreError } from '../../errors.ts';
-import type { SerializedError } from '../../errors.ts';
+import { StoreError, type SerializedError } from '../../errors.ts';
 import type { StoredEvent, StoredRunStatus } from '../../runtime/store.ts';
 import type { RunRow } from '../rows.ts';
 
-/** A `runs` row as SQLite returns it. */
+/**
+ * A `runs` row as SQLite returns it.
+ *
+ * @example
+ * ```ts
+ * const r = stmts.getRun.get('r1') as SqlRun | undefined;
+ * ```
+ */
 export interface SqlRun {
   run_id: string; topology: string; version: string; status: string; input?: string | null; tenant: string | null;
   fork_run_id: string | null; fork_node_id: string | null; created_at: number; updated_at: number; last_seq: number;
