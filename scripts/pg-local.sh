@@ -73,6 +73,7 @@ BIN=""
 need_bin() {
   [[ -z "$BIN" ]] || return 0
   if ! BIN="$(find_bin)"; then
+    [[ "${1:-}" == install ]] || die "PostgreSQL not found (bash scripts/pg-local.sh start installs it as root with apt-get; or set PG_BIN)"
     install_postgres || die "PostgreSQL not found (install Debian's postgresql package, or set PG_BIN)"
     BIN="$(find_bin)" || die "PostgreSQL still not found after installing it"
   fi
@@ -201,7 +202,7 @@ EOF
 
 cmd_start() {
   lock
-  need_bin
+  need_bin install
   ensure_user
   prepare_home
   if is_running; then
