@@ -9,7 +9,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isStoreError, isValidationError } from '../../src/errors.ts';
 import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
+import { newWriteId, writeBatch, type Write } from '../../src/stores/postgres/commit.ts';
 import { createPostgresStore, MIGRATIONS, SCHEMA_VERSION } from '../../src/stores/postgres/index.ts';
+import { newRow } from '../../src/stores/rows.ts';
 import { describeRunStore } from './conformance.ts';
 import { pgScript, urlOf } from './global-setup.ts';
 
@@ -124,6 +126,46 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
     expect(isStoreError(err) && err.message).not.toContain('secret');
   });
 
+  it('a batch run again after an unknown COMMIT outcome writes nothing twice; the same content from another write is still a conflict', async () => {
+    const schema = freshSchema();
+    await (await open(schema)).close();
+    const run = { runId: 'r', topology: 't', version: 'v', input: 1, createdAt: 1, owner: 'o', leaseMs: 1 };
+    const ev = (seq: number): StoredEvent => ({ runId: 'r', seq, ts: seq, type: 'node.completed', nodeId: 'n', output: seq });
+    const batch: Write[] = [
+      { kind: 'create', id: newWriteId(), run, row: newRow(run) },
+      { kind: 'append', id: newWriteId(), events: [ev(0), ev(1)] },
+    ];
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const inTx = async (w: readonly Write[]): Promise<string> => {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        await writeBatch(c, `"${schema}"`, w);
+        await c.query('COMMIT');
+        return 'committed';
+      } catch (e) {
+        await c.query('ROLLBACK');
+        return isStoreError(e) ? e.code : String(e);
+      } finally {
+        c.release();
+      }
+    };
+    try {
+      expect(await inTx(batch)).toBe('committed');
+      expect(await inTx(batch)).toBe('committed'); // the re-run of a batch that did commit
+      const a = batch[1] as Extract<Write, { kind: 'append' }>;
+      expect(await inTx([{ kind: 'create', id: newWriteId(), run, row: newRow(run) }])).toBe('RUN_EXISTS');
+      expect(await inTx([{ ...a, id: newWriteId() }])).toBe('SEQ_CONFLICT');
+      expect(await inTx([{ ...a, events: [ev(0), { ...ev(1), output: 'other' }] }])).toBe('SEQ_CONFLICT');
+      const events = await admin((c) => c.query<{ seq: number }>(`SELECT seq FROM "${schema}".llmo_events ORDER BY seq`));
+      expect(events.rows.map((r) => r.seq)).toEqual([0, 1]);
+      const runs = await admin((c) => c.query<{ last_seq: number }>(`SELECT last_seq FROM "${schema}".llmo_runs`));
+      expect(runs.rows).toEqual([{ last_seq: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a wrong password is STORE_INVALID, not retried', async () => {
     const bad = new URL(url);
     bad.password = 'wrong-password';
@@ -156,7 +198,9 @@ describe.skipIf(!canRunLocal)('PostgreSQL store: a server restart mid-load (priv
       const privateUrl = urlOf(started.stdout);
       expect(started.code, started.stderr).toBe(0);
       if (privateUrl === undefined) throw new Error('no URL');
-      const store = await createPostgresStore({ url: privateUrl, schema: 'restart', retryMs: 30_000, pool: { max: 4 } });
+      const warnings: string[] = [];
+      const logger = { child: () => logger, error: () => undefined, info: () => undefined, debug: () => undefined, warn: (o: object | string, m?: string) => void warnings.push(m ?? String(o)) };
+      const store = await createPostgresStore({ url: privateUrl, schema: 'restart', retryMs: 30_000, pool: { max: 4 }, logger });
       const RUNS = 8;
       const T0 = 1_700_000_000_000;
       for (let r = 0; r < RUNS; r++) await store.createRun({ runId: `w${r}`, topology: 't', version: 'v', input: r, createdAt: T0, owner: 'me', leaseMs: 60_000 });
@@ -209,6 +253,8 @@ describe.skipIf(!canRunLocal)('PostgreSQL store: a server restart mid-load (priv
       await Promise.all(writers);
 
       expect(failures.every((c) => c === 'STORE_UNAVAILABLE')).toBe(true);
+      // the restart did hit writes in flight: they were retried on new connections
+      expect(warnings.some((m) => /unavailable; retrying/.test(m))).toBe(true);
       for (const [runId, mine] of acked) {
         const history = await store.history(runId);
         // every acknowledged event is there, as sent; the log has no gap and no duplicate
