@@ -280,6 +280,7 @@ export type StoreErrorCode =
   | 'RUN_EXISTS' // createRun with a taken id
   | 'RUN_NOT_FOUND' // append or a query named an unknown run
   | 'SEQ_CONFLICT' // an event's seq is already taken (two writers on one run)
+  | 'LEASE_LOST' // another process took the lease of a run this process was running
   | 'TOPOLOGY_CHANGED'; // a stored run's topology version is not registered with the engine
 
 /**

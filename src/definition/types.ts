@@ -24,6 +24,17 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly signal: AbortSignal;
   readonly runId: string;
   readonly nodeId: string;
+  /**
+   * `<runId>:<nodeId>`: the same for every execution of this node in this run, also when a
+   * durable run is recovered after a crash and the node runs again. Tools with side effects
+   * (payments, emails, tickets) pass it to the service they call so a repeated call is a no-op.
+   *
+   * @example
+   * ```ts
+   * await payments.charge({ amount, idempotencyKey: ctx.idempotencyKey });
+   * ```
+   */
+  readonly idempotencyKey: string;
   readonly priority: Priority;
   /** Static configuration of the node (the `with` block of a JSON/YAML node). */
   readonly config: Readonly<Record<string, unknown>>;
@@ -145,6 +156,11 @@ export interface NodeDef {
   /** Run this node in another worker group, connected by a topic (a remote edge). */
   readonly remote?: string;
   readonly description?: string;
+  /**
+   * The spec the node was built from (its user functions, prompt, model settings), kept so
+   * `topologyVersion` can tell two definitions apart when they differ only inside `execute`'s closure.
+   */
+  readonly source?: Readonly<Record<string, unknown>>;
   readonly execute: Execute;
 }
 

@@ -5,9 +5,9 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { Observable } from 'rxjs';
+import { ReplaySubject, type Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
-import { CancelledError, RejectedError, TimeoutError, TopologyError, ValidationError, type OrchestratorError } from '../errors.ts';
+import { CancelledError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
 import type { AnyTopology, InputOf, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
@@ -15,21 +15,27 @@ import { onAbort } from '../primitives/abort.ts';
 import { Resilience } from '../resilience/resilience.ts';
 import { Compiled } from './compiled.ts';
 import { Core } from './core.ts';
-import type { EngineEvent } from './events.ts';
+import { Durable, isDeadOwner, processOwner } from './durable.ts';
+import type { EngineEvent, RestartEvent } from './events.ts';
+import { foldRun } from './fold.ts';
 import { Limits } from './limits.ts';
 import {
-  EngineOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
-  type EngineOptions, type ParsedRunOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
+  EngineOptionsSchema, RecoverOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
+  type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
 } from './options.ts';
 import { Plan } from './plan.ts';
+import { resumeOf, type RecoveryReport } from './recover.ts';
 import { resultOf, type RunResult } from './result.ts';
 import { Run } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED } from './states.ts';
+import type { NewRun, RunRecord } from './store.ts';
 import { UsageBook } from './usage.ts';
+import { topologyVersion } from './version.ts';
 
-export type { EngineOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { RecoveryReport } from './recover.ts';
 
 /**
  * Result type of running topology `T`.
@@ -79,8 +85,23 @@ export interface Engine {
     Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }>;
   /** Compiles (and validates) ahead of the first run. Throws TopologyError when invalid. */
   compile(topology: AnyTopology): void;
-  /** Refuses new runs, then drains or cancels the ones in flight. */
+  /**
+   * Refuses new runs, then drains or cancels the ones in flight. With a store, durable runs
+   * still in flight when draining ends (or with `mode: 'cancel'`) are left to be recovered:
+   * their cancellation is not recorded and their leases are released. The store stays open.
+   */
   shutdown(options?: ShutdownOptions): Promise<void>;
+  /**
+   * Resumes the stored runs left unfinished by a process that died (needs a `store`).
+   * Claims runs of the topologies this engine has registered or compiled whose lease
+   * expired or whose owner is a dead process of this host, folds each one's log and
+   * relaunches it under the same id: completed nodes' outputs are replayed (recorded as
+   * `node.resumed`), skipped nodes stay skipped, nodes that were running run again (an llm
+   * node cut mid-stream first gets a `node.restart` with reason `recovered` on the bus).
+   * A run recorded under a version this engine does not have fails with `TOPOLOGY_CHANGED`.
+   * Resolves once the runs are relaunched; rejects with a StoreError when the claim fails.
+   */
+  recover(options?: RecoverOptions): Promise<RecoveryReport>;
 }
 
 /**
@@ -107,6 +128,7 @@ class EngineImpl implements Engine {
   readonly #maxInFlight: number;
   readonly #compiled = new WeakMap<Topology, Compiled>();
   readonly #all = new Set<Compiled>();
+  readonly #durable: Durable | undefined;
 
   constructor(options: EngineOptions) {
     const log = (options.logger ?? silentLogger).child({ component: 'engine' });
@@ -122,6 +144,10 @@ class EngineImpl implements Engine {
       if (core.bus.observed) core.bus.next({ type: 'breaker.state', model, state, ts: Date.now() });
     });
     this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t));
+    const d = options.durable ?? {};
+    this.#durable = options.store === undefined ? undefined
+      : new Durable({ store: options.store, owner: d.owner ?? processOwner(), leaseMs: d.leaseMs ?? 15_000, now: d.now ?? Date.now }, core, log);
+    for (const t of options.topologies ?? []) this.#compileForRuns(t);
   }
 
   usage(tenant?: string): Readonly<UsageTotals> {
@@ -202,13 +228,19 @@ class EngineImpl implements Engine {
     });
   }
 
-  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void): Run {
+  /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
+  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void, recovered?: { seqBase: number }): Run {
     const core = this.#core;
     const plan = c.plan;
     const level = LEVELS[opts?.priority ?? 'normal'];
     const deadlineMs = opts?.deadlineMs;
     const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
-    const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, onEnd);
+    const durable = this.#durable;
+    const deliver = durable === undefined ? onEnd : (r: Run): void => {
+      durable.ended(r);
+      onEnd(r);
+    };
+    const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
     core.active.add(run);
     if (core.closing) {
@@ -221,6 +253,16 @@ class EngineImpl implements Engine {
       return run;
     }
     run.input = parsedInput.value;
+    if (durable !== undefined) {
+      if (recovered !== undefined) durable.attach(run, undefined, recovered.seqBase);
+      else {
+        const row: { -readonly [K in keyof NewRun]: NewRun[K] } = {
+          runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: durable.now(), owner: durable.owner, leaseMs: durable.leaseMs,
+        };
+        if (run.tenant !== undefined) row.tenant = run.tenant;
+        durable.attach(run, row, 0);
+      }
+    }
     if (opts?.resume !== undefined) {
       const resume = { outputs: opts.resume.outputs, skipped: opts.resume.skipped ?? [] };
       const issues = plan.checkResume(resume);
@@ -252,7 +294,10 @@ class EngineImpl implements Engine {
     const { mode = 'drain', timeoutMs = 30_000 } = parseOptions(ShutdownOptionsSchema, options, 'shutdown options');
     const core = this.#core;
     core.closing = true;
+    const durable = this.#durable;
     const cancelAll = (): void => {
+      // durable runs in flight are left to be recovered, not recorded as cancelled
+      if (durable !== undefined) void durable.close();
       core.cancelling = true;
       for (const run of [...core.active]) core.finish(run, R_CANCELLED, new CancelledError('engine shut down'));
     };
@@ -267,7 +312,83 @@ class EngineImpl implements Engine {
         };
       });
     }
+    if (durable !== undefined) await durable.close();
     for (const c of this.#all) c.close();
     core.bus.complete();
+  }
+
+  async recover(options: RecoverOptions = {}): Promise<RecoveryReport> {
+    const opts = parseOptions(RecoverOptionsSchema, options, 'recover options');
+    const durable = this.#durable;
+    if (durable === undefined) throw new StoreError('STORE_INVALID', 'recover() needs an engine with a store (createEngine({ store }))');
+    const byName = new Map<string, Map<string, Compiled>>();
+    for (const c of this.#all) {
+      if (c.plan.runIssues.length > 0) continue;
+      let versions = byName.get(c.plan.name);
+      if (versions === undefined) byName.set(c.plan.name, versions = new Map());
+      versions.set(topologyVersion(c.plan.topology), c);
+    }
+    const results = new ReplaySubject<RunResult>();
+    const resumed: string[] = [];
+    const failed: { runId: string; topology: string; error: StoreError }[] = [];
+    if (byName.size === 0 || this.#core.closing) {
+      results.complete();
+      return { resumed, failed, results };
+    }
+    const store = durable.store;
+    const claimed = await store.claim({
+      owner: durable.owner, leaseMs: durable.leaseMs, limit: opts.limit ?? 1000, now: durable.now(), topologies: [...byName.keys()], isDead: isDeadOwner,
+    });
+    let open = claimed.length;
+    const ended = (): void => {
+      if (--open === 0) results.complete();
+    };
+    for (const rec of claimed) {
+      const error = await this.#relaunch(rec, byName.get(rec.topology), opts.signal, (r) => {
+        results.next(resultOf(r));
+        ended();
+      });
+      if (error === undefined) resumed.push(rec.runId);
+      else {
+        failed.push({ runId: rec.runId, topology: rec.topology, error });
+        ended();
+      }
+    }
+    if (claimed.length === 0) results.complete();
+    return { resumed, failed, results };
+  }
+
+  /** Relaunches one claimed run; resolves with the error that stopped it (recorded as its `run.failed` when possible). */
+  async #relaunch(rec: RunRecord, versions: ReadonlyMap<string, Compiled> | undefined, signal: AbortSignal | undefined, onEnd: (run: Run) => void): Promise<StoreError | undefined> {
+    const durable = this.#durable!;
+    const store = durable.store;
+    const c = versions?.get(rec.version);
+    if (c === undefined) {
+      const known = [...(versions?.keys() ?? [])].join(', ') || 'none';
+      const error = new StoreError('TOPOLOGY_CHANGED', `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it`);
+      const ts = durable.now();
+      const wrote = await store.append([{ runId: rec.runId, seq: rec.lastSeq + 1, ts, type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(
+        () => undefined, (e: unknown) => e,
+      );
+      if (wrote !== undefined) this.#core.log.error({ runId: rec.runId, err: wrote }, 'recording a TOPOLOGY_CHANGED failure failed');
+      return error;
+    }
+    const history = await store.history(rec.runId).then((h) => h, (e: unknown) => e);
+    if (!Array.isArray(history)) {
+      await store.release(durable.owner, [rec.runId]).catch((e: unknown) => this.#core.log.warn({ runId: rec.runId, err: e }, 'releasing a run failed; its lease expires on its own'));
+      return isStoreError(history) ? history : new StoreError('STORE_FAILED', `reading the history of run '${rec.runId}' failed`, { cause: history });
+    }
+    const state = foldRun(history);
+    const { resume, cut } = resumeOf(c.plan, state);
+    const bus = this.#core.bus;
+    if (bus.observed) {
+      for (const i of cut) {
+        const e: RestartEvent = { type: 'node.restart', runId: rec.runId, topology: rec.topology, nodeId: c.plan.ids[i]!, reason: 'recovered', ts: Date.now() };
+        bus.next(e);
+      }
+    }
+    const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1 });
+    return undefined;
   }
 }

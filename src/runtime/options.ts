@@ -11,9 +11,47 @@ import type { Priority, RemoteExecutor } from '../definition/types.ts';
 import { isLogger, type Logger } from '../logger.ts';
 import { isModels, type Models } from '../providers/models.ts';
 import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
+import type { AnyTopology } from '../definition/types.ts';
+import type { RunStore } from './store.ts';
 
 const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
+
+const STORE_METHODS = ['createRun', 'append', 'getRun', 'history', 'listRuns', 'claim', 'renew', 'release', 'deleteRuns', 'close'] as const;
+const isRunStore = (v: unknown): boolean => typeof v === 'object' && v !== null && 'kind' in v && 'location' in v
+  && STORE_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+const isTopology = (v: unknown): boolean => typeof v === 'object' && v !== null && 'name' in v && typeof v.name === 'string' && 'nodes' in v && Array.isArray(v.nodes);
+
+/**
+ * Schema of {@link DurableOptions}.
+ *
+ * @example
+ * ```ts
+ * DurableOptionsSchema.parse({ leaseMs: 15_000 });
+ * ```
+ */
+export const DurableOptionsSchema = z.strictObject({
+  leaseMs: z.number().int().min(10).optional(),
+  owner: z.string().min(1).optional(),
+  now: z.custom<() => number>((v) => typeof v === 'function', 'expected a function returning epoch ms').optional(),
+});
+
+/**
+ * How an engine with a store holds its runs.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ store, durable: { leaseMs: 30_000 } });
+ * ```
+ */
+export interface DurableOptions {
+  /** How long a run's lease lasts without renewal (renewed every third of it). Default 15 s. */
+  readonly leaseMs?: number;
+  /** This process's owner id in the store. Default `host:pid:random`, which lets a restarted process on the same host claim a dead one's runs at once. */
+  readonly owner?: string;
+  /** The clock leases are judged by (epoch ms). Default `Date.now`; tests inject their own. */
+  readonly now?: () => number;
+}
 
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
 
@@ -35,6 +73,9 @@ export const EngineOptionsSchema = z.strictObject({
   models: z.custom<Models>(isModels, 'expected createModels(...)').optional(),
   resilience: ResilienceOptionsSchema.optional(),
   remote: z.custom<RemoteExecutor>(isRemoteExecutor, 'expected a remote executor (createRemoteExecutor(...))').optional(),
+  store: z.custom<RunStore>(isRunStore, 'expected a run store (openStore(...), or an object implementing RunStore)').optional(),
+  durable: DurableOptionsSchema.optional(),
+  topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
 });
 
 /**
@@ -67,6 +108,18 @@ export interface EngineOptions {
   readonly resilience?: ResilienceOptions;
   /** Runs nodes marked `remote` in their worker group. */
   readonly remote?: RemoteExecutor;
+  /**
+   * Makes every top-level run durable: recorded in this store event by event, and
+   * resumable by `engine.recover()` after a crash. The caller opens and closes the store.
+   */
+  readonly store?: RunStore;
+  /** Leases and owner of durable runs (with `store`). */
+  readonly durable?: DurableOptions;
+  /**
+   * Topologies compiled at once; with a store, the ones `engine.recover()` can resume (as do
+   * those the engine compiled or ran since).
+   */
+  readonly topologies?: readonly AnyTopology[];
 }
 
 /**
@@ -180,6 +233,34 @@ export interface StreamOptions {
 }
 
 /**
+ * Schema of {@link RecoverOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(RecoverOptionsSchema, { limit: 100 }, 'recover options');
+ * ```
+ */
+export const RecoverOptionsSchema = z.strictObject({
+  limit: positiveInt.optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+});
+
+/**
+ * What `engine.recover()` claims.
+ *
+ * @example
+ * ```ts
+ * await engine.recover({ limit: 500 });
+ * ```
+ */
+export interface RecoverOptions {
+  /** Claim at most this many runs. Default 1000. */
+  readonly limit?: number;
+  /** Aborting it cancels the runs it resumed, as a run's own signal does (the cancellation is recorded). */
+  readonly signal?: AbortSignal;
+}
+
+/**
  * Schema of {@link ShutdownOptions}.
  *
  * @example
@@ -228,10 +309,12 @@ type Assert<T extends true> = T;
  */
 export type OptionsMatchSchemas = [
   Assert<Same<EngineOptions, z.input<typeof EngineOptionsSchema>>>,
+  Assert<Same<DurableOptions, z.input<typeof DurableOptionsSchema>>>,
   Assert<Same<RunOptions, z.input<typeof RunOptionsSchema>>>,
   Assert<Same<ResumeOptions, z.input<typeof ResumeSchema>>>,
   Assert<Same<StreamOptions, z.input<typeof StreamOptionsSchema>>>,
   Assert<Same<ShutdownOptions, z.input<typeof ShutdownOptionsSchema>>>,
+  Assert<Same<RecoverOptions, z.input<typeof RecoverOptionsSchema>>>,
 ];
 
 /**

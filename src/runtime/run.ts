@@ -8,6 +8,7 @@ import type { ReplaySubject } from 'rxjs';
 import type { NodeError, OrchestratorError, SerializedError } from '../errors.ts';
 import type { NodeNote, StreamChunk } from '../definition/types.ts';
 import type { Level, Limiter } from '../primitives/limiter.ts';
+import type { Journal } from './journal.ts';
 import type { Plan, Resume } from './plan.ts';
 import type { Totals } from './totals.ts';
 import { DONE, R_RUNNING } from './states.ts';
@@ -87,6 +88,10 @@ export class Run {
   notes: Map<number, Note> | undefined = undefined;
   /** Retries left for the whole run (set on first use). */
   budget: { remaining: number } | undefined = undefined;
+  /** Durable runs: the journal that records every event in the run store. Undefined for plain runs. */
+  journal: Journal | undefined = undefined;
+  /** `seq` of the run's first trace entry: a recovered run continues its stored log (0 otherwise). */
+  seqBase = 0;
   /** Undoes listeners and timers the run set up; called once when it ends. */
   cleanup: (() => void) | undefined = undefined;
   readonly onEnd: (run: Run) => void;
