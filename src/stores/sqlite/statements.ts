@@ -133,6 +133,20 @@ const LIST_FILTER = `
   AND (@tenant IS NULL OR tenant = @tenant)
   AND (@after_created IS NULL OR created_at < @after_created OR (created_at = @after_created AND run_id < @after_id))`;
 
+/**
+ * The store's prepared statements, by name.
+ *
+ * @example
+ * ```ts
+ * const row = stmts.getRun.get('r1') as SqlRun | undefined;
+ * ```
+ */
+export type Statements = Readonly<Record<
+  'getRun' | 'getState' | 'insertRun' | 'updateRun' | 'insertEvent' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
+  | 'release' | 'deleteEvents' | 'deleteRuns',
+  Database.Statement
+>>;
+
 const ENDED_FILTER = `status IN (SELECT value FROM json_each(@statuses)) AND updated_at < @before`;
 
 /**
@@ -143,7 +157,7 @@ const ENDED_FILTER = `status IN (SELECT value FROM json_each(@statuses)) AND upd
  * const stmts = prepare(db);
  * ```
  */
-export function prepare(db: Database.Database) {
+export function prepare(db: Database.Database): Statements {
   return {
     getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
     /** A row without its input, for folding events into it (the input is never rewritten). */
@@ -170,12 +184,3 @@ export function prepare(db: Database.Database) {
   };
 }
 
-/**
- * The prepared statements of one store.
- *
- * @example
- * ```ts
- * let stmts: Statements = prepare(db);
- * ```
- */
-export type Statements = ReturnType<typeof prepare>;
