@@ -223,7 +223,14 @@ export function checkClaim(request: ClaimRequest): void {
   if (!Number.isFinite(request.now)) bad('now');
 }
 
-/** Where a list page starts: after this run in newest-first order. */
+/**
+ * Where a list page starts: after this run in newest-first order.
+ *
+ * @example
+ * ```ts
+ * const c: ListCursor = { createdAt: last.createdAt, runId: last.runId };
+ * ```
+ */
 export interface ListCursor {
   readonly createdAt: number;
   readonly runId: string;

@@ -65,7 +65,7 @@ export const MIGRATIONS: readonly Migration[] = [
         signalled INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
-      CREATE INDEX runs_by_status ON runs (status, updated_at);
+      CREATE INDEX runs_by_status ON runs (status, lease_until);
       CREATE INDEX runs_by_topology ON runs (topology, created_at DESC, run_id DESC);
       CREATE TABLE events (
         run_id TEXT NOT NULL,

@@ -4,14 +4,20 @@
  * @module
  */
 import type Database from 'better-sqlite3';
-import { StoreError } from '../../errors.ts';
-import type { SerializedError } from '../../errors.ts';
+import { StoreError, type SerializedError } from '../../errors.ts';
 import type { StoredEvent, StoredRunStatus } from '../../runtime/store.ts';
 import type { RunRow } from '../rows.ts';
 
-/** A `runs` row as SQLite returns it. */
+/**
+ * A `runs` row as SQLite returns it.
+ *
+ * @example
+ * ```ts
+ * const r = stmts.getRun.get('r1') as SqlRun | undefined;
+ * ```
+ */
 export interface SqlRun {
-  run_id: string; topology: string; version: string; status: string; input: string | null; tenant: string | null;
+  run_id: string; topology: string; version: string; status: string; input?: string | null; tenant: string | null;
   fork_run_id: string | null; fork_node_id: string | null; created_at: number; updated_at: number; last_seq: number;
   output: string | null; error: string | null; lease_owner: string | null; lease_until: number | null;
   wait_node_id: string | null; wait_name: string | null; wait_timeout_at: number | null; signalled: number;
@@ -47,7 +53,8 @@ export function parseJson(text: string | null, location: string): unknown {
 export function fromSql(r: SqlRun, location: string): RunRow {
   const row: RunRow = {
     runId: r.run_id, topology: r.topology, version: r.version, status: r.status as StoredRunStatus,
-    input: parseJson(r.input, location), createdAt: r.created_at, updatedAt: r.updated_at, lastSeq: r.last_seq,
+    // The append path reads rows without their input (it never changes): `input` is then absent.
+    input: r.input === undefined ? undefined : parseJson(r.input, location), createdAt: r.created_at, updatedAt: r.updated_at, lastSeq: r.last_seq,
     signalled: r.signalled === 1,
   };
   if (r.tenant !== null) row.tenant = r.tenant;
@@ -126,6 +133,20 @@ const LIST_FILTER = `
   AND (@tenant IS NULL OR tenant = @tenant)
   AND (@after_created IS NULL OR created_at < @after_created OR (created_at = @after_created AND run_id < @after_id))`;
 
+/**
+ * The store's prepared statements, by name.
+ *
+ * @example
+ * ```ts
+ * const row = stmts.getRun.get('r1') as SqlRun | undefined;
+ * ```
+ */
+export type Statements = Readonly<Record<
+  'getRun' | 'getState' | 'insertRun' | 'updateRun' | 'insertEvent' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
+  | 'release' | 'deleteEvents' | 'deleteRuns',
+  Database.Statement
+>>;
+
 const ENDED_FILTER = `status IN (SELECT value FROM json_each(@statuses)) AND updated_at < @before`;
 
 /**
@@ -136,9 +157,12 @@ const ENDED_FILTER = `status IN (SELECT value FROM json_each(@statuses)) AND upd
  * const stmts = prepare(db);
  * ```
  */
-export function prepare(db: Database.Database) {
+export function prepare(db: Database.Database): Statements {
   return {
     getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
+    /** A row without its input, for folding events into it (the input is never rewritten). */
+    getState: db.prepare(`SELECT run_id, topology, version, status, tenant, fork_run_id, fork_node_id, created_at, updated_at,
+      last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled FROM runs WHERE run_id = ?`),
     insertRun: db.prepare(`INSERT INTO runs (run_id, topology, version, status, input, tenant, fork_run_id, fork_node_id, created_at,
       updated_at, last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled)
       VALUES (@run_id, @topology, @version, @status, @input, @tenant, @fork_run_id, @fork_node_id, @created_at, @updated_at,
@@ -160,12 +184,3 @@ export function prepare(db: Database.Database) {
   };
 }
 
-/**
- * The prepared statements of one store.
- *
- * @example
- * ```ts
- * let stmts: Statements = prepare(db);
- * ```
- */
-export type Statements = ReturnType<typeof prepare>;

@@ -107,8 +107,10 @@ function openDatabase(o: SqliteStoreOptions, log: Logger): Database.Database {
  * Writes (`createRun`, `append`) are group-committed: every write made in one tick
  * commits in one transaction on the next macrotask, and resolves once committed.
  * Claims, renewals and releases are immediate transactions (`BEGIN IMMEDIATE`), so
- * processes sharing the file never claim the same run. See `durability` for what an
- * acknowledged write survives. Calls are synchronous on this thread (better-sqlite3);
+ * processes sharing the file never claim the same run. What an acknowledged write
+ * survives: with `durability: 'process'` (default), the process being killed (`kill -9`,
+ * a crash, an OOM kill), not a power loss or OS crash (the last commits may be lost, the
+ * file stays consistent); with `durability: 'power'`, both (one fsync per commit). Calls are synchronous on this thread (better-sqlite3);
  * while another process holds the write lock they wait up to `busyTimeoutMs`.
  *
  * @example
@@ -159,7 +161,8 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
         for (const e of w.events) {
           let row = rows.get(e.runId);
           if (row === undefined) {
-            row = loadRow(e.runId);
+            const r = stmts.getState.get(e.runId) as SqlRun | undefined;
+            row = r === undefined ? undefined : fromSql(r, location);
             if (row === undefined) throw runNotFound(e.runId);
             rows.set(e.runId, row);
           }
