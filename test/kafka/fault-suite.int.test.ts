@@ -300,11 +300,16 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
             const wave = ids.slice(w * WAVE, (w + 1) * WAVE);
             await transport.send('request', requestsOf('fault-tokens', wave, (i) => ({ n: w * WAVE + i, ms: 100 })));
             if (w === WAVES - 1) break;
-            await waitFor(() => wave.filter((id) => client.results.has(id)).length >= 20, `wave ${w + 1} under way`, 120_000, 10);
+            await waitFor(() => wave.filter((id) => client.results.has(id)).length >= 20, `wave ${w + 1} under way`, 60_000, 10);
             await b.restart();
             restarts++;
           }
           await waitFor(() => ids.every((id) => client.results.has(id)), `all ${ids.length} results after ${restarts} restarts`, 180_000, 200);
+        } catch (e) {
+          // what the client saw, what the result topic holds, and what the workers said
+          const inTopic = await readTopic(privateKafka, transport.topics.result, 'result', 20_000).then((rs) => rs.length, (err: unknown) => String(err));
+          const tails = workers.map((w) => `worker ${w.pid} (${alive(w) ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}):\n${w.stderr().slice(-3000)}`);
+          throw new Error(`${(e as Error).message}; client saw ${client.results.size}, the result topic holds ${inTopic}, /healthz ${JSON.stringify(seen)}\n${tails.join('\n')}`);
         } finally {
           await client.close();
         }
