@@ -238,7 +238,7 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
       }
       expect(killed.map((w) => w.pid)).toHaveLength(KILLS);
       expect(workers.every(alive)).toBe(true);
-    });
+    }, 300_000);
 
     it('the surviving workers stop gracefully on SIGTERM (exit 0, each reports what it handled)', async () => {
       expect(killed).toHaveLength(KILLS); // the scenario above ran
