@@ -1,7 +1,9 @@
 /**
  * A worker: consumes run requests from a transport in a consumer group, runs
  * them on its engine with at most `maxInFlight` at once, publishes each result
- * (then lets the request's offset be committed: at-least-once), and streams
+ * (then lets the request's offset be committed: at-least-once; a result too
+ * large to publish is answered with a failed `RESULT_TOO_LARGE` result and its
+ * request dead-lettered with that reason), and streams
  * tokens and lifecycle events. It also exposes the inbound evaluation-feedback
  * and policy-update streams, typed and validated.
  *
@@ -29,7 +31,7 @@ import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
 import * as z from 'zod';
-import { isOrchestratorError, isStoreError, ValidationError, serializeError, toIssues } from '../errors.ts';
+import { isOrchestratorError, isStoreError, OrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { RunResult } from '../runtime/result.ts';
@@ -261,7 +263,12 @@ export function createWorker(options: WorkerOptions): Worker {
       // too large to publish: the client still gets an answer, a failed result that says why
       if (!(isOrchestratorError(e) && e.code === 'KAFKA_RECORD_TOO_LARGE')) throw e;
       log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
-      await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', `the result cannot be published: ${e.message}`), runId: result.runId, startedAt: result.startedAt } }]);
+      const message = `the result cannot be published: ${e.message}`;
+      await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', message), runId: result.runId, startedAt: result.startedAt } }]);
+      handled++;
+      // ... and the request goes to the dead-letter topic with the reason, not run again (the same run
+      // would make the same result): a non-retriable rejection is dead-lettered at once (Transport.consume).
+      throw new OrchestratorError('RESULT_TOO_LARGE', `request ${req.requestId}: ${message}`, { retriable: false, cause: e });
     }
     handled++;
   };
