@@ -144,7 +144,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
     .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
     .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never)', nonNegativeInt, 30_000)
-    .option('--store <url>', `${STORE}; unfinished runs are recovered on start`)
+    .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');

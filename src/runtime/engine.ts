@@ -34,7 +34,7 @@ import { Run, type Wake } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED } from './states.ts';
-import type { NewRun, RunRecord } from './store.ts';
+import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
 import { topologyVersion } from './version.ts';
 
@@ -74,6 +74,8 @@ export interface Engine {
   usage(tenant?: string): Readonly<UsageTotals>;
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
+  /** The store every run is recorded in (`createEngine({ store })`); undefined for an engine without one. */
+  readonly store: RunStore | undefined;
   /**
    * Runs one input. Resolves with the result, whatever happened to the run; rejects
    * only for invalid arguments (bad options, invalid topology).
@@ -106,6 +108,7 @@ export interface Engine {
    * `node.resumed`), skipped nodes stay skipped, nodes that were running run again (an llm
    * node cut mid-stream first gets a `node.restart` with reason `recovered` on the bus).
    * A run recorded under a version this engine does not have fails with `TOPOLOGY_CHANGED`.
+   * With `runIds`, only those runs are considered (one run a redelivered request names).
    * Resolves once the runs are relaunched; rejects with a StoreError when the claim fails.
    */
   recover(options?: RecoverOptions): Promise<RecoveryReport>;
@@ -202,6 +205,10 @@ class EngineImpl implements Engine {
 
   get inFlight(): number {
     return this.#core.active.size;
+  }
+
+  get store(): RunStore | undefined {
+    return this.#durable?.store;
   }
 
   compile(t: AnyTopology): void {
@@ -393,6 +400,7 @@ class EngineImpl implements Engine {
     const claimed = await store.claim({
       owner: durable.owner, leaseMs: durable.leaseMs, limit: opts.limit ?? 1000, now: durable.now(), topologies: [...byName.keys()], isDead: isDeadOwner,
       wakeable: opts.wake ?? false,
+      ...(opts.runIds === undefined ? {} : { runIds: opts.runIds }),
     });
     let open = claimed.length;
     const ended = (): void => {

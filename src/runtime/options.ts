@@ -269,6 +269,7 @@ export interface StreamOptions {
  */
 export const RecoverOptionsSchema = z.strictObject({
   limit: positiveInt.optional(),
+  runIds: z.array(z.string().min(1)).min(1).optional(),
   signal: z.instanceof(AbortSignal).optional(),
   wake: z.boolean().optional(),
 });
@@ -279,11 +280,17 @@ export const RecoverOptionsSchema = z.strictObject({
  * @example
  * ```ts
  * await engine.recover({ limit: 500 });
+ * await engine.recover({ runIds: ['order-1'] }); // just this run, if it is left unfinished
  * ```
  */
 export interface RecoverOptions {
   /** Claim at most this many runs. Default 1000. */
   readonly limit?: number;
+  /**
+   * Only these runs (e.g. the run a redelivered Kafka request names): each is claimed when it is
+   * running with no live lease, as `recover()` claims any run. Default: any unfinished run.
+   */
+  readonly runIds?: readonly string[];
   /** Aborting it cancels the runs it resumed, as a run's own signal does (the cancellation is recorded). */
   readonly signal?: AbortSignal;
   /**

@@ -30,4 +30,27 @@ describe('attempts', () => {
     const ok = await runAttempts(env, async (_m, { attempt }) => { expect(attempt).toBe(1); }, { maxAttempts: 2, retryBackoffMs: 100, handlerTimeoutMs: undefined }, () => undefined);
     expect(ok).toEqual({ ok: true });
   });
+
+  it('a non-retriable engine error ends the attempts at once (the same work cannot succeed); a retriable one is tried again', async () => {
+    vi.useFakeTimers();
+    const env = { key: 'k', value: 1, partition: 0, offset: '4' };
+    const options = { maxAttempts: 3, retryBackoffMs: 100, handlerTimeoutMs: undefined };
+    const failures: string[] = [];
+    let calls = 0;
+    const refused = await runAttempts(env, async () => {
+      calls++;
+      throw new OrchestratorError('RESULT_TOO_LARGE', 'too large', { retriable: false });
+    }, options, (n, r) => failures.push(`${n}:${r}`));
+    expect(refused).toEqual({ ok: false, reason: 'handler failed (not retriable): RESULT_TOO_LARGE: too large' });
+    expect(calls).toBe(1);
+    expect(failures).toEqual(['1:RESULT_TOO_LARGE: too large']);
+    calls = 0;
+    const transient = runAttempts(env, async () => {
+      calls++;
+      throw new OrchestratorError('KAFKA_UNAVAILABLE', 'broker away', { retriable: true });
+    }, options, () => undefined);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(await transient).toEqual({ ok: false, reason: 'handler failed 3 times: KAFKA_UNAVAILABLE: broker away' });
+    expect(calls).toBe(3);
+  });
 });

@@ -1,8 +1,9 @@
 /**
  * Running a consumed message's handler under the consume contract: a handler
  * that rejects (or outlives `handlerTimeoutMs`) is tried again in place, with a
- * doubling, capped backoff, up to `maxAttempts`; each failure is reported, and
- * the last one says why the message must be dead-lettered. Shared by the memory
+ * doubling, capped backoff, up to `maxAttempts` (not after a non-retriable
+ * `OrchestratorError`); each failure is reported, and the last one says why the
+ * message must be dead-lettered. Shared by the memory
  * and Kafka transports so both keep the same semantics.
  * @module
  */
@@ -82,6 +83,8 @@ async function attempt<T>(env: Envelope<T>, handler: ConsumeHandler<T>, n: numbe
 /**
  * Runs `handler` for `env` until it resolves or `options.maxAttempts` attempts failed, waiting
  * {@link backoffMs} between attempts; `onFailure(attempt, reason)` is called after each failure.
+ * A handler that rejects with a non-retriable `OrchestratorError` (`retriable: false`: the same work
+ * cannot succeed) is not tried again: the outcome fails at once, its reason saying `not retriable`.
  * Never rejects: the outcome says how it ended.
  *
  * @example
@@ -103,6 +106,8 @@ export async function runAttempts<T>(
     } catch (e) {
       reason = reasonOf(e);
       onFailure(n, reason);
+      // repeating the same work cannot succeed: no more attempts, the message is dead-lettered now
+      if (isOrchestratorError(e) && !e.retriable) return { ok: false, reason: `handler failed (not retriable): ${reason}` };
     }
     if (n < options.maxAttempts) await sleep(backoffMs(options.retryBackoffMs, n));
   }

@@ -34,6 +34,8 @@ export const ConsumeOptionsSchema = z.strictObject({
   /**
    * Deliveries of one message to this process (e.g. after its member was expelled for blocking the
    * event loop) before it is dead-lettered unhandled with reason `redelivered N times`. Default 5.
+   * Kafka: a delivery that ran to its end without the event loop stalling for a whole session does not
+   * count (the record merely ran beside the one that blocked), and a redelivered record runs alone.
    */
   maxDeliveries: z.number().int().positive().optional(),
   /** An attempt running longer counts as failed (its `signal` aborts), ms. Default: no limit. */

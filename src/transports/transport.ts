@@ -122,7 +122,8 @@ export interface Transport {
    *   was written to the dead-letter topic; the committed offset never passes a message that is not done.
    * - A handler that rejects (or outlives `handlerTimeoutMs`) is tried again in place, with a doubling
    *   backoff from `retryBackoffMs`, up to `maxAttempts`; each failure is a `handler.failed` event. After
-   *   the last attempt the message is dead-lettered with the reason (`dead-lettered` event).
+   *   the last attempt the message is dead-lettered with the reason (`dead-lettered` event). A handler
+   *   that rejects with a non-retriable `OrchestratorError` is not tried again: dead-lettered at once.
    * - Messages that cannot be decoded or validated are dead-lettered with the reason, unhandled.
    * - A message delivered to this process more than `maxDeliveries` times (its handling kept killing
    *   the member) is dead-lettered unhandled with reason `redelivered N times`.

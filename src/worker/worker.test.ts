@@ -1,7 +1,7 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createEngine, isValidationError, topology } from '../index.ts';
+import { createEngine, isValidationError, OrchestratorError, topology } from '../index.ts';
 import { createMemoryTransport } from '../transports/index.ts';
 import { createClient, createWorker, type WorkerOptions } from './index.ts';
 import type { RequestStreamEvent } from './client.ts';
@@ -52,6 +52,44 @@ describe('createWorker on the memory transport', () => {
     expect(error.message).toContain('2011 bytes');
     expect(error.message).toContain('1000 bytes (maxInputBytes)');
     expect((await client.submit('echo', { text: 'small' })).status).toBe('completed');
+    await client.close();
+    await worker.stop();
+    await transport.close();
+  });
+
+  it('a result too large to publish: the client gets a failed RESULT_TOO_LARGE result, the request is dead-lettered once with the reason, the worker goes on', async () => {
+    const transport = createMemoryTransport();
+    // the memory transport has no size limit: refuse big results as the Kafka producer does
+    const send: typeof transport.send = async (kind, messages) => {
+      if (kind === 'result' && messages.some((m) => ((m.value as { output?: string | null }).output ?? '').length > 1000)) {
+        throw new OrchestratorError('KAFKA_RECORD_TOO_LARGE', 'the record is 2010 bytes, over the limit of 1000 bytes', { retriable: false });
+      }
+      return transport.send(kind, messages);
+    };
+    const refusing = new Proxy(transport, {
+      get: (t, key) => {
+        if (key === 'send') return send;
+        const v: unknown = Reflect.get(t, key, t);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const make = topology('make', { input: z.object({ n: z.number() }) }).map('make', { run: ({ input }) => 'x'.repeat(input.n) }).build({ output: 'make' });
+    let runs = 0;
+    const engine = createEngine();
+    engine.events$.subscribe((e) => { if (e.type === 'run.started') runs++; });
+    const worker = createWorker({ engine, transport: refusing, topologies: [make], inbound: false, publish: false });
+    await worker.start();
+    const client = createClient(transport);
+    const dead = firstValueFrom(transport.read('deadLetter', { fromBeginning: true }).pipe(take(1)));
+    const r = await client.submit('make', { n: 2000 });
+    expect(r.status).toBe('failed');
+    expect(JSON.parse(r.error!)).toMatchObject({ code: 'RESULT_TOO_LARGE', message: expect.stringContaining('over the limit of 1000 bytes') });
+    const d = (await dead).value;
+    expect(d.topic).toBe(transport.topics.request);
+    expect(d.reason).toMatch(/^handler failed \(not retriable\): RESULT_TOO_LARGE: request \S+: the result cannot be published: .*over the limit of 1000 bytes/);
+    expect((await client.submit('make', { n: 3 })).status).toBe('completed');
+    expect(runs).toBe(2); // not run again
+    expect(client.duplicates).toBe(0);
     await client.close();
     await worker.stop();
     await transport.close();

@@ -1,37 +1,20 @@
-// The sending side under faults, on real brokers:
-// - a record near the broker's size limit (1 MB) that cannot be decoded is dead-lettered with its payload
-//   truncated to fit (the full copy plus metadata would be refused), and consumption goes on;
-// - a produce the broker wrote but whose answer was lost does not wedge the idempotent producer (later
-//   sends refused as out of order, or dropped as duplicates): the producer is replaced;
-// - a result too large to publish reaches the client as a failed result (RESULT_TOO_LARGE), not never;
-// - on a PRIVATE broker restarted twice while a worker's publisher streams tokens under load, every
-//   completed run's tokens are readable afterwards, the producer recovers by itself and health goes
-//   red, then green again.
-import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { z } from 'zod';
-import { topology } from '../../src/index.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { createEngine } from '../../src/runtime/engine.ts';
-import type { RunResult } from '../../src/runtime/result.ts';
+// The sending side under faults, on the shared broker: a produce the broker wrote but whose answer was
+// lost does not wedge the idempotent producer (later sends refused as out of order, or dropped as
+// duplicates): the producer is replaced. The oversize record, the result too large to publish and the
+// broker restarts under token load are in the fault suite (fault-suite.int.test.ts), with worker processes.
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCodec } from '../../src/transports/codec.ts';
-import { createHealthBoard, type HealthStatus, type TransportEvent } from '../../src/transports/health.ts';
+import { createHealthBoard, type TransportEvent } from '../../src/transports/health.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { createSender } from '../../src/transports/kafka/producer.ts';
-import type { FeedbackMessage, TokenBatchMessage } from '../../src/transports/messages.ts';
+import type { TokenBatchMessage } from '../../src/transports/messages.ts';
 import type { Envelope, Transport } from '../../src/transports/transport.ts';
-import { createClient } from '../../src/worker/client.ts';
-import { publishEvents } from '../../src/worker/publisher.ts';
-import { createWorker } from '../../src/worker/worker.ts';
 import { startFaultProxy } from './fault-proxy.ts';
-import { startPrivateBroker, type PrivateBroker } from './private-broker.ts';
-import { deleteTopics, rawKafka, rawProducer, readN, sampleMessages, uniquePrefix, waitFor, waitForTopics } from './support.ts';
+import { deleteTopics, rawKafka, uniquePrefix, waitForTopics } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
 const brokerList = (brokers ?? '').split(',');
-/** The broker's default message.max.bytes (the shared broker and the private one keep the default). */
-const BROKER_MAX = 1_048_588;
 
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
   let timer: NodeJS.Timeout | undefined;
@@ -47,50 +30,8 @@ describe.skipIf(!brokers)('producer faults on the shared broker', () => {
     prefixes.push(p);
     return p;
   };
-  let producer: Producer | undefined;
-
   afterAll(async () => {
-    await producer?.disconnect();
     for (const p of prefixes) await deleteTopics(kafka, p);
-  });
-
-  it('dead-letters an undecodable record near 1 MB with its payload truncated to fit; the next record is delivered', async () => {
-    const prefix = fresh('it-dlbig');
-    const transport = createKafkaTransport({ brokers: brokerList, prefix, clientId: 'dl-big-int' });
-    const events: TransportEvent[] = [];
-    transport.events$.subscribe((e) => events.push(e));
-    const codec = createCodec();
-    const valid = codec.encode('feedback', { ...sampleMessages().feedback, feedbackId: 'fb-after-big' });
-    // As large as the broker takes (key, headers and batch framing included): the dead-letter copy,
-    // which adds the reason, topic, headers and offset, cannot fit whole.
-    const big = randomBytes(BROKER_MAX - 250);
-    const got: FeedbackMessage[] = [];
-    try {
-      await transport.ensureTopics();
-      await waitForTopics(brokers!, Object.values(transport.topics));
-      producer = await rawProducer(kafka);
-      // one send each: the big record alone is as much as one request may carry
-      await producer.send({ topic: transport.topics.feedback, acks: -1, messages: [{ key: 'big-key', value: big, headers: valid.headers }] });
-      await producer.send({ topic: transport.topics.feedback, acks: -1, messages: [{ key: 'big-key', value: valid.value, headers: valid.headers }] });
-      const c = await transport.consume('feedback', { group: `${prefix}.g`, maxInFlight: 4 }, async (m) => { got.push(m.value); });
-      const [dl] = await readN(transport, 'deadLetter', 1, 45_000);
-      const d = dl!.value;
-      expect(d.topic).toBe(transport.topics.feedback);
-      expect(d.reason).toMatch(/^cannot decode feedback/);
-      expect(d.key?.toString('utf8')).toBe('big-key');
-      expect(d.headers['llmo-kind']).toBe('feedback');
-      expect(d.truncated).toBe(true);
-      expect(d.originalSize).toBe(big.length);
-      expect(d.value!.length).toBeGreaterThan(900_000); // cut to fit, not dropped
-      expect(d.value!.length).toBeLessThan(1_000_000); // under the default maxMessageBytes
-      expect(d.value!.equals(big.subarray(0, d.value!.length))).toBe(true); // a prefix of the original
-      await waitFor(() => got.length === 1, 'the valid record behind the big one', 30_000);
-      expect(got[0]!.feedbackId).toBe('fb-after-big');
-      expect(events).toContainEqual(expect.objectContaining({ type: 'dead-lettered', topic: transport.topics.feedback, offset: d.offset, truncated: true }));
-      await c.stop();
-    } finally {
-      await transport.close();
-    }
   });
 
   /**
@@ -142,36 +83,6 @@ describe.skipIf(!brokers)('producer faults on the shared broker', () => {
     // with the old producer, [3] gets the sequence number of [2]: the broker takes it for a retry of [2], answers OK and drops it
     expect(await lostAnswer('it-lostack-dup', [[3], [4]])).toEqual([0, 1, 2, 3, 4]);
   });
-
-  it('a result too large to publish reaches the client as a failed result RESULT_TOO_LARGE naming size and limit', async () => {
-    const prefix = fresh('it-bigres');
-    const transport = createKafkaTransport({ brokers: brokerList, prefix, clientId: 'big-result-int' });
-    const events: TransportEvent[] = [];
-    transport.events$.subscribe((e) => events.push(e));
-    const make = topology('make', { input: z.object({ n: z.number() }) }).map('make', { run: ({ input }) => 'x'.repeat(input.n) }).build({ output: 'make' });
-    const engine = createEngine();
-    const worker = createWorker({ engine, transport, topologies: [make], group: `${prefix}.w`, maxInFlight: 4, inbound: false });
-    const client = createClient(transport);
-    try {
-      await worker.start();
-      const r = await within(client.submit('make', { n: 1_200_000 }), 60_000, 'the result of the too-large run');
-      expect(r.status).toBe('failed');
-      const error = JSON.parse(r.error!) as { code: string; message: string };
-      expect(error.code).toBe('RESULT_TOO_LARGE');
-      expect(error.message).toMatch(/\d+ bytes/);
-      expect(error.message).toMatch(/limit of 1000000 bytes/);
-      expect(events).toContainEqual(expect.objectContaining({ type: 'publish.failed', topic: transport.topics.result, retriable: false }));
-      // the worker goes on
-      const ok = await within(client.submit('make', { n: 10 }), 60_000, 'a small result after the big one');
-      expect(ok.status).toBe('completed');
-      expect(JSON.parse(ok.output!)).toBe('x'.repeat(10));
-    } finally {
-      await client.close();
-      await worker.stop();
-      await engine.shutdown();
-      await transport.close();
-    }
-  });
 });
 
 /** Collects a topic until `done` holds or `ms` passed; resolves with what arrived either way. */
@@ -193,106 +104,3 @@ function collect(transport: Transport, kind: 'token', done: (xs: readonly Envelo
     }
   });
 }
-
-describe('producer faults on a private broker', () => {
-  let broker: PrivateBroker | undefined;
-  beforeAll(async () => {
-    broker = await startPrivateBroker({ name: 'producer-faults' });
-  }, 240_000);
-  afterAll(async () => {
-    await broker?.dispose();
-  }, 120_000);
-
-  it('two broker restarts under token load: every completed run\'s tokens are readable, the producer recovers, health goes red then green', async () => {
-    const b = broker!;
-    const prefix = uniquePrefix('it-restart');
-    // few client retries: a send fails while the broker is away (red), the publisher's own retries bridge it
-    const transport = createKafkaTransport({ brokers: [b.brokers], prefix, clientId: 'restart-int', retries: 2, connectionTimeoutMs: 1000 });
-    const events: TransportEvent[] = [];
-    transport.events$.subscribe((e) => events.push(e));
-    const producerHealth: HealthStatus[] = [];
-    transport.health.changes$.subscribe((r) => {
-      const s = r.components.producer?.status;
-      if (s !== undefined && producerHealth.at(-1) !== s) producerHealth.push(s);
-    });
-    const engine = createEngine();
-    const board = createHealthBoard();
-    const gen = topology('restart-tokens', { input: z.object({ q: z.string() }) })
-      .llm('gen', { model: 'sim:default', maxTokens: 30, prompt: ({ input }) => `Question: ${input.q}` })
-      .build({ output: 'gen' });
-    await transport.ensureTopics();
-    const publisher = publishEvents(engine.events$, transport, {
-      logger: silentLogger, lifecycle: false, health: board, retries: 60, retryDelayMs: 100, maxRetryDelayMs: 1000,
-    });
-    const runs: RunResult[] = [];
-    let load = true;
-    const lane = async (i: number): Promise<void> => {
-      for (let k = 0; load; k++) {
-        await publisher.ready(); // admission backpressure, as the worker does
-        runs.push(await engine.run(gen, { q: `lane ${i}, run ${k}` }));
-      }
-    };
-    const lanes = Array.from({ length: 6 }, (_, i) => lane(i));
-    const reader = createKafkaTransport({ brokers: [b.brokers], prefix, clientId: 'restart-int-reader' });
-    try {
-      await waitFor(() => runs.length >= 12, 'runs before the first restart', 60_000);
-      await b.restart();
-      let n = runs.length;
-      await waitFor(() => runs.length >= n + 12, 'runs after the first restart', 120_000);
-      await b.restart();
-      n = runs.length;
-      await waitFor(() => runs.length >= n + 12, 'runs after the second restart', 120_000);
-      load = false;
-      await Promise.all(lanes);
-      await within(publisher.flush(), 120_000, 'the publisher flush');
-
-      const completed = runs.filter((r) => r.status === 'completed');
-      expect(completed.length).toBe(runs.length);
-      const texts = new Map(completed.map((r) => [r.runId, (r.output as { text: string }).text]));
-      const wanted = completed.reduce((s, r) => s + r.usage.outputTokens, 0);
-      const seen = (xs: readonly Envelope<TokenBatchMessage>[]): number => new Set(xs.map((x) => `${x.value.runId}/${x.value.firstIndex}/${x.value.tokens.length}`)).size;
-      const batches = await collect(reader, 'token', (xs) => seen(xs) >= wanted, 60_000);
-      const byRun = new Map<string, Map<number, TokenBatchMessage>>();
-      let duplicates = 0;
-      for (const x of batches) {
-        const m = byRun.get(x.value.runId) ?? new Map<number, TokenBatchMessage>();
-        if (m.has(x.value.firstIndex)) duplicates++;
-        m.set(x.value.firstIndex, x.value);
-        byRun.set(x.value.runId, m);
-      }
-      const incomplete = [...texts].filter(([runId, text]) => {
-        const m = byRun.get(runId);
-        if (m === undefined) return true;
-        let next = 0;
-        let joined = '';
-        for (const [first, batch] of [...m].sort((a, b2) => a[0] - b2[0])) {
-          if (first !== next) return true;
-          joined += batch.tokens.join('');
-          next += batch.tokens.length;
-        }
-        return joined !== text;
-      });
-      process.stdout.write(`[measure] restarts ${JSON.stringify({
-        runs: runs.length, batches: batches.length, duplicates, incomplete: incomplete.length, lost: publisher.lost,
-        publishFailed: events.filter((e) => e.type === 'publish.failed').length,
-        recreated: events.filter((e) => e.type === 'producer.recreated').map((e) => (e as { reason: string }).reason),
-        producerHealth,
-      })}\n`);
-      expect(incomplete.map(([runId]) => runId)).toEqual([]);
-      expect(publisher.lost).toBe(0);
-      // red while the broker was away, green after
-      expect(producerHealth).toContain('down');
-      expect(producerHealth.at(-1)).toBe('up');
-      expect(transport.health.report().status).toBe('up');
-      expect(board.report().components.publisher?.status ?? 'up').toBe('up');
-      expect(events.some((e) => e.type === 'publish.failed')).toBe(true);
-    } finally {
-      load = false;
-      await Promise.allSettled(lanes);
-      await publisher.close().catch(() => undefined);
-      await engine.shutdown();
-      await reader.close();
-      await transport.close();
-    }
-  }, 600_000);
-});

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaTransport, type KafkaTransportOptions } from '../../src/transports/kafka/index.ts';
-import { startPrivateBroker, type PrivateBroker } from './secured-broker.ts';
+import { startPrivateBroker, type PrivateBroker } from './private-broker.ts';
 import { readN, sampleMessages, uniquePrefix } from './support.ts';
 
 let broker: PrivateBroker;
@@ -16,12 +16,12 @@ const USER = 'alice';
 const PASSWORD = 'alice-s3cret';
 
 beforeAll(async () => {
-  broker = await startPrivateBroker({ security: 'sasl_ssl', username: USER, password: PASSWORD });
+  broker = await startPrivateBroker({ name: 'secured', security: 'sasl_ssl', username: USER, password: PASSWORD });
   ca = readFileSync(broker.env['KAFKA_SSL_CA_FILE']!, 'utf8');
 }, 180_000);
 
 afterAll(async () => {
-  await broker?.stop();
+  await broker?.dispose();
 }, 120_000);
 
 const base = (): KafkaTransportOptions => ({ brokers: [broker.brokers], prefix: uniquePrefix('sec'), partitions: 1, connectionTimeoutMs: 3000, retries: 1 });

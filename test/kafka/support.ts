@@ -237,10 +237,10 @@ export interface WorkerProcess {
   stderr(): string;
 }
 
-/** Spawns `node bin/llmo.mjs worker <topology> --brokers … --prefix … --group … --max-in-flight N`. */
-export function spawnWorker(o: { brokers: string; prefix: string; group: string; maxInFlight: number; topology: string; logLevel?: string }): WorkerProcess {
+/** Spawns `node bin/llmo.mjs worker <topology> --brokers … --prefix … --group … --max-in-flight N [args…]`. */
+export function spawnWorker(o: { brokers: string; prefix: string; group: string; maxInFlight: number; topology: string; logLevel?: string; args?: readonly string[] }): WorkerProcess {
   const child = spawn(process.execPath, [
-    'bin/llmo.mjs', 'worker', o.topology, '--brokers', o.brokers, '--prefix', o.prefix, '--group', o.group, '--max-in-flight', String(o.maxInFlight),
+    'bin/llmo.mjs', 'worker', o.topology, '--brokers', o.brokers, '--prefix', o.prefix, '--group', o.group, '--max-in-flight', String(o.maxInFlight), ...(o.args ?? []),
   ], { cwd: REPO, env: { ...process.env, LOG_LEVEL: o.logLevel ?? 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   let readyResolve!: () => void;

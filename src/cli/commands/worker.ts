@@ -43,7 +43,11 @@ export interface WorkerCommandOptions extends KafkaFlags {
   readonly healthPort?: number | undefined;
   /** Stop and exit 1 when the health stays down this long, ms; 0: never. */
   readonly exitOnDownMs: number;
-  /** Records every run in this store (`--store`, or `LLMO_STORE`) and recovers unfinished ones on start. */
+  /**
+   * Records every run in this store (`--store`, or `LLMO_STORE`) under its request id and recovers
+   * unfinished ones on start; a redelivered request resumes its run from the store, or gets its
+   * stored result again when the run already ended (see src/worker/durable.ts).
+   */
   readonly store?: string | undefined;
 }
 

@@ -7,7 +7,12 @@
  * lost its generation, no new record is started: the ones in flight finish,
  * the finished prefix is committed, and the batch ends with that error so
  * kafkajs rejoins at once; likewise when no heartbeat got out for a whole
- * session (the event loop was blocked). Deliveries are counted per record until committed. When dead-lettering fails, the record stays not done
+ * session (the event loop was blocked). Deliveries are counted per record until committed, or until
+ * the record ran to its end without the event loop stalling for a whole session meanwhile (then it
+ * was not what got the member expelled: forgiven). A record delivered again unforgiven is a suspect
+ * and runs alone (no record starts until it settled, at most a session), so a record that blocks the
+ * event loop is told apart from the bystanders that ran beside it, which run alone in turn and are
+ * forgiven; only the blocker reaches `maxDeliveries`. When dead-lettering fails, the record stays not done
  * and the batch ends with a `DEAD_LETTER_FAILED` error once the others in
  * flight finished (kafkajs fetches it again, then crashes; the consumer restarts).
  * @module
@@ -16,6 +21,7 @@ import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { OrchestratorError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Limiter, Wake } from '../../primitives/limiter.ts';
+import { sleep } from '../../primitives/sleep.ts';
 import { reasonOf, runAttempts } from '../attempts.ts';
 import type { Codec } from '../codec.ts';
 import type { ResolvedConsumeOptions } from '../consume-options.ts';
@@ -127,6 +133,15 @@ function committer(commit: () => Promise<void>, failed: (e: unknown) => void): {
  */
 export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (payload: EachBatchPayload) => Promise<void> {
   const { options, membership, slots, deliveries, emit, log, topic, group } = deps;
+  /**
+   * A suspect running alone, across the consumption's batches: until it settles (or a whole session
+   * passed: then it did not block the event loop) no record starts, so if the event loop blocks again,
+   * the suspect alone is to blame.
+   */
+  let alone: Promise<unknown> | undefined;
+  const whileAlone = async (): Promise<void> => {
+    while (alone !== undefined) await alone;
+  };
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }) => {
     const { partition } = batch;
     const offsets = batch.messages.map((m) => m.offset);
@@ -174,17 +189,35 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
       done(m);
     };
     const handle = async (m: KafkaMessage, value: Messages[K]): Promise<void> => {
-      const outcome = await runAttempts({ key: keyOf(m), value, partition, offset: m.offset }, deps.handler, options, (attempt, reason) => {
-        log.warn({ topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason }, 'handler failed');
-        emit({ type: 'handler.failed', topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason, ts: Date.now() });
-      });
+      const run = { startedAt: Date.now(), blocked: false };
+      inFlight.add(run);
+      let outcome: Awaited<ReturnType<typeof runAttempts>>;
+      try {
+        outcome = await runAttempts({ key: keyOf(m), value, partition, offset: m.offset }, deps.handler, options, (attempt, reason) => {
+          log.warn({ topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason }, 'handler failed');
+          emit({ type: 'handler.failed', topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason, ts: Date.now() });
+        });
+      } finally {
+        inFlight.delete(run);
+      }
+      // Ran to its end without the event loop stalling for a whole session meanwhile: whatever got this
+      // member expelled, it was not this record, so its deliveries do not count against it.
+      if (!run.blocked && Date.now() - Math.max(lastTick, run.startedAt) <= deps.sessionTimeoutMs) deliveries.forget(partition, m.offset);
       if (outcome.ok) done(m);
       else await settle(m, outcome.reason);
     };
     // Silent for a whole session (a handler blocked the event loop): this member is expelled, whatever it has not
     // heard yet. Start nothing more, or every record behind the blocker would be run (and counted) in a dead generation.
     let heardAt = Date.now();
-    const beat = setInterval(() => { heartbeat().then(() => { heardAt = Date.now(); }, lose); }, BEAT_MS);
+    /** The records of this batch running now, each marked when the event loop stalled for a whole session while it ran. */
+    const inFlight = new Set<{ readonly startedAt: number; blocked: boolean }>();
+    let lastTick = Date.now();
+    const beat = setInterval(() => {
+      const now = Date.now();
+      if (now - lastTick > deps.sessionTimeoutMs) for (const run of inFlight) run.blocked = true;
+      lastTick = now;
+      heartbeat().then(() => { heardAt = Date.now(); }, lose);
+    }, BEAT_MS);
     const silent = (): boolean => Date.now() - heardAt > deps.sessionTimeoutMs;
     const running: Promise<void>[] = [];
     const over = (): boolean =>
@@ -198,8 +231,10 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
           await settle(m, d.reason);
           continue;
         }
+        if (alone !== undefined) await whileAlone();
         const turn = slots.acquire(1);
         if (turn !== 'granted') await turn; // unbounded queue: never 'full'
+        if (alone !== undefined) await whileAlone();
         if (over()) {
           slots.release();
           break;
@@ -210,7 +245,20 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
           await settle(m, `redelivered ${n - 1} times`);
           continue;
         }
-        running.push(handle(m, d.value).finally(() => slots.release()));
+        const handling = handle(m, d.value).finally(() => slots.release());
+        running.push(handling);
+        if (n > 1) {
+          // A suspect: delivered before and not forgiven (it was running when the event loop stalled, or never
+          // ended). It runs alone, so a record that blocks the event loop is told apart from the bystanders
+          // that ran beside it; those run alone in turn, end, and are forgiven.
+          const timer = new AbortController();
+          const gate: Promise<unknown> = Promise.race([handling, sleep(deps.sessionTimeoutMs, timer.signal)]).catch(() => undefined).finally(() => {
+            timer.abort();
+            if (alone === gate) alone = undefined;
+          });
+          alone = gate;
+          await gate;
+        }
       }
       await Promise.all(running);
       await commits.flush();

@@ -204,7 +204,8 @@ describe('consumeGroup', () => {
       const fake = fakeKafka();
       const deadLetters: string[] = [];
       const handled: string[] = [];
-      await consumeGroup('feedback', deps(fake.kafka, deadLetters), { group: 'g', maxInFlight: 4, maxDeliveries: 2 }, async (m) => {
+      // a short session: the hung record, redelivered, runs alone that long before the others may start
+      await consumeGroup('feedback', deps(fake.kafka, deadLetters, { sessionTimeoutMs: 1500 }), { group: 'g', maxInFlight: 4, maxDeliveries: 2 }, async (m) => {
         handled.push(m.offset);
         if (m.offset === '5') await new Promise(() => undefined); // hangs: its member is expelled, the record comes again
       });
@@ -220,6 +221,28 @@ describe('consumeGroup', () => {
       expect(handled.at(-1)).toBe('6');
       expect(last.resolved).toEqual(['5', '6']);
       expect(deadLetters).toEqual(['0/5: redelivered 2 times']);
+    });
+
+    it('a record that blocks the event loop is told apart from a bystander that ran beside it: redelivered, it runs alone; only it is dead-lettered', async () => {
+      fakeTime();
+      const fake = fakeKafka();
+      const deadLetters: string[] = [];
+      const handled: string[] = [];
+      await consumeGroup('feedback', deps(fake.kafka, deadLetters, { sessionTimeoutMs: 6000 }), { group: 'g', maxInFlight: 4, maxDeliveries: 2 }, async (m) => {
+        await Promise.resolve(); // both have started when the poison blocks
+        if (m.offset === '5') vi.setSystemTime(Date.now() + 7500); // blocks the event loop past the session (no timer ran)
+        handled.push(m.offset);
+      });
+      // each delivery of 5 gets the member expelled: the commit fails, the member rejoins, the batch comes again
+      const expelled = { commit: async () => { throw kafkaError('UNKNOWN_MEMBER_ID'); } };
+      for (let i = 0; i < 3; i++) {
+        await fake.config().eachBatch!(batch([record(5), record(6)], 0, expelled).payload).catch(() => undefined);
+        fake.made.at(-1)!.emit(EVENTS.GROUP_JOIN);
+      }
+      expect(deadLetters).toEqual(['0/5: redelivered 2 times']); // not 6: it only ran beside the poison, then alone and fine
+      expect(handled.filter((o) => o === '5')).toHaveLength(2);
+      expect(handled.at(-1)).toBe('6');
+      vi.useRealTimers();
     });
 
     it('a heartbeat saying REBALANCE_IN_PROGRESS stops starting records: those in flight finish, the done prefix is committed, the batch ends with that error', async () => {

@@ -4,14 +4,16 @@
  * end offsets are taken before the consumer joins and each partition is sought
  * to them on the first join, so nothing sent after `onReady` is missed and
  * nothing older is read (a client's start-up cost does not grow with the topic).
- * Unsubscribing disconnects the consumer.
- * Any failure (no broker, topics not ready, a kafkajs error while starting)
- * errors the Observable with a `KAFKA_*` OrchestratorError carrying `retriable`
+ * Unsubscribing disconnects the consumer. A broker restart is survived: every
+ * rejoin seeks to the next offset of each partition, and a crashed consumer is
+ * re-created there (see {@link readTopic}).
+ * Any failure (no broker, topics not ready, a kafkajs error while starting, or
+ * crashes that go on) errors the Observable with a `KAFKA_*` OrchestratorError carrying `retriable`
  * and the kafkajs error as `cause`; nothing is thrown or left unhandled.
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { Observable } from 'rxjs';
 import type { Codec } from '../codec.ts';
 import type { MessageKind, Messages } from '../messages.ts';
@@ -63,8 +65,18 @@ async function endOffsets(kafka: Pick<Kafka, 'admin'>, topic: string): Promise<{
   }
 }
 
+/** Restarts of a crashed reader in a row (no join in between) before its Observable errors. */
+const MAX_RESTARTS = 10;
+/** Wait before the first restart of a crashed reader, ms; doubles per restart in a row, capped at 10 s. */
+const RESTART_BACKOFF_MS = 500;
+
 /**
  * Reads `kind` without a group: every subscription gets all messages (undecodable ones are skipped).
+ * The reader survives broker restarts: it tracks the next offset of every partition it read, and
+ * every (re)join seeks there, so a rejoin neither skips what was sent meanwhile nor reads anything
+ * twice (with no committed offsets, kafkajs would jump to the reset position); a crashed consumer is
+ * re-created at those positions after a doubling backoff, and the Observable errors only after
+ * {@link MAX_RESTARTS} crashes in a row.
  *
  * @example
  * ```ts
@@ -74,44 +86,79 @@ async function endOffsets(kafka: Pick<Kafka, 'admin'>, topic: string): Promise<{
  */
 export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, options: ReadOptions): Observable<Envelope<Messages[K]>> {
   return new Observable<Envelope<Messages[K]>>((subscriber) => {
-    const consumer = deps.kafka.consumer({ groupId: `${deps.groupPrefix}.reader.${randomUUID()}`, allowAutoTopicCreation: false });
+    const groupId = `${deps.groupPrefix}.reader.${randomUUID()}`;
     let closed = false;
-    let joined = false;
+    let ready = false;
+    let current: Consumer | undefined;
+    let restarts = 0;
+    let restartTimer: NodeJS.Timeout | undefined;
+    /** The next offset to read of each partition: the end offsets at subscription time, then past what was delivered. */
+    const positions = new Map<number, string>();
+    const fail = (e: unknown): void => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(restartTimer);
+      current?.disconnect().catch(() => undefined);
+      subscriber.error(kafkaFailure(`reading ${deps.topic}`, e));
+    };
+    /** Creates, connects and runs a consumer that starts at `positions` (or at the reset position where it has none). */
+    const run = async (): Promise<void> => {
+      // kafkajs must not restart it by itself: a restart of ours seeks back to the positions
+      const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { restartOnFailure: async () => false } });
+      current = consumer;
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (closed || consumer !== current) return;
+        restarts = 0;
+        for (const [partition, offset] of positions) consumer.seek({ topic: deps.topic, partition, offset });
+        if (!ready) {
+          ready = true;
+          options.onReady?.();
+        }
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (closed || consumer !== current) return;
+        if (restarts >= MAX_RESTARTS) {
+          fail(e.payload.error);
+          return;
+        }
+        const wait = Math.min(RESTART_BACKOFF_MS * 2 ** restarts, 10_000);
+        restarts++;
+        restartTimer = setTimeout(() => {
+          void consumer.disconnect().catch(() => undefined).then(() => (closed ? undefined : run().catch(fail)));
+        }, wait);
+      });
+      try {
+        await consumer.connect();
+        if (closed) return; // unsubscribed while connecting: the teardown's disconnect may have come too early
+        await consumer.subscribe({ topic: deps.topic, fromBeginning: options.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            const d = await decodeRecord(deps.codec, kind, message);
+            if (closed || consumer !== current) return;
+            positions.set(partition, (BigInt(message.offset) + 1n).toString());
+            if (d.ok) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset });
+          },
+        });
+      } catch (e) {
+        await consumer.disconnect().catch(() => undefined);
+        throw e;
+      }
+      if (closed) await consumer.disconnect().catch(() => undefined);
+    };
     const start = async (): Promise<void> => {
       await deps.topicsReady();
       if (closed) return;
       // Taken before joining: anything sent once onReady ran has an offset at or past these.
-      const ends = options.fromBeginning ? [] : await endOffsets(deps.kafka, deps.topic);
+      if (!options.fromBeginning) for (const e of await endOffsets(deps.kafka, deps.topic)) positions.set(e.partition, e.offset);
       if (closed) return;
-      await consumer.connect();
-      if (closed) return; // unsubscribed while connecting: the teardown's disconnect may have come too early
-      await consumer.subscribe({ topic: deps.topic, fromBeginning: options.fromBeginning });
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        if (joined || closed) return; // a later rejoin keeps the positions it has
-        joined = true;
-        for (const e of ends) consumer.seek({ topic: deps.topic, partition: e.partition, offset: e.offset });
-        options.onReady?.();
-      });
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          const d = await decodeRecord(deps.codec, kind, message);
-          if (d.ok && !closed) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset });
-        },
-      });
+      await run();
     };
-    start().then(
-      () => {
-        if (closed) consumer.disconnect().catch(() => undefined);
-      },
-      (e: unknown) => {
-        consumer.disconnect().catch(() => undefined);
-        if (!closed) subscriber.error(kafkaFailure(`reading ${deps.topic}`, e));
-      },
-    );
+    start().catch(fail);
     return () => {
       closed = true;
-      consumer.disconnect().catch(() => undefined);
+      clearTimeout(restartTimer);
+      current?.disconnect().catch(() => undefined);
     };
   });
 }
