@@ -44,7 +44,7 @@ export interface OpenStoreOptions {
 
 /** What `./postgres/index.ts` is expected to export (written separately; loaded only for postgres URLs). */
 interface PostgresModule {
-  createPostgresStore(options: { url: string; logger?: Logger }): RunStore | Promise<RunStore>;
+  createPostgresStore(options: { url: string; schema?: string; logger?: Logger }): RunStore | Promise<RunStore>;
 }
 
 function isPostgresModule(m: unknown): m is PostgresModule {
@@ -66,7 +66,12 @@ async function openPostgres(url: string, logger: Logger | undefined): Promise<Ru
     throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store module has no createPostgresStore`);
-  return mod.createPostgresStore(logger === undefined ? { url } : { url, logger });
+  // `?schema=name` picks the SQL schema (the driver never sees it)
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  const target = schema === null ? url : parsed.href;
+  return mod.createPostgresStore({ url: target, ...(schema === null ? {} : { schema }), ...(logger === undefined ? {} : { logger }) });
 }
 
 /**
@@ -88,7 +93,7 @@ function sqlitePath(url: string): string | undefined {
 /**
  * Opens a run store from one string:
  * - `memory:` → the in-memory store;
- * - `postgres://…` / `postgresql://…` → the PostgreSQL store (loaded on demand);
+ * - `postgres://…` / `postgresql://…` → the PostgreSQL store (loaded on demand); `?schema=name` picks its SQL schema (default `public`);
  * - a file path, `file:path`, `file:///abs/path`, `sqlite:path` or `sqlite:///abs/path` → the embedded SQLite store.
  *
  * Anything else rejects with `STORE_INVALID` naming the value (a URL's password redacted).

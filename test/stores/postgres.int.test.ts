@@ -12,6 +12,7 @@ import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
 import { newWriteId, writeBatch, type Write } from '../../src/stores/postgres/commit.ts';
 import { createPostgresStore, MIGRATIONS, SCHEMA_VERSION } from '../../src/stores/postgres/index.ts';
 import { newRow } from '../../src/stores/rows.ts';
+import { openStore } from '../../src/stores/open.ts';
 import { describeRunStore } from './conformance.ts';
 import { pgScript, urlOf } from './global-setup.ts';
 
@@ -163,6 +164,20 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
       expect(runs.rows).toEqual([{ last_seq: 1 }]);
     } finally {
       await pool.end();
+    }
+  });
+
+  it('openStore: a postgres:// URL with ?schema= keeps its tables in that schema', async () => {
+    const schema = freshSchema();
+    const target = new URL(url);
+    target.searchParams.set('schema', schema);
+    const store = await openStore(target.href);
+    try {
+      await store.createRun({ runId: 'r1', topology: 't', version: 'v1', input: null, createdAt: 1, owner: 'o', leaseMs: 1000 });
+      const n = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM "${schema}".llmo_runs`)).rows[0] as { n: number });
+      expect(n.n).toBe(1);
+    } finally {
+      await store.close();
     }
   });
 
