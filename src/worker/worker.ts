@@ -23,6 +23,11 @@
  * a run end marker (`ended`, or `abandoned` when it gives the run up), so a
  * reader following the request (`client.tokens`) knows when a run's tokens
  * are complete and when a new attempt replaces an earlier one.
+ *
+ * Signals: a worker with a run store also consumes the signals topic (group
+ * `<group>.signals`): a signal message resumes a run parked on a `wait` node here
+ * and its final result is published under its request id, after the interim
+ * `RUN_PARKED` answer (see signals.ts; `worker.signals` counts them).
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -41,6 +46,7 @@ import type { Consumption, Transport } from '../transports/transport.ts';
 import { createDurableRequests } from './durable.ts';
 import { workerGroup } from './groups.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
+import { createSignalHandler, type SignalStats } from './signals.ts';
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   try {
@@ -79,7 +85,8 @@ export const WorkerOptionsSchema = z.strictObject({
   offsetReset: z.enum(['earliest', 'latest']).optional(),
   /**
    * With an engine that has a run store: longest a request waits for its run while another live
-   * process holds it (then it is answered `RUN_HELD`), ms. Default 300,000.
+   * process holds it (then it is answered `RUN_HELD`), and longest a signal waits for its run to
+   * reach its wait (then it is tried again, then dead-lettered), ms. Default 300,000.
    */
   heldWaitMs: z.number().int().positive().optional(),
   /** Longest a token waits before its batch is published, ms. Default 50. */
@@ -114,6 +121,8 @@ export interface Worker {
   readonly handled: number;
   /** Requests acknowledged without an answer so far: their topology is another deployment's. */
   readonly skipped: number;
+  /** Signal messages so far (a worker with a run store consumes the signals topic; see signals.ts). */
+  readonly signals: SignalStats;
   /** Starts consuming. */
   start(): Promise<void>;
   /** Stops taking requests, lets those in flight finish and publish, flushes. */
@@ -257,6 +266,20 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
       else result = durable === undefined ? await attemptRun(req, t, parsedInput.value) : await durable.attempt(req, t, parsedInput.value);
     }
+    try {
+      await answer(req, result);
+    } catch (e) {
+      if (isOrchestratorError(e) && e.code === 'RESULT_TOO_LARGE') handled++; // answered, with a failed result
+      throw e;
+    }
+    handled++;
+  };
+
+  /**
+   * Publishes a request's result after its run's tokens and events. A result too large to publish is
+   * answered with a failed `RESULT_TOO_LARGE` result, and this rejects non-retriably (the message is dead-lettered).
+   */
+  const answer = async (req: RunRequestMessage, result: RunResultMessage): Promise<void> => {
     await publisher?.flush(); // a result never overtakes its run's tokens and events
     try {
       await transport.send('result', [{ key: req.requestId, value: result }]);
@@ -266,13 +289,19 @@ export function createWorker(options: WorkerOptions): Worker {
       log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
       const message = `the result cannot be published: ${e.message}`;
       await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', message), runId: result.runId, startedAt: result.startedAt } }]);
-      handled++;
-      // ... and the request goes to the dead-letter topic with the reason, not run again (the same run
+      // ... and the request (or signal) goes to the dead-letter topic with the reason, not run again (the same run
       // would make the same result): a non-retriable rejection is dead-lettered at once (Transport.consume).
       throw new OrchestratorError('RESULT_TOO_LARGE', `request ${req.requestId}: ${message}`, { retriable: false, cause: e });
     }
-    handled++;
   };
+
+  // With a store, signal messages resume parked runs here and answer their requests (signals.ts).
+  const signals = store === undefined ? undefined : createSignalHandler({
+    engine, store, transport, log, served: new Set(byName.keys()), heldWaitMs: options.heldWaitMs ?? 300_000,
+    tag: (req, runId) => tag(req, runId), untag: (runId) => runs.delete(runId), announce,
+    endMarker: (req, runId, attempt, how) => endMarker(runId, req.requestId, attempt, how),
+    message, answer,
+  });
 
   return {
     id,
@@ -283,6 +312,7 @@ export function createWorker(options: WorkerOptions): Worker {
     get inFlight() { return consumptions[0]?.inFlight ?? 0; },
     get handled() { return handled; },
     get skipped() { return skipped; },
+    get signals() { return { ...(signals?.stats ?? { resumed: 0, duplicates: 0, rejected: 0, skipped: 0, elsewhere: 0 }) }; },
     async start() {
       if (publish) {
         publisher = publishEvents(engine.events$, transport, {
@@ -291,6 +321,9 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const reset = options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset };
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
+      if (signals !== undefined) {
+        consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => signals.handle(m.value)));
+      }
       if (options.inbound !== false) {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async (m) => feedback$.next(m.value)));
         consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m) => policies$.next(m.value)));
