@@ -203,15 +203,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await runsStateCommand(id, opts, io);
     });
 
-  program.command('signal')
-    .description('end the wait a parked run waits on, resume it here until it ends (or parks again), then exit')
+  kafkaOptions(program.command('signal')
+    .description('end the wait a parked run waits on: with --store, resume it here until it ends (or parks again), then exit; '
+      + 'with --brokers, send a signal message (a worker with a store resumes the run and publishes its final result)')
     .argument('<runId>')
     .argument('<name>', 'the wait name')
-    .argument('<topology...>', 'the topology files the run may have been recorded under')
+    .argument('[topology...]', 'with --store: the topology files the run may have been recorded under')
     .option('--payload <json>', 'the payload, validated by the wait node schema (default null)')
     .option('--store <url>', STORE)
     .option('--json', 'print the result as JSON')
     .option('--ops <module>', OPS)
+    .option('--request-id <id>', 'with --brokers: the request the resumed run answers (default the run id)')
+    .option('--wait', 'with --brokers: wait for the final result (or the refusal) and print it as JSON')
+    .option('-t, --timeout <ms>', 'with --wait: give up after this long (exit 1)', positiveInt, 60_000))
     .action(async (runId: string, name: string, files: string[], opts) => {
       const { signalCommand } = await import('./commands/signal.ts');
       code = await signalCommand(runId, name, files, opts, io);

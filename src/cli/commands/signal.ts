@@ -3,6 +3,11 @@
  * the wait a parked run waits on and resumes the run in this process until it ends
  * (or parks again), then exits. The topology files are the definitions the run may
  * have been recorded under (the wait node's schema validates the payload).
+ *
+ * `llmo signal <runId> <name> --payload <json> --brokers <list>` (or `--kafka-config`):
+ * sends a signal message on the signals topic instead; a worker with a run store
+ * resumes the run and publishes its final result under its request id. With `--wait`
+ * it waits for that result (or the worker's `signal.rejected` event) and prints it.
  * @module
  */
 import type { AnyTopology } from '../../definition/types.ts';
@@ -13,6 +18,9 @@ import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
 import { modelsFromEnv } from '../env.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
+import type { KafkaFlags } from '../kafka-config.ts';
+import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
+import type { OpenedKafka } from '../kafka.ts';
 
 /**
  * Options of `llmo signal`, as commander parses them.
@@ -22,8 +30,14 @@ import { openCliStore, storeUrl } from '../store-flag.ts';
  * const opts: SignalCommandOptions = { store: 'runs.db', payload: '{"approved":true}' };
  * ```
  */
-export interface SignalCommandOptions {
+export interface SignalCommandOptions extends KafkaFlags {
   readonly store?: string | undefined;
+  /** Kafka: the request whose result the resumed run answers (default the run id). */
+  readonly requestId?: string | undefined;
+  /** Kafka: wait for the run's final result (or the signal's rejection) and print it. */
+  readonly wait?: boolean | undefined;
+  /** Kafka with `wait`: give up after this many ms (exit 1). Default 60,000. */
+  readonly timeout?: number | undefined;
   /** The payload, as JSON. Default `null`. */
   readonly payload?: string | undefined;
   readonly ops?: string | undefined;
@@ -40,10 +54,9 @@ export interface SignalCommandOptions {
  * const code = await signalCommand('r1', 'approval', ['topologies/approval.ts'], { store: 'runs.db', payload: '{"approved":true}' }, io);
  * ```
  */
-export async function signalCommand(runId: string, name: string, files: readonly string[], opts: SignalCommandOptions, io: Io): Promise<number> {
-  const url = storeUrl(opts.store, io);
-  if (url === undefined) return fail(io, 'signal needs --store <url> (or LLMO_STORE)');
-  if (files.length === 0) return fail(io, 'signal needs the topology file(s) the run was recorded under');
+export async function signalCommand(
+  runId: string, name: string, files: readonly string[], opts: SignalCommandOptions, io: Io, open?: (options: KafkaTransportOptions) => OpenedKafka,
+): Promise<number> {
   let payload: unknown = null;
   if (opts.payload !== undefined) {
     try {
@@ -52,6 +65,14 @@ export async function signalCommand(runId: string, name: string, files: readonly
       return fail(io, `--payload is not JSON: ${(e as Error).message}`);
     }
   }
+  if (opts.brokers !== undefined || opts.kafkaConfig !== undefined) {
+    if (opts.store !== undefined) return fail(io, 'signal takes --store (resume here) or --brokers/--kafka-config (send a signal message), not both');
+    const { signalOverKafka } = await import('./signal-kafka.ts');
+    return signalOverKafka(runId, name, payload, opts, io, open);
+  }
+  const url = storeUrl(opts.store, io);
+  if (url === undefined) return fail(io, 'signal needs --store <url> (or LLMO_STORE) to resume the run here, or --brokers <list> to send a signal message to the workers');
+  if (files.length === 0) return fail(io, 'signal needs the topology file(s) the run was recorded under');
   const topologies: AnyTopology[] = [];
   for (const file of files) {
     const loaded = await loadForCli(file, opts.ops);
