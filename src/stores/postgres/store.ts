@@ -170,6 +170,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   const queue = createWriteQueue<Write>({
     commit: (batch) => withClient('commit', (c) => writeBatch(c, s, batch), true),
+    // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
+    // once) still share one batch, and no extra macrotask stands between a node and its commit.
+    schedule: queueMicrotask,
     maxBatch: opts.maxBatch ?? 1000,
     // A server that went away, or a full disk, fails every write alike: no point re-running one by one.
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_FULL')),
