@@ -12,7 +12,7 @@ import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
-import { newWriteId, writeBatch, type Write } from './commit.ts';
+import { writeBatch, writeIdSource, type Write } from './commit.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
@@ -178,6 +178,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_FULL')),
     what: `postgres store ${location}`,
   });
+  const nextWriteId = writeIdSource();
   let closed = false;
   let closing: Promise<void> | undefined;
   const open = (): void => {
@@ -194,13 +195,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async createRun(run: NewRun) {
       open();
       const row = newRow(run);
-      await queue.push({ kind: 'create', id: newWriteId(), run, row });
+      await queue.push({ kind: 'create', id: nextWriteId(), run, row });
     },
     async append(events: readonly StoredEvent[]) {
       open();
       checkEvents(events);
       if (events.length === 0) return;
-      await queue.push({ kind: 'append', id: newWriteId(), events });
+      await queue.push({ kind: 'append', id: nextWriteId(), events });
     },
     getRun: (runId) =>
       read('getRun', async (c) => {
