@@ -118,6 +118,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
 
   /** Runs `fn` on a pooled connection, on a new one again while the server is unavailable (up to `retryMs`). */
+  // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
+  // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.
+  const inUseFailed = (e: Error): void => log.warn({ err: e }, 'postgres store: a connection in use failed');
+  const give = (c: pg.PoolClient, destroy?: boolean): void => {
+    c.off('error', inUseFailed);
+    c.release(destroy);
+  };
   const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T> => {
     const deadline = Date.now() + retryMs;
     for (let attempt = 0; ; attempt++) {
@@ -125,16 +132,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       let broken = false;
       try {
         client = await pool.connect();
+        client.on('error', inUseFailed);
         if (!transaction) {
           const r = await fn(client);
-          client.release();
+          give(client);
           return r;
         }
         await client.query('BEGIN');
         try {
           const r = await fn(client);
           await client.query('COMMIT');
-          client.release();
+          give(client);
           return r;
         } catch (e) {
           if (!isConnectionFailure(e)) {
@@ -147,7 +155,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         }
       } catch (e) {
         // A connection that failed is destroyed, never handed back to the pool.
-        client?.release(broken || isConnectionFailure(e) ? true : undefined);
+        if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
         if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
           if (attempt === 0) log.warn({ err: e, what }, 'postgres store: the server is unavailable; retrying on a new connection');
           await sleep(Math.min(1_000, 50 * 2 ** attempt));
