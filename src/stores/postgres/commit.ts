@@ -68,6 +68,26 @@ export function writeIdSource(): () => string {
   };
 }
 
+/**
+ * The runs a write touches (the keys of the write queue: two commits in flight never share a run).
+ *
+ * @example
+ * ```ts
+ * [...writeKeys({ kind: 'append', id, events })]; // ['r1']
+ * ```
+ */
+export function* writeKeys(w: Write): Iterable<string> {
+  if (w.kind === 'create') {
+    yield w.run.runId;
+    return;
+  }
+  let last: string | undefined;
+  for (const e of w.events) {
+    if (e.runId !== last) yield e.runId;
+    last = e.runId;
+  }
+}
+
 async function createRuns(client: pg.PoolClient, s: string, writes: readonly Create[]): Promise<void> {
   if (writes.length === 0) return;
   const col = <T>(f: (w: Create) => T): T[] => writes.map(f);

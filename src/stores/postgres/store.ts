@@ -12,7 +12,7 @@ import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
-import { writeBatch, writeIdSource, type Write } from './commit.ts';
+import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
@@ -31,6 +31,7 @@ export const PostgresStoreOptionsSchema = z.strictObject({
   pool: z.strictObject({ max: z.number().int().positive().optional() }).optional(),
   schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').optional(),
   maxBatch: z.number().int().positive().optional(),
+  commitsInFlight: z.number().int().positive().optional(),
   retryMs: z.number().int().nonnegative().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
 });
@@ -53,6 +54,12 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Most writes per commit (default 1000). */
   readonly maxBatch?: number;
+  /**
+   * Most group commits in flight at once, each on its own connection (default 3, at most
+   * the pool size). Two commits in flight never hold writes of the same run, so each run's
+   * writes still commit in order.
+   */
+  readonly commitsInFlight?: number;
   /**
    * How long a batch (and a read) is retried, on new connections, while the server is
    * unreachable (a restart, a failover) before it rejects with `STORE_UNAVAILABLE`. Default 10 000.
@@ -182,6 +189,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     // once) still share one batch, and no extra macrotask stands between a node and its commit.
     schedule: queueMicrotask,
     maxBatch: opts.maxBatch ?? 1000,
+    // Several commits overlap their round trips; a run's writes never ride in two at once.
+    concurrency: Math.min(opts.commitsInFlight ?? 3, opts.pool?.max ?? 10),
+    keys: writeKeys,
     // A server that went away, or a full disk, fails every write alike: no point re-running one by one.
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_FULL')),
     what: `postgres store ${location}`,
