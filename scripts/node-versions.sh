@@ -6,7 +6,8 @@
 # once per major into $LLMO_NODE_CACHE (default ~/.cache/llmo-node/<major>); delete that folder to update.
 # better-sqlite3's native addon in node_modules is built for the Node that ran `npm ci`; per major, a copy of
 # the package is rebuilt once with node-gyp (the one bundled with the running npm) against that major's headers,
-# cached as $dir/better_sqlite3-<package version>.node, and handed to the tests as LLMO_SQLITE_BINDING.
+# cached as $dir/better_sqlite3-<package version>.node, and put in place of node_modules' addon for that run
+# (restored afterwards); the tests also get its path as LLMO_SQLITE_BINDING.
 # Needs the root dependencies installed (`npm ci`). Each run ends with vitest's closing line
 # "vitest: N passed, N failed, N skipped"; the exit code is non-zero when any major failed.
 set -uo pipefail
@@ -47,6 +48,16 @@ sqlite_binding() {
   echo "$out"
 }
 
+# better-sqlite3's addon in node_modules is built for the Node that installed it. For each major, its own
+# build is put in its place for the run (so every path loads it: the stores, the CLI, README snippets), and
+# the original is put back afterwards, also when the script is interrupted.
+addon=node_modules/better-sqlite3/build/Release/better_sqlite3.node
+saved=""
+if [ -f "$addon" ]; then
+  saved=$(mktemp) && cp "$addon" "$saved"
+  trap 'cp "$saved" "$addon" && rm -f "$saved"' EXIT
+fi
+
 status=0
 for major in "${majors[@]}"; do
   dir="$cache/$major"
@@ -70,11 +81,13 @@ for major in "${majors[@]}"; do
   version=$("$node" --version)
   echo "node-versions: unit tests on Node $version"
   start=$SECONDS
+  [ -z "$saved" ] || cp "$binding" "$addon"
   if LLMO_SQLITE_BINDING="$binding" "$node" node_modules/vitest/vitest.mjs run --project unit; then
     echo "node-versions: Node $version passed in $((SECONDS - start)) s"
   else
     echo "node-versions: Node $version FAILED (exit code $?) in $((SECONDS - start)) s"
     status=1
   fi
+  [ -z "$saved" ] || cp "$saved" "$addon"
 done
 exit $status
