@@ -42,7 +42,10 @@ export const DEFAULT_MAX_RESTARTS = 10;
  * ```
  */
 export const DEFAULT_RESTART_BACKOFF_MS = 1000;
-const RESTART_BACKOFF_CAP_MS = 30_000;
+// Short: once the broker is back, a consumer is back within seconds (a worker exits when down for 30 s, `--exit-on-down-ms`).
+const RESTART_BACKOFF_CAP_MS = 5_000;
+/** Longest wait for a crashed consumer's disconnect before its replacement starts, ms. */
+const DISCONNECT_WAIT_MS = 5_000;
 
 /**
  * What {@link consumeGroup} needs.
@@ -69,7 +72,7 @@ export interface GroupConsumerDeps {
   readonly retries?: number;
   /** Restarts of a crashed consumer in a row before giving up (its health part stays `down`). Default 10. */
   readonly maxRestarts?: number;
-  /** Wait before the first restart, ms; doubles per restart in a row, capped at 30 s. Default 1000. */
+  /** Wait before the first restart, ms; doubles per restart in a row, capped at 5 s. Default 1000. */
   readonly restartBackoffMs?: number;
   /** Dead-letters a record (undecodable, invalid, failed every attempt, or redelivered too often). */
   readonly deadLetter: (partition: number, message: KafkaMessage, reason: string) => Promise<void>;
@@ -157,7 +160,12 @@ export async function consumeGroup<K extends MessageKind>(
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       if (stopped) return;
-      void consumer.disconnect().catch(() => undefined).then(async () => {
+      // bounded: a crashed consumer's disconnect can hang on a half-closed connection, and the restart must not wait for it
+      const gone = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DISCONNECT_WAIT_MS);
+        void consumer.disconnect().catch(() => undefined).finally(() => { clearTimeout(timer); resolve(); });
+      });
+      void gone.then(async () => {
         if (stopped) return;
         const next = await start().catch((e: unknown) => e);
         if (next !== undefined) crashed(current!, next);
