@@ -35,7 +35,9 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { extends: true, test: { name: 'kafka', ...kafkaTests } },
+      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'] } },
+      // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
+      { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
   },
 });

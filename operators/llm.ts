@@ -305,11 +305,15 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
     ...(t.description === undefined ? {} : { description: t.description }),
     parameters: z.toJSONSchema(t.input as z.ZodType) as Record<string, unknown>,
   }));
-  const chain: readonly string[] = typeof spec.model === 'string' ? [spec.model] : spec.model;
+  const specChain: readonly string[] = typeof spec.model === 'string' ? [spec.model] : spec.model;
   const execute: NodeDef['execute'] = async (ctx, services) => {
-    const prompt = spec.prompt(ctx as NodeContext<I, D>);
+    // a run's override (RunOptions `overrides`, e.g. a fork trying another model or prompt)
+    const o = services.override(ctx);
+    const prompt = o?.prompt ?? spec.prompt(ctx as NodeContext<I, D>);
+    const system = o?.system ?? spec.system;
+    const chain: readonly string[] = o?.model === undefined ? specChain : typeof o.model === 'string' ? [o.model] : o.model;
     const messages: ChatMessage[] = [
-      ...(spec.system === undefined ? [] : [{ role: 'system' as const, content: spec.system }]),
+      ...(system === undefined ? [] : [{ role: 'system' as const, content: system }]),
       ...(typeof prompt === 'string' ? [{ role: 'user' as const, content: prompt }] : prompt),
     ];
     const retry = { ...services.resilience.retry, ...spec.retry };
@@ -317,7 +321,8 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
     const progress = { tokens: 0 };
     let last: unknown;
     for (let k = 0; k < chain.length; k++) {
-      const m = services.models.resolve(chain[k]!)!;
+      const m = services.models.resolve(chain[k]!);
+      if (m === undefined) throw new ValidationError('MODEL_UNKNOWN', `llm node '${ctx.nodeId}' was given an unknown model`, [{ code: 'unknown_model', path: ['overrides', ctx.nodeId, 'model'], message: `'${chain[k]!}' is not in the engine's models` }]);
       const req: { -readonly [K in keyof CompletionRequest]: CompletionRequest[K] } = { model: m.model, messages };
       if (spec.temperature !== undefined) req.temperature = spec.temperature;
       if (spec.maxTokens !== undefined) req.maxTokens = spec.maxTokens;
@@ -338,5 +343,5 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
     }
     throw last;
   };
-  return nodeDef(id, 'llm', spec, execute, { models: chain });
+  return nodeDef(id, 'llm', spec, execute, { models: specChain });
 }

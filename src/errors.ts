@@ -51,6 +51,7 @@ const B = {
   rejected: brand('RejectedError'),
   provider: brand('ProviderError'),
   store: brand('StoreError'),
+  wait: brand('WaitError'),
 } as const;
 
 function mark(e: object, b: symbol): void {
@@ -280,6 +281,7 @@ export type StoreErrorCode =
   | 'RUN_EXISTS' // createRun with a taken id
   | 'RUN_NOT_FOUND' // append or a query named an unknown run
   | 'SEQ_CONFLICT' // an event's seq is already taken (two writers on one run)
+  | 'LEASE_LOST' // another process took the lease of a run this process was running
   | 'TOPOLOGY_CHANGED'; // a stored run's topology version is not registered with the engine
 
 /**
@@ -309,6 +311,42 @@ export interface ProviderErrorDetails {
   readonly retryAfterMs?: number;
   readonly requestId?: string;
   readonly cause?: unknown;
+}
+
+/**
+ * Codes of {@link WaitError}.
+ *
+ * @example
+ * ```ts
+ * const code: WaitErrorCode = 'WAIT_TIMEOUT';
+ * ```
+ */
+export type WaitErrorCode =
+  | 'WAIT_TIMEOUT' // a wait node's timeoutMs passed before its signal arrived
+  | 'RUN_NOT_WAITING' // engine.signal named a run that is not parked on a wait (unknown in memory, running or ended)
+  | 'WAIT_NAME_MISMATCH' // engine.signal named another wait than the one the run is parked on
+  | 'RUN_PARKED'; // the `error` of a waiting result: the run is parked on a wait, not done
+
+/**
+ * A wait for a person or an event went wrong: it timed out (the wait node fails with it,
+ * or its `onError` edge takes over), or a signal named a run or wait that is not waiting.
+ *
+ * @example
+ * ```ts
+ * if (isWaitError(e) && e.code === 'RUN_NOT_WAITING') console.error('already approved?');
+ * ```
+ */
+export class WaitError extends OrchestratorError {
+  declare readonly code: WaitErrorCode;
+  constructor(code: WaitErrorCode, message: string, options: OrchestratorErrorOptions = {}) {
+    super(code, message, options);
+    mark(this, B.wait);
+  }
+}
+
+/** True for {@link WaitError}. */
+export function isWaitError(e: unknown): e is WaitError {
+  return has(e, B.wait);
 }
 
 /**

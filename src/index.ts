@@ -19,15 +19,16 @@
 export { topology, type TopologyBuilder, type TopologyOptions, type DepsOf, type Add, type WithAfter } from './builder/builder.ts';
 export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
-  InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext,
+  InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride,
 } from './definition/types.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
+  type ForkOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
 } from './runtime/engine.ts';
-export type { RunResult, CompletedRun, FailedRun, CancelledRun, RunUsage } from './runtime/result.ts';
+export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';
 export type {
   EngineEvent, TokenEvent, RestartEvent, BreakerEvent, RunEvent, RunEventType,
@@ -46,16 +47,20 @@ export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions,
 export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';
 export { RetryOptionsSchema, type RetryOptions, type RetryBudget } from './resilience/retry.ts';
 export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuery, ClaimRequest, RetentionRequest } from './runtime/store.ts';
+export type { DurableOptions, RecoverOptions, RecoveryReport } from './runtime/engine.ts';
+export { foldRun, type FoldedRun, type FoldedNode, type FoldedRunStatus, type FoldedNodeStatus, type FoldAt } from './runtime/fold.ts';
+export { topologyVersion } from './runtime/version.ts';
+export { processOwner, isDeadOwner } from './runtime/durable.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,
-  RetriesExhaustedError, CircuitOpenError, StoreError, isStoreError, type StoreErrorCode,
+  RetriesExhaustedError, CircuitOpenError, StoreError, isStoreError, type StoreErrorCode, WaitError, isWaitError, type WaitErrorCode,
   isOrchestratorError, isValidationError, isTopologyError, isNodeError, isTimeoutError, isCancelledError, isRejectedError,
   isProviderError, isStoppedError, isRetriesExhaustedError, isCircuitOpenError,
   retriableOf, serializeError, formatIssues,
   type Issue, type SerializedError, type OrchestratorErrorOptions, type ProviderErrorDetails,
 } from './errors.ts';
 export {
-  map, route, join, tool, defineTool, fanOut, subTopology, llm,
+  map, route, join, tool, defineTool, fanOut, subTopology, llm, wait, type WaitSpec,
   type LlmSpec, type LlmOutput, type LlmToolCall, type CallTimeouts,
   type MapSpec, type RouteSpec, type JoinSpec, type Tool, type ToolSpec, type FanOutSpec, type SubTopologySpec,
   type NodeOptions, type BaseSpec,

@@ -298,7 +298,7 @@ interface Stats {
   repairedTopologies: number;
   repairedNodes: number;
   nodes: number;
-  runs: Record<'completed' | 'failed' | 'cancelled', number>;
+  runs: Record<RunResult['status'], number>;
   nodeStarts: number;
   capSaturated: number;
   poolSaturated: number;
@@ -696,7 +696,7 @@ const NUM_RUNS = Number(process.env.PROPERTY_RUNS ?? 200);
 describe('runtime properties over random DAGs', () => {
   it('runs every non-skipped node once, in dependency order, within every limit; every run ends', async () => {
     const stats: Stats = {
-      iterations: 0, valid: 0, repairedTopologies: 0, repairedNodes: 0, nodes: 0, runs: { completed: 0, failed: 0, cancelled: 0 },
+      iterations: 0, valid: 0, repairedTopologies: 0, repairedNodes: 0, nodes: 0, runs: { completed: 0, failed: 0, cancelled: 0, waiting: 0 },
       nodeStarts: 0, capSaturated: 0, poolSaturated: 0, globalSaturated: 0,
     };
     const seed = process.env.PROPERTY_SEED === undefined ? undefined : Number(process.env.PROPERTY_SEED);

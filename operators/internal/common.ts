@@ -60,6 +60,7 @@ export function nodeDef<Id extends string>(
   extra?: Partial<Pick<NodeDef, 'branches' | 'topology' | 'models'>>,
 ): NodeDef & { readonly id: Id } {
   const def: Mutable<NodeDef> & { id: Id } = { id, kind, after: spec.after ? [...spec.after] : [], execute };
+  def.source = spec as Readonly<Record<string, unknown>>;
   if (spec.cap !== undefined) def.cap = spec.cap;
   if (spec.pool !== undefined) def.pools = typeof spec.pool === 'string' ? [spec.pool] : [...spec.pool];
   if (spec.timeoutMs !== undefined) def.timeoutMs = spec.timeoutMs;

@@ -15,6 +15,7 @@ import { tool, type ToolSpec } from '../../operators/tool.ts';
 import { fanOut, type FanOutSpec } from '../../operators/fanOut.ts';
 import { subTopology, type SubTopologySpec } from '../../operators/subTopology.ts';
 import { llm, type LlmOutput, type LlmSpec } from '../../operators/llm.ts';
+import { wait, type WaitSpec } from '../../operators/wait.ts';
 
 /** The outputs of the listed dependencies. */
 export type DepsOf<O, D extends keyof O> = { readonly [K in D]: O[K] };
@@ -134,6 +135,17 @@ export class TopologyBuilder<I, O extends Record<string, unknown>> {
     spec: WithAfter<LlmSpec<I, DepsOf<O, D>, T>, D>,
   ): TopologyBuilder<I, Add<O, Id, LlmOutput<T>>> {
     return this.node(llm(id, spec));
+  }
+
+  /**
+   * Adds a wait node: waits for `engine.signal(runId, name, payload)` and outputs the payload
+   * (validated by `schema`). With a store the run is parked meanwhile (see `wait`).
+   */
+  wait<Id extends string, P, D extends keyof O & string = never>(
+    id: Id,
+    spec: WithAfter<WaitSpec<P>, D>,
+  ): TopologyBuilder<I, Add<O, Id, P>> {
+    return this.node(wait(id, spec));
   }
 
   /** Adds a node that runs another topology as a child run. Output: the child's declared output. */

@@ -76,6 +76,8 @@ function kafkaOptions(cmd: Command): Command {
     .addHelpText('after', KAFKA_HELP);
 }
 
+const STORE = 'record runs in a run store: a file path (embedded SQLite) or postgres://... (default LLMO_STORE)';
+
 const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
 
 const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, color: Boolean(process.stderr.isTTY) });
@@ -107,6 +109,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--deadline <ms>', 'fail the run if it takes longer', positive)
     .option('--ops <module>', OPS)
     .option('--no-tokens', 'do not print tokens as they stream')
+    .option('--store <url>', STORE)
     .action(async (file: string, opts) => {
       const { runCommand } = await import('./commands/run.ts');
       code = await runCommand(file, opts, io);
@@ -141,6 +144,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
     .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
     .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never)', nonNegativeInt, 30_000)
+    .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');
@@ -156,6 +160,65 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .action(async (name: string, opts) => {
       const { submitCommand } = await import('./commands/submit.ts');
       code = await submitCommand(name, opts, io);
+    });
+
+  program.command('recover')
+    .description('finish the runs a killed process left unfinished in a store, then exit')
+    .argument('<topology...>', 'the topologies (files) whose runs may be resumed')
+    .option('--store <url>', STORE)
+    .option('--limit <n>', 'claim at most this many runs (default 1000)', positiveInt)
+    .option('--json', 'print one JSON line per run')
+    .option('--ops <module>', OPS)
+    .action(async (files: string[], opts) => {
+      const { recoverCommand } = await import('./commands/recover.ts');
+      code = await recoverCommand(files, opts, io);
+    });
+
+  const runs = program.command('runs').description('read the runs recorded in a store');
+  const storeFlags = (c: Command): Command => c.option('--store <url>', STORE).option('--json', 'print JSON (one line per run or event)');
+  storeFlags(runs.command('ls').description('list runs, newest first')
+    .option('--status <list>', 'only these statuses, comma-separated (running, waiting, completed, failed, cancelled)')
+    .option('--topology <name>', 'only runs of this topology')
+    .option('--limit <n>', 'at most this many (default 50)', positiveInt))
+    .action(async (opts) => {
+      const { runsCommand } = await import('./commands/runs.ts');
+      code = await runsCommand('ls', undefined, opts, io);
+    });
+  storeFlags(runs.command('show').description("a run's record and its state (node statuses and outputs)").argument('<runId>'))
+    .action(async (id: string, opts) => {
+      const { runsCommand } = await import('./commands/runs.ts');
+      code = await runsCommand('show', id, opts, io);
+    });
+  storeFlags(runs.command('history').description("a run's events in seq order").argument('<runId>'))
+    .action(async (id: string, opts) => {
+      const { runsCommand } = await import('./commands/runs.ts');
+      code = await runsCommand('history', id, opts, io);
+    });
+
+  storeFlags(runs.command('state').description("a run's state (statuses, outputs, usage) at an event or a time (time travel)").argument('<runId>')
+    .option('--seq <n>', 'as of this event seq (inclusive)', nonNegativeInt)
+    .option('--at <time>', 'as of this ISO 8601 time (inclusive)'))
+    .action(async (id: string, opts) => {
+      const { runsStateCommand } = await import('./commands/runs-state.ts');
+      code = await runsStateCommand(id, opts, io);
+    });
+
+  kafkaOptions(program.command('signal')
+    .description('end the wait a parked run waits on: with --store, resume it here until it ends (or parks again), then exit; '
+      + 'with --brokers, send a signal message (a worker with a store resumes the run and publishes its final result)')
+    .argument('<runId>')
+    .argument('<name>', 'the wait name')
+    .argument('[topology...]', 'with --store: the topology files the run may have been recorded under')
+    .option('--payload <json>', 'the payload, validated by the wait node schema (default null)')
+    .option('--store <url>', STORE)
+    .option('--json', 'print the result as JSON')
+    .option('--ops <module>', OPS)
+    .option('--request-id <id>', 'with --brokers: the request the resumed run answers (default the run id)')
+    .option('--wait', 'with --brokers: wait for the final result (or the refusal) and print it as JSON')
+    .option('-t, --timeout <ms>', 'with --wait: give up after this long (exit 1)', positiveInt, 60_000))
+    .action(async (runId: string, name: string, files: string[], opts) => {
+      const { signalCommand } = await import('./commands/signal.ts');
+      code = await signalCommand(runId, name, files, opts, io);
     });
 
   try {

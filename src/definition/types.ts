@@ -24,6 +24,17 @@ export interface NodeContext<I = unknown, D = Record<string, unknown>> {
   readonly signal: AbortSignal;
   readonly runId: string;
   readonly nodeId: string;
+  /**
+   * `<runId>:<nodeId>`: the same for every execution of this node in this run, also when a
+   * durable run is recovered after a crash and the node runs again. Tools with side effects
+   * (payments, emails, tickets) pass it to the service they call so a repeated call is a no-op.
+   *
+   * @example
+   * ```ts
+   * await payments.charge({ amount, idempotencyKey: ctx.idempotencyKey });
+   * ```
+   */
+  readonly idempotencyKey: string;
   readonly priority: Priority;
   /** Static configuration of the node (the `with` block of a JSON/YAML node). */
   readonly config: Readonly<Record<string, unknown>>;
@@ -42,7 +53,7 @@ export type StreamChunk =
   | { readonly kind: 'restart'; readonly reason: string };
 
 /** Node kinds known to the compiler. */
-export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology' | 'llm';
+export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology' | 'llm' | 'wait';
 
 /**
  * Services the runtime hands to an operator's `execute`. Typed, explicit and
@@ -67,6 +78,50 @@ export interface ExecServices {
   budget(ctx: NodeContext): RetryBudget;
   /** Records a retry or a fallback in the run's history (and on the bus). */
   note(ctx: NodeContext, note: NodeNote): void;
+  /**
+   * Waits for `engine.signal(runId, request.name, payload)`: resolves with the validated
+   * payload, rejects with a WaitError `WAIT_TIMEOUT`. A durable run is parked instead
+   * (stored, then dropped from memory) and the wait completes when it is resumed.
+   */
+  wait(ctx: NodeContext, request: WaitRequest): Promise<unknown>;
+  /** This run's override of the node's settings (RunOptions `overrides`, e.g. a fork trying another model), if any. */
+  override(ctx: NodeContext): NodeOverride | undefined;
+}
+
+/**
+ * Per-run settings of one llm node that replace its definition's (RunOptions `overrides`,
+ * `engine.fork(..., { overrides: { nodes } })`): try another model or prompt without
+ * changing the topology.
+ *
+ * @example
+ * ```ts
+ * const o: NodeOverride = { model: 'sim:other', system: 'Be brief.', prompt: 'Summarize: {{text}}' };
+ * ```
+ */
+export interface NodeOverride {
+  /** Model reference (or fallback chain) instead of the node's. Must be in the engine's catalogue. */
+  readonly model?: string | readonly string[] | undefined;
+  /** System message instead of the node's. */
+  readonly system?: string | undefined;
+  /** User message instead of the one the node's prompt function builds. */
+  readonly prompt?: string | undefined;
+}
+
+/**
+ * What a `wait` node waits for.
+ *
+ * @example
+ * ```ts
+ * const w: WaitRequest = { name: 'approval', schema: z.object({ approved: z.boolean() }), timeoutMs: 86_400_000 };
+ * ```
+ */
+export interface WaitRequest {
+  /** The signal name `engine.signal` must give. */
+  readonly name: string;
+  /** Validates the signal's payload (the node's output). */
+  readonly schema: z.ZodType;
+  /** Fail with WAIT_TIMEOUT (or take `onError`) when no signal came within this many ms. Default: wait forever. */
+  readonly timeoutMs?: number;
 }
 
 /** One node to execute elsewhere (a remote edge). */
@@ -145,6 +200,13 @@ export interface NodeDef {
   /** Run this node in another worker group, connected by a topic (a remote edge). */
   readonly remote?: string;
   readonly description?: string;
+  /**
+   * The spec the node was built from (its user functions, prompt, model settings), kept so
+   * `topologyVersion` can tell two definitions apart when they differ only inside `execute`'s closure.
+   */
+  readonly source?: Readonly<Record<string, unknown>>;
+  /** Wait nodes: the signal they wait for (`engine.signal` validates payloads with its schema). */
+  readonly wait?: WaitRequest;
   readonly execute: Execute;
 }
 

@@ -155,6 +155,14 @@ export class Compiled implements NodeHost {
   /** Stage output: node `i`'s function settled (or the run ended before it started). */
   #settled(run: Run, i: number): void {
     if (run.status !== R_RUNNING || (run.mark[i]! & SETTLED_EARLY) !== 0) return;
+    const journal = run.journal;
+    // a durable run's completed node moves on only once its output is stored
+    if (journal !== undefined && run.state[i] === DONE) {
+      journal.whenDurable(() => {
+        if (run.status === R_RUNNING) this.#moveOn(run, i);
+      });
+      return;
+    }
     this.#moveOn(run, i);
   }
 

@@ -57,9 +57,14 @@ export class Core {
 
   /** Appends an event to the run's trace; publishes it when the bus has a subscriber. */
   record(run: Run, code: number, node: number): void {
-    const seq = run.trace.length >> 1;
+    const idx = run.trace.length >> 1;
     run.trace.push(code | (node << 4), Date.now());
-    if (this.bus.observed) this.bus.next(eventAt(run, seq));
+    const journal = run.journal;
+    if (journal !== undefined) {
+      const e = eventAt(run, idx);
+      journal.add(e);
+      if (this.bus.observed) this.bus.next(e);
+    } else if (this.bus.observed) this.bus.next(eventAt(run, idx));
   }
 
   readonly #record = (run: Run, code: number, node: number): void => this.record(run, code, node);
@@ -86,10 +91,24 @@ export class Core {
     else void compensate(run, undo, this.#record, this.log).then(() => this.#end(run));
   }
 
-  /** Records the terminal event, hands the run to its caller and frees its admission slot. */
+  /**
+   * Records the terminal event, hands the run to its caller and frees its admission slot.
+   * A durable run is handed over once its journal has stored everything (or failed to).
+   */
   #end(run: Run): void {
     run.endedAt = Date.now();
     this.record(run, TERMINAL[run.status]!, 0);
+    const journal = run.journal;
+    if (journal !== undefined) journal.whenDurable(() => this.#deliver(run));
+    else this.#deliver(run);
+  }
+
+  /** Hands a run to its caller and frees its slots (also a parked run, which records no terminal event). */
+  deliver(run: Run): void {
+    this.#deliver(run);
+  }
+
+  #deliver(run: Run): void {
     if (run.parent === undefined) this.active.delete(run);
     run.onEnd(run);
     if (run.admission !== undefined) run.admission.release();

@@ -69,6 +69,9 @@ export class NodeCtx implements NodeContext {
   get nodeId(): string {
     return this.run.plan.ids[this.node]!;
   }
+  get idempotencyKey(): string {
+    return `${this.run.id}:${this.run.plan.ids[this.node]!}`;
+  }
   get priority(): Priority {
     return PRIORITIES[this.run.level]!;
   }

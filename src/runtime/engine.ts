@@ -5,9 +5,9 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { Observable } from 'rxjs';
+import { ReplaySubject, type Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
-import { CancelledError, RejectedError, TimeoutError, TopologyError, ValidationError, type OrchestratorError } from '../errors.ts';
+import { CancelledError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
 import type { AnyTopology, InputOf, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
@@ -15,21 +15,34 @@ import { onAbort } from '../primitives/abort.ts';
 import { Resilience } from '../resilience/resilience.ts';
 import { Compiled } from './compiled.ts';
 import { Core } from './core.ts';
-import type { EngineEvent } from './events.ts';
+import { Durable, isDeadOwner, processOwner } from './durable.ts';
+import { forkResume, type ForkOptions } from './fork.ts';
+import { Waits, wakeOf } from './park.ts';
+import { createRunsView, type RunsView } from './runs.ts';
+import { Signals, type SignalReceipt } from './signals.ts';
+import type { EngineEvent, RestartEvent } from './events.ts';
+import { foldRun } from './fold.ts';
 import { Limits } from './limits.ts';
 import {
-  EngineOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
-  type EngineOptions, type ParsedRunOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
+  EngineOptionsSchema, RecoverOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
+  type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
 } from './options.ts';
 import { Plan } from './plan.ts';
+import { resumeOf, type RecoveryReport } from './recover.ts';
 import { resultOf, type RunResult } from './result.ts';
-import { Run } from './run.ts';
+import { Run, type Wake } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED } from './states.ts';
+import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
+import { topologyVersion } from './version.ts';
 
-export type { EngineOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { RecoveryReport } from './recover.ts';
+export type { ForkOptions } from './fork.ts';
+export type { RunsView, StateAt, HistoryRange } from './runs.ts';
+export type { SignalReceipt } from './signals.ts';
 
 /**
  * Result type of running topology `T`.
@@ -61,6 +74,8 @@ export interface Engine {
   usage(tenant?: string): Readonly<UsageTotals>;
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
+  /** The store every run is recorded in (`createEngine({ store })`); undefined for an engine without one. */
+  readonly store: RunStore | undefined;
   /**
    * Runs one input. Resolves with the result, whatever happened to the run; rejects
    * only for invalid arguments (bad options, invalid topology).
@@ -79,8 +94,48 @@ export interface Engine {
     Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }>;
   /** Compiles (and validates) ahead of the first run. Throws TopologyError when invalid. */
   compile(topology: AnyTopology): void;
-  /** Refuses new runs, then drains or cancels the ones in flight. */
+  /**
+   * Refuses new runs, then drains or cancels the ones in flight. With a store, durable runs
+   * still in flight when draining ends (or with `mode: 'cancel'`) are left to be recovered:
+   * their cancellation is not recorded and their leases are released. The store stays open.
+   */
   shutdown(options?: ShutdownOptions): Promise<void>;
+  /**
+   * Resumes the stored runs left unfinished by a process that died (needs a `store`).
+   * Claims runs of the topologies this engine has registered or compiled whose lease
+   * expired or whose owner is a dead process of this host, folds each one's log and
+   * relaunches it under the same id: completed nodes' outputs are replayed (recorded as
+   * `node.resumed`), skipped nodes stay skipped, nodes that were running run again (an llm
+   * node cut mid-stream first gets a `node.restart` with reason `recovered` on the bus).
+   * A run recorded under a version this engine does not have fails with `TOPOLOGY_CHANGED`.
+   * With `runIds`, only those runs are considered (one run a redelivered request names).
+   * Resolves once the runs are relaunched; rejects with a StoreError when the claim fails.
+   */
+  recover(options?: RecoverOptions): Promise<RecoveryReport>;
+  /**
+   * Time travel over the store (needs a `store`; without one every call rejects with
+   * `STORE_INVALID`): list runs, read a run's row and log, and its state at any `seq` or time.
+   */
+  readonly runs: RunsView;
+  /**
+   * Ends a wait: the run waiting for signal `name` goes on with `payload` (validated by the wait
+   * node's schema: a ValidationError `SIGNAL_INVALID` names the field). A parked run (engine with
+   * a store) gets `run.signalled` appended, then is claimed and resumed in this process, in
+   * whatever process parked it and however long ago (its topology must be registered: see
+   * `topologies`). Rejects with StoreError `RUN_NOT_FOUND` for an unknown stored run, WaitError
+   * `RUN_NOT_WAITING` for a run not waiting (or, without a store, not waiting in memory) and
+   * `WAIT_NAME_MISMATCH` for another wait's name.
+   */
+  signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt>;
+  /**
+   * Forks a stored run (needs a `store`): a new run (new id, `forkOf: { runId, nodeId }` in its
+   * row) runs node `from` and everything downstream of it again; every other node's output is
+   * taken from the parent's log (recorded as `node.resumed`; no model calls). `overrides` change
+   * the input, pin outputs, or give llm nodes another model or prompt. Resolves with the fork's
+   * result; rejects for a bad option (ValidationError `FORK_INVALID` naming it), an unknown run
+   * (`RUN_NOT_FOUND`) or an unregistered version (`TOPOLOGY_CHANGED`).
+   */
+  fork(runId: string, options: ForkOptions): Promise<RunResult>;
 }
 
 /**
@@ -107,6 +162,11 @@ class EngineImpl implements Engine {
   readonly #maxInFlight: number;
   readonly #compiled = new WeakMap<Topology, Compiled>();
   readonly #all = new Set<Compiled>();
+  readonly #durable: Durable | undefined;
+  readonly #waits: Waits;
+  readonly #signals: Signals;
+  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly runs: RunsView;
 
   constructor(options: EngineOptions) {
     const log = (options.logger ?? silentLogger).child({ component: 'engine' });
@@ -121,7 +181,22 @@ class EngineImpl implements Engine {
       log.info({ model, state }, 'circuit breaker state changed');
       if (core.bus.observed) core.bus.next({ type: 'breaker.state', model, state, ts: Date.now() });
     });
-    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t));
+    const d = options.durable ?? {};
+    this.#durable = options.store === undefined ? undefined
+      : new Durable({ store: options.store, owner: d.owner ?? processOwner(), leaseMs: d.leaseMs ?? 15_000, now: d.now ?? Date.now }, core, log);
+    this.#waits = new Waits(core, this.#durable, log);
+    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t), this.#waits);
+    this.runs = createRunsView(options.store);
+    this.#signals = new Signals({
+      durable: this.#durable,
+      versions: () => this.#versions(),
+      relaunch: (rec, onEnd) => this.#relaunch(rec, this.#versions().get(rec.topology), undefined, (r) => onEnd(resultOf(r))),
+    }, this.#waits);
+    // one sweeper per engine: wakes parked runs whose wait timed out (and signalled runs left unclaimed)
+    this.#sweeper = this.#durable === undefined || d.sweepMs === undefined ? undefined
+      : setInterval(() => void this.recover({ wake: true }).catch((e: unknown) => log.warn({ err: e }, 'sweeping parked runs failed')), d.sweepMs);
+    this.#sweeper?.unref?.();
+    for (const t of options.topologies ?? []) this.#compileForRuns(t);
   }
 
   usage(tenant?: string): Readonly<UsageTotals> {
@@ -130,6 +205,10 @@ class EngineImpl implements Engine {
 
   get inFlight(): number {
     return this.#core.active.size;
+  }
+
+  get store(): RunStore | undefined {
+    return this.#durable?.store;
   }
 
   compile(t: AnyTopology): void {
@@ -202,14 +281,24 @@ class EngineImpl implements Engine {
     });
   }
 
-  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void): Run {
+  /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
+  #launch(
+    c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
+    recovered?: { seqBase: number; wake?: Wake | undefined }, forkOf?: { runId: string; nodeId: string },
+  ): Run {
     const core = this.#core;
     const plan = c.plan;
     const level = LEVELS[opts?.priority ?? 'normal'];
     const deadlineMs = opts?.deadlineMs;
     const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
-    const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, onEnd);
+    const durable = this.#durable;
+    const deliver = durable === undefined ? onEnd : (r: Run): void => {
+      durable.ended(r);
+      onEnd(r);
+    };
+    const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
+    if (recovered?.wake !== undefined) run.wake = recovered.wake;
     core.active.add(run);
     if (core.closing) {
       core.finish(run, R_FAILED, new RejectedError('SHUTTING_DOWN', 'the engine is shutting down and admits no new runs'));
@@ -221,6 +310,25 @@ class EngineImpl implements Engine {
       return run;
     }
     run.input = parsedInput.value;
+    if (durable !== undefined) {
+      if (recovered !== undefined) durable.attach(run, undefined, recovered.seqBase);
+      else {
+        const row: { -readonly [K in keyof NewRun]: NewRun[K] } = {
+          runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: durable.now(), owner: durable.owner, leaseMs: durable.leaseMs,
+        };
+        if (run.tenant !== undefined) row.tenant = run.tenant;
+        if (forkOf !== undefined) row.forkOf = forkOf;
+        durable.attach(run, row, 0);
+      }
+    }
+    if (opts?.overrides !== undefined) {
+      const unknown = Object.keys(opts.overrides).filter((id) => plan.indexOf(id) === undefined);
+      if (unknown.length > 0) {
+        core.finish(run, R_FAILED, new ValidationError('OVERRIDES_INVALID', `overrides of topology '${plan.name}' are invalid`, unknown.map((id) => ({ code: 'unknown_node', path: ['overrides', id], message: `no node '${id}'` }))));
+        return run;
+      }
+      run.overrides = opts.overrides;
+    }
     if (opts?.resume !== undefined) {
       const resume = { outputs: opts.resume.outputs, skipped: opts.resume.skipped ?? [] };
       const issues = plan.checkResume(resume);
@@ -252,7 +360,11 @@ class EngineImpl implements Engine {
     const { mode = 'drain', timeoutMs = 30_000 } = parseOptions(ShutdownOptionsSchema, options, 'shutdown options');
     const core = this.#core;
     core.closing = true;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    const durable = this.#durable;
     const cancelAll = (): void => {
+      // durable runs in flight are left to be recovered, not recorded as cancelled
+      if (durable !== undefined) void durable.close();
       core.cancelling = true;
       for (const run of [...core.active]) core.finish(run, R_CANCELLED, new CancelledError('engine shut down'));
     };
@@ -267,7 +379,115 @@ class EngineImpl implements Engine {
         };
       });
     }
+    if (durable !== undefined) await durable.close();
     for (const c of this.#all) c.close();
     core.bus.complete();
+  }
+
+  async recover(options: RecoverOptions = {}): Promise<RecoveryReport> {
+    const opts = parseOptions(RecoverOptionsSchema, options, 'recover options');
+    const durable = this.#durable;
+    if (durable === undefined) throw new StoreError('STORE_INVALID', 'recover() needs an engine with a store (createEngine({ store }))');
+    const byName = this.#versions();
+    const results = new ReplaySubject<RunResult>();
+    const resumed: string[] = [];
+    const failed: { runId: string; topology: string; error: StoreError }[] = [];
+    if (byName.size === 0 || this.#core.closing) {
+      results.complete();
+      return { resumed, failed, results };
+    }
+    const store = durable.store;
+    const claimed = await store.claim({
+      owner: durable.owner, leaseMs: durable.leaseMs, limit: opts.limit ?? 1000, now: durable.now(), topologies: [...byName.keys()], isDead: isDeadOwner,
+      wakeable: opts.wake ?? false,
+      ...(opts.runIds === undefined ? {} : { runIds: opts.runIds }),
+    });
+    let open = claimed.length;
+    const ended = (): void => {
+      if (--open === 0) results.complete();
+    };
+    for (const rec of claimed) {
+      const error = await this.#relaunch(rec, byName.get(rec.topology), opts.signal, (r) => {
+        results.next(resultOf(r));
+        ended();
+      });
+      if (error === undefined) resumed.push(rec.runId);
+      else {
+        failed.push({ runId: rec.runId, topology: rec.topology, error });
+        ended();
+      }
+    }
+    if (claimed.length === 0) results.complete();
+    return { resumed, failed, results };
+  }
+
+  /** The runnable compiled topologies, by name then version. */
+  #versions(): Map<string, Map<string, Compiled>> {
+    const byName = new Map<string, Map<string, Compiled>>();
+    for (const c of this.#all) {
+      if (c.plan.runIssues.length > 0) continue;
+      let versions = byName.get(c.plan.name);
+      if (versions === undefined) byName.set(c.plan.name, versions = new Map());
+      versions.set(topologyVersion(c.plan.topology), c);
+    }
+    return byName;
+  }
+
+  signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt> {
+    return this.#signals.signal(runId, name, payload);
+  }
+
+  async fork(runId: string, options: ForkOptions): Promise<RunResult> {
+    const durable = this.#durable;
+    if (durable === undefined) throw new StoreError('STORE_INVALID', 'fork() needs an engine with a store (createEngine({ store }))');
+    const store = durable.store;
+    const rec = await store.getRun(runId);
+    if (rec === undefined) throw new StoreError('RUN_NOT_FOUND', `run '${runId}' is not in the store (${store.location})`);
+    const c = this.#versions().get(rec.topology)?.get(rec.version);
+    if (c === undefined) {
+      throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to fork it`);
+    }
+    const resume = forkResume(c.plan, foldRun(await store.history(runId)), options);
+    const o = options.overrides;
+    const input = o !== undefined && Object.hasOwn(o, 'input') ? o.input : rec.input;
+    const opts: ParsedRunOptions = { resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, runId: options.runId, overrides: o?.nodes };
+    return new Promise((resolve) => {
+      this.#launch(c, input, opts, (r) => resolve(resultOf(r)), undefined, { runId, nodeId: options.from });
+    });
+  }
+
+  /** Relaunches one claimed run; resolves with the error that stopped it (recorded as its `run.failed` when possible). */
+  async #relaunch(rec: RunRecord, versions: ReadonlyMap<string, Compiled> | undefined, signal: AbortSignal | undefined, onEnd: (run: Run) => void): Promise<StoreError | undefined> {
+    const durable = this.#durable!;
+    const store = durable.store;
+    const c = versions?.get(rec.version);
+    if (c === undefined) {
+      const known = [...(versions?.keys() ?? [])].join(', ') || 'none';
+      const error = new StoreError('TOPOLOGY_CHANGED', `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it`);
+      const ts = durable.now();
+      const wrote = await store.append([{ runId: rec.runId, seq: rec.lastSeq + 1, ts, type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(
+        () => undefined, (e: unknown) => e,
+      );
+      if (wrote !== undefined) this.#core.log.error({ runId: rec.runId, err: wrote }, 'recording a TOPOLOGY_CHANGED failure failed');
+      return error;
+    }
+    const history = await store.history(rec.runId).then((h) => h, (e: unknown) => e);
+    if (!Array.isArray(history)) {
+      await store.release(durable.owner, [rec.runId]).catch((e: unknown) => this.#core.log.warn({ runId: rec.runId, err: e }, 'releasing a run failed; its lease expires on its own'));
+      return isStoreError(history) ? history : new StoreError('STORE_FAILED', `reading the history of run '${rec.runId}' failed`, { cause: history });
+    }
+    const state = foldRun(history);
+    const { resume, cut } = resumeOf(c.plan, state);
+    const wake = wakeOf(history, state, durable.now());
+    const bus = this.#core.bus;
+    if (bus.observed) {
+      for (const i of cut) {
+        const e: RestartEvent = { type: 'node.restart', runId: rec.runId, topology: rec.topology, nodeId: c.plan.ids[i]!, reason: 'recovered', ts: Date.now() };
+        bus.next(e);
+      }
+    }
+    const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake });
+    return undefined;
   }
 }

@@ -37,16 +37,17 @@ export function abortReasonOf(status: number, error: OrchestratorError | undefin
 }
 
 /**
- * Builds the event for trace entry `seq` of a run.
+ * Builds the event for trace entry `idx` of a run (its `seq` is `idx` past the run's `seqBase`).
  *
  * @example
  * ```ts
  * const last = eventAt(run, (run.trace.length >> 1) - 1);
  * ```
  */
-export function eventAt(run: Run, seq: number): RunEvent {
-  const code = run.trace[seq * 2]!;
-  const ts = run.trace[seq * 2 + 1]!;
+export function eventAt(run: Run, idx: number): RunEvent {
+  const code = run.trace[idx * 2]!;
+  const ts = run.trace[idx * 2 + 1]!;
+  const seq = idx + run.seqBase;
   const node = code >> 4;
   const plan = run.plan;
   const runId = run.id;
@@ -104,7 +105,7 @@ export function eventAt(run: Run, seq: number): RunEvent {
       return stamped(e, run);
     }
     // retries, fallbacks and failed compensations carry a note
-    default: return stamped(noteEvent(runId, topology, seq, ts, plan.ids[node]!, run.notes!.get(seq)!), run);
+    default: return stamped(noteEvent(runId, topology, seq, ts, plan.ids[node]!, run.notes!.get(idx)!), run);
   }
 }
 

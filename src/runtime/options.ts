@@ -7,13 +7,58 @@
  */
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
-import type { Priority, RemoteExecutor } from '../definition/types.ts';
+import type { NodeOverride, Priority, RemoteExecutor } from '../definition/types.ts';
 import { isLogger, type Logger } from '../logger.ts';
 import { isModels, type Models } from '../providers/models.ts';
 import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
+import type { AnyTopology } from '../definition/types.ts';
+import type { RunStore } from './store.ts';
 
 const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
+
+const STORE_METHODS = ['createRun', 'append', 'getRun', 'history', 'listRuns', 'claim', 'renew', 'release', 'deleteRuns', 'close'] as const;
+const isRunStore = (v: unknown): boolean => typeof v === 'object' && v !== null && 'kind' in v && 'location' in v
+  && STORE_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+const isTopology = (v: unknown): boolean => typeof v === 'object' && v !== null && 'name' in v && typeof v.name === 'string' && 'nodes' in v && Array.isArray(v.nodes);
+
+/**
+ * Schema of {@link DurableOptions}.
+ *
+ * @example
+ * ```ts
+ * DurableOptionsSchema.parse({ leaseMs: 15_000 });
+ * ```
+ */
+export const DurableOptionsSchema = z.strictObject({
+  leaseMs: z.number().int().min(10).optional(),
+  owner: z.string().min(1).optional(),
+  now: z.custom<() => number>((v) => typeof v === 'function', 'expected a function returning epoch ms').optional(),
+  sweepMs: z.number().int().positive().optional(),
+});
+
+/**
+ * How an engine with a store holds its runs.
+ *
+ * @example
+ * ```ts
+ * const engine = createEngine({ store, durable: { leaseMs: 30_000 } });
+ * ```
+ */
+export interface DurableOptions {
+  /** How long a run's lease lasts without renewal (renewed every third of it). Default 15 s. */
+  readonly leaseMs?: number;
+  /** This process's owner id in the store. Default `host:pid:random`, which lets a restarted process on the same host claim a dead one's runs at once. */
+  readonly owner?: string;
+  /** The clock leases are judged by (epoch ms). Default `Date.now`; tests inject their own. */
+  readonly now?: () => number;
+  /**
+   * Every this many ms, wake parked runs whose wait timed out (and signalled runs nobody
+   * resumed): `recover({ wake: true })` on one timer per engine (it also recovers runs of dead
+   * processes). Default: no sweeping; call `engine.recover({ wake: true })` yourself.
+   */
+  readonly sweepMs?: number;
+}
 
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
 
@@ -35,6 +80,9 @@ export const EngineOptionsSchema = z.strictObject({
   models: z.custom<Models>(isModels, 'expected createModels(...)').optional(),
   resilience: ResilienceOptionsSchema.optional(),
   remote: z.custom<RemoteExecutor>(isRemoteExecutor, 'expected a remote executor (createRemoteExecutor(...))').optional(),
+  store: z.custom<RunStore>(isRunStore, 'expected a run store (openStore(...), or an object implementing RunStore)').optional(),
+  durable: DurableOptionsSchema.optional(),
+  topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
 });
 
 /**
@@ -67,6 +115,18 @@ export interface EngineOptions {
   readonly resilience?: ResilienceOptions;
   /** Runs nodes marked `remote` in their worker group. */
   readonly remote?: RemoteExecutor;
+  /**
+   * Makes every top-level run durable: recorded in this store event by event, and
+   * resumable by `engine.recover()` after a crash. The caller opens and closes the store.
+   */
+  readonly store?: RunStore;
+  /** Leases and owner of durable runs (with `store`). */
+  readonly durable?: DurableOptions;
+  /**
+   * Topologies compiled at once; with a store, the ones `engine.recover()` can resume (as do
+   * those the engine compiled or ran since).
+   */
+  readonly topologies?: readonly AnyTopology[];
 }
 
 /**
@@ -80,6 +140,20 @@ export interface EngineOptions {
 export const ResumeSchema = z.strictObject({
   outputs: z.record(z.string(), z.unknown()),
   skipped: z.array(z.string()).optional(),
+});
+
+/**
+ * Schema of a node's override ({@link NodeOverride}).
+ *
+ * @example
+ * ```ts
+ * NodeOverrideSchema.parse({ model: 'sim:other' });
+ * ```
+ */
+export const NodeOverrideSchema = z.strictObject({
+  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
+  system: z.string().optional(),
+  prompt: z.string().optional(),
 });
 
 /**
@@ -97,6 +171,7 @@ export const RunOptionsSchema = z.strictObject({
   runId: z.string().min(1).optional(),
   resume: ResumeSchema.optional(),
   tenant: z.string().min(1).optional(),
+  overrides: z.record(z.string(), NodeOverrideSchema).optional(),
 });
 
 /**
@@ -133,6 +208,11 @@ export interface RunOptions {
   readonly resume?: ResumeOptions;
   /** Who the run is for; token usage and cost are totalled per tenant (`engine.usage(tenant)`). */
   readonly tenant?: string;
+  /**
+   * Per-node settings for this run only, by node id: an llm node's `model`, `system` or `prompt`
+   * (e.g. to try another model; see `engine.fork`). An unknown node id fails the run (`OVERRIDES_INVALID`).
+   */
+  readonly overrides?: Readonly<Record<string, NodeOverride>>;
 }
 
 /**
@@ -177,6 +257,47 @@ export interface StreamOptions {
   /** Observable sources only: inputs held while all slots are busy before the stream fails. Default 1024. */
   readonly bufferSize?: number;
   readonly tenant?: string;
+}
+
+/**
+ * Schema of {@link RecoverOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(RecoverOptionsSchema, { limit: 100 }, 'recover options');
+ * ```
+ */
+export const RecoverOptionsSchema = z.strictObject({
+  limit: positiveInt.optional(),
+  runIds: z.array(z.string().min(1)).min(1).optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+  wake: z.boolean().optional(),
+});
+
+/**
+ * What `engine.recover()` claims.
+ *
+ * @example
+ * ```ts
+ * await engine.recover({ limit: 500 });
+ * await engine.recover({ runIds: ['order-1'] }); // just this run, if it is left unfinished
+ * ```
+ */
+export interface RecoverOptions {
+  /** Claim at most this many runs. Default 1000. */
+  readonly limit?: number;
+  /**
+   * Only these runs (e.g. the run a redelivered Kafka request names): each is claimed when it is
+   * running with no live lease, as `recover()` claims any run. Default: any unfinished run.
+   */
+  readonly runIds?: readonly string[];
+  /** Aborting it cancels the runs it resumed, as a run's own signal does (the cancellation is recorded). */
+  readonly signal?: AbortSignal;
+  /**
+   * Also wake parked runs: those whose wait timed out (the wait node fails with WAIT_TIMEOUT or
+   * takes its `onError` edge) and those signalled but not resumed (their signaller died). Default false.
+   */
+  readonly wake?: boolean;
 }
 
 /**
@@ -228,10 +349,12 @@ type Assert<T extends true> = T;
  */
 export type OptionsMatchSchemas = [
   Assert<Same<EngineOptions, z.input<typeof EngineOptionsSchema>>>,
+  Assert<Same<DurableOptions, z.input<typeof DurableOptionsSchema>>>,
   Assert<Same<RunOptions, z.input<typeof RunOptionsSchema>>>,
   Assert<Same<ResumeOptions, z.input<typeof ResumeSchema>>>,
   Assert<Same<StreamOptions, z.input<typeof StreamOptionsSchema>>>,
   Assert<Same<ShutdownOptions, z.input<typeof ShutdownOptionsSchema>>>,
+  Assert<Same<RecoverOptions, z.input<typeof RecoverOptionsSchema>>>,
 ];
 
 /**

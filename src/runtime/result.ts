@@ -3,11 +3,11 @@
  * are computed from the finished run on first read.
  * @module
  */
-import { serializeError, type CancelledError, type OrchestratorError } from '../errors.ts';
+import { serializeError, type CancelledError, type OrchestratorError, type WaitError } from '../errors.ts';
 import type { RunEvent } from './events.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { Run } from './run.ts';
-import { DONE, R_CANCELLED, R_COMPLETED, R_FAILED, SKIPPED } from './states.ts';
+import { DONE, R_CANCELLED, R_COMPLETED, R_FAILED, R_WAITING, SKIPPED } from './states.ts';
 import { zeroTotals } from './totals.ts';
 import { historyOf } from './history.ts';
 
@@ -52,6 +52,19 @@ export interface CancelledRun<O> extends ResultBase<O> {
 }
 
 /**
+ * A durable run parked on a `wait` node: it is stored and left the process; `engine.signal`
+ * resumes it (in any process). Its outputs are those of the nodes completed so far.
+ */
+export interface WaitingRun<O> extends ResultBase<O> {
+  readonly status: 'waiting';
+  /** The wait it is parked on, and when it times out (epoch ms; absent: never). */
+  readonly wait: { readonly nodeId: string; readonly name: string; readonly timeoutAt?: number };
+  readonly output?: undefined;
+  /** Why it is not done: a WaitError `RUN_PARKED` naming the wait (so `r.error` is set whenever `status !== 'completed'`). */
+  readonly error: WaitError;
+}
+
+/**
  * The result of a run, discriminated by `status`. Runs never reject: failures are data.
  *
  * @example
@@ -60,14 +73,17 @@ export interface CancelledRun<O> extends ResultBase<O> {
  * if (r.status === 'completed') use(r.output); else console.error(r.error.message, r.outputs);
  * ```
  */
-export type RunResult<O = Record<string, unknown>, Out = unknown> = CompletedRun<O, Out> | FailedRun<O> | CancelledRun<O>;
+export type RunResult<O = Record<string, unknown>, Out = unknown> = CompletedRun<O, Out> | FailedRun<O> | CancelledRun<O> | WaitingRun<O>;
 
 /** Result status by run status (a result is only made of a finished run). */
-const STATUS: Readonly<Record<number, 'completed' | 'failed' | 'cancelled'>> = { [R_COMPLETED]: 'completed', [R_FAILED]: 'failed', [R_CANCELLED]: 'cancelled' };
+const STATUS: Readonly<Record<number, 'completed' | 'failed' | 'cancelled' | 'waiting'>> = {
+  [R_COMPLETED]: 'completed', [R_FAILED]: 'failed', [R_CANCELLED]: 'cancelled', [R_WAITING]: 'waiting',
+};
 
 class Result {
-  readonly status: 'completed' | 'failed' | 'cancelled';
+  readonly status: 'completed' | 'failed' | 'cancelled' | 'waiting';
   readonly runId: string;
+  readonly wait: Run['parked'];
   readonly topology: string;
   readonly output: unknown;
   readonly error: OrchestratorError | undefined;
@@ -83,6 +99,7 @@ class Result {
     this.topology = run.plan.name;
     this.output = run.status === R_COMPLETED ? run.output : undefined;
     this.error = run.error;
+    this.wait = run.parked;
     this.startedAt = run.startedAt;
     this.endedAt = run.endedAt;
     this.#run = run;
@@ -114,7 +131,7 @@ class Result {
   toJSON(): unknown {
     return {
       status: this.status, runId: this.runId, topology: this.topology, output: this.output,
-      error: this.error === undefined ? undefined : serializeError(this.error),
+      error: this.error === undefined ? undefined : serializeError(this.error), wait: this.wait,
       outputs: this.outputs, skipped: this.skipped, usage: this.usage, startedAt: this.startedAt, endedAt: this.endedAt,
     };
   }

@@ -6,8 +6,9 @@
  */
 import type { ReplaySubject } from 'rxjs';
 import type { NodeError, OrchestratorError, SerializedError } from '../errors.ts';
-import type { NodeNote, StreamChunk } from '../definition/types.ts';
+import type { NodeNote, NodeOverride, StreamChunk } from '../definition/types.ts';
 import type { Level, Limiter } from '../primitives/limiter.ts';
+import type { Journal } from './journal.ts';
 import type { Plan, Resume } from './plan.ts';
 import type { Totals } from './totals.ts';
 import { DONE, R_RUNNING } from './states.ts';
@@ -36,6 +37,18 @@ export interface Channel {
  * ```
  */
 export type Note = NodeNote | { readonly type: 'compensation_failed'; readonly error: SerializedError };
+
+/**
+ * How the wait a resumed run was parked on ended: the signal's payload, or its timeout.
+ *
+ * @example
+ * ```ts
+ * run.wake = { nodeId: 'approval', name: 'approve', payload: { ok: true } };
+ * ```
+ */
+export type Wake =
+  | { readonly nodeId: string; readonly name: string; readonly payload: unknown; readonly timedOut?: undefined }
+  | { readonly nodeId: string; readonly name: string; readonly timedOut: true; readonly timeoutAt: number };
 
 /**
  * One run of a topology.
@@ -87,6 +100,16 @@ export class Run {
   notes: Map<number, Note> | undefined = undefined;
   /** Retries left for the whole run (set on first use). */
   budget: { remaining: number } | undefined = undefined;
+  /** Durable runs: the journal that records every event in the run store. Undefined for plain runs. */
+  journal: Journal | undefined = undefined;
+  /** `seq` of the run's first trace entry: a recovered run continues its stored log (0 otherwise). */
+  seqBase = 0;
+  /** Per-node settings of this run replacing the definition's (RunOptions `overrides`). */
+  overrides: Readonly<Record<string, NodeOverride>> | undefined = undefined;
+  /** A parked run (status R_WAITING): the wait it is parked on. */
+  parked: { readonly nodeId: string; readonly name: string; readonly timeoutAt?: number } | undefined = undefined;
+  /** A run resumed from a wait: how that wait ended (its signal's payload, or its timeout). */
+  wake: Wake | undefined = undefined;
   /** Undoes listeners and timers the run set up; called once when it ends. */
   cleanup: (() => void) | undefined = undefined;
   readonly onEnd: (run: Run) => void;

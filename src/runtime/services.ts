@@ -8,7 +8,7 @@
  * @module
  */
 import { CancelledError, ValidationError } from '../errors.ts';
-import type { AnyTopology, ExecServices, NodeNote } from '../definition/types.ts';
+import type { AnyTopology, ExecServices, NodeNote, NodeOverride, WaitRequest } from '../definition/types.ts';
 import type { Models } from '../providers/models.ts';
 import type { Usage } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
@@ -18,6 +18,7 @@ import type { Compiled } from './compiled.ts';
 import type { Core } from './core.ts';
 import type { NodeCtx } from './ctx.ts';
 import { EV, type RestartEvent, type TokenEvent } from './events.ts';
+import type { Waits } from './park.ts';
 import { acquire } from './resources.ts';
 import { Run } from './run.ts';
 import { R_CANCELLED, R_COMPLETED, R_RUNNING } from './states.ts';
@@ -41,7 +42,19 @@ export class Services implements ExecServices {
     readonly resilience: Resilience,
     readonly models: Models,
     private readonly compile: (t: AnyTopology) => Compiled,
+    private readonly waits: Waits,
   ) {}
+
+  /** The run's override of the node (RunOptions `overrides`). */
+  override(ctx: NodeCtx): NodeOverride | undefined {
+    const o = ctx.run.overrides;
+    return o === undefined ? undefined : o[ctx.nodeId];
+  }
+
+  /** A wait node: see {@link Waits.wait}. */
+  wait(ctx: NodeCtx, request: WaitRequest): Promise<unknown> {
+    return this.waits.wait(ctx, request);
+  }
 
   /** Runs one fan-out item holding the node's pools and a global task slot. */
   async task<R>(ctx: NodeCtx, fn: () => R | PromiseLike<R>): Promise<R> {

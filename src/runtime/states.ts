@@ -126,6 +126,15 @@ export const R_FAILED = 2;
  * ```
  */
 export const R_CANCELLED = 3;
+/**
+ * Parked on a `wait` node (durable runs): its log is stored, it left the process.
+ *
+ * @example
+ * ```ts
+ * if (run.status === R_WAITING) console.log(run.parked?.name);
+ * ```
+ */
+export const R_WAITING = 4;
 
 /**
  * Priority name to limiter level.

@@ -4,7 +4,7 @@
  * @module
  */
 import { formatIssues, toIssues } from '../errors.ts';
-import { FeedbackSchema, PolicyUpdateSchema, type MessageKind, type Messages } from './messages.ts';
+import { FeedbackSchema, PolicyUpdateSchema, SignalSchema, type MessageKind, type Messages } from './messages.ts';
 
 /**
  * Returns why a decoded message is invalid, or undefined when it is fine.
@@ -15,7 +15,7 @@ import { FeedbackSchema, PolicyUpdateSchema, type MessageKind, type Messages } f
  * ```
  */
 export function checkMessage<K extends MessageKind>(kind: K, value: Messages[K]): string | undefined {
-  const schema = kind === 'feedback' ? FeedbackSchema : kind === 'policy' ? PolicyUpdateSchema : undefined;
+  const schema = kind === 'feedback' ? FeedbackSchema : kind === 'policy' ? PolicyUpdateSchema : kind === 'signal' ? SignalSchema : undefined;
   if (schema === undefined) return undefined;
   const r = schema.safeParse(value);
   return r.success ? undefined : `invalid ${kind}:\n${formatIssues(toIssues(r.error.issues))}`;

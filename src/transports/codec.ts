@@ -54,6 +54,7 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   deadLetter: ['dead-letter.v1.avsc', 'dead-letter.v2.avsc'],
   nodeTask: ['node-task.v1.avsc'],
   nodeResult: ['node-result.v1.avsc'],
+  signal: ['signal.v1.avsc'],
 };
 
 /**

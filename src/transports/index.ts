@@ -19,5 +19,6 @@ export { WIRE_FORMATS, type WireFormat } from './framing.ts';
 export type { SchemaRegistryClient } from './registry.ts';
 export type {
   Messages, MessageKind, RunRequestMessage, RunResultMessage, TokenBatchMessage, LifecycleEventMessage, FeedbackMessage,
-  PolicyUpdateMessage, AuditMessage, DeadLetterMessage, NodeTaskMessage, NodeResultMessage,
+  PolicyUpdateMessage, AuditMessage, DeadLetterMessage, NodeTaskMessage, NodeResultMessage, SignalMessage,
 } from './messages.ts';
+export { isParkedResult, RUN_PARKED, SIGNAL_REJECTED, SignalSchema } from './messages.ts';

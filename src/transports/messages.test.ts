@@ -2,7 +2,9 @@
 // and audit v2 (tenant, requestId, topology) read v1 data with their defaults.
 import { describe, expect, it } from 'vitest';
 import { Codec, createCodec, SCHEMA_FILES } from './codec.ts';
-import { isRunEndMarker, RUN_ABANDONED, RUN_ENDED, type AuditMessage, type LifecycleEventMessage, type TokenBatchMessage } from './messages.ts';
+import { checkMessage } from './checks.ts';
+import { isParkedResult, isRunEndMarker, RUN_ABANDONED, RUN_ENDED, type AuditMessage, type LifecycleEventMessage, type RunResultMessage, type SignalMessage, type TokenBatchMessage } from './messages.ts';
+import { topicNames } from './transport.ts';
 
 const codec = createCodec();
 const v1 = new Codec({ ...SCHEMA_FILES, token: ['token-batch.v1.avsc'], event: ['lifecycle-event.v1.avsc'], audit: ['audit.v1.avsc'] });
@@ -41,5 +43,35 @@ describe('identity fields (v2 schemas)', () => {
     expect(isRunEndMarker({ ...base, nodeId: '', restart: RUN_ABANDONED })).toBe(true);
     expect(isRunEndMarker({ ...base, nodeId: 'gen', restart: RUN_ENDED })).toBe(false);
     expect(isRunEndMarker({ ...base, nodeId: '', restart: null })).toBe(false);
+  });
+});
+
+describe('signals', () => {
+  const signal: SignalMessage = { signalId: 's1', runId: 'r1', name: 'approval', payload: '{"approved":true}', ts: 7 };
+
+  it('round-trips with requestId and tenant null when omitted; the topic is <prefix>.signals', () => {
+    const e = codec.encode('signal', signal);
+    expect(codec.decode('signal', e.value, e.headers)).toEqual({ ok: true, value: { ...signal, requestId: null, tenant: null } });
+    const full = { ...signal, requestId: 'req-1', tenant: 'acme' };
+    const f = codec.encode('signal', full);
+    expect(codec.decode('signal', f.value, f.headers)).toEqual({ ok: true, value: full });
+    expect(topicNames('prod').signal).toBe('prod.signals');
+  });
+
+  it('a payload that is not JSON text, or an empty run id, is refused (the transport dead-letters it) naming the field', () => {
+    expect(checkMessage('signal', signal)).toBeUndefined();
+    expect(checkMessage('signal', { ...signal, payload: '{nope' })).toMatch(/payload: must be JSON text/);
+    expect(checkMessage('signal', { ...signal, runId: '' })).toMatch(/runId:/);
+  });
+
+  it('isParkedResult: a failed result with code RUN_PARKED is the interim answer of a parked run', () => {
+    const base: RunResultMessage = {
+      requestId: 'q', runId: 'q', topology: 't', status: 'failed', output: null, outputs: '{}', error: null,
+      usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 }, worker: 'w', startedAt: 0, endedAt: 0,
+    };
+    expect(isParkedResult({ ...base, error: JSON.stringify({ name: 'WaitError', code: 'RUN_PARKED', message: 'parked', retriable: false }) })).toBe(true);
+    expect(isParkedResult({ ...base, error: JSON.stringify({ code: 'NODE_FAILED' }) })).toBe(false);
+    expect(isParkedResult({ ...base, error: 'not json' })).toBe(false);
+    expect(isParkedResult({ ...base, status: 'completed', output: '"x"' })).toBe(false);
   });
 });

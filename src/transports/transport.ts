@@ -38,6 +38,7 @@ export function topicNames(prefix = 'llmo'): TopicNames {
     deadLetter: `${prefix}.dead-letter`,
     nodeTask: `${prefix}.node-tasks`,
     nodeResult: `${prefix}.node-results`,
+    signal: `${prefix}.signals`,
   };
 }
 

@@ -7,12 +7,21 @@
  * topic's end offsets before any request is sent (`submit` waits for it), so no
  * result of a request sent through the client is missed, and start-up does not
  * read the topic's history.
+ *
+ * Parked runs: a request whose run parks on a `wait` node (a worker with a run
+ * store) is first answered with an **interim** result, `failed` with error code
+ * `RUN_PARKED` (`isParkedResult`); once a signal resumed the run (`client.signal`,
+ * a message on the signals topic) and it ended, its **final** result follows under
+ * the same request id. The client keeps the latest answer per request: a final
+ * result replaces an interim one (not counted as a duplicate); anything after the
+ * final one is a duplicate. `submit` and `result` resolve with the first answer
+ * (interim or final); with `{ final: true }` they keep waiting past `RUN_PARKED`.
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { Observable, type Subscription } from 'rxjs';
 import type { Priority } from '../definition/types.ts';
-import type { RunResultMessage } from '../transports/messages.ts';
+import { isParkedResult, type RunResultMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';
 import { createFollower, type RequestStreamEvent } from './follow.ts';
 
@@ -24,6 +33,27 @@ export interface SubmitOptions {
   readonly tenant?: string;
   readonly deadlineMs?: number;
   readonly requestId?: string;
+  /**
+   * Resolve with the request's final result: when its run parks on a wait (an interim `RUN_PARKED`
+   * answer), keep waiting until a signal resumed it and it ended. Default false: the first answer.
+   */
+  readonly final?: boolean;
+}
+
+/**
+ * Options of {@link Client.signal}.
+ *
+ * @example
+ * ```ts
+ * await client.signal(runId, 'approval', { approved: true, by: 'ana' }, { signalId: 'approval-42' });
+ * ```
+ */
+export interface SignalOptions {
+  /** Unique id of the signal (send a signal again under the same id). Default a random UUID. */
+  readonly signalId?: string;
+  /** The request whose result the resumed run answers. Default the run id (a worker's runs have their request id as run id). */
+  readonly requestId?: string;
+  readonly tenant?: string;
 }
 
 /**
@@ -41,8 +71,24 @@ export interface ClientOptions {
 
 /** A client. */
 export interface Client {
-  /** Sends a request once the client reads results; resolves with its first result. */
+  /**
+   * Sends a request once the client reads results; resolves with its first answer (with `final`:
+   * its final result, past an interim `RUN_PARKED` one).
+   */
   submit(topology: string, input: unknown, options?: SubmitOptions): Promise<RunResultMessage>;
+  /**
+   * Resolves with a request's answer: its first one (possibly the interim `RUN_PARKED` of a parked run),
+   * or with `final` the first that is not `RUN_PARKED`. Only results read by this client count (it reads
+   * from now unless `fromBeginning`): ask before the answer can arrive, e.g. before `signal`.
+   */
+  result(requestId: string, options?: { readonly final?: boolean }): Promise<RunResultMessage>;
+  /**
+   * Sends a signal for a parked run on the signals topic (keyed by run id); resolves with the signal's id
+   * once it is sent. A worker with a run store resumes the run and publishes its final result under its
+   * request id (`result(requestId, { final: true })`); a refused signal (unknown run, payload the wait's
+   * schema refuses) goes to the dead-letter topic with the reason.
+   */
+  signal(runId: string, name: string, payload: unknown, options?: SignalOptions): Promise<string>;
   /** Sends many requests at once (one batch) once the client reads results; resolves their ids. */
   submitMany(topology: string, inputs: readonly unknown[], options?: Omit<SubmitOptions, 'requestId'>): Promise<string[]>;
   /**
@@ -57,9 +103,9 @@ export interface Client {
   tokens(requestId: string): Observable<RequestStreamEvent>;
   /** Resolves once results (and followed tokens) are read: whatever is sent from then on is seen. */
   ready(): Promise<void>;
-  /** Results seen so far, by request id (first one wins). */
+  /** Answers seen so far, by request id: the first one, replaced by the final result when the first was `RUN_PARKED`. */
   readonly results: ReadonlyMap<string, RunResultMessage>;
-  /** Results that arrived again for a request already answered (redelivery). */
+  /** Results that arrived again for a request already answered (redelivery; a final result after an interim `RUN_PARKED` one is not one). */
   readonly duplicates: number;
   /** Result messages delivered by the transport so far (duplicates included). */
   readonly received: number;
@@ -70,6 +116,13 @@ export interface Client {
   readonly failure: unknown;
   /** Stops reading results; pending submits stay pending. */
   close(): Promise<void>;
+}
+
+/** One caller waiting for a request's answer. */
+interface Waiter {
+  readonly final: boolean;
+  readonly resolve: (r: RunResultMessage) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 /** A promise with its settle functions. */
@@ -93,31 +146,51 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
  */
 export function createClient(transport: Transport, options: ClientOptions = {}): Client {
   const results = new Map<string, RunResultMessage>();
-  const waiting = new Map<string, { resolve: (r: RunResultMessage) => void; reject: (e: unknown) => void }>();
+  /** Who waits for which request's answer: `final` waiters skip interim RUN_PARKED answers. */
+  const waiting = new Map<string, Set<Waiter>>();
+  const wait = (requestId: string, final: boolean): Promise<RunResultMessage> => new Promise<RunResultMessage>((resolve, reject) => {
+    const seen = results.get(requestId);
+    if (seen !== undefined && !(final && isParkedResult(seen))) resolve(seen);
+    else if (failure !== undefined) reject(failure.error);
+    else {
+      let set = waiting.get(requestId);
+      if (set === undefined) waiting.set(requestId, (set = new Set()));
+      set.add({ final, resolve, reject });
+    }
+  });
   let duplicates = 0;
   let received = 0;
   let failure: { readonly error: unknown } | undefined;
   const resultsReady = deferred();
-  const follower = createFollower(transport, (id) => results.get(id));
+  // a parked request is not answered for good: following it follows the run a signal resumes
+  const follower = createFollower(transport, (id) => { const r = results.get(id); return r === undefined || isParkedResult(r) ? undefined : r; });
   // With an error handler: a failing result stream rejects the waiting submits instead of
   // reaching RxJS's reportUnhandledError (an uncaught exception that kills the process).
   const sub: Subscription = transport.read('result', { fromBeginning: options.fromBeginning ?? false, onReady: resultsReady.resolve }).subscribe({
     next: (m) => {
       const r = m.value;
       received++;
-      if (results.has(r.requestId)) {
+      const seen = results.get(r.requestId);
+      const parked = isParkedResult(r);
+      // the first answer, or the final one after an interim RUN_PARKED; anything else is a duplicate
+      if (seen !== undefined && (parked || !isParkedResult(seen))) {
         duplicates++;
         return;
       }
       results.set(r.requestId, r);
-      waiting.get(r.requestId)?.resolve(r);
-      waiting.delete(r.requestId);
+      const set = waiting.get(r.requestId);
+      for (const w of set ?? []) {
+        if (parked && w.final) continue;
+        w.resolve(r);
+        set!.delete(w);
+      }
+      if (set?.size === 0) waiting.delete(r.requestId);
       follower.result(r);
     },
     error: (e: unknown) => {
       failure = { error: e };
       resultsReady.reject(e);
-      for (const w of waiting.values()) w.reject(e);
+      for (const set of waiting.values()) for (const w of set) w.reject(e);
       waiting.clear();
       follower.fail(e);
     },
@@ -143,12 +216,7 @@ export function createClient(transport: Transport, options: ClientOptions = {}):
     async submit(topology, input, options = {}) {
       await ready();
       const requestId = options.requestId ?? randomUUID();
-      const done = new Promise<RunResultMessage>((resolve, reject) => {
-        const seen = results.get(requestId);
-        if (seen) resolve(seen);
-        else if (failure !== undefined) reject(failure.error);
-        else waiting.set(requestId, { resolve, reject });
-      });
+      const done = wait(requestId, options.final === true);
       done.catch(() => undefined); // observed below; never an unhandled rejection if send fails first
       try {
         await transport.send('request', [request(topology, input, options, requestId)]);
@@ -157,6 +225,18 @@ export function createClient(transport: Transport, options: ClientOptions = {}):
         throw e;
       }
       return done;
+    },
+    async result(requestId, o = {}) {
+      await ready();
+      return wait(requestId, o.final === true);
+    },
+    async signal(runId, name, payload, o = {}) {
+      const signalId = o.signalId ?? randomUUID();
+      await transport.send('signal', [{
+        key: runId,
+        value: { signalId, runId, name, payload: JSON.stringify(payload ?? null), ts: Date.now(), requestId: o.requestId ?? null, tenant: o.tenant ?? null },
+      }]);
+      return signalId;
     },
     async submitMany(topology, inputs, options = {}) {
       await ready();

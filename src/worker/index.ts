@@ -12,6 +12,7 @@
  * @module
  */
 export { createWorker, WorkerOptionsSchema, type Worker, type WorkerOptions } from './worker.ts';
-export { createClient, type Client, type SubmitOptions } from './client.ts';
+export { createClient, type Client, type SignalOptions, type SubmitOptions } from './client.ts';
+export type { SignalStats } from './signals.ts';
 export { publishEvents, type Publisher, type PublishOptions } from './publisher.ts';
 export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './remote.ts';

@@ -15,13 +15,19 @@
  * deployment serves gets no answer: it waits (its submitter's deadline or
  * timeout decides).
  *
- * Identity: each attempt at a request gets a fresh run id; before the run the
+ * Identity: each attempt at a request gets a fresh run id (with a run store: the
+ * request id, so a redelivered request resumes its run; see durable.ts); before the run the
  * worker publishes a `request.attempt` lifecycle event (keyed by request id),
  * its tokens and events carry `requestId` and `attempt` (deliveries of the
  * request to this worker so far), and after the run's last tokens it publishes
  * a run end marker (`ended`, or `abandoned` when it gives the run up), so a
  * reader following the request (`client.tokens`) knows when a run's tokens
  * are complete and when a new attempt replaces an earlier one.
+ *
+ * Signals: a worker with a run store also consumes the signals topic (group
+ * `<group>.signals`): a signal message resumes a run parked on a `wait` node here
+ * and its final result is published under its request id, after the interim
+ * `RUN_PARKED` answer (see signals.ts; `worker.signals` counts them).
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -30,14 +36,17 @@ import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
 import { isLogger, silentLogger, type Logger } from '../logger.ts';
 import * as z from 'zod';
-import { isOrchestratorError, OrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
+import { isOrchestratorError, isStoreError, OrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { Engine } from '../runtime/engine.ts';
+import type { RunResult } from '../runtime/result.ts';
 import { REQUEST_ATTEMPT, RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
 import { createHealthBoard, mergeHealth, type Health } from '../transports/health.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
+import { createDurableRequests } from './durable.ts';
 import { workerGroup } from './groups.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
+import { createSignalHandler, type SignalStats } from './signals.ts';
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   try {
@@ -74,6 +83,12 @@ export const WorkerOptionsSchema = z.strictObject({
   inbound: z.boolean().optional(),
   /** Where the worker's groups start when they have no committed offset (ConsumeOptions `offsetReset`). Default: the transport's. */
   offsetReset: z.enum(['earliest', 'latest']).optional(),
+  /**
+   * With an engine that has a run store: longest a request waits for its run while another live
+   * process holds it (then it is answered `RUN_HELD`), and longest a signal waits for its run to
+   * reach its wait (then it is tried again, then dead-lettered), ms. Default 300,000.
+   */
+  heldWaitMs: z.number().int().positive().optional(),
   /** Longest a token waits before its batch is published, ms. Default 50. */
   lingerMs: z.number().nonnegative().optional(),
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
@@ -106,6 +121,8 @@ export interface Worker {
   readonly handled: number;
   /** Requests acknowledged without an answer so far: their topology is another deployment's. */
   readonly skipped: number;
+  /** Signal messages so far (a worker with a run store consumes the signals topic; see signals.ts). */
+  readonly signals: SignalStats;
   /** Starts consuming. */
   start(): Promise<void>;
   /** Stops taking requests, lets those in flight finish and publish, flushes. */
@@ -144,9 +161,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const board = createHealthBoard();
   const health = mergeHealth({ worker: board, transport: transport.health });
 
-  const fail = (req: RunRequestMessage, code: string, message: string): RunResultMessage => ({
+  const fail = (req: RunRequestMessage, code: string, message: string, retriable = false): RunResultMessage => ({
     requestId: req.requestId, runId: '', topology: req.topology, status: 'failed', output: null, outputs: '{}',
-    error: JSON.stringify({ name: 'ValidationError', code, message, retriable: false }),
+    error: JSON.stringify({ name: retriable ? 'OrchestratorError' : 'ValidationError', code, message, retriable }),
     usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 },
     worker: id, startedAt: Date.now(), endedAt: Date.now(),
   });
@@ -166,35 +183,52 @@ export function createWorker(options: WorkerOptions): Worker {
     await transport.send('token', [{ key: runId, value: { runId, nodeId: '', firstIndex: 0, tokens: [], restart: how, ts: Date.now(), requestId, attempt } }]);
   };
 
-  /** Runs one attempt at a request; on a failure, marks the run abandoned and rethrows. */
-  const attemptRun = async (req: RunRequestMessage, t: AnyTopology, input: unknown): Promise<RunResultMessage> => {
-    await publisher?.ready(); // admission backpressure: a new run waits while the publish queue is full
-    const attempt = countDelivery(req.requestId);
-    const runId = randomUUID();
+  /** Counts a delivery of the request and tags the run's tokens and events with it; returns the attempt number. */
+  const tag = (req: RunRequestMessage, runId: string, counted?: number): number => {
+    const attempt = counted ?? countDelivery(req.requestId);
     runs.set(runId, { requestId: req.requestId, attempt });
+    return attempt;
+  };
+
+  /** The `request.attempt` event: a reader following the request learns which run answers it. */
+  const announce = async (req: RunRequestMessage, runId: string, topology: string, attempt: number): Promise<void> => {
+    if (!publish) return;
+    await transport.send('event', [{
+      key: req.requestId,
+      value: { runId, topology, type: REQUEST_ATTEMPT, seq: 0, ts: Date.now(), nodeId: null, parentRunId: null, data: JSON.stringify({ worker: id }), requestId: req.requestId, attempt },
+    }]);
+  };
+
+  const message = (req: RunRequestMessage, r: RunResult): RunResultMessage => {
+    const u = r.usage;
+    return {
+      // run-result v1 has no 'waiting': a run parked on a wait node is reported as not done (failed, its error RUN_PARKED)
+      requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status === 'waiting' ? 'failed' : r.status,
+      output: r.output === undefined ? null : JSON.stringify(r.output),
+      outputs: JSON.stringify(r.outputs),
+      error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
+      usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
+      worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
+    };
+  };
+
+  /**
+   * Runs one attempt at a request under `runId`; on a failure, marks the run abandoned and rethrows.
+   * A run the store refused (`RUN_EXISTS`: another process has it) gets no end marker.
+   */
+  const runAttempt = async (req: RunRequestMessage, t: AnyTopology, input: unknown, runId: string): Promise<RunResult> => {
+    await publisher?.ready(); // admission backpressure: a new run waits while the publish queue is full
+    const attempt = tag(req, runId);
     try {
-      if (publish) {
-        await transport.send('event', [{
-          key: req.requestId,
-          value: { runId, topology: t.name, type: REQUEST_ATTEMPT, seq: 0, ts: Date.now(), nodeId: null, parentRunId: null, data: JSON.stringify({ worker: id }), requestId: req.requestId, attempt },
-        }]);
-      }
+      await announce(req, runId, t.name, attempt);
       const r = await engine.run(t, input, {
         runId,
         priority: req.priority,
         ...(req.tenant === null ? {} : { tenant: req.tenant }),
         ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
       });
-      await endMarker(runId, req.requestId, attempt, RUN_ENDED);
-      const u = r.usage;
-      return {
-        requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status,
-        output: r.output === undefined ? null : JSON.stringify(r.output),
-        outputs: JSON.stringify(r.outputs),
-        error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
-        usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
-        worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
-      };
+      if (!(isStoreError(r.error) && r.error.code === 'RUN_EXISTS')) await endMarker(runId, req.requestId, attempt, RUN_ENDED);
+      return r;
     } catch (e) {
       await endMarker(runId, req.requestId, attempt, RUN_ABANDONED).catch((err: unknown) => log.error({ err, runId }, 'could not mark an abandoned run'));
       throw e;
@@ -202,6 +236,20 @@ export function createWorker(options: WorkerOptions): Worker {
       runs.delete(runId);
     }
   };
+
+  /** Runs one attempt at a request under a fresh run id (a worker without a store). */
+  const attemptRun = async (req: RunRequestMessage, t: AnyTopology, input: unknown): Promise<RunResultMessage> =>
+    message(req, await runAttempt(req, t, input, randomUUID()));
+
+  // With a store, a request's run id is its request id: a redelivered request resumes or republishes its run (durable.ts).
+  const store = engine.store;
+  const durable = store === undefined ? undefined : createDurableRequests({
+    engine, store, log, health: board, workerId: id, heldWaitMs: options.heldWaitMs ?? 300_000,
+    run: runAttempt, tag, announce, message,
+    endMarker: (req, runId, attempt, how) => endMarker(runId, req.requestId, attempt, how),
+    untag: (runId) => runs.delete(runId),
+    failed: (req, code, msg, retriable) => fail(req, code, msg, retriable),
+  });
 
   const handle = async (req: RunRequestMessage): Promise<void> => {
     const t = byName.get(req.topology);
@@ -216,8 +264,22 @@ export function createWorker(options: WorkerOptions): Worker {
     } else {
       const parsedInput = parseJson(req.input);
       if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
-      else result = await attemptRun(req, t, parsedInput.value);
+      else result = durable === undefined ? await attemptRun(req, t, parsedInput.value) : await durable.attempt(req, t, parsedInput.value);
     }
+    try {
+      await answer(req, result);
+    } catch (e) {
+      if (isOrchestratorError(e) && e.code === 'RESULT_TOO_LARGE') handled++; // answered, with a failed result
+      throw e;
+    }
+    handled++;
+  };
+
+  /**
+   * Publishes a request's result after its run's tokens and events. A result too large to publish is
+   * answered with a failed `RESULT_TOO_LARGE` result, and this rejects non-retriably (the message is dead-lettered).
+   */
+  const answer = async (req: RunRequestMessage, result: RunResultMessage): Promise<void> => {
     await publisher?.flush(); // a result never overtakes its run's tokens and events
     try {
       await transport.send('result', [{ key: req.requestId, value: result }]);
@@ -227,13 +289,19 @@ export function createWorker(options: WorkerOptions): Worker {
       log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
       const message = `the result cannot be published: ${e.message}`;
       await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', message), runId: result.runId, startedAt: result.startedAt } }]);
-      handled++;
-      // ... and the request goes to the dead-letter topic with the reason, not run again (the same run
+      // ... and the request (or signal) goes to the dead-letter topic with the reason, not run again (the same run
       // would make the same result): a non-retriable rejection is dead-lettered at once (Transport.consume).
       throw new OrchestratorError('RESULT_TOO_LARGE', `request ${req.requestId}: ${message}`, { retriable: false, cause: e });
     }
-    handled++;
   };
+
+  // With a store, signal messages resume parked runs here and answer their requests (signals.ts).
+  const signals = store === undefined ? undefined : createSignalHandler({
+    engine, store, transport, log, served: new Set(byName.keys()), heldWaitMs: options.heldWaitMs ?? 300_000,
+    tag: (req, runId) => tag(req, runId), untag: (runId) => runs.delete(runId), announce,
+    endMarker: (req, runId, attempt, how) => endMarker(runId, req.requestId, attempt, how),
+    message, answer,
+  });
 
   return {
     id,
@@ -244,6 +312,7 @@ export function createWorker(options: WorkerOptions): Worker {
     get inFlight() { return consumptions[0]?.inFlight ?? 0; },
     get handled() { return handled; },
     get skipped() { return skipped; },
+    get signals() { return { ...(signals?.stats ?? { resumed: 0, duplicates: 0, rejected: 0, skipped: 0, elsewhere: 0 }) }; },
     async start() {
       if (publish) {
         publisher = publishEvents(engine.events$, transport, {
@@ -252,6 +321,9 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const reset = options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset };
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
+      if (signals !== undefined) {
+        consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => signals.handle(m.value)));
+      }
       if (options.inbound !== false) {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async (m) => feedback$.next(m.value)));
         consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m) => policies$.next(m.value)));

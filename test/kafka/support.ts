@@ -42,6 +42,7 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
       priority: 'normal', deadline: 1_700_000_060_000, origin: 'w-1',
     },
     nodeResult: { taskId: 'task-1', runId: 'run-1', nodeId: 'gen', ok: true, output: '"done"', error: null, worker: 'w-2' },
+    signal: { signalId: 'sig-1', runId: 'run-1', name: 'approval', payload: '{"approved":true,"by":"ana"}', ts: 1_700_000_000_007, requestId: 'req-1', tenant: 'acme' },
   };
 }
 

@@ -12,6 +12,8 @@ import { readInput } from '../input.ts';
 import { loadForCli } from '../load.ts';
 import { modelsFromEnv } from '../env.ts';
 import { printProgress } from '../progress.ts';
+import { openCliStore, storeUrl } from '../store-flag.ts';
+import type { RunStore } from '../../runtime/store.ts';
 
 /**
  * Options of `llmo run`, as commander parses them.
@@ -28,6 +30,8 @@ export interface RunCommandOptions {
   readonly deadline?: number;
   readonly ops?: string;
   readonly tokens: boolean;
+  /** Records the run in this store (`--store`, or `LLMO_STORE`): `llmo recover` finishes it if this process dies. */
+  readonly store?: string | undefined;
 }
 
 /**
@@ -49,11 +53,19 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
   if (checked !== undefined && !checked.success) return reportIssues(io, `--input for topology '${t.name}'`, toIssues(checked.error.issues, ['input']));
 
   const env = modelsFromEnv(io.env ?? process.env);
-  const engine = createEngine({ models: env.models, ...loaded.engineOptions });
+  const url = storeUrl(opts.store, io);
+  let store: RunStore | undefined;
+  if (url !== undefined) {
+    const opened = await openCliStore(url, io);
+    if (!opened.ok) return opened.code;
+    store = opened.store;
+  }
+  const engine = createEngine({ models: env.models, ...loaded.engineOptions, ...(store === undefined ? {} : { store }) });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
   process.once('SIGINT', onSigint);
-  const runId = `cli-${Date.now().toString(36)}`;
+  const runId = `cli-${Date.now().toString(36)}${store === undefined ? '' : `-${Math.random().toString(36).slice(2, 8)}`}`;
+  if (store !== undefined && !opts.json) io.err.write(`  recording run ${runId} in ${store.location}\n`);
   if (!opts.json) {
     io.err.write(`▶ ${t.name}${t.description ? ` — ${t.description}` : ''}\n`);
     if (t.nodes.some((n) => n.kind === 'llm')) {
@@ -75,6 +87,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     progress?.unsubscribe();
     process.removeListener('SIGINT', onSigint);
     await engine.shutdown({ mode: 'cancel' });
+    await store?.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store?.location}: ${(e as Error).message}\n`));
   }
   if (opts.json) {
     io.out.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -84,11 +97,14 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
       const u = result.usage;
       io.err.write(`✓ completed in ${ms} ms${u.calls > 0 ? ` · ${u.calls} model calls · ${u.inputTokens} in / ${u.outputTokens} out tokens · $${u.costUsd.toFixed(6)}` : ''}\n`);
       io.out.write(`${typeof result.output === 'string' ? result.output : JSON.stringify(result.output ?? result.outputs, null, 2)}\n`);
+    } else if (result.status === 'waiting') {
+      const w = result.wait;
+      io.err.write(`⏸ parked after ${ms} ms on wait '${w.name}' (node ${w.nodeId}${w.timeoutAt === undefined ? '' : `, times out ${new Date(w.timeoutAt).toISOString()}`}); resume with: llmo signal ${result.runId} ${w.name} --payload <json> --store <url>\n`);
     } else {
       // The message of an error with issues already lists them (one per line).
       io.err.write(`✗ ${result.status} after ${ms} ms: ${result.error.message}\n`);
       io.err.write(`  completed nodes: ${Object.keys(result.outputs).join(', ') || 'none'}\n`);
     }
   }
-  return result.status === 'completed' ? EXIT.ok : result.status === 'cancelled' ? EXIT.cancelled : EXIT.runFailed;
+  return result.status === 'completed' || result.status === 'waiting' ? EXIT.ok : result.status === 'cancelled' ? EXIT.cancelled : EXIT.runFailed;
 }

@@ -20,6 +20,8 @@ import { loadForCli } from '../load.ts';
 import { modelsFromEnv } from '../env.ts';
 import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
+import { openCliStore, storeUrl } from '../store-flag.ts';
+import type { RunStore } from '../../runtime/store.ts';
 
 /**
  * Options of `llmo worker`, as commander parses them.
@@ -41,6 +43,12 @@ export interface WorkerCommandOptions extends KafkaFlags {
   readonly healthPort?: number | undefined;
   /** Stop and exit 1 when the health stays down this long, ms; 0: never. */
   readonly exitOnDownMs: number;
+  /**
+   * Records every run in this store (`--store`, or `LLMO_STORE`) under its request id and recovers
+   * unfinished ones on start; a redelivered request resumes its run from the store, or gets its
+   * stored result again when the run already ended (see src/worker/durable.ts).
+   */
+  readonly store?: string | undefined;
 }
 
 /**
@@ -69,7 +77,14 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
 
   const logger = pino({ level: env['LOG_LEVEL'] ?? 'info' }, process.stderr);
   logger.debug({ kafka: redactKafkaOptions(kafka) }, 'kafka settings');
-  const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions });
+  const url = storeUrl(opts.store, io);
+  let store: RunStore | undefined;
+  if (url !== undefined) {
+    const opened = await openCliStore(url, io, logger);
+    if (!opened.ok) return opened.code;
+    store = opened.store;
+  }
+  const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions, ...(store === undefined ? {} : { store, topologies: [loaded.topology] }) });
   const opened = openKafka({ ...kafka, logger });
   if (!opened.ok) return reportIssues(io, 'the Kafka settings', opened.issues);
   const transport = opened.transport;
@@ -114,6 +129,13 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     if (stop?.aborted === true) done();
   });
   try {
+    if (store !== undefined) {
+      // runs a dead process left unfinished go on here before new requests are served
+      const report = await engine.recover();
+      for (const f of report.failed) logger.error({ runId: f.runId, code: f.error.code }, f.error.message);
+      report.results.subscribe((r) => logger.info({ runId: r.runId, status: r.status }, 'recovered run ended'));
+      io.err.write(`recovered ${report.resumed.length} run(s) from ${store.location}${report.failed.length === 0 ? '' : ` (${report.failed.length} could not be resumed)`}\n`);
+    }
     await worker.start();
     serving = true;
     const group = worker.group;
@@ -129,6 +151,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     await health?.close();
     await engine.shutdown();
     await transport.close().catch(() => undefined);
+    await store?.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the run store failed'));
   }
   io.err.write(`stopped after ${worker.handled} requests\n`);
   return down === undefined ? EXIT.ok : EXIT.runFailed;

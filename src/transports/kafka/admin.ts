@@ -14,7 +14,8 @@
  * what was asked:
  * - a replication factor below the asked one (the durability asked for is not there);
  * - a compacted topic that should not be (compaction keeps only the last message per
- *   key, and a run's events, tokens and results share its key).
+ *   key, and a run's events, tokens, results and signals share its key: a run waiting
+ *   on two waits has two signals under one key).
  *
  * What is harmless is reported through `onMismatch` (a `topic.mismatch` transport event)
  * and a warning log:

@@ -1,0 +1,74 @@
+/**
+ * `llmo recover --store <url> <topology-file...>`: finishes the runs a killed process
+ * left in the store (the topologies given are the ones it can resume), then exits.
+ * @module
+ */
+import { lastValueFrom, tap } from 'rxjs';
+import type { AnyTopology } from '../../definition/types.ts';
+import { createEngine } from '../../runtime/engine.ts';
+import { EXIT } from '../exit.ts';
+import { fail, reportIssues, type Io } from '../io.ts';
+import { loadForCli } from '../load.ts';
+import { modelsFromEnv } from '../env.ts';
+import { openCliStore, storeUrl } from '../store-flag.ts';
+
+/**
+ * Options of `llmo recover`, as commander parses them.
+ *
+ * @example
+ * ```ts
+ * const opts: RecoverCommandOptions = { store: 'runs.db', limit: 1000, json: false };
+ * ```
+ */
+export interface RecoverCommandOptions {
+  readonly store?: string | undefined;
+  readonly ops?: string | undefined;
+  readonly limit?: number | undefined;
+  readonly json?: boolean | undefined;
+}
+
+/**
+ * Recovers the unfinished runs of `files`' topologies; resolves with the exit code:
+ * 0 every recovered run completed (or there was none), 1 one failed or could not be
+ * resumed (e.g. TOPOLOGY_CHANGED), 2 invalid usage or topology.
+ *
+ * @example
+ * ```ts
+ * const code = await recoverCommand(['topologies/rag.ts'], { store: 'runs.db' }, io);
+ * ```
+ */
+export async function recoverCommand(files: readonly string[], opts: RecoverCommandOptions, io: Io): Promise<number> {
+  const url = storeUrl(opts.store, io);
+  if (url === undefined) return fail(io, 'recover needs --store <url> (or LLMO_STORE)');
+  const topologies: AnyTopology[] = [];
+  for (const file of files) {
+    const loaded = await loadForCli(file, opts.ops);
+    if (!loaded.ok) return reportIssues(io, file, loaded.issues);
+    topologies.push(loaded.topology);
+  }
+  const opened = await openCliStore(url, io);
+  if (!opened.ok) return opened.code;
+  const store = opened.store;
+  const engine = createEngine({ models: modelsFromEnv(io.env ?? process.env).models, store, topologies });
+  let bad = 0;
+  try {
+    const report = await engine.recover(opts.limit === undefined ? {} : { limit: opts.limit });
+    for (const f of report.failed) {
+      bad++;
+      if (opts.json === true) io.out.write(`${JSON.stringify({ runId: f.runId, topology: f.topology, status: 'failed', error: { code: f.error.code, message: f.error.message } })}\n`);
+      else io.err.write(`✗ ${f.runId} (${f.topology}): ${f.error.code}: ${f.error.message}\n`);
+    }
+    if (opts.json !== true) io.err.write(`resuming ${report.resumed.length} run(s) from ${store.location}\n`);
+    await lastValueFrom(report.results.pipe(tap((r) => {
+      if (r.status !== 'completed') bad++;
+      if (opts.json === true) io.out.write(`${JSON.stringify({ runId: r.runId, topology: r.topology, status: r.status, output: r.output, ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }) })}\n`);
+      else io.err.write(`${r.status === 'completed' ? '✓' : '✗'} ${r.runId} (${r.topology}) ${r.status}${r.error === undefined ? '' : `: ${r.error.message}`}\n`);
+    })), { defaultValue: undefined });
+  } catch (e) {
+    return fail(io, `recovering from ${store.location}: ${(e as Error).message}`, EXIT.runFailed);
+  } finally {
+    await engine.shutdown();
+    await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
+  }
+  return bad === 0 ? EXIT.ok : EXIT.runFailed;
+}

@@ -1,0 +1,170 @@
+/**
+ * The state of a stored run at any point of its log: a pure fold of its events
+ * (what recovery resumes from and what time travel shows).
+ * @module
+ */
+import type { SerializedError } from '../errors.ts';
+import type { UsageTotals } from '../providers/types.ts';
+import type { StoredEvent } from './store.ts';
+
+/**
+ * Where a run stands in a fold. `pending` before its first event.
+ *
+ * @example
+ * ```ts
+ * const s: FoldedRunStatus = foldRun([]).status; // 'pending'
+ * ```
+ */
+export type FoldedRunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+
+/**
+ * Where a node stands in a fold. A `node.started` without an end is `running`;
+ * a `node.resumed` counts as `completed` (with its output).
+ *
+ * @example
+ * ```ts
+ * const st: FoldedNodeStatus = foldRun(events).nodes.draft?.status ?? 'pending';
+ * ```
+ */
+export type FoldedNodeStatus = 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+
+/**
+ * One node's state in a fold.
+ *
+ * @example
+ * ```ts
+ * const n: FoldedNode = { status: 'completed', output: 'Hi', starts: 1 };
+ * ```
+ */
+export interface FoldedNode {
+  readonly status: FoldedNodeStatus;
+  /** Completed (or resumed) nodes: their output. */
+  readonly output?: unknown;
+  /** Failed or cancelled nodes: why. */
+  readonly error?: SerializedError | undefined;
+  /** How many `node.started` events the node has (runs again after a recovery count). */
+  readonly starts: number;
+}
+
+/**
+ * A run's state after a prefix of its log.
+ *
+ * @example
+ * ```ts
+ * const s: FoldedRun = foldRun(await store.history(runId));
+ * console.log(s.status, s.outputs);
+ * ```
+ */
+export interface FoldedRun {
+  readonly status: FoldedRunStatus;
+  /** By node id: nodes with at least one event. */
+  readonly nodes: Readonly<Record<string, FoldedNode>>;
+  /** Output by node id of the completed (and resumed) nodes. */
+  readonly outputs: Readonly<Record<string, unknown>>;
+  /** Ended runs: the run's output (completed) or error (failed, cancelled). */
+  readonly output?: unknown;
+  readonly error?: SerializedError | undefined;
+  /** Token and cost totals as of the last terminal event that carried them. */
+  readonly usage?: UsageTotals;
+  /** `seq` of the last event folded; -1 for none. */
+  readonly lastSeq: number;
+  /** `ts` of the last event folded; undefined for none. */
+  readonly lastTs?: number;
+}
+
+/**
+ * Where to stop folding: the state as of event `seq` (inclusive) and/or time `ts` (inclusive, epoch ms).
+ *
+ * @example
+ * ```ts
+ * foldRun(events, { seq: 5 });
+ * ```
+ */
+export interface FoldAt {
+  readonly seq?: number;
+  readonly ts?: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Folds a run's stored events (in `seq` order) into its state, optionally only up to
+ * a `seq` or a time. Pure: the same events give the same state. Events of types it
+ * does not know are counted in `lastSeq` and otherwise ignored.
+ *
+ * @example
+ * ```ts
+ * const events = await store.history('r1');
+ * const before = foldRun(events, { seq: 3 });
+ * const now = foldRun(events);
+ * ```
+ */
+export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): FoldedRun {
+  const nodes: Record<string, FoldedNode> = {};
+  const outputs: Record<string, unknown> = {};
+  const s: Mutable<FoldedRun> = { status: 'pending', nodes, outputs, lastSeq: -1 };
+  for (const e of events) {
+    if (at.seq !== undefined && e.seq > at.seq) break;
+    if (at.ts !== undefined && e.ts > at.ts) break;
+    s.lastSeq = e.seq;
+    s.lastTs = e.ts;
+    const id = e.nodeId;
+    const prev = id === undefined ? undefined : nodes[id];
+    const starts = prev?.starts ?? 0;
+    switch (e.type) {
+      case 'run.started':
+      case 'run.recovered':
+      case 'run.signalled':
+        s.status = 'running';
+        break;
+      case 'run.waiting':
+        s.status = 'waiting';
+        break;
+      case 'run.completed':
+        s.status = 'completed';
+        s.output = e['output'];
+        takeUsage(s, e);
+        break;
+      case 'run.failed':
+      case 'run.cancelled':
+        s.status = e.type === 'run.failed' ? 'failed' : 'cancelled';
+        s.error = e['error'] as SerializedError | undefined;
+        takeUsage(s, e);
+        break;
+      case 'node.started':
+        if (id !== undefined) {
+          nodes[id] = { status: 'running', starts: starts + 1 };
+          delete outputs[id];
+        }
+        break;
+      case 'node.completed':
+      case 'node.resumed':
+        if (id !== undefined) {
+          nodes[id] = { status: 'completed', output: e['output'], starts };
+          outputs[id] = e['output'];
+        }
+        break;
+      case 'node.failed':
+      case 'node.cancelled':
+        if (id !== undefined) {
+          nodes[id] = { status: e.type === 'node.failed' ? 'failed' : 'cancelled', error: e['error'] as SerializedError | undefined, starts };
+          delete outputs[id];
+        }
+        break;
+      case 'node.skipped':
+        if (id !== undefined) {
+          nodes[id] = { status: 'skipped', starts };
+          delete outputs[id];
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+function takeUsage(s: Mutable<FoldedRun>, e: StoredEvent): void {
+  const u = e['usage'];
+  if (typeof u === 'object' && u !== null) s.usage = u as UsageTotals;
+}

@@ -1,0 +1,138 @@
+/**
+ * `engine.signal`: the end of a wait. For a parked (stored) run: checks that it
+ * waits for that signal, validates the payload with the wait node's schema, appends
+ * `run.signalled`, then claims the run and resumes it in this process (claims of
+ * runs signalled together are batched into one). For a run waiting in memory (no
+ * store, or a sub-topology's child run): completes its wait.
+ * @module
+ */
+import { StoreError, WaitError } from '../errors.ts';
+import type { Compiled } from './compiled.ts';
+import type { Durable } from './durable.ts';
+import { parseSignal, type Waits } from './park.ts';
+import type { RunResult } from './result.ts';
+import type { RunRecord, StoredEvent } from './store.ts';
+
+/**
+ * What `engine.signal` resolves with once the signal is accepted.
+ *
+ * @example
+ * ```ts
+ * const receipt = await engine.signal(runId, 'approve', { ok: true });
+ * const r = await receipt.result; // the resumed run's result (completed, failed, or waiting again)
+ * ```
+ */
+export interface SignalReceipt {
+  readonly runId: string;
+  /**
+   * The resumed run's result, when this engine resumed it (a stored run). Undefined when the
+   * run waited in memory (its original caller gets the result) or another process claimed it
+   * first (it resumes there).
+   */
+  readonly result?: Promise<RunResult>;
+}
+
+/**
+ * What signals need from their engine.
+ *
+ * @example
+ * ```ts
+ * const host: SignalHost = { durable, versions: () => byName, relaunch: (rec, onEnd) => relaunch(rec, onEnd) };
+ * ```
+ */
+export interface SignalHost {
+  readonly durable: Durable | undefined;
+  /** Compiled topologies by name, then version. */
+  versions(): ReadonlyMap<string, ReadonlyMap<string, Compiled>>;
+  /** Relaunches a claimed run (resuming its wait); resolves with the error that stopped it. */
+  relaunch(rec: RunRecord, onEnd: (r: RunResult) => void): Promise<StoreError | undefined>;
+}
+
+interface Pending {
+  readonly runId: string;
+  readonly done: (r: { result?: Promise<RunResult>; error?: unknown }) => void;
+}
+
+/**
+ * The signals of one engine.
+ *
+ * @example
+ * ```ts
+ * const signals = new Signals(host, waits);
+ * await signals.signal('r1', 'approve', { ok: true });
+ * ```
+ */
+export class Signals {
+  readonly #host: SignalHost;
+  readonly #waits: Waits;
+  #queue: Pending[] = [];
+  #scheduled = false;
+
+  constructor(host: SignalHost, waits: Waits) {
+    this.#host = host;
+    this.#waits = waits;
+  }
+
+  async signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt> {
+    if (this.#waits.signalMemory(runId, name, payload)) return { runId };
+    const durable = this.#host.durable;
+    if (durable === undefined) throw new WaitError('RUN_NOT_WAITING', `no run '${runId}' waits for a signal in this engine (an engine without a store keeps waits in memory)`);
+    const store = durable.store;
+    const rec = await store.getRun(runId);
+    if (rec === undefined) throw new StoreError('RUN_NOT_FOUND', `run '${runId}' is not in the store (${store.location})`);
+    if (rec.status !== 'waiting' || rec.wait === undefined) throw new WaitError('RUN_NOT_WAITING', `run '${runId}' is ${rec.status}, not waiting for a signal`);
+    const wait = rec.wait;
+    if (wait.name !== name) throw new WaitError('WAIT_NAME_MISMATCH', `run '${runId}' waits for '${wait.name}' (node '${wait.nodeId}'), not for '${name}'`);
+    const c = this.#host.versions().get(rec.topology)?.get(rec.version);
+    if (c === undefined) {
+      throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to signal it`);
+    }
+    const i = c.plan.indexOf(wait.nodeId);
+    const request = i === undefined ? undefined : c.plan.nodes[i]!.wait;
+    if (request === undefined) throw new WaitError('RUN_NOT_WAITING', `run '${runId}' is parked on '${wait.nodeId}', which is not a wait node of topology '${rec.topology}'`);
+    parseSignal(request, payload);
+    const e = { runId, seq: rec.lastSeq + 1, ts: durable.now(), type: 'run.signalled', nodeId: wait.nodeId, name, payload } as StoredEvent;
+    await store.append([e]);
+    const r = await new Promise<{ result?: Promise<RunResult>; error?: unknown }>((done) => this.#enqueue({ runId, done }));
+    if (r.error !== undefined) throw r.error;
+    return r.result === undefined ? { runId } : { runId, result: r.result };
+  }
+
+  #enqueue(p: Pending): void {
+    this.#queue.push(p);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#flush());
+  }
+
+  /** Claims every run signalled since the last flush at once, and relaunches each. */
+  async #flush(): Promise<void> {
+    const batch = this.#queue.splice(0, 1000);
+    this.#scheduled = false;
+    if (this.#queue.length > 0) {
+      this.#scheduled = true;
+      setImmediate(() => void this.#flush());
+    }
+    const durable = this.#host.durable!;
+    const claimed = await durable.store.claim({
+      owner: durable.owner, leaseMs: durable.leaseMs, limit: batch.length, now: durable.now(), runIds: batch.map((p) => p.runId), wakeable: true,
+    }).then((r) => r, (error: unknown) => error);
+    if (!Array.isArray(claimed)) {
+      for (const p of batch) p.done({ error: claimed });
+      return;
+    }
+    const byId = new Map<string, RunRecord>();
+    for (const rec of claimed as RunRecord[]) byId.set(rec.runId, rec);
+    for (const p of batch) {
+      const rec = byId.get(p.runId);
+      if (rec === undefined) {
+        p.done({});
+        continue;
+      }
+      let end!: (r: RunResult) => void;
+      const result = new Promise<RunResult>((resolve) => { end = resolve; });
+      const error = await this.#host.relaunch(rec, end);
+      p.done(error === undefined ? { result } : { error });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Topology versions: a stable hash of a topology's definition, recorded with every
+ * durable run so recovery never resumes a run under a definition it did not start with.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import type { AnyTopology, NodeDef, Topology } from '../definition/types.ts';
+
+const cache = new WeakMap<Topology, string>();
+
+/**
+ * The version of a topology: `v1:` and the sha256 (hex) of its definition — name,
+ * declared output, admission limit, input schema, and per node its id, kind, edges
+ * (`after`, branches, `onError`, `streamFrom`), settings, config, prompt and model
+ * settings, output schema (as JSON Schema), and the source text of its functions
+ * (the node's own and those of the spec it was built from). Sub-topologies count by
+ * their own version. The same definition gives the same version in any process;
+ * changing a prompt, an edge or a function's code gives another one. Values a function
+ * captures from its scope are not seen: only its source text is.
+ *
+ * @example
+ * ```ts
+ * const v = topologyVersion(rag); // 'v1:4f1c…'
+ * ```
+ */
+export function topologyVersion(topology: AnyTopology): string {
+  const t = topology as Topology;
+  let v = cache.get(t);
+  if (v === undefined) {
+    const canon = canonical({
+      topology: t.name,
+      output: t.output,
+      maxInFlight: t.maxInFlight,
+      input: t.input,
+      nodes: t.nodes.map(nodeShape),
+    }, new Set());
+    v = `v1:${createHash('sha256').update(canon).digest('hex')}`;
+    cache.set(t, v);
+  }
+  return v;
+}
+
+function nodeShape(n: NodeDef): Record<string, unknown> {
+  return {
+    id: n.id, kind: n.kind, after: n.after, cap: n.cap, pools: n.pools, timeoutMs: n.timeoutMs, output: n.output, onError: n.onError,
+    branches: n.branches, topology: n.topology === undefined ? undefined : topologyVersion(n.topology), config: n.config, streamFrom: n.streamFrom,
+    models: n.models, retry: n.retry, remote: n.remote, compensate: n.compensate, execute: n.execute,
+    source: n.source === undefined ? undefined : withoutTopology(n.source),
+  };
+}
+
+/** A sub-topology inside a spec counts by its version (already in `topology`), not by its nodes again. */
+function withoutTopology(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(spec)) out[k] = isTopology(v) ? topologyVersion(v) : v;
+  return out;
+}
+
+function isTopology(v: unknown): v is Topology {
+  return typeof v === 'object' && v !== null && 'name' in v && 'nodes' in v && Array.isArray(v.nodes);
+}
+
+/** Canonical JSON: sorted keys, functions by source text, zod schemas by JSON Schema, cycles cut. */
+function canonical(v: unknown, seen: Set<object>): string {
+  if (v === undefined) return 'null';
+  if (typeof v === 'function') return JSON.stringify(`fn:${String(v)}`);
+  if (typeof v === 'bigint') return JSON.stringify(`big:${v.toString()}`);
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? 'null';
+  if (seen.has(v)) return '"<cycle>"';
+  if (v instanceof z.ZodType) return canonical({ schema: schemaJson(v) }, seen);
+  if (isTopology(v)) return JSON.stringify(`topology:${topologyVersion(v)}`);
+  seen.add(v);
+  let out: string;
+  if (Array.isArray(v)) out = `[${v.map((x) => canonical(x, seen)).join(',')}]`;
+  else if (v instanceof Set) out = `{"set":[${[...v].map((x) => canonical(x, seen)).sort().join(',')}]}`;
+  else if (v instanceof Map) out = `{"map":[${[...v].map(([k, x]) => `[${canonical(k, seen)},${canonical(x, seen)}]`).sort().join(',')}]}`;
+  else if (v instanceof RegExp) out = JSON.stringify(`re:${String(v)}`);
+  else {
+    const keys = Object.keys(v).sort();
+    const rec = v as Record<string, unknown>;
+    out = `{${keys.filter((k) => rec[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(rec[k], seen)}`).join(',')}}`;
+  }
+  seen.delete(v);
+  return out;
+}
+
+/** A schema's JSON Schema; schemas JSON Schema cannot express (transforms, custom checks) count by their definition's shape. */
+function schemaJson(s: z.ZodType): unknown {
+  try {
+    return z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
+  } catch {
+    return { type: s.def.type };
+  }
+}

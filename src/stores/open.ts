@@ -1,0 +1,121 @@
+/**
+ * `openStore(url)`: one string (a CLI flag, `LLMO_STORE`) to a run store.
+ * @module
+ */
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as z from 'zod';
+import { StoreError } from '../errors.ts';
+import { isLogger, type Logger } from '../logger.ts';
+import { parseOptions } from '../runtime/options.ts';
+import type { RunStore } from '../runtime/store.ts';
+import { createMemoryStore } from './memory.ts';
+import { createSqliteStore } from './sqlite/store.ts';
+
+/**
+ * Schema of {@link OpenStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * OpenStoreOptionsSchema.parse({ durability: 'power' });
+ * ```
+ */
+export const OpenStoreOptionsSchema = z.strictObject({
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+  nativeBinding: z.string().min(1).optional(),
+  durability: z.enum(['process', 'power']).optional(),
+});
+
+/**
+ * Options of {@link openStore}.
+ *
+ * @example
+ * ```ts
+ * const options: OpenStoreOptions = { logger: pino() };
+ * ```
+ */
+export interface OpenStoreOptions {
+  readonly logger?: Logger;
+  /** SQLite only: a `better_sqlite3.node` built for the running Node. */
+  readonly nativeBinding?: string;
+  /** SQLite only: what an acknowledged write survives (see `createSqliteStore`). Default `process`. */
+  readonly durability?: 'process' | 'power';
+}
+
+/** What `./postgres/index.ts` is expected to export (written separately; loaded only for postgres URLs). */
+interface PostgresModule {
+  createPostgresStore(options: { url: string; schema?: string; logger?: Logger }): RunStore | Promise<RunStore>;
+}
+
+function isPostgresModule(m: unknown): m is PostgresModule {
+  return typeof m === 'object' && m !== null && 'createPostgresStore' in m && typeof m.createPostgresStore === 'function';
+}
+
+/** A URL's password replaced by `***`, for messages. */
+function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+}
+
+async function openPostgres(url: string, logger: Logger | undefined): Promise<RunStore> {
+  // A variable specifier, resolved beside this file (.ts from the sources, .js once built).
+  const specifier = new URL(`./postgres/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+  let mod: unknown;
+  try {
+    mod = await import(specifier);
+  } catch (e) {
+    throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store module has no createPostgresStore`);
+  // `?schema=name` picks the SQL schema (the driver never sees it)
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  const target = schema === null ? url : parsed.href;
+  return mod.createPostgresStore({ url: target, ...(schema === null ? {} : { schema }), ...(logger === undefined ? {} : { logger }) });
+}
+
+/**
+ * The file path a `file:`/`sqlite:` URL or a plain path names, or undefined when
+ * `url` is neither.
+ */
+function sqlitePath(url: string): string | undefined {
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  const m = /^(?:file|sqlite):(.*)$/i.exec(url);
+  if (m !== null) {
+    const rest = m[1] ?? '';
+    return rest.startsWith('//') ? (rest.startsWith('///') ? rest.slice(2) : undefined) : rest || undefined;
+  }
+  // Anything with a scheme is not a path (a Windows drive letter is one letter).
+  if (/^[a-z][a-z0-9+.-]+:/i.test(url) && !isAbsolute(url)) return undefined;
+  return url;
+}
+
+/**
+ * Opens a run store from one string:
+ * - `memory:` → the in-memory store;
+ * - `postgres://…` / `postgresql://…` → the PostgreSQL store (loaded on demand); `?schema=name` picks its SQL schema (default `public`);
+ * - a file path, `file:path`, `file:///abs/path`, `sqlite:path` or `sqlite:///abs/path` → the embedded SQLite store.
+ *
+ * Anything else rejects with `STORE_INVALID` naming the value (a URL's password redacted).
+ *
+ * @example
+ * ```ts
+ * const store = await openStore(process.env.LLMO_STORE ?? 'runs.db', { logger });
+ * ```
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<RunStore> {
+  const o = parseOptions(OpenStoreOptionsSchema, options, 'openStore options') as OpenStoreOptions;
+  if (typeof url !== 'string' || url.trim() === '') throw new StoreError('STORE_INVALID', `expected a store URL or file path, got ${JSON.stringify(url)}`);
+  if (url === 'memory:' || url === 'memory://') return createMemoryStore(o.logger === undefined ? {} : { logger: o.logger });
+  if (/^postgres(?:ql)?:\/\//i.test(url)) return openPostgres(url, o.logger);
+  const path = sqlitePath(url);
+  if (path === undefined) {
+    throw new StoreError('STORE_INVALID', `unknown store ${JSON.stringify(redact(url))}: expected a file path, file:/sqlite: URL, memory: or postgres://`);
+  }
+  return createSqliteStore({
+    path,
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
+    ...(o.nativeBinding === undefined ? {} : { nativeBinding: o.nativeBinding }),
+    ...(o.durability === undefined ? {} : { durability: o.durability }),
+  });
+}

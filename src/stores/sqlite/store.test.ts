@@ -1,0 +1,173 @@
+import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isStoreError, isValidationError } from '../../errors.ts';
+import type { RunStore } from '../../runtime/store.ts';
+import { describeRunStore } from '../../../test/stores/conformance.ts';
+import { nativeBinding, openSqlite, tempDir } from '../../../test/stores/support.ts';
+import { SCHEMA_VERSION } from './schema.ts';
+
+const tmp = tempDir('sqlite-unit');
+afterAll(() => tmp.remove());
+let n = 0;
+const fresh = (): string => tmp.file(`s${n++}.db`);
+
+describeRunStore('sqlite', async () => openSqlite({ path: fresh() }), undefined, {
+  reopen: async (closed) => openSqlite({ path: closed.location }),
+});
+
+const codeOf = (fn: () => unknown): string => {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return isStoreError(e) ? e.code : `not a StoreError: ${String(e)}`;
+  }
+};
+const raw = (path: string): Database.Database => new Database(path, nativeBinding === undefined ? {} : { nativeBinding });
+const run = (runId: string) => ({ runId, topology: 't', version: 'v', input: { x: 1 }, createdAt: 1, owner: 'o', leaseMs: 1000 });
+
+/** A closed, valid store file with a few runs, big enough to span many pages. */
+async function validFile(): Promise<string> {
+  const path = fresh();
+  const s = openSqlite({ path });
+  for (let i = 0; i < 20; i++) {
+    await s.createRun(run(`r${i}`));
+    await s.append([{ runId: `r${i}`, seq: 0, ts: 1, type: 'run.started', blob: 'x'.repeat(3000) }]);
+  }
+  await s.close();
+  expect(existsSync(`${path}-wal`)).toBe(false); // the last close checkpointed the log into the file
+  return path;
+}
+
+describe('createSqliteStore: files it refuses, untouched', () => {
+  it('a file of garbage bytes is STORE_CORRUPT and stays as it was', () => {
+    const path = fresh();
+    const garbage = Buffer.alloc(8192, 0x5a);
+    writeFileSync(path, garbage);
+    expect(codeOf(() => openSqlite({ path }))).toBe('STORE_CORRUPT');
+    expect(readFileSync(path).equals(garbage)).toBe(true);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('a valid file truncated mid-page, or at a page boundary, is STORE_CORRUPT and stays as it was', async () => {
+    for (const cut of [(size: number) => size - 1000, (size: number) => size - 4096 * 3]) {
+      const path = await validFile();
+      const size = readFileSync(path).length;
+      truncateSync(path, cut(size));
+      const before = readFileSync(path);
+      expect(codeOf(() => openSqlite({ path }))).toBe('STORE_CORRUPT');
+      expect(readFileSync(path).equals(before)).toBe(true);
+    }
+  });
+
+  it('a header page that SQLite itself finds malformed is STORE_CORRUPT', async () => {
+    const path = await validFile();
+    const bytes = readFileSync(path);
+    bytes.fill(0xff, 100, 4096); // page 1's b-tree (the schema) destroyed, header intact
+    writeFileSync(path, bytes);
+    expect(codeOf(() => openSqlite({ path }))).toBe('STORE_CORRUPT');
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
+  it('a file from a newer schema version is STORE_TOO_NEW naming both versions', async () => {
+    const path = await validFile();
+    const db = raw(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+    db.close();
+    const before = readFileSync(path);
+    let message = '';
+    try {
+      openSqlite({ path });
+    } catch (e) {
+      expect(isStoreError(e) && e.code).toBe('STORE_TOO_NEW');
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`schema version ${SCHEMA_VERSION + 5}`);
+    expect(message).toContain(`this build's ${SCHEMA_VERSION}`);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it("another application's SQLite database is refused, not written into", () => {
+    const path = fresh();
+    const db = raw(path);
+    db.exec('CREATE TABLE notes (body TEXT)');
+    db.close();
+    const before = readFileSync(path);
+    expect(codeOf(() => openSqlite({ path }))).toBe('STORE_CORRUPT');
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it('a directory or a path in a missing directory is STORE_INVALID', () => {
+    expect(codeOf(() => openSqlite({ path: tmp.dir }))).toBe('STORE_INVALID');
+    expect(codeOf(() => openSqlite({ path: tmp.file('missing/dir/x.db') }))).toBe('STORE_INVALID');
+  });
+
+  it('invalid options are OPTIONS_INVALID naming the field', () => {
+    try {
+      openSqlite({ path: fresh(), durability: 'sometimes' as 'power' });
+      expect.unreachable();
+    } catch (e) {
+      expect(isValidationError(e) && e.issues[0]?.path).toEqual(['options', 'durability']);
+    }
+  });
+});
+
+describe('createSqliteStore: schema and faults', () => {
+  it('a new file gets the current schema version, WAL and the store application id; reopening keeps data', async () => {
+    const path = fresh();
+    const s = openSqlite({ path, durability: 'power' });
+    await s.createRun(run('r'));
+    const db = raw(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    await s.close();
+    const again = openSqlite({ path });
+    expect((await again.getRun('r'))?.input).toEqual({ x: 1 });
+    await again.close();
+  });
+
+  it('a full file (maxSizeBytes, i.e. max_page_count) is STORE_FULL for the write that does not fit; earlier writes stay, smaller ones still fit', async () => {
+    const path = fresh();
+    const s = openSqlite({ path, maxSizeBytes: 64 * 4096 });
+    await s.createRun(run('r'));
+    await s.append([{ runId: 'r', seq: 0, ts: 1, type: 'run.started' }]);
+    const tooBig = s.append([{ runId: 'r', seq: 1, ts: 2, type: 'node.completed', nodeId: 'n', output: 'y'.repeat(400_000) }]);
+    const small = s.append([{ runId: 'r', seq: 1, ts: 2, type: 'node.completed', nodeId: 'n', output: 'ok' }]);
+    const [big, ok] = await Promise.allSettled([tooBig, small]);
+    expect(big?.status === 'rejected' && isStoreError(big.reason) && big.reason.code).toBe('STORE_FULL');
+    expect(ok?.status).toBe('fulfilled');
+    expect((await s.history('r')).map((e) => e.seq)).toEqual([0, 1]);
+    expect((await s.history('r'))[1]?.['output']).toBe('ok');
+    await s.close();
+  });
+
+  it('a write lock held by another connection past busyTimeoutMs is STORE_UNAVAILABLE (retriable), then works once free', async () => {
+    const path = fresh();
+    const s: RunStore = openSqlite({ path, busyTimeoutMs: 50 });
+    await s.createRun(run('r'));
+    const other = raw(path);
+    other.exec('BEGIN IMMEDIATE');
+    const e: unknown = await s.claim({ owner: 'p', leaseMs: 10, limit: 1, now: 5000 }).catch((x: unknown) => x);
+    expect(isStoreError(e) && e.code).toBe('STORE_UNAVAILABLE');
+    expect(isStoreError(e) && e.retriable).toBe(true);
+    other.exec('COMMIT');
+    other.close();
+    expect((await s.claim({ owner: 'p', leaseMs: 10, limit: 1, now: 5000 })).length).toBe(1);
+    await s.close();
+  });
+
+  it('every write made in one tick commits in one transaction', async () => {
+    const path = fresh();
+    const s = openSqlite({ path });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.createRun(run(`r${i}`))));
+    const db = raw(path);
+    const before = db.pragma('data_version', { simple: true }) as number;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.append([{ runId: `r${i}`, seq: 0, ts: 1, type: 'run.started' }])));
+    // data_version changes once per commit made by another connection
+    expect((db.pragma('data_version', { simple: true }) as number) - before).toBe(1);
+    db.close();
+    await s.close();
+  });
+});

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { StoreError, isStoreError, isValidationError } from '../errors.ts';
+import { createWriteQueue } from './write-queue.ts';
+
+/** A manual scheduler: flushes run only when the test says so. */
+function manual(): { schedule: (f: () => void) => void; run: () => void; readonly waiting: number } {
+  const fs: (() => void)[] = [];
+  return {
+    schedule: (f) => void fs.push(f),
+    run: () => { for (const f of fs.splice(0)) f(); },
+    get waiting() { return fs.length; },
+  };
+}
+
+/** An async commit the test settles by hand. */
+function gate(): { commit: (b: readonly string[]) => Promise<void>; batches: string[][]; open: (e?: unknown) => void } {
+  const batches: string[][] = [];
+  const waiters: ((e?: unknown) => void)[] = [];
+  return {
+    batches,
+    commit: (b) => {
+      batches.push([...b]);
+      return new Promise<void>((resolve, reject) => waiters.push((e) => (e === undefined ? resolve() : reject(e))));
+    },
+    open: (e) => waiters.shift()?.(e),
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('createWriteQueue', () => {
+  it('commits every write pushed in one tick as one batch, in order, and settles each with it', async () => {
+    const batches: string[][] = [];
+    const q = createWriteQueue<string>({ commit: (b) => void batches.push([...b]) });
+    const done = Promise.all(['a', 'b', 'c'].map((w) => q.push(w)));
+    expect(batches).toEqual([]);
+    await done;
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    expect(q.pending).toBe(0);
+  });
+
+  it('writes pushed while a commit is in flight ride in the next batch', async () => {
+    const s = manual();
+    const g = gate();
+    const q = createWriteQueue<string>({ commit: g.commit, schedule: s.schedule });
+    const settled: string[] = [];
+    const p1 = q.push('a').then(() => settled.push('a'));
+    s.run();
+    await tick();
+    expect(g.batches).toEqual([['a']]);
+    const p2 = q.push('b').then(() => settled.push('b'));
+    const p3 = q.push('c').then(() => settled.push('c'));
+    expect(q.pending).toBe(3);
+    await tick();
+    expect(g.batches).toEqual([['a']]); // b and c wait for the commit in flight
+    g.open();
+    await p1;
+    await tick();
+    expect(g.batches).toEqual([['a'], ['b', 'c']]);
+    expect(settled).toEqual(['a']);
+    g.open();
+    await Promise.all([p2, p3]);
+    expect(settled).toEqual(['a', 'b', 'c']);
+  });
+
+  it('splits at maxBatch', async () => {
+    const batches: number[][] = [];
+    const q = createWriteQueue<number>({ commit: (b) => void batches.push([...b]), maxBatch: 2 });
+    await Promise.all([1, 2, 3, 4, 5].map((w) => q.push(w)));
+    expect(batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('a failed batch is re-run one write at a time: only the bad write rejects, with its own error', async () => {
+    const committed: string[] = [];
+    const calls: string[][] = [];
+    const q = createWriteQueue<string>({
+      commit: (b) => {
+        calls.push([...b]);
+        if (b.includes('bad')) throw new StoreError('SEQ_CONFLICT', 'seq taken');
+        committed.push(...b);
+      },
+    });
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((w) => q.push(w)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (results[1] as PromiseRejectedResult).reason;
+    expect(isStoreError(reason) && reason.code).toBe('SEQ_CONFLICT');
+    expect(calls).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
+    expect(committed).toEqual(['a', 'c']);
+  });
+
+  it('isolate: false fails the whole batch at once', async () => {
+    let calls = 0;
+    const q = createWriteQueue<string>({
+      commit: () => { calls++; throw new StoreError('STORE_UNAVAILABLE', 'gone'); },
+      isolate: (e) => !(isStoreError(e) && e.code === 'STORE_UNAVAILABLE'),
+    });
+    const results = await Promise.allSettled(['a', 'b'].map((w) => q.push(w)));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('an async commit that rejects settles its writes; the queue keeps working', async () => {
+    let fail = true;
+    const q = createWriteQueue<string>({ commit: async () => { if (fail) throw new Error('boom'); } });
+    await expect(q.push('a')).rejects.toThrow('boom');
+    fail = false;
+    await expect(q.push('b')).resolves.toBeUndefined();
+  });
+
+  it('flush() commits at once without waiting for the schedule; close() flushes then refuses writes', async () => {
+    const s = manual();
+    const batches: string[][] = [];
+    const q = createWriteQueue<string>({ commit: (b) => void batches.push([...b]), schedule: s.schedule });
+    const p = q.push('a');
+    expect(s.waiting).toBe(1);
+    await q.flush();
+    await p;
+    expect(batches).toEqual([['a']]);
+    const p2 = q.push('b');
+    await q.close();
+    await p2;
+    expect(batches).toEqual([['a'], ['b']]);
+    expect(q.closed).toBe(true);
+    const e: unknown = await q.push('c').catch((x: unknown) => x);
+    expect(isStoreError(e) && e.code).toBe('STORE_CLOSED');
+    s.run(); // a late scheduled flush finds nothing to do
+    await tick();
+    expect(batches).toEqual([['a'], ['b']]);
+  });
+
+  it('flush() on an idle queue resolves at once', async () => {
+    const q = createWriteQueue<string>({ commit: () => undefined });
+    await expect(q.flush()).resolves.toBeUndefined();
+  });
+
+  it('rejects invalid options naming the field', () => {
+    try {
+      createWriteQueue<string>({ commit: () => undefined, maxBatch: 0 });
+      expect.unreachable();
+    } catch (e) {
+      expect(isValidationError(e) && e.issues[0]?.path).toEqual(['options', 'maxBatch']);
+    }
+  });
+});

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, EXIT } from '../../src/cli/main.ts';
+import { createEngine } from '../../src/runtime/engine.ts';
+import { createSqliteStore } from '../../src/stores/sqlite/store.ts';
+import tenTopology from './fixtures/ten-topology.ts';
+import { crashingStore, until } from './helpers.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'llmo-durable-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const FILE = 'test/durable/fixtures/ten-topology.ts';
+
+function capture(env: NodeJS.ProcessEnv = {}) {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void): Writable => new Writable({ write(chunk, _enc, cb) { f(String(chunk)); cb(); } });
+  return { io: { out: sink((s) => { out += s; }), err: sink((s) => { err += s; }), color: false, env }, out: () => out, err: () => err };
+}
+
+describe('llmo with --store', () => {
+  it('run --store records the run; runs ls|show|history read it (table and --json)', async () => {
+    const db = join(dir, 'a.db');
+    const c = capture();
+    expect(await main(['run', FILE, '--store', db, '--input', '{"i":4}', '--json'], c.io)).toBe(EXIT.ok);
+    const result = JSON.parse(c.out()) as { runId: string; output: string };
+    const ls = capture({ LLMO_STORE: db });
+    expect(await main(['runs', 'ls', '--json', '--status', 'completed', '--topology', 'ten'], ls.io)).toBe(EXIT.ok);
+    const rows = ls.out().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; status: string; output: unknown });
+    expect(rows.map((r) => [r.runId, r.status, r.output])).toEqual([[result.runId, 'completed', result.output]]);
+    const table = capture();
+    expect(await main(['runs', 'ls', '--store', db], table.io)).toBe(EXIT.ok);
+    expect(table.out()).toMatch(new RegExp(`RUN +TOPOLOGY +STATUS[^\\n]*\\n${result.runId} +ten +completed`));
+    const show = capture();
+    expect(await main(['runs', 'show', result.runId, '--store', db, '--json'], show.io)).toBe(EXIT.ok);
+    expect((JSON.parse(show.out()) as { state: { status: string; outputs: Record<string, unknown> } }).state.outputs['final']).toBe(result.output);
+    const hist = capture();
+    expect(await main(['runs', 'history', result.runId, '--store', db], hist.io)).toBe(EXIT.ok);
+    expect(hist.out().split('\n')[0]).toMatch(/^ +0 +\S+ +run\.started/);
+    const missing = capture();
+    expect(await main(['runs', 'show', 'nope', '--store', db], missing.io)).toBe(EXIT.runFailed);
+    expect(await main(['runs', 'ls', '--status', 'bogus', '--store', db], capture().io)).toBe(EXIT.invalid);
+    expect(await main(['runs', 'ls'], capture().io)).toBe(EXIT.invalid);
+  });
+
+  it('recover --store finishes a run a killed process left, then reports it', async () => {
+    const db = join(dir, 'b.db');
+    const base = createSqliteStore({ path: db });
+    const crashed = crashingStore(base, 6);
+    const dead = createEngine({ store: crashed, durable: { owner: 'elsewhere:1:gone', leaseMs: 50 } });
+    void dead.run(tenTopology, { i: 3 }, { runId: 'left' });
+    await until(() => crashed.crashed);
+    await new Promise((r) => setTimeout(r, 60)); // its lease expires
+    await base.close();
+    const c = capture();
+    expect(await main(['recover', '--store', db, FILE, '--json'], c.io)).toBe(EXIT.ok);
+    const lines = c.out().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; status: string });
+    expect(lines.map((l) => [l.runId, l.status])).toEqual([['left', 'completed']]);
+    const again = capture();
+    expect(await main(['recover', '--store', db, FILE], again.io)).toBe(EXIT.ok);
+    expect(again.err()).toContain('resuming 0 run(s)');
+    expect(await main(['recover', FILE], capture().io)).toBe(EXIT.invalid);
+  });
+
+  it('refuses a store it cannot open with exit 2', async () => {
+    const c = capture();
+    expect(await main(['runs', 'ls', '--store', 'bogus://x'], c.io)).toBe(EXIT.invalid);
+    expect(c.err()).toContain('--store bogus://x');
+  });
+});

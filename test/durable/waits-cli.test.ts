@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../src/cli/main.ts';
+
+function capture(): { io: { out: Writable; err: Writable; color: boolean; env: Record<string, string> }; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _e, cb) { f(chunk.toString()); cb(); } });
+  return { io: { out: sink((s) => { out += s; }), err: sink((s) => { err += s; }), color: false, env: {} }, out: () => out, err: () => err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'llmo-signal-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('llmo signal and llmo runs state', () => {
+  it('llmo run parks the approval demo, llmo runs state shows it at any seq, llmo signal finishes it', async () => {
+    const db = join(dir, 'runs.db');
+    const run = capture();
+    expect(await main(['run', 'topologies/approval.ts', '--store', db, '--input', '{"topic":"RxJS"}'], run.io)).toBe(EXIT.ok);
+    const runId = /llmo signal (\S+) approval/.exec(run.err())?.[1];
+    expect(runId, run.err()).toBeDefined();
+
+    const at = capture();
+    expect(await main(['runs', 'state', runId!, '--seq', '2', '--store', db, '--json'], at.io)).toBe(EXIT.ok);
+    const s2 = JSON.parse(at.out()) as { status: string; lastSeq: number; nodes: Record<string, { status: string }> };
+    expect(s2).toMatchObject({ status: 'running', lastSeq: 2, nodes: { draft: { status: 'completed' } } });
+    const now = capture();
+    expect(await main(['runs', 'state', runId!, '--store', db, '--json'], now.io)).toBe(EXIT.ok);
+    expect(JSON.parse(now.out())).toMatchObject({ status: 'waiting' });
+
+    const bad = capture();
+    expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":"yes","by":"ana"}'], bad.io)).toBe(EXIT.runFailed);
+    expect(bad.err()).toContain('SIGNAL_INVALID');
+    expect(bad.err()).toContain('payload.approved');
+
+    const ok = capture();
+    expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":true,"by":"ana"}'], ok.io)).toBe(EXIT.ok);
+    expect(ok.out()).toContain('published (approved by ana)');
+  });
+});

@@ -1,0 +1,287 @@
+// The PostgreSQL run store against a real server (test/stores/global-setup.ts provides its URL):
+// the conformance suite, concurrent claimers on two pools, migrations, STORE_TOO_NEW, and a
+// server restart mid-load on a private instance this file starts itself.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { isStoreError, isValidationError } from '../../src/errors.ts';
+import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
+import { newWriteId, writeBatch, type Write } from '../../src/stores/postgres/commit.ts';
+import { createPostgresStore, MIGRATIONS, SCHEMA_VERSION } from '../../src/stores/postgres/index.ts';
+import { newRow } from '../../src/stores/rows.ts';
+import { openStore } from '../../src/stores/open.ts';
+import { describeRunStore } from './conformance.ts';
+import { pgScript, urlOf } from './global-setup.ts';
+
+const url = inject('pgUrl');
+const base = `llmo_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+let n = 0;
+const freshSchema = (): string => `${base}_${n++}`;
+const schemas = new Set<string>();
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>, at = url): Promise<T> {
+  const c = new pg.Client({ connectionString: at });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function open(schema = freshSchema(), extra: { retryMs?: number; pool?: { max?: number } } = {}): Promise<RunStore> {
+  schemas.add(schema);
+  return createPostgresStore({ url, schema, ...extra });
+}
+
+const schemaOf = new WeakMap<RunStore, string>();
+
+const codeOf = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'resolved';
+  } catch (e) {
+    return isStoreError(e) ? e.code : isValidationError(e) ? `validation:${e.code}` : `other:${String(e)}`;
+  }
+};
+
+describe.skipIf(url === '')('PostgreSQL store', () => {
+  afterAll(async () => {
+    if (schemas.size === 0) return;
+    await admin(async (c) => {
+      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    });
+  });
+
+  describeRunStore(
+    'postgres',
+    async () => {
+      const schema = freshSchema();
+      const store = await open(schema);
+      schemaOf.set(store, schema);
+      return store;
+    },
+    undefined,
+    { reopen: async (closed) => open(schemaOf.get(closed)) },
+  );
+
+  it('two pools claiming concurrently never take the same run, and together take them all', async () => {
+    const schema = freshSchema();
+    const [a, b] = await Promise.all([open(schema, { pool: { max: 4 } }), open(schema, { pool: { max: 4 } })]);
+    try {
+      const T0 = 1_700_000_000_000;
+      await Promise.all(Array.from({ length: 300 }, (_, i) =>
+        a.createRun({ runId: `r${i}`, topology: 't', version: 'v', input: i, createdAt: T0 + i, owner: 'gone', leaseMs: 0 })));
+      const take = async (store: RunStore, who: string): Promise<string[]> => {
+        const mine: string[] = [];
+        for (;;) {
+          const got = await Promise.all([0, 1, 2].map((k) => store.claim({ owner: `${who}${k}`, leaseMs: 60_000, limit: 5, now: T0 + 1000 })));
+          const ids = got.flat().map((r) => r.runId);
+          if (ids.length === 0) return mine;
+          mine.push(...ids);
+        }
+      };
+      const [fromA, fromB] = await Promise.all([take(a, 'a'), take(b, 'b')]);
+      const all = [...fromA, ...fromB];
+      expect(new Set(all).size).toBe(all.length);
+      expect(all.length).toBe(300);
+      expect(fromA.length).toBeGreaterThan(0);
+      expect(fromB.length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('migrations: stores opening at once apply each version once; opening again applies nothing', async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all(Array.from({ length: 5 }, () => open(schema, { pool: { max: 2 } })));
+    await Promise.all(stores.map((s) => s.close()));
+    const again = await open(schema);
+    await again.close();
+    const rows = await admin((c) => c.query<{ version: number }>(`SELECT version FROM "${schema}".llmo_schema ORDER BY version`));
+    expect(rows.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('a database from a newer schema version is STORE_TOO_NEW, and left as it is', async () => {
+    const schema = freshSchema();
+    const first = await open(schema);
+    await first.createRun({ runId: 'kept', topology: 't', version: 'v', input: 1, createdAt: 1, owner: 'o', leaseMs: 1 });
+    await first.close();
+    await admin((c) => c.query(`INSERT INTO "${schema}".llmo_schema (version, description) VALUES ($1, 'from the future')`, [SCHEMA_VERSION + 1]));
+    const err = await open(schema).then(() => undefined, (e: unknown) => e);
+    expect(isStoreError(err) && err.code).toBe('STORE_TOO_NEW');
+    expect(isStoreError(err) && err.message).toContain(`version ${SCHEMA_VERSION + 1}`);
+    const left = await admin((c) => c.query(`SELECT run_id FROM "${schema}".llmo_runs`));
+    expect(left.rows).toEqual([{ run_id: 'kept' }]);
+  });
+
+  it('bad options are OPTIONS_INVALID naming the field; a server that is not there is STORE_UNAVAILABLE (retriable)', async () => {
+    expect(await codeOf(createPostgresStore({ url: 'mysql://x' }))).toBe('validation:OPTIONS_INVALID');
+    expect(await codeOf(createPostgresStore({ url, schema: 'Bad-Name' }))).toBe('validation:OPTIONS_INVALID');
+    const port = await freePort();
+    const err = await createPostgresStore({ url: `postgres://llmo:secret@127.0.0.1:${port}/llmo`, retryMs: 0 }).then(() => undefined, (e: unknown) => e);
+    expect(isStoreError(err) && [err.code, err.retriable]).toEqual(['STORE_UNAVAILABLE', true]);
+    expect(isStoreError(err) && err.message).not.toContain('secret');
+  });
+
+  it('a batch run again after an unknown COMMIT outcome writes nothing twice; the same content from another write is still a conflict', async () => {
+    const schema = freshSchema();
+    await (await open(schema)).close();
+    const run = { runId: 'r', topology: 't', version: 'v', input: 1, createdAt: 1, owner: 'o', leaseMs: 1 };
+    const ev = (seq: number): StoredEvent => ({ runId: 'r', seq, ts: seq, type: 'node.completed', nodeId: 'n', output: seq });
+    const batch: Write[] = [
+      { kind: 'create', id: newWriteId(), run, row: newRow(run) },
+      { kind: 'append', id: newWriteId(), events: [ev(0), ev(1)] },
+    ];
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const inTx = async (w: readonly Write[]): Promise<string> => {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        await writeBatch(c, `"${schema}"`, w);
+        await c.query('COMMIT');
+        return 'committed';
+      } catch (e) {
+        await c.query('ROLLBACK');
+        return isStoreError(e) ? e.code : String(e);
+      } finally {
+        c.release();
+      }
+    };
+    try {
+      expect(await inTx(batch)).toBe('committed');
+      expect(await inTx(batch)).toBe('committed'); // the re-run of a batch that did commit
+      const a = batch[1] as Extract<Write, { kind: 'append' }>;
+      expect(await inTx([{ kind: 'create', id: newWriteId(), run, row: newRow(run) }])).toBe('RUN_EXISTS');
+      expect(await inTx([{ ...a, id: newWriteId() }])).toBe('SEQ_CONFLICT');
+      expect(await inTx([{ ...a, events: [ev(0), { ...ev(1), output: 'other' }] }])).toBe('SEQ_CONFLICT');
+      const events = await admin((c) => c.query<{ seq: number }>(`SELECT seq FROM "${schema}".llmo_events ORDER BY seq`));
+      expect(events.rows.map((r) => r.seq)).toEqual([0, 1]);
+      const runs = await admin((c) => c.query<{ last_seq: number }>(`SELECT last_seq FROM "${schema}".llmo_runs`));
+      expect(runs.rows).toEqual([{ last_seq: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('openStore: a postgres:// URL with ?schema= keeps its tables in that schema', async () => {
+    const schema = freshSchema();
+    const target = new URL(url);
+    target.searchParams.set('schema', schema);
+    const store = await openStore(target.href);
+    try {
+      await store.createRun({ runId: 'r1', topology: 't', version: 'v1', input: null, createdAt: 1, owner: 'o', leaseMs: 1000 });
+      const n = await admin(async (c) => (await c.query(`SELECT count(*)::int AS n FROM "${schema}".llmo_runs`)).rows[0] as { n: number });
+      expect(n.n).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a wrong password is STORE_INVALID, not retried', async () => {
+    const bad = new URL(url);
+    bad.password = 'wrong-password';
+    const err = await createPostgresStore({ url: bad.toString(), retryMs: 60_000 }).then(() => undefined, (e: unknown) => e);
+    expect(isStoreError(err) && [err.code, err.retriable]).toEqual(['STORE_INVALID', false]);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// A private server (own PG_HOME and port): stopping it disturbs no other test or engineer.
+const canRunLocal = url !== '' && (await pgScript('status', { PG_HOME: path.join(tmpdir(), 'llmo-pg-probe-none') }).then((r) => !/not found/.test(r.stderr), () => false));
+
+describe.skipIf(!canRunLocal)('PostgreSQL store: a server restart mid-load (private instance)', () => {
+  it('appends in flight succeed after a retry or fail STORE_UNAVAILABLE; nothing acknowledged is lost; writes go on after', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'llmo-pg-'));
+    const env = { PG_HOME: home, PG_PORT: String(await freePort()) };
+    try {
+      const started = await pgScript('start', env);
+      const privateUrl = urlOf(started.stdout);
+      expect(started.code, started.stderr).toBe(0);
+      if (privateUrl === undefined) throw new Error('no URL');
+      const warnings: string[] = [];
+      const logger = { child: () => logger, error: () => undefined, info: () => undefined, debug: () => undefined, warn: (o: object | string, m?: string) => void warnings.push(m ?? String(o)) };
+      const store = await createPostgresStore({ url: privateUrl, schema: 'restart', retryMs: 30_000, pool: { max: 4 }, logger });
+      const RUNS = 8;
+      const T0 = 1_700_000_000_000;
+      for (let r = 0; r < RUNS; r++) await store.createRun({ runId: `w${r}`, topology: 't', version: 'v', input: r, createdAt: T0, owner: 'me', leaseMs: 60_000 });
+
+      const acked = new Map<string, StoredEvent[]>();
+      const failures: string[] = [];
+      let phase: 'before' | 'down' | 'after' = 'before';
+      const ackedAfter = { n: 0 };
+      let stop = false;
+      const writer = async (runId: string): Promise<void> => {
+        let seq = 0;
+        const mine: StoredEvent[] = [];
+        acked.set(runId, mine);
+        while (!stop) {
+          const e: StoredEvent = { runId, seq, ts: T0 + seq, type: 'node.completed', nodeId: `n${seq}`, output: { seq, text: 'x'.repeat(200) } };
+          try {
+            await store.append([e]);
+            mine.push(e);
+            seq++;
+            if (phase === 'after') ackedAfter.n++;
+          } catch (err) {
+            // Unknown whether it landed: a failure must be STORE_UNAVAILABLE; resume from what the store holds.
+            failures.push(isStoreError(err) ? err.code : String(err));
+            for (;;) {
+              const row = await store.getRun(runId).catch(() => undefined);
+              if (row !== undefined) {
+                seq = row.lastSeq + 1;
+                break;
+              }
+              await new Promise((r) => setTimeout(r, 200));
+            }
+          }
+        }
+      };
+      const writers = Array.from({ length: RUNS }, (_, r) => writer(`w${r}`));
+      const until = async (cond: () => boolean): Promise<void> => {
+        while (!cond()) await new Promise((r) => setTimeout(r, 20));
+      };
+      const total = (): number => [...acked.values()].reduce((s, a) => s + a.length, 0);
+      await until(() => total() >= 200);
+      phase = 'down';
+      const stopped = await pgScript('stop', env);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      await new Promise((r) => setTimeout(r, 500));
+      const restarted = await pgScript('start', env);
+      expect(restarted.code, restarted.stderr).toBe(0);
+      phase = 'after';
+      await until(() => ackedAfter.n >= 200);
+      stop = true;
+      await Promise.all(writers);
+
+      expect(failures.every((c) => c === 'STORE_UNAVAILABLE')).toBe(true);
+      // the restart did hit writes in flight: they were retried on new connections
+      expect(warnings.some((m) => /unavailable; retrying/.test(m))).toBe(true);
+      for (const [runId, mine] of acked) {
+        const history = await store.history(runId);
+        // every acknowledged event is there, as sent; the log has no gap and no duplicate
+        expect(history.map((e) => e.seq)).toEqual(history.map((_, i) => i));
+        const bySeq = new Map(history.map((e) => [e.seq, e]));
+        for (const e of mine) expect(bySeq.get(e.seq)).toEqual(e);
+        expect((await store.getRun(runId))?.lastSeq).toBe(history.length - 1);
+      }
+      await store.close();
+    } finally {
+      await pgScript('stop', env);
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
