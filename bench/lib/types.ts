@@ -9,9 +9,9 @@ import type { SystemAdapter } from '../systems/types.ts';
 /**
  * Every system the harness can compare. `llm-orchestrator` is "ours". The first
  * five run DAGs; `kafkajs` is the raw Kafka client, a baseline of the Kafka
- * workloads only.
+ * workloads only; `dbos` (DBOS Transact) takes part in the durable workloads only.
  */
-export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra', 'kafkajs', 'platformatic'] as const;
+export const SYSTEM_IDS = ['llm-orchestrator', 'rxjs', 'promise', 'langgraph', 'mastra', 'kafkajs', 'platformatic', 'dbos'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 export const OURS: SystemId = 'llm-orchestrator';
 

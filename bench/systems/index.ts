@@ -14,6 +14,7 @@ const loaders: Record<SystemId, () => Promise<{ system: SystemAdapter }>> = {
   mastra: () => import('./mastra.ts'),
   kafkajs: () => import('./kafkajs.ts'),
   platformatic: () => import('./platformatic.ts'),
+  dbos: () => import('./dbos.ts'),
 };
 
 export async function loadSystem(id: SystemId): Promise<SystemAdapter> {

@@ -19,7 +19,7 @@ const FanState = Annotation.Root({
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
 
-function defineChain(fns: readonly NodeFn[]): Loose {
+export function defineChain(fns: readonly NodeFn[]): Loose {
   const g: Loose = new StateGraph(ChainState);
   fns.forEach((fn, k) => g.addNode(`n${k}`, async (s: { v: number }) => ({ v: await fn(s.v) })));
   g.addEdge(START, 'n0');
@@ -66,4 +66,6 @@ export const system: SystemAdapter = {
     return workerPool(source, cap, system.chain([work], { maxInFlight: cap }), onResult);
   },
   definer: definer as Definer<unknown, unknown>,
+  // loaded on demand: the checkpointers (better-sqlite3, pg) stay out of the other workloads' children
+  durableChain: async (fns, setup) => (await import('./langgraph-durable.ts')).durableChain(fns, setup),
 };

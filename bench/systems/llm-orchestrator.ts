@@ -18,7 +18,7 @@ type Ctx = NodeContext<number, Record<string, number>>;
 
 let seq = 0;
 
-function chainTopology(fns: readonly NodeFn[], maxInFlight: number | undefined, cap?: number): AnyTopology {
+export function chainTopology(fns: readonly NodeFn[], maxInFlight: number | undefined, cap?: number): AnyTopology {
   let b: AnyBuilder = topology(`chain-${fns.length}-${++seq}`, maxInFlight === undefined ? {} : { maxInFlight });
   fns.forEach((fn, k) => {
     const id = `n${k}`;
@@ -137,4 +137,6 @@ export const system: SystemAdapter = {
   kafkaWorker: (setup, maxInFlight) => kafkaWorker(setup, maxInFlight),
   kafkaClient: (setup) => kafkaClient(setup),
   kafkaServe: (setup, maxInFlight) => kafkaServe(setup, maxInFlight),
+  // loaded on demand: the stores (better-sqlite3, pg) stay out of the other workloads' children
+  durableChain: async (fns, setup) => (await import('./llm-orchestrator-durable.ts')).durableChain(fns, setup),
 };

@@ -37,7 +37,7 @@ export interface Definer<P, E = unknown> {
   compile(defined: P, env: E): RunFn;
 }
 
-export interface SystemAdapter extends SystemExtras {
+export interface SystemAdapter extends SystemExtras, DurableExtras {
   readonly id: string;
   /** A linear chain: node k+1 gets node k's output; node 0 gets the run input. */
   chain(fns: readonly NodeFn[], options: DagOptions): RunFn;
@@ -122,4 +122,37 @@ export interface SystemExtras {
   kafkaClient?(setup: KafkaSetup): Promise<KafkaWorkerBench>;
   /** W12b: the worker side of W12 alone, in group {@link WORKER_GROUP}; resolves once it consumes. */
   kafkaServe?(setup: KafkaSetup, maxInFlight: number): Promise<KafkaWorkerProcess>;
+}
+
+// ------------------------------------------------------------------ durable runs (W15)
+
+/** Where a durable workload records: the embedded file store, or a Postgres server. */
+export type DurableBackend = 'sqlite' | 'postgres';
+
+/** A fresh place for one durable measurement (made and dropped by the workload). */
+export interface DurableSetup {
+  readonly backend: DurableBackend;
+  /** A fresh empty directory (for SQLite files). */
+  readonly dir: string;
+  /** A fresh lower-case identifier (the database's name for Postgres). */
+  readonly name: string;
+  /** postgres: the URL of a fresh, empty database of its own. */
+  readonly pgUrl?: string;
+  log(message: string): void;
+}
+
+/** W15: a chain whose runs are recorded step by step (checkpointed) in `setup`'s store. */
+export interface DurableChain {
+  /** One durable run (a fresh run/thread/workflow id per call); resolves once its result is durable. */
+  readonly run: RunFn;
+  /** The same chain by the same system without a store, for the overhead; absent when the system has no such mode (DBOS). */
+  readonly plain?: RunFn;
+  /** Closes the store or client (the workload drops the database or directory afterwards). */
+  close(): Promise<void>;
+}
+
+/** W15: the durable chain capability, kept apart from {@link SystemExtras} only for grouping. */
+export interface DurableExtras {
+  /** A durable version of `chain(fns)`: every node's output is stored before the next node runs. */
+  durableChain?(fns: readonly NodeFn[], setup: DurableSetup): Promise<DurableChain>;
 }

@@ -21,8 +21,14 @@ import { workload as w12 } from './w12-kafka-worker.ts';
 import { workload as w12b } from './w12b-kafka-two-workers.ts';
 import { workload as w13 } from './w13-subscriber.ts';
 import { workload as w14 } from './w14-startup.ts';
+import { workload as w15 } from './w15-durable-chain.ts';
+import { workload as w15p } from './w15p-durable-chain-postgres.ts';
+import { workload as w16 } from './w16-checkpoint-latency.ts';
+import { workload as w16p } from './w16p-checkpoint-latency-postgres.ts';
+import { workload as w17 } from './w17-recovery.ts';
+import { workload as w17p } from './w17p-recovery-postgres.ts';
 
-export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14];
+export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14, w15, w15p, w16, w16p, w17, w17p];
 
 export function workloadById(id: string): Workload {
   const w = WORKLOADS.find((x) => x.id === id);

@@ -85,6 +85,9 @@ export class Durable implements JournalHost {
   readonly #core: Core;
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined = undefined;
+  /** Journals to flush at the next tick. */
+  #dirty: Journal[] = [];
+  #tick = false;
   #renewing = false;
   #closed: Promise<void> | undefined = undefined;
 
@@ -125,6 +128,21 @@ export class Durable implements JournalHost {
       run.error = error;
     }
   }
+
+  dirty(journal: Journal): void {
+    this.#dirty.push(journal);
+    if (this.#tick) return;
+    this.#tick = true;
+    setImmediate(this.#flush);
+  }
+
+  /** Once per tick: every dirty journal appends, so the store commits them in one batch. */
+  readonly #flush = (): void => {
+    this.#tick = false;
+    const journals = this.#dirty;
+    this.#dirty = [];
+    for (const j of journals) j.flush();
+  };
 
   #startTimer(): ReturnType<typeof setInterval> {
     const t = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.leaseMs / 3)));

@@ -38,6 +38,9 @@ import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
 import { topologyVersion } from './version.ts';
 
+/** Stored runs `recover()` reads and relaunches at once. */
+const RELAUNCH_READS = 32;
+
 export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
 export type { ForkOptions } from './fork.ts';
@@ -406,17 +409,25 @@ class EngineImpl implements Engine {
     const ended = (): void => {
       if (--open === 0) results.complete();
     };
-    for (const rec of claimed) {
-      const error = await this.#relaunch(rec, byName.get(rec.topology), opts.signal, (r) => {
-        results.next(resultOf(r));
-        ended();
-      });
-      if (error === undefined) resumed.push(rec.runId);
-      else {
-        failed.push({ runId: rec.runId, topology: rec.topology, error });
-        ended();
+    // Histories are read RELAUNCH_READS at a time (a round trip each on a server); the report keeps claim order.
+    const errors = new Array<StoreError | undefined>(claimed.length);
+    let next = 0;
+    const relaunchSome = async (): Promise<void> => {
+      for (let k = next++; k < claimed.length; k = next++) {
+        const rec = claimed[k]!;
+        errors[k] = await this.#relaunch(rec, byName.get(rec.topology), opts.signal, (r) => {
+          results.next(resultOf(r));
+          ended();
+        });
+        if (errors[k] !== undefined) ended();
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(RELAUNCH_READS, claimed.length) }, relaunchSome));
+    claimed.forEach((rec, k) => {
+      const error = errors[k];
+      if (error === undefined) resumed.push(rec.runId);
+      else failed.push({ runId: rec.runId, topology: rec.topology, error });
+    });
     if (claimed.length === 0) results.complete();
     return { resumed, failed, results };
   }

@@ -1,8 +1,10 @@
 /**
  * The journal of one durable run: every lifecycle event the run records is queued
- * here and appended to the run store in order, in small batches (the store itself
- * commits many runs' batches together). Waiters learn when everything recorded so
- * far is durable: a completed node's children and the run's result wait for it.
+ * here and appended to the run store in order. The engine flushes every journal that
+ * has events once per tick, so the store commits all of that tick's runs in one batch
+ * (and a quick node's `node.started` and `node.completed` in one append). Waiters learn
+ * when everything recorded so far is durable: a completed node's children and the
+ * run's result wait for it.
  * @module
  */
 import { StoreError, isStoreError } from '../errors.ts';
@@ -15,7 +17,7 @@ import type { NewRun, RunStore, StoredEvent } from './store.ts';
  *
  * @example
  * ```ts
- * const host: JournalHost = { store, retries: 3, retryDelayMs: 20, created: () => {}, broken: (run, e) => fail(run, e) };
+ * const host: JournalHost = { store, retries: 3, retryDelayMs: 20, created: () => {}, broken: (run, e) => fail(run, e), dirty: (j) => ticks.push(j) };
  * ```
  */
 export interface JournalHost {
@@ -28,6 +30,11 @@ export interface JournalHost {
   created(run: Run): void;
   /** The run's events cannot be stored: the run must not go on unrecorded. */
   broken(run: Run, error: StoreError): void;
+  /**
+   * The journal has something to write and no write in flight: call its `flush()` soon,
+   * together with every other journal that became dirty meanwhile (one store batch per tick).
+   */
+  dirty(journal: Journal): void;
 }
 
 const OPEN = 0;
@@ -35,7 +42,9 @@ const BROKEN = 1;
 const DETACHED = 2;
 
 /**
- * The journal of one durable run.
+ * The journal of one durable run. Its events wait until its host flushes it (once per
+ * tick, with the other runs' journals), then go to the store in one `append`; at most
+ * one write per run is in flight, so a failed write is retried before anything after it.
  *
  * @example
  * ```ts
@@ -49,7 +58,10 @@ export class Journal {
   readonly #run: Run;
   #create: NewRun | undefined;
   #pending: StoredEvent[] = [];
+  /** A write is in flight (its end flushes again or marks the journal dirty). */
   #writing = false;
+  /** The host was told (dirty) and will call flush. */
+  #queued = false;
   #added = 0;
   #acked = 0;
   /** Callbacks waiting for the first `target` events to be durable, in target order. */
@@ -78,10 +90,7 @@ export class Journal {
     if (this.#state !== OPEN) return;
     this.#pending.push(e as unknown as StoredEvent);
     this.#added++;
-    if (!this.#writing) {
-      this.#writing = true;
-      queueMicrotask(() => void this.#flush());
-    }
+    this.#mark();
   }
 
   /** Calls `cb` once every event added so far is durable (at once when it is; also when the journal breaks or is detached). */
@@ -98,37 +107,61 @@ export class Journal {
     this.#release(Infinity);
   }
 
-  async #flush(): Promise<void> {
-    const host = this.#host;
-    while (this.#state === OPEN && (this.#pending.length > 0 || this.#create !== undefined)) {
-      const create = this.#create;
-      if (create !== undefined) {
-        const err = await this.#write(() => host.store.createRun(create));
-        if (err !== undefined) return this.#break(err);
-        this.#create = undefined;
-        if (this.#state === OPEN) host.created(this.#run);
-        continue;
-      }
+  /** Writes what is queued (the host calls this once per tick for every dirty journal). */
+  flush(): void {
+    this.#queued = false;
+    if (this.#writing || this.#state !== OPEN || (this.#create === undefined && this.#pending.length === 0)) return;
+    this.#writing = true;
+    void this.#write();
+  }
+
+  /** Tells the host there is something to write, unless it knows or a write is in flight. */
+  #mark(): void {
+    if (this.#writing || this.#queued) return;
+    this.#queued = true;
+    this.#host.dirty(this);
+  }
+
+  /** One write: the row first (a new run), then everything queued; marks the journal dirty again when more came meanwhile. */
+  async #write(): Promise<void> {
+    const create = this.#create;
+    if (create !== undefined) {
+      const err = await this.#attempt(create, undefined);
+      if (err !== undefined) return this.#break(err);
+      this.#create = undefined;
+      if (this.#state === OPEN) this.#host.created(this.#run);
+    }
+    if (this.#state === OPEN && this.#pending.length > 0) {
       const batch = this.#pending;
       this.#pending = [];
-      const err = await this.#write(() => host.store.append(batch));
-      if (this.#state !== OPEN) break;
+      const err = await this.#attempt(undefined, batch);
+      if (this.#state !== OPEN) {
+        this.#writing = false;
+        return;
+      }
       if (err !== undefined) return this.#break(err);
       this.#acked += batch.length;
       this.#release(this.#acked);
     }
     this.#writing = false;
+    if (this.#state === OPEN && this.#pending.length > 0) this.#mark();
   }
 
-  /** One write with its retries; resolves with the error that ended it, if any. */
-  async #write(op: () => Promise<void>): Promise<StoreError | undefined> {
-    const host = this.#host;
+  /** `createRun(create)` or `append(batch)` with its retries; resolves with the error that ended it, if any. */
+  async #attempt(create: NewRun | undefined, batch: readonly StoredEvent[] | undefined): Promise<StoreError | undefined> {
+    const store = this.#host.store;
     for (let attempt = 0; ; attempt++) {
-      const err = await op().then(() => undefined, (e: unknown) => e);
-      if (err === undefined) return undefined;
-      const se = isStoreError(err) ? err : new StoreError('STORE_FAILED', `the run store (${host.store.location}) failed: ${String(err)}`, { cause: err });
-      if (!se.retriable || attempt >= host.retries || this.#state !== OPEN) return se;
-      await new Promise((r) => setTimeout(r, host.retryDelayMs * 2 ** attempt));
+      let err: unknown;
+      try {
+        if (create !== undefined) await store.createRun(create);
+        else await store.append(batch!);
+        return undefined;
+      } catch (e) {
+        err = e;
+      }
+      const se = isStoreError(err) ? err : new StoreError('STORE_FAILED', `the run store (${store.location}) failed: ${String(err)}`, { cause: err });
+      if (!se.retriable || attempt >= this.#host.retries || this.#state !== OPEN) return se;
+      await new Promise((r) => setTimeout(r, this.#host.retryDelayMs * 2 ** attempt));
     }
   }
 
@@ -146,7 +179,8 @@ export class Journal {
     let k = 0;
     while (k < w.length && w[k]!.target <= upto) k++;
     if (k === 0) return;
-    const ready = w.splice(0, k);
+    const ready = k === w.length ? w : w.slice(0, k);
+    this.#waiters = k === w.length ? [] : w.slice(k);
     for (const x of ready) x.cb();
   }
 }

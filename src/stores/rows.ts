@@ -174,6 +174,31 @@ export function applyEvent(row: RunRow, e: StoredEvent): void {
 }
 
 /**
+ * Whether an event changes its run's row beyond `lastSeq` and `updatedAt` (status,
+ * wait, output, error, lease, signalled): the run events of {@link applyEvent}. Node
+ * events do not, so a store may advance the row's seq without reading it.
+ *
+ * @example
+ * ```ts
+ * const light = events.every((e) => !changesRow(e.type));
+ * ```
+ */
+export function changesRow(type: string): boolean {
+  switch (type) {
+    case 'run.started':
+    case 'run.recovered':
+    case 'run.waiting':
+    case 'run.signalled':
+    case 'run.completed':
+    case 'run.failed':
+    case 'run.cancelled':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * The public record of a row (without the store-internal fields).
  *
  * @example

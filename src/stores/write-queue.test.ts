@@ -128,6 +128,73 @@ describe('createWriteQueue', () => {
     expect(batches).toEqual([['a'], ['b']]);
   });
 
+  it('concurrency: several commits in flight, never two holding the same key; a key\'s writes commit in order', async () => {
+    const s = manual();
+    const g = gate();
+    // Writes are "run:n"; the key is the run.
+    const q = createWriteQueue<string>({ commit: g.commit, schedule: s.schedule, concurrency: 2, keys: (w) => [w.split(':')[0]!] });
+    const settled: string[] = [];
+    const push = (w: string): Promise<number> => q.push(w).then(() => settled.push(w));
+    const a1 = push('a:1');
+    s.run();
+    await tick();
+    expect(g.batches).toEqual([['a:1']]);
+    // b:1 is free, a:2 waits for a:1, and c:1 (queued after a:2) waits behind it.
+    const rest = [push('b:1'), push('a:2'), push('c:1')];
+    s.run();
+    await tick();
+    expect(g.batches).toEqual([['a:1'], ['b:1']]);
+    expect(q.pending).toBe(4);
+    g.open(); // a:1 commits: a:2 and c:1 go, with b:1 still in flight
+    await a1;
+    await tick();
+    expect(g.batches).toEqual([['a:1'], ['b:1'], ['a:2', 'c:1']]);
+    g.open();
+    g.open();
+    await Promise.all(rest);
+    expect(settled).toEqual(['a:1', 'b:1', 'a:2', 'c:1']);
+    expect(q.pending).toBe(0);
+    await q.flush();
+  });
+
+  it('concurrency: a failed batch isolates its own writes while another commit is in flight', async () => {
+    const s = manual();
+    const batches: string[][] = [];
+    let release: (() => void) | undefined;
+    const q = createWriteQueue<string>({
+      schedule: s.schedule, concurrency: 2, keys: (w) => [w],
+      commit: (b) => {
+        batches.push([...b]);
+        if (b.includes('slow')) return new Promise<void>((r) => (release = r));
+        if (b.includes('bad')) throw new StoreError('SEQ_CONFLICT', 'bad');
+        return undefined;
+      },
+    });
+    const slow = q.push('slow');
+    s.run();
+    await tick();
+    const good = q.push('good');
+    const bad = q.push('bad').catch((e: unknown) => e);
+    s.run();
+    await good;
+    const e = await bad;
+    expect(isStoreError(e) && e.code).toBe('SEQ_CONFLICT');
+    expect(batches).toEqual([['slow'], ['good', 'bad'], ['good'], ['bad']]);
+    release!();
+    await slow;
+    await q.close();
+    expect(q.pending).toBe(0);
+  });
+
+  it('concurrency above 1 without keys is refused, naming keys', () => {
+    try {
+      createWriteQueue<string>({ commit: () => undefined, concurrency: 2 });
+      expect.unreachable();
+    } catch (e) {
+      expect(isValidationError(e) && e.issues[0]?.path).toEqual(['options', 'keys']);
+    }
+  });
+
   it('flush() on an idle queue resolves at once', async () => {
     const q = createWriteQueue<string>({ commit: () => undefined });
     await expect(q.flush()).resolves.toBeUndefined();

@@ -20,6 +20,8 @@ export const WriteQueueOptionsSchema = z.strictObject({
   schedule: z.custom<(flush: () => void) => void>((v) => typeof v === 'function', 'expected a function').optional(),
   isolate: z.custom<(error: unknown) => boolean>((v) => typeof v === 'function', 'expected a function').optional(),
   what: z.string().optional(),
+  concurrency: z.number().int().positive().optional(),
+  keys: z.custom<(write: unknown) => Iterable<string>>((v) => typeof v === 'function', 'expected a function').optional(),
 });
 
 /**
@@ -52,6 +54,14 @@ export interface WriteQueueOptions<W> {
   readonly isolate?: (error: unknown) => boolean;
   /** Names the store in the `STORE_CLOSED` message. Default `run store`. */
   readonly what?: string;
+  /**
+   * Most commits in flight at once. Default 1. Above 1, `keys` is required: a batch
+   * never takes a write that shares a key with a batch in flight, nor anything queued
+   * after such a write, so writes of one key (one run) commit in queue order.
+   */
+  readonly concurrency?: number;
+  /** The keys (run ids) a write touches; required when `concurrency` is above 1. */
+  readonly keys?: (write: W) => Iterable<string>;
 }
 
 /**
@@ -105,10 +115,18 @@ export function createWriteQueue<W>(options: WriteQueueOptions<W>): WriteQueue<W
   const schedule = options.schedule ?? ((f: () => void) => void setImmediate(f));
   const isolate = options.isolate ?? (() => true);
   const what = options.what ?? 'run store';
+  const concurrency = options.concurrency ?? 1;
+  const keysOf = options.keys;
+  if (concurrency > 1 && keysOf === undefined) {
+    throw new ValidationError('OPTIONS_INVALID', 'createWriteQueue options are invalid', [{ code: 'custom', path: ['options', 'keys'], message: 'required when concurrency is above 1' }]);
+  }
   const queue: Entry<W>[] = [];
+  /** Commits in flight, each settling once every write of its batch has settled. */
+  const running = new Set<Promise<void>>();
+  /** Keys of the writes in flight, with how many in-flight writes hold each. */
+  const busy = new Map<string, number>();
   let inFlight = 0;
   let scheduled = false;
-  let draining: Promise<void> | undefined;
   let closed = false;
 
   const commitOne = async (entries: readonly Entry<W>[]): Promise<unknown> => {
@@ -120,47 +138,78 @@ export function createWriteQueue<W>(options: WriteQueueOptions<W>): WriteQueue<W
     }
   };
 
-  const drain = async (): Promise<void> => {
-    while (queue.length > 0) {
-      const batch = queue.splice(0, maxBatch);
-      inFlight = batch.length;
-      const error = await commitOne(batch);
-      if (error === undefined) {
-        for (const e of batch) e.resolve();
-      } else if (batch.length === 1 || !isolate(error)) {
-        for (const e of batch) e.reject(error);
-      } else {
-        for (const e of batch) {
-          const own = await commitOne([e]);
-          if (own === undefined) e.resolve();
-          else e.reject(own);
-          inFlight--;
+  const settle = async (batch: readonly Entry<W>[]): Promise<void> => {
+    const error = await commitOne(batch);
+    if (error === undefined) {
+      for (const e of batch) e.resolve();
+    } else if (batch.length === 1 || !isolate(error)) {
+      for (const e of batch) e.reject(error);
+    } else {
+      for (const e of batch) {
+        const own = await commitOne([e]);
+        if (own === undefined) e.resolve();
+        else e.reject(own);
+        inFlight--;
+      }
+      return;
+    }
+    inFlight -= batch.length;
+  };
+
+  /** The next batch: the head of the queue up to `maxBatch`, stopping at the first write whose key is in flight. */
+  const take = (): Entry<W>[] => {
+    if (keysOf === undefined || running.size === 0) return queue.splice(0, maxBatch);
+    let n = 0;
+    while (n < queue.length && n < maxBatch) {
+      let free = true;
+      for (const k of keysOf(queue[n]!.write)) if (busy.has(k)) free = false;
+      if (!free) break;
+      n++;
+    }
+    return queue.splice(0, n);
+  };
+
+  /** Starts commits while there is room and something to commit. */
+  const pump = (): void => {
+    while (running.size < concurrency && queue.length > 0) {
+      const batch = take();
+      if (batch.length === 0) return; // the head waits for a commit in flight on its key
+      const keys: string[] = [];
+      if (keysOf !== undefined && concurrency > 1) {
+        for (const e of batch) for (const k of keysOf(e.write)) {
+          keys.push(k);
+          busy.set(k, (busy.get(k) ?? 0) + 1);
         }
       }
-      inFlight = 0;
+      inFlight += batch.length;
+      const p: Promise<void> = settle(batch).finally(() => {
+        for (const k of keys) {
+          const c = busy.get(k)! - 1;
+          if (c === 0) busy.delete(k);
+          else busy.set(k, c);
+        }
+        running.delete(p);
+        // Writes queued meanwhile (or held back by this batch's keys) go now.
+        pump();
+      });
+      running.add(p);
     }
   };
 
-  const start = (): Promise<void> => {
-    draining ??= drain().finally(() => {
-      draining = undefined;
-      // A push may have come in between the last batch and this callback.
-      if (queue.length > 0) kick();
-    });
-    return draining;
-  };
-
   const kick = (): void => {
-    if (scheduled || draining !== undefined) return;
+    if (scheduled || running.size >= concurrency) return;
     scheduled = true;
     schedule(() => {
       scheduled = false;
-      void start();
+      pump();
     });
   };
 
   const flush = async (): Promise<void> => {
-    while (queue.length > 0 || draining !== undefined) await start();
+    while (queue.length > 0 || running.size > 0) {
+      pump();
+      await Promise.all(running);
+    }
   };
 
   return {

@@ -194,7 +194,8 @@ describe('durable engine', () => {
 
   it('restarts an llm node cut mid-stream with a node.restart (recovered) before it starts again', async () => {
     const base = createMemoryStore();
-    const story = topology('story').llm('draft', { model: 'sim:fast', prompt: () => 'Tell me about streams.', maxTokens: 8 }).build({ output: 'draft' });
+    // sim:default waits 250 ms for its first token, so the node is still streaming when its first events are stored
+    const story = topology('story').llm('draft', { model: 'sim:default', prompt: () => 'Tell me about streams.', maxTokens: 8 }).build({ output: 'draft' });
     const crashed = crashingStore(base, 2); // run.started and node.started stored, then the process dies
     const e1 = createEngine({ store: crashed, durable: { owner: A } });
     void e1.run(story, undefined, { runId: 's1' });

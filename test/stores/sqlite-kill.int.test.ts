@@ -108,10 +108,10 @@ describe('SQLite store across processes', () => {
     const all = [...claimed['a']!, ...claimed['b']!];
     expect(new Set(all).size).toBe(all.length); // never the same run twice
     expect(all.length).toBe(N); // and every run was taken
-    expect(claimed['a']!.length).toBeGreaterThan(0);
-    expect(claimed['b']!.length).toBeGreaterThan(0);
+    // How the runs split between the two depends on scheduling (under load one may take them all); what
+    // must hold whatever the split is above: no run twice, none left, and the file agrees with the claimers.
     const check = openSqlite({ path });
-    for (const owner of ['a', 'b']) for (const id of claimed[owner]!.slice(0, 50)) expect((await check.getRun(id))?.leaseOwner).toBe(owner);
+    for (const owner of ['a', 'b']) for (const id of claimed[owner]!) expect((await check.getRun(id))?.leaseOwner).toBe(owner);
     await check.close();
   });
 });

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import type { NewRun, StoredEvent } from '../../runtime/store.ts';
 import { StoreError } from '../../errors.ts';
 import { applyEvent, runNotFound, seqConflict, type RunRow } from '../rows.ts';
-import { RUN_COLUMNS, fromSql, jsonText, type RunsRow } from './rows.ts';
+import { RUN_STATE_COLUMNS, fromSql, jsonText, type RunsRow } from './rows.ts';
 
 /**
  * A queued write.
@@ -41,6 +41,51 @@ type Create = Extract<Write, { kind: 'create' }>;
  */
 export function newWriteId(): string {
   return randomBytes(8).readBigInt64BE().toString();
+}
+
+/**
+ * A source of random write ids like {@link newWriteId}, drawn from a buffer of 128 at a
+ * time (one call to the random source per 128 writes instead of one per write).
+ *
+ * @example
+ * ```ts
+ * const nextWriteId = writeIdSource();
+ * const w: Write = { kind: 'append', id: nextWriteId(), events };
+ * ```
+ */
+export function writeIdSource(): () => string {
+  const size = 8 * 128;
+  let pool = randomBytes(size);
+  let at = 0;
+  return () => {
+    if (at >= size) {
+      pool = randomBytes(size);
+      at = 0;
+    }
+    const id = pool.readBigInt64BE(at);
+    at += 8;
+    return id.toString();
+  };
+}
+
+/**
+ * The runs a write touches (the keys of the write queue: two commits in flight never share a run).
+ *
+ * @example
+ * ```ts
+ * [...writeKeys({ kind: 'append', id, events })]; // ['r1']
+ * ```
+ */
+export function* writeKeys(w: Write): Iterable<string> {
+  if (w.kind === 'create') {
+    yield w.run.runId;
+    return;
+  }
+  let last: string | undefined;
+  for (const e of w.events) {
+    if (e.runId !== last) yield e.runId;
+    last = e.runId;
+  }
 }
 
 async function createRuns(client: pg.PoolClient, s: string, writes: readonly Create[]): Promise<void> {
@@ -80,7 +125,7 @@ async function appendEvents(client: pg.PoolClient, s: string, writes: readonly {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.runId))].sort();
   // Row locks, in a fixed order: one writer per run at a time, no deadlocks between batches.
-  const locked = await client.query<RunsRow>(`SELECT ${RUN_COLUMNS} FROM ${s}.llmo_runs r WHERE r.run_id = ANY($1::text[]) ORDER BY r.run_id FOR UPDATE`, [ids]);
+  const locked = await client.query<RunsRow>(`SELECT ${RUN_STATE_COLUMNS} FROM ${s}.llmo_runs r WHERE r.run_id = ANY($1::text[]) ORDER BY r.run_id FOR UPDATE`, [ids]);
   const rows = new Map(locked.rows.map((r) => [r.run_id, fromSql(r)]));
   for (const id of ids) if (!rows.has(id)) throw runNotFound(id);
 
@@ -118,10 +163,14 @@ async function appendEvents(client: pg.PoolClient, s: string, writes: readonly {
   }
   if (fresh.length === 0) return;
 
+  // The bodies go as one JSON array (split by the server, each element's text kept as it is),
+  // not as a json[] literal, which would escape every quote of every body on the way.
   await client.query(
     `INSERT INTO ${s}.llmo_events (run_id, seq, ts, type, node_id, body, write_id)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::json[], $7::bigint[])`,
-    [fresh.map((e) => e.runId), fresh.map((e) => e.seq), fresh.map((e) => e.ts), fresh.map((e) => e.type), fresh.map((e) => e.nodeId ?? null), freshText, freshIds],
+     SELECT u.run_id, u.seq, u.ts, u.type, u.node_id, b.body, u.write_id
+     FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY AS u(run_id, seq, ts, type, node_id, write_id, i)
+     JOIN json_array_elements($7::json) WITH ORDINALITY AS b(body, i) ON b.i = u.i`,
+    [fresh.map((e) => e.runId), fresh.map((e) => e.seq), fresh.map((e) => e.ts), fresh.map((e) => e.type), fresh.map((e) => e.nodeId ?? null), freshIds, `[${freshText.join(',')}]`],
   );
   const touched = [...new Set(fresh.map((e) => e.runId))].map((id) => rows.get(id) as RunRow);
   const col = <T>(f: (r: RunRow) => T): T[] => touched.map(f);

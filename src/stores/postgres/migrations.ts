@@ -75,6 +75,17 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: 'progress updates without index writes: llmo_runs_status on (status, lease_until), fillfactor 70',
+    // A node event only moves a run's last_seq and updated_at. With updated_at in no index and room
+    // left in each page, that update is a HOT update: no new entry in any of the runs' indexes.
+    up: (s) => [
+      `DROP INDEX ${s}.llmo_runs_status`,
+      `CREATE INDEX llmo_runs_status ON ${s}.llmo_runs (status, lease_until)`,
+      `ALTER TABLE ${s}.llmo_runs SET (fillfactor = 70)`,
+    ],
+  },
 ];
 
 /** The schema version this build writes. */

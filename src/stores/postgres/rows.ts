@@ -21,6 +21,17 @@ export const RUN_COLUMNS = [
 ].map((c) => `r.${c}`).join(', ');
 
 /**
+ * {@link RUN_COLUMNS} without `input`: what appending reads (a run's input never changes,
+ * so it is neither sent back nor parsed per batch).
+ *
+ * @example
+ * ```ts
+ * await client.query(`SELECT ${RUN_STATE_COLUMNS} FROM ${s}.llmo_runs r WHERE r.run_id = ANY($1) FOR UPDATE`, [ids]);
+ * ```
+ */
+export const RUN_STATE_COLUMNS = RUN_COLUMNS.split(', ').filter((c) => c !== 'r.input').join(', ');
+
+/**
  * A `llmo_runs` row as the driver returns it (int8 as numbers, json parsed).
  *
  * @example
@@ -60,7 +71,7 @@ export interface RunsRow {
  */
 export function fromSql(r: RunsRow): RunRow {
   const row: RunRow = {
-    runId: r.run_id, topology: r.topology, version: r.version, status: r.status as StoredRunStatus, input: r.input === null ? undefined : r.input,
+    runId: r.run_id, topology: r.topology, version: r.version, status: r.status as StoredRunStatus, input: r.input ?? undefined,
     createdAt: r.created_at, updatedAt: r.updated_at, lastSeq: r.last_seq, signalled: r.signalled,
   };
   if (r.tenant !== null) row.tenant = r.tenant;

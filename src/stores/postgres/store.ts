@@ -12,7 +12,7 @@ import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
-import { newWriteId, writeBatch, type Write } from './commit.ts';
+import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
@@ -31,6 +31,7 @@ export const PostgresStoreOptionsSchema = z.strictObject({
   pool: z.strictObject({ max: z.number().int().positive().optional() }).optional(),
   schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').optional(),
   maxBatch: z.number().int().positive().optional(),
+  commitsInFlight: z.number().int().positive().optional(),
   retryMs: z.number().int().nonnegative().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
 });
@@ -53,6 +54,12 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Most writes per commit (default 1000). */
   readonly maxBatch?: number;
+  /**
+   * Most group commits in flight at once, each on its own connection (default 3, at most
+   * the pool size). Two commits in flight never hold writes of the same run, so each run's
+   * writes still commit in order.
+   */
+  readonly commitsInFlight?: number;
   /**
    * How long a batch (and a read) is retried, on new connections, while the server is
    * unreachable (a restart, a failover) before it rejects with `STORE_UNAVAILABLE`. Default 10 000.
@@ -118,6 +125,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
 
   /** Runs `fn` on a pooled connection, on a new one again while the server is unavailable (up to `retryMs`). */
+  // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
+  // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.
+  const inUseFailed = (e: Error): void => log.warn({ err: e }, 'postgres store: a connection in use failed');
+  const give = (c: pg.PoolClient, destroy?: boolean): void => {
+    c.off('error', inUseFailed);
+    c.release(destroy);
+  };
   const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T> => {
     const deadline = Date.now() + retryMs;
     for (let attempt = 0; ; attempt++) {
@@ -125,16 +139,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       let broken = false;
       try {
         client = await pool.connect();
+        client.on('error', inUseFailed);
         if (!transaction) {
           const r = await fn(client);
-          client.release();
+          give(client);
           return r;
         }
         await client.query('BEGIN');
         try {
           const r = await fn(client);
           await client.query('COMMIT');
-          client.release();
+          give(client);
           return r;
         } catch (e) {
           if (!isConnectionFailure(e)) {
@@ -147,7 +162,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         }
       } catch (e) {
         // A connection that failed is destroyed, never handed back to the pool.
-        client?.release(broken || isConnectionFailure(e) ? true : undefined);
+        if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
         if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
           if (attempt === 0) log.warn({ err: e, what }, 'postgres store: the server is unavailable; retrying on a new connection');
           await sleep(Math.min(1_000, 50 * 2 ** attempt));
@@ -170,11 +185,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
 
   const queue = createWriteQueue<Write>({
     commit: (batch) => withClient('commit', (c) => writeBatch(c, s, batch), true),
+    // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
+    // once) still share one batch, and no extra macrotask stands between a node and its commit.
+    schedule: queueMicrotask,
     maxBatch: opts.maxBatch ?? 1000,
+    // Several commits overlap their round trips; a run's writes never ride in two at once.
+    concurrency: Math.min(opts.commitsInFlight ?? 3, opts.pool?.max ?? 10),
+    keys: writeKeys,
     // A server that went away, or a full disk, fails every write alike: no point re-running one by one.
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_FULL')),
     what: `postgres store ${location}`,
   });
+  const nextWriteId = writeIdSource();
   let closed = false;
   let closing: Promise<void> | undefined;
   const open = (): void => {
@@ -191,13 +213,13 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async createRun(run: NewRun) {
       open();
       const row = newRow(run);
-      await queue.push({ kind: 'create', id: newWriteId(), run, row });
+      await queue.push({ kind: 'create', id: nextWriteId(), run, row });
     },
     async append(events: readonly StoredEvent[]) {
       open();
       checkEvents(events);
       if (events.length === 0) return;
-      await queue.push({ kind: 'append', id: newWriteId(), events });
+      await queue.push({ kind: 'append', id: nextWriteId(), events });
     },
     getRun: (runId) =>
       read('getRun', async (c) => {

@@ -115,6 +115,44 @@ export function eventParams(e: StoredEvent): Record<string, unknown> {
   return { run_id: e.runId, seq: e.seq, ts: e.ts, type: e.type, node_id: e.nodeId ?? null, body: JSON.stringify(e) };
 }
 
+/** Rows per multi-row `INSERT` of events ({@link insertEvents}). */
+export const EVENT_ROWS = 32;
+
+/**
+ * Inserts events with one multi-row statement per {@link EVENT_ROWS} events (positional
+ * parameters), the rest one by one.
+ *
+ * @example
+ * ```ts
+ * insertEvents(stmts, events);
+ * ```
+ */
+export function insertEvents(stmts: Statements, events: readonly StoredEvent[]): void {
+  const n = events.length;
+  let i = 0;
+  if (n >= EVENT_ROWS) {
+    const params = new Array<unknown>(EVENT_ROWS * 6);
+    for (; i + EVENT_ROWS <= n; i += EVENT_ROWS) {
+      for (let k = 0; k < EVENT_ROWS; k++) putEvent(params, k * 6, events[i + k]!);
+      stmts.insertEvents.run(params);
+    }
+  }
+  const one = new Array<unknown>(6);
+  for (; i < n; i++) {
+    putEvent(one, 0, events[i]!);
+    stmts.insertEvent.run(one);
+  }
+}
+
+function putEvent(params: unknown[], at: number, e: StoredEvent): void {
+  params[at] = e.runId;
+  params[at + 1] = e.seq;
+  params[at + 2] = e.ts;
+  params[at + 3] = e.type;
+  params[at + 4] = e.nodeId ?? null;
+  params[at + 5] = JSON.stringify(e);
+}
+
 const MUTABLE_SET = `status = @status, updated_at = @updated_at, last_seq = @last_seq, output = @output, error = @error,
   lease_owner = @lease_owner, lease_until = @lease_until, wait_node_id = @wait_node_id, wait_name = @wait_name,
   wait_timeout_at = @wait_timeout_at, signalled = @signalled`;
@@ -142,7 +180,7 @@ const LIST_FILTER = `
  * ```
  */
 export type Statements = Readonly<Record<
-  'getRun' | 'getState' | 'insertRun' | 'updateRun' | 'insertEvent' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
+  'getRun' | 'getState' | 'insertRun' | 'updateRun' | 'advanceRun' | 'insertEvent' | 'insertEvents' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
   | 'release' | 'deleteEvents' | 'deleteRuns',
   Database.Statement
 >>;
@@ -169,7 +207,10 @@ export function prepare(db: Database.Database): Statements {
       @last_seq, @output, @error, @lease_owner, @lease_until, @wait_node_id, @wait_name, @wait_timeout_at, @signalled)
       ON CONFLICT (run_id) DO NOTHING`),
     updateRun: db.prepare(`UPDATE runs SET ${MUTABLE_SET} WHERE run_id = @run_id`),
-    insertEvent: db.prepare('INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES (@run_id, @seq, @ts, @type, @node_id, @body)'),
+    /** A run whose events leave its status as is: advance its seq, if it is still where the events follow on (else 0 changes). */
+    advanceRun: db.prepare('UPDATE runs SET updated_at = ?, last_seq = ? WHERE run_id = ? AND last_seq = ?'),
+    insertEvent: db.prepare('INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertEvents: db.prepare(`INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES ${Array.from({ length: EVENT_ROWS }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`),
     history: db.prepare(`SELECT body FROM events WHERE run_id = @run_id AND seq >= @from AND seq <= @to
       AND (@until IS NULL OR ts <= @until) ORDER BY seq`).pluck(),
     list: db.prepare(`SELECT * FROM runs WHERE ${LIST_FILTER} ORDER BY created_at DESC, run_id DESC LIMIT @limit`),

@@ -9,13 +9,13 @@ import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RunRecord, RunStore, StoredEvent } from '../../runtime/store.ts';
 import {
-  ENDED, applyEvent, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord, type RunRow,
+  ENDED, applyEvent, changesRow, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord, type RunRow,
 } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
 import { checkStoreFile } from './file.ts';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, tooNew } from './schema.ts';
-import { eventParams, fromSql, insertable, mutable, parseJson, prepare, type SqlRun, type Statements } from './statements.ts';
+import { fromSql, insertEvents, insertable, mutable, parseJson, prepare, type SqlRun, type Statements } from './statements.ts';
 
 /**
  * Schema of {@link SqliteStoreOptions}.
@@ -66,6 +66,16 @@ export interface SqliteStoreOptions {
 }
 
 type Write = { readonly kind: 'create'; readonly row: RunRow } | { readonly kind: 'append'; readonly events: readonly StoredEvent[] };
+
+/** Whether a run's events of one batch are consecutive and none changes the row beyond its seq. */
+function advancesOnly(events: readonly StoredEvent[]): boolean {
+  const base = events[0]!.seq;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.seq !== base + i || changesRow(e.type)) return false;
+  }
+  return true;
+}
 
 function openDatabase(o: SqliteStoreOptions, log: Logger): Database.Database {
   checkStoreFile(o.path);
@@ -148,35 +158,61 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     return r === undefined ? undefined : fromSql(r, location);
   };
 
-  const commit = (batch: readonly Write[]): void => {
-    inTransaction(batch.length === 1 ? (batch[0]?.kind === 'create' ? 'createRun' : 'append') : 'a batch of writes', () => {
-      const rows = new Map<string, RunRow>();
-      const dirty = new Set<RunRow>();
-      for (const w of batch) {
-        if (w.kind === 'create') {
-          if (stmts.insertRun.run(insertable(w.row)).changes === 0) throw new StoreError('RUN_EXISTS', `run ${w.row.runId} already exists`);
-          rows.set(w.row.runId, { ...w.row });
-          continue;
-        }
-        for (const e of w.events) {
-          let row = rows.get(e.runId);
-          if (row === undefined) {
-            const r = stmts.getState.get(e.runId) as SqlRun | undefined;
-            row = r === undefined ? undefined : fromSql(r, location);
-            if (row === undefined) throw runNotFound(e.runId);
-            rows.set(e.runId, row);
-          }
-          applyEvent(row, e);
-          dirty.add(row);
-          stmts.insertEvent.run(eventParams(e));
-        }
+  /**
+   * One group commit. Creates run first, in queue order; then per run: a run whose events
+   * all leave its status as is (node events) only advances its seq, guarded by the seq it
+   * must be at (no read); any other run (or a guard that failed) is read and folded event by
+   * event, which throws the right SEQ_CONFLICT / RUN_NOT_FOUND. Events go in last, many
+   * rows per statement. Any error rolls the whole batch back (the queue then isolates).
+   */
+  const applyBatch = (batch: readonly Write[]): void => {
+    const created = new Map<string, RunRow>();
+    const byRun = new Map<string, StoredEvent[]>();
+    const all: StoredEvent[] = [];
+    for (const w of batch) {
+      if (w.kind === 'create') {
+        if (stmts.insertRun.run(insertable(w.row)).changes === 0) throw new StoreError('RUN_EXISTS', `run ${w.row.runId} already exists`);
+        created.set(w.row.runId, { ...w.row });
+        continue;
       }
+      for (const e of w.events) {
+        const list = byRun.get(e.runId);
+        if (list === undefined) byRun.set(e.runId, [e]);
+        else list.push(e);
+        all.push(e);
+      }
+    }
+    for (const [runId, events] of byRun) {
+      if (!created.has(runId) && advancesOnly(events)) {
+        const first = events[0]!;
+        const last = events[events.length - 1]!;
+        if (stmts.advanceRun.run(last.ts, last.seq, runId, first.seq - 1).changes === 1) continue;
+      }
+      let row = created.get(runId);
+      if (row === undefined) {
+        const r = stmts.getState.get(runId) as SqlRun | undefined;
+        if (r === undefined) throw runNotFound(runId);
+        row = fromSql(r, location);
+      }
+      for (const e of events) applyEvent(row, e);
       // One row update per run per batch, however many of its events the batch holds.
-      for (const row of dirty) stmts.updateRun.run(mutable(row));
-    });
+      stmts.updateRun.run(mutable(row));
+    }
+    insertEvents(stmts, all);
+  };
+  const transaction = db.transaction(applyBatch);
+  const commit = (batch: readonly Write[]): void => {
+    try {
+      transaction.immediate(batch);
+    } catch (e) {
+      throw toStoreError(e, batch.length === 1 ? (batch[0]?.kind === 'create' ? 'createRun' : 'append') : 'a batch of writes', location);
+    }
   };
   const queue = createWriteQueue<Write>({
     commit,
+    // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
+    // once) still share one batch, and no extra macrotask stands between a node and its commit.
+    schedule: queueMicrotask,
     what: `run store ${location}`,
     ...(o.maxBatch === undefined ? {} : { maxBatch: o.maxBatch }),
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_CORRUPT')),
