@@ -324,8 +324,10 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
         } catch (e) {
           // what the client saw, what the result topic holds, and what the workers said
           const inTopic = await readTopic(privateKafka, transport.topics.result, 'result', 20_000).then((rs) => rs.length, (err: unknown) => String(err));
-          const tails = workers.map((w) => `worker ${w.pid} (${alive(w) ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}):\n${w.stderr().slice(-3000)}`);
-          throw new Error(`${(e as Error).message}; client saw ${client.results.size}, the result topic holds ${inTopic}, /healthz ${JSON.stringify(seen)}\n${tails.join('\n')}`);
+          // the worker's own lines (why it stopped), then its log tail
+          const own = (w: WorkerProcess): string => w.stderr().split('\n').filter((l) => !l.startsWith('{')).join('\n');
+          const tails = workers.map((w) => `worker ${w.pid} (${alive(w) ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}):\n${own(w)}\n${w.stderr().slice(-3000)}`);
+          throw new Error(`${(e as Error).message}; client saw ${client.results.size}, the result topic holds ${inTopic}, /healthz ${JSON.stringify(seen)}, phases ${JSON.stringify(phases)}\n${tails.join('\n')}`);
         } finally {
           await client.close();
         }
