@@ -7,14 +7,19 @@
 // - a request whose handling blocks the event loop until the member is expelled comes back (its commit
 //   failed); past maxDeliveries it is dead-lettered unhandled instead of killing the member again;
 // - a third member joining two busy ones mid-load: the busy ones stop starting held records at once,
-//   rejoin after their handlers in flight, and the newcomer serves part of the load.
+//   rejoin after their handlers in flight, and the newcomer serves part of the load;
+// - a private broker restarted twice (the second time as soon as requests flow again, as in the fault
+//   suite): a worker's three inbound groups are each back soon enough that its health is never down as
+//   long as `llmo worker --exit-on-down-ms` in the fault suite, and serve the records sent afterwards.
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
 import { createCodec } from '../../src/transports/codec.ts';
 import { createHealthBoard, type HealthStatus, type TransportEvent } from '../../src/transports/health.ts';
 import { consumeGroup, type GroupConsumerDeps } from '../../src/transports/kafka/consumer.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import type { Consumption } from '../../src/transports/transport.ts';
+import { startPrivateBroker, type PrivateBroker } from './private-broker.ts';
 import { deleteTopics, rawProducer, sampleMessages, sleep, uniquePrefix, waitFor, waitForTopics } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
@@ -203,4 +208,76 @@ describe.skipIf(!brokers)('Kafka group consumer under faults', () => {
     expect(deadLettered).toEqual(['0: redelivered 1 times']);
     expect(events.some((e) => e.type === 'commit.failed' || e.type === 'rebalance'), 'the expulsion was seen').toBe(true);
   });
+});
+
+// Two restarts of a private broker, timed as in the fault suite: the second one as soon as the request
+// group is back. The worker's inbound groups (requests, feedback, policies; one transport, as `llmo worker`
+// wires them) must each be back soon after the broker, so that the worker's health is not down longer than
+// its `--exit-on-down-ms` (30 s in the fault suite) across both restarts, and they serve records sent after.
+describe.skipIf(!brokers)('Kafka group consumers across two broker restarts (private broker)', () => {
+  let broker: PrivateBroker | undefined;
+  beforeAll(async () => {
+    broker = await startPrivateBroker({ name: 'consumer-restarts' });
+  }, 240_000);
+  afterAll(async () => {
+    await broker?.dispose();
+  }, 120_000);
+
+  it('every inbound group is up again after each restart, the worker is never down as long as --exit-on-down-ms, and records sent after are served', async () => {
+    const b = broker!;
+    const prefix = uniquePrefix('it-crestart');
+    const group = `${prefix}.workers`;
+    const transport = createKafkaTransport({ brokers: [b.brokers], prefix, sessionTimeoutMs: 6000 });
+    const events: TransportEvent[] = [];
+    const sub = transport.events$.subscribe((e) => events.push(e));
+    const t0 = Date.now();
+    const phases: Record<string, number> = {};
+    const phase = (name: string): void => { phases[name] = Date.now() - t0; };
+    // the merged status's down spells, as the worker's down-watch sees them
+    const spells: { from: number; to?: number }[] = [];
+    const watch = transport.health.changes$.subscribe((r) => {
+      const open = spells.at(-1)?.to === undefined ? spells.at(-1) : undefined;
+      if (r.status === 'down' && open === undefined) spells.push({ from: Date.now() - t0 });
+      else if (r.status !== 'down' && open !== undefined) open.to = Date.now() - t0;
+    });
+    const got = { request: [] as string[], feedback: [] as string[], policy: [] as string[] };
+    try {
+      await transport.ensureTopics();
+      await waitForTopics(b.brokers, Object.values(transport.topics));
+      await transport.consume('request', { group, maxInFlight: 8 }, async (m) => { got.request.push(m.value.requestId); });
+      await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64 }, async (m) => { got.feedback.push(m.value.feedbackId); });
+      await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64 }, async (m) => { got.policy.push(m.value.policyId); });
+      const parts = Object.keys(transport.health.report().components);
+      expect(parts).toHaveLength(3);
+      const requestPart = parts.find((p) => p.endsWith(`:${group}`))!;
+      const allUp = (): boolean => parts.every((p) => transport.health.report().components[p]?.status === 'up');
+      await waitFor(allUp, 'every group joined', 30_000, 50);
+
+      await b.restart();
+      phase('restart 1 done');
+      // as in the fault suite: the next restart once requests flow again, whatever the other groups do
+      await waitFor(() => transport.health.report().components[requestPart]?.status === 'up', 'the request group back after restart 1', 60_000, 50);
+      phase('requests up');
+      await b.restart();
+      phase('restart 2 done');
+      await waitFor(allUp, 'every group back after restart 2', 60_000, 50);
+      phase('all up');
+
+      const s = sampleMessages();
+      await transport.send('request', [{ key: 'after', value: { ...s.request, requestId: 'after' } }]);
+      await transport.send('feedback', [{ key: 'after', value: { ...s.feedback, feedbackId: 'after' } }]);
+      await transport.send('policy', [{ key: 'after', value: { ...s.policy, policyId: 'after' } }]);
+      await waitFor(() => got.request.includes('after') && got.feedback.includes('after') && got.policy.includes('after'), 'records sent after both restarts', 60_000);
+    } finally {
+      watch.unsubscribe();
+      sub.unsubscribe();
+      await transport.close();
+    }
+    const longest = Math.max(0, ...spells.map((sp) => (sp.to ?? Date.now() - t0) - sp.from));
+    const crashes = events.filter((e) => e.type === 'consumer.crashed');
+    process.stdout.write(`[measure] two broker restarts ${JSON.stringify({ phases, spells, longest, crashes: crashes.length })}\n`);
+    expect(crashes.every((e) => e.type === 'consumer.crashed' && e.restarting)).toBe(true);
+    expect(spells.length, 'red while the broker was away').toBeGreaterThan(0);
+    expect(longest, `down spells ${JSON.stringify(spells)}, phases ${JSON.stringify(phases)}`).toBeLessThan(30_000);
+  }, 300_000);
 });

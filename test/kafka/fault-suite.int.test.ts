@@ -280,13 +280,25 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
         workers.push(spawnWorker({ brokers: b.brokers, prefix, group, maxInFlight: 8, topology: TOKENS, args: [...SESSION, '--health-port', String(ports[i])] }));
       }
       await Promise.all(workers.map((w) => w.ready));
+      const t0 = Date.now();
+      /** When each step was done, and when each /healthz change was seen, ms from the start (for the report). */
+      const phases: Record<string, number> = {};
+      const phase = (name: string): void => {
+        let key = name;
+        for (let k = 2; key in phases; k++) key = `${name} (${k})`;
+        phases[key] = Date.now() - t0;
+      };
       // what /healthz said, per worker, each change once
       const seen: number[][] = ports.map(() => []);
       let polling = true;
       const poller = (async () => {
         while (polling) {
           const codes = await Promise.all(ports.map(healthz));
-          codes.forEach((c, i) => { if (seen[i]!.at(-1) !== c) seen[i]!.push(c); });
+          codes.forEach((c, i) => {
+            if (seen[i]!.at(-1) === c) return;
+            seen[i]!.push(c);
+            phase(`worker ${i + 1}: ${c}`);
+          });
           await sleep(200);
         }
       })();
@@ -299,17 +311,23 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
             // a wave (runs hold 100 ms: 16 in flight, the wave lasts over a second), then a restart while it is served
             const wave = ids.slice(w * WAVE, (w + 1) * WAVE);
             await transport.send('request', requestsOf('fault-tokens', wave, (i) => ({ n: w * WAVE + i, ms: 100 })));
+            phase(`wave ${w + 1} sent`);
             if (w === WAVES - 1) break;
             await waitFor(() => wave.filter((id) => client.results.has(id)).length >= 20, `wave ${w + 1} under way`, 60_000, 10);
+            phase(`wave ${w + 1} under way`);
             await b.restart();
             restarts++;
+            phase(`restart ${restarts} done`);
           }
           await waitFor(() => ids.every((id) => client.results.has(id)), `all ${ids.length} results after ${restarts} restarts`, 180_000, 200);
+          phase('all results');
         } catch (e) {
           // what the client saw, what the result topic holds, and what the workers said
           const inTopic = await readTopic(privateKafka, transport.topics.result, 'result', 20_000).then((rs) => rs.length, (err: unknown) => String(err));
-          const tails = workers.map((w) => `worker ${w.pid} (${alive(w) ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}):\n${w.stderr().slice(-3000)}`);
-          throw new Error(`${(e as Error).message}; client saw ${client.results.size}, the result topic holds ${inTopic}, /healthz ${JSON.stringify(seen)}\n${tails.join('\n')}`);
+          // the worker's own lines (why it stopped), then its log tail
+          const own = (w: WorkerProcess): string => w.stderr().split('\n').filter((l) => !l.startsWith('{')).join('\n');
+          const tails = workers.map((w) => `worker ${w.pid} (${alive(w) ? 'alive' : `exited ${w.child.exitCode ?? w.child.signalCode}`}):\n${own(w)}\n${w.stderr().slice(-3000)}`);
+          throw new Error(`${(e as Error).message}; client saw ${client.results.size}, the result topic holds ${inTopic}, /healthz ${JSON.stringify(seen)}, phases ${JSON.stringify(phases)}\n${tails.join('\n')}`);
         } finally {
           await client.close();
         }
@@ -322,7 +340,9 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
             await admin.disconnect();
           }
         }, 'the group to commit everything', 60_000, 250);
+        phase('committed');
         await waitFor(() => seen.every((s) => s.at(-1) === 200), 'both workers healthy again', 60_000, 100);
+        phase('healthy');
       } finally {
         polling = false;
         await poller;
@@ -332,7 +352,7 @@ describe.skipIf(!brokers)('Kafka fault suite', () => {
       const batches = await readTopic(privateKafka, transport.topics.token, 'token');
       const { lost, duplicates, byId } = tally(ids, results);
       const incomplete = incompleteStreams(results, batches);
-      measure('broker restarts', { requests: ids.length, restarts, results: results.length, lost: lost.length, duplicates, tokenBatches: batches.length, incomplete: incomplete.length, healthz: seen });
+      measure('broker restarts', { requests: ids.length, restarts, results: results.length, lost: lost.length, duplicates, tokenBatches: batches.length, incomplete: incomplete.length, healthz: seen, phases });
 
       expect(restarts).toBe(2);
       expect(lost).toEqual([]);

@@ -42,7 +42,13 @@ export const DEFAULT_MAX_RESTARTS = 10;
  * ```
  */
 export const DEFAULT_RESTART_BACKOFF_MS = 1000;
-const RESTART_BACKOFF_CAP_MS = 30_000;
+// Short: once the broker is back, a consumer is back within seconds (a worker exits when down for 30 s, `--exit-on-down-ms`).
+// After a broker restart a join still waits for the crashed member's session to end (the coordinator reloads the
+// group with it), so every group of a worker is back about `sessionTimeoutMs` after the broker; a longer backoff
+// here (5 s, with kafkajs's own doubling connect waits on top) left some groups down past the next restart.
+const RESTART_BACKOFF_CAP_MS = 2_000;
+/** Longest wait for a crashed consumer's disconnect before its replacement starts, ms. */
+const DISCONNECT_WAIT_MS = 5_000;
 
 /**
  * What {@link consumeGroup} needs.
@@ -69,7 +75,7 @@ export interface GroupConsumerDeps {
   readonly retries?: number;
   /** Restarts of a crashed consumer in a row before giving up (its health part stays `down`). Default 10. */
   readonly maxRestarts?: number;
-  /** Wait before the first restart, ms; doubles per restart in a row, capped at 30 s. Default 1000. */
+  /** Wait before the first restart, ms; doubles per restart in a row, capped at 2 s. Default 1000. */
   readonly restartBackoffMs?: number;
   /** Dead-letters a record (undecodable, invalid, failed every attempt, or redelivered too often). */
   readonly deadLetter: (partition: number, message: KafkaMessage, reason: string) => Promise<void>;
@@ -157,8 +163,14 @@ export async function consumeGroup<K extends MessageKind>(
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       if (stopped) return;
-      void consumer.disconnect().catch(() => undefined).then(async () => {
+      // bounded: a crashed consumer's disconnect can hang on a half-closed connection, and the restart must not wait for it
+      const gone = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DISCONNECT_WAIT_MS);
+        void consumer.disconnect().catch(() => undefined).finally(() => { clearTimeout(timer); resolve(); });
+      });
+      void gone.then(async () => {
         if (stopped) return;
+        log.info({ topic, group, attempt: restarts }, 'consumer restarting');
         const next = await start().catch((e: unknown) => e);
         if (next !== undefined) crashed(current!, next);
       });
@@ -206,9 +218,11 @@ export async function consumeGroup<K extends MessageKind>(
     listen(consumer);
     try {
       await consumer.connect();
+      log.debug({ topic, group }, 'consumer connected');
       // a restart that stop() overtook must not leave a consumer running
       if (!stopped) await consumer.subscribe({ topic, fromBeginning: o.offsetReset === 'earliest' });
       if (!stopped) await consumer.run({ autoCommit: true, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 8, autoCommitThreshold: 1, eachBatch });
+      log.debug({ topic, group }, 'consumer running');
       if (stopped) await consumer.disconnect();
     } catch (e) {
       await consumer.disconnect().catch(() => undefined);

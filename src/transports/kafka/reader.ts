@@ -66,9 +66,11 @@ async function endOffsets(kafka: Pick<Kafka, 'admin'>, topic: string): Promise<{
 }
 
 /** Restarts of a crashed reader in a row (no join in between) before its Observable errors. */
-const MAX_RESTARTS = 10;
-/** Wait before the first restart of a crashed reader, ms; doubles per restart in a row, capped at 10 s. */
-const RESTART_BACKOFF_MS = 500;
+const MAX_RESTARTS = 20;
+/** Wait before the first restart of a crashed reader, ms; doubles per restart in a row, capped at {@link RESTART_BACKOFF_CAP_MS}. */
+const RESTART_BACKOFF_MS = 250;
+/** Longest wait between two restarts of a crashed reader, ms: short, so a reader is back soon after its broker. */
+const RESTART_BACKOFF_CAP_MS = 2000;
 
 /**
  * Reads `kind` without a group: every subscription gets all messages (undecodable ones are skipped).
@@ -86,7 +88,6 @@ const RESTART_BACKOFF_MS = 500;
  */
 export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, options: ReadOptions): Observable<Envelope<Messages[K]>> {
   return new Observable<Envelope<Messages[K]>>((subscriber) => {
-    const groupId = `${deps.groupPrefix}.reader.${randomUUID()}`;
     let closed = false;
     let ready = false;
     let current: Consumer | undefined;
@@ -101,9 +102,24 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
       current?.disconnect().catch(() => undefined);
       subscriber.error(kafkaFailure(`reading ${deps.topic}`, e));
     };
+    /** A crash (or a restart that failed): restarts after a backoff, or errors the Observable after too many in a row. */
+    const crashed = (consumer: Consumer, error: unknown): void => {
+      if (closed || consumer !== current) return;
+      if (restarts >= MAX_RESTARTS) {
+        fail(error);
+        return;
+      }
+      const wait = Math.min(RESTART_BACKOFF_MS * 2 ** restarts, RESTART_BACKOFF_CAP_MS);
+      restarts++;
+      restartTimer = setTimeout(() => {
+        void consumer.disconnect().catch(() => undefined).then(() => (closed ? undefined : run().catch((e: unknown) => crashed(current!, e))));
+      }, wait);
+    };
     /** Creates, connects and runs a consumer that starts at `positions` (or at the reset position where it has none). */
     const run = async (): Promise<void> => {
-      // kafkajs must not restart it by itself: a restart of ours seeks back to the positions
+      // kafkajs must not restart it by itself: a restart of ours seeks back to the positions. A new group id
+      // each time: joining the old group would wait for the crashed member's session (30 s) to expire.
+      const groupId = `${deps.groupPrefix}.reader.${randomUUID()}`;
       const consumer = deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { restartOnFailure: async () => false } });
       current = consumer;
       consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -115,18 +131,7 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
           options.onReady?.();
         }
       });
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (closed || consumer !== current) return;
-        if (restarts >= MAX_RESTARTS) {
-          fail(e.payload.error);
-          return;
-        }
-        const wait = Math.min(RESTART_BACKOFF_MS * 2 ** restarts, 10_000);
-        restarts++;
-        restartTimer = setTimeout(() => {
-          void consumer.disconnect().catch(() => undefined).then(() => (closed ? undefined : run().catch(fail)));
-        }, wait);
-      });
+      consumer.on(consumer.events.CRASH, (e) => crashed(consumer, e.payload.error));
       try {
         await consumer.connect();
         if (closed) return; // unsubscribed while connecting: the teardown's disconnect may have come too early

@@ -111,6 +111,9 @@ export type KafkaTransport = Transport & {
   ensureTopics(): Promise<void>;
 };
 
+/** Longest wait between two tries of a consumer's or reader's broker request or connection, ms (kafkajs `retry.maxRetryTime`). */
+const INBOUND_MAX_RETRY_MS = 1000;
+
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'debug', [logLevel.DEBUG]: 'debug',
 };
@@ -135,7 +138,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   const log = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
   log.debug({ kafka: redactKafkaOptions(options) }, 'kafka transport options');
   const security = { ssl: options.ssl !== undefined && options.ssl !== false, sasl: options.sasl !== undefined };
-  const kafka = new Kafka({
+  const client = (retry: { readonly retries?: number; readonly maxRetryTime?: number }): Kafka => new Kafka({
     clientId: options.clientId ?? 'llmo',
     brokers: [...options.brokers],
     ...kafkajsSecurity(options),
@@ -145,8 +148,14 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
       log[LEVELS[level] ?? 'debug']({ kafkajs: rest }, message);
     },
     ...(options.connectionTimeoutMs === undefined ? {} : { connectionTimeout: options.connectionTimeoutMs }),
-    ...(options.retries === undefined ? {} : { retry: { retries: options.retries } }),
+    ...(Object.keys(retry).length === 0 ? {} : { retry }),
   });
+  const retries = options.retries === undefined ? {} : { retries: options.retries };
+  // admin and producer: kafkajs's retry schedule (its waits double up to 30 s, so a send outlasts a broker restart)
+  const kafka = client(retries);
+  // consumers and readers: their connects and coordinator lookups are tried again at least every second, so that
+  // they are back about as soon as the broker (with kafkajs's doubling waits, 6 to 13 s later; see consumer.ts)
+  const inbound = client({ ...retries, maxRetryTime: INBOUND_MAX_RETRY_MS });
 
   // Memoized once it succeeds; a failure (no broker yet) is not remembered, so a later call tries again.
   let topicsReady: Promise<void> | undefined;
@@ -177,7 +186,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
     async consume(kind, consumeOptions, handler) {
       await ready();
       const c = await consumeGroup(kind, {
-        kafka, topic: topics[kind], codec, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, log, health, emit: (e) => events.next(e),
+        kafka: inbound, topic: topics[kind], codec, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, log, health, emit: (e) => events.next(e),
         deadLetter: (partition, m, reason) => deadLetter(topics[kind], partition, m, reason),
       }, consumeOptions, handler);
       consumptions.add(c);
@@ -189,7 +198,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
         },
       };
     },
-    read: (kind, readOptions) => readTopic(kind, { kafka, topic: topics[kind], codec, groupPrefix: prefix, topicsReady: ready }, readOptions),
+    read: (kind, readOptions) => readTopic(kind, { kafka: inbound, topic: topics[kind], codec, groupPrefix: prefix, topicsReady: ready }, readOptions),
     async close() {
       await Promise.all([...consumptions].map((c) => c.stop().catch(() => undefined)));
       consumptions.clear();
