@@ -143,7 +143,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .addOption(new Option('--offset-reset <where>', 'where a group without committed offsets starts').choices(['earliest', 'latest']))
     .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
     .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
-    .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never)', nonNegativeInt, 30_000)
+    .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never; default 60 s: two broker restarts in a row can keep a consumer group down 25-30 s before it rejoins on its own)', nonNegativeInt, 60_000)
     .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {

@@ -213,7 +213,7 @@ describe.skipIf(!brokers)('Kafka group consumer under faults', () => {
 // Two restarts of a private broker, timed as in the fault suite: the second one as soon as the request
 // group is back. The worker's inbound groups (requests, feedback, policies; one transport, as `llmo worker`
 // wires them) must each be back soon after the broker, so that the worker's health is not down longer than
-// its `--exit-on-down-ms` (30 s in the fault suite) across both restarts, and they serve records sent after.
+// its `--exit-on-down-ms` (default 60 s; held here to 30 s) across both restarts, and they serve records sent after.
 describe.skipIf(!brokers)('Kafka group consumers across two broker restarts (private broker)', () => {
   let broker: PrivateBroker | undefined;
   beforeAll(async () => {
