@@ -4,13 +4,10 @@
  * @module
  */
 import { lastValueFrom, tap } from 'rxjs';
-import type { AnyTopology } from '../../definition/types.ts';
-import { createEngine } from '../../runtime/engine.ts';
 import { EXIT } from '../exit.ts';
-import { fail, reportIssues, type Io } from '../io.ts';
-import { loadForCli } from '../load.ts';
-import { modelsFromEnv } from '../env.ts';
-import { openCliStore, storeUrl } from '../store-flag.ts';
+import { fail, type Io } from '../io.ts';
+import { openDurableEngine } from '../durable-engine.ts';
+import { storeUrl } from '../store-flag.ts';
 
 /**
  * Options of `llmo recover`, as commander parses them.
@@ -40,16 +37,9 @@ export interface RecoverCommandOptions {
 export async function recoverCommand(files: readonly string[], opts: RecoverCommandOptions, io: Io): Promise<number> {
   const url = storeUrl(opts.store, io);
   if (url === undefined) return fail(io, 'recover needs --store <url> (or LLMO_STORE)');
-  const topologies: AnyTopology[] = [];
-  for (const file of files) {
-    const loaded = await loadForCli(file, opts.ops);
-    if (!loaded.ok) return reportIssues(io, file, loaded.issues);
-    topologies.push(loaded.topology);
-  }
-  const opened = await openCliStore(url, io);
+  const opened = await openDurableEngine(files, url, opts.ops, io);
   if (!opened.ok) return opened.code;
-  const store = opened.store;
-  const engine = createEngine({ models: modelsFromEnv(io.env ?? process.env).models, store, topologies });
+  const { engine, store } = opened;
   let bad = 0;
   try {
     const report = await engine.recover(opts.limit === undefined ? {} : { limit: opts.limit });
@@ -67,8 +57,7 @@ export async function recoverCommand(files: readonly string[], opts: RecoverComm
   } catch (e) {
     return fail(io, `recovering from ${store.location}: ${(e as Error).message}`, EXIT.runFailed);
   } finally {
-    await engine.shutdown();
-    await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
+    await opened.close();
   }
   return bad === 0 ? EXIT.ok : EXIT.runFailed;
 }

@@ -10,14 +10,11 @@
  * it waits for that result (or the worker's `signal.rejected` event) and prints it.
  * @module
  */
-import type { AnyTopology } from '../../definition/types.ts';
 import { isOrchestratorError, isValidationError } from '../../errors.ts';
-import { createEngine } from '../../runtime/engine.ts';
 import { EXIT } from '../exit.ts';
-import { fail, reportIssues, type Io } from '../io.ts';
-import { loadForCli } from '../load.ts';
-import { modelsFromEnv } from '../env.ts';
-import { openCliStore, storeUrl } from '../store-flag.ts';
+import { fail, type Io } from '../io.ts';
+import { openDurableEngine } from '../durable-engine.ts';
+import { storeUrl } from '../store-flag.ts';
 import type { KafkaFlags } from '../kafka-config.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import type { OpenedKafka } from '../kafka.ts';
@@ -73,16 +70,9 @@ export async function signalCommand(
   const url = storeUrl(opts.store, io);
   if (url === undefined) return fail(io, 'signal needs --store <url> (or LLMO_STORE) to resume the run here, or --brokers <list> to send a signal message to the workers');
   if (files.length === 0) return fail(io, 'signal needs the topology file(s) the run was recorded under');
-  const topologies: AnyTopology[] = [];
-  for (const file of files) {
-    const loaded = await loadForCli(file, opts.ops);
-    if (!loaded.ok) return reportIssues(io, file, loaded.issues);
-    topologies.push(loaded.topology);
-  }
-  const opened = await openCliStore(url, io);
+  const opened = await openDurableEngine(files, url, opts.ops, io);
   if (!opened.ok) return opened.code;
-  const store = opened.store;
-  const engine = createEngine({ models: modelsFromEnv(io.env ?? process.env).models, store, topologies });
+  const { engine } = opened;
   try {
     const receipt = await engine.signal(runId, name, payload);
     if (receipt.result === undefined) {
@@ -99,7 +89,6 @@ export async function signalCommand(
     const what = isValidationError(e) || isOrchestratorError(e) ? `${e.code}: ${e.message}` : String(e);
     return fail(io, `signal '${name}' to run '${runId}': ${what}`, EXIT.runFailed);
   } finally {
-    await engine.shutdown();
-    await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
+    await opened.close();
   }
 }

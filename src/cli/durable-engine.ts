@@ -1,0 +1,56 @@
+/**
+ * The durable engine a store command (`llmo recover`, `llmo signal --store`) works with:
+ * its topology files loaded, its store opened, and one way to close both.
+ * @module
+ */
+import type { AnyTopology } from '../definition/types.ts';
+import { createEngine, type Engine } from '../runtime/engine.ts';
+import type { RunStore } from '../runtime/store.ts';
+import { modelsFromEnv } from './env.ts';
+import { reportIssues, type Io } from './io.ts';
+import { loadForCli } from './load.ts';
+import { openCliStore } from './store-flag.ts';
+
+/**
+ * An engine on a store, and how to close both (engine first, then the store; a failing close is a warning).
+ *
+ * @example
+ * ```ts
+ * const opened = await openDurableEngine(['flow.ts'], 'runs.db', undefined, io);
+ * if (opened.ok) try { await opened.engine.recover(); } finally { await opened.close(); }
+ * ```
+ */
+export type DurableEngine =
+  | { readonly ok: true; readonly engine: Engine; readonly store: RunStore; close(): Promise<void> }
+  | { readonly ok: false; readonly code: number };
+
+/**
+ * Loads the topology files, opens the store at `url` and makes an engine on it with the models the
+ * environment configures. A file that does not load or a store that does not open is reported on
+ * `io` and answered with its exit code.
+ *
+ * @example
+ * ```ts
+ * const opened = await openDurableEngine(files, url, opts.ops, io);
+ * if (!opened.ok) return opened.code;
+ * ```
+ */
+export async function openDurableEngine(files: readonly string[], url: string, ops: string | undefined, io: Io): Promise<DurableEngine> {
+  const topologies: AnyTopology[] = [];
+  for (const file of files) {
+    const loaded = await loadForCli(file, ops);
+    if (!loaded.ok) return { ok: false, code: reportIssues(io, file, loaded.issues) };
+    topologies.push(loaded.topology);
+  }
+  const opened = await openCliStore(url, io);
+  if (!opened.ok) return opened;
+  const store = opened.store;
+  const engine = createEngine({ models: modelsFromEnv(io.env ?? process.env).models, store, topologies });
+  return {
+    ok: true, engine, store,
+    close: async () => {
+      await engine.shutdown();
+      await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
+    },
+  };
+}
