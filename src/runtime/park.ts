@@ -129,6 +129,7 @@ export class Waits {
     const nodeId = run.plan.ids[node]!;
     const timeoutAt = request.timeoutMs === undefined ? undefined : durable.now() + request.timeoutMs;
     run.status = R_WAITING;
+    run.endedAt = Date.now(); // when it left the process (a waiting result's `endedAt`)
     run.parked = timeoutAt === undefined ? { nodeId, name: request.name } : { nodeId, name: request.name, timeoutAt };
     run.error = new WaitError('RUN_PARKED', `run '${run.id}' is parked on wait '${request.name}' (node '${nodeId}'); engine.signal resumes it`);
     // nodes running beside the wait stop; unrecorded, they run again on resume

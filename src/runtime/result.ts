@@ -23,6 +23,7 @@ interface ResultBase<O> {
   /** Tokens and cost of the run (all its model calls, child runs included), and per node. */
   readonly usage: RunUsage;
   readonly startedAt: number;
+  /** Epoch ms the run ended; for a `waiting` result, when it parked and left the process. */
   readonly endedAt: number;
 }
 

@@ -99,7 +99,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
       io.out.write(`${typeof result.output === 'string' ? result.output : JSON.stringify(result.output ?? result.outputs, null, 2)}\n`);
     } else if (result.status === 'waiting') {
       const w = result.wait;
-      io.err.write(`⏸ parked after ${ms} ms on wait '${w.name}' (node ${w.nodeId}${w.timeoutAt === undefined ? '' : `, times out ${new Date(w.timeoutAt).toISOString()}`}); resume with: llmo signal ${result.runId} ${w.name} --payload <json> --store <url>\n`);
+      io.err.write(`⏸ parked after ${ms} ms on wait '${w.name}' (node ${w.nodeId}${w.timeoutAt === undefined ? '' : `, times out ${new Date(w.timeoutAt).toISOString()}`}); resume with: llmo signal ${result.runId} ${w.name} ${file} --payload <json> --store ${store?.location ?? '<url>'}\n`);
     } else {
       // The message of an error with issues already lists them (one per line).
       io.err.write(`✗ ${result.status} after ${ms} ms: ${result.error.message}\n`);
