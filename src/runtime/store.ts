@@ -167,10 +167,11 @@ export interface RetentionRequest {
  * A durable home for runs. Every method may reject with a `StoreError`
  * (`code`, `retriable`, `cause`); none fails silently.
  *
- * Writes (`createRun`, `append`) go through one ordered queue and are committed
- * in batches (group commit): every write made while a commit is in flight rides
- * in the next one. A write's promise resolves only once it is durable (survives
- * `kill -9` of the process; for PostgreSQL, committed).
+ * Writes (`createRun`, `append`) go through one queue and are committed in
+ * batches (group commit): every write made while a commit is in flight rides in
+ * the next one. One run's writes commit in the order they were made (PostgreSQL
+ * may commit other runs' batches alongside). A write's promise resolves only once
+ * it is durable (survives `kill -9` of the process; for PostgreSQL, committed).
  *
  * @example
  * ```ts
