@@ -47,6 +47,7 @@ export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions,
 export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';
 export { RetryOptionsSchema, type RetryOptions, type RetryBudget } from './resilience/retry.ts';
 export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuery, ClaimRequest, RetentionRequest } from './runtime/store.ts';
+export { ENDED_STATUSES } from './runtime/store.ts';
 export type { DurableOptions, RecoverOptions, RecoveryReport } from './runtime/engine.ts';
 export { foldRun, type FoldedRun, type FoldedNode, type FoldedRunStatus, type FoldedNodeStatus, type FoldAt } from './runtime/fold.ts';
 export { topologyVersion } from './runtime/version.ts';

@@ -24,6 +24,16 @@ import type { SerializedError } from '../errors.ts';
 export type StoredRunStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 /**
+ * The statuses of a run that has ended: its output or error is final.
+ *
+ * @example
+ * ```ts
+ * if (ENDED_STATUSES.includes(record.status)) console.log('ended');
+ * ```
+ */
+export const ENDED_STATUSES: readonly StoredRunStatus[] = ['completed', 'failed', 'cancelled'];
+
+/**
  * One event of a run's log: a lifecycle event as the engine's bus carries it
  * (`RunEvent`, plain JSON) or a store-only event (`run.waiting`, `run.signalled`,
  * `run.recovered`, ...). The store indexes `runId`, `seq`, `ts`, `type` and

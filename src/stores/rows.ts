@@ -5,7 +5,7 @@
  * @module
  */
 import { StoreError, type SerializedError } from '../errors.ts';
-import type { ClaimRequest, NewRun, RunQuery, RunRecord, StoredEvent, StoredRunStatus } from '../runtime/store.ts';
+import { ENDED_STATUSES, type ClaimRequest, type NewRun, type RunQuery, type RunRecord, type StoredEvent, type StoredRunStatus } from '../runtime/store.ts';
 
 /**
  * A run's row as stores keep it: the public record plus whether a `run.signalled`
@@ -43,7 +43,7 @@ export interface RunRow {
  * if (ENDED.includes(row.status)) console.log('done');
  * ```
  */
-export const ENDED: readonly StoredRunStatus[] = ['completed', 'failed', 'cancelled'];
+export const ENDED: readonly StoredRunStatus[] = ENDED_STATUSES;
 
 /**
  * The row of a run just created: `running`, leased to its creator, no events yet.

@@ -30,7 +30,7 @@ import { sleep } from '../primitives/sleep.ts';
 import type { Engine } from '../runtime/engine.ts';
 import { foldRun } from '../runtime/fold.ts';
 import type { RunResult } from '../runtime/result.ts';
-import type { RunRecord, RunStore } from '../runtime/store.ts';
+import { ENDED_STATUSES, type RunRecord, type RunStore } from '../runtime/store.ts';
 import type { HealthBoard } from '../transports/health.ts';
 import type { RunRequestMessage, RunResultMessage } from '../transports/messages.ts';
 
@@ -105,7 +105,6 @@ export function durableRunId(req: RunRequestMessage): string {
   return req.requestId;
 }
 
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * Creates the durable side of a worker.
@@ -203,7 +202,7 @@ export function createDurableRequests(host: DurableHost): DurableRequests {
         if (rec.topology !== t.name) {
           return host.failed(req, 'REQUEST_CONFLICT', `request ${req.requestId} names topology '${t.name}', but its run '${runId}' in ${store.location} is of topology '${rec.topology}'`, false);
         }
-        if (ENDED.has(rec.status)) return await republish(req, rec);
+        if (ENDED_STATUSES.includes(rec.status)) return await republish(req, rec);
         if (rec.status === 'running') {
           const resumed = await resume(req, runId, rec.topology, counted);
           if (resumed !== undefined) return resumed;

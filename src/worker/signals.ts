@@ -34,13 +34,12 @@ import type { Logger } from '../logger.ts';
 import { sleep } from '../primitives/sleep.ts';
 import type { Engine } from '../runtime/engine.ts';
 import type { RunResult } from '../runtime/result.ts';
-import type { RunRecord, RunStore } from '../runtime/store.ts';
+import { ENDED_STATUSES, type RunRecord, type RunStore } from '../runtime/store.ts';
 import { SIGNAL_REJECTED, type RunRequestMessage, type RunResultMessage, type SignalMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';
 
 const FIRST_POLL_MS = 50;
 const MAX_POLL_MS = 1_000;
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * What the signals of a worker need from it.
@@ -242,7 +241,7 @@ export function createSignalHandler(host: SignalsHost): SignalHandler {
         stats.skipped++;
         return;
       }
-      if (ENDED.has(rec.status)) return duplicate(s, rec, `its run already ${rec.status}`);
+      if (ENDED_STATUSES.includes(rec.status)) return duplicate(s, rec, `its run already ${rec.status}`);
       const events = await store.history(s.runId);
       let parkedAt = -1;
       for (let i = events.length - 1; i >= 0; i--) {
