@@ -324,8 +324,10 @@ export function llm<Id extends string, I, D, T = undefined>(id: Id, spec: LlmSpe
       const m = services.models.resolve(chain[k]!);
       if (m === undefined) throw new ValidationError('MODEL_UNKNOWN', `llm node '${ctx.nodeId}' was given an unknown model`, [{ code: 'unknown_model', path: ['overrides', ctx.nodeId, 'model'], message: `'${chain[k]!}' is not in the engine's models` }]);
       const req: { -readonly [K in keyof CompletionRequest]: CompletionRequest[K] } = { model: m.model, messages };
-      if (spec.temperature !== undefined) req.temperature = spec.temperature;
-      if (spec.maxTokens !== undefined) req.maxTokens = spec.maxTokens;
+      const temperature = o?.temperature ?? spec.temperature;
+      if (temperature !== undefined) req.temperature = temperature;
+      const maxTokens = o?.maxTokens ?? spec.maxTokens;
+      if (maxTokens !== undefined) req.maxTokens = maxTokens;
       if (spec.stop !== undefined) req.stop = spec.stop;
       if (spec.seed !== undefined) req.seed = spec.seed;
       if (spec.schema !== undefined) req.json = true;

@@ -256,8 +256,8 @@ export class CircuitOpenError extends OrchestratorError {
  * ```
  */
 export class RejectedError extends OrchestratorError {
-  constructor(code: 'QUEUE_FULL' | 'SHUTTING_DOWN', message: string) {
-    super(code, message, { retriable: code === 'QUEUE_FULL' });
+  constructor(code: 'QUEUE_FULL' | 'SHUTTING_DOWN' | 'LOOP_FAILED', message: string, options?: { readonly cause?: unknown }) {
+    super(code, message, { retriable: code === 'QUEUE_FULL', ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     mark(this, B.rejected);
   }
 }

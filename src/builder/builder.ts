@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import { TopologyError } from '../errors.ts';
 import { validateTopology } from '../compiler/validate.ts';
-import type { NodeContext, NodeDef, Topology } from '../definition/types.ts';
+import type { ExperimentSpec, NodeContext, NodeDef, Topology } from '../definition/types.ts';
 import { map, type MapSpec } from '../../operators/map.ts';
 import { route, type RouteSpec } from '../../operators/route.ts';
 import { join, type JoinSpec } from '../../operators/join.ts';
@@ -31,6 +31,8 @@ export interface TopologyOptions<S extends z.ZodType | undefined> {
   /** At most this many runs in flight at once per engine (admission control). Default 1024. */
   readonly maxInFlight?: number;
   readonly description?: string;
+  /** An A/B experiment over the topology's runs: variants and a traffic split (see {@link ExperimentSpec}). */
+  readonly experiment?: ExperimentSpec;
 }
 
 /**
@@ -167,6 +169,7 @@ export class TopologyBuilder<I, O extends Record<string, unknown>> {
     if (this.#options.input !== undefined) t.input = this.#options.input;
     if (this.#options.maxInFlight !== undefined) t.maxInFlight = this.#options.maxInFlight;
     if (this.#options.description !== undefined) t.description = this.#options.description;
+    if (this.#options.experiment !== undefined) t.experiment = this.#options.experiment;
     if (options?.output !== undefined) t.output = options.output;
     const v = validateTopology(t);
     if (!v.ok) throw new TopologyError(t.name, v.issues);

@@ -5,6 +5,7 @@
  */
 import type { Observable, Subscription } from 'rxjs';
 import type { EngineEvent } from '../runtime/events.ts';
+import { isLoopEvent } from '../runtime/loop.ts';
 
 const c = (code: number, s: string, color: boolean): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
 
@@ -54,6 +55,7 @@ export function printProgress(events$: Observable<EngineEvent>, runId: string, o
       out.write(`  ${c(33, '⚡', color)} circuit breaker of ${e.model} is ${e.state}\n`);
       return;
     }
+    if (isLoopEvent(e)) return;
     if (e.parentRunId !== undefined && mine.has(e.parentRunId)) mine.add(e.runId);
     if (!mine.has(e.runId)) return;
     const indent = e.runId === runId ? '  ' : '      ';

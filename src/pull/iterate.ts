@@ -11,6 +11,7 @@ import type { AnyTopology, InputOf, StreamChunk } from '../definition/types.ts';
 import type { Engine, ResultOf, StreamOptions } from '../runtime/engine.ts';
 import type { EngineEvent } from '../runtime/events.ts';
 import type { InputSource } from '../runtime/source.ts';
+import { isLoopEvent } from '../runtime/loop.ts';
 
 /**
  * Runs every input of `source` and yields each result as its run ends, pulling
@@ -110,7 +111,7 @@ export function tokens(events$: Observable<EngineEvent>, runId: string, nodeId: 
 
 /** The node's last event (its output, failure, skip or cancellation), or its run's. */
 function isEnd(e: EngineEvent, nodeId: string): boolean {
-  if (e.type === 'node.token' || e.type === 'node.restart' || e.type === 'breaker.state') return false;
+  if (e.type === 'node.token' || e.type === 'node.restart' || e.type === 'breaker.state' || isLoopEvent(e)) return false;
   if (e.type.startsWith('run.')) return e.type !== 'run.started';
   return 'nodeId' in e && e.nodeId === nodeId && e.type !== 'node.started' && e.type !== 'node.retry' && e.type !== 'node.fallback';
 }

@@ -75,6 +75,9 @@ export class NodeCtx implements NodeContext {
   get priority(): Priority {
     return PRIORITIES[this.run.level]!;
   }
+  get variant(): string | undefined {
+    return this.run.decision?.variant;
+  }
 
   /** Index of the node this one streams from; a programming error (thrown) when `from` is not it. */
   #producer(from: string): number {

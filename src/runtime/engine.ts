@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ReplaySubject, type Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
 import { CancelledError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
-import type { AnyTopology, InputOf, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology } from '../definition/types.ts';
+import type { AnyTopology, InputOf, NodeOverride, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
@@ -33,10 +33,12 @@ import { resultOf, type RunResult } from './result.ts';
 import { Run, type Wake } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
-import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED } from './states.ts';
+import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_WAITING } from './states.ts';
 import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
 import { topologyVersion } from './version.ts';
+import type { RunDecision, RunLoop, StatRow } from './loop.ts';
+import { summaryOf } from './summary.ts';
 
 /** Stored runs `recover()` reads and relaunches at once. */
 const RELAUNCH_READS = 32;
@@ -77,6 +79,11 @@ export interface Engine {
   usage(tenant?: string): Readonly<UsageTotals>;
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
+  /**
+   * Rolling evaluation statistics of the engine's loop (`createEngine({ loop })`) by topology,
+   * variant, model and metric; empty without a loop.
+   */
+  stats(): readonly StatRow[];
   /** The store every run is recorded in (`createEngine({ store })`); undefined for an engine without one. */
   readonly store: RunStore | undefined;
   /**
@@ -169,6 +176,7 @@ class EngineImpl implements Engine {
   readonly #waits: Waits;
   readonly #signals: Signals;
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly #loop: RunLoop | undefined;
   readonly runs: RunsView;
 
   constructor(options: EngineOptions) {
@@ -200,6 +208,12 @@ class EngineImpl implements Engine {
       : setInterval(() => void this.recover({ wake: true }).catch((e: unknown) => log.warn({ err: e }, 'sweeping parked runs failed')), d.sweepMs);
     this.#sweeper?.unref?.();
     for (const t of options.topologies ?? []) this.#compileForRuns(t);
+    this.#loop = options.loop;
+    options.loop?.attach?.({ emit: (e) => { if (core.bus.observed) core.bus.next(e); } });
+  }
+
+  stats(): readonly StatRow[] {
+    return this.#loop?.stats() ?? [];
   }
 
   usage(tenant?: string): Readonly<UsageTotals> {
@@ -287,7 +301,7 @@ class EngineImpl implements Engine {
   /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
   #launch(
     c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
-    recovered?: { seqBase: number; wake?: Wake | undefined }, forkOf?: { runId: string; nodeId: string },
+    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined }, forkOf?: { runId: string; nodeId: string },
   ): Run {
     const core = this.#core;
     const plan = c.plan;
@@ -295,12 +309,15 @@ class EngineImpl implements Engine {
     const deadlineMs = opts?.deadlineMs;
     const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
     const durable = this.#durable;
-    const deliver = durable === undefined ? onEnd : (r: Run): void => {
-      durable.ended(r);
+    const loop = this.#loop;
+    const deliver = durable === undefined && loop === undefined ? onEnd : (r: Run): void => {
+      durable?.ended(r);
+      if (loop !== undefined && r.status !== R_WAITING) this.#tellLoop(loop, r);
       onEnd(r);
     };
     const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
+    if (opts?.user !== undefined) run.user = opts.user;
     if (recovered?.wake !== undefined) run.wake = recovered.wake;
     core.active.add(run);
     if (core.closing) {
@@ -313,6 +330,14 @@ class EngineImpl implements Engine {
       return run;
     }
     run.input = parsedInput.value;
+    if (recovered !== undefined) run.decision = recovered.decision;
+    else if (loop !== undefined) {
+      const decided = this.#decide(loop, plan, run);
+      if (decided !== undefined) {
+        core.finish(run, R_FAILED, decided);
+        return run;
+      }
+    }
     if (durable !== undefined) {
       if (recovered !== undefined) durable.attach(run, undefined, recovered.seqBase);
       else {
@@ -330,8 +355,8 @@ class EngineImpl implements Engine {
         core.finish(run, R_FAILED, new ValidationError('OVERRIDES_INVALID', `overrides of topology '${plan.name}' are invalid`, unknown.map((id) => ({ code: 'unknown_node', path: ['overrides', id], message: `no node '${id}'` }))));
         return run;
       }
-      run.overrides = opts.overrides;
-    }
+      run.overrides = mergeOverrides(run.decision?.overrides, opts.overrides);
+    } else if (run.decision?.overrides !== undefined) run.overrides = run.decision.overrides;
     if (opts?.resume !== undefined) {
       const resume = { outputs: opts.resume.outputs, skipped: opts.resume.skipped ?? [] };
       const issues = plan.checkResume(resume);
@@ -498,7 +523,37 @@ class EngineImpl implements Engine {
       }
     }
     const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
-    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake });
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision });
     return undefined;
   }
+
+  /** Asks the loop for a new run's decision; a loop that throws fails the run (LOOP_FAILED) instead of running it undecided. */
+  #decide(loop: RunLoop, plan: Plan, run: Run): OrchestratorError | undefined {
+    try {
+      run.decision = loop.decide({ topology: plan.topology, version: topologyVersion(plan.topology), runId: run.id, tenant: run.tenant, user: run.user, input: run.input });
+      return undefined;
+    } catch (e) {
+      this.#core.log.error({ runId: run.id, err: e }, 'the loop failed to decide a run');
+      return new RejectedError('LOOP_FAILED', `the feedback loop failed to decide run '${run.id}'`, { cause: e });
+    }
+  }
+
+  /** Tells the loop a run ended; a loop that throws is logged, never fails the run (it has ended). */
+  #tellLoop(loop: RunLoop, run: Run): void {
+    try {
+      loop.ended(summaryOf(run));
+    } catch (e) {
+      this.#core.log.error({ runId: run.id, err: e }, 'the loop failed on an ended run');
+    }
+  }
+}
+
+/** Per-node settings of a run: the decision's, with the run's own (RunOptions `overrides`) over them node by node. */
+function mergeOverrides(
+  decided: Readonly<Record<string, NodeOverride>> | undefined, own: Readonly<Record<string, NodeOverride>>,
+): Readonly<Record<string, NodeOverride>> {
+  if (decided === undefined) return own;
+  const out: Record<string, NodeOverride> = { ...decided };
+  for (const [id, o] of Object.entries(own)) out[id] = { ...decided[id], ...o };
+  return out;
 }

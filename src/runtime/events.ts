@@ -8,6 +8,7 @@
 import type { SerializedError } from '../errors.ts';
 import type { Priority } from '../definition/types.ts';
 import type { UsageTotals } from '../providers/types.ts';
+import type { LoopEvent, RunDecision } from './loop.ts';
 
 interface EventBase {
   readonly runId: string;
@@ -18,10 +19,14 @@ interface EventBase {
   readonly ts: number;
   /** Set on child runs of a sub-topology node. */
   readonly parentRunId?: string;
+  /** The run's experiment variant (engine with a `loop`). */
+  readonly variant?: string;
+  /** The policy version the run uses (engine with a `loop`): one per run, on every event. */
+  readonly policyVersion?: number;
 }
 
-/** A run was admitted and started. */
-export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority }
+/** A run was admitted and started. `decision`: what the engine's loop decided for it (kept across recovery). */
+export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision }
 /** A run finished with every node completed or skipped. */
 export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
 /** A run failed; `error` names the node and the cause. */
@@ -102,7 +107,7 @@ export interface RestartEvent {
  * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
  * ```
  */
-export type EngineEvent = RunEvent | TokenEvent | RestartEvent | BreakerEvent;
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent | BreakerEvent | LoopEvent;
 
 /** A model's circuit breaker changed state. */
 export interface BreakerEvent {

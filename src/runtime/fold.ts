@@ -6,6 +6,7 @@
 import type { SerializedError } from '../errors.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { StoredEvent } from './store.ts';
+import { RunDecisionSchema, type RunDecision } from './loop.ts';
 
 /**
  * Where a run stands in a fold. `pending` before its first event.
@@ -66,6 +67,8 @@ export interface FoldedRun {
   readonly error?: SerializedError | undefined;
   /** Token and cost totals as of the last terminal event that carried them. */
   readonly usage?: UsageTotals;
+  /** What the engine's loop decided for the run (from its first `run.started` that carries one). */
+  readonly decision?: RunDecision;
   /** `seq` of the last event folded; -1 for none. */
   readonly lastSeq: number;
   /** `ts` of the last event folded; undefined for none. */
@@ -113,6 +116,12 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
     const starts = prev?.starts ?? 0;
     switch (e.type) {
       case 'run.started':
+        if (s.decision === undefined && e['decision'] !== undefined) {
+          const d = RunDecisionSchema.safeParse(e['decision']);
+          if (d.success) s.decision = d.data;
+        }
+        s.status = 'running';
+        break;
       case 'run.recovered':
       case 'run.signalled':
         s.status = 'running';

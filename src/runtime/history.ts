@@ -17,9 +17,14 @@ import { PRIORITIES, R_FAILED } from './states.ts';
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** Adds the parent run id of a child run's event. */
-function stamped<E extends { parentRunId?: string }>(e: E, run: Run): E {
+/** Adds the parent run id of a child run's event, and the run's variant and policy version. */
+function stamped<E extends { parentRunId?: string; variant?: string; policyVersion?: number }>(e: E, run: Run): E {
   if (run.parent !== undefined) e.parentRunId = run.parent.id;
+  const d = run.decision;
+  if (d !== undefined) {
+    if (d.variant !== undefined) e.variant = d.variant;
+    if (d.policyVersion !== undefined) e.policyVersion = d.policyVersion;
+  }
   return e;
 }
 
@@ -55,6 +60,7 @@ export function eventAt(run: Run, idx: number): RunEvent {
   switch (code & 15) {
     case EV.RUN_STARTED: {
       const e: Writable<RunStartedEvent> = { type: 'run.started', runId, topology, seq, ts, priority: PRIORITIES[run.level]! };
+      if (run.decision !== undefined && run.parent === undefined) e.decision = run.decision;
       return stamped(e, run);
     }
     case EV.RUN_COMPLETED: {

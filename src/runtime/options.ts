@@ -13,6 +13,7 @@ import { isModels, type Models } from '../providers/models.ts';
 import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/resilience.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import type { RunStore } from './store.ts';
+import type { RunLoop } from './loop.ts';
 
 const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
@@ -60,6 +61,9 @@ export interface DurableOptions {
   readonly sweepMs?: number;
 }
 
+const isRunLoop = (v: unknown): boolean => typeof v === 'object' && v !== null
+  && ['decide', 'ended', 'stats'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
 
 /**
@@ -83,6 +87,7 @@ export const EngineOptionsSchema = z.strictObject({
   store: z.custom<RunStore>(isRunStore, 'expected a run store (openStore(...), or an object implementing RunStore)').optional(),
   durable: DurableOptionsSchema.optional(),
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
+  loop: z.custom<RunLoop>(isRunLoop, 'expected a feedback loop (createLoop(...), or an object implementing RunLoop)').optional(),
 });
 
 /**
@@ -127,6 +132,11 @@ export interface EngineOptions {
    * those the engine compiled or ran since).
    */
   readonly topologies?: readonly AnyTopology[];
+  /**
+   * A feedback loop (`createLoop` from `llm-orchestrator/loops`): decides each run's experiment
+   * variant, policy version and model choices when it starts, and hears how it ended.
+   */
+  readonly loop?: RunLoop;
 }
 
 /**
@@ -154,6 +164,8 @@ export const NodeOverrideSchema = z.strictObject({
   model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
   system: z.string().optional(),
   prompt: z.string().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().positive().optional(),
 });
 
 /**
@@ -171,6 +183,7 @@ export const RunOptionsSchema = z.strictObject({
   runId: z.string().min(1).optional(),
   resume: ResumeSchema.optional(),
   tenant: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
   overrides: z.record(z.string(), NodeOverrideSchema).optional(),
 });
 
@@ -208,6 +221,8 @@ export interface RunOptions {
   readonly resume?: ResumeOptions;
   /** Who the run is for; token usage and cost are totalled per tenant (`engine.usage(tenant)`). */
   readonly tenant?: string;
+  /** Who the run is for within its tenant: experiments stick to it (`stickyBy: 'user'`), and evaluations carry it. */
+  readonly user?: string;
   /**
    * Per-node settings for this run only, by node id: an llm node's `model`, `system` or `prompt`
    * (e.g. to try another model; see `engine.fork`). An unknown node id fails the run (`OVERRIDES_INVALID`).

@@ -7,6 +7,7 @@ import { serializeError, type CancelledError, type OrchestratorError, type WaitE
 import type { RunEvent } from './events.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { Run } from './run.ts';
+import type { RunDecision } from './loop.ts';
 import { DONE, R_CANCELLED, R_COMPLETED, R_FAILED, R_WAITING, SKIPPED } from './states.ts';
 import { zeroTotals } from './totals.ts';
 import { historyOf } from './history.ts';
@@ -25,6 +26,8 @@ interface ResultBase<O> {
   readonly startedAt: number;
   /** Epoch ms the run ended; for a `waiting` result, when it parked and left the process. */
   readonly endedAt: number;
+  /** What the engine's loop decided for the run (variant, policy version, model choices); undefined without one. */
+  readonly decision: RunDecision | undefined;
 }
 
 /** Usage of a run, with the share of each node that called a model. */
@@ -91,6 +94,9 @@ class Result {
   readonly startedAt: number;
   readonly endedAt: number;
   readonly #run: Run;
+  get decision(): RunDecision | undefined {
+    return this.#run.decision;
+  }
   #outputs: Record<string, unknown> | undefined;
   #events: RunEvent[] | undefined;
 
@@ -133,7 +139,7 @@ class Result {
     return {
       status: this.status, runId: this.runId, topology: this.topology, output: this.output,
       error: this.error === undefined ? undefined : serializeError(this.error), wait: this.wait,
-      outputs: this.outputs, skipped: this.skipped, usage: this.usage, startedAt: this.startedAt, endedAt: this.endedAt,
+      outputs: this.outputs, skipped: this.skipped, usage: this.usage, startedAt: this.startedAt, endedAt: this.endedAt, decision: this.decision,
     };
   }
 }

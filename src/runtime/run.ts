@@ -9,6 +9,7 @@ import type { NodeError, OrchestratorError, SerializedError } from '../errors.ts
 import type { NodeNote, NodeOverride, StreamChunk } from '../definition/types.ts';
 import type { Level, Limiter } from '../primitives/limiter.ts';
 import type { Journal } from './journal.ts';
+import type { RunDecision } from './loop.ts';
 import type { Plan, Resume } from './plan.ts';
 import type { Totals } from './totals.ts';
 import { DONE, R_RUNNING } from './states.ts';
@@ -104,7 +105,11 @@ export class Run {
   journal: Journal | undefined = undefined;
   /** `seq` of the run's first trace entry: a recovered run continues its stored log (0 otherwise). */
   seqBase = 0;
-  /** Per-node settings of this run replacing the definition's (RunOptions `overrides`). */
+  /** What the engine's loop decided for the run (variant, policy version); a child run shares its parent's. */
+  decision: RunDecision | undefined = undefined;
+  /** Who the run is for (RunOptions `user`). */
+  user: string | undefined = undefined;
+  /** Per-node settings of this run replacing the definition's (RunOptions `overrides`, merged over the decision's). */
   overrides: Readonly<Record<string, NodeOverride>> | undefined = undefined;
   /** A parked run (status R_WAITING): the wait it is parked on. */
   parked: { readonly nodeId: string; readonly name: string; readonly timeoutAt?: number } | undefined = undefined;

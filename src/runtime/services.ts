@@ -84,6 +84,7 @@ export class Services implements ExecServices {
         else reject(r.error);
       });
       run.parentNode = ctx.node;
+      run.decision = parent.decision;
       const signal = ctx.signal;
       if (signal.aborted) {
         core.finish(run, R_CANCELLED, new CancelledError('parent run ended', signal.reason));
