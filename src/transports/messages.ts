@@ -164,6 +164,73 @@ export interface FeedbackMessage {
   readonly source: string;
   readonly ts: number;
   readonly comment: string | null;
+  /** A categorical verdict beside the score (e.g. `pass`, `hallucination`); v3, null when absent. */
+  readonly label?: string | null;
+}
+
+/**
+ * What an evaluator needs to judge one run (or one marked llm node of it): sent when a
+ * sampled run ends, on the evaluations topic (Kafka) or the loop's `evaluations$`.
+ *
+ * @example
+ * ```ts
+ * loop.evaluations$.subscribe((e) => judge(JSON.parse(e.input), JSON.parse(e.output)));
+ * ```
+ */
+export interface EvaluationRequestMessage {
+  /** `<runId>` for the run, `<runId>:<nodeId>` for a node. */
+  readonly evaluationId: string;
+  readonly runId: string;
+  /** Set when one llm node is evaluated on its own. */
+  readonly nodeId: string | null;
+  readonly topology: string;
+  /** `topologyVersion` of the definition that ran. */
+  readonly version: string;
+  readonly variant: string | null;
+  readonly policyVersion: number | null;
+  readonly promptVersion: string | null;
+  /** The model that answered, by llm node id. */
+  readonly models: Readonly<Record<string, string>>;
+  /** Bandit choices by decision name. */
+  readonly arms: Readonly<Record<string, string>>;
+  /** JSON text of the run input. */
+  readonly input: string;
+  /** JSON text of the run output (or the node's output). */
+  readonly output: string;
+  readonly status: 'completed' | 'failed' | 'cancelled';
+  readonly latencyMs: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
+  readonly tenant: string | null;
+  readonly user: string | null;
+  readonly ts: number;
+}
+
+/**
+ * A state-action-reward record for offline training of routers: which arm a bandit took
+ * for a run, in what context, and the reward its feedback earned.
+ *
+ * @example
+ * ```ts
+ * loop.experience$.subscribe((x) => dataset.push([x.context, x.arm, x.reward]));
+ * ```
+ */
+export interface ExperienceMessage {
+  readonly runId: string;
+  readonly topology: string;
+  /** The decision's name (the llm node id). */
+  readonly decision: string;
+  readonly arm: string;
+  /** JSON text: variant, policy version, tenant, user, and the run input. */
+  readonly context: string;
+  readonly metric: string;
+  /** The quality score from feedback. */
+  readonly quality: number;
+  readonly costUsd: number;
+  /** quality - costWeight x costUsd. */
+  readonly reward: number;
+  readonly ts: number;
 }
 
 /**
