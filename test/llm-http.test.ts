@@ -236,7 +236,9 @@ describe('llm over HTTP: failures', () => {
     const kinds = result.output!.map((c) => (c.kind === 'token' ? c.text : `<${c.kind}>`));
     expect(kinds).toEqual(['Par', 'tial', '<restart>', 'Whole', ' answer']);
     expect(result.outputs.a!.text).toBe('Whole answer');
-    expect(result.usage).toMatchObject({ inputTokens: 4, outputTokens: 2, calls: 1 });
+    // the cut first attempt is billed too (estimated from what it streamed): two calls
+    expect(result.outputs.a!.usage).toMatchObject({ inputTokens: 4, outputTokens: 2, estimated: false });
+    expect(result.usage).toMatchObject({ outputTokens: 2 + engine.models.countTokens('Partial'), calls: 2 });
   });
 
   it('without retries, a stream closed without [DONE] fails with STREAM_INTERRUPTED after the consumer saw the tokens', async () => {

@@ -49,11 +49,12 @@ class AnthropicDecoder implements SseDecoder {
     if (typeof u.cache_creation_input_tokens === 'number') this.usage.cacheWrite = u.cache_creation_input_tokens;
   }
 
-  private snapshot(): ProviderEvent {
+  /** `final`: after `message_delta` (cumulative); `message_start`'s is a snapshot (output_tokens 1 or so). */
+  private snapshot(final: boolean): ProviderEvent {
     const u = this.usage;
     // Anthropic's input_tokens excludes cache reads and writes; ours includes them, like OpenAI's prompt_tokens.
     const usage: Usage = { inputTokens: u.input + u.cacheRead + u.cacheWrite, outputTokens: u.output, cachedTokens: u.cacheRead, reasoningTokens: 0 };
-    return { type: 'usage', usage };
+    return { type: 'usage', usage, final };
   }
 
   decode(m: EventSourceMessage): readonly ProviderEvent[] {
@@ -67,7 +68,7 @@ class AnthropicDecoder implements SseDecoder {
     switch (type) {
       case 'message_start':
         this.take(data['message']?.usage);
-        return [this.snapshot()];
+        return [this.snapshot(false)];
       case 'content_block_start': {
         const block = data['content_block'];
         if (block?.type === 'tool_use') {
@@ -89,7 +90,7 @@ class AnthropicDecoder implements SseDecoder {
       }
       case 'message_delta': {
         this.take(data['usage']);
-        const out: ProviderEvent[] = [this.snapshot()];
+        const out: ProviderEvent[] = [this.snapshot(true)];
         const reason = data['delta']?.stop_reason;
         if (typeof reason === 'string') out.push({ type: 'finish', reason: STOP[reason] ?? 'other' });
         return out;

@@ -96,7 +96,8 @@ export type ProviderEvent =
   | { readonly type: 'response'; readonly status: number; readonly rateLimit: RateLimitInfo; readonly requestId?: string }
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'tool_call'; readonly index: number; readonly id?: string; readonly name?: string; readonly arguments: string }
-  | { readonly type: 'usage'; readonly usage: Usage }
+  /** `final: false`: a snapshot the provider will update (Anthropic's `message_start`); absent or true: its count for the call. */
+  | { readonly type: 'usage'; readonly usage: Usage; readonly final?: boolean }
   | { readonly type: 'finish'; readonly reason: FinishReason };
 
 /**
