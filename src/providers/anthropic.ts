@@ -10,6 +10,9 @@ import { ProviderError } from '../errors.ts';
 import { BAD_STREAM, streamError, type CallSite } from './failures.ts';
 import { streamSse, type SseDecoder } from './http.ts';
 import type { ChatMessage, CompletionRequest, FinishReason, Provider, ProviderEvent, Usage } from './types.ts';
+import * as z from 'zod';
+import { HttpProviderOptionsSchema, parseProviderOptions } from './options.ts';
+import { secretsOf } from './secrets.ts';
 
 /** Options of the Anthropic provider. Pass the key; library code reads no environment. */
 export interface AnthropicProviderOptions {
@@ -124,6 +127,10 @@ function toWire(messages: readonly ChatMessage[]): { system: string | undefined;
   return { system, messages: out };
 }
 
+const AnthropicOptionsSchema = HttpProviderOptionsSchema.extend({
+  defaultMaxTokens: z.number().int().positive().optional(),
+});
+
 /**
  * Creates the Anthropic Messages provider.
  *
@@ -133,6 +140,8 @@ function toWire(messages: readonly ChatMessage[]): { system: string | undefined;
  * ```
  */
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
+  parseProviderOptions(AnthropicOptionsSchema, options, 'anthropic');
+  const secrets = secretsOf(options.apiKey, options.headers);
   const name = options.name ?? 'anthropic';
   const base = (options.baseUrl ?? 'https://api.anthropic.com').replace(/\/+$/, '');
   const f = options.fetch ?? fetch;
@@ -148,7 +157,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
       if (req.tools?.length) body['tools'] = req.tools.map((t) => ({ name: t.name, description: t.description ?? '', input_schema: t.parameters }));
       const headers: Record<string, string> = { 'anthropic-version': '2023-06-01', ...options.headers };
       if (options.apiKey) headers['x-api-key'] = options.apiKey;
-      return streamSse({ url: `${base}/v1/messages`, headers, body, site, fetch: f, endMarker: 'message_stop' }, signal, () => new AnthropicDecoder(site));
+      return streamSse({ url: `${base}/v1/messages`, headers, body, site, fetch: f, endMarker: 'message_stop', secrets }, signal, () => new AnthropicDecoder(site));
     },
   };
 }

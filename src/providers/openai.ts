@@ -11,6 +11,9 @@ import { ProviderError } from '../errors.ts';
 import { BAD_STREAM, streamError, type CallSite } from './failures.ts';
 import { streamSse, type SseDecoder } from './http.ts';
 import type { ChatMessage, CompletionRequest, FinishReason, Provider, ProviderEvent } from './types.ts';
+import * as z from 'zod';
+import { HttpProviderOptionsSchema, parseProviderOptions } from './options.ts';
+import { secretsOf } from './secrets.ts';
 
 /**
  * Options of an OpenAI-compatible provider. Library code reads no environment:
@@ -115,6 +118,11 @@ function toWire(m: ChatMessage): Record<string, unknown> {
   return out;
 }
 
+const OpenAIOptionsSchema = HttpProviderOptionsSchema.extend({
+  includeUsage: z.boolean().optional(),
+  maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+});
+
 /**
  * Creates an OpenAI-compatible provider.
  *
@@ -124,6 +132,8 @@ function toWire(m: ChatMessage): Record<string, unknown> {
  * ```
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
+  parseProviderOptions(OpenAIOptionsSchema, options, 'openai');
+  const secrets = secretsOf(options.apiKey, options.headers);
   const name = options.name ?? 'openai';
   const base = (options.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
   const f = options.fetch ?? fetch;
@@ -145,7 +155,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
       }
       const headers: Record<string, string> = { ...options.headers };
       if (options.apiKey) headers['authorization'] = `Bearer ${options.apiKey}`;
-      return streamSse({ url: `${base}/chat/completions`, headers, body, site, fetch: f, endMarker: '[DONE]' }, signal, () => new OpenAIDecoder(site));
+      return streamSse({ url: `${base}/chat/completions`, headers, body, site, fetch: f, endMarker: '[DONE]', secrets }, signal, () => new OpenAIDecoder(site));
     },
   };
 }
