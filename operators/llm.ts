@@ -41,6 +41,8 @@ export interface LlmOutput<T = undefined> {
   readonly model: string;
   /** True when a simulated provider served (label its output as such). */
   readonly simulated: boolean;
+  /** The model declined: its refusal text (OpenAI `refusal`); the finish reason is then `content_filter`. */
+  readonly refusal?: string;
 }
 
 /** Time limits of one model call. Each one aborts the HTTP request and is a retriable TimeoutError. */
@@ -152,6 +154,7 @@ function call<T>(
     /** The provider started generating (it bills the call from here on). */
     let generating = false;
     let finishReason: FinishReason | undefined;
+    let refusal = '';
     const tools: { id: string; name: string; raw: string }[] = [];
     /**
      * The call's usage: the provider's final count, else an estimate (marked) of what it streamed, with
@@ -190,12 +193,19 @@ function call<T>(
       const costUsd = services.models.cost(m.ref, u);
       services.account(ctx, u, costUsd);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      const refused = refusal !== '';
+      const finish: FinishReason = refused && reason !== 'stopped' ? 'content_filter' : reason;
+      if (refused && schema !== undefined) {
+        throw new ValidationError('LLM_REFUSED', `${m.ref} refused to answer: ${refusal}`, [{ code: 'refused', path: ['refusal'], message: refusal }]);
+      }
       const data = (schema !== undefined && reason !== 'stopped' ? structured(text, schema) : undefined) as T;
-      return {
-        text, data, finishReason: reason, costUsd, model: m.ref, simulated: m.provider.simulated === true,
+      const out: { -readonly [K in keyof LlmOutput<T>]: LlmOutput<T>[K] } = {
+        text, data, finishReason: finish, costUsd, model: m.ref, simulated: m.provider.simulated === true,
         usage: { ...u, estimated },
         toolCalls: tools.map((t) => ({ id: t.id, name: t.name, raw: t.raw, arguments: parseArgs(t.raw) })),
       };
+      if (refused) out.refusal = refusal;
+      return out;
     };
     if (timeouts !== undefined) {
       arm('connect', timeouts.connectMs);
@@ -232,6 +242,10 @@ function call<T>(
             break;
           case 'finish':
             finishReason = e.reason;
+            break;
+          case 'refusal':
+            generating = true;
+            refusal += e.text;
             break;
           case 'response':
             m.limiter?.observe(e.rateLimit);

@@ -13,6 +13,7 @@ import type { ChatMessage, CompletionRequest, FinishReason, Provider, ProviderEv
 import * as z from 'zod';
 import { HttpProviderOptionsSchema, parseProviderOptions } from './options.ts';
 import { secretsOf } from './secrets.ts';
+import { withJsonInstruction } from './json-mode.ts';
 
 /** Options of the Anthropic provider. Pass the key; library code reads no environment. */
 export interface AnthropicProviderOptions {
@@ -56,7 +57,7 @@ class AnthropicDecoder implements SseDecoder {
   private snapshot(final: boolean): ProviderEvent {
     const u = this.usage;
     // Anthropic's input_tokens excludes cache reads and writes; ours includes them, like OpenAI's prompt_tokens.
-    const usage: Usage = { inputTokens: u.input + u.cacheRead + u.cacheWrite, outputTokens: u.output, cachedTokens: u.cacheRead, reasoningTokens: 0 };
+    const usage: Usage = { inputTokens: u.input + u.cacheRead + u.cacheWrite, outputTokens: u.output, cachedTokens: u.cacheRead, reasoningTokens: 0, cacheWriteTokens: u.cacheWrite };
     return { type: 'usage', usage, final };
   }
 
@@ -149,7 +150,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     name,
     stream(req: CompletionRequest, signal?: AbortSignal) {
       const site = { provider: name, model: req.model };
-      const { system, messages } = toWire(req.messages);
+      const { system, messages } = toWire(withJsonInstruction(req.messages, req.json));
       const body: Record<string, unknown> = { model: req.model, messages, max_tokens: req.maxTokens ?? options.defaultMaxTokens ?? 1024, stream: true };
       if (system !== undefined) body['system'] = system;
       if (req.temperature !== undefined) body['temperature'] = req.temperature;
