@@ -85,7 +85,7 @@ export function logMixtureRatio(z2: number, r: number): number {
 export function createRegressionTest(rule: RegressionRule): RegressionTest {
   const parsed = RegressionRuleSchema.safeParse(rule);
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'regression rule is invalid', toIssues(parsed.error.issues, ['rule']));
-  const full: Required<{ [K in keyof RegressionRule]: NonNullable<RegressionRule[K]> }> = {
+  const full: { readonly [K in keyof RegressionRule]-?: NonNullable<RegressionRule[K]> } = {
     metric: parsed.data.metric,
     action: parsed.data.action ?? 'alert',
     minSamples: parsed.data.minSamples ?? 30,
