@@ -6,9 +6,11 @@
  * ratio is a martingale, so by Ville's inequality it ever reaches `1 / alpha` with
  * probability at most `alpha`, however often it is checked.
  *
- * The variance is estimated from the data (pooled within-group sample variance, with a
- * floor). The mixture over the difference is a normal with scale {@link MIXTURE_SCALE}
- * standard deviations of a score, restricted to the worse side.
+ * The variance is estimated from the data: the pooled within-group sample variance (with
+ * a floor), or the unpooled (Welch) variance of the difference when that is larger, which
+ * keeps a small, skewed sample (a 5 % canary's first scores) from raising false alarms.
+ * The mixture over the difference is a normal with scale {@link MIXTURE_SCALE} standard
+ * deviations of a score, restricted to the worse side.
  * @module
  */
 import * as z from 'zod';
@@ -116,9 +118,11 @@ export function createRegressionTest(rule: RegressionRule): RegressionTest {
     // pooled within-group variance, floored so constant scores still give a finite statistic
     const scale = Math.max(Math.abs(mc), Math.abs(mt), 1e-3);
     const variance = Math.max((qc + qt) / (nc + nt - 2), 1e-12 * scale * scale);
-    const inv = 1 / nc + 1 / nt;
-    const z2 = (worse * worse) / (variance * inv);
-    return logMixtureRatio(z2, c2 / inv) >= threshold;
+    // variance of the difference: the larger of the pooled and the unpooled (Welch) estimate
+    const pooled = variance * (1 / nc + 1 / nt);
+    const welch = qc / ((nc - 1) * nc) + qt / ((nt - 1) * nt);
+    const s2 = Math.max(pooled, welch);
+    return logMixtureRatio((worse * worse) / s2, (c2 * variance) / s2) >= threshold;
   };
 
   return {
