@@ -106,6 +106,13 @@ describe('compileExperiment / assignVariant', () => {
       if (e.assign(`k${i}`, w) !== compileExperiment(spec, 'qa').assign(`k${i}`, w)) wrong++;
     }
     expect(wrong).toBe(0);
+    // zero weights in the middle and at the end: the same as bucketOf + pickWeighted
+    for (const w of [{ b: 0 }, { c: 0 }, { control: 0, c: 0 }]) {
+      const entries = e.variants.map((v) => [v, w[v as keyof typeof w] ?? spec.variants[v]!.weight] as const);
+      let disagree = 0;
+      for (let i = 0; i < 2000; i++) if (e.assign(`z${i}`, w) !== pickWeighted(entries, bucketOf(`z${i}`, 'qa'))) disagree++;
+      expect(disagree).toBe(0);
+    }
   });
 
   it('sends a paused variant to control and moves nobody else', () => {
