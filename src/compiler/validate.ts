@@ -10,6 +10,7 @@ import { toIssues, type Issue } from '../errors.ts';
 import type { ExperimentSpec, NodeOverride, Topology } from '../definition/types.ts';
 import { buildGraph, type Graph } from './graph.ts';
 import { describeCycle, eachCycle } from './cycles.ts';
+import type { Assert, Same } from '../primitives/same-type.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -53,9 +54,6 @@ export const ExperimentSpecSchema = z.strictObject({
   control: z.string().min(1).optional(),
 });
 
-/** `true` when A and B have the same keys and each accepts the other. */
-type Same<A, B> = [A] extends [B] ? [B] extends [A] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false : false;
-type Assert<T extends true> = T;
 
 /**
  * Compiles only while the schemas accept exactly what the interfaces describe.

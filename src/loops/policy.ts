@@ -11,6 +11,7 @@ import type { AnyTopology, NodeOverride, Topology } from '../definition/types.ts
 import type { PolicyUpdateMessage } from '../transports/messages.ts';
 import { RegressionRuleSchema } from './regression.ts';
 import type { BanditPolicy, CanarySpec, PolicyDocument, PolicyVersion, RegressionRule } from './types.ts';
+import type { Assert, Same } from '../primitives/same-type.ts';
 
 const name = z.string().min(1);
 const nonEmpty = (o: object): boolean => Object.keys(o).length > 0;
@@ -82,9 +83,6 @@ export const PolicyDocumentSchema = z.strictObject({
   promptVersion: name.optional(),
 });
 
-/** `true` when A and B have the same keys and each accepts the other. */
-type Same<A, B> = [A] extends [B] ? [B] extends [A] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false : false;
-type Assert<T extends true> = T;
 
 /**
  * The fields of a policy document, in the order `policyToMessage` writes them.

@@ -14,6 +14,7 @@ import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/r
 import type { AnyTopology } from '../definition/types.ts';
 import type { RunStore } from './store.ts';
 import type { RunLoop } from './loop.ts';
+import type { Assert, Same } from '../primitives/same-type.ts';
 
 const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
@@ -345,14 +346,6 @@ export interface ShutdownOptions {
 
 // ---- compile-time proof that interfaces and schemas agree
 
-/** `T` with readonly dropped and `undefined` dropped from optional fields, a few levels deep. */
-type Plain<T, D extends 0[] = []> = D['length'] extends 3 ? T
-  : T extends readonly (infer E)[] ? Plain<E, [...D, 0]>[]
-    : T extends (...args: never[]) => unknown ? T
-      : T extends object ? { -readonly [K in keyof T]: Plain<Exclude<T[K], undefined>, [...D, 0]> } : T;
-/** `true` when A and B have the same keys and accept the same values. */
-type Same<A, B> = [Plain<A>] extends [Plain<B>] ? [Plain<B>] extends [Plain<A>] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false : false;
-type Assert<T extends true> = T;
 
 /**
  * Compiles only while each public options interface accepts exactly what its schema accepts.
