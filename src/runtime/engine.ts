@@ -36,6 +36,7 @@ import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_WAITING } from './states.ts';
 import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
+import { addTotals, zeroTotals } from './totals.ts';
 import { topologyVersion } from './version.ts';
 import type { RunDecision, RunLoop, StatRow } from './loop.ts';
 import { summaryOf } from './summary.ts';
@@ -301,7 +302,8 @@ class EngineImpl implements Engine {
   /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
   #launch(
     c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
-    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined }, forkOf?: { runId: string; nodeId: string },
+    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined; spent?: Readonly<Record<string, UsageTotals>> | undefined },
+    forkOf?: { runId: string; nodeId: string },
   ): Run {
     const core = this.#core;
     const plan = c.plan;
@@ -330,7 +332,10 @@ class EngineImpl implements Engine {
       return run;
     }
     run.input = parsedInput.value;
-    if (recovered !== undefined) run.decision = recovered.decision;
+    if (recovered !== undefined) {
+      run.decision = recovered.decision;
+      if (recovered.spent !== undefined) seedUsage(run, recovered.spent);
+    }
     else if (loop !== undefined) {
       const decided = this.#decide(loop, plan, run);
       if (decided !== undefined) {
@@ -523,7 +528,7 @@ class EngineImpl implements Engine {
       }
     }
     const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
-    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision });
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent });
     return undefined;
   }
 
@@ -556,4 +561,14 @@ function mergeOverrides(
   const out: Record<string, NodeOverride> = { ...decided };
   for (const [id, o] of Object.entries(own)) out[id] = { ...decided[id], ...o };
   return out;
+}
+
+/** A recovered run's totals start from what its nodes spent before the crash (by node id). */
+function seedUsage(run: Run, spent: Readonly<Record<string, UsageTotals>>): void {
+  for (const [id, u] of Object.entries(spent)) {
+    const i = run.plan.indexOf(id);
+    if (i === undefined) continue;
+    addTotals(((run.nodeUsage ??= [])[i] ??= zeroTotals()), u);
+    addTotals((run.usage ??= zeroTotals()), u);
+  }
 }

@@ -35,10 +35,10 @@ export interface RunFailedEvent extends EventBase { readonly type: 'run.failed';
 export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageTotals }
 /** A node began work (after its stage slot and resources were granted). */
 export interface NodeStartedEvent extends EventBase { readonly type: 'node.started'; readonly nodeId: string }
-/** A node produced its output. */
-export interface NodeCompletedEvent extends EventBase { readonly type: 'node.completed'; readonly nodeId: string; readonly output: unknown }
+/** A node produced its output; `usage`: its model calls' tokens and cost, when it made any (a recovered run counts them). */
+export interface NodeCompletedEvent extends EventBase { readonly type: 'node.completed'; readonly nodeId: string; readonly output: unknown; readonly usage?: UsageTotals }
 /** A node failed. `handled` when an `onError` edge takes over instead of failing the run. */
-export interface NodeFailedEvent extends EventBase { readonly type: 'node.failed'; readonly nodeId: string; readonly error: SerializedError; readonly handled: boolean }
+export interface NodeFailedEvent extends EventBase { readonly type: 'node.failed'; readonly nodeId: string; readonly error: SerializedError; readonly handled: boolean; readonly usage?: UsageTotals }
 /**
  * A node that had started was still running when its run ended (another node failed, the
  * run was cancelled or ran out of time): its signal is aborted and whatever it returns

@@ -67,6 +67,11 @@ export interface FoldedRun {
   readonly error?: SerializedError | undefined;
   /** Token and cost totals as of the last terminal event that carried them. */
   readonly usage?: UsageTotals;
+  /**
+   * What the run's nodes spent so far, by node id: the sum of the usage their `node.completed` and
+   * `node.failed` events carry (a recovered run starts its totals from it; calls cut by a crash are not in it).
+   */
+  readonly spent?: Readonly<Record<string, UsageTotals>>;
   /** What the engine's loop decided for the run (from its first `run.started` that carries one). */
   readonly decision?: RunDecision;
   /** `seq` of the last event folded; -1 for none. */
@@ -148,6 +153,7 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
         break;
       case 'node.completed':
       case 'node.resumed':
+        if (id !== undefined && e.type === 'node.completed') addSpent(s, id, e);
         if (id !== undefined) {
           nodes[id] = { status: 'completed', output: e['output'], starts };
           outputs[id] = e['output'];
@@ -155,6 +161,7 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
         break;
       case 'node.failed':
       case 'node.cancelled':
+        if (id !== undefined && e.type === 'node.failed') addSpent(s, id, e);
         if (id !== undefined) {
           nodes[id] = { status: e.type === 'node.failed' ? 'failed' : 'cancelled', error: e['error'] as SerializedError | undefined, starts };
           delete outputs[id];
@@ -171,6 +178,17 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
     }
   }
   return s;
+}
+
+function addSpent(s: Mutable<FoldedRun>, id: string, e: StoredEvent): void {
+  const u = e['usage'] as Partial<UsageTotals> | undefined;
+  if (typeof u !== 'object' || u === null) return;
+  const spent = (s.spent ??= {}) as Record<string, UsageTotals>;
+  const t = spent[id] ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 };
+  spent[id] = {
+    inputTokens: t.inputTokens + (u.inputTokens ?? 0), outputTokens: t.outputTokens + (u.outputTokens ?? 0), cachedTokens: t.cachedTokens + (u.cachedTokens ?? 0),
+    reasoningTokens: t.reasoningTokens + (u.reasoningTokens ?? 0), costUsd: t.costUsd + (u.costUsd ?? 0), calls: t.calls + (u.calls ?? 0),
+  };
 }
 
 function takeUsage(s: Mutable<FoldedRun>, e: StoredEvent): void {

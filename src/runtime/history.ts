@@ -84,12 +84,16 @@ export function eventAt(run: Run, idx: number): RunEvent {
     }
     case EV.NODE_COMPLETED: {
       const e: Writable<NodeCompletedEvent> = { type: 'node.completed', runId, topology, seq, ts, nodeId: plan.ids[node]!, output: run.outputs[node] };
+      const u = run.nodeUsage?.[node];
+      if (u !== undefined) e.usage = { ...u };
       return stamped(e, run);
     }
     case EV.NODE_FAILED: {
       const e: Writable<NodeFailedEvent> = {
         type: 'node.failed', runId, topology, seq, ts, nodeId: plan.ids[node]!, error: serializeError(run.errors?.[node]), handled: plan.nodes[node]!.onError !== undefined,
       };
+      const u = run.nodeUsage?.[node];
+      if (u !== undefined) e.usage = { ...u };
       return stamped(e, run);
     }
     case EV.NODE_CANCELLED: {

@@ -346,7 +346,6 @@ export interface ShutdownOptions {
 
 // ---- compile-time proof that interfaces and schemas agree
 
-
 /**
  * Compiles only while each public options interface accepts exactly what its schema accepts.
  *

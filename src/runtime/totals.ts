@@ -42,3 +42,20 @@ export function addUsage(t: Totals, u: Usage, costUsd: number, calls = 1): void 
   t.costUsd += costUsd;
   t.calls += calls;
 }
+
+/**
+ * Adds totals to totals (e.g. what a recovered run's nodes spent before a crash).
+ *
+ * @example
+ * ```ts
+ * addTotals((run.usage ??= zeroTotals()), spent);
+ * ```
+ */
+export function addTotals(t: Totals, u: UsageTotals): void {
+  t.inputTokens += u.inputTokens;
+  t.outputTokens += u.outputTokens;
+  t.cachedTokens += u.cachedTokens;
+  t.reasoningTokens += u.reasoningTokens;
+  t.costUsd += u.costUsd;
+  t.calls += u.calls;
+}

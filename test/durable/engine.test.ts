@@ -129,6 +129,35 @@ describe('durable engine', () => {
     await e2.shutdown();
   });
 
+  it("a recovered run's usage counts what its nodes spent before the crash (node events carry their usage)", async () => {
+    const base = createMemoryStore();
+    const t = topology('spend')
+      .llm('draft', { model: 'sim:fast', prompt: () => 'write' })
+      .llm('review', { after: ['draft'], model: 'sim:fast', prompt: ({ deps }) => `review: ${deps.draft.text}` })
+      .build({ output: 'review' });
+    // crash once run.started, draft's node.started and node.completed are stored (review never ran)
+    const crashed = crashingStore(base, 3);
+    const e1 = createEngine({ store: crashed, durable: { owner: A, leaseMs: 1_000 } });
+    void e1.run(t, undefined, { runId: 's1' });
+    await until(() => crashed.crashed);
+    const before = foldRun(await base.history('s1'));
+    expect(before.nodes.draft?.status).toBe('completed');
+    const draftSpent = before.spent?.draft;
+    expect(draftSpent).toMatchObject({ calls: 1 });
+    expect(draftSpent!.outputTokens).toBeGreaterThan(0);
+
+    const e2 = createEngine({ store: base, topologies: [t], durable: { now: () => Date.now() + FAR } });
+    const report = await e2.recover();
+    const [r] = await firstValueFrom(report.results.pipe(toArray()));
+    expect(r?.status).toBe('completed');
+    expect(r?.usage.calls).toBe(2); // draft's call before the crash, review's after
+    expect(r?.usage.byNode.draft).toEqual(draftSpent);
+    expect(r?.usage.outputTokens).toBe(draftSpent!.outputTokens + r!.usage.byNode.review!.outputTokens);
+    const log = await base.history('s1');
+    expect(log.at(-1)).toMatchObject({ type: 'run.completed', usage: { calls: 2 } });
+    await e2.shutdown();
+  });
+
   it('two engines recovering one store concurrently never run the same run', async () => {
     const base = createMemoryStore();
     const calls = new Map<string, number>();
