@@ -98,11 +98,11 @@ const EvaluatorOptionsSchema = z.strictObject({
  */
 export interface EvaluatorOptions {
   /** `source` of the feedback messages. Default `evaluator`. */
-  readonly source?: string;
+  readonly source?: string | undefined;
   /** Async evaluations under way at once. Default 8. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** Clock of feedback `ts`. Default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 const JudgementSchema = z.object({
