@@ -5,7 +5,8 @@ import type { AnyTopology } from '../../src/definition/types.ts';
 import { createModels, type Price } from '../../src/providers/models.ts';
 import { createSimProvider } from '../../src/providers/sim.ts';
 import { createEngine, type Engine } from '../../src/runtime/engine.ts';
-import type { RunLoop } from '../../src/runtime/loop.ts';
+import type { RunDecision, RunLoop } from '../../src/runtime/loop.ts';
+import type { FeedbackLoop } from '../../src/loops/types.ts';
 import type { FeedbackMessage } from '../../src/transports/messages.ts';
 
 const ZERO = { ttftMs: 0, tokenMs: 0 };
@@ -35,4 +36,37 @@ let n = 0;
 /** A feedback message (fields overridable). */
 export function fb(runId: string | null, score: number, over: Partial<FeedbackMessage> = {}): FeedbackMessage {
   return { feedbackId: `f${++n}`, topology: 'x', runId, nodeId: null, model: null, metric: 'q', score, source: 'test', ts: 0, comment: null, ...over };
+}
+
+/** The model a decision gives the `answer` node (its override's first, else the node's own). */
+export function answerModel(t: AnyTopology, d: RunDecision | undefined): string {
+  const m = d?.overrides?.['answer']?.model;
+  if (m !== undefined) return typeof m === 'string' ? m : m[0]!;
+  return t.nodes.find((n) => n.id === 'answer')?.models?.[0] ?? '';
+}
+
+/**
+ * Drives a loop without an engine: decides `n` runs of `t` (user `u<i % users>`), ends each at once
+ * (the `answer` node on the decided model) and, when `score` answers, feeds back one score on `metric`.
+ */
+export function drive(
+  loop: FeedbackLoop,
+  t: AnyTopology,
+  n: number,
+  score: (model: string, d: RunDecision | undefined, i: number) => number | undefined,
+  { users = 1_000, metric = 'q', from = 0 }: { users?: number; metric?: string; from?: number } = {},
+): RunDecision[] {
+  const out: RunDecision[] = [];
+  for (let i = from; i < from + n; i++) {
+    const runId = `${t.name}-${i}`;
+    const user = `u${i % users}`;
+    const d = loop.decide({ topology: t, version: 'v', runId, tenant: undefined, user, input: { q: String(i) } });
+    const model = answerModel(t, d);
+    const now = Date.now();
+    loop.ended({ runId, topology: t.name, version: 'v', status: 'completed', input: { q: String(i) }, output: 'x', startedAt: now, endedAt: now, decision: d, models: { answer: model }, tenant: undefined, user });
+    const s = score(model, d, i);
+    if (s !== undefined) loop.feedback(fb(runId, s, { metric }));
+    if (d !== undefined) out.push(d);
+  }
+  return out;
 }
