@@ -7,7 +7,7 @@
 import type { Issue } from '../errors.ts';
 import type { PolicyUpdateMessage } from '../transports/messages.ts';
 import { createCanary } from './canary.ts';
-import { checkPolicyAgainst, policyFromMessage } from './policy.ts';
+import { policyFromMessage } from './policy.ts';
 import type { RunInfo } from './join.ts';
 import { invalidate, topologyState, type LoopContext, type TopologyState } from './state.ts';
 import type { PolicyOutcome, PolicyVersion } from './types.ts';
@@ -51,8 +51,8 @@ const rejected = (ctx: LoopContext, target: string, version: number, issues: rea
 };
 
 /**
- * Validates a policy update (its document, and against the topology when the loop knows it)
- * and makes it the target's current version; a refused update leaves the current version
+ * Validates a policy update (its document, and against the topology when the loop knows it:
+ * the registry checks) and makes it the target's current version; a refused update leaves the current version
  * and emits `policy.rejected`. Never throws.
  *
  * @example
@@ -66,11 +66,6 @@ export function applyPolicyUpdate(ctx: LoopContext, update: PolicyUpdateMessage)
   try {
     const parsed = policyFromMessage(update);
     if (!parsed.ok) return rejected(ctx, target, version, parsed.issues);
-    const topology = ctx.topologies.get(parsed.policy.target)?.topology;
-    if (topology !== undefined) {
-      const issues = checkPolicyAgainst(topology, parsed.policy.document);
-      if (issues.length > 0) return rejected(ctx, target, version, issues);
-    }
     const previous = ctx.registry.current(parsed.policy.target);
     const r = ctx.registry.apply(parsed.policy);
     if (!r.ok) return rejected(ctx, target, version, r.issues);
@@ -87,13 +82,13 @@ export function applyPolicyUpdate(ctx: LoopContext, update: PolicyUpdateMessage)
  *
  * @example
  * ```ts
- * rollbackPolicy(ctx, 'qa', 3, 'canary regressed');
+ * rollbackPolicy(ctx, 'qa', 3);
  * ```
  */
-export function rollbackPolicy(ctx: LoopContext, target: string, toVersion?: number, reason?: string): PolicyOutcome {
+export function rollbackPolicy(ctx: LoopContext, target: string, toVersion?: number): PolicyOutcome {
   try {
     const previous = ctx.registry.current(target);
-    const r = ctx.registry.rollback(target, toVersion, reason);
+    const r = ctx.registry.rollback(target, toVersion);
     if (!r.ok) return rejected(ctx, target, toVersion ?? 0, r.issues);
     became(ctx, r.policy, previous, 'policy.rolled_back');
     return r;
@@ -133,7 +128,7 @@ export function observeCanary(ctx: LoopContext, st: TopologyState, info: RunInfo
     });
     ctx.emit({ ...base, phase: 'rolled_back', percent: 0, reason: 'regression' });
     endCanary(st);
-    rollbackPolicy(ctx, st.name, c.baseline.version, `canary v${c.candidate.version} regressed on ${metric}`);
+    rollbackPolicy(ctx, st.name, c.baseline.version);
   }
 }
 

@@ -18,6 +18,7 @@ import { decideWith, stickyKey } from './decide.ts';
 import { bucketOf } from './experiments.ts';
 import { applyScore, checkFeedback } from './feedback.ts';
 import { BoundedMap, BoundedSet, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
+import { parsePolicyDocument } from './policy.ts';
 import { createPolicyRegistry } from './policy-registry.ts';
 import { evaluationRequests } from './requests.ts';
 import { createStatsBook } from './stats.ts';
@@ -149,7 +150,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       lateAfterMs: o.lateAfterMs ?? 86_400_000,
       now,
     },
-    registry: createPolicyRegistry({ policies: o.policies ?? [] }),
+    registry: createPolicyRegistry({ topologies: o.topologies ?? [], now }),
     book: createStatsBook({ windowSize: o.windowSize ?? 500 }),
     topologies: new Map(),
     bandits: new Map(),
@@ -160,6 +161,11 @@ export function createLoop(options: LoopOptions = {}): Loop {
     },
   };
   for (const t of o.topologies ?? []) topologyState(ctx, t.name).topology = t;
+  (o.policies ?? []).forEach((p, i) => {
+    const doc = parsePolicyDocument(p.document);
+    const r = doc.ok ? ctx.registry.apply({ ...p, document: doc.value }) : { ok: false as const, issues: doc.issues.map((x) => ({ ...x, path: ['document', ...x.path] })) };
+    if (!r.ok) throw new ValidationError('OPTIONS_INVALID', 'createLoop options are invalid', r.issues.map((x) => ({ ...x, path: ['options', 'policies', i, ...x.path] })));
+  });
   const capacity = o.joinCapacity ?? 100_000;
   const runs = new BoundedMap<string, RunInfo>(capacity);
   const seen = new BoundedSet<string>(capacity);

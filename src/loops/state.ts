@@ -151,6 +151,7 @@ export function planOf(ctx: LoopContext, st: TopologyState, topology: AnyTopolog
   if (topology === undefined) return undefined;
   if (st.topology !== topology) {
     st.topology = topology;
+    ctx.registry.register(topology);
     invalidate(st);
   }
   return (st.plan ??= compileFor(ctx, st, topology, ctx.registry.current(st.name)));
