@@ -205,7 +205,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       const st = ctx.topologies.get(req.topology.name) ?? topologyState(ctx, req.topology.name);
       let plan = st.plan !== undefined && st.topology === req.topology ? st.plan : planOf(ctx, st, req.topology)!;
       const c = st.canary;
-      if (c !== undefined && bucketOf(stickyKey(plan, req), c.salt) * 100 >= c.canary.percent) plan = baselinePlanOf(ctx, st, c) ?? plan;
+      if (c !== undefined && c.canary.pick(bucketOf(stickyKey(plan, req), c.salt)) !== plan.version) plan = baselinePlanOf(ctx, st, c) ?? plan;
       return decideWith(plan, req, next);
     },
 
@@ -218,7 +218,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       const plan = st === undefined ? undefined
         : st.plan?.version === version ? st.plan
         : st.baselinePlan?.version === version ? st.baselinePlan
-        : st.canary?.baseline.version === version ? baselinePlanOf(ctx, st, st.canary) : planOf(ctx, st);
+        : st.canary !== undefined && st.canary.canary.baseline === version ? baselinePlanOf(ctx, st, st.canary) : planOf(ctx, st);
       const nodes = plan?.version === version ? plan.evaluationNodes : ctx.settings.evaluationNodes;
       for (const req of evaluationRequests(summary, nodes, plan?.promptVersion ?? null, now())) evaluations$.next(req);
     },
