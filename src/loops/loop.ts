@@ -18,7 +18,7 @@ import { decideWith, stickyKey } from './decide.ts';
 import { bucketOf } from './experiments.ts';
 import { applyScore, checkFeedback } from './feedback.ts';
 import { BoundedMap, BoundedSet, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
-import { parsePolicyDocument } from './policy.ts';
+import { EvaluationPolicySchema, RegressionRuleSchema, parsePolicyDocument } from './policy.ts';
 import { createPolicyRegistry } from './policy-registry.ts';
 import { evaluationRequests } from './requests.ts';
 import { createStatsBook } from './stats.ts';
@@ -28,14 +28,6 @@ import type { ArmState, FeedbackCounters, FeedbackLoop, FeedbackOutcome, PolicyO
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', `expected ${what}`);
 const isTopology = (v: unknown): boolean => typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string' && Array.isArray((v as { nodes?: unknown }).nodes);
 
-const RuleSchema = z.strictObject({
-  metric: z.string().min(1),
-  action: z.enum(['alert', 'pause', 'breaker']).optional(),
-  minSamples: z.number().int().positive().optional(),
-  alpha: z.number().gt(0).lt(1).optional(),
-  minEffect: z.number().nonnegative().optional(),
-  better: z.enum(['higher', 'lower']).optional(),
-});
 
 /**
  * Schema of {@link LoopOptions}.
@@ -48,8 +40,8 @@ const RuleSchema = z.strictObject({
 export const LoopOptionsSchema = z.strictObject({
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
   policies: z.array(z.custom<PolicyVersion>((v) => typeof v === 'object' && v !== null, 'expected a policy version')).optional(),
-  evaluation: z.strictObject({ sampleRate: z.number().min(0).max(1), nodes: z.array(z.string().min(1)).optional() }).optional(),
-  regression: z.array(RuleSchema).optional(),
+  evaluation: EvaluationPolicySchema.optional(),
+  regression: z.array(RegressionRuleSchema).optional(),
   windowSize: z.number().int().positive().optional(),
   joinCapacity: z.number().int().positive().optional(),
   lateAfterMs: z.number().nonnegative().optional(),
