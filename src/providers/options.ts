@@ -8,7 +8,7 @@
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name is an HTTP token (letters, digits and !#$%&\'*+.^_`|~-)');
+const headerName = z.string().regex(/^[!#$%&'*+.^_\x60|~0-9A-Za-z-]+$/, 'a header name is an HTTP token (letters, digits and the symbols RFC 9110 allows)');
 const headerValue = z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value must not contain CR, LF or NUL');
 
 /**
