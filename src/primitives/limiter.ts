@@ -1,6 +1,7 @@
 /**
  * The one queue/slot primitive: a counting semaphore whose waiters are served by
- * priority, with aging so low priority is never starved. Used for stage caps,
+ * priority, with aging so low priority is never starved, and fairly between flows
+ * (tenants) within a priority. Used for stage caps,
  * resource pools, the global task limit, run admission, provider bulkheads,
  * Kafka handlers in flight and the rate limiter's waiting line. Aging counts
  * grants, not time: a waiter that has been passed over `agingGrants` times is
@@ -13,6 +14,7 @@
  * @module
  */
 import { onAbort } from './abort.ts';
+import { FairQueue, type FlowWeight } from './fair-queue.ts';
 
 /**
  * Priority level: 0 high, 1 normal, 2 low.
@@ -23,51 +25,6 @@ import { onAbort } from './abort.ts';
  * ```
  */
 export type Level = 0 | 1 | 2;
-
-/** FIFO queue of items with the grant tick at which each was enqueued. */
-class Fifo<T> {
-  items: (T | undefined)[] = [];
-  ticks: number[] = [];
-  head = 0;
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T, tick: number): void {
-    this.items.push(item);
-    this.ticks.push(tick);
-  }
-  peekTick(): number {
-    return this.ticks[this.head]!;
-  }
-  /** Takes `item` out of the queue; false when it is not in it. */
-  remove(item: T): boolean {
-    const i = this.items.indexOf(item, this.head);
-    if (i < 0) return false;
-    this.items.splice(i, 1);
-    this.ticks.splice(i, 1);
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.ticks.length = 0;
-      this.head = 0;
-    }
-    return true;
-  }
-  shift(): T {
-    const item = this.items[this.head] as T;
-    this.items[this.head] = undefined;
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.ticks.length = 0;
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.ticks = this.ticks.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
 
 /**
  * A waiter of the awaitable form: called once, when it is granted a slot.
@@ -94,6 +51,8 @@ export interface LimiterOptions {
   readonly agingGrants?: number;
   /** Most waiters held; `submit` and `acquire` return `'full'` beyond. Default unbounded. */
   readonly maxQueue?: number;
+  /** Share of each flow (tenant) among waiters of one priority (see {@link FairQueue}). Default: equal. */
+  readonly weight?: FlowWeight;
 }
 
 /**
@@ -117,7 +76,7 @@ export class Limiter<T> {
   active = 0;
   readonly capacity: number;
   readonly #grant: (item: T) => void;
-  readonly #queues: [Fifo<T>, Fifo<T>, Fifo<T>] = [new Fifo(), new Fifo(), new Fifo()];
+  readonly #queues: [FairQueue<T>, FairQueue<T>, FairQueue<T>];
   readonly #aging: number;
   readonly #maxQueue: number;
   #ticks = 0;
@@ -145,6 +104,7 @@ export class Limiter<T> {
     this.#grant = grant;
     this.#aging = options.agingGrants ?? 16;
     this.#maxQueue = options.maxQueue ?? Infinity;
+    this.#queues = [new FairQueue(options.weight), new FairQueue(options.weight), new FairQueue(options.weight)];
   }
 
   /** Number of waiting items. */
@@ -152,14 +112,17 @@ export class Limiter<T> {
     return this.#queues[0].size + this.#queues[1].size + this.#queues[2].size;
   }
 
-  /** Takes a slot now, or queues `item` to be granted later. */
-  submit(item: T, level: Level): 'granted' | 'queued' | 'full' {
+  /**
+   * Takes a slot now, or queues `item` to be granted later. `flow` (a tenant) orders waiters of
+   * one priority: FIFO within a flow, weighted fair between flows.
+   */
+  submit(item: T, level: Level, flow?: string): 'granted' | 'queued' | 'full' {
     if (this.active < this.capacity && this.queued === 0) {
       this.active++;
       return 'granted';
     }
     if (this.queued >= this.#maxQueue) return 'full';
-    this.#queues[level].push(item, this.#ticks);
+    this.#queues[level].push(item, this.#ticks, flow);
     return 'queued';
   }
 
@@ -221,10 +184,10 @@ export class Limiter<T> {
     }
   }
 
-  #pick(): Fifo<T> | undefined {
+  #pick(): FairQueue<T> | undefined {
     const [high, normal, low] = this.#queues;
     // Aged waiters first, oldest first; then by priority.
-    let aged: Fifo<T> | undefined;
+    let aged: FairQueue<T> | undefined;
     for (const q of [low, normal]) {
       if (q.size > 0 && this.#ticks - q.peekTick() >= this.#aging && (aged === undefined || q.peekTick() < aged.peekTick())) aged = q;
     }

@@ -56,7 +56,7 @@ export class Compiled implements NodeHost {
       inputs.push(input);
       all.add(
         input
-          .pipe(stage<Run>({ cap: plan.nodes[i]!.cap ?? Infinity, level: (run) => run.level, work: (run, done) => this.#work(run, i, done), agingGrants }))
+          .pipe(stage<Run>({ cap: plan.nodes[i]!.cap ?? Infinity, level: (run) => run.level, flow: (run) => run.tenant, work: (run, done) => this.#work(run, i, done), agingGrants }))
           .subscribe((run) => this.#settled(run, i)),
       );
     }

@@ -385,7 +385,7 @@ class EngineImpl implements Engine {
         clearTimeout(timer);
       };
     }
-    if (c.admission.submit(run, level) === 'granted') c.begin(run);
+    if (c.admission.submit(run, level, run.tenant) === 'granted') c.begin(run);
     return run;
   }
 

@@ -18,6 +18,8 @@ import { R_RUNNING } from './states.ts';
 export interface Holder {
   readonly status: number;
   readonly level: Level;
+  /** Its tenant: waiters for a pool are served fairly between tenants. */
+  readonly tenant?: string | undefined;
 }
 
 /**
@@ -48,7 +50,7 @@ export class Acquire {
         return;
       }
       const r = res[this.k++]!;
-      if (r.submit(this, this.run.level) !== 'granted') return;
+      if (r.submit(this, this.run.level, this.run.tenant) !== 'granted') return;
     }
     this.onReady(this);
   }

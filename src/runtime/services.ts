@@ -85,6 +85,7 @@ export class Services implements ExecServices {
       });
       run.parentNode = ctx.node;
       run.decision = parent.decision;
+      run.tenant = parent.tenant;
       const signal = ctx.signal;
       if (signal.aborted) {
         core.finish(run, R_CANCELLED, new CancelledError('parent run ended', signal.reason));

@@ -16,6 +16,8 @@ export interface StageConfig<T> {
   readonly cap: number;
   /** Priority of an item waiting for a slot. */
   readonly level: (item: T) => Level;
+  /** The item's flow (its run's tenant): waiters of one priority are served fairly between flows. */
+  readonly flow?: (item: T) => string | undefined;
   /** Starts work on an item; must call `done` exactly once, synchronously or later. */
   readonly work: (item: T, done: () => void) => void;
   /** Grants after which a waiting item is served regardless of priority. */
@@ -33,6 +35,7 @@ export interface StageConfig<T> {
  */
 export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
   const { cap, level, work } = config;
+  const flow = config.flow;
   return (source) =>
     new Observable<T>((subscriber) => {
       let sourceDone = false;
@@ -55,7 +58,7 @@ export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
       const limiter = new Limiter<T>(cap, start, config.agingGrants === undefined ? {} : { agingGrants: config.agingGrants });
       const sub = source.subscribe({
         next: (item) => {
-          if (limiter.submit(item, level(item)) === 'granted') start(item);
+          if (limiter.submit(item, level(item), flow?.(item)) === 'granted') start(item);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
