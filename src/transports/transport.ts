@@ -39,6 +39,8 @@ export function topicNames(prefix = 'llmo'): TopicNames {
     nodeTask: `${prefix}.node-tasks`,
     nodeResult: `${prefix}.node-results`,
     signal: `${prefix}.signals`,
+    evaluation: `${prefix}.evaluations`,
+    experience: `${prefix}.experience`,
   };
 }
 
