@@ -221,6 +221,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await signalCommand(runId, name, files, opts, io);
     });
 
+  kafkaOptions(program.command('evaluate')
+    .description('an evaluator: consume the evaluation requests workers publish, run a judge topology on each, publish its score as feedback')
+    .requiredOption('--judge <topology>', 'the judge topology file: its input is the request (input and output parsed), its output a score in [0,1] or { score, label?, comment? }')
+    .option('-m, --metric <name>', 'the feedback metric the score is (default quality)')
+    .option('-g, --group <name>', 'consumer group (default <prefix>-evaluators.<judge name>: evaluators of one judge share the work)')
+    .option('-n, --max-in-flight <n>', 'judge runs at once (default 4)', positiveInt)
+    .option('-c, --count <n>', 'stop after publishing this many verdicts', positiveInt)
+    .option('--ops <module>', OPS))
+    .action(async (opts) => {
+      const { evaluateCommand } = await import('./commands/evaluate.ts');
+      code = await evaluateCommand(opts, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {

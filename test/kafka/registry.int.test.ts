@@ -45,7 +45,7 @@ describe.skipIf(!brokers)('Kafka transport: schema-registry wire format (stand-i
   it('the ready step registers every kind under <topic>-value; records are 00 + schema id + body, and the client library decodes them', async () => {
     expect([...registry.subjects.keys()].sort()).toEqual(MESSAGE_KINDS.map((k) => `${writer.topics[k]}-value`).sort());
     const fbId = registry.subjects.get(`${writer.topics.feedback}-value`)![0]!;
-    expect(JSON.parse(registry.schemas.get(fbId)!)).toEqual(loadSchema('feedback.v2.avsc')); // as written: defaults kept
+    expect(JSON.parse(registry.schemas.get(fbId)!)).toEqual(loadSchema('feedback.v3.avsc')); // as written: defaults kept
     for (const kind of MESSAGE_KINDS) await writer.send(kind, [{ key: `key-${kind}`, value: samples[kind] }]);
     const records = await rawRead(kafka, MESSAGE_KINDS.map((k) => writer.topics[k]), MESSAGE_KINDS.length);
     const library = new SchemaRegistry({ host: registry.url });
