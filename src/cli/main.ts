@@ -221,6 +221,34 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await signalCommand(runId, name, files, opts, io);
     });
 
+  const policy = program.command('policy').description("a deployment's policies on its compacted policies topic: show, apply, roll back");
+  kafkaOptions(policy.command('show')
+    .description('print the current policy version of each topology (or of one) as JSON, as the workers apply them')
+    .argument('[topology]', 'only this policy target')
+    .option('--history', 'every version still in the topic, not only the current ones'))
+    .action(async (target: string | undefined, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('show', target, opts, io);
+    });
+  kafkaOptions(policy.command('apply')
+    .description('validate a policy file and publish it as the next version (workers apply it live)')
+    .argument('<file>', 'JSON or YAML: { target, document, version?, policyId?, reason? }')
+    .option('--topology <file>', 'also check the document against this topology (node ids, llm nodes, variants)')
+    .option('--ops <module>', OPS))
+    .action(async (file: string, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('apply', file, opts, io);
+    });
+  kafkaOptions(policy.command('rollback')
+    .description("publish an earlier version's document as a new version")
+    .argument('<topology>', 'the policy target')
+    .option('--to <version>', 'the version to go back to (default: the one before the current)', positiveInt)
+    .option('--reason <text>', 'the reason published (default "rollback to vN")'))
+    .action(async (target: string, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('rollback', target, opts, io);
+    });
+
   kafkaOptions(program.command('evaluate')
     .description('an evaluator: consume the evaluation requests workers publish, run a judge topology on each, publish its score as feedback')
     .requiredOption('--judge <topology>', 'the judge topology file: its input is the request (input and output parsed), its output a score in [0,1] or { score, label?, comment? }')
