@@ -88,6 +88,7 @@ describe('llmo policy', () => {
     const node = await file('node.json', JSON.stringify({ target: 'qa', document: { nodes: { nope: { model: 'sim:x' } } } }));
     const e = capture();
     expect(await policyCommand('apply', node, { ...flags, topology: 'test/fixtures/qa-loop.ts' }, e.io, open)).toBe(EXIT.invalid);
+    expect(e.err()).toContain("document.nodes.nope: overrides missing node 'nope' of topology 'qa'");
     expect(opened).toBe(0); // refused before any broker
     expect(published(transport)).toHaveLength(0);
 
