@@ -74,6 +74,31 @@ describe.skipIf(!brokers)('Kafka: a worker with a feedback loop', () => {
     for (const p of prefixes) await deleteTopics(kafka, p);
   });
 
+  it('a reader from the beginning says when it caught up: at once on an empty topic, after the last record of every partition otherwise', async () => {
+    const prefix = uniquePrefix('it-loop-catch');
+    prefixes.push(prefix);
+    const transport = createKafkaTransport({ brokers: brokerList, prefix, clientId: 'loop-int-catch' });
+    running.push({ worker: { stop: async () => undefined } as unknown as Worker, client: { close: async () => undefined } as unknown as Client, transport });
+    await transport.ensureTopics();
+    const readToEnd = (): Promise<string[]> => new Promise<string[]>((resolve, reject) => {
+      const seen: string[] = [];
+      const sub = transport.read('policy', {
+        fromBeginning: true,
+        onCaughtUp: () => {
+          sub.unsubscribe();
+          resolve(seen);
+        },
+      }).subscribe({ next: (m) => seen.push(`${m.value.target}@${m.value.version}`), error: reject });
+    });
+    expect(await readToEnd()).toEqual([]);
+    // 20 targets: keys spread over the 6 partitions
+    const targets = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    await transport.send('policy', targets.flatMap((t) => [1, 2].map((v) => ({ key: t, value: { ...policy(v, {}), target: t } }))));
+    const seen = await readToEnd();
+    expect(seen).toHaveLength(40);
+    for (const t of targets) expect(seen.filter((x) => x.startsWith(`${t}@`))).toEqual([`${t}@1`, `${t}@2`]);
+  });
+
   it('an outside evaluator reads evaluation requests with plain avsc and its feedback (single-object, raw kafkajs) steers the bandit', async () => {
     const prefix = uniquePrefix('it-loop-fb');
     prefixes.push(prefix);
