@@ -10,7 +10,8 @@
  *   reader of its own, from the beginning, and applies each update to its loop
  *   in order; `start()` resolves only once the reader has caught up with what the
  *   topic held, so a worker that starts late serves its first request with the
- *   current policies. Later updates apply live. An update the loop refuses
+ *   current policies (while it reads, `loop.policies` is degraded and says for how long).
+ *   Later updates apply live. An update the loop refuses
  *   (`applyPolicy` -> `ok: false`, e.g. an unknown node or a stale version)
  *   leaves the previous version current, and is dead-lettered with the loop's
  *   issues as the reason, once per deployment: the worker group's consumer of
@@ -24,6 +25,12 @@
  *   messages are another worker's). The group consumer of the feedback topic
  *   (`<group>.feedback`) only dead-letters feedback that cannot be decoded or is
  *   invalid, once per deployment (readers skip such records).
+ *
+ * Compaction keeps the last update per target (the key): the history `llmo policy
+ * rollback` needs lasts until the broker compacts the topic's older segments, and an
+ * update the loops refuse, if it is the last of its target, shadows the previous valid
+ * version for workers that start after compaction. `llmo policy apply` validates before
+ * it publishes; publish a valid version to repair a target.
  *
  * Health parts: `loop.policies` and `loop.feedback` (down when their reader
  * failed for good), `loop.publisher`.
@@ -106,6 +113,9 @@ export interface LoopLink {
   readonly stats: LoopLinkStats;
 }
 
+/** How often a reader that has not caught up yet says so on the health board, ms. */
+const SLOW_READ_MS = 15_000;
+
 /** Outcomes of policy records by `partition:offset` kept for the policies group (the most recent ones). */
 const KEEP_OUTCOMES = 10_000;
 
@@ -184,9 +194,14 @@ export function linkLoop(deps: LoopLinkDeps): LoopLink {
   const read = <K extends 'policy' | 'feedback'>(kind: K, part: string, fromBeginning: boolean, next: (m: Envelope<Messages[K]>) => void): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       let started = false;
+      const since = Date.now();
+      // not silent while it waits: the part says how long it has been reading (the worker serves nothing meanwhile)
+      const slow = setInterval(() => health.set(part, 'degraded', `reading the ${kind} topic: not caught up after ${Math.round((Date.now() - since) / 1000)} s`), SLOW_READ_MS);
+      slow.unref();
       const begun = (): void => {
         if (started) return;
         started = true;
+        clearInterval(slow);
         health.set(part, 'up');
         resolve();
       };
@@ -195,6 +210,7 @@ export function linkLoop(deps: LoopLinkDeps): LoopLink {
         next,
         error: (e: unknown) => {
           const why = `the ${kind} reader failed: ${(e as Error).message}`;
+          clearInterval(slow);
           health.set(part, 'down', why);
           log.error({ err: e, kind }, why);
           if (!started) reject(e);

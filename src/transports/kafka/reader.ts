@@ -7,7 +7,10 @@
  * With `onCaughtUp`, the low and high offsets of every partition are taken too, and
  * it is called once each partition's position reached the high offset it had then
  * (what a reader of a compacted topic waits for before acting on the latest value
- * per key). Unsubscribing disconnects the consumer. A broker restart is survived: every
+ * per key; a batch of only control records counts by its last offset). One case never
+ * catches up: a partition whose last records compaction removed altogether (a tombstone
+ * older than `delete.retention.ms` as its very last record), as nothing is left to reach
+ * the old high offset; the transport never writes tombstones. Unsubscribing disconnects the consumer. A broker restart is survived: every
  * rejoin seeks to the next offset of each partition, and a crashed consumer is
  * re-created there (see {@link readTopic}).
  * Any failure (no broker, topics not ready, a kafkajs error while starting, or
@@ -146,6 +149,15 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
         }
       });
       consumer.on(consumer.events.CRASH, (e) => crashed(consumer, e.payload.error));
+      // a batch of only control records or aborted messages reaches no eachMessage: its end still counts
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+        const end = behind.get(e.payload.partition);
+        if (closed || consumer !== current || end === undefined || e.payload.topic !== deps.topic) return;
+        if (BigInt(e.payload.lastOffset) + 1n >= end) {
+          behind.delete(e.payload.partition);
+          if (ready) checkCaughtUp();
+        }
+      });
       try {
         await consumer.connect();
         if (closed) return; // unsubscribed while connecting: the teardown's disconnect may have come too early
