@@ -13,6 +13,7 @@ import type { Envelope, Transport } from '../transports/transport.ts';
 import { createFakeLoop, type FakeLoop } from '../../test/kafka/fake-loop.ts';
 import { createClient, createWorker } from './index.ts';
 import { createOutbox } from './outbox.ts';
+import { createLoop } from '../loops/loop.ts';
 
 const qa = topology('qa', { input: z.object({ q: z.string() }) })
   .llm('answer', { model: 'sim:cheap', prompt: ({ input }) => input.q, maxTokens: 4 })
@@ -31,7 +32,7 @@ const feedback = (runId: string, score: number, id = `fb-${runId}`): FeedbackMes
 });
 
 /** What the memory transport holds of a kind now (its reads replay synchronously). */
-function readAll<K extends 'deadLetter'>(transport: Transport, kind: K): Envelope<Messages[K]>[] {
+function readAll<K extends 'deadLetter' | 'evaluation' | 'experience'>(transport: Transport, kind: K): Envelope<Messages[K]>[] {
   const out: Envelope<Messages[K]>[] = [];
   transport.read(kind, { fromBeginning: true }).subscribe((m) => out.push(m)).unsubscribe();
   return out;
@@ -173,5 +174,43 @@ describe('createOutbox', () => {
     const part = board.report().components['loop.publisher'];
     expect(part?.status).toBe('down');
     expect(part?.reason).toContain('1 evaluation message(s) lost (1 so far): no broker');
+  });
+});
+
+describe('a worker with createLoop (memory transport)', () => {
+  it('boots with the valid policies, dead-letters what the loop refuses with its issues, and its bandit learns from feedback', async () => {
+    const transport = createMemoryTransport();
+    const bandit = JSON.stringify({ answer: { arms: { cheap: { model: 'sim:cheap' }, good: { model: 'sim:good' } }, metric: 'correct' } });
+    await transport.send('policy', [
+      { key: 'qa', value: { policyId: 'a', version: 1, target: 'qa', params: { nodes: '{"answer":{"model":"sim:good"}}' }, reason: null, ts: 1 } },
+      { key: 'qa', value: { policyId: 'b', version: 2, target: 'qa', params: { nodes: '{"nope":{"model":"sim:good"}}' }, reason: null, ts: 2 } },
+      { key: 'qa', value: { policyId: 'c', version: 2, target: 'qa', params: { bandits: bandit }, reason: null, ts: 3 } },
+    ]);
+    const loop = createLoop({ topologies: [qa], seed: 3 });
+    const engine = createEngine({ models: models(), loop });
+    const worker = createWorker({ engine, transport, topologies: [qa], loop, publish: false });
+    await worker.start();
+    expect(loop.policies('qa').map((p) => p.version)).toEqual([2]);
+    const dead = readAll(transport, 'deadLetter');
+    expect(dead.map((d) => d.value.offset)).toEqual(['1']);
+    expect(dead[0]!.value.reason).toContain("document.nodes.nope: overrides missing node 'nope' of topology 'qa'");
+
+    const client = createClient(transport);
+    const chosen: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await client.submit('qa', { q: `q${i}` });
+      const req = readAll(transport, 'evaluation').find((e) => e.value.runId === r.runId)!.value;
+      expect(req.policyVersion).toBe(2);
+      chosen.push(req.arms['answer']!);
+      await transport.send('feedback', [{ key: r.runId, value: feedback(r.runId, req.models['answer'] === 'sim:good' ? 1 : 0, `f${i}`) }]);
+    }
+    expect(loop.counters()).toMatchObject({ received: 40, joined: 40 });
+    expect(chosen.slice(-10).filter((a) => a === 'good').length).toBeGreaterThanOrEqual(9);
+    await worker.stop();
+    expect(worker.loopStats).toMatchObject({ policiesApplied: 2, policiesRefused: 1, feedback: 40, evaluations: 40, lost: 0 });
+    expect(readAll(transport, 'experience').length).toBe(40);
+    await client.close();
+    await engine.shutdown();
+    await transport.close();
   });
 });
