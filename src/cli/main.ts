@@ -32,6 +32,12 @@ const nonNegativeInt = (v: string): number => {
   return n;
 };
 
+const rate = (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+};
+
 const retention = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < -1) throw new InvalidArgumentError('must be an integer of ms, or -1 (keep forever)');
@@ -145,6 +151,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
     .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never; default 60 s: two broker restarts in a row can keep a consumer group down 25-30 s before it rejoins on its own)', nonNegativeInt, 60_000)
     .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
+    .option('--loop', "run a feedback loop: the topology's experiment assigns variants, the policies topic applies (all of it before the first request, then live), feedback steers bandits and detects regressions, evaluation requests and experience records are published (without it, the topology runs as written)")
+    .option('--sample-rate <r>', 'with --loop: share of runs sent for evaluation, 0..1 (default 1; a policy\'s evaluation.sampleRate wins)', rate)
+    .option('--seed <n>', 'with --loop: seed of the bandits and the evaluation sampling (default 1)', nonNegativeInt)
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');
@@ -219,6 +228,47 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .action(async (runId: string, name: string, files: string[], opts) => {
       const { signalCommand } = await import('./commands/signal.ts');
       code = await signalCommand(runId, name, files, opts, io);
+    });
+
+  const policy = program.command('policy').description("a deployment's policies on its compacted policies topic: show, apply, roll back");
+  kafkaOptions(policy.command('show')
+    .description('print the current policy version of each topology (or of one) as JSON, as the workers apply them')
+    .argument('[topology]', 'only this policy target')
+    .option('--history', 'every version still in the topic, not only the current ones'))
+    .action(async (target: string | undefined, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('show', target, opts, io);
+    });
+  kafkaOptions(policy.command('apply')
+    .description('validate a policy file and publish it as the next version (workers apply it live)')
+    .argument('<file>', 'JSON or YAML: { target, document, version?, policyId?, reason? }')
+    .option('--topology <file>', 'also check the document against this topology (node ids, llm nodes, variants)')
+    .option('--ops <module>', OPS))
+    .action(async (file: string, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('apply', file, opts, io);
+    });
+  kafkaOptions(policy.command('rollback')
+    .description("publish an earlier version's document as a new version")
+    .argument('<topology>', 'the policy target')
+    .option('--to <version>', 'the version to go back to (default: the one before the current)', positiveInt)
+    .option('--reason <text>', 'the reason published (default "rollback to vN")'))
+    .action(async (target: string, opts) => {
+      const { policyCommand } = await import('./commands/policy.ts');
+      code = await policyCommand('rollback', target, opts, io);
+    });
+
+  kafkaOptions(program.command('evaluate')
+    .description('an evaluator: consume the evaluation requests workers publish, run a judge topology on each, publish its score as feedback')
+    .requiredOption('--judge <topology>', 'the judge topology file: its input is the request (input and output parsed), its output a score in [0,1] or { score, label?, comment? }')
+    .option('-m, --metric <name>', 'the feedback metric the score is (default quality)')
+    .option('-g, --group <name>', 'consumer group (default <prefix>-evaluators.<judge name>: evaluators of one judge share the work)')
+    .option('-n, --max-in-flight <n>', 'judge runs at once (default 4)', positiveInt)
+    .option('-c, --count <n>', 'stop after publishing this many verdicts', positiveInt)
+    .option('--ops <module>', OPS))
+    .action(async (opts) => {
+      const { evaluateCommand } = await import('./commands/evaluate.ts');
+      code = await evaluateCommand(opts, io);
     });
 
   try {

@@ -35,14 +35,14 @@ describe('Codec', () => {
     expect(new Set(MESSAGE_KINDS.map((k) => codec.fingerprint(k))).size).toBe(MESSAGE_KINDS.length);
   });
 
-  it('reads v1 feedback (older writer) with the v2 reader: comment is null', () => {
+  it('reads v1 feedback (older writer) with the v3 reader: comment and label are null', () => {
     const v1 = new Codec({ ...SCHEMA_FILES, feedback: ['feedback.v1.avsc'] });
-    const { comment: _dropped, ...v1Value } = samples.feedback;
+    const { comment: _dropped, label: _label, ...v1Value } = samples.feedback;
     const e = v1.encode('feedback', v1Value as unknown as FeedbackMessage);
     expect(e.headers[SCHEMA_HEADER]).toBe(v1.fingerprint('feedback'));
     expect(v1.fingerprint('feedback')).not.toBe(codec.fingerprint('feedback'));
     const d = codec.decode('feedback', e.value, e.headers);
-    expect(d).toEqual({ ok: true, value: { ...v1Value, comment: null } });
+    expect(d).toEqual({ ok: true, value: { ...v1Value, comment: null, label: null } });
   });
 
   it('a v1-only reader does not know the v2 fingerprint (reported, not thrown)', () => {

@@ -40,7 +40,7 @@ export const KIND_HEADER = 'llmo-kind';
  *
  * @example
  * ```ts
- * SCHEMA_FILES.feedback; // ['feedback.v1.avsc', 'feedback.v2.avsc']
+ * SCHEMA_FILES.feedback; // ['feedback.v1.avsc', 'feedback.v2.avsc', 'feedback.v3.avsc']
  * ```
  */
 export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
@@ -48,13 +48,15 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   result: ['run-result.v1.avsc'],
   token: ['token-batch.v1.avsc', 'token-batch.v2.avsc'],
   event: ['lifecycle-event.v1.avsc', 'lifecycle-event.v2.avsc'],
-  feedback: ['feedback.v1.avsc', 'feedback.v2.avsc'],
+  feedback: ['feedback.v1.avsc', 'feedback.v2.avsc', 'feedback.v3.avsc'],
   policy: ['policy-update.v1.avsc'],
   audit: ['audit.v1.avsc', 'audit.v2.avsc'],
   deadLetter: ['dead-letter.v1.avsc', 'dead-letter.v2.avsc'],
   nodeTask: ['node-task.v1.avsc'],
   nodeResult: ['node-result.v1.avsc'],
   signal: ['signal.v1.avsc'],
+  evaluation: ['evaluation-request.v1.avsc'],
+  experience: ['experience.v1.avsc'],
 };
 
 /**

@@ -60,17 +60,17 @@ describe('single-object encoding', () => {
 
   it('the bytes decode with plain avsc given only the schema file (what another language\'s reader does)', () => {
     const e = so.encode('feedback', samples.feedback);
-    const type = avro.Type.forSchema(loadSchema('feedback.v2.avsc'));
+    const type = avro.Type.forSchema(loadSchema('feedback.v3.avsc'));
     expect(e.value.readBigUInt64LE(2)).toBe(rabinFingerprint(type).readBigUInt64LE());
     expect(type.fromBuffer(e.value.subarray(10))).toEqual(samples.feedback);
   });
 
   it('reads v1 feedback written in single-object encoding by an older version: the v2 reader fills comment with null', () => {
     const v1 = new Codec({ ...SCHEMA_FILES, feedback: ['feedback.v1.avsc'] }, undefined, { wireFormat: 'single-object' });
-    const { comment: _dropped, ...v1Value } = samples.feedback;
+    const { comment: _dropped, label: _label, ...v1Value } = samples.feedback;
     const e = v1.encode('feedback', v1Value as unknown as FeedbackMessage);
     expect(e.value.subarray(2, 10)).toEqual(rabinFingerprint(avro.Type.forSchema(loadSchema('feedback.v1.avsc'))));
-    expect(createCodec().decode('feedback', e.value, e.headers)).toEqual({ ok: true, value: { ...v1Value, comment: null } });
+    expect(createCodec().decode('feedback', e.value, e.headers)).toEqual({ ok: true, value: { ...v1Value, comment: null, label: null } });
   });
 
   it('an unknown fingerprint (a newer writer, or another kind\'s schema) is reported, not thrown', () => {
@@ -97,7 +97,7 @@ describe('schema registry framing', () => {
     await codec.prepare(topics);
     expect([...reg.subjects.keys()].sort()).toEqual(MESSAGE_KINDS.map((k) => `${topics[k]}-value`).sort());
     const fbId = reg.subjects.get(`${topics.feedback}-value`)![0]!;
-    expect(JSON.parse(reg.byId.get(fbId)!)).toEqual(loadSchema('feedback.v2.avsc'));
+    expect(JSON.parse(reg.byId.get(fbId)!)).toEqual(loadSchema('feedback.v3.avsc'));
     await codec.prepare(topics); // idempotent: registered once
     expect(reg.calls.filter((c) => c.startsWith('register')).length).toBe(MESSAGE_KINDS.length);
   });
@@ -140,12 +140,12 @@ describe('schema registry framing', () => {
     const reg = tableRegistry();
     const v1 = new Codec({ ...SCHEMA_FILES, feedback: ['feedback.v1.avsc'] }, undefined, { wireFormat: 'schema-registry', registry: reg.client });
     await v1.prepare(topics);
-    const { comment: _dropped, ...v1Value } = samples.feedback;
+    const { comment: _dropped, label: _label, ...v1Value } = samples.feedback;
     const e = v1.encode('feedback', v1Value as unknown as FeedbackMessage);
     const current = createCodec({ wireFormat: 'schema-registry', registry: reg.client });
     await current.prepare(topics);
     expect(e.value.readUInt32BE(1)).not.toBe(current.encode('feedback', samples.feedback).value.readUInt32BE(1));
-    expect(await current.decodeAsync('feedback', e.value, {})).toEqual({ ok: true, value: { ...v1Value, comment: null } });
+    expect(await current.decodeAsync('feedback', e.value, {})).toEqual({ ok: true, value: { ...v1Value, comment: null, label: null } });
   });
 
   it('an id the registry does not have, a schema that does not resolve to the kind, and no registry at all are reasons (dead letters)', async () => {
@@ -202,7 +202,7 @@ describe('mixed framings on one topic', () => {
     const sr = createCodec({ wireFormat: 'schema-registry', registry: reg.client });
     await Promise.all([llmo.prepare(topics), so.prepare(topics), sr.prepare(topics)]);
     const v1 = new Codec({ ...SCHEMA_FILES, feedback: ['feedback.v1.avsc'] }, undefined, { wireFormat: 'single-object' });
-    const { comment: _dropped, ...v1Value } = samples.feedback;
+    const { comment: _dropped, label: _label, ...v1Value } = samples.feedback;
     const records = [
       llmo.encode('feedback', samples.feedback), so.encode('feedback', samples.feedback), sr.encode('feedback', samples.feedback),
       v1.encode('feedback', v1Value as unknown as FeedbackMessage),
@@ -212,7 +212,7 @@ describe('mixed framings on one topic', () => {
       const got = await Promise.all(records.map((r) => reader.decodeAsync('feedback', r.value, r.headers)));
       expect(got).toEqual([
         { ok: true, value: samples.feedback }, { ok: true, value: samples.feedback }, { ok: true, value: samples.feedback },
-        { ok: true, value: { ...v1Value, comment: null } },
+        { ok: true, value: { ...v1Value, comment: null, label: null } },
       ]);
     }
   });

@@ -19,7 +19,7 @@ import { DeliveryCounter } from './deliveries.ts';
 import type { WireFormat } from './framing.ts';
 import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
-import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type TopicNames, type Transport } from './transport.ts';
+import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type ReadOptions, type TopicNames, type Transport } from './transport.ts';
 
 interface Stored {
   readonly key: string;
@@ -208,7 +208,7 @@ class MemoryTransport implements Transport {
     };
   }
 
-  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean; readonly onReady?: () => void }): Observable<Envelope<Messages[K]>> {
+  read<K extends MessageKind>(kind: K, options: ReadOptions): Observable<Envelope<Messages[K]>> {
     return new Observable<Envelope<Messages[K]>>((subscriber) => {
       const emit = (s: Stored): void => {
         const d = this.#decode(kind, s);
@@ -217,6 +217,7 @@ class MemoryTransport implements Transport {
       if (options.fromBeginning) for (const s of [...this.#logOf(kind)]) emit(s);
       const sub = this.#subject(kind).subscribe(emit);
       options.onReady?.(); // positioned at once: every later append reaches `emit`
+      options.onCaughtUp?.(); // what was in the log is delivered already
       return () => sub.unsubscribe();
     });
   }

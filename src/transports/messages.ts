@@ -146,7 +146,7 @@ export interface LifecycleEventMessage {
 }
 
 /**
- * Evaluation feedback (v2; v1 data reads with `comment: null`).
+ * Evaluation feedback (v3; v1 data reads with `comment: null`, v1 and v2 data with `label: null`).
  *
  * @example
  * ```ts
@@ -433,6 +433,8 @@ export interface Messages {
   readonly audit: AuditMessage;
   readonly deadLetter: DeadLetterMessage;
   readonly signal: SignalMessage;
+  readonly evaluation: EvaluationRequestMessage;
+  readonly experience: ExperienceMessage;
 }
 
 /**
@@ -453,7 +455,7 @@ export type MessageKind = keyof Messages;
  * for (const kind of MESSAGE_KINDS) console.log(topics[kind]);
  * ```
  */
-export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter', 'nodeTask', 'nodeResult', 'signal'];
+export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'result', 'token', 'event', 'feedback', 'policy', 'audit', 'deadLetter', 'nodeTask', 'nodeResult', 'signal', 'evaluation', 'experience'];
 
 /**
  * Semantic checks of inbound feedback beyond the Avro shape.

@@ -39,6 +39,8 @@ export function topicNames(prefix = 'llmo'): TopicNames {
     nodeTask: `${prefix}.node-tasks`,
     nodeResult: `${prefix}.node-results`,
     signal: `${prefix}.signals`,
+    evaluation: `${prefix}.evaluations`,
+    experience: `${prefix}.experience`,
   };
 }
 
@@ -82,6 +84,23 @@ export interface ConsumeContext {
  * ```
  */
 export type ConsumeHandler<T> = (message: Envelope<T>, context: ConsumeContext) => Promise<void>;
+
+/**
+ * How {@link Transport.read} starts, and the moments it reports.
+ *
+ * @example
+ * ```ts
+ * transport.read('policy', { fromBeginning: true, onCaughtUp: () => console.log('current policies applied') });
+ * ```
+ */
+export interface ReadOptions {
+  /** From the oldest message, or from the end at subscription time. */
+  readonly fromBeginning: boolean;
+  /** Called once the reader is positioned: whatever is sent after is delivered. */
+  readonly onReady?: () => void;
+  /** Called once every message present when the read started has been delivered (at once for an empty topic, or from now). */
+  readonly onCaughtUp?: () => void;
+}
 
 /**
  * A running consumption.
@@ -138,8 +157,11 @@ export interface Transport {
   /**
    * Reads a kind without a group (nothing committed), from the oldest message or from now. `onReady`
    * is called once the reader is positioned: from then on, every message sent is delivered to it.
+   * `onCaughtUp` is called once every message that was in the topic when the read started has been
+   * delivered (or skipped as undecodable): what a reader of a compacted topic waits for before it
+   * acts on the latest value per key.
    */
-  read<K extends MessageKind>(kind: K, options: { readonly fromBeginning: boolean; readonly onReady?: () => void }): Observable<Envelope<Messages[K]>>;
+  read<K extends MessageKind>(kind: K, options: ReadOptions): Observable<Envelope<Messages[K]>>;
   /** Flushes and disconnects. */
   close(): Promise<void>;
 }

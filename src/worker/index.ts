@@ -14,5 +14,6 @@
 export { createWorker, WorkerOptionsSchema, type Worker, type WorkerOptions } from './worker.ts';
 export { createClient, type Client, type SignalOptions, type SubmitOptions } from './client.ts';
 export type { SignalStats } from './signals.ts';
+export type { LoopLinkStats } from './loop.ts';
 export { publishEvents, type Publisher, type PublishOptions } from './publisher.ts';
 export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './remote.ts';

@@ -28,6 +28,13 @@
  * `<group>.signals`): a signal message resumes a run parked on a `wait` node here
  * and its final result is published under its request id, after the interim
  * `RUN_PARKED` answer (see signals.ts; `worker.signals` counts them).
+ *
+ * Feedback loop: with `loop` (the same `FeedbackLoop` the engine was created
+ * with), the worker applies the current policies from the compacted policies
+ * topic before it serves its first request, applies later ones live, refuses
+ * (and dead-letters) what the loop refuses, gives its loop every feedback message
+ * of the deployment, and publishes the loop's evaluation requests and experience
+ * records (see loop.ts).
  * @module
  */
 import { Buffer } from 'node:buffer';
@@ -43,8 +50,10 @@ import type { RunResult } from '../runtime/result.ts';
 import { REQUEST_ATTEMPT, RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
 import { createHealthBoard, mergeHealth, type Health } from '../transports/health.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
+import type { FeedbackLoop } from '../loops/types.ts';
 import { createDurableRequests } from './durable.ts';
 import { workerGroup } from './groups.ts';
+import { linkLoop, type LoopLink, type LoopLinkStats } from './loop.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
 import { createSignalHandler, type SignalStats } from './signals.ts';
 
@@ -59,6 +68,8 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; re
 const isEngine = (v: unknown): v is Engine => typeof (v as Engine | null)?.run === 'function' && typeof (v as Engine).events$ === 'object';
 const isTransport = (v: unknown): v is Transport => typeof (v as Transport | null)?.consume === 'function' && typeof (v as Transport).send === 'function';
 const isTopology = (v: unknown): v is AnyTopology => typeof (v as AnyTopology | null)?.name === 'string' && Array.isArray((v as AnyTopology).nodes);
+const isLoop = (v: unknown): v is FeedbackLoop => typeof (v as FeedbackLoop | null)?.applyPolicy === 'function' && typeof (v as FeedbackLoop).feedback === 'function'
+  && typeof (v as FeedbackLoop).evaluations$?.subscribe === 'function' && typeof (v as FeedbackLoop).experience$?.subscribe === 'function';
 
 /** zod schema of {@link WorkerOptions}: the source of truth of its shape. */
 export const WorkerOptionsSchema = z.strictObject({
@@ -79,8 +90,14 @@ export const WorkerOptionsSchema = z.strictObject({
   workerId: z.string().min(1).optional(),
   /** Publish tokens and lifecycle events. Default true. */
   publish: z.boolean().optional(),
-  /** Consume feedback and policy topics. Default true. */
+  /** Consume feedback and policy topics. Default true (a worker with a `loop` needs them). */
   inbound: z.boolean().optional(),
+  /**
+   * The feedback loop the engine was created with (`createEngine({ loop })`; pass the same one). The worker
+   * applies the policies topic to it (all of it before serving), gives it every feedback message and publishes
+   * its evaluation requests and experience records (see src/worker/loop.ts). Default: none.
+   */
+  loop: z.custom<FeedbackLoop>(isLoop, 'expected a feedback loop (createLoop())').optional(),
   /** Where the worker's groups start when they have no committed offset (ConsumeOptions `offsetReset`). Default: the transport's. */
   offsetReset: z.enum(['earliest', 'latest']).optional(),
   /**
@@ -109,9 +126,15 @@ export interface Worker {
   readonly id: string;
   /** The consumer group of its requests. */
   readonly group: string;
-  /** Evaluation feedback arriving on the feedback topic (validated). */
+  /**
+   * Evaluation feedback arriving on the feedback topic (validated): shared by the workers of the group; with
+   * a `loop`, every message (each worker reads them all, from its start on).
+   */
   readonly feedback$: Observable<FeedbackMessage>;
-  /** Policy updates arriving on the policy topic (validated). */
+  /**
+   * Policy updates arriving on the policy topic (validated): shared by the workers of the group; with a
+   * `loop`, every update from the oldest the topic holds, as it is applied to the loop.
+   */
   readonly policies$: Observable<PolicyUpdateMessage>;
   /** Health of the worker's own parts (`worker.*`, e.g. its publisher) and of its transport (`transport.*`). */
   readonly health: Health;
@@ -123,6 +146,8 @@ export interface Worker {
   readonly skipped: number;
   /** Signal messages so far (a worker with a run store consumes the signals topic; see signals.ts). */
   readonly signals: SignalStats;
+  /** Traffic of the worker's feedback loop (undefined without `loop`). */
+  readonly loopStats: LoopLinkStats | undefined;
   /** Starts consuming. */
   start(): Promise<void>;
   /** Stops taking requests, lets those in flight finish and publish, flushes. */
@@ -141,6 +166,11 @@ export interface Worker {
 export function createWorker(options: WorkerOptions): Worker {
   const parsed = WorkerOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'createWorker options are invalid', toIssues(parsed.error.issues, ['options']));
+  if (options.loop !== undefined && options.inbound === false) {
+    throw new ValidationError('OPTIONS_INVALID', 'createWorker options are invalid', [
+      { code: 'custom', path: ['options', 'inbound'], message: 'a worker with a loop reads the feedback and policy topics: leave inbound on' },
+    ]);
+  }
   const { engine, transport } = options;
   const id = options.workerId ?? `${hostname()}-${process.pid}`;
   const group = options.group ?? workerGroup(transport.topics, options.topologies.map((t) => t.name));
@@ -160,6 +190,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const runs = new Map<string, { readonly requestId: string; readonly attempt: number }>();
   const board = createHealthBoard();
   const health = mergeHealth({ worker: board, transport: transport.health });
+  const link: LoopLink | undefined = options.loop === undefined ? undefined : linkLoop({
+    loop: options.loop, transport, group, health: board, logger: log, feedback$, policies$,
+    ...(options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset }),
+  });
 
   const fail = (req: RunRequestMessage, code: string, message: string, retriable = false): RunResultMessage => ({
     requestId: req.requestId, runId: '', topology: req.topology, status: 'failed', output: null, outputs: '{}',
@@ -218,6 +252,7 @@ export function createWorker(options: WorkerOptions): Worker {
    */
   const runAttempt = async (req: RunRequestMessage, t: AnyTopology, input: unknown, runId: string): Promise<RunResult> => {
     await publisher?.ready(); // admission backpressure: a new run waits while the publish queue is full
+    await link?.ready(); // ... or while the loop's outbox is
     const attempt = tag(req, runId);
     try {
       await announce(req, runId, t.name, attempt);
@@ -313,6 +348,7 @@ export function createWorker(options: WorkerOptions): Worker {
     get handled() { return handled; },
     get skipped() { return skipped; },
     get signals() { return { ...(signals?.stats ?? { resumed: 0, duplicates: 0, rejected: 0, skipped: 0, elsewhere: 0 }) }; },
+    get loopStats() { return link?.stats; },
     async start() {
       if (publish) {
         publisher = publishEvents(engine.events$, transport, {
@@ -320,11 +356,12 @@ export function createWorker(options: WorkerOptions): Worker {
         });
       }
       const reset = options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset };
+      await link?.start(); // the current policies are applied before the first request is taken
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
       if (signals !== undefined) {
         consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => signals.handle(m.value)));
       }
-      if (options.inbound !== false) {
+      if (options.inbound !== false && link === undefined) {
         consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async (m) => feedback$.next(m.value)));
         consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m) => policies$.next(m.value)));
       }
@@ -336,6 +373,7 @@ export function createWorker(options: WorkerOptions): Worker {
       consumptions.length = 0;
       board.set('requests', 'down', 'worker stopped');
       await publisher?.close();
+      await link?.stop();
       feedback$.complete();
       policies$.complete();
       log.info({ handled }, 'worker stopped');

@@ -80,13 +80,13 @@ describe.skipIf(!brokers)('Kafka transport: messages', () => {
     const writerV1 = createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix: p2, clientId: 'evo-v1', codec: v1Codec });
     const readerV2 = createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix: p2, clientId: 'evo-v2' });
     try {
-      const { comment: _c, ...v1Value } = samples.feedback;
+      const { comment: _c, label: _l, ...v1Value } = samples.feedback;
       // A v1 writer has no `comment` field at all.
       await writerV1.send('feedback', [{ key: 'fb', value: { ...v1Value, feedbackId: 'old' } as unknown as FeedbackMessage }]);
       await readerV2.send('feedback', [{ key: 'fb', value: { ...samples.feedback, feedbackId: 'new' } }]);
       const got = await readN(readerV2, 'feedback', 2);
       expect(got.map((m) => m.value)).toEqual([
-        { ...v1Value, feedbackId: 'old', comment: null },
+        { ...v1Value, feedbackId: 'old', comment: null, label: null },
         { ...samples.feedback, feedbackId: 'new' },
       ]);
       const raw = await rawRead(kafka, [readerV2.topics.feedback], 2);

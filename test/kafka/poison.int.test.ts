@@ -55,7 +55,7 @@ describe.skipIf(!brokers)('Kafka transport: poison messages are dead-lettered an
   it('dead-letters every poison record with its reason; the worker emits only the valid feedback, policies and results', async () => {
     const fbOk = codec.encode('feedback', samples.feedback);
     const v1 = new Codec({ ...SCHEMA_FILES, feedback: ['feedback.v1.avsc'] });
-    const { comment: _c, ...v1Value } = samples.feedback;
+    const { comment: _c, label: _l, ...v1Value } = samples.feedback;
     const fbV1 = v1.encode('feedback', { ...v1Value, feedbackId: 'fb-valid-v1' } as unknown as FeedbackMessage);
     const unknownFp = 'deadbeef'.repeat(8);
     await produce(transport.topics.feedback, 'fb-key', [
@@ -132,7 +132,7 @@ describe.skipIf(!brokers)('Kafka transport: poison messages are dead-lettered an
     await sleep(500); // nothing else trickles in
     expect(feedback.map((f) => f.feedbackId)).toEqual(['fb-valid', 'fb-valid-v1']);
     expect(feedback[0]).toEqual({ ...samples.feedback, feedbackId: 'fb-valid' });
-    expect(feedback[1]).toEqual({ ...v1Value, feedbackId: 'fb-valid-v1', comment: null });
+    expect(feedback[1]).toEqual({ ...v1Value, feedbackId: 'fb-valid-v1', comment: null, label: null });
     expect(policies).toEqual([{ ...samples.policy, policyId: 'pol-valid' }]);
     expect(worker.handled).toBe(1);
   });

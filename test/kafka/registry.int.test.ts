@@ -45,7 +45,7 @@ describe.skipIf(!brokers)('Kafka transport: schema-registry wire format (stand-i
   it('the ready step registers every kind under <topic>-value; records are 00 + schema id + body, and the client library decodes them', async () => {
     expect([...registry.subjects.keys()].sort()).toEqual(MESSAGE_KINDS.map((k) => `${writer.topics[k]}-value`).sort());
     const fbId = registry.subjects.get(`${writer.topics.feedback}-value`)![0]!;
-    expect(JSON.parse(registry.schemas.get(fbId)!)).toEqual(loadSchema('feedback.v2.avsc')); // as written: defaults kept
+    expect(JSON.parse(registry.schemas.get(fbId)!)).toEqual(loadSchema('feedback.v3.avsc')); // as written: defaults kept
     for (const kind of MESSAGE_KINDS) await writer.send(kind, [{ key: `key-${kind}`, value: samples[kind] }]);
     const records = await rawRead(kafka, MESSAGE_KINDS.map((k) => writer.topics[k]), MESSAGE_KINDS.length);
     const library = new SchemaRegistry({ host: registry.url });
@@ -67,7 +67,7 @@ describe.skipIf(!brokers)('Kafka transport: schema-registry wire format (stand-i
   it('a foreign producer\'s v1 feedback (registered and encoded by the client library) is consumed as v2; an unknown id is dead-lettered', async () => {
     const library = new SchemaRegistry({ host: registry.url });
     const { id: v1Id } = await library.register({ type: SchemaType.AVRO, schema: JSON.stringify(loadSchema('feedback.v1.avsc')) }, { subject: `${reader.topics.feedback}-value` });
-    const { comment: _dropped, ...v1Value } = samples.feedback;
+    const { comment: _dropped, label: _label, ...v1Value } = samples.feedback;
     const foreign = await library.encode(v1Id, { ...v1Value, feedbackId: 'fb-v1' });
     const unknown = Buffer.concat([Buffer.from([0, 0, 0, 0x10, 0x92]), foreign.subarray(5)]); // id 4242
     const producer = await rawProducer(kafka);
@@ -87,7 +87,7 @@ describe.skipIf(!brokers)('Kafka transport: schema-registry wire format (stand-i
     } finally {
       await c.stop();
     }
-    expect(seen).toEqual(expect.arrayContaining([samples.feedback, { ...v1Value, feedbackId: 'fb-v1', comment: null }]));
+    expect(seen).toEqual(expect.arrayContaining([samples.feedback, { ...v1Value, feedbackId: 'fb-v1', comment: null, label: null }]));
     expect(seen).toHaveLength(2);
   });
 

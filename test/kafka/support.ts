@@ -29,7 +29,7 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
     event: { runId: 'run-1', topology: 'echo', type: 'node.completed', seq: 4, ts: 1_700_000_000_002.5, nodeId: 'gen', parentRunId: null, data: '{"durationMs":12}', requestId: 'req-1', attempt: 2 },
     feedback: {
       feedbackId: 'fb-1', topology: 'echo', runId: 'run-1', nodeId: 'gen', model: 'sim:fast', metric: 'faithfulness', score: 0.875,
-      source: 'bench', ts: 1_700_000_000_003, comment: 'grounded in the sources',
+      source: 'bench', ts: 1_700_000_000_003, comment: 'grounded in the sources', label: 'pass',
     },
     policy: { policyId: 'pol-1', version: 3, target: 'echo/gen', params: { model: '"sim:fast"', temperature: '0.2', maxTokens: '64' }, reason: 'cheaper', ts: 1_700_000_000_004 },
     audit: { ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}', tenant: 'acme', requestId: 'req-1', topology: 'echo' },
@@ -43,6 +43,15 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
     },
     nodeResult: { taskId: 'task-1', runId: 'run-1', nodeId: 'gen', ok: true, output: '"done"', error: null, worker: 'w-2' },
     signal: { signalId: 'sig-1', runId: 'run-1', name: 'approval', payload: '{"approved":true,"by":"ana"}', ts: 1_700_000_000_007, requestId: 'req-1', tenant: 'acme' },
+    evaluation: {
+      evaluationId: 'run-1', runId: 'run-1', nodeId: null, topology: 'echo', version: 'v1abc', variant: 'b', policyVersion: 4, promptVersion: 'p2',
+      models: { gen: 'sim:fast' }, arms: { gen: 'fast' }, input: '{"q":"why?"}', output: '"because"', status: 'completed',
+      latencyMs: 12.5, inputTokens: 10, outputTokens: 20, costUsd: 0.000125, tenant: 'acme', user: 'u-7', ts: 1_700_000_000_008,
+    },
+    experience: {
+      runId: 'run-1', topology: 'echo', decision: 'gen', arm: 'fast', context: '{"variant":"b","input":{"q":"why?"}}', metric: 'correct',
+      quality: 1, costUsd: 0.000125, reward: 0.99875, ts: 1_700_000_000_009,
+    },
   };
 }
 

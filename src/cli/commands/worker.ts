@@ -6,9 +6,17 @@
  * settings exit 2, all before anything starts. With `--health-port` it serves
  * `/healthz` and `/readyz`; a worker that stays down longer than
  * `--exit-on-down-ms` is stopped and exits 1.
+ *
+ * With `--loop` the worker runs a feedback loop (`createLoop`, given to both its
+ * engine and the worker): the topology's experiment assigns variants, the policies
+ * topic applies (all of it before the first request, then live), every feedback
+ * message reaches the loop, and evaluation requests (`--sample-rate` of the runs)
+ * and experience records are published. The loop is explicit, never implied by
+ * the topology: without `--loop` a topology runs as written (no variants, no policies).
  * @module
  */
 import { pino } from 'pino';
+import { createLoop } from '../../loops/loop.ts';
 import { createEngine } from '../../runtime/engine.ts';
 import { redactKafkaOptions } from '../../transports/kafka/security.ts';
 import { createWorker } from '../../worker/worker.ts';
@@ -49,6 +57,12 @@ export interface WorkerCommandOptions extends KafkaFlags {
    * stored result again when the run already ended (see src/worker/durable.ts).
    */
   readonly store?: string | undefined;
+  /** `--loop`: run a feedback loop (experiments, policies, feedback, evaluation requests). */
+  readonly loop?: boolean | undefined;
+  /** `--sample-rate`: share of runs sent for evaluation (default 1; a policy's `evaluation` wins). */
+  readonly sampleRate?: number | undefined;
+  /** `--seed`: seed of the loop's bandits and sampling (default 1). */
+  readonly seed?: number | undefined;
 }
 
 /**
@@ -84,7 +98,15 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     if (!opened.ok) return opened.code;
     store = opened.store;
   }
-  const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions, ...(store === undefined ? {} : { store, topologies: [loaded.topology] }) });
+  const loop = opts.loop === true ? createLoop({
+    topologies: [loaded.topology],
+    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.sampleRate === undefined ? {} : { evaluation: { sampleRate: opts.sampleRate } }),
+  }) : undefined;
+  const engine = createEngine({
+    models: modelsFromEnv(env).models, logger, ...loaded.engineOptions,
+    ...(store === undefined ? {} : { store, topologies: [loaded.topology] }), ...(loop === undefined ? {} : { loop }),
+  });
   const opened = openKafka({ ...kafka, logger });
   if (!opened.ok) return reportIssues(io, 'the Kafka settings', opened.issues);
   const transport = opened.transport;
@@ -94,6 +116,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.tokens === false ? { publish: false } : {}),
     ...(opts.offsetReset === undefined ? {} : { offsetReset: opts.offsetReset }),
+    ...(loop === undefined ? {} : { loop }),
   });
   let serving = false;
   let health: HealthServer | undefined;
@@ -139,7 +162,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     await worker.start();
     serving = true;
     const group = worker.group;
-    io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${health === undefined ? '' : `, health on :${health.port}`}); Ctrl-C to stop\n`);
+    const policies = loop?.policies(loaded.topology.name).map((p) => `, policy v${p.version}`).join('') ?? '';
+    io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${loop === undefined ? '' : `, feedback loop${policies}`}${health === undefined ? '' : `, health on :${health.port}`}); Ctrl-C to stop\n`);
     await stopped;
     io.err.write(down === undefined ? 'stopping: finishing runs in flight...\n' : `llmo: ${down}; stopping\n`);
     serving = false;

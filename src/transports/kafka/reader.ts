@@ -4,7 +4,13 @@
  * end offsets are taken before the consumer joins and each partition is sought
  * to them on the first join, so nothing sent after `onReady` is missed and
  * nothing older is read (a client's start-up cost does not grow with the topic).
- * Unsubscribing disconnects the consumer. A broker restart is survived: every
+ * With `onCaughtUp`, the low and high offsets of every partition are taken too, and
+ * it is called once each partition's position reached the high offset it had then
+ * (what a reader of a compacted topic waits for before acting on the latest value
+ * per key; a batch of only control records counts by its last offset). One case never
+ * catches up: a partition whose last records compaction removed altogether (a tombstone
+ * older than `delete.retention.ms` as its very last record), as nothing is left to reach
+ * the old high offset; the transport never writes tombstones. Unsubscribing disconnects the consumer. A broker restart is survived: every
  * rejoin seeks to the next offset of each partition, and a crashed consumer is
  * re-created there (see {@link readTopic}).
  * Any failure (no broker, topics not ready, a kafkajs error while starting, or
@@ -52,14 +58,16 @@ export interface ReadOptions {
   readonly fromBeginning: boolean;
   /** Called once the consumer joined and sits at its start positions: whatever is sent after is delivered. */
   readonly onReady?: () => void;
+  /** Called once every message present at subscription time was delivered (or skipped as undecodable). */
+  readonly onCaughtUp?: () => void;
 }
 
-/** End offset of each partition of `topic` now. */
-async function endOffsets(kafka: Pick<Kafka, 'admin'>, topic: string): Promise<{ partition: number; offset: string }[]> {
+/** Low and high (end) offset of each partition of `topic` now. */
+async function offsetsNow(kafka: Pick<Kafka, 'admin'>, topic: string): Promise<{ partition: number; low: string; high: string }[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high }));
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high }));
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -95,6 +103,14 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
     let restartTimer: NodeJS.Timeout | undefined;
     /** The next offset to read of each partition: the end offsets at subscription time, then past what was delivered. */
     const positions = new Map<number, string>();
+    /** Partitions not read up to the high offset they had at subscription time (with `onCaughtUp`). */
+    const behind = new Map<number, bigint>();
+    let caughtUp = options.onCaughtUp === undefined;
+    const checkCaughtUp = (): void => {
+      if (caughtUp || behind.size > 0) return;
+      caughtUp = true;
+      options.onCaughtUp?.();
+    };
     const fail = (e: unknown): void => {
       if (closed) return;
       closed = true;
@@ -129,9 +145,19 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
         if (!ready) {
           ready = true;
           options.onReady?.();
+          checkCaughtUp(); // nothing to read up to
         }
       });
       consumer.on(consumer.events.CRASH, (e) => crashed(consumer, e.payload.error));
+      // a batch of only control records or aborted messages reaches no eachMessage: its end still counts
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+        const end = behind.get(e.payload.partition);
+        if (closed || consumer !== current || end === undefined || e.payload.topic !== deps.topic) return;
+        if (BigInt(e.payload.lastOffset) + 1n >= end) {
+          behind.delete(e.payload.partition);
+          if (ready) checkCaughtUp();
+        }
+      });
       try {
         await consumer.connect();
         if (closed) return; // unsubscribed while connecting: the teardown's disconnect may have come too early
@@ -141,8 +167,14 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
           eachMessage: async ({ partition, message }) => {
             const d = await decodeRecord(deps.codec, kind, message);
             if (closed || consumer !== current) return;
-            positions.set(partition, (BigInt(message.offset) + 1n).toString());
+            const next = BigInt(message.offset) + 1n;
+            positions.set(partition, next.toString());
             if (d.ok) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset });
+            const end = behind.get(partition);
+            if (end !== undefined && next >= end) {
+              behind.delete(partition);
+              if (ready) checkCaughtUp(); // after the last message was delivered
+            }
           },
         });
       } catch (e) {
@@ -155,7 +187,12 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
       await deps.topicsReady();
       if (closed) return;
       // Taken before joining: anything sent once onReady ran has an offset at or past these.
-      if (!options.fromBeginning) for (const e of await endOffsets(deps.kafka, deps.topic)) positions.set(e.partition, e.offset);
+      if (!options.fromBeginning || options.onCaughtUp !== undefined) {
+        for (const e of await offsetsNow(deps.kafka, deps.topic)) {
+          if (!options.fromBeginning) positions.set(e.partition, e.high);
+          else if (BigInt(e.high) > BigInt(e.low)) behind.set(e.partition, BigInt(e.high));
+        }
+      }
       if (closed) return;
       await run();
     };
