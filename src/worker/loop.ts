@@ -236,12 +236,12 @@ export function linkLoop(deps: LoopLinkDeps): LoopLink {
           deps.feedback$.next(m.value);
         }),
       ]);
-      consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m, { signal }) => {
+      consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset, essential: false }, async (m, { signal }) => {
         const o = await outcomeOf(m.partition, m.offset, signal);
         if (!o.ok) throw new OrchestratorError('POLICY_REFUSED', refusal(m.value, o.issues), { retriable: false });
       }));
       // decoding and validation dead-letter bad feedback once per deployment; the readers above did the rest
-      consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async () => undefined));
+      consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset, essential: false }, async () => undefined));
       log.info({ policies: loop.policies().map((p) => `${p.target}@${p.version}`) }, 'feedback loop linked');
     },
     ready: () => outbox?.ready() ?? Promise.resolve(),

@@ -359,11 +359,11 @@ export function createWorker(options: WorkerOptions): Worker {
       await link?.start(); // the current policies are applied before the first request is taken
       consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
       if (signals !== undefined) {
-        consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => signals.handle(m.value)));
+        consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset, essential: false }, (m) => signals.handle(m.value)));
       }
       if (options.inbound !== false && link === undefined) {
-        consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset }, async (m) => feedback$.next(m.value)));
-        consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset }, async (m) => policies$.next(m.value)));
+        consumptions.push(await transport.consume('feedback', { group: `${group}.feedback`, maxInFlight: 64, ...reset, essential: false }, async (m) => feedback$.next(m.value)));
+        consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset, essential: false }, async (m) => policies$.next(m.value)));
       }
       board.set('requests', 'up');
       log.info({ group, topologies: [...byName.keys()] }, 'worker started');
