@@ -31,6 +31,13 @@ describe('simulated task', () => {
     expect(simJudge(JSON.stringify({ question: 'What is 37 + 45?' }), JSON.stringify('The sum is 82'))).toBe(1);
     expect(simJudge('no question', '82')).toBe(0);
     expect(simJudge('What is 1 + 1?', { text: 'none' })).toBe(0);
+    // an llm node's output, as a value and as the JSON text of an evaluation request: its text counts, not its usage
+    const out = { text: '1 + 2 = 3.', usage: { inputTokens: 12, outputTokens: 5 }, costUsd: 0.00001 };
+    expect(simJudge('{"question":"What is 1 + 2?"}', out)).toBe(1);
+    expect(simJudge('{"question":"What is 1 + 2?"}', JSON.stringify(out))).toBe(1);
+    expect(simJudge('What is 1 + 2?', JSON.stringify({ ...out, text: '1 + 2 = 4.' }))).toBe(0);
+    expect(simJudge('What is 1 + 2?', '3')).toBe(1);
+    expect(simJudge('What is 1 + 2?', '{not json 3')).toBe(1);
   });
 
   it('quality 1 always answers right; quality 0 never does, with a plausible sum (off by 1 to 10)', () => {

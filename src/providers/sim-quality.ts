@@ -74,11 +74,31 @@ export function simAnswer(prompt: string, quality: number, seed: number): string
   return `${a} + ${b} = ${sum}.`;
 }
 
-/** The text to look in: a string as is, anything else as JSON (a run's input object, a node's output). */
+/** A value's `text` when it is an object with a string `text` (an llm node's output), else the value. */
+function unwrap(v: unknown): unknown {
+  return typeof v === 'object' && v !== null && typeof (v as { text?: unknown }).text === 'string' ? (v as { text: string }).text : v;
+}
+
+/**
+ * The text to look in: an llm node's output (`{ text }`) by its text, a string as is, or, when
+ * the string is JSON text (an evaluation request's `input` / `output`), what it holds; anything
+ * else as JSON.
+ */
 function textOf(v: unknown): string {
-  if (typeof v === 'string') return v;
+  let x = unwrap(v);
+  if (typeof x === 'string') {
+    const raw = x;
+    const t = raw.trimStart();
+    if (!(t.startsWith('{') || t.startsWith('"') || t.startsWith('['))) return raw;
+    try {
+      x = unwrap(JSON.parse(raw) as unknown);
+    } catch {
+      return raw;
+    }
+  }
+  if (typeof x === 'string') return x;
   try {
-    return JSON.stringify(v) ?? '';
+    return JSON.stringify(x) ?? '';
   } catch {
     return '';
   }
@@ -86,13 +106,15 @@ function textOf(v: unknown): string {
 
 /**
  * The simulated evaluator: 1 when the last integer of `output` is the sum the task question in
- * `input` asks for, else 0. `input` and `output` may be strings (as in an evaluation request's
- * JSON text) or any JSON value; an input with no question scores 0.
+ * `input` asks for, else 0. `input` and `output` may be plain strings, JSON text (as in an
+ * evaluation request) or JSON values; an llm node's output (`{ text, usage, … }`) is judged by
+ * its `text`. An input with no question scores 0.
  *
  * @example
  * ```ts
  * simJudge({ question: 'What is 37 + 45?' }, '37 + 45 = 82.'); // 1
  * simJudge('What is 37 + 45?', 'It is 81'); // 0
+ * simJudge('{"question":"What is 1 + 2?"}', '{"text":"1 + 2 = 3.","costUsd":0.00001}'); // 1
  * ```
  */
 export function simJudge(input: unknown, output: unknown): 0 | 1 {
