@@ -1,16 +1,75 @@
 /**
  * Static checks run before anything executes: ids, dependencies, caps, routes,
- * pools that cannot be held, cycles (named as paths), and nodes or joins that can
- * never run. Returns data; never throws: nothing recurses per node, so a graph of
+ * pools that cannot be held, cycles (named as paths), nodes or joins that can
+ * never run, and the experiment (its shape, its traffic, the nodes its variants change). Returns data; never throws: nothing recurses per node, so a graph of
  * any size or depth is checked in linear time.
  * @module
  */
-import type { Issue } from '../errors.ts';
-import type { Topology } from '../definition/types.ts';
+import * as z from 'zod';
+import { toIssues, type Issue } from '../errors.ts';
+import type { ExperimentSpec, NodeOverride, Topology } from '../definition/types.ts';
 import { buildGraph, type Graph } from './graph.ts';
 import { describeCycle, eachCycle } from './cycles.ts';
 
 const ID = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/**
+ * Schema of a {@link NodeOverride}: what a variant, a policy or a bandit arm changes on one llm node.
+ *
+ * @example
+ * ```ts
+ * NodeOverrideSchema.parse({ model: ['sim:fast', 'sim:default'], temperature: 0.2, maxTokens: 256 });
+ * ```
+ */
+export const NodeOverrideSchema = z.strictObject({
+  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
+  system: z.string().optional(),
+  prompt: z.string().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().positive().optional(),
+});
+
+/**
+ * Schema of an {@link ExperimentSpec}'s shape (variant names are ids, weights are >= 0).
+ * `validateTopology` checks the rest against the topology: some traffic, a known control,
+ * and variants that change llm nodes the topology has.
+ *
+ * @example
+ * ```ts
+ * ExperimentSpecSchema.parse({ stickyBy: 'tenant', variants: { control: { weight: 9 }, b: { weight: 1, nodes: { answer: { model: 'sim:fast' } } } } });
+ * ```
+ */
+export const ExperimentSpecSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  stickyBy: z.enum(['user', 'tenant', 'run']).optional(),
+  variants: z.record(
+    z.string().regex(ID, 'a variant name is an id (letters, digits, _ . -; not starting with a digit)'),
+    z.strictObject({
+      weight: z.number().nonnegative(),
+      nodes: z.record(z.string().min(1), NodeOverrideSchema).optional(),
+      description: z.string().optional(),
+    }),
+  ).refine((v) => Object.keys(v).length > 0, 'an experiment needs at least one variant'),
+  control: z.string().min(1).optional(),
+});
+
+/** `true` when A and B have the same keys and each accepts the other. */
+type Same<A, B> = [A] extends [B] ? [B] extends [A] ? [keyof A] extends [keyof B] ? [keyof B] extends [keyof A] ? true : false : false : false : false;
+type Assert<T extends true> = T;
+
+/**
+ * Compiles only while the schemas accept exactly what the interfaces describe.
+ *
+ * @example
+ * ```ts
+ * // adding a field to ExperimentSpec but not to ExperimentSpecSchema breaks the build here
+ * ```
+ */
+export type ExperimentSchemasMatch = [
+  Assert<Same<NodeOverride, z.input<typeof NodeOverrideSchema>>>,
+  Assert<Same<ExperimentSpec, z.input<typeof ExperimentSpecSchema>>>,
+  Assert<Same<ExperimentSpec, z.output<typeof ExperimentSpecSchema>>>,
+];
 
 /** Result of {@link validateTopology}. */
 export type Validation =
@@ -73,6 +132,7 @@ export function validateTopology(t: Topology): Validation {
       }
     }
   });
+  if (t.experiment !== undefined) experimentIssues(t, g, issues);
   for (const issue of built.issues) issues.push(issue); // no spread: there may be more issues than a call takes arguments
   if (t.output !== undefined && !g.index.has(t.output)) issues.push({ code: 'missing_output', path: ['output'], message: `output names missing node '${t.output}'` });
   if (g.order === undefined) {
@@ -84,6 +144,33 @@ export function validateTopology(t: Topology): Validation {
     for (const issue of neverRuns(g)) issues.push(issue);
   }
   return issues.length === 0 ? { ok: true, graph: g, issues: [] } : { ok: false, graph: g, issues };
+}
+
+/** The experiment's shape, then what only the topology can tell: traffic, control, the nodes variants change. */
+function experimentIssues(t: Topology, g: Graph, issues: Issue[]): void {
+  const parsed = ExperimentSpecSchema.safeParse(t.experiment);
+  if (!parsed.success) {
+    for (const issue of toIssues(parsed.error.issues, ['experiment'])) issues.push(issue);
+    return;
+  }
+  const e = parsed.data;
+  const names = Object.keys(e.variants);
+  if (!names.some((n) => e.variants[n]!.weight > 0)) {
+    issues.push({ code: 'no_traffic', path: ['experiment', 'variants'], message: 'every variant has weight 0: give at least one a positive weight' });
+  }
+  if (e.control !== undefined && !names.includes(e.control)) {
+    issues.push({ code: 'unknown_control', path: ['experiment', 'control'], message: `control '${e.control}' is not a variant (variants: ${names.join(', ')})` });
+  }
+  for (const name of names) {
+    for (const id of Object.keys(e.variants[name]!.nodes ?? {})) {
+      const at = g.index.get(id);
+      const path = ['experiment', 'variants', name, 'nodes', id];
+      if (at === undefined) issues.push({ code: 'unknown_node', path, message: `variant '${name}' changes missing node '${id}'` });
+      else if (t.nodes[at]!.kind !== 'llm') {
+        issues.push({ code: 'not_llm_node', path, message: `variant '${name}' changes '${id}', a ${t.nodes[at]!.kind} node; variants change llm nodes only` });
+      }
+    }
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import * as z from 'zod';
 import { toIssues, type Issue } from '../errors.ts';
-import { validateTopology } from '../compiler/validate.ts';
+import { ExperimentSpecSchema, validateTopology } from '../compiler/validate.ts';
 import type { Registry } from './registry.ts';
 import type { NodeContext, NodeDef, Topology } from '../definition/types.ts';
 import { map } from '../../operators/map.ts';
@@ -32,13 +32,21 @@ const common = {
   description: z.string().optional(),
 };
 
-/** zod schema of a topology document (JSON or YAML). */
+/**
+ * zod schema of a topology document (JSON or YAML).
+ *
+ * @example
+ * ```ts
+ * TopologyDocSchema.parse({ name: 'qa', experiment: { variants: { control: { weight: 1 } } }, nodes: [{ id: 'a', kind: 'map', op: 'upper' }] });
+ * ```
+ */
 export const TopologyDocSchema = z.strictObject({
   name: id,
   description: z.string().optional(),
   input: id.optional().describe('name of a registered input schema'),
   output: id.optional().describe('node whose output is the run output'),
   maxInFlight: z.number().int().positive().optional(),
+  experiment: ExperimentSpecSchema.optional().describe('an A/B experiment: variants, their weights and what each changes on llm nodes'),
   nodes: z.array(
     z.discriminatedUnion('kind', [
       z.strictObject({ ...common, kind: z.literal('map'), op: id }),
@@ -132,6 +140,7 @@ export function parseTopology(doc: unknown, registry: Registry): ParseResult {
   if (input !== undefined) t.input = input;
   if (d.output !== undefined) t.output = d.output;
   if (d.maxInFlight !== undefined) t.maxInFlight = d.maxInFlight;
+  if (d.experiment !== undefined) t.experiment = d.experiment;
   const v = validateTopology(t);
   return v.ok ? { ok: true, topology: t } : { ok: false, issues: v.issues };
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { Observable } from 'rxjs';
+import { mulberry32 } from '../primitives/random.ts';
 import type { CompletionRequest, Provider, ProviderEvent, ToolCall } from './types.ts';
 import { SIM_QUALITY_MODELS, simAnswer } from './sim-quality.ts';
 
@@ -78,18 +79,6 @@ const BANK = [
 ];
 const CONNECTIVES = ['', 'In short, ', 'Moreover, ', 'As a result, ', 'Note that ', 'In practice, '];
 
-/** mulberry32: a tiny, well-known seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hash(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
@@ -147,7 +136,7 @@ function proseTokens(req: CompletionRequest, seed: number, count: number): strin
     .map((x) => x.replace(/^[\s\-*]*([A-Z][\w ]{0,40}:\s*)?/, '').trim())
     .filter((x) => x.split(/\s+/).length >= 5);
   const pool = [...new Set([...fromPrompt, ...BANK])];
-  const rand = prng(seed ^ hash(req.messages.map((m) => m.content).join('\n')));
+  const rand = mulberry32(seed ^ hash(req.messages.map((m) => m.content).join('\n')));
   const cache = new Map<number, string[]>();
   const out: string[] = [];
   // sentences in a seeded shuffled order, each used once before any repeats

@@ -101,6 +101,11 @@ export interface RunSummary {
   readonly models: Readonly<Record<string, string>>;
   readonly tenant: string | undefined;
   readonly user: string | undefined;
+  /**
+   * Outputs of the nodes that completed, by node id (computed on first read; an evaluation of
+   * one marked node needs its output). Absent on summaries not made by the engine.
+   */
+  readonly outputs?: Readonly<Record<string, unknown>>;
 }
 
 /**

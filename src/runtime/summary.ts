@@ -62,5 +62,17 @@ export function summaryOf(run: Run): RunSummary {
   };
   if (run.error !== undefined) s.error = serializeError(run.error);
   if (run.usage !== undefined) s.usage = { ...run.usage };
+  let outputs: Record<string, unknown> | undefined;
+  Object.defineProperty(s, 'outputs', {
+    enumerable: true,
+    get: () => {
+      if (outputs === undefined) {
+        outputs = {};
+        const ids = run.plan.ids;
+        for (let i = 0; i < ids.length; i++) if (run.state[i] === DONE) outputs[ids[i]!] = run.outputs[i];
+      }
+      return outputs;
+    },
+  });
   return s;
 }

@@ -38,3 +38,29 @@ describe('topologyVersion', () => {
     expect(topologyVersion(a)).not.toBe(topologyVersion(b));
   });
 });
+
+describe('topologyVersion and experiments', () => {
+  const plain = () => topology('plain', { input: z.object({ q: z.string() }), maxInFlight: 4 })
+    .llm('answer', { model: 'sim:default', prompt: ({ input }) => input.q, system: 'be brief' })
+    .map('shout', { after: ['answer'], run: ({ deps }) => deps.answer.text.toUpperCase() })
+    .build({ output: 'shout' });
+  const withExperiment = (weightB: number, model = 'sim:other') => topology('plain', {
+    input: z.object({ q: z.string() }),
+    maxInFlight: 4,
+    experiment: { variants: { control: { weight: 100 - weightB }, b: { weight: weightB, nodes: { answer: { model } } } } },
+  })
+    .llm('answer', { model: 'sim:default', prompt: ({ input }) => input.q, system: 'be brief' })
+    .map('shout', { after: ['answer'], run: ({ deps }) => deps.answer.text.toUpperCase() })
+    .build({ output: 'shout' });
+
+  it('keeps the version of a topology without an experiment as it was before experiments counted', () => {
+    // The value recorded before `experiment` joined the hash: durable runs started then still recover.
+    expect(topologyVersion(plain())).toBe('v1:a34a1ae55d76bcac6ea4cf8e2c02612c69b12cc575ead9dbcceff17ac5045a1d');
+  });
+
+  it('changes with an experiment, its weights and what a variant changes', () => {
+    const versions = [plain(), withExperiment(10), withExperiment(20), withExperiment(10, 'sim:third')].map(topologyVersion);
+    expect(new Set(versions).size).toBe(4);
+    expect(topologyVersion(withExperiment(10))).toBe(versions[1]);
+  });
+});

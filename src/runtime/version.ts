@@ -11,7 +11,8 @@ const cache = new WeakMap<Topology, string>();
 
 /**
  * The version of a topology: `v1:` and the sha256 (hex) of its definition — name,
- * declared output, admission limit, input schema, and per node its id, kind, edges
+ * declared output, admission limit, input schema, experiment (variants, weights, what
+ * each variant changes; a topology without one hashes as before experiments existed), and per node its id, kind, edges
  * (`after`, branches, `onError`, `streamFrom`), settings, config, prompt and model
  * settings, output schema (as JSON Schema), and the source text of its functions
  * (the node's own and those of the spec it was built from). Sub-topologies count by
@@ -33,6 +34,7 @@ export function topologyVersion(topology: AnyTopology): string {
       output: t.output,
       maxInFlight: t.maxInFlight,
       input: t.input,
+      experiment: t.experiment, // absent: no key at all, so versions of topologies without one stay as they were
       nodes: t.nodes.map(nodeShape),
     }, new Set());
     v = `v1:${createHash('sha256').update(canon).digest('hex')}`;

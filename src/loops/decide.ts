@@ -1,0 +1,238 @@
+/**
+ * A run's decision, precomputed: for one topology under one policy version (and one set of
+ * paused variants and open quality breakers), a {@link Plan} holds every variant's merged
+ * node overrides, the bandits and their arms' overrides, and the evaluation sampling, so
+ * `decide` is a hash, a few table lookups and the bandits' picks.
+ * @module
+ */
+import type { AnyTopology, NodeOverride } from '../definition/types.ts';
+import type { DecisionRequest, RunDecision } from '../runtime/loop.ts';
+import { bucketOf } from './experiments.ts';
+import type { Bandit, BanditPolicy, PolicyVersion } from './types.ts';
+
+/** One bandit of a plan: the llm node it picks for, and each arm's merged override per variant. */
+export interface BanditSlot {
+  readonly node: string;
+  readonly policy: BanditPolicy;
+  readonly bandit: Bandit;
+  /** By variant index (0 without an experiment), by arm name. */
+  readonly merged: readonly Readonly<Record<string, NodeOverride>>[];
+}
+
+/**
+ * What `decide` needs of one topology under one policy version.
+ *
+ * @example
+ * ```ts
+ * const plan = compilePlan({ topology: qa, policy, paused: new Set(), breakers: new Set(), bandit: getBandit, sampleRate: 1 });
+ * const d = decideWith(plan, request, random);
+ * ```
+ */
+export interface Plan {
+  readonly topology: AnyTopology;
+  readonly policy: PolicyVersion | undefined;
+  /** The policy version (0: none). */
+  readonly version: number;
+  /** Variant names in order (empty without an experiment). */
+  readonly variants: readonly string[];
+  readonly control: string | undefined;
+  /** The sticky key's source. */
+  readonly stickyBy: 'user' | 'tenant' | 'run';
+  readonly salt: string;
+  /** Cumulative weight shares in [0, 1] by variant index (the last is 1). */
+  readonly cumulative: readonly number[];
+  /** The variant a run assigned to index i takes (control for a paused one). */
+  readonly resolved: readonly number[];
+  /** Merged overrides by variant index (index 0 without an experiment). */
+  readonly overrides: readonly (Readonly<Record<string, NodeOverride>> | undefined)[];
+  readonly bandits: readonly BanditSlot[];
+  readonly sampleRate: number;
+  readonly evaluationNodes: readonly string[] | undefined;
+  readonly promptVersion: string | null;
+}
+
+/**
+ * What a plan is compiled from.
+ *
+ * @example
+ * ```ts
+ * const input: PlanInput = { topology: qa, policy: undefined, paused: new Set(), breakers: new Set(), bandit: (node, p) => getBandit(node, p), sampleRate: 0.1 };
+ * ```
+ */
+export interface PlanInput {
+  readonly topology: AnyTopology;
+  readonly policy: PolicyVersion | undefined;
+  readonly paused: ReadonlySet<string>;
+  /** Models whose quality breaker is open: dropped from every llm node's chain. */
+  readonly breakers: ReadonlySet<string>;
+  /** The bandit of an llm node (the loop keeps them across plans). */
+  readonly bandit: (node: string, policy: BanditPolicy) => Bandit;
+  /** Default evaluation sampling (the policy's `evaluation` wins). */
+  readonly sampleRate: number;
+  readonly evaluationNodes?: readonly string[] | undefined;
+}
+
+/** Merges per-node overrides: `over`'s fields win, node by node. */
+function mergeNodes(
+  base: Readonly<Record<string, NodeOverride>> | undefined,
+  over: Readonly<Record<string, NodeOverride>> | undefined,
+): Record<string, NodeOverride> {
+  const out: Record<string, NodeOverride> = { ...base };
+  if (over !== undefined) for (const [id, o] of Object.entries(over)) out[id] = { ...out[id], ...o };
+  return out;
+}
+
+/**
+ * Drops models with an open quality breaker from each llm node's chain (the override's, else
+ * the node's own); when every model of the override is broken, the node's own chain (minus
+ * broken ones) is used; when nothing is left, the chain is kept as it is (a run needs a model).
+ */
+function dropBroken(topology: AnyTopology, ov: Record<string, NodeOverride>, breakers: ReadonlySet<string>): Record<string, NodeOverride> {
+  if (breakers.size === 0) return ov;
+  for (const node of topology.nodes) {
+    if (node.kind !== 'llm') continue;
+    const own = node.models ?? [];
+    const m = ov[node.id]?.model;
+    const chain = m === undefined ? own : typeof m === 'string' ? [m] : m;
+    let kept = chain.filter((x) => !breakers.has(x));
+    if (kept.length === chain.length) continue;
+    if (kept.length === 0) kept = own.filter((x) => !breakers.has(x));
+    if (kept.length === 0) continue;
+    ov[node.id] = { ...ov[node.id], model: kept.length === 1 ? kept[0]! : kept };
+  }
+  return ov;
+}
+
+const isEmpty = (o: Record<string, unknown>): boolean => {
+  for (const _ in o) return false;
+  return true;
+};
+
+/**
+ * Compiles a topology's plan under a policy version, paused variants and open breakers.
+ *
+ * @example
+ * ```ts
+ * const plan = compilePlan({ topology: qa, policy: registry.current('qa'), paused, breakers, bandit, sampleRate: 1 });
+ * ```
+ */
+export function compilePlan(input: PlanInput): Plan {
+  const { topology, policy, paused, breakers } = input;
+  const doc = policy?.document;
+  const exp = topology.experiment;
+  const variants = exp === undefined ? [] : Object.keys(exp.variants);
+  const control = exp === undefined ? undefined : exp.control ?? variants[0];
+  const controlIdx = control === undefined ? -1 : variants.indexOf(control);
+  const weights = variants.map((v) => Math.max(0, doc?.variants?.[v] ?? exp!.variants[v]!.weight));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let acc = 0;
+  const cumulative = weights.map((w) => (acc += total > 0 ? w / total : 1 / weights.length));
+  if (cumulative.length > 0) cumulative[cumulative.length - 1] = 1;
+  const resolved = variants.map((v, i) => (paused.has(v) && controlIdx >= 0 ? controlIdx : i));
+  const count = Math.max(1, variants.length);
+  const overrides: (Record<string, NodeOverride> | undefined)[] = [];
+  const rawByVariant: Record<string, NodeOverride>[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = variants[i];
+    const raw = mergeNodes(v === undefined ? undefined : exp!.variants[v]!.nodes, doc?.nodes);
+    rawByVariant.push(raw);
+    const ov = dropBroken(topology, { ...raw }, breakers);
+    overrides.push(isEmpty(ov) ? undefined : ov);
+  }
+  const bandits: BanditSlot[] = [];
+  for (const [node, bp] of Object.entries(doc?.bandits ?? {})) {
+    const merged = rawByVariant.map((raw) => {
+      const byArm: Record<string, NodeOverride> = {};
+      for (const [arm, armOv] of Object.entries(bp.arms)) {
+        byArm[arm] = dropBroken(topology, { ...raw, [node]: { ...raw[node], ...armOv } }, breakers)[node]!;
+      }
+      return byArm;
+    });
+    bandits.push({ node, policy: bp, bandit: input.bandit(node, bp), merged });
+  }
+  const evaluation = doc?.evaluation;
+  return {
+    topology,
+    policy,
+    version: policy?.version ?? 0,
+    variants,
+    control,
+    stickyBy: exp?.stickyBy ?? 'user',
+    salt: exp?.name ?? topology.name,
+    cumulative,
+    resolved,
+    overrides,
+    bandits,
+    sampleRate: evaluation?.sampleRate ?? input.sampleRate,
+    evaluationNodes: evaluation === undefined ? input.evaluationNodes : evaluation.nodes,
+    promptVersion: doc?.promptVersion ?? null,
+  };
+}
+
+/**
+ * The key a run's assignments stick to: its user (else tenant, else run id), its tenant
+ * (else run id), or its run id.
+ *
+ * @example
+ * ```ts
+ * stickyKey('user', request); // 'u7'
+ * ```
+ */
+export function stickyKey(by: 'user' | 'tenant' | 'run', req: DecisionRequest): string {
+  if (by === 'run') return req.runId;
+  if (by === 'tenant') return req.tenant ?? req.runId;
+  return req.user ?? req.tenant ?? req.runId;
+}
+
+/**
+ * The variant index a key is assigned to (before pausing).
+ *
+ * @example
+ * ```ts
+ * plan.variants[assignIndex(plan, 'u7')];
+ * ```
+ */
+export function assignIndex(plan: Plan, key: string): number {
+  const u = bucketOf(key, plan.salt);
+  const c = plan.cumulative;
+  for (let i = 0; i < c.length; i++) if (u < c[i]!) return i;
+  return c.length - 1;
+}
+
+/**
+ * A run's decision under a plan: its variant (a paused one's runs go to control), the
+ * merged overrides, each bandit's pick and whether it is sampled for evaluation.
+ *
+ * @example
+ * ```ts
+ * const d = decideWith(plan, request, () => random.next());
+ * ```
+ */
+export function decideWith(plan: Plan, req: DecisionRequest, random: () => number): RunDecision {
+  let vi = 0;
+  let variant: string | undefined;
+  if (plan.variants.length > 0) {
+    vi = plan.resolved[assignIndex(plan, stickyKey(plan.stickyBy, req))]!;
+    variant = plan.variants[vi];
+  }
+  let overrides = plan.overrides[vi];
+  let arms: Record<string, string> | undefined;
+  if (plan.bandits.length > 0) {
+    const ov: Record<string, NodeOverride> = { ...overrides };
+    arms = {};
+    for (const slot of plan.bandits) {
+      const arm = slot.bandit.choose();
+      arms[slot.node] = arm;
+      const o = slot.merged[vi]![arm];
+      if (o !== undefined) ov[slot.node] = o;
+    }
+    overrides = ov;
+  }
+  const rate = plan.sampleRate;
+  const evaluate = rate >= 1 ? true : rate <= 0 ? false : random() < rate;
+  const d: { -readonly [K in keyof RunDecision]: RunDecision[K] } = { policyVersion: plan.version, evaluate };
+  if (variant !== undefined) d.variant = variant;
+  if (overrides !== undefined) d.overrides = overrides;
+  if (arms !== undefined) d.arms = arms;
+  return d;
+}

@@ -1,0 +1,175 @@
+/**
+ * What a loop keeps of each ended run so feedback that arrives later can be joined to it:
+ * a bounded cache of {@link RunInfo} (oldest evicted first) and a bounded set of the
+ * feedback ids already counted (duplicates are refused).
+ * @module
+ */
+import * as z from 'zod';
+import type { RunSummary } from '../runtime/loop.ts';
+
+/**
+ * What feedback is joined to: the ended run's decision, models, cost and who it was for.
+ *
+ * @example
+ * ```ts
+ * const info: RunInfo = { runId: 'r1', topology: 'qa', variant: 'control', policyVersion: 2, models: { answer: 'sim:a' },
+ *   arms: {}, costUsd: 0.001, tenant: null, user: 'u1', endedAt: Date.now(), input: { q: 'hi' } };
+ * ```
+ */
+export interface RunInfo {
+  readonly runId: string;
+  readonly topology: string;
+  /** `''` when the run had no variant. */
+  readonly variant: string;
+  /** 0 when the topology had no policy. */
+  readonly policyVersion: number;
+  /** The model that answered, by llm node id. */
+  readonly models: Readonly<Record<string, string>>;
+  /** Bandit choices by decision name (the llm node id): the arm taken. */
+  readonly arms: Readonly<Record<string, string>>;
+  readonly costUsd: number;
+  readonly tenant: string | null;
+  readonly user: string | null;
+  /** Epoch ms. */
+  readonly endedAt: number;
+  /** The run input (the context of experience records); undefined when unknown. */
+  readonly input?: unknown;
+}
+
+/**
+ * Schema of {@link RunInfo}: what a `lookup` (e.g. over a run store) must answer.
+ *
+ * @example
+ * ```ts
+ * RunInfoSchema.parse(await lookup('r1'));
+ * ```
+ */
+export const RunInfoSchema = z.object({
+  runId: z.string().min(1),
+  topology: z.string().min(1),
+  variant: z.string(),
+  policyVersion: z.number().int().nonnegative(),
+  models: z.record(z.string(), z.string()),
+  arms: z.record(z.string(), z.string()),
+  costUsd: z.number().finite().nonnegative(),
+  tenant: z.string().nullable(),
+  user: z.string().nullable(),
+  endedAt: z.number().finite(),
+  input: z.unknown().optional(),
+});
+
+/**
+ * The run info of an ended run's summary.
+ *
+ * @example
+ * ```ts
+ * cache.put(runInfoOf(summary));
+ * ```
+ */
+export function runInfoOf(s: RunSummary): RunInfo {
+  const d = s.decision;
+  return {
+    runId: s.runId,
+    topology: s.topology,
+    variant: d?.variant ?? '',
+    policyVersion: d?.policyVersion ?? 0,
+    models: s.models,
+    arms: d?.arms ?? {},
+    costUsd: s.usage?.costUsd ?? 0,
+    tenant: s.tenant ?? null,
+    user: s.user ?? null,
+    endedAt: s.endedAt,
+    input: s.input,
+  };
+}
+
+/**
+ * The model a feedback message judges: the named node's model, else the run's only model,
+ * else `''` (several models, or none).
+ *
+ * @example
+ * ```ts
+ * modelOf(info, 'answer'); // 'sim:a'
+ * ```
+ */
+export function modelOf(info: RunInfo, nodeId: string | null | undefined): string {
+  if (nodeId) return info.models[nodeId] ?? '';
+  let only = '';
+  for (const k in info.models) {
+    if (only !== '') return '';
+    only = info.models[k]!;
+  }
+  return only;
+}
+
+/**
+ * A map that keeps at most `capacity` entries, evicting the oldest inserted first.
+ *
+ * @example
+ * ```ts
+ * const cache = new BoundedMap<string, RunInfo>(100_000);
+ * cache.set(info.runId, info);
+ * ```
+ */
+export class BoundedMap<K, V> {
+  readonly #map = new Map<K, V>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  get(key: K): V | undefined {
+    return this.#map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+
+  /** Sets a key (a key set again moves to the newest end); evicts the oldest past capacity. */
+  set(key: K, value: V): void {
+    if (this.#map.has(key)) this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.#capacity) {
+      const oldest = this.#map.keys().next();
+      if (oldest.done !== true) this.#map.delete(oldest.value);
+    }
+  }
+}
+
+/**
+ * A set that keeps at most `capacity` members, forgetting the oldest added first.
+ *
+ * @example
+ * ```ts
+ * const seen = new BoundedSet<string>(100_000);
+ * if (!seen.add(feedbackId)) console.log('duplicate');
+ * ```
+ */
+export class BoundedSet<K> {
+  readonly #map: BoundedMap<K, true>;
+
+  constructor(capacity: number) {
+    this.#map = new BoundedMap(capacity);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+
+  /** Adds a member; false when it was there already. */
+  add(key: K): boolean {
+    if (this.#map.has(key)) return false;
+    this.#map.set(key, true);
+    return true;
+  }
+}
