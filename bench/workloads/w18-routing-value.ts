@@ -12,18 +12,22 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEngine, type AnyTopology, type RunLoop } from '../../src/index.ts';
+import { createEngine, type AnyTopology } from '../../src/index.ts';
+import type { RunLoop } from '../../src/runtime/loop.ts';
 import { createLoop } from '../../src/loops/index.ts';
 import { createRandom } from '../../src/primitives/random.ts';
-import { ARMS, BANDIT_POLICY, demoQuestions, judge, policyUpdate, sumQa } from '../../topologies/loop-demo.ts';
+// topologies/loop-demo.ts imports 'llm-orchestrator' by name: it is loaded in run() only, so the
+// other workloads' children (which run without --conditions=llmo-source) never resolve it
+type Demo = typeof import('../../topologies/loop-demo.ts');
 import type { Workload } from '../lib/types.ts';
 import { lineChart } from '../lib/svg.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Runs per share point of the chart. */
 const WINDOW = 100;
-const ARM_NAMES = Object.keys(ARMS) as (keyof typeof ARMS)[];
-const COLORS: Record<keyof typeof ARMS, string> = { small: '#2a9d8f', medium: '#e76f51', large: '#264653' };
+type Arm = keyof Demo['ARMS'];
+const ARM_NAMES: readonly Arm[] = ['small', 'medium', 'large'];
+const COLORS: Record<Arm, string> = { small: '#2a9d8f', medium: '#e76f51', large: '#264653' };
 
 interface Outcome {
   /** Share of right answers. */
@@ -35,7 +39,7 @@ interface Outcome {
 }
 
 /** Runs every question once, one at a time, on an engine with `loop` (or a fixed model). */
-async function play(t: AnyTopology, questions: readonly string[], opts: { loop?: RunLoop; model?: string; onEnd?: () => void }): Promise<Outcome> {
+async function play(demo: Demo, t: AnyTopology, questions: readonly string[], opts: { loop?: RunLoop; model?: string }): Promise<Outcome> {
   const engine = createEngine(opts.loop === undefined ? {} : { loop: opts.loop });
   let right = 0;
   let cost = 0;
@@ -45,19 +49,17 @@ async function play(t: AnyTopology, questions: readonly string[], opts: { loop?:
     const r = await engine.run(t, input, { runId: `w18-${i}`, ...(opts.model === undefined ? {} : { overrides: { answer: { model: opts.model } } }) });
     if (r.status !== 'completed') throw new Error(`run ${i} ${r.status}: ${r.error?.message}`);
     const out = r.output as { text: string; model: string };
-    right += judge(input, out).score;
+    right += demo.judge(input, out).score;
     cost += r.usage.costUsd;
     models.push(out.model);
-    opts.onEnd?.();
   }
   await engine.shutdown();
   return { quality: right / questions.length, cost: cost / questions.length, models };
 }
 
 /** A loop that sends each run to a uniformly random arm (seeded). */
-function uniformLoop(seed: number): RunLoop {
+function uniformLoop(models: readonly string[], seed: number): RunLoop {
   const random = createRandom(seed);
-  const models = Object.values(ARMS);
   return {
     decide: () => ({ overrides: { answer: { model: models[Math.floor(random.next() * models.length)]! } } }),
     ended: () => undefined,
@@ -66,11 +68,11 @@ function uniformLoop(seed: number): RunLoop {
 }
 
 /** Share of each arm in consecutive windows of `WINDOW` runs. */
-function shares(models: readonly string[]): Record<keyof typeof ARMS, [number, number][]> {
-  const out = { small: [], medium: [], large: [] } as Record<keyof typeof ARMS, [number, number][]>;
+function shares(arms: Demo['ARMS'], models: readonly string[]): Record<Arm, [number, number][]> {
+  const out: Record<Arm, [number, number][]> = { small: [], medium: [], large: [] };
   for (let end = WINDOW; end <= models.length; end += WINDOW) {
     const w = models.slice(end - WINDOW, end);
-    for (const a of ARM_NAMES) out[a].push([end, w.filter((m) => m === ARMS[a]).length / WINDOW]);
+    for (const a of ARM_NAMES) out[a].push([end, w.filter((m) => m === arms[a]).length / WINDOW]);
   }
   return out;
 }
@@ -102,11 +104,13 @@ export const workload: Workload = {
   timeoutMs: (mode) => (mode === 'quick' ? 60_000 : 180_000),
   async run(ctx) {
     if (ctx.system.id !== 'llm-orchestrator') throw new Error(`w18 measures llm-orchestrator's loop, not ${ctx.system.id}`);
+    const demo: Demo = await import('../../topologies/loop-demo.ts');
+    const { ARMS, BANDIT_POLICY, judge, policyUpdate, sumQa } = demo;
     const n = ctx.mode === 'quick' ? 1_000 : 5_000;
-    const questions = demoQuestions(n, 7 + ctx.rep);
-    const best = await play(sumQa, questions, { model: ARMS.large });
-    const cheapest = await play(sumQa, questions, { model: ARMS.small });
-    const random = await play(sumQa, questions, { loop: uniformLoop(11 + ctx.rep) });
+    const questions = demo.demoQuestions(n, 7 + ctx.rep);
+    const best = await play(demo, sumQa, questions, { model: ARMS.large });
+    const cheapest = await play(demo, sumQa, questions, { model: ARMS.small });
+    const random = await play(demo, sumQa, questions, { loop: uniformLoop(Object.values(ARMS), 11 + ctx.rep) });
     const loop = createLoop({ topologies: [sumQa], seed: 13 + ctx.rep });
     const applied = loop.applyPolicy(policyUpdate(sumQa.name, 1, BANDIT_POLICY, 'w18 bandit'));
     if (!applied.ok) throw new Error(`bandit policy refused: ${applied.issues.map((i) => i.message).join('; ')}`);
@@ -118,10 +122,10 @@ export const workload: Workload = {
       if (outcome !== 'joined') throw new Error(`feedback for ${e.runId}: ${outcome}`);
       fed++;
     });
-    const bandit = await play(sumQa, questions, { loop });
+    const bandit = await play(demo, sumQa, questions, { loop });
     sub.unsubscribe();
     if (fed !== n) throw new Error(`${fed} feedback messages for ${n} runs`);
-    const s = shares(bandit.models);
+    const s = shares(ARMS, bandit.models);
     const last = bandit.models.slice(-1_000);
     writeFileSync(path.join(here, '..', 'results', 'w18-convergence.svg'), lineChart({
       title: `W18: the bandit's traffic share per arm (windows of ${WINDOW} runs, SIMULATED models)`,

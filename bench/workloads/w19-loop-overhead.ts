@@ -7,7 +7,9 @@
  * @module
  */
 import { z } from 'zod';
-import { createEngine, topology, type AnyTopology, type RunLoop } from '../../src/index.ts';
+import { createEngine, topology, type AnyTopology } from '../../src/index.ts';
+import type { RunDecision, RunLoop } from '../../src/runtime/loop.ts';
+import { topologyVersion } from '../../src/runtime/version.ts';
 import { createLoop } from '../../src/loops/index.ts';
 import type { Workload } from '../lib/types.ts';
 import { median } from '../lib/stats.ts';
@@ -35,11 +37,13 @@ async function perRun(run: (i: number) => Promise<void>, n: number): Promise<num
 export const workload: Workload = {
   id: 'w19',
   title: 'Loop overhead: a run with experiment + bandit routing + policy lookup vs a plain run',
-  description: 'One llm node on `sim:fast` (no delay, a 5-token answer), the topology declaring a 50/50 experiment, run one at a time on two engines in the same process: without a loop, and with `createLoop` holding a policy whose Thompson bandit picks among two arms of the node (both `sim:fast`, so the model work is the same) and evaluation off. Each run has its own user (sticky assignment hashes it). Alternating blocks of 2,000 runs (median over 15 blocks, quick: 5); `added_us` is the median of the per-block differences. llm-orchestrator only.',
+  description: 'One llm node on `sim:fast` (no delay, a 5-token answer), the topology declaring a 50/50 experiment, run one at a time on two engines in the same process: without a loop, and with `createLoop` holding a policy whose Thompson bandit picks among two arms of the node (both `sim:fast`, so the model work is the same) and evaluation off. Each run has its own user (sticky assignment hashes it). Alternating blocks of 2,000 runs (median over 15 blocks, quick: 5); `added_us` is the median of the per-block differences. To show where it goes: `seam_added_us`, the same for a third engine whose loop returns one constant decision (variant, policy version, overrides, arm) and forgets each run (the engine\'s part: applying the decision, stamping it on events, the run summary), and `decide_us`, `loop.decide` alone in a tight loop (the routing: policy lookup, sticky assignment, the bandit\'s draw). llm-orchestrator only.',
   metrics: [
     { name: 'plain_us', unit: 'µs/run', better: 'lower', ratio: false },
     { name: 'loop_us', unit: 'µs/run', better: 'lower', ratio: false },
     { name: 'added_us', unit: 'µs/run', better: 'lower', ratio: false },
+    { name: 'seam_added_us', unit: 'µs/run', better: 'lower', ratio: false },
+    { name: 'decide_us', unit: 'µs/call', better: 'lower', ratio: false },
   ],
   targets: [{ kind: 'value', metric: 'added_us', op: '<=', value: 2, label: '≤ 2 µs added per run' }],
   systems: () => ['llm-orchestrator'],
@@ -66,7 +70,9 @@ export const workload: Workload = {
         }
       };
     };
-    const variants: readonly [string, (i: number) => Promise<void>][] = [['plain', runner()], ['loop', runner(loop)]];
+    const constant: RunDecision = { variant: 'control', policyVersion: 1, overrides: { answer: { model: 'sim:fast' } }, arms: { answer: 'a' }, evaluate: false };
+    const seam: RunLoop = { decide: () => constant, ended: () => undefined, stats: () => [] };
+    const variants: readonly [string, (i: number) => Promise<void>][] = [['plain', runner()], ['loop', runner(loop)], ['seam', runner(seam)]];
     const block = 2_000;
     const blocks = ctx.mode === 'quick' ? 5 : 15;
     const times = new Map<string, number[]>(variants.map(([k]) => [k, []]));
@@ -80,7 +86,21 @@ export const workload: Workload = {
     const plain = times.get('plain')!;
     const looped = times.get('loop')!;
     const added = median(looped.map((x, k) => x - plain[k]!));
-    ctx.log(`${median(plain).toFixed(2)} µs/run plain, ${median(looped).toFixed(2)} with the loop: +${added.toFixed(2)} µs`);
-    return { plain_us: median(plain), loop_us: median(looped), added_us: added };
+    const seamAdded = median(times.get('seam')!.map((x, k) => x - plain[k]!));
+    // decide alone: the routing a run start pays
+    const version = topologyVersion(t);
+    const calls = 200_000;
+    const decideBlocks: number[] = [];
+    for (let b = 0; b < 5; b++) {
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) {
+        const d = loop.decide({ topology: t, version, runId: `r${i}`, tenant: undefined, user: `u${i}`, input: undefined });
+        if (d?.policyVersion !== 1) throw new Error('decide without the policy');
+      }
+      decideBlocks.push(((performance.now() - t0) * 1000) / calls);
+    }
+    const decide = median(decideBlocks);
+    ctx.log(`${median(plain).toFixed(2)} µs/run plain, ${median(looped).toFixed(2)} with the loop: +${added.toFixed(2)} µs (engine seam +${seamAdded.toFixed(2)}, decide ${decide.toFixed(2)} µs)`);
+    return { plain_us: median(plain), loop_us: median(looped), added_us: added, seam_added_us: seamAdded, decide_us: decide };
   },
 };
