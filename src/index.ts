@@ -3,10 +3,11 @@
  * RxJS stream topologies.
  *
  * This is the core entry: the builder, the engine, the node kinds, the model
- * catalogue with the simulated provider, and the errors. It loads no Kafka, Avro,
+ * catalogue with the simulated provider, the errors, and `createLoop` (feedback loops). It loads no Kafka, Avro,
  * YAML, OpenTelemetry or tokenizer code; those live behind their own entries:
  * `llm-orchestrator/documents` (JSON/YAML topologies), `/providers` (OpenAI-compatible
- * and Anthropic), `/tokenizer`, `/transport`, `/kafka`, `/worker`, `/otel` and `/testing`.
+ * and Anthropic), `/tokenizer`, `/transport`, `/kafka`, `/worker`, `/otel`, `/testing` and `/loops`
+ * (the loop parts and in-process evaluators).
  *
  * @example
  * ```ts
@@ -69,3 +70,7 @@ export {
 } from '../operators/index.ts';
 export type { Logger, LogFn } from './logger.ts';
 export { iterate, tokens } from './pull/iterate.ts';
+export type { RunLoop, RunDecision, RunSummary, DecisionRequest, StatRow, LoopEvent, LoopHost } from './runtime/loop.ts';
+export { isLoopEvent } from './runtime/loop.ts';
+export { createLoop, type Loop, type LoopOptions } from './loops/loop.ts';
+export type { FeedbackLoop, PolicyVersion, PolicyDocument } from './loops/types.ts';

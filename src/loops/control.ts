@@ -68,7 +68,7 @@ export function applyPolicyUpdate(ctx: LoopContext, update: PolicyUpdateMessage)
     if (!parsed.ok) return rejected(ctx, target, version, parsed.issues);
     const topology = ctx.topologies.get(parsed.policy.target)?.topology;
     if (topology !== undefined) {
-      const issues = checkPolicyAgainst(parsed.policy.document, topology);
+      const issues = checkPolicyAgainst(topology, parsed.policy.document);
       if (issues.length > 0) return rejected(ctx, target, version, issues);
     }
     const previous = ctx.registry.current(parsed.policy.target);

@@ -7,7 +7,7 @@
  */
 import type { AnyTopology, NodeOverride } from '../definition/types.ts';
 import type { DecisionRequest, RunDecision } from '../runtime/loop.ts';
-import { bucketOf } from './experiments.ts';
+import { compileExperiment, type CompiledExperiment } from './experiments.ts';
 import type { Bandit, BanditPolicy, PolicyVersion } from './types.ts';
 
 /** One bandit of a plan: the llm node it picks for, and each arm's merged override per variant. */
@@ -33,16 +33,16 @@ export interface Plan {
   readonly policy: PolicyVersion | undefined;
   /** The policy version (0: none). */
   readonly version: number;
+  /** The topology's experiment, compiled (undefined without one). */
+  readonly experiment: CompiledExperiment | undefined;
   /** Variant names in order (empty without an experiment). */
   readonly variants: readonly string[];
+  /** Variant index by name. */
+  readonly index: ReadonlyMap<string, number>;
   readonly control: string | undefined;
-  /** The sticky key's source. */
-  readonly stickyBy: 'user' | 'tenant' | 'run';
-  readonly salt: string;
-  /** Cumulative weight shares in [0, 1] by variant index (the last is 1). */
-  readonly cumulative: readonly number[];
-  /** The variant a run assigned to index i takes (control for a paused one). */
-  readonly resolved: readonly number[];
+  /** The policy's variant weights (the experiment's own when undefined). */
+  readonly weights: Readonly<Record<string, number>> | undefined;
+  readonly paused: ReadonlySet<string>;
   /** Merged overrides by variant index (index 0 without an experiment). */
   readonly overrides: readonly (Readonly<Record<string, NodeOverride>> | undefined)[];
   readonly bandits: readonly BanditSlot[];
@@ -120,15 +120,8 @@ export function compilePlan(input: PlanInput): Plan {
   const { topology, policy, paused, breakers } = input;
   const doc = policy?.document;
   const exp = topology.experiment;
-  const variants = exp === undefined ? [] : Object.keys(exp.variants);
-  const control = exp === undefined ? undefined : exp.control ?? variants[0];
-  const controlIdx = control === undefined ? -1 : variants.indexOf(control);
-  const weights = variants.map((v) => Math.max(0, doc?.variants?.[v] ?? exp!.variants[v]!.weight));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let acc = 0;
-  const cumulative = weights.map((w) => (acc += total > 0 ? w / total : 1 / weights.length));
-  if (cumulative.length > 0) cumulative[cumulative.length - 1] = 1;
-  const resolved = variants.map((v, i) => (paused.has(v) && controlIdx >= 0 ? controlIdx : i));
+  const experiment = exp === undefined ? undefined : compileExperiment(exp, topology.name);
+  const variants = experiment?.variants ?? [];
   const count = Math.max(1, variants.length);
   const overrides: (Record<string, NodeOverride> | undefined)[] = [];
   const rawByVariant: Record<string, NodeOverride>[] = [];
@@ -155,12 +148,12 @@ export function compilePlan(input: PlanInput): Plan {
     topology,
     policy,
     version: policy?.version ?? 0,
+    experiment,
     variants,
-    control,
-    stickyBy: exp?.stickyBy ?? 'user',
-    salt: exp?.name ?? topology.name,
-    cumulative,
-    resolved,
+    index: new Map(variants.map((v, i) => [v, i])),
+    control: experiment?.control,
+    weights: doc?.variants,
+    paused: new Set(paused),
     overrides,
     bandits,
     sampleRate: evaluation?.sampleRate ?? input.sampleRate,
@@ -170,33 +163,16 @@ export function compilePlan(input: PlanInput): Plan {
 }
 
 /**
- * The key a run's assignments stick to: its user (else tenant, else run id), its tenant
- * (else run id), or its run id.
+ * The key a run's assignments stick to (the experiment's `stickyBy`; a topology without one:
+ * the user, else the tenant, else the run id).
  *
  * @example
  * ```ts
- * stickyKey('user', request); // 'u7'
+ * stickyKey(plan, request); // 'u7'
  * ```
  */
-export function stickyKey(by: 'user' | 'tenant' | 'run', req: DecisionRequest): string {
-  if (by === 'run') return req.runId;
-  if (by === 'tenant') return req.tenant ?? req.runId;
-  return req.user ?? req.tenant ?? req.runId;
-}
-
-/**
- * The variant index a key is assigned to (before pausing).
- *
- * @example
- * ```ts
- * plan.variants[assignIndex(plan, 'u7')];
- * ```
- */
-export function assignIndex(plan: Plan, key: string): number {
-  const u = bucketOf(key, plan.salt);
-  const c = plan.cumulative;
-  for (let i = 0; i < c.length; i++) if (u < c[i]!) return i;
-  return c.length - 1;
+export function stickyKey(plan: Plan, req: DecisionRequest): string {
+  return plan.experiment !== undefined ? plan.experiment.keyOf(req) : req.user ?? req.tenant ?? req.runId;
 }
 
 /**
@@ -211,9 +187,10 @@ export function assignIndex(plan: Plan, key: string): number {
 export function decideWith(plan: Plan, req: DecisionRequest, random: () => number): RunDecision {
   let vi = 0;
   let variant: string | undefined;
-  if (plan.variants.length > 0) {
-    vi = plan.resolved[assignIndex(plan, stickyKey(plan.stickyBy, req))]!;
-    variant = plan.variants[vi];
+  const exp = plan.experiment;
+  if (exp !== undefined) {
+    variant = exp.assign(exp.keyOf(req), plan.weights, plan.paused);
+    vi = plan.index.get(variant)!;
   }
   let overrides = plan.overrides[vi];
   let arms: Record<string, string> | undefined;

@@ -114,15 +114,19 @@ function observeExperiment(ctx: LoopContext, st: TopologyState, info: RunInfo, m
 }
 
 /** Rewards the bandits the run used (for feedback on their metric) and records the experience. */
-function reward(ctx: LoopContext, info: RunInfo, metric: string, score: number, out: (x: ExperienceMessage) => void): void {
+function reward(ctx: LoopContext, info: RunInfo, fb: FeedbackIn, out: (x: ExperienceMessage) => void): void {
   const byNode = ctx.versionBandits.get(`${info.topology}\0${info.policyVersion}`);
   if (byNode === undefined) return;
+  const { metric, score } = fb;
   for (const decision in info.arms) {
+    // feedback on one node rewards that node's bandit only
+    if (fb.nodeId && fb.nodeId !== decision) continue;
     const slot = byNode.get(decision);
     if (slot === undefined || slot.policy.metric !== metric) continue;
     const arm = info.arms[decision]!;
     if (!(arm in slot.policy.arms)) continue;
     const r = score - (slot.policy.costWeight ?? 0) * info.costUsd;
+    if (!Number.isFinite(r)) continue;
     slot.bandit.update(arm, r);
     out({
       runId: info.runId,
@@ -160,6 +164,6 @@ export function applyScore(
   const st = topologyState(ctx, info.topology);
   observeExperiment(ctx, st, info, fb.metric, fb.score, model);
   if (st.canary !== undefined) canary(st, info, fb.metric, fb.score);
-  reward(ctx, info, fb.metric, fb.score, experience);
+  reward(ctx, info, fb, experience);
   return model;
 }

@@ -199,7 +199,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       const st = ctx.topologies.get(req.topology.name) ?? topologyState(ctx, req.topology.name);
       let plan = st.plan !== undefined && st.topology === req.topology ? st.plan : planOf(ctx, st, req.topology)!;
       const c = st.canary;
-      if (c !== undefined && bucketOf(stickyKey(plan.stickyBy, req), c.salt) * 100 >= c.canary.percent) plan = baselinePlanOf(ctx, st, c) ?? plan;
+      if (c !== undefined && bucketOf(stickyKey(plan, req), c.salt) * 100 >= c.canary.percent) plan = baselinePlanOf(ctx, st, c) ?? plan;
       return decideWith(plan, req, next);
     },
 

@@ -50,7 +50,7 @@ function checkValue(value: number): void {
  * ```ts
  * const s = createRollingStats(100);
  * for (const x of [0.8, 0.9, 0.7]) s.add(x);
- * s.all;    // { count: 3, mean: 0.8, variance: 0.01 }
+ * s.all;    // count 3, mean 0.8, variance 0.01 (up to rounding)
  * s.window; // the same until more than 100 values came
  * ```
  */

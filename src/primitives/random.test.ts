@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isValidationError } from '../errors.ts';
 import { createRandom, mulberry32 } from './random.ts';
 
 /** Mean and sample variance of `n` draws. */
@@ -73,10 +74,21 @@ describe('createRandom', () => {
     expect(negative).toBe(0);
   });
 
-  it('gamma rejects a shape that is not positive', () => {
+  it('gamma and beta reject shapes that are not positive, naming them', () => {
     const r = createRandom(1);
-    expect(() => r.gamma(0)).toThrow(RangeError);
-    expect(() => r.gamma(Number.NaN)).toThrow(RangeError);
+    const paths = (f: () => unknown): string[] => {
+      try {
+        f();
+      } catch (e) {
+        if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
+        throw e;
+      }
+      throw new Error('expected a ValidationError');
+    };
+    expect(paths(() => r.gamma(0))).toEqual(['shape']);
+    expect(paths(() => r.gamma(Number.NaN))).toEqual(['shape']);
+    expect(paths(() => r.beta(-1, 2))).toEqual(['a']);
+    expect(paths(() => r.beta(1, Number.POSITIVE_INFINITY))).toEqual(['b']);
   });
 
   it.each([

@@ -4,6 +4,7 @@
  * the few distributions the loops need, drawn from it. Nothing here touches `Math.random`.
  * @module
  */
+import { ValidationError } from '../errors.ts';
 
 /**
  * A seeded source of random numbers. Two sources made from the same seed give the same
@@ -22,9 +23,9 @@ export interface Random {
   next(): number;
   /** Normal with mean `mean` (default 0) and standard deviation `sd` (default 1). */
   normal(mean?: number, sd?: number): number;
-  /** Gamma with shape `shape` (> 0) and scale 1. */
+  /** Gamma with shape `shape` (> 0) and scale 1. Throws a ValidationError naming `shape` otherwise. */
   gamma(shape: number): number;
-  /** Beta with shapes `a` and `b` (both > 0). */
+  /** Beta with shapes `a` and `b` (both > 0). Throws a ValidationError naming `a` or `b` otherwise. */
   beta(a: number, b: number): number;
 }
 
@@ -46,6 +47,14 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+function checkShape(name: string, value: number): void {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new ValidationError('VALUE_INVALID', 'random draw is invalid', [
+      { code: 'invalid_value', path: [name], message: `expected a positive finite number, got ${String(value)}` },
+    ]);
+  }
 }
 
 /**
@@ -81,7 +90,7 @@ export function createRandom(seed: number): Random {
   };
 
   const gamma = (shape: number): number => {
-    if (!(shape > 0) || !Number.isFinite(shape)) throw new RangeError(`gamma shape must be a positive finite number, got ${shape}`);
+    checkShape('shape', shape);
     if (shape < 1) {
       const u = 1 - next(); // (0, 1]
       return gamma(shape + 1) * Math.pow(u, 1 / shape);
@@ -108,6 +117,8 @@ export function createRandom(seed: number): Random {
     normal: (mean = 0, sd = 1) => mean + sd * standardNormal(),
     gamma,
     beta: (a, b) => {
+      checkShape('a', a);
+      checkShape('b', b);
       const x = gamma(a);
       const y = gamma(b);
       const sum = x + y;
