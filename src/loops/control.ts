@@ -7,7 +7,8 @@
 import type { Issue } from '../errors.ts';
 import type { PolicyUpdateMessage } from '../transports/messages.ts';
 import { createCanary } from './canary.ts';
-import { checkPolicyAgainst, policyFromMessage } from './policy.ts';
+import { createRegressionTest } from './regression.ts';
+import { policyFromMessage } from './policy.ts';
 import type { RunInfo } from './join.ts';
 import { invalidate, topologyState, type LoopContext, type TopologyState } from './state.ts';
 import type { PolicyOutcome, PolicyVersion } from './types.ts';
@@ -29,7 +30,10 @@ function endCanary(st: TopologyState): void {
   invalidate(st);
 }
 
-/** A new version became current: recovery, a canary against the previous version if it asks for one, the event. */
+/**
+ * A new version became current: recovery, a canary against the previous version (or the
+ * topology's own definition) if it asks for one, the event.
+ */
 function became(ctx: LoopContext, policy: PolicyVersion, previous: PolicyVersion | undefined, type: 'policy.applied' | 'policy.rolled_back'): void {
   const st = topologyState(ctx, policy.target);
   endCanary(st);
@@ -38,10 +42,13 @@ function became(ctx: LoopContext, policy: PolicyVersion, previous: PolicyVersion
   const e = { type, ts, topology: policy.target, version: policy.version } as const;
   ctx.emit({ ...e, ...(previous === undefined ? {} : { previous: previous.version }), ...(policy.reason === null ? {} : { reason: policy.reason }) });
   const spec = policy.document.canary;
-  if (type === 'policy.applied' && spec !== undefined && previous !== undefined) {
-    const canary = createCanary(spec);
-    st.canary = { canary, baseline: previous, candidate: policy, salt: `${policy.target}#canary#${policy.version}` };
-    ctx.emit({ type: 'canary.step', ts, topology: policy.target, version: policy.version, baseline: previous.version, phase: 'started', percent: canary.percent });
+  if (type === 'policy.applied' && spec !== undefined) {
+    const base = previous?.version ?? 0;
+    const test = createRegressionTest({ ...spec.test, metric: spec.metric });
+    const canary = createCanary({ spec, version: policy.version, baseline: base, test, now: ctx.settings.now });
+    const s = canary.last;
+    ctx.emit({ type: 'canary.step', ts, topology: policy.target, version: policy.version, baseline: base, phase: s.phase, percent: s.percent, ...(s.reason === undefined ? {} : { reason: s.reason }) });
+    if (!canary.done) st.canary = { canary, test, baseline: previous, candidate: policy, salt: `${policy.target}#canary#${policy.version}` };
   }
 }
 
@@ -51,8 +58,8 @@ const rejected = (ctx: LoopContext, target: string, version: number, issues: rea
 };
 
 /**
- * Validates a policy update (its document, and against the topology when the loop knows it)
- * and makes it the target's current version; a refused update leaves the current version
+ * Validates a policy update (its document, and against the topology when the loop knows it:
+ * the registry checks) and makes it the target's current version; a refused update leaves the current version
  * and emits `policy.rejected`. Never throws.
  *
  * @example
@@ -66,11 +73,6 @@ export function applyPolicyUpdate(ctx: LoopContext, update: PolicyUpdateMessage)
   try {
     const parsed = policyFromMessage(update);
     if (!parsed.ok) return rejected(ctx, target, version, parsed.issues);
-    const topology = ctx.topologies.get(parsed.policy.target)?.topology;
-    if (topology !== undefined) {
-      const issues = checkPolicyAgainst(topology, parsed.policy.document);
-      if (issues.length > 0) return rejected(ctx, target, version, issues);
-    }
     const previous = ctx.registry.current(parsed.policy.target);
     const r = ctx.registry.apply(parsed.policy);
     if (!r.ok) return rejected(ctx, target, version, r.issues);
@@ -87,13 +89,13 @@ export function applyPolicyUpdate(ctx: LoopContext, update: PolicyUpdateMessage)
  *
  * @example
  * ```ts
- * rollbackPolicy(ctx, 'qa', 3, 'canary regressed');
+ * rollbackPolicy(ctx, 'qa', 3);
  * ```
  */
-export function rollbackPolicy(ctx: LoopContext, target: string, toVersion?: number, reason?: string): PolicyOutcome {
+export function rollbackPolicy(ctx: LoopContext, target: string, toVersion?: number): PolicyOutcome {
   try {
     const previous = ctx.registry.current(target);
-    const r = ctx.registry.rollback(target, toVersion, reason);
+    const r = ctx.registry.rollback(target, toVersion);
     if (!r.ok) return rejected(ctx, target, toVersion ?? 0, r.issues);
     became(ctx, r.policy, previous, 'policy.rolled_back');
     return r;
@@ -114,26 +116,23 @@ export function rollbackPolicy(ctx: LoopContext, target: string, toVersion?: num
 export function observeCanary(ctx: LoopContext, st: TopologyState, info: RunInfo, metric: string, score: number): void {
   const c = st.canary;
   if (c === undefined || metric !== c.candidate.document.canary?.metric) return;
-  const group = info.policyVersion === c.candidate.version ? 'treatment' : info.policyVersion === c.baseline.version ? 'control' : undefined;
-  if (group === undefined) return;
-  const step = c.canary.observe(group, score);
+  const step = c.canary.observe(info.policyVersion, score);
   if (step === undefined) return;
   const ts = ctx.settings.now();
-  const base = { type: 'canary.step', ts, topology: st.name, version: c.candidate.version, baseline: c.baseline.version } as const;
-  if (step.phase === 'grown') {
-    ctx.emit({ ...base, phase: 'grown', percent: step.percent });
-  } else if (step.phase === 'promoted') {
-    endCanary(st);
-    ctx.emit({ ...base, phase: 'promoted', percent: 100 });
-  } else if (step.phase === 'rolled_back') {
-    const v = step.verdict;
+  const e = { type: 'canary.step', ts, topology: st.name, version: step.version, baseline: step.baseline, phase: step.phase, percent: step.percent } as const;
+  if (step.phase === 'rolled_back') {
+    const t = c.test.treatment;
+    const k = c.test.control;
     ctx.emit({
-      type: 'quality.regression', ts, topology: st.name, variant: `v${c.candidate.version}`, control: `v${c.baseline.version}`, metric, action: 'rollback',
-      mean: v?.mean ?? NaN, controlMean: v?.controlMean ?? NaN, count: v?.count ?? 0, controlCount: v?.controlCount ?? 0,
+      type: 'quality.regression', ts, topology: st.name, variant: `v${c.candidate.version}`, control: `v${c.canary.baseline}`, metric, action: 'rollback',
+      mean: t.mean, controlMean: k.mean, count: t.count, controlCount: k.count,
     });
-    ctx.emit({ ...base, phase: 'rolled_back', percent: 0, reason: 'regression' });
+  }
+  ctx.emit(step.reason === undefined ? e : { ...e, reason: step.reason });
+  if (step.phase === 'promoted') endCanary(st);
+  else if (step.phase === 'rolled_back') {
     endCanary(st);
-    rollbackPolicy(ctx, st.name, c.baseline.version, `canary v${c.candidate.version} regressed on ${metric}`);
+    rollbackPolicy(ctx, st.name, c.canary.baseline);
   }
 }
 

@@ -24,6 +24,19 @@ describe('createLoop options', () => {
     const paths = (err as { issues: { path: (string | number)[] }[] }).issues.map((i) => i.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['options.windowSize', 'options.evaluation.sampleRate']));
   });
+
+  it('starts with the given policy versions (e.g. read back from the compacted policies topic); a bad one is named', () => {
+    const p = { target: 'plain', version: 4, policyId: 'opt', document: { nodes: { answer: { temperature: 0.5 } } }, reason: null, ts: 0 };
+    const loop = createLoop({ topologies: [plain], policies: [p] });
+    expect(loop.decide({ topology: plain, version: 'v', runId: 'r', tenant: undefined, user: undefined, input: {} })).toMatchObject({ policyVersion: 4, overrides: { answer: { temperature: 0.5 } } });
+    let err: unknown;
+    try {
+      createLoop({ topologies: [plain], policies: [p, { ...p, target: 'other', document: { nodes: { answer: { temperature: 9 } } } }] });
+    } catch (e) {
+      err = e;
+    }
+    expect(isValidationError(err) && err.issues[0]?.path).toEqual(['options', 'policies', 1, 'document', 'nodes', 'answer', 'temperature']);
+  });
 });
 
 describe('feedback edge cases', () => {

@@ -18,6 +18,7 @@ import { decideWith, stickyKey } from './decide.ts';
 import { bucketOf } from './experiments.ts';
 import { applyScore, checkFeedback } from './feedback.ts';
 import { BoundedMap, BoundedSet, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
+import { EvaluationPolicySchema, RegressionRuleSchema, parsePolicyDocument } from './policy.ts';
 import { createPolicyRegistry } from './policy-registry.ts';
 import { evaluationRequests } from './requests.ts';
 import { createStatsBook } from './stats.ts';
@@ -27,14 +28,6 @@ import type { ArmState, FeedbackCounters, FeedbackLoop, FeedbackOutcome, PolicyO
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', `expected ${what}`);
 const isTopology = (v: unknown): boolean => typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string' && Array.isArray((v as { nodes?: unknown }).nodes);
 
-const RuleSchema = z.strictObject({
-  metric: z.string().min(1),
-  action: z.enum(['alert', 'pause', 'breaker']).optional(),
-  minSamples: z.number().int().positive().optional(),
-  alpha: z.number().gt(0).lt(1).optional(),
-  minEffect: z.number().nonnegative().optional(),
-  better: z.enum(['higher', 'lower']).optional(),
-});
 
 /**
  * Schema of {@link LoopOptions}.
@@ -47,8 +40,8 @@ const RuleSchema = z.strictObject({
 export const LoopOptionsSchema = z.strictObject({
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
   policies: z.array(z.custom<PolicyVersion>((v) => typeof v === 'object' && v !== null, 'expected a policy version')).optional(),
-  evaluation: z.strictObject({ sampleRate: z.number().min(0).max(1), nodes: z.array(z.string().min(1)).optional() }).optional(),
-  regression: z.array(RuleSchema).optional(),
+  evaluation: EvaluationPolicySchema.optional(),
+  regression: z.array(RegressionRuleSchema).optional(),
   windowSize: z.number().int().positive().optional(),
   joinCapacity: z.number().int().positive().optional(),
   lateAfterMs: z.number().nonnegative().optional(),
@@ -149,7 +142,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       lateAfterMs: o.lateAfterMs ?? 86_400_000,
       now,
     },
-    registry: createPolicyRegistry({ policies: o.policies ?? [] }),
+    registry: createPolicyRegistry({ topologies: o.topologies ?? [], now }),
     book: createStatsBook({ windowSize: o.windowSize ?? 500 }),
     topologies: new Map(),
     bandits: new Map(),
@@ -160,6 +153,11 @@ export function createLoop(options: LoopOptions = {}): Loop {
     },
   };
   for (const t of o.topologies ?? []) topologyState(ctx, t.name).topology = t;
+  (o.policies ?? []).forEach((p, i) => {
+    const doc = parsePolicyDocument(p.document);
+    const r = doc.ok ? ctx.registry.apply({ ...p, document: doc.value }) : { ok: false as const, issues: doc.issues.map((x) => ({ ...x, path: ['document', ...x.path] })) };
+    if (!r.ok) throw new ValidationError('OPTIONS_INVALID', 'createLoop options are invalid', r.issues.map((x) => ({ ...x, path: ['options', 'policies', i, ...x.path] })));
+  });
   const capacity = o.joinCapacity ?? 100_000;
   const runs = new BoundedMap<string, RunInfo>(capacity);
   const seen = new BoundedSet<string>(capacity);
@@ -199,7 +197,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       const st = ctx.topologies.get(req.topology.name) ?? topologyState(ctx, req.topology.name);
       let plan = st.plan !== undefined && st.topology === req.topology ? st.plan : planOf(ctx, st, req.topology)!;
       const c = st.canary;
-      if (c !== undefined && bucketOf(stickyKey(plan, req), c.salt) * 100 >= c.canary.percent) plan = baselinePlanOf(ctx, st, c) ?? plan;
+      if (c !== undefined && c.canary.pick(bucketOf(stickyKey(plan, req), c.salt)) !== plan.version) plan = baselinePlanOf(ctx, st, c) ?? plan;
       return decideWith(plan, req, next);
     },
 
@@ -212,7 +210,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
       const plan = st === undefined ? undefined
         : st.plan?.version === version ? st.plan
         : st.baselinePlan?.version === version ? st.baselinePlan
-        : st.canary?.baseline.version === version ? baselinePlanOf(ctx, st, st.canary) : planOf(ctx, st);
+        : st.canary !== undefined && st.canary.canary.baseline === version ? baselinePlanOf(ctx, st, st.canary) : planOf(ctx, st);
       const nodes = plan?.version === version ? plan.evaluationNodes : ctx.settings.evaluationNodes;
       for (const req of evaluationRequests(summary, nodes, plan?.promptVersion ?? null, now())) evaluations$.next(req);
     },

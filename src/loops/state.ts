@@ -16,7 +16,10 @@ import type { Bandit, BanditPolicy, PolicyVersion, RegressionRule, RegressionTes
 /** A canary under way: the candidate version takes `percent` % of traffic from the baseline. */
 export interface CanaryRun {
   readonly canary: Canary;
-  readonly baseline: PolicyVersion;
+  /** The canary's regression test (its moments are reported on a rollback). */
+  readonly test: RegressionTest;
+  /** The version the canary is compared with (undefined: the topology's own definition, version 0). */
+  readonly baseline: PolicyVersion | undefined;
   readonly candidate: PolicyVersion;
   readonly salt: string;
 }
@@ -151,6 +154,7 @@ export function planOf(ctx: LoopContext, st: TopologyState, topology: AnyTopolog
   if (topology === undefined) return undefined;
   if (st.topology !== topology) {
     st.topology = topology;
+    ctx.registry.register(topology);
     invalidate(st);
   }
   return (st.plan ??= compileFor(ctx, st, topology, ctx.registry.current(st.name)));

@@ -65,6 +65,16 @@ describe('canary rollout', () => {
     for (const d of after) expect(d.policyVersion).toBe(v2);
   });
 
+  it("a canary of a topology's first policy is compared with the topology's own definition (version 0)", () => {
+    const { loop, events, score } = setup(6);
+    const bad = { ...policy(1, 'sim:b', CANARY) };
+    expect(loop.applyPolicy(bad).ok).toBe(true);
+    drive(loop, plain, 2_000, score, { users: 2_000 });
+    expect(events.find((e) => e.type === 'canary.step' && e.phase === 'started')).toMatchObject({ version: 1, baseline: 0 });
+    expect(events.some((e) => e.type === 'canary.step' && e.phase === 'rolled_back')).toBe(true);
+    expect(loop.policies('plain')[0]).toMatchObject({ version: 2, document: {} });
+  });
+
   it('runs on an engine keep the version they started with while the canary decides', async () => {
     const { loop, score } = setup(5);
     const engine = simEngine(loop);
