@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { simJudge, simQuestion, topology, type NodeOverride } from 'llm-orchestrator';
+import type { PolicyDocument, PolicyUpdateMessage } from 'llm-orchestrator/loops';
 
 /** The arms of the demo's bandit: the three simulated models of known quality. */
 export const ARMS = { small: 'sim:small', medium: 'sim:medium', large: 'sim:large' } as const;
@@ -64,11 +65,8 @@ export function judge(input: unknown, output: unknown): { metric: string; score:
 
 const arm = (model: string): NodeOverride => ({ model });
 
-/** Policy fields of the demo (a `PolicyDocument` of the loop, as JSON-ready values). */
-export type DemoPolicy = Readonly<Record<string, unknown>>;
-
 /** Policy 1: a Thompson-sampling bandit over the three models for the `answer` node, everything evaluated. */
-export const BANDIT_POLICY: DemoPolicy = {
+export const BANDIT_POLICY: PolicyDocument = {
   bandits: {
     answer: {
       arms: { small: arm(ARMS.small), medium: arm(ARMS.medium), large: arm(ARMS.large) },
@@ -85,7 +83,7 @@ export const BANDIT_POLICY: DemoPolicy = {
  * Policy 2, bad on purpose: "save money" by answering on sim:small only, rolled out as a
  * canary (10 % of traffic, +20 points every 100 evaluated canary runs while it holds).
  */
-export const BAD_CANARY_POLICY: DemoPolicy = {
+export const BAD_CANARY_POLICY: PolicyDocument = {
   nodes: { answer: arm(ARMS.small) },
   canary: { percent: 10, step: 20, everyRuns: 100, metric: METRIC },
   evaluation: { sampleRate: 1 },
@@ -99,7 +97,7 @@ export const BAD_CANARY_POLICY: DemoPolicy = {
  * loop.applyPolicy(policyUpdate('sum-qa', 1, BANDIT_POLICY, 'route by reward'));
  * ```
  */
-export function policyUpdate(target: string, version: number, doc: DemoPolicy, reason: string, ts = Date.now()) {
+export function policyUpdate(target: string, version: number, doc: PolicyDocument, reason: string, ts = Date.now()): PolicyUpdateMessage {
   return {
     policyId: `demo-${target}-v${version}`,
     version,
