@@ -5,6 +5,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createEngine } from 'llm-orchestrator';
+import { checkPolicyAgainst, parsePolicyDocument } from 'llm-orchestrator/loops';
+import { BAD_CANARY_POLICY, BANDIT_POLICY, sumQa } from '../topologies/loop-demo.ts';
+import { sumJudge } from '../topologies/loop-demo-judge.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -50,4 +54,23 @@ describe('npm run demo:loop', () => {
     expect(code).toBe(2);
     expect(err).toMatch(/--runs must be a positive integer[\s\S]*usage: npm run demo:loop/);
   }, 60_000);
+});
+
+describe('the demo over Kafka: its policy file and judge topology', () => {
+  it('the policy file (llmo policy apply) and the demo policies are valid documents for sum-qa', () => {
+    const file = JSON.parse(readFileSync(`${REPO}topologies/loop-demo.policy.json`, 'utf8')) as { target: string; document: unknown };
+    expect(file.target).toBe(sumQa.name);
+    for (const doc of [file.document, BANDIT_POLICY, BAD_CANARY_POLICY]) {
+      const r = parsePolicyDocument(doc);
+      expect(r.ok && checkPolicyAgainst(sumQa, r.value), JSON.stringify(r)).toEqual([]);
+    }
+  });
+
+  it('the judge topology (llmo evaluate --judge) scores an evaluation request 1 or 0 with a label', async () => {
+    const engine = createEngine();
+    const request = (text: string) => ({ runId: 'r1', input: { question: 'What is 37 + 45?' }, output: { text, model: 'sim:small' } });
+    expect((await engine.run(sumJudge, request('37 + 45 = 82.'))).output).toEqual({ score: 1, label: 'right' });
+    expect((await engine.run(sumJudge, request('37 + 45 = 83.'))).output).toEqual({ score: 0, label: 'wrong' });
+    await engine.shutdown();
+  });
 });
