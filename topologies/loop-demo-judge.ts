@@ -11,7 +11,7 @@ import { simJudge, topology } from 'llm-orchestrator';
 
 /** The judge: 1 (`right`) when the answer's last number is the question's sum, else 0 (`wrong`). */
 export const sumJudge = topology('sum-judge', {
-  input: z.object({ input: z.unknown(), output: z.unknown() }).passthrough(),
+  input: z.looseObject({ input: z.unknown(), output: z.unknown() }),
   description: 'Scores an answer to a sum question: 1 when its last number is the sum (SIMULATED evaluator)',
 })
   .map('verdict', {
