@@ -41,6 +41,8 @@ export interface LlmOutput<T = undefined> {
   readonly model: string;
   /** True when a simulated provider served (label its output as such). */
   readonly simulated: boolean;
+  /** The model declined: its refusal text (OpenAI `refusal`); the finish reason is then `content_filter`. */
+  readonly refusal?: string;
 }
 
 /** Time limits of one model call. Each one aborts the HTTP request and is a retriable TimeoutError. */
@@ -136,7 +138,7 @@ function call<T>(
     const expire = (what: string, ms: number): void => {
       sub.unsubscribe(); // aborts the HTTP request
       clear();
-      if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+      billCut();
       reject(new TimeoutError(`${m.ref} ${what}`, ms));
     };
     let unlisten: (() => void) | undefined;
@@ -147,26 +149,63 @@ function call<T>(
       timer = total = undefined;
     };
     let usage: Usage | undefined;
+    /** The provider's count is final (not Anthropic's `message_start` snapshot). */
+    let usageFinal = false;
+    /** The provider started generating (it bills the call from here on). */
+    let generating = false;
     let finishReason: FinishReason | undefined;
+    let refusal = '';
     const tools: { id: string; name: string; raw: string }[] = [];
+    /**
+     * The call's usage: the provider's final count, else an estimate (marked) of what it streamed, with
+     * the provider's own input count when it sent one. Providers bill what they streamed, whatever ended it.
+     */
+    const measure = (): { readonly u: Usage; readonly estimated: boolean } => {
+      if (usage !== undefined && usageFinal) return { u: usage, estimated: false };
+      let streamed = services.models.countTokens(text);
+      for (const t of tools) streamed += services.models.countTokens(t.name) + services.models.countTokens(t.raw);
+      return {
+        u: {
+          inputTokens: usage?.inputTokens ?? countMessageTokens(req.messages, services.models.countTokens),
+          outputTokens: Math.max(usage?.outputTokens ?? 0, streamed),
+          cachedTokens: usage?.cachedTokens ?? 0,
+          reasoningTokens: usage?.reasoningTokens ?? 0,
+        },
+        estimated: true,
+      };
+    };
+    /** A call that ends without an answer (failed, cut, cancelled, timed out) still counts what it streamed. */
+    const billCut = (): void => {
+      if (!generating) {
+        if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+        return;
+      }
+      const { u } = measure();
+      services.account(ctx, u, services.models.cost(m.ref, u));
+      if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+    };
     const end = (reason: FinishReason): void => {
       clear();
       void settle(reason).then(resolve, reject);
     };
     const settle = async (reason: FinishReason): Promise<LlmOutput<T>> => {
-      const estimated = usage === undefined;
-      const u: Usage = usage ?? {
-        inputTokens: countMessageTokens(req.messages, services.models.countTokens), outputTokens: services.models.countTokens(text), cachedTokens: 0, reasoningTokens: 0,
-      };
+      const { u, estimated } = measure();
       const costUsd = services.models.cost(m.ref, u);
       services.account(ctx, u, costUsd);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      const refused = refusal !== '';
+      const finish: FinishReason = refused && reason !== 'stopped' ? 'content_filter' : reason;
+      if (refused && schema !== undefined) {
+        throw new ValidationError('LLM_REFUSED', `${m.ref} refused to answer: ${refusal}`, [{ code: 'refused', path: ['refusal'], message: refusal }]);
+      }
       const data = (schema !== undefined && reason !== 'stopped' ? structured(text, schema) : undefined) as T;
-      return {
-        text, data, finishReason: reason, costUsd, model: m.ref, simulated: m.provider.simulated === true,
+      const out: { -readonly [K in keyof LlmOutput<T>]: LlmOutput<T>[K] } = {
+        text, data, finishReason: finish, costUsd, model: m.ref, simulated: m.provider.simulated === true,
         usage: { ...u, estimated },
         toolCalls: tools.map((t) => ({ id: t.id, name: t.name, raw: t.raw, arguments: parseArgs(t.raw) })),
       };
+      if (refused) out.refusal = refusal;
+      return out;
     };
     if (timeouts !== undefined) {
       arm('connect', timeouts.connectMs);
@@ -180,6 +219,7 @@ function call<T>(
       next: (e) => {
         switch (e.type) {
           case 'text':
+            generating = true;
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
             // the text first: a consumer may stop the call from inside token(), which settles it at once
             text += e.text;
@@ -187,6 +227,7 @@ function call<T>(
             services.token(ctx, index++, e.text);
             break;
           case 'tool_call': {
+            generating = true;
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
             const t = (tools[e.index] ??= { id: '', name: '', raw: '' });
             if (e.id !== undefined) t.id = e.id;
@@ -195,10 +236,16 @@ function call<T>(
             break;
           }
           case 'usage':
+            generating = true;
             usage = e.usage;
+            usageFinal = e.final !== false;
             break;
           case 'finish':
             finishReason = e.reason;
+            break;
+          case 'refusal':
+            generating = true;
+            refusal += e.text;
             break;
           case 'response':
             m.limiter?.observe(e.rateLimit);
@@ -211,7 +258,7 @@ function call<T>(
         if (isStoppedError(ctx.signal.reason)) return end('stopped');
         // a 429 (or 529) that says how long to wait pauses every run's calls to this model, not just this one
         if (isProviderError(err) && err.retryAfterMs !== undefined) m.limiter?.observe({ retryAfterMs: err.retryAfterMs });
-        if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+        billCut();
         reject(err);
       },
       complete: () => (signal.aborted ? onAborted() : end(finishReason ?? 'other')),
@@ -219,7 +266,7 @@ function call<T>(
     function onAborted(): void {
       clear();
       if (isStoppedError(signal.reason)) return end('stopped');
-      if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+      billCut();
       reject(signal.reason);
     }
     const onAbort = (): void => {

@@ -116,7 +116,7 @@ describe('llm over HTTP: tokens, usage, cost', () => {
     const pieces = ['Stages', ' admit', ' work', ' when', ' slots', ' free.'];
     server.setFallback(byApi(openaiStream({ text: ['wrong api'] }), anthropicStream({
       blocks: [{ type: 'text', deltas: pieces }],
-      startUsage: { input_tokens: 100, cache_read_input_tokens: 1000, cache_creation_input_tokens: 0, output_tokens: 1 },
+      startUsage: { input_tokens: 100, cache_read_input_tokens: 1000, cache_creation_input_tokens: 40, output_tokens: 1 },
       deltaUsage: { output_tokens: 42 },
     })));
     const tokens: TokenEvent[] = [];
@@ -129,9 +129,9 @@ describe('llm over HTTP: tokens, usage, cost', () => {
     expect(tokenTexts(result.output!)).toEqual(pieces);
     expect(tokens.map((t) => t.text)).toEqual(pieces);
     const a = result.outputs.a!;
-    expect(a.usage).toEqual({ inputTokens: 1100, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0, estimated: false });
-    // claude-haiku-4-5: 1 / 5 per million, cached input 0.1
-    expect(a.costUsd).toBeCloseTo((100 * 1 + 1000 * 0.1 + 42 * 5) / 1e6, 12);
+    expect(a.usage).toEqual({ inputTokens: 1140, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0, cacheWriteTokens: 40, estimated: false });
+    // claude-haiku-4-5: 1 / 5 per million, cached input 0.1, cache writes 1.25 (Anthropic bills them at 1.25x input)
+    expect(a.costUsd).toBeCloseTo((100 * 1 + 1000 * 0.1 + 40 * 1.25 + 42 * 5) / 1e6, 12);
     const req = await server.request(0);
     expect(req.path).toBe('/v1/messages');
     expect(req.body).toMatchObject({ model: 'claude-haiku-4-5', system: 'Answer briefly.', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'How?' }] });
@@ -236,7 +236,9 @@ describe('llm over HTTP: failures', () => {
     const kinds = result.output!.map((c) => (c.kind === 'token' ? c.text : `<${c.kind}>`));
     expect(kinds).toEqual(['Par', 'tial', '<restart>', 'Whole', ' answer']);
     expect(result.outputs.a!.text).toBe('Whole answer');
-    expect(result.usage).toMatchObject({ inputTokens: 4, outputTokens: 2, calls: 1 });
+    // the cut first attempt is billed too (estimated from what it streamed): two calls
+    expect(result.outputs.a!.usage).toMatchObject({ inputTokens: 4, outputTokens: 2, estimated: false });
+    expect(result.usage).toMatchObject({ outputTokens: 2 + engine.models.countTokens('Partial'), calls: 2 });
   });
 
   it('without retries, a stream closed without [DONE] fails with STREAM_INTERRUPTED after the consumer saw the tokens', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isValidationError } from '../errors.ts';
-import { createCanary, type CanaryStep } from './canary.ts';
+import { canaryRule, createCanary, type CanaryStep } from './canary.ts';
+import { createRegressionTest } from './regression.ts';
 import type { Moments, RegressionRule, RegressionTest, RegressionVerdict } from './types.ts';
 
 /** A tiny stand-in: regressed once each side has 3 scores and the treatment's mean is 0.3 below control's (sticky until reset). */
@@ -125,5 +126,24 @@ describe('createCanary', () => {
     expect(paths({ spec: { ...spec, step: 0 }, version: 4, baseline: 3, test: fakeTest() })).toEqual(['options.spec.step']);
     expect(paths({ spec, version: 3, baseline: 3, test: fakeTest() })).toEqual(['options.baseline']);
     expect(paths({ spec, version: 4, baseline: 3, test: {} })).toEqual(['options.test']);
+  });
+
+  it('with the real sequential test: a good canary is promoted, a clearly worse one rolled back', () => {
+    // Binary scores in a fixed pattern: the baseline is right 8 times in 10; the good canary too, the bad one 3 in 10.
+    const score = (rate: number, i: number) => ((i * 7) % 10 < rate * 10 ? 1 : 0);
+    const run = (rate: number) => {
+      const spec = { percent: 10, step: 30, everyRuns: 40, metric: 'correct', test: { minSamples: 30 } };
+      expect(canaryRule(spec)).toEqual({ metric: 'correct', minSamples: 30 });
+      const c = createCanary({ spec, version: 2, baseline: 1, test: createRegressionTest(canaryRule(spec)), now: () => 0 });
+      const steps: string[] = [];
+      for (let i = 0; i < 400 && !c.done; i++) {
+        for (const s of [c.observe(1, score(0.8, i)), c.observe(2, score(rate, i))]) if (s) steps.push(s.phase);
+      }
+      return { steps, percent: c.percent };
+    };
+    expect(run(0.8)).toEqual({ steps: ['grown', 'grown', 'promoted'], percent: 100 });
+    const bad = run(0.3);
+    expect(bad.steps.at(-1)).toBe('rolled_back');
+    expect(bad.percent).toBe(0);
   });
 });

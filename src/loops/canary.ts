@@ -8,7 +8,7 @@
 import * as z from 'zod';
 import { parseOptions } from '../runtime/options.ts';
 import { CanarySpecSchema } from './policy.ts';
-import type { CanarySpec, RegressionTest } from './types.ts';
+import type { CanarySpec, RegressionRule, RegressionTest } from './types.ts';
 
 /**
  * One step of a canary: where it is now and why. `started` is the first (the share given by
@@ -99,6 +99,18 @@ export interface Canary {
    */
   observe(version: number, score: number): CanaryStep | undefined;
   counts(): CanaryCounts;
+}
+
+/**
+ * The regression rule a canary's test should use: the spec's `test` settings on its `metric`.
+ *
+ * @example
+ * ```ts
+ * const canary = createCanary({ spec, version: 4, baseline: 3, test: createRegressionTest(canaryRule(spec)) });
+ * ```
+ */
+export function canaryRule(spec: CanarySpec): RegressionRule {
+  return { ...spec.test, metric: spec.metric };
 }
 
 const OptionsSchema = z.strictObject({

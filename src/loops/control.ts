@@ -6,7 +6,7 @@
  */
 import type { Issue } from '../errors.ts';
 import type { PolicyUpdateMessage } from '../transports/messages.ts';
-import { createCanary } from './canary.ts';
+import { canaryRule, createCanary } from './canary.ts';
 import { createRegressionTest } from './regression.ts';
 import { policyFromMessage } from './policy.ts';
 import type { RunInfo } from './join.ts';
@@ -44,7 +44,7 @@ function became(ctx: LoopContext, policy: PolicyVersion, previous: PolicyVersion
   const spec = policy.document.canary;
   if (type === 'policy.applied' && spec !== undefined) {
     const base = previous?.version ?? 0;
-    const test = createRegressionTest({ ...spec.test, metric: spec.metric });
+    const test = createRegressionTest(canaryRule(spec));
     const canary = createCanary({ spec, version: policy.version, baseline: base, test, now: ctx.settings.now });
     const s = canary.last;
     ctx.emit({ type: 'canary.step', ts, topology: policy.target, version: policy.version, baseline: base, phase: s.phase, percent: s.percent, ...(s.reason === undefined ? {} : { reason: s.reason }) });

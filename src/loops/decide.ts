@@ -10,7 +10,15 @@ import type { DecisionRequest, RunDecision } from '../runtime/loop.ts';
 import { compileExperiment, type CompiledExperiment } from './experiments.ts';
 import type { Bandit, BanditPolicy, PolicyVersion } from './types.ts';
 
-/** One bandit of a plan: the llm node it picks for, and each arm's merged override per variant. */
+/**
+ * One bandit of a plan: the llm node it picks for, and each arm's merged override per variant.
+ *
+ * @example
+ * ```ts
+ * const arm = slot.bandit.choose();
+ * const override = slot.merged[variantIndex][arm];
+ * ```
+ */
 export interface BanditSlot {
   readonly node: string;
   readonly policy: BanditPolicy;

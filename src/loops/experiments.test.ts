@@ -97,6 +97,22 @@ describe('compileExperiment / assignVariant', () => {
     expect(Math.abs(s['b']! - 0.2)).toBeLessThan(0.02); // not named: keeps its spec weight
     expect(Math.abs(s['c']! - 0.7)).toBeLessThan(0.02);
     expect(shares((k) => e.assign(k, { b: 0, c: 0 }), 1000)).toEqual({ control: 1 });
+    // switching between weights objects (and none) gives what a fresh assigner gives
+    const w1 = { control: 1, b: 1, c: 1 };
+    const w2 = { c: 0 };
+    let wrong = 0;
+    for (let i = 0; i < 3000; i++) {
+      const w = [w1, undefined, w2][i % 3];
+      if (e.assign(`k${i}`, w) !== compileExperiment(spec, 'qa').assign(`k${i}`, w)) wrong++;
+    }
+    expect(wrong).toBe(0);
+    // zero weights in the middle and at the end: the same as bucketOf + pickWeighted
+    for (const w of [{ b: 0 }, { c: 0 }, { control: 0, c: 0 }]) {
+      const entries = e.variants.map((v) => [v, w[v as keyof typeof w] ?? spec.variants[v]!.weight] as const);
+      let disagree = 0;
+      for (let i = 0; i < 2000; i++) if (e.assign(`z${i}`, w) !== pickWeighted(entries, bucketOf(`z${i}`, 'qa'))) disagree++;
+      expect(disagree).toBe(0);
+    }
   });
 
   it('sends a paused variant to control and moves nobody else', () => {

@@ -129,6 +129,8 @@ export interface CompiledExperiment {
    * The key's variant. `weights` (a policy's) replace the spec's weight of each variant they
    * name (names the experiment lacks are ignored); a `paused` variant keeps its share, but
    * runs that land in it go to control, so nobody else changes variant. No weight at all: control.
+   * The cumulative weights of the last `weights` object are kept by identity: give a new object
+   * for new weights, never change one in place (a policy document is immutable).
    */
   assign(key: string, weights?: Readonly<Record<string, number>>, paused?: ReadonlySet<string>): string;
 }
@@ -143,7 +145,7 @@ export interface CompiledExperiment {
  * const e = compileExperiment({ variants: { control: { weight: 90 }, b: { weight: 10 } } }, 'qa');
  * e.assign('user-7');                      // 'control' or 'b', always the same for user-7
  * e.assign('user-7', { b: 0 });            // 'control'
- * e.assign('user-7', undefined, new Set(['b'])); // 'control'
+ * e.assign('user-7', undefined, new Set(['b'])); // 'control' if user-7 was in b, else as before
  * ```
  */
 export function compileExperiment(spec: ExperimentSpec, fallbackName = ''): CompiledExperiment {
@@ -154,9 +156,21 @@ export function compileExperiment(spec: ExperimentSpec, fallbackName = ''): Comp
   const salt = spec.name ?? fallbackName;
   const state = saltState(salt);
   const n = variants.length;
-  const weightAt = (i: number, weights: Readonly<Record<string, number>> | undefined): number => {
-    const w = weights === undefined ? base[i]! : (weights[variants[i]!] ?? base[i]!);
-    return w > 0 && Number.isFinite(w) ? w : 0;
+  // Cumulative weights for the last weights object seen (a policy's stays the same object
+  // while its version is current), so an assignment is one hash and one scan.
+  const cum = new Float64Array(n);
+  let cumFor: Readonly<Record<string, number>> | undefined | null = null;
+  const prepare = (weights: Readonly<Record<string, number>> | undefined): number => {
+    if (cumFor !== weights) {
+      let acc = 0;
+      for (let i = 0; i < n; i++) {
+        const w = weights === undefined ? base[i]! : (weights[variants[i]!] ?? base[i]!);
+        acc += w > 0 && Number.isFinite(w) ? w : 0;
+        cum[i] = acc;
+      }
+      cumFor = weights;
+    }
+    return cum[n - 1]!;
   };
   return {
     spec,
@@ -166,19 +180,13 @@ export function compileExperiment(spec: ExperimentSpec, fallbackName = ''): Comp
     keyOf: (keys) => keyOf(spec, keys),
     bucket: (key) => mix(fnv(state, key)) / TWO_32,
     assign(key, weights, paused) {
-      let total = 0;
-      for (let i = 0; i < n; i++) total += weightAt(i, weights);
+      const total = prepare(weights);
       if (total === 0) return control;
       const x = (mix(fnv(state, key)) / TWO_32) * total;
-      let acc = 0;
-      let picked = control;
-      for (let i = 0; i < n; i++) {
-        const w = weightAt(i, weights);
-        if (w === 0) continue;
-        acc += w;
-        picked = variants[i]!;
-        if (x < acc) break;
-      }
+      let i = 0;
+      while (i < n - 1 && !(x < cum[i]!)) i++;
+      while (i > 0 && cum[i]! === cum[i - 1]!) i--; // rounding at the top: the last variant with weight
+      const picked = variants[i]!;
       return paused !== undefined && paused.has(picked) ? control : picked;
     },
   };

@@ -35,7 +35,15 @@ export const FeedbackInSchema = z.object({
   topology: z.string().optional(),
 }).loose();
 
-/** A validated feedback message. */
+/**
+ * A validated feedback message.
+ *
+ * @example
+ * ```ts
+ * const r = checkFeedback(msg);
+ * if (r.ok) { const f: FeedbackIn = r.value; console.log(f.metric, f.score); }
+ * ```
+ */
 export type FeedbackIn = z.infer<typeof FeedbackInSchema>;
 
 /**

@@ -28,14 +28,14 @@ export { evaluationRequests } from './requests.ts';
 export { createRollingStats, createStatsBook, StatsBookOptionsSchema, type StatsBookOptions } from './stats.ts';
 export { bucketOf, compileExperiment, assignVariant, keyOf, pickWeighted, type CompiledExperiment, type AssignOptions, type AssignmentKeys } from './experiments.ts';
 export { createRandom, mulberry32, type Random } from '../primitives/random.ts';
-export { createRegressionTest } from './regression.ts';
+export { createRegressionTest, RegressionRuleSchema } from './regression.ts';
 export { createBandit, BanditOptionsSchema } from './bandit.ts';
 export {
-  PolicyDocumentSchema, RegressionRuleSchema, CanarySpecSchema, BanditPolicySchema, EvaluationPolicySchema, POLICY_FIELDS,
+  PolicyDocumentSchema, CanarySpecSchema, BanditPolicySchema, EvaluationPolicySchema, POLICY_FIELDS,
   parsePolicyDocument, policyFromMessage, policyToMessage, checkPolicyAgainst, type Parsed,
 } from './policy.ts';
 export { createPolicyRegistry, type PolicyRegistry, type PolicyRegistryOptions } from './policy-registry.ts';
-export { createCanary, type Canary, type CanaryStep, type CanaryOptions, type CanaryCounts } from './canary.ts';
+export { createCanary, canaryRule, type Canary, type CanaryStep, type CanaryOptions, type CanaryCounts } from './canary.ts';
 export type {
   Moments, RollingStats, StatKey, StatsBook, RegressionRule, RegressionVerdict, RegressionTest, BanditOptions, ArmState, Bandit,
   BucketFn, BanditPolicy, CanarySpec, PolicyDocument, PolicyVersion, FeedbackOutcome, FeedbackCounters, PolicyOutcome, FeedbackLoop,

@@ -32,7 +32,7 @@ export interface RunInfo {
   readonly user: string | null;
   /** Epoch ms. */
   readonly endedAt: number;
-  /** The run input (the context of experience records); undefined when unknown. */
+  /** The run input (the context of experience records): kept for runs with bandit arms only. */
   readonly input?: unknown;
 }
 
@@ -59,7 +59,7 @@ export const RunInfoSchema = z.object({
 });
 
 /**
- * The run info of an ended run's summary.
+ * The run info of an ended run's summary (the input only for runs with bandit arms).
  *
  * @example
  * ```ts
@@ -79,7 +79,8 @@ export function runInfoOf(s: RunSummary): RunInfo {
     tenant: s.tenant ?? null,
     user: s.user ?? null,
     endedAt: s.endedAt,
-    input: s.input,
+    // the input is the context of experience records: kept for bandit runs only (not retained for the others)
+    ...(d?.arms === undefined ? {} : { input: s.input }),
   };
 }
 
@@ -103,7 +104,9 @@ export function modelOf(info: RunInfo, nodeId: string | null | undefined): strin
 }
 
 /**
- * A map that keeps at most `capacity` entries, evicting the oldest inserted first.
+ * A map that keeps at most `capacity` entries, evicting the oldest inserted first (a key set
+ * again keeps its place). The insertion order is a ring of keys, so eviction never iterates
+ * the map (iterating a map from its start after many deletions skips their holes one by one).
  *
  * @example
  * ```ts
@@ -113,10 +116,12 @@ export function modelOf(info: RunInfo, nodeId: string | null | undefined): strin
  */
 export class BoundedMap<K, V> {
   readonly #map = new Map<K, V>();
+  readonly #ring: K[] = [];
   readonly #capacity: number;
+  #next = 0;
 
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#capacity = Math.max(1, Math.floor(capacity));
   }
 
   get size(): number {
@@ -131,14 +136,19 @@ export class BoundedMap<K, V> {
     return this.#map.has(key);
   }
 
-  /** Sets a key (a key set again moves to the newest end); evicts the oldest past capacity. */
+  /** Sets a key; a new key past capacity evicts the oldest. */
   set(key: K, value: V): void {
-    if (this.#map.has(key)) this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.#capacity) {
-      const oldest = this.#map.keys().next();
-      if (oldest.done !== true) this.#map.delete(oldest.value);
+    if (this.#map.has(key)) {
+      this.#map.set(key, value);
+      return;
     }
+    if (this.#ring.length < this.#capacity) this.#ring.push(key);
+    else {
+      this.#map.delete(this.#ring[this.#next]!);
+      this.#ring[this.#next] = key;
+      this.#next = (this.#next + 1) % this.#capacity;
+    }
+    this.#map.set(key, value);
   }
 }
 

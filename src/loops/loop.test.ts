@@ -157,6 +157,24 @@ describe('decisions', () => {
     expect(loop.policies('ab')).toHaveLength(1);
   });
 
+  it('rollback makes an earlier document current as a new version; a redelivered update is a duplicate; a stale one is refused', () => {
+    const loop = createLoop({ topologies: [plain] });
+    const events: LoopEvent[] = [];
+    loop.events$.subscribe((e) => events.push(e));
+    const u1 = { policyId: 'p', version: 1, target: 'plain', params: { nodes: '{"answer":{"temperature":0.1}}' }, reason: null, ts: 0 };
+    const u2 = { ...u1, version: 2, params: { nodes: '{"answer":{"temperature":0.9}}' } };
+    loop.applyPolicy(u1);
+    loop.applyPolicy(u2);
+    expect(loop.applyPolicy(u2)).toMatchObject({ ok: true, duplicate: true });
+    expect(loop.applyPolicy(u1).ok).toBe(false);
+    const r = loop.rollback('plain');
+    expect(r).toMatchObject({ ok: true, policy: { version: 3, document: { nodes: { answer: { temperature: 0.1 } } } } });
+    expect(loop.decide({ topology: plain, version: 'v', runId: 'r', tenant: undefined, user: undefined, input: {} })).toMatchObject({ policyVersion: 3, overrides: { answer: { temperature: 0.1 } } });
+    expect(events.map((e) => e.type)).toEqual(['policy.applied', 'policy.applied', 'policy.rejected', 'policy.rolled_back']);
+    expect(events.at(-1)).toMatchObject({ version: 3, previous: 2 });
+    expect(loop.rollback('nothing').ok).toBe(false);
+  });
+
   it('refuses an update naming a node the topology lacks; the current version stays', () => {
     const loop = createLoop({ topologies: [plain] });
     const events: LoopEvent[] = [];

@@ -18,7 +18,8 @@ import { decideWith, stickyKey } from './decide.ts';
 import { bucketOf } from './experiments.ts';
 import { applyScore, checkFeedback } from './feedback.ts';
 import { BoundedMap, BoundedSet, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
-import { EvaluationPolicySchema, RegressionRuleSchema, parsePolicyDocument } from './policy.ts';
+import { EvaluationPolicySchema, parsePolicyDocument } from './policy.ts';
+import { RegressionRuleSchema } from './regression.ts';
 import { createPolicyRegistry } from './policy-registry.ts';
 import { evaluationRequests } from './requests.ts';
 import { createStatsBook } from './stats.ts';
@@ -184,11 +185,12 @@ export function createLoop(options: LoopOptions = {}): Loop {
     return { info: runs.get(r.value.runId), fb: r };
   };
 
+  /** Counts a joined score (once it was applied: a score that failed to apply is counted `invalid` by the caller). */
   const join = (info: RunInfo, fb: ReturnType<typeof checkFeedback> & { ok: true }): FeedbackOutcome => {
-    seen.add(fb.value.feedbackId);
     const outcome: FeedbackOutcome = now() - info.endedAt > ctx.settings.lateAfterMs ? 'late' : 'joined';
-    counts[outcome]++;
     applyScore(ctx, info, fb.value, experience, (st, i, metric, score) => observeCanary(ctx, st, i, metric, score));
+    seen.add(fb.value.feedbackId);
+    counts[outcome]++;
     return outcome;
   };
 

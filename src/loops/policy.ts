@@ -1,5 +1,5 @@
 /**
- * Policy documents: their zod schemas, their form on the policies topic (one JSON text per
+ * Policy documents: their zod schemas (regression rules use `RegressionRuleSchema` of regression.ts), their form on the policies topic (one JSON text per
  * document field in `params`), and the checks only the target topology can answer (do the
  * nodes exist, are they llm nodes, are the variants the experiment's).
  * @module
@@ -9,27 +9,11 @@ import { toIssues, type Issue } from '../errors.ts';
 import { NodeOverrideSchema } from '../compiler/validate.ts';
 import type { AnyTopology, NodeOverride, Topology } from '../definition/types.ts';
 import type { PolicyUpdateMessage } from '../transports/messages.ts';
+import { RegressionRuleSchema } from './regression.ts';
 import type { BanditPolicy, CanarySpec, PolicyDocument, PolicyVersion, RegressionRule } from './types.ts';
 
 const name = z.string().min(1);
 const nonEmpty = (o: object): boolean => Object.keys(o).length > 0;
-
-/**
- * Schema of a {@link RegressionRule}.
- *
- * @example
- * ```ts
- * RegressionRuleSchema.parse({ metric: 'correct', action: 'pause', minSamples: 50 });
- * ```
- */
-export const RegressionRuleSchema = z.strictObject({
-  metric: name,
-  action: z.enum(['alert', 'pause', 'breaker']).optional(),
-  minSamples: z.number().int().positive().optional(),
-  alpha: z.number().gt(0).lt(1).optional(),
-  minEffect: z.number().nonnegative().optional(),
-  better: z.enum(['higher', 'lower']).optional(),
-});
 
 /**
  * Schema of a {@link CanarySpec}: start share 0..100, step in (0, 100], steps every

@@ -13,7 +13,14 @@ import { bucketOf } from './experiments.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 import type { Bandit, BanditPolicy, PolicyVersion, RegressionRule, RegressionTest, StatsBook } from './types.ts';
 
-/** A canary under way: the candidate version takes `percent` % of traffic from the baseline. */
+/**
+ * A canary under way: the candidate version takes the canary's share of traffic from the baseline.
+ *
+ * @example
+ * ```ts
+ * if (st.canary && st.canary.canary.pick(bucketOf(key, st.canary.salt)) !== plan.version) plan = baselinePlanOf(ctx, st, st.canary);
+ * ```
+ */
 export interface CanaryRun {
   readonly canary: Canary;
   /** The canary's regression test (its moments are reported on a rollback). */
@@ -24,7 +31,14 @@ export interface CanaryRun {
   readonly salt: string;
 }
 
-/** A regression test of one variant against control on one metric, and what it last saw. */
+/**
+ * A regression test of one variant against control on one metric, and what it last saw.
+ *
+ * @example
+ * ```ts
+ * const t: VariantTest = { variant: 'b', test: createRegressionTest({ metric: 'q' }), model: 'sim:b', fired: false };
+ * ```
+ */
 export interface VariantTest {
   readonly variant: string;
   readonly test: RegressionTest;
@@ -34,7 +48,15 @@ export interface VariantTest {
   fired: boolean;
 }
 
-/** One topology's live state. */
+/**
+ * One topology's live state.
+ *
+ * @example
+ * ```ts
+ * const st: TopologyState = topologyState(ctx, 'qa');
+ * st.paused.has('b');
+ * ```
+ */
 export interface TopologyState {
   readonly name: string;
   topology: AnyTopology | undefined;
@@ -49,7 +71,14 @@ export interface TopologyState {
   readonly tests: Map<string, VariantTest>;
 }
 
-/** Loop settings the parts read. */
+/**
+ * Loop settings the parts read.
+ *
+ * @example
+ * ```ts
+ * const late = ctx.settings.now() - info.endedAt > ctx.settings.lateAfterMs;
+ * ```
+ */
 export interface LoopSettings {
   readonly sampleRate: number;
   readonly evaluationNodes: readonly string[] | undefined;
@@ -96,7 +125,15 @@ export function topologyState(ctx: LoopContext, name: string): TopologyState {
   return st;
 }
 
-/** Plans must be compiled again (a policy, a pause or a breaker changed). */
+/**
+ * Plans must be compiled again (a policy, a pause or a breaker changed).
+ *
+ * @example
+ * ```ts
+ * st.paused.add('b');
+ * invalidate(st);
+ * ```
+ */
 export function invalidate(st: TopologyState): void {
   st.plan = undefined;
   st.baselinePlan = undefined;

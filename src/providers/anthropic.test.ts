@@ -80,8 +80,9 @@ describe('Anthropic provider: streaming', () => {
     }));
     const events = await lastValueFrom(provider().stream(REQ).pipe(toArray()));
     const usages = of(events, 'usage').map((e) => e.usage);
-    expect(usages[0]).toEqual({ inputTokens: 1150, outputTokens: 1, cachedTokens: 1000, reasoningTokens: 0 });
-    expect(lastUsage(events)).toEqual({ inputTokens: 1150, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0 });
+    expect(usages[0]).toEqual({ inputTokens: 1150, outputTokens: 1, cachedTokens: 1000, reasoningTokens: 0, cacheWriteTokens: 50 });
+    expect(of(events, 'usage').map((e) => e.final)).toEqual([false, true]); // message_start's count is a snapshot
+    expect(lastUsage(events)).toEqual({ inputTokens: 1150, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0, cacheWriteTokens: 50 });
   });
 
   it('cumulative message_delta usage that repeats input and cache counts is not added twice', async () => {
@@ -91,7 +92,7 @@ describe('Anthropic provider: streaming', () => {
       deltaUsage: { input_tokens: 100, cache_read_input_tokens: 1000, cache_creation_input_tokens: 50, output_tokens: 42 },
     }));
     const events = await lastValueFrom(provider().stream(REQ).pipe(toArray()));
-    expect(lastUsage(events)).toEqual({ inputTokens: 1150, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0 });
+    expect(lastUsage(events)).toEqual({ inputTokens: 1150, outputTokens: 42, cachedTokens: 1000, reasoningTokens: 0, cacheWriteTokens: 50 });
   });
 
   it('null cache fields count as zero', async () => {
@@ -101,7 +102,7 @@ describe('Anthropic provider: streaming', () => {
       deltaUsage: { output_tokens: 3 },
     }));
     const events = await lastValueFrom(provider().stream(REQ).pipe(toArray()));
-    expect(lastUsage(events)).toEqual({ inputTokens: 12, outputTokens: 3, cachedTokens: 0, reasoningTokens: 0 });
+    expect(lastUsage(events)).toEqual({ inputTokens: 12, outputTokens: 3, cachedTokens: 0, reasoningTokens: 0, cacheWriteTokens: 0 });
   });
 
   it.each([
@@ -344,7 +345,7 @@ describe('Anthropic provider through the llm operator', () => {
     expect(out.text).toBe('I will check.');
     expect(out.finishReason).toBe('tool_calls');
     expect(out.toolCalls).toEqual([{ id: 'toolu_A', name: 'get_weather', raw: '{"city": "Paris"}', arguments: { city: 'Paris' } }]);
-    expect(out.usage).toEqual({ inputTokens: 400, outputTokens: 60, cachedTokens: 0, reasoningTokens: 0, estimated: false });
+    expect(out.usage).toEqual({ inputTokens: 400, outputTokens: 60, cachedTokens: 0, reasoningTokens: 0, cacheWriteTokens: 0, estimated: false });
     const { body } = await server.request(0);
     expect(body.system).toBe('Use tools.');
     expect(body.tools[0]).toMatchObject({ name: 'get_weather', description: 'Weather of a city', input_schema: { type: 'object', properties: { city: { type: 'string' } } } });

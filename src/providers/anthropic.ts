@@ -10,6 +10,10 @@ import { ProviderError } from '../errors.ts';
 import { BAD_STREAM, streamError, type CallSite } from './failures.ts';
 import { streamSse, type SseDecoder } from './http.ts';
 import type { ChatMessage, CompletionRequest, FinishReason, Provider, ProviderEvent, Usage } from './types.ts';
+import * as z from 'zod';
+import { HttpProviderOptionsSchema, parseProviderOptions } from './options.ts';
+import { secretsOf } from './secrets.ts';
+import { withJsonInstruction } from './json-mode.ts';
 
 /** Options of the Anthropic provider. Pass the key; library code reads no environment. */
 export interface AnthropicProviderOptions {
@@ -49,11 +53,12 @@ class AnthropicDecoder implements SseDecoder {
     if (typeof u.cache_creation_input_tokens === 'number') this.usage.cacheWrite = u.cache_creation_input_tokens;
   }
 
-  private snapshot(): ProviderEvent {
+  /** `final`: after `message_delta` (cumulative); `message_start`'s is a snapshot (output_tokens 1 or so). */
+  private snapshot(final: boolean): ProviderEvent {
     const u = this.usage;
     // Anthropic's input_tokens excludes cache reads and writes; ours includes them, like OpenAI's prompt_tokens.
-    const usage: Usage = { inputTokens: u.input + u.cacheRead + u.cacheWrite, outputTokens: u.output, cachedTokens: u.cacheRead, reasoningTokens: 0 };
-    return { type: 'usage', usage };
+    const usage: Usage = { inputTokens: u.input + u.cacheRead + u.cacheWrite, outputTokens: u.output, cachedTokens: u.cacheRead, reasoningTokens: 0, cacheWriteTokens: u.cacheWrite };
+    return { type: 'usage', usage, final };
   }
 
   decode(m: EventSourceMessage): readonly ProviderEvent[] {
@@ -67,7 +72,7 @@ class AnthropicDecoder implements SseDecoder {
     switch (type) {
       case 'message_start':
         this.take(data['message']?.usage);
-        return [this.snapshot()];
+        return [this.snapshot(false)];
       case 'content_block_start': {
         const block = data['content_block'];
         if (block?.type === 'tool_use') {
@@ -89,7 +94,7 @@ class AnthropicDecoder implements SseDecoder {
       }
       case 'message_delta': {
         this.take(data['usage']);
-        const out: ProviderEvent[] = [this.snapshot()];
+        const out: ProviderEvent[] = [this.snapshot(true)];
         const reason = data['delta']?.stop_reason;
         if (typeof reason === 'string') out.push({ type: 'finish', reason: STOP[reason] ?? 'other' });
         return out;
@@ -123,6 +128,10 @@ function toWire(messages: readonly ChatMessage[]): { system: string | undefined;
   return { system, messages: out };
 }
 
+const AnthropicOptionsSchema = HttpProviderOptionsSchema.extend({
+  defaultMaxTokens: z.number().int().positive().optional(),
+});
+
 /**
  * Creates the Anthropic Messages provider.
  *
@@ -132,6 +141,8 @@ function toWire(messages: readonly ChatMessage[]): { system: string | undefined;
  * ```
  */
 export function createAnthropicProvider(options: AnthropicProviderOptions = {}): Provider {
+  parseProviderOptions(AnthropicOptionsSchema, options, 'anthropic');
+  const secrets = secretsOf(options.apiKey, options.headers);
   const name = options.name ?? 'anthropic';
   const base = (options.baseUrl ?? 'https://api.anthropic.com').replace(/\/+$/, '');
   const f = options.fetch ?? fetch;
@@ -139,7 +150,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     name,
     stream(req: CompletionRequest, signal?: AbortSignal) {
       const site = { provider: name, model: req.model };
-      const { system, messages } = toWire(req.messages);
+      const { system, messages } = toWire(withJsonInstruction(req.messages, req.json));
       const body: Record<string, unknown> = { model: req.model, messages, max_tokens: req.maxTokens ?? options.defaultMaxTokens ?? 1024, stream: true };
       if (system !== undefined) body['system'] = system;
       if (req.temperature !== undefined) body['temperature'] = req.temperature;
@@ -147,7 +158,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
       if (req.tools?.length) body['tools'] = req.tools.map((t) => ({ name: t.name, description: t.description ?? '', input_schema: t.parameters }));
       const headers: Record<string, string> = { 'anthropic-version': '2023-06-01', ...options.headers };
       if (options.apiKey) headers['x-api-key'] = options.apiKey;
-      return streamSse({ url: `${base}/v1/messages`, headers, body, site, fetch: f, endMarker: 'message_stop' }, signal, () => new AnthropicDecoder(site));
+      return streamSse({ url: `${base}/v1/messages`, headers, body, site, fetch: f, endMarker: 'message_stop', secrets }, signal, () => new AnthropicDecoder(site));
     },
   };
 }

@@ -56,6 +56,8 @@ const SPECIFIC = new Set(['CONTEXT_LENGTH_EXCEEDED', 'CONTENT_FILTERED', 'QUOTA_
 export const CONNECTION: Failure = { code: 'CONNECTION', retriable: true };
 export const STREAM_INTERRUPTED: Failure = { code: 'STREAM_INTERRUPTED', retriable: true };
 export const BAD_STREAM: Failure = { code: 'BAD_STREAM', retriable: false };
+/** A request the HTTP client refused to send (an invalid header value or URL): configuration, not a fault. */
+export const REQUEST_INVALID: Failure = { code: 'REQUEST_INVALID', retriable: false };
 
 /**
  * Classifies a failure from its HTTP status (if any) and the provider's error code or type.
@@ -85,22 +87,57 @@ export interface CallSite {
   readonly model: string;
 }
 
-/** Parses an error body of either API: `{ error: { message, type, code } }` or `{ type: 'error', error: {...} }`. */
+/**
+ * Error messages that mean the request did not fit the model's context, whatever code or type
+ * a provider or proxy put beside them (OpenAI's exact `context_length_exceeded` is not always there:
+ * LiteLLM sends `{"type":"invalid_request_error","code":"400"}`, Anthropic says "prompt is too long").
+ */
+const CONTEXT_LENGTH_MESSAGE = /context[_ ]length|maximum context|context window|prompt is too long|too many (?:input )?tokens|reduce the length of the (?:messages|prompt)|input is too long/i;
+
+/**
+ * The provider code an error is classified by: its `code` when the table knows it, else what its
+ * message says (context length), else the raw code (an unknown code leaves the HTTP status in
+ * charge), else its `type`.
+ *
+ * @example
+ * ```ts
+ * providerCodeOf({ code: '400', type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' }); // 'context_length_exceeded'
+ * ```
+ */
+export function providerCodeOf(e: { readonly code?: string | undefined; readonly type?: string | undefined; readonly message: string }): string | undefined {
+  if (e.code !== undefined && CODE_TABLE[e.code] !== undefined) return e.code;
+  if (CONTEXT_LENGTH_MESSAGE.test(e.message)) return 'context_length_exceeded';
+  return e.code ?? e.type;
+}
+
+/**
+ * Parses an error body of either API (`{ error: { message, type, code } }` or `{ type: 'error', error: {...} }`)
+ * into its message and the provider code it is classified by ({@link providerCodeOf}).
+ *
+ * @example
+ * ```ts
+ * parseErrorBody('{"error":{"message":"prompt is too long","type":"invalid_request_error"}}'); // { message, code: 'context_length_exceeded' }
+ * ```
+ */
 export function parseErrorBody(text: string): { message: string; code?: string } {
   try {
     const j = JSON.parse(text) as { error?: { message?: unknown; type?: unknown; code?: unknown } | string; message?: unknown };
     const e = j.error;
-    if (typeof e === 'string') return { message: e };
+    if (typeof e === 'string') return withCode({ message: e });
     if (e && typeof e === 'object') {
-      const code = typeof e.code === 'string' ? e.code : typeof e.type === 'string' ? e.type : undefined;
       const message = typeof e.message === 'string' ? e.message : JSON.stringify(e);
-      return code === undefined ? { message } : { message, code };
+      return withCode({ message, ...(typeof e.code === 'string' ? { code: e.code } : {}), ...(typeof e.type === 'string' ? { type: e.type } : {}) });
     }
-    if (typeof j.message === 'string') return { message: j.message };
+    if (typeof j.message === 'string') return withCode({ message: j.message });
   } catch {
     // not JSON: use the text
   }
-  return { message: text.slice(0, 500) || 'no error body' };
+  return withCode({ message: text.slice(0, 500) || 'no error body' });
+}
+
+function withCode(e: { message: string; code?: string; type?: string }): { message: string; code?: string } {
+  const code = providerCodeOf(e);
+  return code === undefined ? { message: e.message } : { message: e.message, code };
 }
 
 /** Builds the ProviderError for a non-2xx response. */
@@ -121,7 +158,9 @@ export function httpError(status: number, body: string, headers: Headers, site: 
 /** Builds the ProviderError for an error reported inside a 200 stream. */
 export function streamError(payload: unknown, site: CallSite): ProviderError {
   const e = (payload as { error?: { message?: unknown; type?: unknown; code?: unknown } } | undefined)?.error ?? {};
-  const codeStr = typeof e.code === 'string' ? e.code : typeof e.type === 'string' ? e.type : undefined;
+  const codeStr = providerCodeOf({
+    ...(typeof e.code === 'string' ? { code: e.code } : {}), ...(typeof e.type === 'string' ? { type: e.type } : {}), message: typeof e.message === 'string' ? e.message : '',
+  });
   const status = typeof e.code === 'number' ? e.code : undefined; // vLLM puts the HTTP status in `code`
   const f = classifyFailure(status ?? 200, codeStr);
   const known = codeStr !== undefined && CODE_TABLE[codeStr] !== undefined;

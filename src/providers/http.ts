@@ -9,7 +9,8 @@ import { Observable } from 'rxjs';
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
 import { ProviderError } from '../errors.ts';
 import { onAbort } from '../primitives/abort.ts';
-import { BAD_STREAM, httpError, parseRateLimit, STREAM_INTERRUPTED, streamError, transportError, type CallSite } from './failures.ts';
+import { BAD_STREAM, httpError, parseRateLimit, REQUEST_INVALID, STREAM_INTERRUPTED, streamError, transportError, type CallSite } from './failures.ts';
+import { scrubError } from './secrets.ts';
 import type { ProviderEvent } from './types.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface SseCall {
   readonly fetch: typeof fetch;
   /** What the stream should end with, for the error message. */
   readonly endMarker: string;
+  /** The provider's credentials (`secretsOf`): scrubbed from every error the call raises. */
+  readonly secrets?: readonly string[];
 }
 
 /**
@@ -70,7 +73,11 @@ export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDe
           signal: ctl.signal,
         });
       } catch (e) {
-        throw ctl.signal.aborted ? aborted() : transportError(e, call.site, false);
+        if (ctl.signal.aborted) throw aborted();
+        // undici reports network faults as `TypeError: fetch failed` (with the cause); any other TypeError
+        // is a request it refused to send (an invalid header or URL): configuration, never worth a retry
+        if (e instanceof TypeError && e.message !== 'fetch failed') throw new ProviderError(REQUEST_INVALID.code, `request refused before sending: ${e.message}`, REQUEST_INVALID.retriable, { ...call.site, cause: e });
+        throw transportError(e, call.site, false);
       }
       if (!res.ok) {
         const text = await res.text().catch(() => '');
@@ -109,7 +116,7 @@ export function streamSse(call: SseCall, signal: AbortSignal | undefined, makeDe
       }
       subscriber.complete();
     };
-    run().catch((e: unknown) => subscriber.error(e));
+    run().catch((e: unknown) => subscriber.error(call.secrets === undefined ? e : scrubError(e, call.secrets)));
     return () => {
       unlisten();
       ctl.abort(new Error('unsubscribed'));

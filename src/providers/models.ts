@@ -15,6 +15,8 @@ export interface Price {
   readonly output: number;
   /** Price of cached prompt tokens; default: the input price. */
   readonly cachedInput?: number;
+  /** Price of prompt tokens written to the cache; default: the input price. */
+  readonly cacheWrite?: number;
 }
 
 /**
@@ -27,9 +29,9 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'openai:gpt-4.1': { input: 2, output: 8, cachedInput: 0.5 },
   'openai:gpt-4.1-mini': { input: 0.4, output: 1.6, cachedInput: 0.1 },
   'openai:o4-mini': { input: 1.1, output: 4.4, cachedInput: 0.275 },
-  'anthropic:claude-sonnet-4-5': { input: 3, output: 15, cachedInput: 0.3 },
-  'anthropic:claude-haiku-4-5': { input: 1, output: 5, cachedInput: 0.1 },
-  'anthropic:claude-opus-4-1': { input: 15, output: 75, cachedInput: 1.5 },
+  'anthropic:claude-sonnet-4-5': { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 },
+  'anthropic:claude-haiku-4-5': { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 },
+  'anthropic:claude-opus-4-1': { input: 15, output: 75, cachedInput: 1.5, cacheWrite: 18.75 },
   // SIMULATED models of known quality (see sim-quality.ts): made-up prices, for loop demos and benches
   'sim:small': { input: 0.1, output: 0.4 },
   'sim:medium': { input: 0.5, output: 2 },
@@ -146,7 +148,8 @@ export class Models {
     const p = this.#prices[ref];
     if (p === undefined) return 0;
     const cached = Math.min(usage.cachedTokens, usage.inputTokens);
-    return ((usage.inputTokens - cached) * p.input + cached * (p.cachedInput ?? p.input) + usage.outputTokens * p.output) / 1e6;
+    const written = Math.min(usage.cacheWriteTokens ?? 0, usage.inputTokens - cached);
+    return ((usage.inputTokens - cached - written) * p.input + cached * (p.cachedInput ?? p.input) + written * (p.cacheWrite ?? p.input) + usage.outputTokens * p.output) / 1e6;
   }
 }
 

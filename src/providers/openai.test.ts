@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { createEngine, createModels, defineTool, isProviderError, topology, type ProviderError } from '../index.ts';
 import { createOpenAIProvider } from './openai.ts';
 import type { CompletionRequest, ProviderEvent } from './types.ts';
+import { JSON_INSTRUCTION } from './json-mode.ts';
 import {
   createGate, delay, destroy, drain, gate, interleave, jsonError, openai429, openai500, openaiChunk, openaiContextLength,
   openaiErrorBody, openaiEvents, openaiQuota, openaiStream, sse, sseScript, startProviderServer, write, type ProviderServer,
@@ -236,6 +237,7 @@ describe('OpenAI provider: the request on the wire', () => {
     expect(body.response_format).toEqual({ type: 'json_object' });
     expect(body.tools).toEqual([{ type: 'function', function: { name: 'lookup', description: 'Look up', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }]);
     expect(body.messages).toEqual([
+      { role: 'system', content: JSON_INSTRUCTION }, // JSON mode answers 400 unless a message says JSON
       { role: 'user', content: 'q' },
       { role: 'assistant', content: '', tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } }] },
       { role: 'tool', content: 'result', tool_call_id: 'call_9' },

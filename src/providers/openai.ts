@@ -11,6 +11,10 @@ import { ProviderError } from '../errors.ts';
 import { BAD_STREAM, streamError, type CallSite } from './failures.ts';
 import { streamSse, type SseDecoder } from './http.ts';
 import type { ChatMessage, CompletionRequest, FinishReason, Provider, ProviderEvent } from './types.ts';
+import * as z from 'zod';
+import { HttpProviderOptionsSchema, parseProviderOptions } from './options.ts';
+import { secretsOf } from './secrets.ts';
+import { withJsonInstruction } from './json-mode.ts';
 
 /**
  * Options of an OpenAI-compatible provider. Library code reads no environment:
@@ -40,7 +44,7 @@ const FINISH: Readonly<Record<string, FinishReason>> = {
 
 interface Chunk {
   error?: unknown;
-  choices?: { delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] }; finish_reason?: string | null }[];
+  choices?: { delta?: { content?: string | null; refusal?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] }; finish_reason?: string | null }[];
   usage?: {
     prompt_tokens?: number; completion_tokens?: number;
     prompt_tokens_details?: { cached_tokens?: number } | null;
@@ -67,6 +71,7 @@ class OpenAIDecoder implements SseDecoder {
     const choice = chunk.choices?.[0];
     const delta = choice?.delta;
     if (delta?.content) out.push({ type: 'text', text: delta.content });
+    if (delta?.refusal) out.push({ type: 'refusal', text: delta.refusal });
     if (delta?.tool_calls) {
       for (const tc of delta.tool_calls) {
         // Some compatible servers send each call whole, with an id but no index.
@@ -115,6 +120,11 @@ function toWire(m: ChatMessage): Record<string, unknown> {
   return out;
 }
 
+const OpenAIOptionsSchema = HttpProviderOptionsSchema.extend({
+  includeUsage: z.boolean().optional(),
+  maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+});
+
 /**
  * Creates an OpenAI-compatible provider.
  *
@@ -124,6 +134,8 @@ function toWire(m: ChatMessage): Record<string, unknown> {
  * ```
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provider {
+  parseProviderOptions(OpenAIOptionsSchema, options, 'openai');
+  const secrets = secretsOf(options.apiKey, options.headers);
   const name = options.name ?? 'openai';
   const base = (options.baseUrl ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
   const f = options.fetch ?? fetch;
@@ -133,7 +145,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
     name,
     stream(req: CompletionRequest, signal?: AbortSignal) {
       const site = { provider: name, model: req.model };
-      const body: Record<string, unknown> = { model: req.model, messages: req.messages.map(toWire), stream: true };
+      const body: Record<string, unknown> = { model: req.model, messages: withJsonInstruction(req.messages, req.json).map(toWire), stream: true };
       if (includeUsage) body['stream_options'] = { include_usage: true };
       if (req.temperature !== undefined) body['temperature'] = req.temperature;
       if (req.maxTokens !== undefined) body[maxField] = req.maxTokens;
@@ -145,7 +157,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Provi
       }
       const headers: Record<string, string> = { ...options.headers };
       if (options.apiKey) headers['authorization'] = `Bearer ${options.apiKey}`;
-      return streamSse({ url: `${base}/chat/completions`, headers, body, site, fetch: f, endMarker: '[DONE]' }, signal, () => new OpenAIDecoder(site));
+      return streamSse({ url: `${base}/chat/completions`, headers, body, site, fetch: f, endMarker: '[DONE]', secrets }, signal, () => new OpenAIDecoder(site));
     },
   };
 }

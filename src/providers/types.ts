@@ -54,6 +54,8 @@ export interface Usage {
   readonly cachedTokens: number;
   /** Output tokens spent on reasoning (a subset of outputTokens). */
   readonly reasoningTokens: number;
+  /** Prompt tokens written to the provider's cache (a subset of inputTokens; Anthropic bills them at 1.25x input). */
+  readonly cacheWriteTokens?: number;
 }
 
 /**
@@ -96,8 +98,11 @@ export type ProviderEvent =
   | { readonly type: 'response'; readonly status: number; readonly rateLimit: RateLimitInfo; readonly requestId?: string }
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'tool_call'; readonly index: number; readonly id?: string; readonly name?: string; readonly arguments: string }
-  | { readonly type: 'usage'; readonly usage: Usage }
-  | { readonly type: 'finish'; readonly reason: FinishReason };
+  /** `final: false`: a snapshot the provider will update (Anthropic's `message_start`); absent or true: its count for the call. */
+  | { readonly type: 'usage'; readonly usage: Usage; readonly final?: boolean }
+  | { readonly type: 'finish'; readonly reason: FinishReason }
+  /** The model declined (OpenAI `delta.refusal`): the refusal text, streamed like text. */
+  | { readonly type: 'refusal'; readonly text: string };
 
 /**
  * An LLM provider. `stream` is cold: each subscription makes one request, and

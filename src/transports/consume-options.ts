@@ -40,6 +40,13 @@ export const ConsumeOptionsSchema = z.strictObject({
   maxDeliveries: z.number().int().positive().optional(),
   /** An attempt running longer counts as failed (its `signal` aborts), ms. Default: no limit. */
   handlerTimeoutMs: z.number().int().positive().optional(),
+  /**
+   * Whether the process is of no use while this consumer is out. `true` (default): a crashed
+   * consumer, or a record it cannot dead-letter, makes its health part `down`. `false` (a side
+   * stream such as feedback, policies or signals, while requests are still served): `degraded`
+   * while it restarts or is stuck, and `down` only once restarting is given up.
+   */
+  essential: z.boolean().optional(),
 });
 
 /**
@@ -68,6 +75,7 @@ export interface ResolvedConsumeOptions {
   readonly retryBackoffMs: number;
   readonly maxDeliveries: number;
   readonly handlerTimeoutMs: number | undefined;
+  readonly essential: boolean;
 }
 
 /**
@@ -119,5 +127,6 @@ export function resolveConsumeOptions(options: ConsumeOptions): ResolvedConsumeO
     retryBackoffMs: o.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
     maxDeliveries: o.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
     handlerTimeoutMs: o.handlerTimeoutMs,
+    essential: o.essential ?? true,
   };
 }

@@ -328,6 +328,22 @@ describe('consumeGroup', () => {
       expect(fake.made).toHaveLength(4);
     });
 
+    it('a side stream (essential: false) is degraded, not down, while it restarts; down once restarting is given up', async () => {
+      fakeTime();
+      const fake = fakeKafka();
+      const d = deps(fake.kafka, [], { maxRestarts: 1, restartBackoffMs: 1000 });
+      await consumeGroup('feedback', d, { group: 'g', maxInFlight: 1, essential: false }, async () => undefined);
+      fake.made[0]!.emit(EVENTS.CRASH, { error: new Error('broker went away'), groupId: 'g', restart: false });
+      expect(d.health.report()).toMatchObject({ status: 'degraded', components: { [COMPONENT]: { status: 'degraded', reason: 'crashed: broker went away' } } });
+      expect(d.events.at(-1)).toMatchObject({ type: 'consumer.crashed', restarting: true });
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(d.health.report().components[COMPONENT]?.status).toBe('up');
+      fake.made[1]!.emit(EVENTS.CRASH, { error: new Error('again'), groupId: 'g', restart: false });
+      fake.failNext('connect');
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(d.health.report().components[COMPONENT]).toMatchObject({ status: 'down', reason: expect.stringMatching(/given up after 1 restarts: no broker/) });
+    });
+
     it('offsetReset: earliest by default, latest on request; the deprecated fromBeginning still works', async () => {
       const cases = [[{}, true], [{ offsetReset: 'latest' as const }, false], [{ fromBeginning: false }, false], [{ offsetReset: 'earliest' as const }, true]] as const;
       for (const [extra, fromBeginning] of cases) {

@@ -110,6 +110,8 @@ export async function consumeGroup<K extends MessageKind>(
   const maxRestarts = deps.maxRestarts ?? DEFAULT_MAX_RESTARTS;
   const restartBackoffMs = deps.restartBackoffMs ?? DEFAULT_RESTART_BACKOFF_MS;
   const rebalanceTimeout = deps.rebalanceTimeoutMs ?? Math.max(2 * deps.sessionTimeoutMs, (o.handlerTimeoutMs ?? 0) + deps.sessionTimeoutMs);
+  /** What a passing outage makes this part: a side stream's (`essential: false`) leaves the process serving. */
+  const outage = o.essential ? 'down' : 'degraded';
   const slots = Limiter.awaitable(o.maxInFlight);
   const deliveries = new DeliveryCounter();
 
@@ -139,7 +141,7 @@ export async function consumeGroup<K extends MessageKind>(
     },
     deadLetterFailed(partition, offset, reason) {
       undeliverable.add(`${partition}/${offset}`);
-      health.set(component, 'down', reason);
+      health.set(component, outage, reason);
     },
     recordDone(partition, offset) {
       if (!undeliverable.delete(`${partition}/${offset}`) || undeliverable.size > 0) return;
@@ -155,7 +157,7 @@ export async function consumeGroup<K extends MessageKind>(
     const reason = reasonOf(error);
     const again = restarts < maxRestarts;
     log.error({ err: error, topic, group, restarts, again }, 'consumer crashed');
-    health.set(component, 'down', again ? `crashed: ${reason}` : `crashed, restarting given up after ${restarts} restarts: ${reason}`);
+    health.set(component, again ? outage : 'down', again ? `crashed: ${reason}` : `crashed, restarting given up after ${restarts} restarts: ${reason}`);
     emit({ type: 'consumer.crashed', topic, group, reason, restarting: again, ts: Date.now() });
     if (!again) return;
     const wait = Math.min(restartBackoffMs * 2 ** restarts, Math.max(restartBackoffMs, RESTART_BACKOFF_CAP_MS));
