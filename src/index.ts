@@ -43,6 +43,7 @@ export type {
 export { createModels, DEFAULT_PRICES, type Models, type Price, type ModelsOptions, type ResolvedModel } from './providers/models.ts';
 export { RateLimitsSchema, type RateLimits, type RateLimiter, type Reservation } from './providers/ratelimit.ts';
 export { createSimProvider, SIM_MODELS, type SimProviderOptions, type SimTiming, type SimResponse } from './providers/sim.ts';
+export { simJudge, simQuestion, simAnswer, parseSimQuestion, SIM_QUALITY_MODELS } from './providers/sim-quality.ts';
 export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
 export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions, type BulkheadOptions, type Resilience } from './resilience/resilience.ts';
 export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';

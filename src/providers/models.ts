@@ -32,6 +32,10 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'anthropic:claude-sonnet-4-5': { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 },
   'anthropic:claude-haiku-4-5': { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 },
   'anthropic:claude-opus-4-1': { input: 15, output: 75, cachedInput: 1.5, cacheWrite: 18.75 },
+  // SIMULATED models of known quality (see sim-quality.ts): made-up prices, for loop demos and benches
+  'sim:small': { input: 0.1, output: 0.4 },
+  'sim:medium': { input: 0.5, output: 2 },
+  'sim:large': { input: 2.5, output: 10 },
 };
 
 const MODELS = Symbol.for('llm-orchestrator.Models');

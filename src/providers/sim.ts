@@ -9,13 +9,26 @@
 import { Observable } from 'rxjs';
 import { mulberry32 } from '../primitives/random.ts';
 import type { CompletionRequest, Provider, ProviderEvent, ToolCall } from './types.ts';
+import { SIM_QUALITY_MODELS, simAnswer } from './sim-quality.ts';
 
-/** Timing of simulated models. */
+/**
+ * Timing (and quality) of a simulated model.
+ *
+ * @example
+ * ```ts
+ * const t: SimTiming = { ttftMs: 0, tokenMs: 0, quality: 0.7 };
+ * ```
+ */
 export interface SimTiming {
   /** Time to first token, ms. */
   readonly ttftMs: number;
   /** Delay between tokens, ms. */
   readonly tokenMs: number;
+  /**
+   * Share (0..1) of the simulated task's questions (`What is 37 + 45?`, see `simQuestion`)
+   * the model answers right; other prompts are not affected. Default 1.
+   */
+  readonly quality?: number;
 }
 
 /** What a scripted simulated model answers. */
@@ -34,16 +47,26 @@ export interface SimProviderOptions {
   readonly seed?: number;
   /** Tokens generated when the request sets no maxTokens. Default 48. */
   readonly defaultTokens?: number;
-  /** Scripts the answer (e.g. a JSON object for structured output); default: generated prose. */
+  /** Scripts the answer (e.g. a JSON object for structured output); default: the simulated task's answer (see `simAnswer`) to a prompt asking its question, else generated prose. */
   readonly respond?: (request: CompletionRequest) => SimResponse | string;
 }
 
-/** Built-in simulated models. */
+/**
+ * Built-in simulated models: `fast` (no delay), `default`, `realistic`, `slow`, and three of
+ * known quality on the simulated task for feedback-loop demos: `small`, `medium`, `large`
+ * (no delay; quality 0.55, 0.9, 0.93).
+ *
+ * @example
+ * ```ts
+ * SIM_MODELS.default; // { ttftMs: 250, tokenMs: 12 }
+ * ```
+ */
 export const SIM_MODELS: Readonly<Record<string, SimTiming>> = {
   fast: { ttftMs: 0, tokenMs: 0 },
   default: { ttftMs: 250, tokenMs: 12 },
   realistic: { ttftMs: 450, tokenMs: 25 },
   slow: { ttftMs: 1200, tokenMs: 60 },
+  ...SIM_QUALITY_MODELS,
 };
 
 const BANK = [
@@ -144,6 +167,15 @@ function proseTokens(req: CompletionRequest, seed: number, count: number): strin
   return out;
 }
 
+/** The answer to the simulated task's question in the last user message, if it asks one. */
+function taskAnswer(req: CompletionRequest, quality: number, seed: number): string | undefined {
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    const m = req.messages[i]!;
+    if (m.role === 'user') return m.content.includes('What is ') ? simAnswer(m.content, quality, seed) : undefined;
+  }
+  return undefined;
+}
+
 /**
  * Creates the simulated provider.
  *
@@ -164,7 +196,7 @@ export function createSimProvider(options: SimProviderOptions = {}): Provider {
       return new Observable<ProviderEvent>((subscriber) => {
         const timing = models[req.model] ?? models['default']!;
         const seed = req.seed ?? options.seed ?? 42;
-        const scripted = respond?.(req);
+        const scripted = respond?.(req) ?? taskAnswer(req, timing.quality ?? 1, seed);
         const answer: SimResponse | undefined = typeof scripted === 'string' ? { text: scripted } : scripted;
         const tokens = answer === undefined ? proseTokens(req, seed, req.maxTokens ?? options.defaultTokens ?? 48) : simTokens(answer.text ?? '');
         const inputTokens = Math.ceil(req.messages.reduce((n, m) => n + m.content.length + 4, 0) / 4);
