@@ -91,11 +91,11 @@ export interface RunSummary {
   readonly status: 'completed' | 'failed' | 'cancelled';
   readonly input: unknown;
   readonly output: unknown;
-  readonly error?: SerializedError;
+  readonly error?: SerializedError | undefined;
   /** Epoch ms. */
   readonly startedAt: number;
   readonly endedAt: number;
-  readonly usage?: UsageTotals;
+  readonly usage?: UsageTotals | undefined;
   readonly decision: RunDecision | undefined;
   /** Llm nodes that ran, by node id: the model that answered (after fallbacks). */
   readonly models: Readonly<Record<string, string>>;

@@ -3,7 +3,8 @@
  * run, only for an engine with a loop.
  * @module
  */
-import { serializeError } from '../errors.ts';
+import { serializeError, type SerializedError } from '../errors.ts';
+import type { UsageTotals } from '../providers/types.ts';
 import type { RunSummary } from './loop.ts';
 import type { Run } from './run.ts';
 import { DONE, R_CANCELLED, R_COMPLETED } from './states.ts';
@@ -38,7 +39,70 @@ export function modelsOf(run: Run): Record<string, string> {
 }
 
 /**
- * Summarizes an ended top-level run.
+ * An ended run's summary: plain fields copied once, the rest (models, outputs, error, usage)
+ * computed on first read, so a loop that only joins feedback pays for no more.
+ */
+class Summary implements RunSummary {
+  readonly runId: string;
+  readonly topology: string;
+  readonly status: 'completed' | 'failed' | 'cancelled';
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly decision: RunSummary['decision'];
+  readonly tenant: string | undefined;
+  readonly user: string | undefined;
+  readonly #run: Run;
+  #models: Record<string, string> | undefined;
+  #outputs: Record<string, unknown> | undefined;
+
+  constructor(run: Run) {
+    this.#run = run;
+    this.runId = run.id;
+    this.topology = run.plan.name;
+    this.status = run.status === R_COMPLETED ? 'completed' : run.status === R_CANCELLED ? 'cancelled' : 'failed';
+    this.input = run.input;
+    this.output = run.output;
+    this.startedAt = run.startedAt;
+    this.endedAt = run.endedAt;
+    this.decision = run.decision;
+    this.tenant = run.tenant;
+    this.user = run.user;
+  }
+  get version(): string {
+    return topologyVersion(this.#run.plan.topology);
+  }
+  get models(): Record<string, string> {
+    return (this.#models ??= modelsOf(this.#run));
+  }
+  get error(): SerializedError | undefined {
+    return this.#run.error === undefined ? undefined : serializeError(this.#run.error);
+  }
+  get usage(): UsageTotals | undefined {
+    return this.#run.usage === undefined ? undefined : { ...this.#run.usage };
+  }
+  get outputs(): Record<string, unknown> {
+    if (this.#outputs === undefined) {
+      const o: Record<string, unknown> = {};
+      const run = this.#run;
+      const ids = run.plan.ids;
+      for (let i = 0; i < ids.length; i++) if (run.state[i] === DONE) o[ids[i]!] = run.outputs[i];
+      this.#outputs = o;
+    }
+    return this.#outputs;
+  }
+  toJSON(): unknown {
+    return {
+      runId: this.runId, topology: this.topology, version: this.version, status: this.status, input: this.input, output: this.output,
+      error: this.error, startedAt: this.startedAt, endedAt: this.endedAt, usage: this.usage, decision: this.decision,
+      models: this.models, tenant: this.tenant, user: this.user,
+    };
+  }
+}
+
+/**
+ * Summarizes an ended top-level run (fields beyond the run's own are computed on first read).
  *
  * @example
  * ```ts
@@ -46,33 +110,5 @@ export function modelsOf(run: Run): Record<string, string> {
  * ```
  */
 export function summaryOf(run: Run): RunSummary {
-  const s: { -readonly [K in keyof RunSummary]: RunSummary[K] } = {
-    runId: run.id,
-    topology: run.plan.name,
-    version: topologyVersion(run.plan.topology),
-    status: run.status === R_COMPLETED ? 'completed' : run.status === R_CANCELLED ? 'cancelled' : 'failed',
-    input: run.input,
-    output: run.output,
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-    decision: run.decision,
-    models: modelsOf(run),
-    tenant: run.tenant,
-    user: run.user,
-  };
-  if (run.error !== undefined) s.error = serializeError(run.error);
-  if (run.usage !== undefined) s.usage = { ...run.usage };
-  let outputs: Record<string, unknown> | undefined;
-  Object.defineProperty(s, 'outputs', {
-    enumerable: true,
-    get: () => {
-      if (outputs === undefined) {
-        outputs = {};
-        const ids = run.plan.ids;
-        for (let i = 0; i < ids.length; i++) if (run.state[i] === DONE) outputs[ids[i]!] = run.outputs[i];
-      }
-      return outputs;
-    },
-  });
-  return s;
+  return new Summary(run);
 }
