@@ -1,0 +1,98 @@
+/**
+ * High-entropy strings: tokens that look random (secrets in formats nobody registered, session
+ * ids, passwords in URLs), judged by Shannon entropy per character.
+ *
+ * @example
+ * ```ts
+ * createEntropyDetector().detect('token=Zq8xN2vL0pR7sT4wY1bK6mC3'); // one match
+ * ```
+ * @module
+ */
+import * as z from 'zod';
+import { ValidationError, toIssues } from '../../errors.ts';
+import type { PiiDetector, PiiMatch } from './types.ts';
+
+/**
+ * Shannon entropy of `s` in bits per character (0 for the empty string).
+ *
+ * @example
+ * ```ts
+ * shannonEntropy('aaaa'); // 0
+ * shannonEntropy('abcd'); // 2
+ * ```
+ */
+export function shannonEntropy(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+const entropyOptions = z.strictObject({
+  /** Shortest token considered. */
+  minLength: z.number().int().min(8).max(1024).default(20),
+  /** Bits per character at or above which a token is reported. */
+  threshold: z.number().min(1).max(8).default(4.2),
+  /** Skip UUIDs (`8-4-4-4-12` hex): they are ids, not secrets. */
+  ignoreUuids: z.boolean().default(true),
+  /** Require a digit and a letter (plain words and identifiers have no digits). */
+  requireDigit: z.boolean().default(true),
+  /** More tokens to skip (tested against the whole token). */
+  ignore: z.array(z.instanceof(RegExp)).default([]),
+});
+
+/** Options of {@link createEntropyDetector}. */
+export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
+
+// Only runs of at least 8 characters (the smallest minLength) reach JavaScript; the lookbehind
+// keeps the regex from retrying inside a shorter word.
+const TOKEN = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{8,}/g;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DIGIT = /\d/;
+const LETTER = /[A-Za-z]/;
+
+/**
+ * Reports tokens (runs of base64/base64url characters) at least `minLength` long whose entropy
+ * is at least `threshold` bits per character. Ordinary long words, snake_case and kebab-case
+ * identifiers (no digit), UUIDs and most hex digests (at most 4 bits per character, usually
+ * below) are not reported. `score` is the entropy divided by 6 (capped at 1). It runs with the
+ * lowest priority, so a token another detector matched (a key, a JWT, an IBAN) is that, not this.
+ *
+ * @example
+ * ```ts
+ * const entropy = createEntropyDetector({ minLength: 24, ignore: [/^sha256-/] });
+ * entropy.detect('internationalization_and_localization').length; // 0
+ * ```
+ */
+export function createEntropyDetector(options: EntropyDetectorOptions = {}): PiiDetector {
+  const r = entropyOptions.safeParse(options);
+  if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'entropy detector options are invalid', toIssues(r.error.issues, ['options']));
+  const o = r.data;
+  return Object.freeze({
+    type: 'high_entropy',
+    priority: 10,
+    detect: (text: string): PiiMatch[] => {
+      const out: PiiMatch[] = [];
+      TOKEN.lastIndex = 0;
+      for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) {
+        const t = m[0];
+        if (t.length < o.minLength) continue;
+        if (o.requireDigit && (!DIGIT.test(t) || !LETTER.test(t))) continue;
+        if (o.ignoreUuids && UUID.test(t)) continue;
+        if (o.ignore.some((re) => re.test(t))) continue;
+        const h = shannonEntropy(t);
+        if (h >= o.threshold) out.push({ type: 'high_entropy', start: m.index, end: m.index + t.length, value: t, score: Math.min(1, h / 6) });
+      }
+      TOKEN.lastIndex = 0;
+      return out;
+    },
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * IP addresses, version 4 and 6 (checked by Node's own `net.isIPv4` / `net.isIPv6`).
+ *
+ * @example
+ * ```ts
+ * ipDetector.detect('from 203.0.113.7 and 2001:db8::1').map((m) => m.kind); // ['ipv4', 'ipv6']
+ * ```
+ * @module
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { findAll, span } from './find.ts';
+import type { PiiDetector, PiiMatch } from './types.ts';
+
+// Four dotted numbers, not part of a longer dotted run, not right after a `v` (v1.2.3.4).
+const IPV4 = /(?<![\w.]|[vV]\.?)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\.?\d|\.\w|\w)/g;
+// Hex groups and colons (with an optional dotted IPv4 tail), not inside a longer such run.
+const IPV6 = /(?<![\w:.])(?:[0-9A-Fa-f]{1,4}|:)?:(?:[0-9A-Fa-f]{0,4}:){1,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\w)/g;
+
+/**
+ * IPv4 in dotted-quad form and IPv6 in any RFC 4291 form (`2001:db8::1`, `::1`,
+ * `::ffff:192.0.2.1`). A four-part version string such as `1.2.3.4` *is* reported: it is a valid
+ * IPv4 literal and nothing in the text tells them apart; one written `v1.2.3.4` is not. For IPv6,
+ * at least three groups (or exactly `::1`) are needed, so `std::map` or `d::` in code and clock
+ * times (`12:30:45`) are not addresses.
+ *
+ * @example
+ * ```ts
+ * ipDetector.detect('256.1.1.1').length; // 0
+ * ```
+ */
+export const ipDetector: PiiDetector = Object.freeze({
+  type: 'ip',
+  priority: 30,
+  detect: (text: string): PiiMatch[] => {
+    const v4 = text.includes('.') ? findAll(text, IPV4, (m) => (isIPv4(m[0]) ? span(m, 'ip', 'ipv4') : undefined)) : [];
+    if (!text.includes(':')) return v4;
+    const v6 = findAll(text, IPV6, (m) => {
+      const s = m[0];
+      if (!isIPv6(s)) return undefined;
+      const groups = s.split(/:+/).filter((g) => g.length > 0).length;
+      return groups >= 3 || s === '::1' ? span(m, 'ip', 'ipv6') : undefined;
+    });
+    // A dotted tail of an IPv6 address (::ffff:192.0.2.1) is not a second address.
+    return v6.length === 0 ? v4 : [...v6, ...v4.filter((a) => !v6.some((b) => a.start < b.end && b.start < a.end))];
+  },
+});
