@@ -51,7 +51,7 @@ export const emailDetector: PiiDetector = Object.freeze({
 });
 
 // A digit run with the separators phone numbers use; validated by libphonenumber afterwards.
-const PHONE = /(?<![\w+.-])(?:\+|00)?\(?\d[\d ().\-/]{5,20}\d(?![\w.]?\d)/g;
+const PHONE = /(?<![\w+.-])(?:\+|00)?\(?\d[\d ().\-/]{5,40}\d(?![\w.]?\d)/g;
 
 const phoneOptions = z.strictObject({
   /** Country assumed for numbers without `+`; numbers with `+` are always checked. */
@@ -87,7 +87,7 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): PiiDete
       for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
         const raw = m[0];
         const digits = countDigits(raw);
-        if (digits > 17 && /\s/.test(raw)) {
+        if (digits > (raw.startsWith('+') || raw.startsWith('00') ? 17 : 12) && /\s/.test(raw)) {
           // Several numbers in one run ("415-555-2671 415-555-2672"): let libphonenumber split it.
           for (const f of findPhoneNumbersInText(raw, country)) {
             out.push({ type: 'phone', start: m.index + f.startsAt, end: m.index + f.endsAt, value: raw.slice(f.startsAt, f.endsAt), kind: f.number.country ?? f.number.countryCallingCode });

@@ -54,13 +54,13 @@ export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
 
 // Only runs of at least 8 characters (the smallest minLength) reach JavaScript; the lookbehind
 // keeps the regex from retrying inside a shorter word.
-const TOKEN = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{8,}/g;
+const TOKEN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{8,}={0,2}/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGIT = /\d/;
 const LETTER = /[A-Za-z]/;
 
 /**
- * Reports tokens (runs of base64/base64url characters) at least `minLength` long whose entropy
+ * Reports tokens (runs of base64/base64url characters, with `=` padding only at the end) at least `minLength` long whose entropy
  * is at least `threshold` bits per character. Ordinary long words, snake_case and kebab-case
  * identifiers (no digit), UUIDs and most hex digests (at most 4 bits per character, usually
  * below) are not reported. `score` is the entropy divided by 6 (capped at 1). It runs with the

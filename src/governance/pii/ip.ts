@@ -38,9 +38,9 @@ export const ipDetector: PiiDetector = Object.freeze({
       const s = m[0];
       if (!isIPv6(s)) return undefined;
       const groups = s.split(/:+/).filter((g) => g.length > 0).length;
-      return groups >= 3 || s === '::1' ? span(m, 'ip', 'ipv6') : undefined;
+      return groups >= 3 || s.includes('.') || s === '::1' ? span(m, 'ip', 'ipv6') : undefined;
     });
     // A dotted tail of an IPv6 address (::ffff:192.0.2.1) is not a second address.
-    return v6.length === 0 ? v4 : [...v6, ...v4.filter((a) => !v6.some((b) => a.start < b.end && b.start < a.end))];
+    return v6.length === 0 ? v4 : [...v6, ...v4.filter((a) => !v6.some((b) => a.start < b.end && b.start < a.end))].sort((a, b) => a.start - b.start);
   },
 });
