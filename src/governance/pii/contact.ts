@@ -14,7 +14,7 @@ import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } 
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
 import { span } from './find.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Local part and domain around one `@`; the detector finds each `@` with indexOf (fast) and
 // matches these anchored pieces around it, instead of trying a regex at every position.
@@ -29,7 +29,7 @@ const EMAIL = /^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{
  * emailDetector.detect('{"to":"ada@example.com"}')[0]?.value; // 'ada@example.com'
  * ```
  */
-export const emailDetector: PiiDetector = Object.freeze({
+export const emailDetector: SyncPiiDetector = Object.freeze({
   type: 'email',
   priority: 50,
   detect: (text: string): PiiMatch[] => {
@@ -74,7 +74,7 @@ export type PhoneDetectorOptions = z.input<typeof phoneOptions>;
  * phones.detect('ring 020 7946 0958'); // one match
  * ```
  */
-export function createPhoneDetector(options: PhoneDetectorOptions = {}): PiiDetector {
+export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPiiDetector {
   const r = phoneOptions.safeParse(options);
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'phone detector options are invalid', toIssues(r.error.issues, ['options']));
   const country = r.data.defaultCountry as CountryCode;

@@ -10,7 +10,7 @@
  */
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 /**
  * Shannon entropy of `s` in bits per character (0 for the empty string).
@@ -72,7 +72,7 @@ const LETTER = /[A-Za-z]/;
  * entropy.detect('internationalization_and_localization').length; // 0
  * ```
  */
-export function createEntropyDetector(options: EntropyDetectorOptions = {}): PiiDetector {
+export function createEntropyDetector(options: EntropyDetectorOptions = {}): SyncPiiDetector {
   const r = entropyOptions.safeParse(options);
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'entropy detector options are invalid', toIssues(r.error.issues, ['options']));
   const o = r.data;

@@ -13,7 +13,7 @@
 import isCreditCard from 'validator/lib/isCreditCard.js';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 import { findAll, span } from './find.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
 const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)/g;
@@ -36,7 +36,7 @@ const BRANDS: readonly [RegExp, string][] = [
  * creditCardDetector.detect('4111-1111-1111-1112').length; // 0 (Luhn)
  * ```
  */
-export const creditCardDetector: PiiDetector = Object.freeze({
+export const creditCardDetector: SyncPiiDetector = Object.freeze({
   type: 'credit_card',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
@@ -62,7 +62,7 @@ const IBAN = /[A-Z]{2}\d\d(?<![A-Za-z0-9][A-Z]{2}\d\d)(?: ?[A-Z0-9]){10,30}(?![A
  * ibanDetector.detect('GB82 WEST 1234 5698 7654 32')[0]?.kind; // 'GB'
  * ```
  */
-export const ibanDetector: PiiDetector = Object.freeze({
+export const ibanDetector: SyncPiiDetector = Object.freeze({
   type: 'iban',
   priority: 50,
   detect: (text: string): PiiMatch[] =>

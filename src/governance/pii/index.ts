@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export type { PiiDetector, PiiMatch, PiiType } from './types.ts';
+export type { PiiDetector, PiiMatch, PiiType, SyncPiiDetector } from './types.ts';
 export { PII_TYPES } from './types.ts';
 export { emailDetector, createPhoneDetector, type PhoneDetectorOptions } from './contact.ts';
 export { creditCardDetector, ibanDetector } from './finance.ts';

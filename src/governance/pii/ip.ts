@@ -9,7 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { findAll, span } from './find.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Four dotted numbers, not part of a longer dotted run, not right after a `v` (v1.2.3.4).
 const IPV4 = /(?<![\w.]|[vV]\.?)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\.?\d|\.\w|\w)/g;
@@ -28,7 +28,7 @@ const IPV6 = /(?<![\w:.])(?:[0-9A-Fa-f]{1,4}|:)?:(?:[0-9A-Fa-f]{0,4}:){1,7}(?:\d
  * ipDetector.detect('256.1.1.1').length; // 0
  * ```
  */
-export const ipDetector: PiiDetector = Object.freeze({
+export const ipDetector: SyncPiiDetector = Object.freeze({
   type: 'ip',
   priority: 30,
   detect: (text: string): PiiMatch[] => {

@@ -9,7 +9,7 @@
  * @module
  */
 import { findAll, span } from './find.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 /**
  * Known key formats, as `[kind, pattern]`. The patterns are anchored by the detector on both
@@ -44,7 +44,7 @@ const KEY_AROUND = /[\w-]/;
  * apiKeyDetector.detect('AKIAIOSFODNN7EXAMPLE')[0]?.kind; // 'aws'
  * ```
  */
-export const apiKeyDetector: PiiDetector = Object.freeze({
+export const apiKeyDetector: SyncPiiDetector = Object.freeze({
   type: 'api_key',
   priority: 80,
   detect: (text: string): PiiMatch[] =>
@@ -87,7 +87,7 @@ export function isJwtHeader(part: string): boolean {
  * jwtDetector.detect(token)[0]?.type; // 'jwt'
  * ```
  */
-export const jwtDetector: PiiDetector = Object.freeze({
+export const jwtDetector: SyncPiiDetector = Object.freeze({
   type: 'jwt',
   priority: 85,
   detect: (text: string): PiiMatch[] =>

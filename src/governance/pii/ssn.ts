@@ -8,7 +8,7 @@
  * @module
  */
 import { findAll, span } from './find.ts';
-import type { PiiDetector, PiiMatch } from './types.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Dashed or spaced (one separator kind).
 const SSN = /(?<![\w.-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|\.\d)/g;
@@ -40,7 +40,7 @@ export function isPlausibleSsn(area: string, group: string, serial: string): boo
  * ssnDetector.detect('000-12-3456').length; // 0
  * ```
  */
-export const ssnDetector: PiiDetector = Object.freeze({
+export const ssnDetector: SyncPiiDetector = Object.freeze({
   type: 'ssn',
   priority: 50,
   detect: (text: string): PiiMatch[] => {

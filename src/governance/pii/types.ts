@@ -99,3 +99,16 @@ export interface PiiDetector {
   readonly priority?: number;
   detect(text: string): readonly PiiMatch[] | Promise<readonly PiiMatch[]>;
 }
+
+/**
+ * A detector that always answers synchronously, as every built-in does; what `scanPiiSync`
+ * can run without a `PII_DETECTOR_ASYNC` error.
+ *
+ * @example
+ * ```ts
+ * const n = emailDetector.detect('ada@example.com').length; // no await needed
+ * ```
+ */
+export interface SyncPiiDetector extends PiiDetector {
+  detect(text: string): readonly PiiMatch[];
+}
