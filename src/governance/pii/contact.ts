@@ -116,7 +116,8 @@ function countDigits(s: string): number {
 function checkPhone(raw: string, digits: number, country: CountryCode): string | undefined {
   const intl = raw.startsWith('+') || raw.startsWith('00');
   if (intl ? digits < 8 || digits > 17 : digits < 7 || digits > 12) return undefined;
-  if (/^\d{4}[-/.]\d\d[-/.]\d\d/.test(raw) || /^\d{3}-\d\d-\d{4}$/.test(raw)) return undefined; // dates, SSNs
+  // Dates, SSNs and dotted quads (IPv4 addresses, four-part versions) are not phone numbers.
+  if (/^\d{4}[-/.]\d\d[-/.]\d\d/.test(raw) || /^\d{3}-\d\d-\d{4}$/.test(raw) || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(raw)) return undefined;
   const phone = parsePhoneNumberFromString(raw.startsWith('00') ? `+${raw.slice(2)}` : raw, country);
   return phone?.isValid() === true ? (phone.country ?? phone.countryCallingCode) : undefined;
 }

@@ -16,7 +16,8 @@ import { findAll, span } from './find.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
-const CARD = /(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)/g;
+// Not inside a longer run of digit groups (`SE75 3536 …` is an IBAN's, `12 4111 …` something else's).
+const CARD = /(?<![\w.-]|\d[ -])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)/g;
 
 const BRANDS: readonly [RegExp, string][] = [
   [/^4/, 'visa'],

@@ -30,7 +30,7 @@ const IPV6 = /(?<![\w:.])(?:[0-9A-Fa-f]{1,4}|:)?:(?:[0-9A-Fa-f]{0,4}:){1,7}(?:\d
  */
 export const ipDetector: SyncPiiDetector = Object.freeze({
   type: 'ip',
-  priority: 30,
+  priority: 45,
   detect: (text: string): PiiMatch[] => {
     const v4 = text.includes('.') ? findAll(text, IPV4, (m) => (isIPv4(m[0]) ? span(m, 'ip', 'ipv4') : undefined)) : [];
     if (!text.includes(':')) return v4;

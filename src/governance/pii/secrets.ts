@@ -68,19 +68,23 @@ const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(
  * ```
  */
 export function isJwtHeader(part: string): boolean {
+  return jwtAlg(part) !== undefined;
+}
+
+function jwtAlg(part: string): string | undefined {
   const json = Buffer.from(part, 'base64url').toString('utf8');
-  if (!json.startsWith('{') || !json.endsWith('}')) return false;
+  if (!json.startsWith('{') || !json.endsWith('}')) return undefined;
   try {
-    const header: unknown = JSON.parse(json);
-    return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string';
+    const alg: unknown = (JSON.parse(json) as { alg?: unknown } | null)?.alg;
+    return typeof alg === 'string' ? alg : undefined;
   } catch {
-    return false; // not JSON: not a JWT header
+    return undefined; // not JSON: not a JWT header
   }
 }
 
 /**
  * JSON Web Tokens (JWS compact form): three base64url parts whose header decodes to JSON with
- * `alg`. Look-alikes (`eyJ…` base64 of other JSON, dotted ids) are not matched.
+ * `alg`; the signature may be empty only when `alg` is `none`. Look-alikes (`eyJ…` base64 of other JSON, dotted ids) are not matched.
  *
  * @example
  * ```ts
@@ -91,5 +95,11 @@ export const jwtDetector: SyncPiiDetector = Object.freeze({
   type: 'jwt',
   priority: 85,
   detect: (text: string): PiiMatch[] =>
-    text.includes('eyJ') ? findAll(text, JWT, (m) => (isJwtHeader(m[0].slice(0, m[0].indexOf('.'))) ? span(m, 'jwt') : undefined)) : [],
+    text.includes('eyJ')
+      ? findAll(text, JWT, (m) => {
+          const alg = jwtAlg(m[0].slice(0, m[0].indexOf('.')));
+          // Only an unsecured token (alg "none") may have an empty signature.
+          return alg !== undefined && (!m[0].endsWith('.') || alg.toLowerCase() === 'none') ? span(m, 'jwt') : undefined;
+        })
+      : [],
 });

@@ -82,7 +82,7 @@ export interface PiiMatch {
  * A detector: finds every match of one type in a text. It may answer synchronously (all
  * built-ins do) or with a promise (an NER model service); `scanPiiSync` accepts only the former.
  * When matches of different detectors overlap, the one with the higher `priority` wins, then the
- * longer one (built-ins: secrets 80, structured types 50, phones 40, IPs 30, entropy 10; default 50).
+ * longer one (built-ins: JWTs 85, API keys 80, structured types 50, IPs 45, phones 40, entropy 10; default 50).
  *
  * @example
  * ```ts
