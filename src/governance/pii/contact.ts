@@ -87,8 +87,9 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPii
       for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
         const raw = m[0];
         const digits = countDigits(raw);
-        if (digits > (raw.startsWith('+') || raw.startsWith('00') ? 17 : 12) && /\s/.test(raw)) {
+        if (digits > (raw.startsWith('+') || raw.startsWith('00') ? 17 : 12) && /\s/.test(raw) && /[+(.\-/]/.test(raw)) {
           // Several numbers in one run ("415-555-2671 415-555-2672"): let libphonenumber split it.
+          // Runs of digits and spaces only (a card number "4111 1111 1111 1111") are not split.
           for (const f of findPhoneNumbersInText(raw, country)) {
             out.push({ type: 'phone', start: m.index + f.startsAt, end: m.index + f.endsAt, value: raw.slice(f.startsAt, f.endsAt), kind: f.number.country ?? f.number.countryCallingCode });
           }

@@ -52,9 +52,7 @@ const entropyOptions = z.strictObject({
 /** Options of {@link createEntropyDetector}. */
 export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
 
-// Only runs of at least 8 characters (the smallest minLength) reach JavaScript; the lookbehind
-// keeps the regex from retrying inside a shorter word.
-const TOKEN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{8,}={0,2}/g;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGIT = /\d/;
 const LETTER = /[A-Za-z]/;
@@ -76,22 +74,24 @@ export function createEntropyDetector(options: EntropyDetectorOptions = {}): Syn
   const r = entropyOptions.safeParse(options);
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'entropy detector options are invalid', toIssues(r.error.issues, ['options']));
   const o = r.data;
+  // Only runs of at least minLength characters reach JavaScript; the leading delimiter keeps the
+  // regex from retrying inside a shorter word. Group 1 is the token.
+  const token = new RegExp(`(?:^|[^A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{${o.minLength},}={0,2})`, 'g');
   return Object.freeze({
     type: 'high_entropy',
     priority: 10,
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
-      TOKEN.lastIndex = 0;
-      for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) {
-        const t = m[0];
-        if (t.length < o.minLength) continue;
+      token.lastIndex = 0;
+      for (let m = token.exec(text); m !== null; m = token.exec(text)) {
+        const t = m[1] ?? '';
+        const start = m.index + m[0].length - t.length;
         if (o.requireDigit && (!DIGIT.test(t) || !LETTER.test(t))) continue;
         if (o.ignoreUuids && UUID.test(t)) continue;
         if (o.ignore.some((re) => re.test(t))) continue;
         const h = shannonEntropy(t);
-        if (h >= o.threshold) out.push({ type: 'high_entropy', start: m.index, end: m.index + t.length, value: t, score: Math.min(1, h / 6) });
+        if (h >= o.threshold) out.push({ type: 'high_entropy', start, end: start + t.length, value: t, score: Math.min(1, h / 6) });
       }
-      TOKEN.lastIndex = 0;
       return out;
     },
   });

@@ -12,12 +12,15 @@
  */
 import isCreditCard from 'validator/lib/isCreditCard.js';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
-import { findAll, span } from './find.ts';
+import { findAll } from './find.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
+// After a delimiter (consumed: a leading lookbehind would be tried at every position), group 1
+// is the number.
+const CARD = /(?:^|[^\w.-])(\d(?:[ -]?\d){12,18})(?![\w-]|\.\d)/g;
 // Not inside a longer run of digit groups (`SE75 3536 …` is an IBAN's, `12 4111 …` something else's).
-const CARD = /(?<![\w.-]|\d[ -])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)/g;
+const GROUP_BEFORE = /\d[ -]$/;
 
 const BRANDS: readonly [RegExp, string][] = [
   [/^4/, 'visa'],
@@ -42,11 +45,13 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
   priority: 50,
   detect: (text: string): PiiMatch[] =>
     findAll(text, CARD, (m) => {
-      const raw = m[0];
+      const raw = m[1] ?? '';
+      const start = m.index + m[0].length - raw.length;
+      if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
       if (raw.includes(' ') && raw.includes('-')) return undefined; // mixed grouping is not how cards are written
       const digits = raw.replace(/[ -]/g, '');
       if (!isCreditCard(digits)) return undefined;
-      return span(m, 'credit_card', BRANDS.find(([re]) => re.test(digits))?.[1] ?? 'other');
+      return { type: 'credit_card', start, end: start + raw.length, value: raw, kind: BRANDS.find(([re]) => re.test(digits))?.[1] ?? 'other' };
     }),
 });
 
