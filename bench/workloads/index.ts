@@ -27,8 +27,9 @@ import { workload as w16 } from './w16-checkpoint-latency.ts';
 import { workload as w16p } from './w16p-checkpoint-latency-postgres.ts';
 import { workload as w17 } from './w17-recovery.ts';
 import { workload as w17p } from './w17p-recovery-postgres.ts';
+import { workload as pii } from './pii-redact.ts';
 
-export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14, w15, w15p, w16, w16p, w17, w17p];
+export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14, w15, w15p, w16, w16p, w17, w17p, pii];
 
 export function workloadById(id: string): Workload {
   const w = WORKLOADS.find((x) => x.id === id);
