@@ -13,7 +13,6 @@ import isEmail from 'validator/lib/isEmail.js';
 import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
-import { span } from './find.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Local part and domain around one `@`; the detector finds each `@` with indexOf (fast) and
@@ -51,7 +50,8 @@ export const emailDetector: SyncPiiDetector = Object.freeze({
 });
 
 // A digit run with the separators phone numbers use; validated by libphonenumber afterwards.
-const PHONE = /(?<![\w+.-])(?:\+|00)?\(?\d[\d ().\-/]{5,40}\d(?![\w.]?\d)/g;
+// The delimiter before is consumed (group 1 is the number) rather than looked behind at every position.
+const PHONE = /(?:^|[^\w+.-])((?:\+|00)?\(?\d[\d ().\-/]{5,40}\d)(?![\w.]?\d)/g;
 
 const phoneOptions = z.strictObject({
   /** Country assumed for numbers without `+`; numbers with `+` are always checked. */
@@ -85,18 +85,19 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPii
       const out: PiiMatch[] = [];
       PHONE.lastIndex = 0;
       for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
-        const raw = m[0];
+        const raw = m[1] ?? '';
+        const at = m.index + m[0].length - raw.length;
         const digits = countDigits(raw);
         if (digits > (raw.startsWith('+') || raw.startsWith('00') ? 17 : 12) && /\s/.test(raw) && /[+(.\-/]/.test(raw)) {
           // Several numbers in one run ("415-555-2671 415-555-2672"): let libphonenumber split it.
           // Runs of digits and spaces only (a card number "4111 1111 1111 1111") are not split.
           for (const f of findPhoneNumbersInText(raw, country)) {
-            out.push({ type: 'phone', start: m.index + f.startsAt, end: m.index + f.endsAt, value: raw.slice(f.startsAt, f.endsAt), kind: f.number.country ?? f.number.countryCallingCode });
+            out.push({ type: 'phone', start: at + f.startsAt, end: at + f.endsAt, value: raw.slice(f.startsAt, f.endsAt), kind: f.number.country ?? f.number.countryCallingCode });
           }
           continue;
         }
         const found = checkPhone(raw, digits, country);
-        if (found !== undefined) out.push({ ...span(m, 'phone'), kind: found });
+        if (found !== undefined) out.push({ type: 'phone', start: at, end: at + raw.length, value: raw, kind: found });
       }
       PHONE.lastIndex = 0;
       return out;

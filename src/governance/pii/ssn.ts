@@ -7,11 +7,12 @@
  * ```
  * @module
  */
-import { findAll, span } from './find.ts';
+import { findAll } from './find.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Dashed or spaced (one separator kind).
-const SSN = /(?<![\w.-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-]|\.\d)/g;
+// The delimiter before is consumed (group 1 is the area) rather than looked behind at every position.
+const SSN = /(?:^|[^\w.-])((\d{3})([- ])(\d{2})\3(\d{4}))(?![\w-]|\.\d)/g;
 // Nine bare digits right after an "SSN" label (looked for only when the text has such a label).
 const LABELLED = /\b(?:SSN|ssn|[Ss]ocial [Ss]ecurity(?: [Nn](?:umber|o\.?))?)\W{1,4}(\d{3})(\d{2})(\d{4})(?!\w)/g;
 const LABEL = /SSN|ssn|[Ss]ocial [Ss]ecurity/;
@@ -44,7 +45,12 @@ export const ssnDetector: SyncPiiDetector = Object.freeze({
   type: 'ssn',
   priority: 50,
   detect: (text: string): PiiMatch[] => {
-    const out = findAll(text, SSN, (m) => (isPlausibleSsn(m[1] ?? '', m[3] ?? '', m[4] ?? '') ? span(m, 'ssn') : undefined));
+    const out = findAll(text, SSN, (m) => {
+      if (!isPlausibleSsn(m[2] ?? '', m[4] ?? '', m[5] ?? '')) return undefined;
+      const value = m[1] ?? '';
+      const start = m.index + m[0].length - value.length;
+      return { type: 'ssn', start, end: start + value.length, value };
+    });
     if (!LABEL.test(text)) return out;
     const bare = findAll(text, LABELLED, (m) => {
       if (!isPlausibleSsn(m[1] ?? '', m[2] ?? '', m[3] ?? '')) return undefined;
