@@ -19,7 +19,14 @@
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { createRandom } from '../../src/primitives/random.ts';
 
-/** One labelled span. */
+/**
+ * One labelled span: `text.slice(start, end) === value`.
+ *
+ * @example
+ * ```ts
+ * const l: CorpusLabel = { type: 'ssn', start: 4, end: 15, value: '536-22-1234' };
+ * ```
+ */
 export interface CorpusLabel {
   readonly type: string;
   readonly start: number;
@@ -27,7 +34,14 @@ export interface CorpusLabel {
   readonly value: string;
 }
 
-/** One corpus text with its labels (empty for a near-miss). */
+/**
+ * One corpus text with its labels (empty for a near-miss).
+ *
+ * @example
+ * ```ts
+ * const nearMisses = generatePiiCorpus().filter((i: CorpusItem) => i.nearMissOf !== undefined);
+ * ```
+ */
 export interface CorpusItem {
   readonly text: string;
   readonly labels: readonly CorpusLabel[];
@@ -36,7 +50,14 @@ export interface CorpusItem {
   readonly nearMissOf?: string;
 }
 
-/** The types with precision and recall targets. */
+/**
+ * The types with precision and recall targets.
+ *
+ * @example
+ * ```ts
+ * STRUCTURED_TYPES.includes('jwt'); // true
+ * ```
+ */
 export const STRUCTURED_TYPES = ['email', 'phone', 'credit_card', 'iban', 'ssn', 'ip', 'api_key', 'jwt'] as const;
 
 type Rng = { int(lo: number, hi: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean; digits(n: number): string; chars(alphabet: string, n: number): string };
@@ -285,7 +306,14 @@ function place(g: Rng, type: string, value: string, context: CorpusItem['context
   return { text, start: text.indexOf(value) };
 }
 
-/** Options of {@link generatePiiCorpus}. */
+/**
+ * Options of {@link generatePiiCorpus}.
+ *
+ * @example
+ * ```ts
+ * const opts: CorpusOptions = { seed: 7, perTypeAndContext: 10, mixed: 0 };
+ * ```
+ */
 export interface CorpusOptions {
   readonly seed?: number;
   /** Positive items per type and context. */

@@ -58,7 +58,14 @@ const phoneOptions = z.strictObject({
   defaultCountry: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code such as US').default('US'),
 });
 
-/** Options of {@link createPhoneDetector}. */
+/**
+ * Options of {@link createPhoneDetector}.
+ *
+ * @example
+ * ```ts
+ * const opts: PhoneDetectorOptions = { defaultCountry: 'DE' };
+ * ```
+ */
 export type PhoneDetectorOptions = z.input<typeof phoneOptions>;
 
 /**

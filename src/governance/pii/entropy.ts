@@ -49,7 +49,14 @@ const entropyOptions = z.strictObject({
   ignore: z.array(z.instanceof(RegExp)).default([]),
 });
 
-/** Options of {@link createEntropyDetector}. */
+/**
+ * Options of {@link createEntropyDetector}.
+ *
+ * @example
+ * ```ts
+ * const opts: EntropyDetectorOptions = { minLength: 32, threshold: 4.5 };
+ * ```
+ */
 export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
 
 

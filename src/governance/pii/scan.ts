@@ -49,7 +49,14 @@ const detectorSchema = z.custom<PiiDetector>(
   'a detector: { type: string, detect(text) }',
 );
 
-/** Zod schema of {@link ScanOptions}; reused by the redaction options. */
+/**
+ * The zod fields of {@link ScanOptions}, shared by the redaction options.
+ *
+ * @example
+ * ```ts
+ * const mine = z.strictObject({ ...scanOptionsShape, label: z.string() });
+ * ```
+ */
 export const scanOptionsShape = {
   /** Detectors to run (default: `defaultPiiDetectors()`). */
   detectors: z.array(detectorSchema).optional(),
