@@ -60,6 +60,8 @@ const entropyOptions = z.strictObject({
 export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
 
 
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGIT = /\d/;
 const LETTER = /[A-Za-z]/;
@@ -81,23 +83,34 @@ export function createEntropyDetector(options: EntropyDetectorOptions = {}): Syn
   const r = entropyOptions.safeParse(options);
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'entropy detector options are invalid', toIssues(r.error.issues, ['options']));
   const o = r.data;
-  // Only runs of at least minLength characters reach JavaScript; the leading delimiter keeps the
-  // regex from retrying inside a shorter word. Group 1 is the token.
-  const token = new RegExp(`(?:^|[^A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{${o.minLength},}={0,2})`, 'g');
   return Object.freeze({
     type: 'high_entropy',
     priority: 10,
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
-      token.lastIndex = 0;
-      for (let m = token.exec(text); m !== null; m = token.exec(text)) {
-        const t = m[1] ?? '';
-        const start = m.index + m[0].length - t.length;
+      // One pass over the characters (cheaper than a regex tried at every word): a token is a
+      // maximal run of base64/base64url characters, plus `=` padding at its end.
+      const n = text.length;
+      let start = -1;
+      for (let i = 0; i <= n; i++) {
+        const c = i < n ? text.charCodeAt(i) : 32;
+        if (c < 128 && TOKEN_CHAR[c] === 1) {
+          if (start < 0) start = i;
+          continue;
+        }
+        if (start < 0) continue;
+        let end = i;
+        while (end < n && end - i < 2 && text.charCodeAt(end) === 61) end++; // '=' padding
+        const from = start;
+        start = -1;
+        if (end - from < o.minLength) continue;
+        const t = text.slice(from, end);
+        i = end - 1;
         if (o.requireDigit && (!DIGIT.test(t) || !LETTER.test(t))) continue;
         if (o.ignoreUuids && UUID.test(t)) continue;
         if (o.ignore.some((re) => re.test(t))) continue;
         const h = shannonEntropy(t);
-        if (h >= o.threshold) out.push({ type: 'high_entropy', start, end: start + t.length, value: t, score: Math.min(1, h / 6) });
+        if (h >= o.threshold) out.push({ type: 'high_entropy', start: from, end, value: t, score: Math.min(1, h / 6) });
       }
       return out;
     },

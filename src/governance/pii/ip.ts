@@ -41,7 +41,7 @@ export const ipDetector: SyncPiiDetector = Object.freeze({
   priority: 45,
   detect: (text: string): PiiMatch[] => {
     const v4 = text.includes('.') ? findAll(text, IPV4, (m) => (isIPv4(m[1] ?? '') ? group(m, 'ipv4') : undefined)) : [];
-    if (!text.includes(':')) return v4;
+    if (!hasIpv6Hint(text)) return v4;
     const v6 = findAll(text, IPV6, (m) => {
       const s = m[1] ?? '';
       if (!isIPv6(s)) return undefined;
@@ -52,3 +52,14 @@ export const ipDetector: SyncPiiDetector = Object.freeze({
     return v6.length === 0 ? v4 : [...v6, ...v4.filter((a) => !v6.some((b) => a.start < b.end && b.start < a.end))].sort((a, b) => a.start - b.start);
   },
 });
+
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+
+/** Whether some `:` sits between hex digits or next to another `:` (cheap; skips prose like "Agent: hi"). */
+function hasIpv6Hint(text: string): boolean {
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
+    const after = text.charCodeAt(i + 1);
+    if (after === 58 || (isHex(text.charCodeAt(i - 1)) && isHex(after))) return true;
+  }
+  return false;
+}

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
 import { createPiiScanner, scanOptionsShape, type PiiScanner, type ScanOptions } from './scan.ts';
@@ -152,7 +152,8 @@ function replacer(o: z.output<typeof redactOptions>): (m: PiiMatch) => string {
         return o.mask + visible.slice(visible.length - Math.min(keep, Math.floor(visible.length / 3)));
       };
     case 'hash': {
-      const key = o.key;
+      // A KeyObject made once: cheaper per match than handing createHmac the raw key each time.
+      const key = createSecretKey(typeof o.key === 'string' ? Buffer.from(o.key, 'utf8') : o.key);
       const length = o.length;
       return (m) => `<${m.type.toUpperCase()}:${createHmac('sha256', key).update(m.value).digest('hex').slice(0, length)}>`;
     }
