@@ -127,6 +127,7 @@ function checkPhone(raw: string, digits: number, country: CountryCode): string |
   if (intl ? digits < 8 || digits > 17 : digits < 7 || digits > 12) return undefined;
   // Dates, SSNs and dotted quads (IPv4 addresses, four-part versions) are not phone numbers.
   if (/^\d{4}[-/.]\d\d[-/.]\d\d/.test(raw) || /^\d{3}-\d\d-\d{4}$/.test(raw) || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(raw)) return undefined;
-  const phone = parsePhoneNumberFromString(raw.startsWith('00') ? `+${raw.slice(2)}` : raw, country);
+  // The candidate is already cut out of the text: no extraction pass inside libphonenumber.
+  const phone = parsePhoneNumberFromString(raw.startsWith('00') ? `+${raw.slice(2)}` : raw, { defaultCountry: country, extract: false });
   return phone?.isValid() === true ? (phone.country ?? phone.countryCallingCode) : undefined;
 }
