@@ -36,7 +36,7 @@ function prompt(withFindings: boolean): string {
 export const workload: Workload = {
   id: 'pii',
   title: 'PII scan and redaction of a 2 KB prompt',
-  description: '`redact_us`: `redactSync` (HMAC hash mode, all built-in detectors) of a 2 KB prompt holding an email, a phone and a card number; `clean_us`: the same on a 2 KB prompt with nothing to find; `placeholder_us`: placeholder mode with a fresh run vault per call. Median of batches.',
+  description: '`redact_us`: `redactSync` (HMAC hash mode, all built-in detectors) of a 2 KB prompt holding an email, a phone and a card number; `clean_us`: the same on a 2 KB prompt with nothing to find; `placeholder_us`: placeholder mode with a fresh run vault per call (`withVault`). Median of batches.',
   metrics: [
     { name: 'redact_us', unit: 'µs', better: 'lower', ratio: false },
     { name: 'clean_us', unit: 'µs', better: 'lower', ratio: false },
@@ -66,7 +66,8 @@ export const workload: Workload = {
     };
     const redact_us = measure(() => hash.redactSync(dirty));
     const clean_us = measure(() => hash.redactSync(clean));
-    const placeholder_us = measure(() => createPiiRedactor({ mode: 'placeholder', vault: new PiiVault() }).redactSync(dirty));
+    const placeholder = createPiiRedactor({ mode: 'placeholder', vault: new PiiVault() });
+    const placeholder_us = measure(() => placeholder.withVault(new PiiVault()).redactSync(dirty));
     ctx.log(`redact ${redact_us.toFixed(1)} µs, clean ${clean_us.toFixed(1)} µs, placeholder ${placeholder_us.toFixed(1)} µs`);
     return { redact_us, clean_us, placeholder_us };
   },

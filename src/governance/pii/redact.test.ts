@@ -35,6 +35,16 @@ describe('redactPii', () => {
     expect(new PiiVault().restore(r.text)).toBe(r.text);
     expect(vault.lookup('[API_KEY_1]')).toBe('AKIAIOSFODNN7EXAMPLE');
   });
+  it('switches vaults per run without re-checking options, keeping the detectors', () => {
+    const first = new PiiVault();
+    const redactor = createPiiRedactor({ mode: 'placeholder', vault: first, types: ['email'] });
+    const second = new PiiVault();
+    const r = redactor.withVault(second).redactSync('bob@example.org 203.0.113.7');
+    expect(r.text).toBe('[EMAIL_1] 203.0.113.7');
+    expect([first.size, second.size]).toEqual([0, 1]);
+    expect(createPiiRedactor({ mode: 'mask' }).withVault(second).redactSync('ada@example.com').text).toBe('[EMAIL_2]');
+    expect(() => redactor.withVault({} as PiiVault)).toThrow(/PiiVault/);
+  });
   it('awaits asynchronous detectors', async () => {
     const ner: PiiDetector = { type: 'person', detect: async (t) => (t.includes('Ada') ? [{ type: 'person', start: t.indexOf('Ada'), end: t.indexOf('Ada') + 3, value: 'Ada' }] : []) };
     expect((await redactPii('Hi Ada', { mode: 'mask', detectors: [ner] })).text).toBe('Hi ****');

@@ -96,6 +96,11 @@ export interface PiiRedactor {
   redactValue<T>(value: T): Promise<T>;
   /** Synchronous detectors only. */
   redactValueSync<T>(value: T): T;
+  /**
+   * The same detectors in placeholder mode with another vault (one per run), without checking
+   * the options again: cheap enough to call at every run start.
+   */
+  withVault(vault: PiiVault): PiiRedactor;
 }
 
 /**
@@ -107,6 +112,8 @@ export interface PiiRedactor {
  * const redactor = createPiiRedactor({ mode: 'placeholder', vault });
  * const safe = redactor.redactSync(prompt).text;
  * const answer = vault.restore(await callModel(safe));
+ * // next run: same detectors, a fresh vault
+ * const next = redactor.withVault(new PiiVault());
  * ```
  */
 export function createPiiRedactor(options: RedactOptions): PiiRedactor {
@@ -114,7 +121,10 @@ export function createPiiRedactor(options: RedactOptions): PiiRedactor {
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'PII redaction options are invalid', toIssues(r.error.issues, ['options']));
   const o = r.data;
   const scanner = createPiiScanner({ ...(o.detectors === undefined ? {} : { detectors: o.detectors }), ...(o.types === undefined ? {} : { types: o.types }) });
-  const replace = replacer(o);
+  return build(scanner, replacer(o));
+}
+
+function build(scanner: PiiScanner, replace: (m: PiiMatch) => string): PiiRedactor {
   const apply = (text: string, matches: readonly PiiMatch[]): PiiRedaction => {
     if (matches.length === 0) return { text, matches };
     let out = '';
@@ -138,6 +148,10 @@ export function createPiiRedactor(options: RedactOptions): PiiRedactor {
       return walk(value, () => done[i++] ?? '') as T;
     },
     redactValueSync: <T>(value: T): T => walk(value, (s) => redactSync(s).text) as T,
+    withVault(vault: PiiVault): PiiRedactor {
+      if (!(vault instanceof PiiVault)) throw new ValidationError('OPTIONS_INVALID', 'withVault needs a PiiVault', [{ code: 'invalid_type', path: ['vault'], message: 'expected a PiiVault' }]);
+      return build(scanner, (m) => vault.placeholder(m.type, m.value));
+    },
   });
 }
 
@@ -198,7 +212,8 @@ function walk(value: unknown, f: (s: string) => string, seen: Set<object> = new 
 }
 
 /**
- * Redacts `text` (awaiting asynchronous detectors).
+ * Redacts `text` (awaiting asynchronous detectors). It checks `options` on every call; on a hot
+ * path (every model call) make one redactor with {@link createPiiRedactor} and reuse it.
  *
  * @example
  * ```ts
