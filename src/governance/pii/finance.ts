@@ -1,0 +1,85 @@
+/**
+ * Financial detectors: payment card numbers (brand prefix, length and Luhn checked by
+ * `validator`'s `isCreditCard`) and IBANs (country length and mod-97 checksum checked by
+ * `ibantools`), written plain or grouped with spaces or dashes.
+ *
+ * @example
+ * ```ts
+ * creditCardDetector.detect('card 4111 1111 1111 1111'); // one match
+ * ibanDetector.detect('IBAN DE89 3704 0044 0532 0130 00'); // one match
+ * ```
+ * @module
+ */
+import isCreditCard from 'validator/lib/isCreditCard.js';
+import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
+import { findAll } from './find.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
+
+// 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
+// After a delimiter (consumed: a leading lookbehind would be tried at every position), group 1
+// is the number.
+const CARD = /(?:^|[^\w.-])(\d(?:[ -]?\d){12,18})(?![\w-]|\.\d)/g;
+// Not inside a longer run of digit groups (`SE75 3536 …` is an IBAN's, `12 4111 …` something else's).
+const GROUP_BEFORE = /\d[ -]$/;
+
+const BRANDS: readonly [RegExp, string][] = [
+  [/^4/, 'visa'],
+  [/^(?:5[1-5]|2[2-7])/, 'mastercard'],
+  [/^3[47]/, 'amex'],
+  [/^6(?:011|5|4[4-9]|22)/, 'discover'],
+];
+
+/**
+ * Payment card numbers: Visa (13, 16, 19 digits), Mastercard (16), Amex (15), Discover (16)
+ * and the other brands `isCreditCard` knows, whose Luhn checksum holds. A number with a wrong
+ * check digit is not a card.
+ *
+ * @example
+ * ```ts
+ * creditCardDetector.detect('4111-1111-1111-1111').length; // 1
+ * creditCardDetector.detect('4111-1111-1111-1112').length; // 0 (Luhn)
+ * ```
+ */
+export const creditCardDetector: SyncPiiDetector = Object.freeze({
+  type: 'credit_card',
+  priority: 50,
+  detect: (text: string): PiiMatch[] =>
+    findAll(text, CARD, (m) => {
+      const raw = m[1] ?? '';
+      const start = m.index + m[0].length - raw.length;
+      if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
+      if (raw.includes(' ') && raw.includes('-')) return undefined; // mixed grouping is not how cards are written
+      const digits = raw.replace(/[ -]/g, '');
+      if (!isCreditCard(digits)) return undefined;
+      return { type: 'credit_card', start, end: start + raw.length, value: raw, kind: BRANDS.find(([re]) => re.test(digits))?.[1] ?? 'other' };
+    }),
+});
+
+// Country code, check digits, then 10 to 30 alphanumerics, optionally grouped by spaces.
+const IBAN = /[A-Z]{2}\d\d(?<![A-Za-z0-9][A-Z]{2}\d\d)(?: ?[A-Z0-9]){10,30}(?![A-Za-z0-9])/g;
+
+/**
+ * IBANs of any country ibantools knows, electronic (`DE89370400440532013000`) or printed in
+ * groups of four (`DE89 3704 0044 0532 0130 00`); the mod-97 checksum must hold. Words in
+ * capitals that follow a printed IBAN (`… 0130 00 EUR`) are trimmed off.
+ *
+ * @example
+ * ```ts
+ * ibanDetector.detect('GB82 WEST 1234 5698 7654 32')[0]?.kind; // 'GB'
+ * ```
+ */
+export const ibanDetector: SyncPiiDetector = Object.freeze({
+  type: 'iban',
+  priority: 50,
+  detect: (text: string): PiiMatch[] =>
+    findAll(text, IBAN, (m) => {
+      let raw = m[0];
+      for (;;) {
+        const electronic = electronicFormatIBAN(raw) ?? '';
+        if (isValidIBAN(electronic)) return { type: 'iban', start: m.index, end: m.index + raw.length, value: raw, kind: raw.slice(0, 2) };
+        const cut = raw.lastIndexOf(' ');
+        if (cut < 15) return undefined;
+        raw = raw.slice(0, cut);
+      }
+    }),
+});

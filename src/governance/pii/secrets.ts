@@ -1,0 +1,105 @@
+/**
+ * Secret detectors: API keys and tokens in the formats providers publish, and JSON Web Tokens.
+ *
+ * @example
+ * ```ts
+ * apiKeyDetector.detect('OPENAI_API_KEY=sk-proj-…')[0]?.kind; // 'openai'
+ * jwtDetector.detect('Authorization: Bearer eyJhbGciOi…'); // one match when the header is JSON with `alg`
+ * ```
+ * @module
+ */
+import { findAll, span } from './find.ts';
+import type { PiiMatch, SyncPiiDetector } from './types.ts';
+
+/**
+ * Known key formats, as `[kind, pattern]`. The patterns are anchored by the detector on both
+ * sides (no word character, `-` or `_` around the key).
+ *
+ * @example
+ * ```ts
+ * API_KEY_FORMATS.map(([kind]) => kind); // ['anthropic', 'openai', 'aws', ...]
+ * ```
+ */
+export const API_KEY_FORMATS: readonly (readonly [kind: string, pattern: string])[] = Object.freeze([
+  ['anthropic', 'sk-ant-(?:api|admin|sid)\\d{2}-[A-Za-z0-9_-]{32,}|sk-ant-[A-Za-z0-9_-]{32,}'],
+  ['openai', 'sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|sk-(?!ant-)[A-Za-z0-9]{32,}|sk-(?!ant-)[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}'],
+  ['aws', '(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}'],
+  ['github', '(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}'],
+  ['slack', 'xox[abpr]-[A-Za-z0-9-]{10,250}'],
+  ['google', 'AIza[0-9A-Za-z_-]{35}'],
+  ['stripe', '(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{24,247}'],
+] as const);
+
+const KEY = new RegExp(API_KEY_FORMATS.map(([kind, p]) => `(?<${kind}>${p})`).join('|'), 'g');
+const KEY_AROUND = /[\w-]/;
+
+/**
+ * API keys and tokens: OpenAI (`sk-…`, `sk-proj-…`), Anthropic (`sk-ant-…`), AWS access key ids
+ * (`AKIA…`), GitHub (`ghp_`, `gho_`, `ghs_`, `github_pat_`…), Slack (`xoxb-`, `xoxa-`, `xoxp-`,
+ * `xoxr-`), Google (`AIza…`) and Stripe (`sk_live_`, `rk_live_`, and `_test_`). `kind` names the
+ * provider. A prefix with too short a body (`sk-abc`) is not a key.
+ *
+ * @example
+ * ```ts
+ * apiKeyDetector.detect('AKIAIOSFODNN7EXAMPLE')[0]?.kind; // 'aws'
+ * ```
+ */
+export const apiKeyDetector: SyncPiiDetector = Object.freeze({
+  type: 'api_key',
+  priority: 80,
+  detect: (text: string): PiiMatch[] =>
+    findAll(text, KEY, (m) => {
+      const before = m.index > 0 ? text[m.index - 1] : '';
+      const after = text[m.index + m[0].length] ?? '';
+      if ((before !== '' && KEY_AROUND.test(before)) || (after !== '' && KEY_AROUND.test(after))) return undefined;
+      const kind = Object.entries(m.groups ?? {}).find(([, v]) => v !== undefined)?.[0];
+      return span(m, 'api_key', kind);
+    }),
+});
+
+const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?![\w-])/g;
+
+/**
+ * Whether a base64url JWT header decodes to a JSON object with a string `alg`.
+ *
+ * @example
+ * ```ts
+ * isJwtHeader('eyJhbGciOiJIUzI1NiJ9'); // true ({"alg":"HS256"})
+ * ```
+ */
+export function isJwtHeader(part: string): boolean {
+  return jwtAlg(part) !== undefined;
+}
+
+function jwtAlg(part: string): string | undefined {
+  const json = Buffer.from(part, 'base64url').toString('utf8');
+  if (!json.startsWith('{') || !json.endsWith('}')) return undefined;
+  try {
+    const alg: unknown = (JSON.parse(json) as { alg?: unknown } | null)?.alg;
+    return typeof alg === 'string' ? alg : undefined;
+  } catch {
+    return undefined; // not JSON: not a JWT header
+  }
+}
+
+/**
+ * JSON Web Tokens (JWS compact form): three base64url parts whose header decodes to JSON with
+ * `alg`; the signature may be empty only when `alg` is `none`. Look-alikes (`eyJ…` base64 of other JSON, dotted ids) are not matched.
+ *
+ * @example
+ * ```ts
+ * jwtDetector.detect(token)[0]?.type; // 'jwt'
+ * ```
+ */
+export const jwtDetector: SyncPiiDetector = Object.freeze({
+  type: 'jwt',
+  priority: 85,
+  detect: (text: string): PiiMatch[] =>
+    text.includes('eyJ')
+      ? findAll(text, JWT, (m) => {
+          const alg = jwtAlg(m[0].slice(0, m[0].indexOf('.')));
+          // Only an unsecured token (alg "none") may have an empty signature.
+          return alg !== undefined && (!m[0].endsWith('.') || alg.toLowerCase() === 'none') ? span(m, 'jwt') : undefined;
+        })
+      : [],
+});
