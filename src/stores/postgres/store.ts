@@ -13,6 +13,8 @@ import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, Stored
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
+import { fastPlan, runFastCommit } from './fast-commit.ts';
+import { historyReader } from './history.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
@@ -184,7 +186,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   const queue = createWriteQueue<Write>({
-    commit: (batch) => withClient('commit', (c) => writeBatch(c, s, batch), true),
+    commit: async (batch) => {
+      // One statement when the batch allows it; the full path (rows locked and read) when it
+      // does not, or when that statement failed for anything but a lost connection.
+      const plan = fastPlan(batch);
+      if (plan !== undefined) {
+        const done = await withClient('commit', (c) => runFastCommit(c, s, plan).then(() => true, (e: unknown) => {
+          if (isConnectionFailure(e)) throw e;
+          return false;
+        }), false);
+        if (done) return;
+      }
+      await withClient('commit', (c) => writeBatch(c, s, batch), true);
+    },
     // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
     // once) still share one batch, and no extra macrotask stands between a node and its commit.
     schedule: queueMicrotask,
@@ -207,6 +221,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     return withClient(what, fn, transaction);
   };
 
+  const wholeHistory = historyReader((fn) => read('history', fn), s);
+
   return {
     kind: 'postgres',
     location,
@@ -227,8 +243,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         const row = r.rows[0];
         return row === undefined ? undefined : toRecord(fromSql(row));
       }),
-    history: (runId, range = {}) =>
-      read('history', async (c) => {
+    history: (runId, range = {}) => {
+      // A whole history (recovery reads many at once): batched with the others asked in this turn.
+      if (range.fromSeq === undefined && range.toSeq === undefined && range.untilTs === undefined) {
+        try {
+          open();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return wholeHistory(runId);
+      }
+      return read('history', async (c) => {
         const r = await c.query<{ body: StoredEvent }>(
           `SELECT body FROM ${s}.llmo_events WHERE run_id = $1 AND seq >= $2 AND ($3::int IS NULL OR seq <= $3) AND ($4::bigint IS NULL OR ts <= $4) ORDER BY seq`,
           [runId, range.fromSeq ?? 0, range.toSeq ?? null, range.untilTs ?? null],
@@ -238,7 +263,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           if (exists.rowCount === 0) throw runNotFound(runId);
         }
         return r.rows.map((x) => x.body);
-      }),
+      });
+    },
     listRuns: (query: RunQuery = {}) =>
       read('listRuns', async (c) => {
         const limit = pageLimit(query);
