@@ -17,6 +17,7 @@ import type { StoredEvent } from '../../runtime/store.ts';
 import { deltaOf, type RunDelta } from '../delta.ts';
 import { applyEvent, type RunRow } from '../rows.ts';
 import type { Write } from './commit.ts';
+import { scalarArray, textArray } from './arrays.ts';
 import { jsonText } from './rows.ts';
 
 /**
@@ -136,26 +137,41 @@ function statement(s: string): { readonly name: string; readonly text: string } 
  */
 export function fastQuery(s: string, plan: FastPlan): pg.QueryConfig {
   const { created, updated, events, eventIds } = plan;
-  const c = <T>(f: (x: { readonly row: RunRow; readonly id: string }) => T): T[] => created.map(f);
-  const u = <T>(f: (d: RunDelta) => T): T[] => updated.map((x) => f(x.delta));
-  const st = statement(s);
+  const c = (f: (row: RunRow, id: string) => string | null): string => textArray(created.map((x) => f(x.row, x.id)));
+  const cn = (f: (row: RunRow) => number | boolean | null): string => scalarArray(created.map((x) => f(x.row)));
+  const u = (f: (d: RunDelta) => string | null): string => textArray(updated.map((x) => f(x.delta)));
+  const un = (f: (d: RunDelta) => number | boolean | null): string => scalarArray(updated.map((x) => f(x.delta)));
+  const n = events.length;
+  const runIds = new Array<string>(n);
+  const seqs = new Array<number>(n);
+  const tss = new Array<number>(n);
+  const types = new Array<string>(n);
+  const nodeIds = new Array<string | null>(n);
   let bodies = '[';
-  for (let i = 0; i < events.length; i++) bodies += (i === 0 ? '' : ',') + JSON.stringify(events[i]);
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    runIds[i] = e.runId;
+    seqs[i] = e.seq;
+    tss[i] = e.ts;
+    types[i] = e.type;
+    nodeIds[i] = e.nodeId ?? null;
+    bodies += (i === 0 ? '' : ',') + JSON.stringify(e);
+  }
   bodies += ']';
+  const st = statement(s);
   return {
     name: st.name,
     text: st.text,
     values: [
-      c((x) => x.row.runId), c((x) => x.row.topology), c((x) => x.row.version), c((x) => x.row.status), c((x) => jsonText(x.row.input)),
-      c((x) => x.row.tenant ?? null), c((x) => x.row.forkOf?.runId ?? null), c((x) => x.row.forkOf?.nodeId ?? null), c((x) => x.row.createdAt),
-      c((x) => x.row.updatedAt), c((x) => x.row.lastSeq), c((x) => jsonText(x.row.output)), c((x) => jsonText(x.row.error)),
-      c((x) => x.row.leaseOwner ?? null), c((x) => x.row.leaseUntil ?? null), c((x) => x.row.wait?.nodeId ?? null), c((x) => x.row.wait?.name ?? null),
-      c((x) => x.row.wait?.timeoutAt ?? null), c((x) => x.row.signalled), c((x) => x.id),
-      updated.map((x) => x.runId), u((d) => d.first - 1), u((d) => d.lastSeq), u((d) => d.updatedAt), u((d) => d.status ?? null),
-      u((d) => (d.setOutput ? jsonText(d.output) ?? 'null' : null)), u((d) => jsonText(d.error)), u((d) => d.clearLease), u((d) => d.wait !== undefined),
-      u((d) => d.wait?.nodeId ?? null), u((d) => d.wait?.name ?? null), u((d) => d.wait?.timeoutAt ?? null), u((d) => d.signalled ?? null),
-      events.map((e) => e.runId), events.map((e) => e.seq), events.map((e) => e.ts), events.map((e) => e.type), events.map((e) => e.nodeId ?? null),
-      eventIds, bodies, created.length, updated.length,
+      c((r) => r.runId), c((r) => r.topology), c((r) => r.version), c((r) => r.status), c((r) => jsonText(r.input)),
+      c((r) => r.tenant ?? null), c((r) => r.forkOf?.runId ?? null), c((r) => r.forkOf?.nodeId ?? null), cn((r) => r.createdAt),
+      cn((r) => r.updatedAt), cn((r) => r.lastSeq), c((r) => jsonText(r.output)), c((r) => jsonText(r.error)),
+      c((r) => r.leaseOwner ?? null), cn((r) => r.leaseUntil ?? null), c((r) => r.wait?.nodeId ?? null), c((r) => r.wait?.name ?? null),
+      cn((r) => r.wait?.timeoutAt ?? null), cn((r) => r.signalled), c((_, id) => id),
+      textArray(updated.map((x) => x.runId)), un((d) => d.first - 1), un((d) => d.lastSeq), un((d) => d.updatedAt), u((d) => d.status ?? null),
+      u((d) => (d.setOutput ? jsonText(d.output) ?? 'null' : null)), u((d) => jsonText(d.error)), un((d) => d.clearLease), un((d) => d.wait !== undefined),
+      u((d) => d.wait?.nodeId ?? null), u((d) => d.wait?.name ?? null), un((d) => d.wait?.timeoutAt ?? null), un((d) => d.signalled ?? null),
+      textArray(runIds), scalarArray(seqs), scalarArray(tss), textArray(types), textArray(nodeIds), textArray(eventIds as string[]), bodies, created.length, updated.length,
     ],
   };
 }
