@@ -231,6 +231,27 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
     }
   });
 
+  it('histories of claimed runs are read ahead, handed out once, and never stale after a write through the store', async () => {
+    const store = await open();
+    try {
+      const ids = Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+      await Promise.all(ids.map((runId, i) => store.createRun({ runId, topology: 't', version: 'v', input: i, createdAt: i, owner: 'gone', leaseMs: 0 })));
+      await Promise.all(ids.map((runId) => store.append([{ runId, seq: 0, ts: 1, type: 'run.started' }, { runId, seq: 1, ts: 2, type: 'node.started', nodeId: 'a' }])));
+      const claimed = await store.claim({ owner: 'me', leaseMs: 60_000, limit: 100, now: 100 });
+      expect(claimed.map((r) => r.runId)).toEqual(ids);
+      // Written after the claim: what was read ahead for c00 must not be handed out.
+      await store.append([{ runId: 'c00', seq: 2, ts: 3, type: 'node.completed', nodeId: 'a', output: 1 }]);
+      const seqs = await Promise.all(ids.map(async (id) => (await store.history(id)).map((e) => e.seq)));
+      expect(seqs[0]).toEqual([0, 1, 2]);
+      for (const got of seqs.slice(1)) expect(got).toEqual([0, 1]);
+      // Asked again: read again (each read-ahead is handed out once).
+      await store.append([{ runId: 'c01', seq: 2, ts: 3, type: 'node.completed', nodeId: 'a', output: 1 }]);
+      expect((await store.history('c01')).map((e) => e.seq)).toEqual([0, 1, 2]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('openStore: a postgres:// URL with ?schema= keeps its tables in that schema', async () => {
     const schema = freshSchema();
     const target = new URL(url);

@@ -221,7 +221,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     return withClient(what, fn, transaction);
   };
 
-  const wholeHistory = historyReader((fn) => read('history', fn), s);
+  const histories = historyReader((fn) => read('history', fn), s);
 
   return {
     kind: 'postgres',
@@ -229,12 +229,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async createRun(run: NewRun) {
       open();
       const row = newRow(run);
+      if (histories.active) histories.forget(run.runId);
       await queue.push({ kind: 'create', id: nextWriteId(), run, row });
     },
     async append(events: readonly StoredEvent[]) {
       open();
       checkEvents(events);
       if (events.length === 0) return;
+      if (histories.active) for (const e of events) histories.forget(e.runId);
       await queue.push({ kind: 'append', id: nextWriteId(), events });
     },
     getRun: (runId) =>
@@ -251,7 +253,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         } catch (e) {
           return Promise.reject(e);
         }
-        return wholeHistory(runId);
+        return histories.read(runId);
       }
       return read('history', async (c) => {
         const r = await c.query<{ body: StoredEvent }>(
@@ -321,7 +323,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           [request.now, dead, request.wakeable === true, ...filters, request.limit, request.owner, request.leaseMs],
         );
         return r.rows.map((row) => toRecord(fromSql(row))).sort((a, b) => a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : 1));
-      }, true);
+      }, true).then((claimed) => {
+        // Their histories are what a claimer reads next (recovery): fetch them ahead, in order.
+        // Running runs only: nobody but the lease holder writes those.
+        histories.readAhead(claimed.filter((r) => r.status === 'running').map((r) => r.runId));
+        return claimed;
+      });
     },
     renew: (owner, runIds, leaseMs, now) =>
       read('renew', async (c) => {
@@ -359,6 +366,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       closing ??= (async () => {
         await queue.close();
         closed = true;
+        histories.clear();
         await pool.end();
       })();
       return closing;
