@@ -99,6 +99,16 @@ export const MIGRATIONS: readonly Migration[] = [
        END $$`,
     ],
   },
+  {
+    version: 4,
+    description: 'lease updates without index writes: llmo_runs_status on (status) alone',
+    // claim and renew change only lease_owner and lease_until: with neither in an index, each is
+    // a HOT update (recovery claims thousands of runs at once; renewals touch every held run).
+    up: (s) => [
+      `DROP INDEX ${s}.llmo_runs_status`,
+      `CREATE INDEX llmo_runs_status ON ${s}.llmo_runs (status)`,
+    ],
+  },
 ];
 
 /** The schema version this build writes. */
