@@ -8,7 +8,10 @@
  *   node --import tsx bench/stores/chain.ts postgres [runs=1000] [rounds=5]   # needs LLMO_PG_URL
  *
  * The SQLite file goes to a temp directory; the Postgres store uses a fresh schema, dropped afterwards.
- * The last line is `RESULT <median overhead>`, for scripts that compare two checkouts.
+ * Besides wall time, each round reports this process's CPU time per node (user + system), which
+ * a busy machine disturbs much less: for SQLite it is all the store's work; for Postgres, the
+ * client's share only. The last line is `RESULT <median wall overhead> <median CPU overhead>`,
+ * for scripts that compare two checkouts.
  * @module
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,23 +41,30 @@ async function main(): Promise<void> {
   const t = chainTopology(trivialChain(NODES), 1024);
   const tp = chainTopology(trivialChain(NODES), 1024);
   let base = 0;
-  const round = async (engine: Engine, topology: AnyTopology): Promise<number> => {
+  const round = async (engine: Engine, topology: AnyTopology): Promise<[number, number]> => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const results = await Promise.all(Array.from({ length: runs }, (_, i) => engine.run(topology, base + i)));
+    const c = process.cpuUsage(c0);
     const us = ((performance.now() - t0) * 1000) / (runs * NODES);
+    const cpu = (c.user + c.system) / (runs * NODES);
     results.forEach((r, i) => {
       if (r.status !== 'completed' || r.output !== base + i + NODES) throw new Error(`run ${i}: ${r.status} ${String(r.output)}`);
     });
     base += runs;
-    return us;
+    return [us, cpu];
   };
   const overheads: number[] = [];
+  const cpuOverheads: number[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
-      const d = await round(durable, t);
-      const p = await round(plain, tp);
-      console.log(`round ${r}${r === 0 ? ' (warm-up)' : ''}: durable ${d.toFixed(2)} µs/node, plain ${p.toFixed(2)}, overhead ${(d - p).toFixed(2)}`);
-      if (r > 0) overheads.push(d - p);
+      const [d, dc] = await round(durable, t);
+      const [p, pc] = await round(plain, tp);
+      console.log(`round ${r}${r === 0 ? ' (warm-up)' : ''}: durable ${d.toFixed(2)} µs/node (CPU ${dc.toFixed(2)}), plain ${p.toFixed(2)} (CPU ${pc.toFixed(2)}), overhead ${(d - p).toFixed(2)} (CPU ${(dc - pc).toFixed(2)})`);
+      if (r > 0) {
+        overheads.push(d - p);
+        cpuOverheads.push(dc - pc);
+      }
     }
   } finally {
     await durable.shutdown();
@@ -68,8 +78,8 @@ async function main(): Promise<void> {
       await c.end();
     }
   }
-  overheads.sort((a, b) => a - b);
-  console.log(`RESULT ${(overheads[Math.floor(overheads.length / 2)] ?? Number.NaN).toFixed(2)}`);
+  const median = (xs: number[]): string => ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN).toFixed(2);
+  console.log(`RESULT ${median(overheads)} ${median(cpuOverheads)}`);
 }
 
 main().catch((e: unknown) => {
