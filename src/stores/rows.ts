@@ -142,12 +142,7 @@ export function applyEvent(row: RunRow, e: StoredEvent): void {
       break;
     case 'run.waiting': {
       row.status = 'waiting';
-      const wait: { nodeId: string; name: string; timeoutAt?: number } = {
-        nodeId: typeof e.nodeId === 'string' ? e.nodeId : '',
-        name: typeof e['name'] === 'string' ? e['name'] : '',
-      };
-      if (typeof e['timeoutAt'] === 'number' && Number.isFinite(e['timeoutAt'])) wait.timeoutAt = e['timeoutAt'];
-      row.wait = wait;
+      row.wait = waitOf(e);
       row.signalled = false;
       break;
     }
@@ -171,6 +166,23 @@ export function applyEvent(row: RunRow, e: StoredEvent): void {
     default:
       break;
   }
+}
+
+/**
+ * The wait a `run.waiting` event parks its run on.
+ *
+ * @example
+ * ```ts
+ * row.wait = waitOf(e);
+ * ```
+ */
+export function waitOf(e: StoredEvent): { nodeId: string; name: string; timeoutAt?: number } {
+  const wait: { nodeId: string; name: string; timeoutAt?: number } = {
+    nodeId: typeof e.nodeId === 'string' ? e.nodeId : '',
+    name: typeof e['name'] === 'string' ? e['name'] : '',
+  };
+  if (typeof e['timeoutAt'] === 'number' && Number.isFinite(e['timeoutAt'])) wait.timeoutAt = e['timeoutAt'];
+  return wait;
 }
 
 /**

@@ -157,6 +157,33 @@ describe('createWriteQueue', () => {
     await q.flush();
   });
 
+  it('concurrency: what is queued is shared among the free commits (at least 64 writes each), up to maxBatch', async () => {
+    const s = manual();
+    const g = gate();
+    const q = createWriteQueue<string>({ commit: g.commit, schedule: s.schedule, concurrency: 3, keys: (w) => [w], maxBatch: 80 });
+    const writes = Array.from({ length: 300 }, (_, i) => q.push(`w${i}`));
+    s.run();
+    await tick();
+    // 300 writes, 3 free commits: 100 each, but at most maxBatch (80); the rest waits for a free commit.
+    expect(g.batches.map((b) => b.length)).toEqual([80, 80, 80]);
+    g.open();
+    await tick();
+    expect(g.batches.map((b) => b.length)).toEqual([80, 80, 80, 60]);
+    g.open();
+    g.open();
+    g.open();
+    await Promise.all(writes);
+    expect(g.batches.flat()).toEqual(Array.from({ length: 300 }, (_, i) => `w${i}`));
+    // A few writes are not split below 64 per commit.
+    const few = Array.from({ length: 100 }, (_, i) => q.push(`x${i}`));
+    s.run();
+    await tick();
+    expect(g.batches.slice(4).map((b) => b.length)).toEqual([64, 36]);
+    g.open();
+    g.open();
+    await Promise.all(few);
+  });
+
   it('concurrency: a failed batch isolates its own writes while another commit is in flight', async () => {
     const s = manual();
     const batches: string[][] = [];

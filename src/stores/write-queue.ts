@@ -57,7 +57,9 @@ export interface WriteQueueOptions<W> {
   /**
    * Most commits in flight at once. Default 1. Above 1, `keys` is required: a batch
    * never takes a write that shares a key with a batch in flight, nor anything queued
-   * after such a write, so writes of one key (one run) commit in queue order.
+   * after such a write, so writes of one key (one run) commit in queue order. What is
+   * queued is then shared among the free commits (at least 64 writes each, at most
+   * `maxBatch`), so they overlap instead of one carrying everything.
    */
   readonly concurrency?: number;
   /** The keys (run ids) a write touches; required when `concurrency` is above 1. */
@@ -92,6 +94,9 @@ export interface WriteQueue<W> {
   readonly pending: number;
   readonly closed: boolean;
 }
+
+/** The least writes a commit takes when what is queued is shared among several commits. */
+const MIN_SPLIT = 64;
 
 interface Entry<W> {
   readonly write: W;
@@ -158,9 +163,12 @@ export function createWriteQueue<W>(options: WriteQueueOptions<W>): WriteQueue<W
 
   /** The next batch: the head of the queue up to `maxBatch`, stopping at the first write whose key is in flight. */
   const take = (): Entry<W>[] => {
-    if (keysOf === undefined || running.size === 0) return queue.splice(0, maxBatch);
+    // With room for several commits, what is queued is shared among the free slots, so the
+    // commits overlap (one's round trip with another's work) instead of one carrying it all.
+    const limit = concurrency > 1 ? Math.min(maxBatch, Math.max(MIN_SPLIT, Math.ceil(queue.length / (concurrency - running.size)))) : maxBatch;
+    if (keysOf === undefined || running.size === 0) return queue.splice(0, limit);
     let n = 0;
-    while (n < queue.length && n < maxBatch) {
+    while (n < queue.length && n < limit) {
       let free = true;
       for (const k of keysOf(queue[n]!.write)) if (busy.has(k)) free = false;
       if (!free) break;

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isStoreError, isValidationError } from '../../src/errors.ts';
 import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
 import { newWriteId, writeBatch, type Write } from '../../src/stores/postgres/commit.ts';
+import { fastPlan, fastQuery } from '../../src/stores/postgres/fast-commit.ts';
 import { createPostgresStore, MIGRATIONS, SCHEMA_VERSION } from '../../src/stores/postgres/index.ts';
 import { newRow } from '../../src/stores/rows.ts';
 import { openStore } from '../../src/stores/open.ts';
@@ -164,6 +165,90 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
       expect(runs.rows).toEqual([{ last_seq: 1 }]);
     } finally {
       await pool.end();
+    }
+  });
+
+  it('one-statement commit: new runs with their events folded in, guarded updates; a failed guard writes nothing; the full path re-runs it idempotently', async () => {
+    const schema = freshSchema();
+    const store = await open(schema);
+    await store.createRun({ runId: 'old', topology: 't', version: 'v', input: 0, createdAt: 1, owner: 'o', leaseMs: 1 });
+    await store.close();
+    const s = `"${schema}"`;
+    const run = { runId: 'new', topology: 't', version: 'v', input: { q: 1 }, createdAt: 2, owner: 'o', leaseMs: 5 };
+    const ev = (runId: string, seq: number, type = 'node.completed'): StoredEvent => ({ runId, seq, ts: 10 + seq, type, nodeId: 'n', output: seq });
+    const batch: Write[] = [
+      { kind: 'create', id: newWriteId(), run, row: newRow(run) },
+      { kind: 'append', id: newWriteId(), events: [ev('new', 0, 'run.started'), ev('new', 1)] },
+      { kind: 'append', id: newWriteId(), events: [ev('old', 0, 'run.started'), ev('old', 1), { runId: 'old', seq: 2, ts: 20, type: 'run.completed', output: 'done' }] },
+    ];
+    const plan = fastPlan(batch)!;
+    expect(plan.created.map((c) => [c.row.runId, c.row.lastSeq])).toEqual([['new', 1]]);
+    expect(plan.updated.map((u) => u.runId)).toEqual(['old']);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      // A guard that fails ('old' is not at seq 4) fails the statement: nothing of it is written, not even the valid run.
+      const stale = fastPlan([batch[0]!, batch[1]!, { kind: 'append', id: newWriteId(), events: [ev('old', 5)] }])!;
+      const err = await c.query(fastQuery(s, stale)).then(() => undefined, (e: unknown) => e as { code?: string });
+      expect(err?.code).toBe('LLMO1');
+      expect((await c.query(`SELECT count(*)::int AS n FROM ${s}.llmo_events`)).rows[0]).toEqual({ n: 0 });
+      expect((await c.query(`SELECT count(*)::int AS n FROM ${s}.llmo_runs`)).rows[0]).toEqual({ n: 1 });
+      await c.query(fastQuery(s, plan));
+      // The same batch again, as after an unknown outcome: the fast statement refuses it, the full path takes it as written.
+      expect(['LLMO1', '23505']).toContain(await c.query(fastQuery(s, plan)).then(() => 'written twice', (e: unknown) => (e as { code?: string }).code));
+      await c.query('BEGIN');
+      await writeBatch(c as unknown as pg.PoolClient, s, batch);
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+    const again = await open(schema);
+    try {
+      expect((await again.history('new')).map((e) => e.seq)).toEqual([0, 1]);
+      expect((await again.history('old')).map((e) => e.seq)).toEqual([0, 1, 2]);
+      expect(await again.getRun('new')).toMatchObject({ status: 'running', lastSeq: 1, updatedAt: 11, leaseOwner: 'o', leaseUntil: 7, input: { q: 1 } });
+      const old = await again.getRun('old');
+      expect(old).toMatchObject({ status: 'completed', lastSeq: 2, updatedAt: 20, output: 'done' });
+      expect(old?.leaseOwner).toBeUndefined();
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('whole histories asked together come back each with its own events; an unknown run fails alone', async () => {
+    const store = await open();
+    try {
+      const ids = Array.from({ length: 40 }, (_, i) => `h${i}`);
+      await Promise.all(ids.map((runId, i) => store.createRun({ runId, topology: 't', version: 'v', input: i, createdAt: i, owner: 'o', leaseMs: 1 })));
+      await Promise.all(ids.map((runId, i) => store.append(Array.from({ length: i % 4 }, (_, seq) => ({ runId, seq, ts: seq, type: 'node.started', nodeId: `n${seq}` })))));
+      const asked = [...ids, 'ghost', 'h3'].map((id) => store.history(id).then((h) => h.map((e) => `${e.runId}:${e.seq}`), (e: unknown) => (isStoreError(e) ? e.code : String(e))));
+      const got = await Promise.all(asked);
+      ids.forEach((id, i) => expect(got[i]).toEqual(Array.from({ length: i % 4 }, (_, seq) => `${id}:${seq}`)));
+      expect(got[40]).toBe('RUN_NOT_FOUND');
+      expect(got[41]).toEqual(['h3:0', 'h3:1', 'h3:2']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('histories of claimed runs are read ahead, handed out once, and never stale after a write through the store', async () => {
+    const store = await open();
+    try {
+      const ids = Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+      await Promise.all(ids.map((runId, i) => store.createRun({ runId, topology: 't', version: 'v', input: i, createdAt: i, owner: 'gone', leaseMs: 0 })));
+      await Promise.all(ids.map((runId) => store.append([{ runId, seq: 0, ts: 1, type: 'run.started' }, { runId, seq: 1, ts: 2, type: 'node.started', nodeId: 'a' }])));
+      const claimed = await store.claim({ owner: 'me', leaseMs: 60_000, limit: 100, now: 100 });
+      expect(claimed.map((r) => r.runId)).toEqual(ids);
+      // Written after the claim: what was read ahead for c00 must not be handed out.
+      await store.append([{ runId: 'c00', seq: 2, ts: 3, type: 'node.completed', nodeId: 'a', output: 1 }]);
+      const seqs = await Promise.all(ids.map(async (id) => (await store.history(id)).map((e) => e.seq)));
+      expect(seqs[0]).toEqual([0, 1, 2]);
+      for (const got of seqs.slice(1)) expect(got).toEqual([0, 1]);
+      // Asked again: read again (each read-ahead is handed out once).
+      await store.append([{ runId: 'c01', seq: 2, ts: 3, type: 'node.completed', nodeId: 'a', output: 1 }]);
+      expect((await store.history('c01')).map((e) => e.seq)).toEqual([0, 1, 2]);
+    } finally {
+      await store.close();
     }
   });
 

@@ -86,6 +86,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${s}.llmo_runs SET (fillfactor = 70)`,
     ],
   },
+  {
+    version: 3,
+    description: 'llmo_guard: fails a one-statement group commit whose rows were not where it expected (fast-commit.ts)',
+    up: (s) => [
+      `CREATE OR REPLACE FUNCTION ${s}.llmo_guard(ok boolean) RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
+       BEGIN
+         IF ok IS NOT TRUE THEN
+           RAISE EXCEPTION 'llmo: a group commit found a run missing, existing or at another seq; nothing of it was written' USING ERRCODE = 'LLMO1';
+         END IF;
+         RETURN 0;
+       END $$`,
+    ],
+  },
+  {
+    version: 4,
+    description: 'lease updates without index writes: llmo_runs_status on (status) alone',
+    // claim and renew change only lease_owner and lease_until: with neither in an index, each is
+    // a HOT update (recovery claims thousands of runs at once; renewals touch every held run).
+    up: (s) => [
+      `DROP INDEX ${s}.llmo_runs_status`,
+      `CREATE INDEX llmo_runs_status ON ${s}.llmo_runs (status)`,
+    ],
+  },
 ];
 
 /** The schema version this build writes. */

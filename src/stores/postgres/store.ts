@@ -13,6 +13,8 @@ import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, Stored
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
+import { fastPlan, runFastCommit } from './fast-commit.ts';
+import { historyReader } from './history.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
@@ -184,7 +186,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   const queue = createWriteQueue<Write>({
-    commit: (batch) => withClient('commit', (c) => writeBatch(c, s, batch), true),
+    commit: async (batch) => {
+      // One statement when the batch allows it; the full path (rows locked and read) when it
+      // does not, or when that statement failed for anything but a lost connection.
+      const plan = fastPlan(batch);
+      if (plan !== undefined) {
+        const done = await withClient('commit', (c) => runFastCommit(c, s, plan).then(() => true, (e: unknown) => {
+          if (isConnectionFailure(e)) throw e;
+          return false;
+        }), false);
+        if (done) return;
+      }
+      await withClient('commit', (c) => writeBatch(c, s, batch), true);
+    },
     // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
     // once) still share one batch, and no extra macrotask stands between a node and its commit.
     schedule: queueMicrotask,
@@ -207,18 +221,22 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     return withClient(what, fn, transaction);
   };
 
+  const histories = historyReader((fn) => read('history', fn), s);
+
   return {
     kind: 'postgres',
     location,
     async createRun(run: NewRun) {
       open();
       const row = newRow(run);
+      if (histories.active) histories.forget(run.runId);
       await queue.push({ kind: 'create', id: nextWriteId(), run, row });
     },
     async append(events: readonly StoredEvent[]) {
       open();
       checkEvents(events);
       if (events.length === 0) return;
+      if (histories.active) for (const e of events) histories.forget(e.runId);
       await queue.push({ kind: 'append', id: nextWriteId(), events });
     },
     getRun: (runId) =>
@@ -227,8 +245,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         const row = r.rows[0];
         return row === undefined ? undefined : toRecord(fromSql(row));
       }),
-    history: (runId, range = {}) =>
-      read('history', async (c) => {
+    history: (runId, range = {}) => {
+      // A whole history (recovery reads many at once): batched with the others asked in this turn.
+      if (range.fromSeq === undefined && range.toSeq === undefined && range.untilTs === undefined) {
+        try {
+          open();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        return histories.read(runId);
+      }
+      return read('history', async (c) => {
         const r = await c.query<{ body: StoredEvent }>(
           `SELECT body FROM ${s}.llmo_events WHERE run_id = $1 AND seq >= $2 AND ($3::int IS NULL OR seq <= $3) AND ($4::bigint IS NULL OR ts <= $4) ORDER BY seq`,
           [runId, range.fromSeq ?? 0, range.toSeq ?? null, range.untilTs ?? null],
@@ -238,7 +265,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           if (exists.rowCount === 0) throw runNotFound(runId);
         }
         return r.rows.map((x) => x.body);
-      }),
+      });
+    },
     listRuns: (query: RunQuery = {}) =>
       read('listRuns', async (c) => {
         const limit = pageLimit(query);
@@ -295,7 +323,12 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           [request.now, dead, request.wakeable === true, ...filters, request.limit, request.owner, request.leaseMs],
         );
         return r.rows.map((row) => toRecord(fromSql(row))).sort((a, b) => a.createdAt - b.createdAt || (a.runId < b.runId ? -1 : 1));
-      }, true);
+      }, true).then((claimed) => {
+        // Their histories are what a claimer reads next (recovery): fetch them ahead, in order.
+        // Running runs only: nobody but the lease holder writes those.
+        histories.readAhead(claimed.filter((r) => r.status === 'running').map((r) => r.runId));
+        return claimed;
+      });
     },
     renew: (owner, runIds, leaseMs, now) =>
       read('renew', async (c) => {
@@ -333,6 +366,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       closing ??= (async () => {
         await queue.close();
         closed = true;
+        histories.clear();
         await pool.end();
       })();
       return closing;

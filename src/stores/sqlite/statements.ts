@@ -104,15 +104,35 @@ export function insertable(row: RunRow): Record<string, unknown> {
 }
 
 /**
- * An event as statement parameters of `insertEvent`.
+ * The stored body of an event (schema version 2): its JSON without the fields its row keeps
+ * in columns (`runId`, `seq`, `ts`, `type`, `nodeId`), so each row carries them once.
  *
  * @example
  * ```ts
- * stmts.insertEvent.run(eventParams(e));
+ * bodyOf({ runId: 'r1', seq: 3, ts: 5, type: 'node.completed', nodeId: 'a', output: 1 }); // '{"output":1}'
  * ```
  */
-export function eventParams(e: StoredEvent): Record<string, unknown> {
-  return { run_id: e.runId, seq: e.seq, ts: e.ts, type: e.type, node_id: e.nodeId ?? null, body: JSON.stringify(e) };
+export function bodyOf(e: StoredEvent): string {
+  const { runId: _runId, seq: _seq, ts: _ts, type: _type, nodeId: _nodeId, ...rest } = e;
+  return JSON.stringify(rest);
+}
+
+/**
+ * An event back from its row: the columns, then the body's fields (a version 1 body holds
+ * every field itself, which comes to the same event).
+ *
+ * @example
+ * ```ts
+ * const e = eventOf('r1', [3, 5, 'node.completed', 'a', '{"output":1}'], 'runs.db');
+ * ```
+ */
+export function eventOf(runId: string, row: readonly [number, number, string, string | null, string], location: string): StoredEvent {
+  const [seq, ts, type, nodeId, body] = row;
+  const rest = parseJson(body, location);
+  if (typeof rest !== 'object' || rest === null || Array.isArray(rest)) {
+    throw new StoreError('STORE_CORRUPT', `run store ${location}: event ${seq} of run ${runId} is not a JSON object`);
+  }
+  return nodeId === null ? { type, runId, seq, ts, ...rest } : { type, runId, seq, ts, nodeId, ...rest };
 }
 
 /** Rows per multi-row `INSERT` of events ({@link insertEvents}). */
@@ -150,7 +170,7 @@ function putEvent(params: unknown[], at: number, e: StoredEvent): void {
   params[at + 2] = e.ts;
   params[at + 3] = e.type;
   params[at + 4] = e.nodeId ?? null;
-  params[at + 5] = JSON.stringify(e);
+  params[at + 5] = bodyOf(e);
 }
 
 const MUTABLE_SET = `status = @status, updated_at = @updated_at, last_seq = @last_seq, output = @output, error = @error,
@@ -211,8 +231,8 @@ export function prepare(db: Database.Database): Statements {
     advanceRun: db.prepare('UPDATE runs SET updated_at = ?, last_seq = ? WHERE run_id = ? AND last_seq = ?'),
     insertEvent: db.prepare('INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
     insertEvents: db.prepare(`INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES ${Array.from({ length: EVENT_ROWS }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`),
-    history: db.prepare(`SELECT body FROM events WHERE run_id = @run_id AND seq >= @from AND seq <= @to
-      AND (@until IS NULL OR ts <= @until) ORDER BY seq`).pluck(),
+    history: db.prepare(`SELECT seq, ts, type, node_id, body FROM events WHERE run_id = @run_id AND seq >= @from AND seq <= @to
+      AND (@until IS NULL OR ts <= @until) ORDER BY seq`).raw(),
     list: db.prepare(`SELECT * FROM runs WHERE ${LIST_FILTER} ORDER BY created_at DESC, run_id DESC LIMIT @limit`),
     liveOwners: db.prepare(`SELECT DISTINCT lease_owner FROM runs WHERE status IN ('running', 'waiting')
       AND lease_owner IS NOT NULL AND lease_until > @now`).pluck(),

@@ -114,6 +114,32 @@ describe('createSqliteStore: files it refuses, untouched', () => {
 });
 
 describe('createSqliteStore: schema and faults', () => {
+  it('event bodies are stored without the fields kept in columns; a version 1 file (whole bodies) is migrated and reads the same', async () => {
+    const path = fresh();
+    const s = openSqlite({ path });
+    await s.createRun(run('r'));
+    const events = [
+      { runId: 'r', seq: 0, ts: 5, type: 'run.started', topology: 't', priority: 'normal' },
+      { runId: 'r', seq: 1, ts: 6, type: 'node.completed', nodeId: 'a', output: { text: 'hi "there"' } },
+    ];
+    await s.append(events);
+    await s.close();
+    const db = raw(path);
+    expect(db.prepare('SELECT body FROM events ORDER BY seq').pluck().all()).toEqual(['{"topology":"t","priority":"normal"}', '{"output":{"text":"hi \\"there\\""}}']);
+    // What a version 1 build left: every field in the body.
+    const put = db.prepare('UPDATE events SET body = ? WHERE seq = ?');
+    for (const e of events) put.run(JSON.stringify(e), e.seq);
+    db.pragma('user_version = 1');
+    db.close();
+    const again = openSqlite({ path });
+    expect(await again.history('r')).toEqual(events);
+    expect(await again.history('r', { fromSeq: 1 })).toEqual([events[1]]);
+    await again.close();
+    const after = raw(path);
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    after.close();
+  });
+
   it('a new file gets the current schema version, WAL and the store application id; reopening keeps data', async () => {
     const path = fresh();
     const s = openSqlite({ path, durability: 'power' });

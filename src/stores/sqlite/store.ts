@@ -15,7 +15,7 @@ import { createWriteQueue } from '../write-queue.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
 import { checkStoreFile } from './file.ts';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, tooNew } from './schema.ts';
-import { fromSql, insertEvents, insertable, mutable, parseJson, prepare, type SqlRun, type Statements } from './statements.ts';
+import { eventOf, fromSql, insertEvents, insertable, mutable, prepare, type SqlRun, type Statements } from './statements.ts';
 
 /**
  * Schema of {@link SqliteStoreOptions}.
@@ -245,11 +245,11 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
 
     async history(runId, range = {}) {
       return read('history', () => {
-        const bodies = stmts.history.all({
+        const rows = stmts.history.all({
           run_id: runId, from: range.fromSeq ?? 0, to: range.toSeq ?? Number.MAX_SAFE_INTEGER, until: range.untilTs ?? null,
-        }) as string[];
-        if (bodies.length === 0 && stmts.getRun.get(runId) === undefined) throw runNotFound(runId);
-        return bodies.map((b) => parseJson(b, location) as StoredEvent);
+        }) as [number, number, string, string | null, string][];
+        if (rows.length === 0 && stmts.getRun.get(runId) === undefined) throw runNotFound(runId);
+        return rows.map((r) => eventOf(runId, r, location));
       });
     },
 
