@@ -8,6 +8,7 @@
  * @module
  */
 import * as z from 'zod';
+import { NodeOverrideSchema } from '../compiler/validate.ts';
 import type { SerializedError } from '../errors.ts';
 import type { AnyTopology, NodeOverride } from '../definition/types.ts';
 import type { UsageTotals } from '../providers/types.ts';
@@ -33,13 +34,6 @@ export interface RunDecision {
   readonly evaluate?: boolean | undefined;
 }
 
-const override = z.strictObject({
-  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
-  system: z.string().optional(),
-  prompt: z.string().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  maxTokens: z.number().int().positive().optional(),
-});
 
 /**
  * Schema of {@link RunDecision} (a loop's answer is checked with it, and a stored one read back with it).
@@ -52,7 +46,7 @@ const override = z.strictObject({
 export const RunDecisionSchema = z.strictObject({
   variant: z.string().min(1).optional(),
   policyVersion: z.number().int().nonnegative().optional(),
-  overrides: z.record(z.string(), override).optional(),
+  overrides: z.record(z.string(), NodeOverrideSchema).optional(),
   arms: z.record(z.string(), z.string().min(1)).optional(),
   evaluate: z.boolean().optional(),
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import * as z from 'zod';
+import { NodeOverrideSchema } from '../compiler/validate.ts';
 import { ValidationError, toIssues } from '../errors.ts';
 import type { NodeOverride, Priority, RemoteExecutor } from '../definition/types.ts';
 import { isLogger, type Logger } from '../logger.ts';
@@ -153,21 +154,7 @@ export const ResumeSchema = z.strictObject({
   skipped: z.array(z.string()).optional(),
 });
 
-/**
- * Schema of a node's override ({@link NodeOverride}).
- *
- * @example
- * ```ts
- * NodeOverrideSchema.parse({ model: 'sim:other' });
- * ```
- */
-export const NodeOverrideSchema = z.strictObject({
-  model: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).readonly()]).optional(),
-  system: z.string().optional(),
-  prompt: z.string().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  maxTokens: z.number().int().positive().optional(),
-});
+export { NodeOverrideSchema };
 
 /**
  * Schema of {@link RunOptions}.
