@@ -130,6 +130,8 @@ export async function consumeGroup<K extends MessageKind>(
     if (rebalancing) return;
     rebalancing = true;
     log.info({ topic, group, why }, 'group rebalancing: no new records until rejoined');
+    // not serving until it rejoins: a signal (degraded), never worse than a crash already said
+    if (health.report().components[component]?.status === 'up') health.set(component, 'degraded', `rebalancing: ${why}`);
     emit({ type: 'rebalance', topic, group, phase: 'started', ts: Date.now() });
   };
   const membership: Membership = {
