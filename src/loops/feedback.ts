@@ -168,7 +168,13 @@ export function applyScore(
   canary: (st: TopologyState, info: RunInfo, metric: string, score: number) => void,
 ): string {
   const model = modelOf(info, fb.nodeId) || (fb.model ?? '');
-  ctx.book.add({ topology: info.topology, variant: info.variant, model, metric: fb.metric }, fb.score);
+  const key = { topology: info.topology, variant: info.variant, model, metric: fb.metric };
+  ctx.book.add(key, fb.score);
+  const s = ctx.book.get(key)!;
+  ctx.emit({
+    type: 'stats.updated', ts: ctx.settings.now(), ...key,
+    count: s.all.count, mean: s.all.mean, variance: s.all.variance, window: { count: s.window.count, mean: s.window.mean, variance: s.window.variance },
+  });
   const st = topologyState(ctx, info.topology);
   observeExperiment(ctx, st, info, fb.metric, fb.score, model);
   if (st.canary !== undefined) canary(st, info, fb.metric, fb.score);

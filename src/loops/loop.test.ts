@@ -66,6 +66,11 @@ describe('feedback edge cases', () => {
     const rows = loop.stats();
     expect(rows).toEqual([expect.objectContaining({ topology: 'plain', variant: '', model: 'sim:a', metric: 'q', count: 2 })]);
     expect(rows[0]!.mean).toBeCloseTo(0.6);
+    // each joined score is also an event carrying its row as it stands
+    const updates = events.filter((e) => e.type === 'stats.updated');
+    expect(updates).toHaveLength(2);
+    expect(updates[1]).toMatchObject({ type: 'stats.updated', topology: 'plain', variant: '', model: 'sim:a', metric: 'q', count: 2, window: { count: 2 } });
+    expect(updates[1]).toMatchObject({ mean: rows[0]!.mean, variance: rows[0]!.variance });
   });
 
   it('the model of a score: the named node, else the run\'s only model, else none', () => {

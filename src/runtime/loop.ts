@@ -171,6 +171,10 @@ export interface CanaryEvent extends LoopEventBase {
   readonly percent: number;
   readonly reason?: string;
 }
+/** Feedback was joined: the statistics row it changed, as it stands now (the same row `engine.stats()` lists). */
+export interface StatsUpdatedEvent extends LoopEventBase, StatRow {
+  readonly type: 'stats.updated';
+}
 /** A variant was paused or resumed, or a model's quality breaker opened or closed. */
 export interface VariantStateEvent extends LoopEventBase {
   readonly type: 'variant.state';
@@ -188,7 +192,7 @@ export interface VariantStateEvent extends LoopEventBase {
  * engine.events$.subscribe((e) => { if (e.type === 'quality.regression') alert(e); });
  * ```
  */
-export type LoopEvent = FeedbackRejectedEvent | QualityRegressionEvent | PolicyChangedEvent | CanaryEvent | VariantStateEvent;
+export type LoopEvent = FeedbackRejectedEvent | QualityRegressionEvent | PolicyChangedEvent | CanaryEvent | VariantStateEvent | StatsUpdatedEvent;
 
 /**
  * What the engine gives a loop when it attaches it.
@@ -225,7 +229,7 @@ export interface RunLoop {
 }
 
 const LOOP_EVENT_TYPES: ReadonlySet<string> = new Set<LoopEvent['type']>([
-  'feedback.rejected', 'quality.regression', 'policy.applied', 'policy.rejected', 'policy.rolled_back', 'canary.step', 'variant.state',
+  'feedback.rejected', 'quality.regression', 'policy.applied', 'policy.rejected', 'policy.rolled_back', 'canary.step', 'variant.state', 'stats.updated',
 ]);
 
 /**

@@ -61,6 +61,8 @@ function describe(e: LoopEvent): string | undefined {
       return `variant.state ${e.variant ?? e.model ?? ''} ${e.state}: ${e.reason}`;
     case 'feedback.rejected':
       return `feedback.rejected ${e.reason}`;
+    case 'stats.updated':
+      return undefined; // one per feedback: the table shows them
   }
 }
 let rolledBack = false;
