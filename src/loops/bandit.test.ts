@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isValidationError } from '../errors.ts';
 import { createRandom, type Random } from '../primitives/random.ts';
 import { createBandit } from './bandit.ts';
 import type { BanditOptions } from './types.ts';
+import { issuePaths } from '../../test/support/helpers.ts';
 
 const ARMS = ['low', 'mid', 'best'];
 
@@ -25,16 +25,6 @@ const P: Record<string, number> = { low: 0.3, mid: 0.5, best: 0.8 };
 const bernoulli = (arm: string, env: Random): number => (env.next() < (P[arm] ?? 0) ? 1 : 0);
 const MU: Record<string, number> = { low: 0.2, mid: 0.5, best: 0.6 };
 const gaussian = (arm: string, env: Random): number => env.normal(MU[arm] ?? 0, 0.1);
-
-function issuePaths(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
-    throw e;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('createBandit: convergence', () => {
   it('Thompson, Bernoulli 0.3 / 0.5 / 0.8: at least 85 % of the last 500 of 2,000 pulls go to the best arm', () => {

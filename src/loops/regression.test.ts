@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isValidationError } from '../errors.ts';
 import { createRandom, type Random } from '../primitives/random.ts';
 import { createRegressionTest, logMixtureRatio } from './regression.ts';
 import type { RegressionRule } from './types.ts';
+import { issuePaths } from '../../test/support/helpers.ts';
 
 type Draw = (r: Random, mean: number) => number;
 const bernoulli: Draw = (r, p) => (r.next() < p ? 1 : 0);
@@ -30,16 +30,6 @@ function alarms(rule: RegressionRule, draw: Draw, control: number, treatment: nu
   let n = 0;
   for (let k = 0; k < replications; k++) if (firstAlarm(rule, draw, control, treatment, perSide, seed + k) > 0) n++;
   return n;
-}
-
-function issuePaths(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
-    throw e;
-  }
-  throw new Error('expected a ValidationError');
 }
 
 describe('createRegressionTest: error rates under continuous monitoring', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isValidationError } from '../errors.ts';
 import { createRandom } from '../primitives/random.ts';
 import { createRollingStats, createStatsBook } from './stats.ts';
 import type { StatKey } from './types.ts';
+import { issuePaths } from '../../test/support/helpers.ts';
 
 /** Two-pass mean and sample variance. */
 function exact(xs: readonly number[]): { count: number; mean: number; variance: number } {
@@ -11,16 +11,6 @@ function exact(xs: readonly number[]): { count: number; mean: number; variance: 
   const mean = xs.reduce((s, x) => s + x, 0) / n;
   const variance = n > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) : 0;
   return { count: n, mean, variance };
-}
-
-function issuePaths(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
-    throw e;
-  }
-  throw new Error('expected a ValidationError');
 }
 
 describe('createRollingStats', () => {

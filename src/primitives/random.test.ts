@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isValidationError } from '../errors.ts';
 import { createRandom, mulberry32 } from './random.ts';
+import { issuePaths } from '../../test/support/helpers.ts';
 
 /** Mean and sample variance of `n` draws. */
 function moments(n: number, draw: () => number): { mean: number; variance: number } {
@@ -76,15 +76,7 @@ describe('createRandom', () => {
 
   it('gamma and beta reject shapes that are not positive, naming them', () => {
     const r = createRandom(1);
-    const paths = (f: () => unknown): string[] => {
-      try {
-        f();
-      } catch (e) {
-        if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
-        throw e;
-      }
-      throw new Error('expected a ValidationError');
-    };
+    const paths = issuePaths;
     expect(paths(() => r.gamma(0))).toEqual(['shape']);
     expect(paths(() => r.gamma(Number.NaN))).toEqual(['shape']);
     expect(paths(() => r.beta(-1, 2))).toEqual(['a']);

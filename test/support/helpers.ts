@@ -8,7 +8,7 @@
  */
 import { expect, it } from 'vitest';
 import { EMPTY, lastValueFrom, NEVER, take, toArray, type Observable } from 'rxjs';
-import { createEngine, isNodeError, type AnyTopology, type Engine, type RunEvent, type RunResult } from '../../src/index.ts';
+import { createEngine, isNodeError, isValidationError, type AnyTopology, type Engine, type RunEvent, type RunResult } from '../../src/index.ts';
 
 /** A promise with its settle functions exposed. */
 export interface Deferred<T> {
@@ -227,4 +227,22 @@ export function operatorConformance(h: OperatorHarness): void {
     expect(topRuns('run.cancelled')).toBe(4);
     expect(topRuns('run.completed')).toBe(1);
   });
+}
+
+/**
+ * The dotted paths of the issues of the ValidationError `f` throws (fails the test when it throws none).
+ *
+ * @example
+ * ```ts
+ * expect(issuePaths(() => createBandit({ arms: [] }))).toEqual(['options.arms']);
+ * ```
+ */
+export function issuePaths(f: () => unknown): string[] {
+  try {
+    f();
+  } catch (e) {
+    if (isValidationError(e)) return e.issues.map((i) => i.path.join('.'));
+    throw e;
+  }
+  throw new Error('expected a ValidationError');
 }
