@@ -12,7 +12,7 @@ import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhausted
 import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
 import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/errors.ts';
-import type { ExecServices, NodeContext, NodeDef } from '../src/definition/types.ts';
+import type { ExecServices, ModelCall, NodeContext, NodeDef } from '../src/definition/types.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
 import type { Reservation } from '../src/providers/ratelimit.ts';
 import { countMessageTokens } from '../src/providers/tokens.ts';
@@ -121,9 +121,13 @@ function stoppedEarly<T>(m: ResolvedModel): LlmOutput<T> {
 function call<T>(
   m: ResolvedModel, req: CompletionRequest, ctx: NodeContext, services: ExecServices,
   reservation: Reservation | undefined, schema: z.ZodType<T> | undefined,
-  timeouts: CallTimeouts | undefined, progress: { tokens: number },
+  timeouts: CallTimeouts | undefined, progress: { tokens: number }, attempt: number,
 ): Promise<LlmOutput<T>> {
   return new Promise((resolve, reject) => {
+    const startTs = Date.now();
+    let firstTokenTs: number | undefined;
+    let responseModel: string | undefined;
+    let responseId: string | undefined;
     let text = '';
     let index = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -138,8 +142,9 @@ function call<T>(
     const expire = (what: string, ms: number): void => {
       sub.unsubscribe(); // aborts the HTTP request
       clear();
-      billCut();
-      reject(new TimeoutError(`${m.ref} ${what}`, ms));
+      const e = new TimeoutError(`${m.ref} ${what}`, ms);
+      billCut(e);
+      reject(e);
     };
     let unlisten: (() => void) | undefined;
     const clear = (): void => {
@@ -174,27 +179,47 @@ function call<T>(
         estimated: true,
       };
     };
+    /** Tells observers (telemetry) how the call went: a `model.call` event, built only when the bus is observed. */
+    const report = (used: { readonly u: Usage; readonly estimated: boolean } | undefined, finish: FinishReason | undefined, error: unknown): void => {
+      if (!services.observed) return;
+      const c: { -readonly [K in keyof ModelCall]: ModelCall[K] } = {
+        startTs, ts: Date.now(), provider: m.provider.name, model: m.ref, request: req, attempt, text,
+        costUsd: used === undefined ? 0 : services.models.cost(m.ref, used.u),
+      };
+      if (firstTokenTs !== undefined) c.firstTokenTs = firstTokenTs;
+      if (responseModel !== undefined) c.responseModel = responseModel;
+      if (responseId !== undefined) c.responseId = responseId;
+      if (used !== undefined) c.usage = { ...used.u, estimated: used.estimated };
+      if (finish !== undefined) c.finishReason = finish;
+      if (error !== undefined) c.error = serializeError(error);
+      services.modelCall(ctx, c);
+    };
     /** A call that ends without an answer (failed, cut, cancelled, timed out) still counts what it streamed. */
-    const billCut = (): void => {
+    const billCut = (error: unknown): void => {
       if (!generating) {
         if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+        report(undefined, undefined, error);
         return;
       }
-      const { u } = measure();
+      const used = measure();
+      const { u } = used;
       services.account(ctx, u, services.models.cost(m.ref, u));
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      report(used, undefined, error);
     };
     const end = (reason: FinishReason): void => {
       clear();
       void settle(reason).then(resolve, reject);
     };
     const settle = async (reason: FinishReason): Promise<LlmOutput<T>> => {
-      const { u, estimated } = measure();
+      const used = measure();
+      const { u, estimated } = used;
       const costUsd = services.models.cost(m.ref, u);
       services.account(ctx, u, costUsd);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
       const refused = refusal !== '';
       const finish: FinishReason = refused && reason !== 'stopped' ? 'content_filter' : reason;
+      report(used, finish, undefined);
       if (refused && schema !== undefined) {
         throw new ValidationError('LLM_REFUSED', `${m.ref} refused to answer: ${refusal}`, [{ code: 'refused', path: ['refusal'], message: refusal }]);
       }
@@ -220,6 +245,7 @@ function call<T>(
         switch (e.type) {
           case 'text':
             generating = true;
+            firstTokenTs ??= Date.now();
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
             // the text first: a consumer may stop the call from inside token(), which settles it at once
             text += e.text;
@@ -228,6 +254,7 @@ function call<T>(
             break;
           case 'tool_call': {
             generating = true;
+            firstTokenTs ??= Date.now();
             if (phase !== undefined) arm('idle', timeouts!.idleMs);
             const t = (tools[e.index] ??= { id: '', name: '', raw: '' });
             if (e.id !== undefined) t.id = e.id;
@@ -245,7 +272,12 @@ function call<T>(
             break;
           case 'refusal':
             generating = true;
+            firstTokenTs ??= Date.now();
             refusal += e.text;
+            break;
+          case 'model':
+            responseModel = e.model;
+            if (e.id !== undefined) responseId = e.id;
             break;
           case 'response':
             m.limiter?.observe(e.rateLimit);
@@ -258,7 +290,7 @@ function call<T>(
         if (isStoppedError(ctx.signal.reason)) return end('stopped');
         // a 429 (or 529) that says how long to wait pauses every run's calls to this model, not just this one
         if (isProviderError(err) && err.retryAfterMs !== undefined) m.limiter?.observe({ retryAfterMs: err.retryAfterMs });
-        billCut();
+        billCut(err);
         reject(err);
       },
       complete: () => (signal.aborted ? onAborted() : end(finishReason ?? 'other')),
@@ -266,7 +298,7 @@ function call<T>(
     function onAborted(): void {
       clear();
       if (isStoppedError(signal.reason)) return end('stopped');
-      billCut();
+      billCut(signal.reason);
       reject(signal.reason);
     }
     const onAbort = (): void => {
@@ -299,6 +331,9 @@ class LlmAttempt<T> extends CallHooks {
     super(m.ref, m.provider.name, retry, ctx.signal, budget);
   }
 
+  /** Calls of this model made so far (the attempt number of the latest). */
+  private calls = 0;
+
   /** Transient, and not after streamed tokens of a node that must not restart (then the failure ends the node untouched). */
   again(e: unknown): boolean {
     return (e as { retriable?: unknown } | null)?.retriable === true && !(this.spec.restartable === false && this.progress.tokens > 0);
@@ -329,7 +364,7 @@ class LlmAttempt<T> extends CallHooks {
         throw e;
       }
     }
-    return call(m, this.req, ctx, services, reservation, spec.schema, spec.timeouts, progress);
+    return call(m, this.req, ctx, services, reservation, spec.schema, spec.timeouts, progress, ++this.calls);
   }
 }
 

@@ -20,19 +20,20 @@
 export { topology, type TopologyBuilder, type TopologyOptions, type DepsOf, type Add, type WithAfter } from './builder/builder.ts';
 export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
-  InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride,
+  InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride, ModelCall,
 } from './definition/types.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
-  type ForkOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
+  type ForkOptions, type RunNodeOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
 } from './runtime/engine.ts';
+export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime/trace-context.ts';
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';
 export type {
-  EngineEvent, TokenEvent, RestartEvent, BreakerEvent, RunEvent, RunEventType,
+  EngineEvent, TokenEvent, RestartEvent, ModelCallEvent, BreakerEvent, RunEvent, RunEventType,
   RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
   NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
   NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent, NodeCancelledEvent,

@@ -70,9 +70,12 @@ class AnthropicDecoder implements SseDecoder {
     }
     const type = m.event ?? (data['type'] as string | undefined);
     switch (type) {
-      case 'message_start':
-        this.take(data['message']?.usage);
-        return [this.snapshot(false)];
+      case 'message_start': {
+        const msg = data['message'];
+        this.take(msg?.usage);
+        const model = typeof msg?.model === 'string' && msg.model !== '' ? [{ type: 'model' as const, model: msg.model as string, ...(typeof msg.id === 'string' ? { id: msg.id as string } : {}) }] : [];
+        return [...model, this.snapshot(false)];
+      }
       case 'content_block_start': {
         const block = data['content_block'];
         if (block?.type === 'tool_use') {

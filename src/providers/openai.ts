@@ -44,6 +44,8 @@ const FINISH: Readonly<Record<string, FinishReason>> = {
 
 interface Chunk {
   error?: unknown;
+  id?: string;
+  model?: string;
   choices?: { delta?: { content?: string | null; refusal?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] }; finish_reason?: string | null }[];
   usage?: {
     prompt_tokens?: number; completion_tokens?: number;
@@ -56,6 +58,8 @@ class OpenAIDecoder implements SseDecoder {
   ended = false;
   /** Tool-call ids seen without an index, in order. */
   private readonly ids = new Map<string, number>();
+  /** The response's model was reported (from the first chunk that names it). */
+  private named = false;
   constructor(private readonly site: CallSite) {}
 
   decode(m: EventSourceMessage): readonly ProviderEvent[] {
@@ -68,6 +72,10 @@ class OpenAIDecoder implements SseDecoder {
     if (chunk === undefined) throw new ProviderError(BAD_STREAM.code, `unparseable stream data: ${m.data.slice(0, 200)}`, BAD_STREAM.retriable, this.site);
     if (chunk.error !== undefined && chunk.error !== null) throw streamError(chunk, this.site);
     const out: ProviderEvent[] = [];
+    if (!this.named && typeof chunk.model === 'string' && chunk.model !== '') {
+      this.named = true;
+      out.push({ type: 'model', model: chunk.model, ...(typeof chunk.id === 'string' && chunk.id !== '' ? { id: chunk.id } : {}) });
+    }
     const choice = chunk.choices?.[0];
     const delta = choice?.delta;
     if (delta?.content) out.push({ type: 'text', text: delta.content });

@@ -211,6 +211,7 @@ export function createSimProvider(options: SimProviderOptions = {}): Provider {
           return undefined;
         }
         subscriber.next({ type: 'response', status: 200, rateLimit: {} });
+        subscriber.next({ type: 'model', model: req.model });
         if (timing.ttftMs === 0 && timing.tokenMs === 0) {
           for (let i = 0; i < tokens.length && !subscriber.closed && !signal?.aborted; i++) subscriber.next({ type: 'text', text: tokens[i]! });
           if (signal?.aborted) subscriber.error(signal.reason);

@@ -102,7 +102,9 @@ export type ProviderEvent =
   | { readonly type: 'usage'; readonly usage: Usage; readonly final?: boolean }
   | { readonly type: 'finish'; readonly reason: FinishReason }
   /** The model declined (OpenAI `delta.refusal`): the refusal text, streamed like text. */
-  | { readonly type: 'refusal'; readonly text: string };
+  | { readonly type: 'refusal'; readonly text: string }
+  /** What the provider says it answered with (OpenAI's chunk `model`/`id`, Anthropic's `message_start`), once. */
+  | { readonly type: 'model'; readonly model: string; readonly id?: string };
 
 /**
  * An LLM provider. `stream` is cold: each subscription makes one request, and

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ReplaySubject, type Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
 import { CancelledError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
-import type { AnyTopology, InputOf, NodeOverride, OutputOf, OutputsOf, Priority, RemoteExecutor, Topology } from '../definition/types.ts';
+import type { AnyTopology, InputOf, NodeOverride, OutputOf, OutputsOf, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
@@ -21,11 +21,12 @@ import { Waits, wakeOf } from './park.ts';
 import { createRunsView, type RunsView } from './runs.ts';
 import { Signals, type SignalReceipt } from './signals.ts';
 import type { EngineEvent, RestartEvent } from './events.ts';
+import { exactTraceContext, type TraceContext } from './trace-context.ts';
 import { foldRun } from './fold.ts';
 import { Limits } from './limits.ts';
 import {
-  EngineOptionsSchema, RecoverOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
-  type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
+  EngineOptionsSchema, RecoverOptionsSchema, RunNodeOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
+  type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
 } from './options.ts';
 import { Plan } from './plan.ts';
 import { resumeOf, type RecoveryReport } from './recover.ts';
@@ -44,7 +45,7 @@ import { summaryOf } from './summary.ts';
 /** Stored runs `recover()` reads and relaunches at once. */
 const RELAUNCH_READS = 32;
 
-export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
 export type { ForkOptions } from './fork.ts';
 export type { RunsView, StateAt, HistoryRange } from './runs.ts';
@@ -101,7 +102,7 @@ export interface Engine {
    * Executes one node of a topology with its dependencies' outputs given (what a remote
    * worker does for a remote edge). Resolves with the node's output or its error; never rejects.
    */
-  runNode(topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>, options?: { signal?: AbortSignal; priority?: Priority; deadline?: number }):
+  runNode(topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>, options?: RunNodeOptions):
     Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }>;
   /** Compiles (and validates) ahead of the first run. Throws TopologyError when invalid. */
   compile(topology: AnyTopology): void;
@@ -266,8 +267,9 @@ class EngineImpl implements Engine {
 
   runNode(
     topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>,
-    options: { signal?: AbortSignal; priority?: Priority; deadline?: number } = {},
+    options: RunNodeOptions = {},
   ): Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }> {
+    parseOptions(RunNodeOptionsSchema, options, 'runNode options');
     const c = this.#compileGraph(topology);
     const i = c.plan.indexOf(nodeId);
     if (i === undefined) {
@@ -278,6 +280,7 @@ class EngineImpl implements Engine {
       const run = new Run(core.nextId(), c.plan, input, LEVELS[options.priority ?? 'normal'], options.deadline ?? Infinity, undefined, (r) => {
         resolve(r.status === R_COMPLETED ? { ok: true, output: r.outputs[i] } : { ok: false, error: r.error ?? new CancelledError('node run ended') });
       });
+      if (options.traceContext !== undefined) run.traceContext = options.traceContext;
       core.active.add(run);
       const signal = options.signal;
       if (signal !== undefined) {
@@ -302,7 +305,7 @@ class EngineImpl implements Engine {
   /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
   #launch(
     c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
-    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined; spent?: Readonly<Record<string, UsageTotals>> | undefined },
+    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined; spent?: Readonly<Record<string, UsageTotals>> | undefined; traceContext?: TraceContext | undefined },
     forkOf?: { runId: string; nodeId: string },
   ): Run {
     const core = this.#core;
@@ -320,6 +323,8 @@ class EngineImpl implements Engine {
     const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
     if (opts?.user !== undefined) run.user = opts.user;
+    const traceContext = opts?.traceContext ?? recovered?.traceContext;
+    if (traceContext !== undefined) run.traceContext = exactTraceContext(traceContext);
     if (recovered?.wake !== undefined) run.wake = recovered.wake;
     core.active.add(run);
     if (core.closing) {
@@ -528,7 +533,7 @@ class EngineImpl implements Engine {
       }
     }
     const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
-    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent });
+    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext });
     return undefined;
   }
 

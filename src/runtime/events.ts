@@ -6,9 +6,10 @@
  * @module
  */
 import type { SerializedError } from '../errors.ts';
-import type { Priority } from '../definition/types.ts';
+import type { ModelCall, Priority } from '../definition/types.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { LoopEvent, RunDecision } from './loop.ts';
+import type { TraceContext } from './trace-context.ts';
 
 interface EventBase {
   readonly runId: string;
@@ -25,8 +26,11 @@ interface EventBase {
   readonly policyVersion?: number;
 }
 
-/** A run was admitted and started. `decision`: what the engine's loop decided for it (kept across recovery). */
-export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision }
+/**
+ * A run was admitted and started. `decision`: what the engine's loop decided for it; `trace`: the
+ * W3C trace context it continues (RunOptions `traceContext`). Both are kept across recovery.
+ */
+export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext }
 /** A run finished with every node completed or skipped. */
 export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
 /** A run failed; `error` names the node and the cause. */
@@ -100,6 +104,25 @@ export interface RestartEvent {
 }
 
 /**
+ * One model call of an llm node ended: each attempt of each model of its fallback chain is one
+ * call. On the bus only (not in the run's `seq`-numbered history, never published): what traces
+ * (a `gen_ai` client span) and metrics (`gen_ai.client.*`) are made of. `messages` and `text`
+ * are references, not copies: telemetry captures them only when asked to, redacted.
+ *
+ * @example
+ * ```ts
+ * engine.events$.subscribe((e) => { if (e.type === 'model.call') console.log(e.model, e.ts - e.startTs, e.usage?.outputTokens); });
+ * ```
+ */
+export interface ModelCallEvent extends ModelCall {
+  readonly type: 'model.call';
+  readonly runId: string;
+  readonly topology: string;
+  readonly nodeId: string;
+  readonly parentRunId?: string;
+}
+
+/**
  * Everything on the engine's bus: lifecycle events (with `seq`) and token events.
  *
  * @example
@@ -107,7 +130,7 @@ export interface RestartEvent {
  * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
  * ```
  */
-export type EngineEvent = RunEvent | TokenEvent | RestartEvent | BreakerEvent | LoopEvent;
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent | ModelCallEvent | BreakerEvent | LoopEvent;
 
 /** A model's circuit breaker changed state. */
 export interface BreakerEvent {

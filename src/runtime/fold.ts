@@ -7,6 +7,7 @@ import type { SerializedError } from '../errors.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { StoredEvent } from './store.ts';
 import { RunDecisionSchema, type RunDecision } from './loop.ts';
+import { exactTraceContext, TraceContextSchema, type TraceContext } from './trace-context.ts';
 
 /**
  * Where a run stands in a fold. `pending` before its first event.
@@ -74,6 +75,8 @@ export interface FoldedRun {
   readonly spent?: Readonly<Record<string, UsageTotals>>;
   /** What the engine's loop decided for the run (from its first `run.started` that carries one). */
   readonly decision?: RunDecision;
+  /** The W3C trace context the run continues (from its `run.started`). */
+  readonly traceContext?: TraceContext;
   /** `seq` of the last event folded; -1 for none. */
   readonly lastSeq: number;
   /** `ts` of the last event folded; undefined for none. */
@@ -124,6 +127,10 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
         if (s.decision === undefined && e['decision'] !== undefined) {
           const d = RunDecisionSchema.safeParse(e['decision']);
           if (d.success) s.decision = d.data;
+        }
+        if (s.traceContext === undefined && e['trace'] !== undefined) {
+          const t = TraceContextSchema.safeParse(e['trace']);
+          if (t.success) s.traceContext = exactTraceContext(t.data);
         }
         s.status = 'running';
         break;

@@ -60,7 +60,10 @@ export function eventAt(run: Run, idx: number): RunEvent {
   switch (code & 15) {
     case EV.RUN_STARTED: {
       const e: Writable<RunStartedEvent> = { type: 'run.started', runId, topology, seq, ts, priority: PRIORITIES[run.level]! };
-      if (run.decision !== undefined && run.parent === undefined) e.decision = run.decision;
+      if (run.parent === undefined) {
+        if (run.decision !== undefined) e.decision = run.decision;
+        if (run.traceContext !== undefined) e.trace = run.traceContext;
+      }
       return stamped(e, run);
     }
     case EV.RUN_COMPLETED: {

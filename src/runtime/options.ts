@@ -16,6 +16,7 @@ import type { AnyTopology } from '../definition/types.ts';
 import type { RunStore } from './store.ts';
 import type { RunLoop } from './loop.ts';
 import type { Assert, Same } from '../primitives/same-type.ts';
+import { TraceContextSchema, type TraceContext } from './trace-context.ts';
 
 const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
@@ -173,6 +174,7 @@ export const RunOptionsSchema = z.strictObject({
   tenant: z.string().min(1).optional(),
   user: z.string().min(1).optional(),
   overrides: z.record(z.string(), NodeOverrideSchema).optional(),
+  traceContext: TraceContextSchema.optional(),
 });
 
 /**
@@ -216,6 +218,11 @@ export interface RunOptions {
    * (e.g. to try another model; see `engine.fork`). An unknown node id fails the run (`OVERRIDES_INVALID`).
    */
   readonly overrides?: Readonly<Record<string, NodeOverride>>;
+  /**
+   * The W3C trace context the run continues (e.g. from a request's `traceparent` header): with
+   * telemetry attached, the run's span is its child. Kept in `run.started`, so a recovered run stays in its trace.
+   */
+  readonly traceContext?: TraceContext;
 }
 
 /**
@@ -227,6 +234,39 @@ export interface RunOptions {
  * ```
  */
 export type ParsedRunOptions = z.output<typeof RunOptionsSchema>;
+
+/**
+ * Schema of {@link RunNodeOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(RunNodeOptionsSchema, { priority: 'low', deadline: Date.now() + 5_000 }, 'runNode options');
+ * ```
+ */
+export const RunNodeOptionsSchema = z.strictObject({
+  signal: z.instanceof(AbortSignal).optional(),
+  priority: priority.optional(),
+  deadline: z.number().positive().optional(),
+  traceContext: TraceContextSchema.optional(),
+});
+
+/**
+ * Options of `engine.runNode` (what a remote worker passes for a node task).
+ *
+ * @example
+ * ```ts
+ * await engine.runNode(t, 'summarize', input, deps, { priority: 'high', deadline: Date.now() + 10_000 });
+ * ```
+ */
+export interface RunNodeOptions {
+  /** Aborting it cancels the node. */
+  readonly signal?: AbortSignal;
+  readonly priority?: Priority;
+  /** Epoch ms by which the node must finish. */
+  readonly deadline?: number;
+  /** The W3C trace context of the task (its origin node's span): telemetry parents the node's spans there. */
+  readonly traceContext?: TraceContext;
+}
 
 /**
  * Schema of {@link StreamOptions}.
@@ -344,6 +384,7 @@ export interface ShutdownOptions {
 export type OptionsMatchSchemas = [
   Assert<Same<EngineOptions, z.input<typeof EngineOptionsSchema>>>,
   Assert<Same<DurableOptions, z.input<typeof DurableOptionsSchema>>>,
+  Assert<Same<RunNodeOptions, z.input<typeof RunNodeOptionsSchema>>>,
   Assert<Same<RunOptions, z.input<typeof RunOptionsSchema>>>,
   Assert<Same<ResumeOptions, z.input<typeof ResumeSchema>>>,
   Assert<Same<StreamOptions, z.input<typeof StreamOptionsSchema>>>,

@@ -10,6 +10,7 @@ import type { NodeNote, NodeOverride, StreamChunk } from '../definition/types.ts
 import type { Level, Limiter } from '../primitives/limiter.ts';
 import type { Journal } from './journal.ts';
 import type { RunDecision } from './loop.ts';
+import type { TraceContext } from './trace-context.ts';
 import type { Plan, Resume } from './plan.ts';
 import type { Totals } from './totals.ts';
 import { DONE, R_RUNNING } from './states.ts';
@@ -109,6 +110,8 @@ export class Run {
   decision: RunDecision | undefined = undefined;
   /** Who the run is for (RunOptions `user`). */
   user: string | undefined = undefined;
+  /** The W3C trace context the run continues (RunOptions `traceContext`, or its recorded `run.started`). */
+  traceContext: TraceContext | undefined = undefined;
   /** Per-node settings of this run replacing the definition's (RunOptions `overrides`, merged over the decision's). */
   overrides: Readonly<Record<string, NodeOverride>> | undefined = undefined;
   /** A parked run (status R_WAITING): the wait it is parked on. */

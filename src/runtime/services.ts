@@ -8,7 +8,7 @@
  * @module
  */
 import { CancelledError, ValidationError } from '../errors.ts';
-import type { AnyTopology, ExecServices, NodeNote, NodeOverride, WaitRequest } from '../definition/types.ts';
+import type { AnyTopology, ExecServices, ModelCall, NodeNote, NodeOverride, WaitRequest } from '../definition/types.ts';
 import type { Models } from '../providers/models.ts';
 import type { Usage } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
@@ -17,7 +17,7 @@ import type { RetryBudget } from '../resilience/retry.ts';
 import type { Compiled } from './compiled.ts';
 import type { Core } from './core.ts';
 import type { NodeCtx } from './ctx.ts';
-import { EV, type RestartEvent, type TokenEvent } from './events.ts';
+import { EV, type ModelCallEvent, type RestartEvent, type TokenEvent } from './events.ts';
 import type { Waits } from './park.ts';
 import { acquire } from './resources.ts';
 import { Run } from './run.ts';
@@ -119,6 +119,20 @@ export class Services implements ExecServices {
       if (run.parent !== undefined) e.parentRunId = run.parent.id;
       bus.next(e);
     }
+  }
+
+  get observed(): boolean {
+    return this.core.bus.observed;
+  }
+
+  /** Puts one ended model call on the bus (when observed). */
+  modelCall(ctx: NodeCtx, call: ModelCall): void {
+    const bus = this.core.bus;
+    if (!bus.observed) return;
+    const run = ctx.run;
+    const e: Writable<ModelCallEvent> = { type: 'model.call', runId: run.id, topology: run.plan.name, nodeId: ctx.nodeId, ...call };
+    if (run.parent !== undefined) e.parentRunId = run.parent.id;
+    bus.next(e);
   }
 
   account(ctx: NodeCtx, usage: Usage, costUsd: number): void {

@@ -11,7 +11,7 @@
  * @module
  */
 export { createMemoryTransport, type MemoryTransportOptions } from './memory.ts';
-export { topicNames, type Transport, type TopicNames, type Envelope, type ReadOptions, type ConsumeOptions, type ConsumeContext, type ConsumeHandler, type Consumption } from './transport.ts';
+export { topicNames, type Transport, type TopicNames, type Envelope, type OutMessage, type ReadOptions, type ConsumeOptions, type ConsumeContext, type ConsumeHandler, type Consumption } from './transport.ts';
 export { createHealthBoard, mergeHealth, type Health, type HealthBoard, type HealthReport, type HealthStatus, type ComponentHealth, type TransportEvent } from './health.ts';
 export { createCodec, SCHEMA_FILES, SCHEMA_HEADER, KIND_HEADER, type Codec, type Encoded, type Decoded } from './codec.ts';
 export { CodecOptionsSchema, type CodecOptions } from './codec.ts';

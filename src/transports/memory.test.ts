@@ -29,8 +29,21 @@ describe('memory transport', () => {
     for (const kind of MESSAGE_KINDS) {
       await t.send(kind, [{ key: `key-${kind}`, value: samples[kind] }]);
       const [m] = await firstValueFrom(t.read(kind, { fromBeginning: true }).pipe(take(1), toArray()));
-      expect(m).toEqual({ key: `key-${kind}`, value: samples[kind], partition: 0, offset: '0' });
+      expect(m).toMatchObject({ key: `key-${kind}`, value: samples[kind], partition: 0, offset: '0', headers: { 'llmo-kind': kind } });
     }
+  });
+
+  it('carries a message\'s own headers to readers and consumers; the codec\'s kind header wins over one of the same name', async () => {
+    const t = createMemoryTransport();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await t.send('feedback', [{ ...fb(1), headers: { traceparent, 'llmo-kind': 'spoofed' } }]);
+    const [m] = await firstValueFrom(t.read('feedback', { fromBeginning: true }).pipe(take(1), toArray()));
+    expect(m!.headers).toMatchObject({ traceparent, 'llmo-kind': 'feedback' });
+    const seen: (string | undefined)[] = [];
+    const c = await t.consume('feedback', { group: 'g', maxInFlight: 1, fromBeginning: true }, async (e) => { seen.push(e.headers?.['traceparent']); });
+    await new Promise((r) => setTimeout(r, 20));
+    await c.stop();
+    expect(seen).toEqual([traceparent]);
   });
 
   it('read from now skips what is already in the log', async () => {

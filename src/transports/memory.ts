@@ -19,7 +19,7 @@ import { DeliveryCounter } from './deliveries.ts';
 import type { WireFormat } from './framing.ts';
 import { createHealthBoard, type HealthBoard, type TransportEvent } from './health.ts';
 import type { MessageKind, Messages } from './messages.ts';
-import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type ReadOptions, type TopicNames, type Transport } from './transport.ts';
+import { topicNames, type Consumption, type ConsumeHandler, type ConsumeOptions, type Envelope, type OutMessage, type ReadOptions, type TopicNames, type Transport } from './transport.ts';
 
 interface Stored {
   readonly key: string;
@@ -85,8 +85,11 @@ class MemoryTransport implements Transport {
     return s;
   }
 
-  async send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void> {
-    this.appendRaw(kind, messages.map((m) => ({ key: m.key, ...this.#codec.encode(kind, m.value) })));
+  async send<K extends MessageKind>(kind: K, messages: readonly OutMessage<Messages[K]>[]): Promise<void> {
+    this.appendRaw(kind, messages.map((m) => {
+      const e = this.#codec.encode(kind, m.value);
+      return { key: m.key, value: e.value, headers: m.headers === undefined ? e.headers : { ...m.headers, ...e.headers } };
+    }));
   }
 
   /** Appends already-encoded messages (also used by tests to inject malformed ones). */
@@ -167,7 +170,7 @@ class MemoryTransport implements Transport {
     };
     const handle = async (s: Stored, value: Messages[K]): Promise<void> => {
       const offset = String(s.offset);
-      const outcome = await runAttempts({ key: s.key, value, partition: 0, offset }, handler, o, (attempt, reason) => {
+      const outcome = await runAttempts({ key: s.key, value, partition: 0, offset, headers: s.headers }, handler, o, (attempt, reason) => {
         this.#log.warn({ kind, offset, attempt, reason }, 'handler failed');
         this.#events.next({ type: 'handler.failed', topic, partition: 0, offset, attempt, maxAttempts: o.maxAttempts, reason, ts: now() });
       });
@@ -212,7 +215,7 @@ class MemoryTransport implements Transport {
     return new Observable<Envelope<Messages[K]>>((subscriber) => {
       const emit = (s: Stored): void => {
         const d = this.#decode(kind, s);
-        if (d.ok) subscriber.next({ key: s.key, value: d.value, partition: 0, offset: String(s.offset) });
+        if (d.ok) subscriber.next({ key: s.key, value: d.value, partition: 0, offset: String(s.offset), headers: s.headers });
       };
       if (options.fromBeginning) for (const s of [...this.#logOf(kind)]) emit(s);
       const sub = this.#subject(kind).subscribe(emit);

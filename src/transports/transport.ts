@@ -57,6 +57,25 @@ export interface Envelope<T> {
   readonly value: T;
   readonly partition: number;
   readonly offset: string;
+  /** The record's headers as strings (e.g. `traceparent`: see `traceContextOf`), when it has any. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A message to send: its key (same key, same partition, in order), value and optional headers.
+ * Headers travel as Kafka record headers (the codec's own, such as `llmo-kind`, win over a
+ * header of the same name); the W3C `traceparent`/`tracestate` pair is what telemetry sends.
+ *
+ * @example
+ * ```ts
+ * const m: OutMessage<RunRequestMessage> = { key: id, value: request, headers: { traceparent } };
+ * await transport.send('request', [m]);
+ * ```
+ */
+export interface OutMessage<T> {
+  readonly key: string;
+  readonly value: T;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type { ConsumeOptions } from './consume-options.ts';
@@ -135,7 +154,7 @@ export interface Transport {
   /** Failures and recoveries as data: publishes that failed, consumers that crashed, records dead-lettered. */
   readonly events$: Observable<TransportEvent>;
   /** Publishes messages of one kind, in order (same key, same partition). */
-  send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void>;
+  send<K extends MessageKind>(kind: K, messages: readonly OutMessage<Messages[K]>[]): Promise<void>;
   /**
    * Consumes a kind as a group member with at most `maxInFlight` handlers at once: at-least-once.
    * - A message is done (its offset may be committed) only when its handler resolved, or when it

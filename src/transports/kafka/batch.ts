@@ -29,7 +29,7 @@ import type { DeliveryCounter } from '../deliveries.ts';
 import type { TransportEvent } from '../health.ts';
 import type { MessageKind, Messages } from '../messages.ts';
 import type { ConsumeHandler } from '../transport.ts';
-import { decodeRecord, keyOf } from './decode.ts';
+import { decodeRecord, headersOf, keyOf } from './decode.ts';
 
 /** kafkajs error types that mean this member's generation is over: it must rejoin before it commits again. */
 const GENERATION_LOST = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
@@ -193,7 +193,7 @@ export function createEachBatch<K extends MessageKind>(deps: BatchDeps<K>): (pay
       inFlight.add(run);
       let outcome: Awaited<ReturnType<typeof runAttempts>>;
       try {
-        outcome = await runAttempts({ key: keyOf(m), value, partition, offset: m.offset }, deps.handler, options, (attempt, reason) => {
+        outcome = await runAttempts({ key: keyOf(m), value, partition, offset: m.offset, headers: headersOf(m.headers) }, deps.handler, options, (attempt, reason) => {
           log.warn({ topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason }, 'handler failed');
           emit({ type: 'handler.failed', topic, partition, offset: m.offset, attempt, maxAttempts: options.maxAttempts, reason, ts: Date.now() });
         });

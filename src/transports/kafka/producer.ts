@@ -23,7 +23,7 @@ import { silentLogger, type Logger } from '../../logger.ts';
 import type { Codec } from '../codec.ts';
 import type { HealthBoard, TransportEvent } from '../health.ts';
 import type { MessageKind, Messages } from '../messages.ts';
-import type { TopicNames } from '../transport.ts';
+import type { OutMessage, TopicNames } from '../transport.ts';
 import { kafkaFailure } from './failures.ts';
 
 /**
@@ -110,7 +110,7 @@ export interface SenderDeps {
  */
 export interface Sender {
   /** Sends in order; rejects with an OrchestratorError (`KAFKA_RECORD_TOO_LARGE`, `KAFKA_UNREACHABLE`, `KAFKA_FAILED`). */
-  send<K extends MessageKind>(kind: K, messages: readonly { readonly key: string; readonly value: Messages[K] }[]): Promise<void>;
+  send<K extends MessageKind>(kind: K, messages: readonly OutMessage<Messages[K]>[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -242,7 +242,8 @@ export function createSender(deps: SenderDeps): Sender {
       await deps.topicsReady(); // the codec may need the ready step first (schema ids registered)
       const records = messages.map((m): OutRecord => {
         const e = deps.codec.encode(kind, m.value);
-        return { key: m.key, value: e.value, headers: e.headers, size: recordBytes(m.key, e.value, e.headers) };
+        const headers = m.headers === undefined ? e.headers : { ...m.headers, ...e.headers };
+        return { key: m.key, value: e.value, headers, size: recordBytes(m.key, e.value, headers) };
       });
       const big = records.findIndex((r) => r.size > limit);
       if (big >= 0) {

@@ -24,7 +24,7 @@ import { Observable } from 'rxjs';
 import type { Codec } from '../codec.ts';
 import type { MessageKind, Messages } from '../messages.ts';
 import type { Envelope } from '../transport.ts';
-import { decodeRecord, keyOf } from './decode.ts';
+import { decodeRecord, headersOf, keyOf } from './decode.ts';
 import { kafkaFailure } from './failures.ts';
 
 /**
@@ -169,7 +169,7 @@ export function readTopic<K extends MessageKind>(kind: K, deps: ReaderDeps, opti
             if (closed || consumer !== current) return;
             const next = BigInt(message.offset) + 1n;
             positions.set(partition, next.toString());
-            if (d.ok) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset });
+            if (d.ok) subscriber.next({ key: keyOf(message), value: d.value, partition, offset: message.offset, headers: headersOf(message.headers) });
             const end = behind.get(partition);
             if (end !== undefined && next >= end) {
               behind.delete(partition);
