@@ -1,12 +1,19 @@
 /**
- * `llm-orchestrator/otel`: OpenTelemetry spans from an engine's events. Needs
- * `@opentelemetry/api` (a peer dependency); the application picks the SDK.
+ * `llm-orchestrator/otel`: OpenTelemetry traces (GenAI conventions), metrics and SLO alerts
+ * from an engine's events. Needs only `@opentelemetry/api`; the application picks the SDK
+ * (the `llmo` CLI sets one up from the `OTEL_*` variables).
  *
  * @example
  * ```ts
- * import { traceEvents } from 'llm-orchestrator/otel';
- * traceEvents(engine.events$, trace.getTracer('llm-orchestrator'));
+ * import { createTelemetry } from 'llm-orchestrator/otel';
+ * const telemetry = createTelemetry();
+ * telemetry.attach(engine);
  * ```
  * @module
  */
-export { traceEvents } from './tracing.ts';
+export { createTelemetry, TelemetryOptionsSchema, INSTRUMENTATION_SCOPE, type Telemetry, type TelemetryOptions } from './telemetry.ts';
+export { createTracing, traceEvents, type Tracing, type TracingOptions, type CaptureOptions } from './tracing.ts';
+export { createMetrics, type MetricsOptions } from './metrics.ts';
+export { createAlerts, type AlertEvent, type SloRule } from './alerts.ts';
+export type { EventSink } from './sink.ts';
+export { activeTraceContext, contextOfTrace, traceContextOfSpan } from './w3c.ts';

@@ -1,0 +1,141 @@
+/**
+ * Telemetry for an engine: traces (a span per run, node and model call, with the OpenTelemetry
+ * GenAI conventions), metrics and SLO alerts, all made from the engine's events by one
+ * subscription. Uses only `@opentelemetry/api`: without an SDK registered (or with `tracer` and
+ * `meter` left out and none set globally) every span and instrument is a no-op; the application,
+ * or the `llmo` CLI from the `OTEL_*` variables, picks the SDK and exporters.
+ * @module
+ */
+import { metrics as otelMetrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import * as z from 'zod';
+import { ValidationError, toIssues } from '../errors.ts';
+import type { EngineEvent } from '../runtime/events.ts';
+import type { TraceContext } from '../runtime/trace-context.ts';
+import { createAlerts, type AlertEvent, type SloRule } from './alerts.ts';
+import { createMetrics } from './metrics.ts';
+import type { EventSink } from './sink.ts';
+import { createTracing, type CaptureOptions } from './tracing.ts';
+
+/** The instrumentation scope telemetry reports under (its tracer and meter name). */
+export const INSTRUMENTATION_SCOPE = 'llm-orchestrator';
+
+const isTracer = (v: unknown): v is Tracer => typeof (v as Tracer | null)?.startSpan === 'function';
+const isMeter = (v: unknown): v is Meter => typeof (v as Meter | null)?.createHistogram === 'function';
+
+/**
+ * Schema of {@link TelemetryOptions}.
+ *
+ * @example
+ * ```ts
+ * TelemetryOptionsSchema.parse({ metrics: false, capture: { content: true } });
+ * ```
+ */
+export const TelemetryOptionsSchema = z.strictObject({
+  tracer: z.custom<Tracer>(isTracer, 'expected an OpenTelemetry Tracer').optional(),
+  meter: z.custom<Meter>(isMeter, 'expected an OpenTelemetry Meter').optional(),
+  traces: z.boolean().optional(),
+  metrics: z.boolean().optional(),
+  capture: z.strictObject({
+    content: z.boolean(),
+    redact: z.custom<(text: string) => string>((v) => typeof v === 'function', 'expected a function (text) => text').optional(),
+    maxChars: z.number().int().positive().optional(),
+  }).optional(),
+  alerts: z.array(z.custom<SloRule>((v) => typeof v === 'object' && v !== null, 'expected an SLO rule')).optional(),
+  now: z.custom<() => number>((v) => typeof v === 'function', 'expected a function returning epoch ms').optional(),
+});
+
+/**
+ * Options of {@link createTelemetry}.
+ *
+ * @example
+ * ```ts
+ * const options: TelemetryOptions = { tracer: provider.getTracer('app'), capture: { content: true } };
+ * ```
+ */
+export interface TelemetryOptions {
+  /** Default: the global tracer provider's `llm-orchestrator` tracer. */
+  readonly tracer?: Tracer;
+  /** Default: the global meter provider's `llm-orchestrator` meter. */
+  readonly meter?: Meter;
+  /** Make spans (default true). */
+  readonly traces?: boolean;
+  /** Record metrics (default true). */
+  readonly metrics?: boolean;
+  /** Prompt and completion capture on model-call spans: off unless `content: true`; redacted (PII and secrets) unless a `redact` is given. */
+  readonly capture?: CaptureOptions;
+  /** SLO rules evaluated over the events; alerts come out of `alerts$`. */
+  readonly alerts?: readonly SloRule[];
+  /** Clock of the alert windows (tests pass a virtual one). */
+  readonly now?: () => number;
+}
+
+/**
+ * Telemetry attached to engines.
+ *
+ * @example
+ * ```ts
+ * const telemetry = createTelemetry();
+ * const sub = telemetry.attach(engine);
+ * telemetry.alerts$.subscribe((a) => console.error(a));
+ * ```
+ */
+export interface Telemetry {
+  /** Feeds an engine's events to traces, metrics and alerts until the subscription ends (which ends open spans). */
+  attach(engine: { readonly events$: Observable<EngineEvent>; readonly inFlight?: number }): Subscription;
+  /**
+   * The W3C trace context of a run's span (or of one of its nodes' spans) open in this process, for
+   * messages about it (node tasks, token batches, results): the receiver's spans become its children.
+   */
+  traceContext(runId: string, nodeId?: string): TraceContext | undefined;
+  /** Alerts raised and resolved by the SLO rules. */
+  readonly alerts$: Observable<AlertEvent>;
+}
+
+/**
+ * Creates telemetry. Throws a ValidationError naming a bad option.
+ *
+ * @example
+ * ```ts
+ * import { createTelemetry } from 'llm-orchestrator/otel';
+ * const telemetry = createTelemetry({ capture: { content: false } });
+ * telemetry.attach(engine);
+ * ```
+ */
+export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+  const parsed = TelemetryOptionsSchema.safeParse(options);
+  if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'telemetry options are invalid', toIssues(parsed.error.issues, ['options']));
+  const tracing = options.traces === false ? undefined : createTracing({
+    tracer: options.tracer ?? trace.getTracer(INSTRUMENTATION_SCOPE),
+    ...(options.capture === undefined ? {} : { capture: options.capture }),
+  });
+  const alerts$ = new Subject<AlertEvent>();
+  return {
+    alerts$: alerts$.asObservable(),
+    traceContext: (runId, nodeId) => tracing?.traceContext(runId, nodeId),
+    attach(engine) {
+      const sinks: EventSink[] = [];
+      if (tracing !== undefined) sinks.push(tracing);
+      if (options.metrics !== false) {
+        sinks.push(createMetrics({
+          meter: options.meter ?? otelMetrics.getMeter(INSTRUMENTATION_SCOPE),
+          ...(engine.inFlight === undefined ? {} : { load: () => ({ running: engine.inFlight ?? 0, queued: 0 }) }),
+        }));
+      }
+      let alertSub: Subscription | undefined;
+      if (options.alerts !== undefined && options.alerts.length > 0) {
+        const a = createAlerts({ rules: options.alerts, ...(options.now === undefined ? {} : { now: options.now }) });
+        alertSub = a.alerts$.subscribe((alert) => alerts$.next(alert));
+        sinks.push(a);
+      }
+      const sub = engine.events$.subscribe((e) => {
+        for (const s of sinks) s.observe(e);
+      });
+      sub.add(() => {
+        alertSub?.unsubscribe();
+        for (const s of sinks) s.close?.();
+      });
+      return sub;
+    },
+  };
+}
