@@ -120,6 +120,10 @@ export interface ModelCallEvent extends ModelCall {
   readonly topology: string;
   readonly nodeId: string;
   readonly parentRunId?: string;
+  /** The run's tenant (RunOptions `tenant`), for cost by tenant. */
+  readonly tenant?: string;
+  /** The run's experiment variant (engine with a `loop`). */
+  readonly variant?: string;
 }
 
 /**

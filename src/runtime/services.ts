@@ -132,6 +132,9 @@ export class Services implements ExecServices {
     const run = ctx.run;
     const e: Writable<ModelCallEvent> = { type: 'model.call', runId: run.id, topology: run.plan.name, nodeId: ctx.nodeId, ...call };
     if (run.parent !== undefined) e.parentRunId = run.parent.id;
+    if (run.tenant !== undefined) e.tenant = run.tenant;
+    const variant = run.decision?.variant;
+    if (variant !== undefined) e.variant = variant;
     bus.next(e);
   }
 
