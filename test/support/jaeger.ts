@@ -104,7 +104,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const KINDS: readonly StoredSpan['kind'][] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 const STATUS: readonly StoredSpan['status']['code'][] = ['unset', 'ok', 'error'];
 
-interface OtlpAnyValue {
+/** An OTLP JSON attribute value. */
+export interface OtlpAnyValue {
   stringValue?: string;
   intValue?: string | number;
   doubleValue?: number;
@@ -113,14 +114,17 @@ interface OtlpAnyValue {
   kvlistValue?: { values?: OtlpKeyValue[] };
   bytesValue?: string;
 }
-interface OtlpKeyValue { key: string; value?: OtlpAnyValue }
-interface OtlpSpan {
+/** An OTLP JSON attribute. */
+export interface OtlpKeyValue { key: string; value?: OtlpAnyValue }
+/** An OTLP JSON span. */
+export interface OtlpSpan {
   traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number;
   startTimeUnixNano: string; endTimeUnixNano: string;
   attributes?: OtlpKeyValue[]; events?: { name: string; attributes?: OtlpKeyValue[] }[];
   status?: { code?: number; message?: string };
 }
-interface OtlpTraces {
+/** An OTLP JSON traces document (what Jaeger's /api/v3/traces/<id> answers under `result`). */
+export interface OtlpTraces {
   resourceSpans?: { resource?: { attributes?: OtlpKeyValue[] }; scopeSpans?: { scope?: { name?: string }; spans?: OtlpSpan[] }[] }[];
 }
 
