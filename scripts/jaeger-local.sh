@@ -100,14 +100,17 @@ ensure_binary() {
   minor="$(echo "$JAEGER_VERSION" | sed -n 's/^v1\.\([0-9]*\)\.\([0-9]*\)$/\1/p')"
   release="$JAEGER_VERSION"
   if [[ -n "$minor" ]] && ((minor >= 63)); then release="v2.$((minor - 63)).$(echo "$JAEGER_VERSION" | cut -d. -f3)"; fi
+  # Each step must succeed (&&: errexit does not apply inside an `if` condition). -mod=readonly: the build
+  # links exactly what go get recorded, never a version it would resolve by itself.
   if ! (
-    cd "$work"
-    export CGO_ENABLED=0 GOFLAGS=-mod=mod GOWORK=off
-    timeout "$BUILD_TIMEOUT" go mod init jaeger-local-build
-    timeout "$BUILD_TIMEOUT" go get -tool "$MODULE/cmd/jaeger@$JAEGER_VERSION"
-    timeout "$BUILD_TIMEOUT" go build -trimpath -buildvcs=false \
-      -ldflags "-s -w -X $MODULE/internal/version.latestVersion=$release -X $MODULE/internal/version.date=$(date -u +%FT%TZ)" \
-      -o "$work/jaeger" "$MODULE/cmd/jaeger"
+    cd "$work" \
+      && export CGO_ENABLED=0 GOWORK=off GOFLAGS= \
+      && timeout "$BUILD_TIMEOUT" go mod init jaeger-local-build \
+      && timeout "$BUILD_TIMEOUT" go get -tool "$MODULE/cmd/jaeger@$JAEGER_VERSION" \
+      && [[ "$(go list -m -f '{{.Version}}' "$MODULE")" == "$JAEGER_VERSION" ]] \
+      && timeout "$BUILD_TIMEOUT" go build -mod=readonly -trimpath -buildvcs=false \
+        -ldflags "-s -w -X $MODULE/internal/version.latestVersion=$release -X $MODULE/internal/version.date=$(date -u +%FT%TZ)" \
+        -o "$work/jaeger" "$MODULE/cmd/jaeger"
   ) >"$work/build.log" 2>&1; then
     tail -n 30 "$work/build.log" >&2
     die "building Jaeger failed (log: $work/build.log)"
@@ -164,7 +167,10 @@ choose_ports() {
   if ((set)); then
     for i in 0 1 2 3; do
       ports+=("${!PORT_VARS[i]:-${DEFAULT_PORTS[i]}}")
-      port_busy "${ports[i]}" && die "port $HOST:${ports[i]} (${PORT_VARS[i]}) is in use"
+      if port_busy "${ports[i]}"; then
+        [[ -n "${!PORT_VARS[i]:-}" ]] || die "port $HOST:${ports[i]}, the default of ${PORT_VARS[i]}, is in use: set ${PORT_VARS[i]} too"
+        die "port $HOST:${ports[i]} (${PORT_VARS[i]}) is in use"
+      fi
     done
     [[ "$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)" == 4 ]] || die "the four Jaeger ports must differ: ${ports[*]}"
     echo "${ports[*]}"
