@@ -31,7 +31,9 @@
 #   LLMO_JAEGER_OTLP_GRPC=http://127.0.0.1:4317   OTLP/gRPC endpoint
 #   LLMO_JAEGER_QUERY=http://127.0.0.1:16686      query service: the UI, /api/traces, /api/v3/traces
 # start is idempotent: a running Jaeger is reused as it is. No root needed: it runs as the calling user.
-# The data is in memory: a restart starts empty.
+# The data is in memory: a restart starts empty. A binary built from the module proxy has no UI assets
+# (the release's UI is a separate npm build): the query API answers, the UI page is a placeholder; the
+# jaegertracing/jaeger image of docker-compose.yml has the full UI.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
