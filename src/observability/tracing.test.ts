@@ -1,12 +1,13 @@
 // Spans through a real OpenTelemetry SDK (BasicTracerProvider + in-memory exporter): run, node and
 // GenAI model-call spans with their parents and attributes, retries as span events, errors with status,
 // capture off by default and redacted when on, and a run continuing a given W3C trace context.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
-import { throwError } from 'rxjs';
+import { Subscription, throwError } from 'rxjs';
 import { createEngine, createModels, createSimProvider, ProviderError, topology, type Engine, type Provider } from '../index.ts';
+import { createMemoryStore } from '../stores/memory.ts';
 import { createTelemetry } from './telemetry.ts';
 import { traceEvents } from './tracing.ts';
 
@@ -109,6 +110,35 @@ describe('tracing', () => {
     expect(run.spanContext().traceState?.get('vendor')).toBe('1');
   });
 
+  it('ends a parked run\'s spans, and its resumption in another engine continues the same trace', async () => {
+    const store = createMemoryStore();
+    const flow = () => topology('approval', { input: z.object({}) })
+      .map('draft', { run: () => 'draft' })
+      .wait('approve', { after: ['draft'], name: 'approval', schema: z.object({ ok: z.boolean() }) })
+      .map('publish', { after: ['approve'], run: ({ deps }) => deps.approve.ok })
+      .build({ output: 'publish' });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const e1 = createEngine({ store, topologies: [flow()] });
+    const sub1 = createTelemetry({ tracer, metrics: false }).attach(e1);
+    expect((await e1.run(flow(), {}, { runId: 'p1', traceContext: { traceparent } })).status).toBe('waiting');
+    await e1.shutdown();
+    sub1.unsubscribe();
+    const parked = byName('invoke_workflow approval');
+    expect(parked.attributes).toMatchObject({ 'llmo.parked': true, 'llmo.wait.name': 'approval' });
+    expect(parked.status.code).toBe(SpanStatusCode.UNSET);
+    expect(byName('node approve').parentSpanContext?.spanId).toBe(parked.spanContext().spanId);
+    exporter.reset();
+    engine = createEngine({ store, topologies: [flow()] });
+    const sub2 = createTelemetry({ tracer, metrics: false }).attach(engine);
+    const done = await (await engine.signal('p1', 'approval', { ok: true })).result!;
+    sub2.unsubscribe();
+    expect(done.status).toBe('completed');
+    const resumed = byName('invoke_workflow approval');
+    expect(resumed.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(parentId(resumed)).toBe('00f067aa0ba902b7');
+    expect(resumed.events.map((e) => e.name)).toContain('node.resumed');
+  });
+
   it('rejects a malformed traceparent with the field named', async () => {
     engine = createEngine();
     await expect(engine.run(qa, { q: 'x' }, { traceContext: { traceparent: 'nope' } })).rejects.toMatchObject({ code: 'OPTIONS_INVALID' });
@@ -129,6 +159,15 @@ describe('tracing', () => {
     expect(seen.run).toBe(`00-${run.spanContext().traceId}-${run.spanContext().spanId}-01`);
     expect(seen.node).toBe(`00-${node.spanContext().traceId}-${node.spanContext().spanId}-01`);
     expect(telemetry.traceContext(r.runId)).toBeUndefined();
+  });
+
+  it('subscribes nothing when there is nothing to feed (no SDK registered, no rules): telemetry off costs a run nothing', () => {
+    const subscribe = vi.fn(() => new Subscription());
+    const sub = createTelemetry().attach({ events$: { subscribe } as never });
+    expect(subscribe).not.toHaveBeenCalled();
+    sub.unsubscribe();
+    createTelemetry({ tracer }).attach({ events$: { subscribe } as never });
+    expect(subscribe).toHaveBeenCalledTimes(1);
   });
 
   it('validates its options, naming the field', () => {

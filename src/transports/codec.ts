@@ -44,7 +44,7 @@ export const KIND_HEADER = 'llmo-kind';
  * ```
  */
 export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
-  request: ['run-request.v1.avsc'],
+  request: ['run-request.v1.avsc', 'run-request.v2.avsc'],
   result: ['run-result.v1.avsc'],
   token: ['token-batch.v1.avsc', 'token-batch.v2.avsc'],
   event: ['lifecycle-event.v1.avsc', 'lifecycle-event.v2.avsc'],

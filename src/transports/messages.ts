@@ -25,6 +25,8 @@ export interface RunRequestMessage {
   readonly tenant: string | null;
   readonly deadlineMs: number | null;
   readonly createdAt: number;
+  /** Who the run is for within its tenant (v2; v1 data reads with `user: null`): experiments stick to it. */
+  readonly user?: string | null;
 }
 
 

@@ -19,7 +19,7 @@ export function uniquePrefix(tag = 'it'): string {
 /** One valid message of every kind (values chosen to survive an Avro round trip exactly). */
 export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
   return {
-    request: { requestId: 'req-1', topology: 'echo', input: '{"q":"why?"}', priority: 'high', tenant: 'acme', deadlineMs: 1500.5, createdAt: 1_700_000_000_123 },
+    request: { requestId: 'req-1', topology: 'echo', input: '{"q":"why?"}', priority: 'high', tenant: 'acme', deadlineMs: 1500.5, createdAt: 1_700_000_000_123, user: 'ana' },
     result: {
       requestId: 'req-1', runId: 'run-1', topology: 'echo', status: 'completed', output: '"ok"', outputs: '{"a":"ok"}', error: null,
       usage: { inputTokens: 10, outputTokens: 20, cachedTokens: 3, reasoningTokens: 4, costUsd: 0.000125, calls: 2 },
