@@ -71,6 +71,21 @@ export interface TelemetryOptions {
 }
 
 /**
+ * What telemetry attaches to: an engine's bus and, for the load gauges, its `load()` (an
+ * `Engine` is one).
+ *
+ * @example
+ * ```ts
+ * const source: TelemetrySource = engine;
+ * ```
+ */
+export interface TelemetrySource {
+  readonly events$: Observable<EngineEvent>;
+  /** Runs admitted and waiting for admission now (`Engine.load`); without it there are no load gauges. */
+  load?(): { readonly running: number; readonly queued: number };
+}
+
+/**
  * Telemetry attached to engines.
  *
  * @example
@@ -82,7 +97,7 @@ export interface TelemetryOptions {
  */
 export interface Telemetry {
   /** Feeds an engine's events to traces, metrics and alerts until the subscription ends (which ends open spans). */
-  attach(engine: { readonly events$: Observable<EngineEvent>; readonly inFlight?: number }): Subscription;
+  attach(engine: TelemetrySource): Subscription;
   /**
    * The W3C trace context of a run's span (or of one of its nodes' spans) open in this process, for
    * messages about it (node tasks, token batches, results): the receiver's spans become its children.
@@ -119,7 +134,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       if (options.metrics !== false) {
         sinks.push(createMetrics({
           meter: options.meter ?? otelMetrics.getMeter(INSTRUMENTATION_SCOPE),
-          ...(engine.inFlight === undefined ? {} : { load: () => ({ running: engine.inFlight ?? 0, queued: 0 }) }),
+          ...(engine.load === undefined ? {} : { load: () => engine.load!() }),
         }));
       }
       let alertSub: Subscription | undefined;
