@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { createEngine, createModels, createSimProvider, topology } from '../index.ts';
 import { isValidationError } from '../errors.ts';
 import type { EngineEvent, ModelCallEvent } from '../runtime/events.ts';
-import { createAlerts, formatAlert, type AlertEvent, type Alerts, type SloRule } from './alerts.ts';
+import { createAlerts, type AlertEvent, type Alerts, type SloRule } from './alerts.ts';
+import { formatAlert } from './alerts-format.ts';
 import { parseSloRules } from './slo-rules.ts';
 import { createTelemetry } from './telemetry.ts';
 

@@ -19,7 +19,8 @@ export {
   METRIC_LLMO_RUN_DURATION, METRIC_LLMO_RUNS_ENDED, METRIC_LLMO_RUNS_IN_FLIGHT, METRIC_LLMO_RUNS_QUEUED, METRIC_LLMO_RUNS_STARTED, METRIC_LLMO_TOKENS,
   OTHER_VALUE, RUN_SECONDS_BUCKETS, TOKEN_BUCKETS,
 } from './metric-names.ts';
-export { createAlerts, formatAlert, AlertsOptionsSchema, type Alerts, type AlertsOptions, type AlertEvent, type SloRule } from './alerts.ts';
+export { createAlerts, AlertsOptionsSchema, type Alerts, type AlertsOptions, type AlertEvent, type SloRule } from './alerts.ts';
+export { formatAlert } from './alerts-format.ts';
 export { parseSloRules, validateSloRules, SloRuleSchema, SloRulesSchema } from './slo-rules.ts';
 export type { EventSink } from './sink.ts';
 export { activeTraceContext, contextOfTrace, traceContextOfSpan } from './w3c.ts';

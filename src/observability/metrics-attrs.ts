@@ -33,7 +33,14 @@ export class Vocabulary {
   }
 }
 
-/** Builds the value stored under a key path (called once per distinct path). */
+/**
+ * Builds the value stored under a key path (called once per distinct path).
+ *
+ * @example
+ * ```ts
+ * const make: Make<Attributes> = (topology, status) => ({ 'llmo.topology': topology, 'llmo.status': status });
+ * ```
+ */
 export type Make<T> = (a: string, b: string, c: string, d: string) => T;
 
 /**
