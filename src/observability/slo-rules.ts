@@ -105,7 +105,7 @@ export const SloRulesSchema = z.array(SloRuleSchema).superRefine((rules, ctx) =>
 export function validateSloRules(rules: unknown, prefix: readonly (string | number)[] = ['rules']): readonly SloRule[] {
   const r = SloRulesSchema.safeParse(rules);
   if (!r.success) throw new ValidationError('SLO_RULE_INVALID', 'SLO rules are invalid', toIssues(r.error.issues, prefix));
-  return rules as readonly SloRule[];
+  return r.data;
 }
 
 /**
