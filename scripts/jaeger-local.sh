@@ -24,7 +24,7 @@
 #   JAEGER_MAX_TRACES       traces kept in memory (default 100000; the oldest are dropped)
 #   JAEGER_START_TIMEOUT    seconds to wait for the query API (default 60)
 #   JAEGER_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (default 30)
-#   JAEGER_BUILD_TIMEOUT    seconds the build may take (default 1800)
+#   JAEGER_BUILD_TIMEOUT    seconds the whole build may take (default 1800)
 #
 # start and env print, as their last three lines on stdout (progress goes to stderr):
 #   LLMO_JAEGER_OTLP=http://127.0.0.1:4318        OTLP/HTTP base URL (exporters append /v1/traces)
@@ -59,6 +59,7 @@ die() { log "error: $*"; exit 1; }
 
 [[ "$JAEGER_VERSION" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "JAEGER_VERSION must be a tag like v1.75.0, not $JAEGER_VERSION"
 [[ "$MAX_TRACES" =~ ^[1-9][0-9]*$ ]] || die "JAEGER_MAX_TRACES must be a positive integer, not $MAX_TRACES"
+[[ "$BUILD_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "JAEGER_BUILD_TIMEOUT must be a positive number of seconds, not $BUILD_TIMEOUT"
 
 # --- binary -------------------------------------------------------------------------------------------
 # `go install $MODULE/cmd/jaeger@$JAEGER_VERSION` is refused (the module's go.mod has replace directives), so
@@ -104,17 +105,21 @@ ensure_binary() {
   if [[ -n "$minor" ]] && ((minor >= 63)); then release="v2.$((minor - 63)).$(echo "$JAEGER_VERSION" | cut -d. -f3)"; fi
   # Each step must succeed (&&: errexit does not apply inside an `if` condition). -mod=readonly: the build
   # links exactly what go get recorded, never a version it would resolve by itself.
+  # JAEGER_BUILD_TIMEOUT bounds the whole build: each step gets what is left of it.
+  local deadline=$((SECONDS + BUILD_TIMEOUT))
+  left() { local n=$((deadline - SECONDS)); echo $((n > 1 ? n : 1)); }
   if ! (
     cd "$work" \
       && export CGO_ENABLED=0 GOWORK=off GOFLAGS= \
-      && timeout "$BUILD_TIMEOUT" go mod init jaeger-local-build \
-      && timeout "$BUILD_TIMEOUT" go get -tool "$MODULE/cmd/jaeger@$JAEGER_VERSION" \
+      && timeout "$(left)" go mod init jaeger-local-build \
+      && timeout "$(left)" go get -tool "$MODULE/cmd/jaeger@$JAEGER_VERSION" \
       && [[ "$(go list -m -f '{{.Version}}' "$MODULE")" == "$JAEGER_VERSION" ]] \
-      && timeout "$BUILD_TIMEOUT" go build -mod=readonly -trimpath -buildvcs=false \
+      && timeout "$(left)" go build -mod=readonly -trimpath -buildvcs=false \
         -ldflags "-s -w -X $MODULE/internal/version.latestVersion=$release -X $MODULE/internal/version.date=$(date -u +%FT%TZ)" \
         -o "$work/jaeger" "$MODULE/cmd/jaeger"
   ) >"$work/build.log" 2>&1; then
     tail -n 30 "$work/build.log" >&2
+    ((SECONDS < deadline)) || die "building Jaeger took longer than JAEGER_BUILD_TIMEOUT=${BUILD_TIMEOUT}s (log: $work/build.log)"
     die "building Jaeger failed (log: $work/build.log)"
   fi
   "$work/jaeger" version >/dev/null 2>&1 || die "the built binary does not run (log: $work/build.log)"
