@@ -3,7 +3,9 @@
 // run and sends its remote node (`remote: 'edge'`) to worker B. Each side exports OTLP/HTTP to Jaeger under
 // its own service name; the context travels only in Kafka record headers. Jaeger's query API must then hold
 // ONE trace: submit -> invoke_workflow (A) -> node spans (A) -> chat span (A, gen_ai.* attributes), and
-// the edge node's run and node spans from worker B under A's edge node span.
+// the edge node's run and node spans from worker B under A's edge node span. A second test sends a model
+// call that fails, is retried and falls back: errored chat spans, retry and fallback span events and the
+// statuses must survive the OTLP export and Jaeger's storage too.
 // Needs a broker (the kafka project's global setup: KAFKA_BROKERS, Docker or scripts/kafka-local.sh) and
 // a Jaeger (LLMO_JAEGER_OTLP, LLMO_JAEGER_QUERY: `bash scripts/jaeger-local.sh start` prints them).
 // Skipped with the reason in its name when one is missing; under CI=true a missing Jaeger fails it.
@@ -14,7 +16,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { createEngine, topology } from '../../src/index.ts';
+import { throwError } from 'rxjs';
+import { createEngine, createModels, createSimProvider, ProviderError, topology, type Provider } from '../../src/index.ts';
 import { createTelemetry, traceContextOfSpan } from '../../src/observability/index.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { createClient, createRemoteExecutor, createRemoteWorker, createWorker } from '../../src/worker/index.ts';
@@ -158,5 +161,47 @@ describe.skipIf(missing !== undefined && !mustRun)(`one trace across workers, in
     // the search API finds the same trace by the run id on worker A's spans
     const found = await query.findTraces({ service: SERVICES.a, tags: { 'llmo.run_id': result.runId } });
     expect(found.map((t) => t.traceId)).toEqual([traceId]);
+  });
+
+  it('failed model calls, a retry and a fallback reach Jaeger as errored chat spans and node span events', async () => {
+    if (!jaeger.ok) throw new Error(jaeger.reason);
+    const down: Provider = { name: 'down', stream: (req) => throwError(() => new ProviderError('SERVER_ERROR', 'upstream 503', true, { provider: 'down', model: req.model })) };
+    const engine = createEngine({
+      models: createModels({ providers: [down, createSimProvider()] }),
+      resilience: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 } },
+    });
+    const telemetry = createTelemetry({ tracer: provider(SERVICES.a).getTracer('llm-orchestrator'), metrics: false });
+    const sub = telemetry.attach(engine);
+    cleanups.push(() => sub.unsubscribe(), () => engine.shutdown());
+    const t = topology('jaeger-fallback', { input: z.object({}) })
+      .llm('a', { model: ['down:m1', 'sim:fast'], prompt: () => 'why?', maxTokens: 8 })
+      .build({ output: 'a' });
+    const parent = provider(SERVICES.submitter).getTracer('app').startSpan('caller');
+    const r = await engine.run(t, {}, { traceContext: traceContextOfSpan(parent.spanContext())! });
+    parent.end();
+    expect(r.status, String(r.error)).toBe('completed');
+    for (const p of providers) await p.forceFlush();
+    expect(failures, 'OTLP exports to Jaeger').toEqual([]);
+
+    const stored = await jaegerQuery(jaeger.query, { attempts: 80, intervalMs: 250 }).getTrace(parent.spanContext().traceId, {
+      until: (x) => x.spans.some((s) => s.name === 'chat fast') && x.spans.filter((s) => s.name === 'chat m1').length >= 2 && x.spans.some((s) => s.name === 'caller'),
+    });
+    const trail = describeTrace(stored);
+    const node = stored.spans.find((s) => s.name === 'node a')!;
+    const failed = stored.spans.filter((s) => s.name === 'chat m1').sort((a, b) => Number(a.attributes['llmo.attempt']) - Number(b.attributes['llmo.attempt']));
+    expect(failed.map((s) => s.attributes['llmo.attempt']), trail).toEqual([1, 2]);
+    for (const s of failed) {
+      expect(s.parentSpanId, trail).toBe(node.spanId);
+      expect(s.status, trail).toEqual({ code: 'error', message: expect.stringContaining('upstream 503') });
+      expect(s.attributes).toMatchObject({ 'gen_ai.provider.name': 'down', 'gen_ai.request.model': 'm1', 'error.type': 'SERVER_ERROR' });
+    }
+    const ok = stored.spans.find((s) => s.name === 'chat fast')!;
+    expect(ok.parentSpanId, trail).toBe(node.spanId);
+    expect(ok.status.code).not.toBe('error');
+    expect(ok.attributes).toMatchObject({ 'gen_ai.provider.name': 'sim', 'gen_ai.usage.output_tokens': r.usage.outputTokens });
+    expect(node.events.filter((e) => e.name === 'retry').map((e) => e.attributes['error.type']), trail).toEqual(['SERVER_ERROR']);
+    expect(node.events.filter((e) => e.name === 'fallback').map((e) => [e.attributes['llmo.from'], e.attributes['llmo.to']])).toEqual([['down:m1', 'sim:fast']]);
+    expect(node.status.code).not.toBe('error');
+    expect(stored.spans.find((s) => s.name === 'invoke_workflow jaeger-fallback')!.parentSpanId, trail).toBe(parent.spanContext().spanId);
   });
 });
