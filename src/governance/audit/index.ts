@@ -14,7 +14,7 @@
  * @module
  */
 export { canonicalJson } from './canonical.ts';
-export { AUDIT_GENESIS, AuditRecordSchema, auditHash, auditHeads, sealAudit, type AuditHeads, type AuditRecord } from './record.ts';
+export { AUDIT_GENESIS, AuditRecordSchema, JsonValueSchema, auditHash, auditHeads, sealAudit, type AuditHeads, type AuditRecord, type JsonValue } from './record.ts';
 export { AuditEntrySchema, AuditLogOptionsSchema, createAuditLog, type AuditEntry, type AuditHealth, type AuditLog, type AuditLogOptions, type AuditSink } from './log.ts';
 export { createJsonlAuditSink, createMemoryAuditSink, readAuditFile, type MemoryAuditSink } from './sinks.ts';
 export { auditFromMessage, auditToMessage, createKafkaAuditSink, readAuditTopic, type AuditTopicRead } from './kafka.ts';

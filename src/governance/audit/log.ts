@@ -10,7 +10,7 @@
 import * as z from 'zod';
 import { OrchestratorError, ValidationError, toIssues } from '../../errors.ts';
 import { createPiiRedactor, type PiiRedactor } from '../pii/index.ts';
-import { AUDIT_GENESIS, sealAudit, type AuditHeads, type AuditRecord } from './record.ts';
+import { AUDIT_GENESIS, JsonValueSchema, sealAudit, type AuditHeads, type AuditRecord } from './record.ts';
 
 /**
  * Where records go: a file, a topic, a table. `write` gets records in append order and must
@@ -53,7 +53,7 @@ export const AuditEntrySchema = z.strictObject({
   user: z.string().nullable().optional(),
   requestId: z.string().nullable().optional(),
   /** Any JSON value (default `{}`). */
-  details: z.json().optional(),
+  details: JsonValueSchema.optional(),
 });
 
 /**

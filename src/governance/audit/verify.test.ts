@@ -134,7 +134,7 @@ function inject(records: readonly AuditRecord[], f: Fault): { read: unknown[]; e
     }
     case 'swap': {
       const a = f.a % n;
-      const same = records.map((r, j) => j).filter((j) => j > a && records[j]!.stream === records[a]!.stream);
+      const same = records.map((_, j) => j).filter((j) => j > a && records[j]!.stream === records[a]!.stream);
       if (same.length === 0) return undefined;
       const b = same[f.b % same.length]!;
       const swapped = [...lines];
