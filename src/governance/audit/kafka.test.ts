@@ -36,6 +36,15 @@ describe('audit topic', () => {
     expect(!v.ok && v.problems).toEqual([expect.objectContaining({ kind: 'modified', stream: 'global', seq: 2, index: 2 })]);
   });
 
+  it('a lone surrogate (cut emoji in a completion) is stored as U+FFFD, so the record read back from Avro still verifies', async () => {
+    const t = createMemoryTransport({ prefix: 'au' });
+    const log = createAuditLog({ sink: createKafkaAuditSink(t), redact: false });
+    const r = await log.append({ actor: 'w\uD83D', action: 'model.call', details: { text: 'half \uD83D', ['k\uDE00']: 1 } });
+    expect(r.actor).toBe('w\uFFFD');
+    expect(r.details).toEqual({ text: 'half \uFFFD', 'k\uFFFD': 1 });
+    expect(verifyAudit((await readAuditTopic(t)).records).ok).toBe(true);
+  });
+
   it('round-trips a record through its message; details that are not JSON stay text (and fail verification)', async () => {
     const sink = createMemoryAuditSink();
     const r = await createAuditLog({ sink, redact: false }).append({ actor: 'a', action: 'admin.x', user: 'u', requestId: 'q', details: { b: [1.5, null], a: 'x' } });

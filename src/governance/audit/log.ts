@@ -156,6 +156,19 @@ interface Pending {
   settled: boolean;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * The value with every lone UTF-16 surrogate (in strings and keys) replaced by U+FFFD, as UTF-8
+ * (a file, an Avro string) would store it: what is hashed is what any reader reads back.
+ */
+function wellFormed<T>(v: T): T {
+  if (typeof v === 'string') return v.replace(LONE_SURROGATE, '\uFFFD') as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => wellFormed(x)) as T;
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [wellFormed(k), wellFormed(x)])) as T;
+  return v;
+}
+
 const sinkFailed = (e: unknown): OrchestratorError =>
   new OrchestratorError('AUDIT_SINK_FAILED', `audit sink failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e, retriable: true });
 
@@ -238,7 +251,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       if (queue.length >= maxPending) {
         return Promise.reject(new OrchestratorError('AUDIT_BACKLOG_FULL', `the audit sink has not stored the last ${queue.length} records (maxPending ${maxPending})${lastError === undefined ? '' : `: ${lastError}`}`, { retriable: true }));
       }
-      const v = e.data;
+      const v = wellFormed(e.data);
       let stream: string;
       try {
         stream = v.stream ?? streamOf(v);
