@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { createEngine, topology } from '../../index.ts';
 import type { EngineEvent } from '../../runtime/events.ts';
 import { auditEntryOf, auditEvents } from './events.ts';
-import { createAuditLog, type AuditSink } from './log.ts';
+import { createAuditLog } from './log.ts';
+import type { AuditSink } from './types.ts';
 import { createMemoryAuditSink } from './sinks.ts';
 import { verifyAudit } from './verify.ts';
 

@@ -12,7 +12,7 @@ import type { Observable, Subscription } from 'rxjs';
 import * as z from 'zod';
 import { ValidationError, toIssues, type SerializedError } from '../../errors.ts';
 import type { EngineEvent, ModelCallEvent, RunEvent } from '../../runtime/events.ts';
-import type { AuditEntry, AuditLog } from './log.ts';
+import type { AuditEntry, AuditLog } from './types.ts';
 
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 

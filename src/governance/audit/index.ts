@@ -14,8 +14,10 @@
  * @module
  */
 export { canonicalJson } from './canonical.ts';
-export { AUDIT_GENESIS, AuditRecordSchema, JsonValueSchema, auditHash, auditHeads, sealAudit, type AuditHeads, type AuditRecord, type JsonValue } from './record.ts';
-export { AuditEntrySchema, AuditLogOptionsSchema, createAuditLog, type AuditEntry, type AuditHealth, type AuditLog, type AuditLogOptions, type AuditSink } from './log.ts';
+export { JsonValueSchema, type JsonValue } from './json.ts';
+export { AUDIT_GENESIS, AuditRecordSchema, auditHash, auditHeads, sealAudit, type AuditHeads, type AuditRecord } from './record.ts';
+export { createAuditLog } from './log.ts';
+export { AuditEntrySchema, AuditLogOptionsSchema, type AuditEntry, type AuditHealth, type AuditLog, type AuditLogOptions, type AuditSink } from './types.ts';
 export { createJsonlAuditSink, createMemoryAuditSink, readAuditFile, type MemoryAuditSink } from './sinks.ts';
 export { auditFromMessage, auditToMessage, createKafkaAuditSink, readAuditTopic, type AuditTopicRead } from './kafka.ts';
 export { verifyAudit, type AuditProblem, type AuditVerification } from './verify.ts';

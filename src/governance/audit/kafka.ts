@@ -5,7 +5,7 @@
  * @module
  */
 import { canonicalJson } from './canonical.ts';
-import type { AuditSink } from './log.ts';
+import type { AuditSink } from './types.ts';
 import type { AuditRecord } from './record.ts';
 import type { AuditMessage } from '../../transports/messages.ts';
 import type { Transport } from '../../transports/transport.ts';

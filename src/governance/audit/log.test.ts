@@ -3,7 +3,8 @@
 // its records written again in order, a bounded backlog, validation naming fields, resuming from heads.
 import { describe, expect, it } from 'vitest';
 import { createPiiRedactor } from '../pii/index.ts';
-import { createAuditLog, type AuditSink } from './log.ts';
+import { createAuditLog } from './log.ts';
+import type { AuditSink } from './types.ts';
 import { AUDIT_GENESIS, type AuditRecord } from './record.ts';
 import { createMemoryAuditSink } from './sinks.ts';
 import { verifyAudit } from './verify.ts';

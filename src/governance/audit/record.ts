@@ -8,49 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { canonicalJson } from './canonical.ts';
-
-/**
- * A JSON value, as an audit record's `details` holds it.
- *
- * @example
- * ```ts
- * const details: JsonValue = { usage: { inputTokens: 12 }, tags: ['a'] };
- * ```
- */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
-
-/** Where a value stops being JSON (a non-finite number, undefined, a function, a class instance, a cycle), if it does. */
-function nonJson(v: unknown, path: (string | number)[], seen: Set<object>): { path: (string | number)[]; message: string } | undefined {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : { path, message: `${v} is not a JSON number` };
-  if (typeof v !== 'object') return { path, message: `a ${typeof v} is not JSON` };
-  if (seen.has(v)) return { path, message: 'a cycle is not JSON' };
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return { path, message: 'only plain objects and arrays are JSON' };
-  seen.add(v);
-  try {
-    for (const [k, x] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
-      const p = nonJson(x, [...path, k], seen);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  } finally {
-    seen.delete(v);
-  }
-}
-
-/**
- * zod schema of a {@link JsonValue}: an issue names the first place that is not JSON.
- *
- * @example
- * ```ts
- * JsonValueSchema.safeParse({ cost: NaN }).error?.issues[0]?.path; // ['cost']
- * ```
- */
-export const JsonValueSchema = z.custom<JsonValue>().superRefine((v, ctx) => {
-  const p = nonJson(v, [], new Set());
-  if (p !== undefined) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
-});
+import { JsonValueSchema } from './json.ts';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hash, 64 lowercase hex characters');
 

@@ -6,7 +6,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { OrchestratorError } from '../../errors.ts';
 import { canonicalJson } from './canonical.ts';
-import type { AuditSink } from './log.ts';
+import type { AuditSink } from './types.ts';
 import type { AuditRecord } from './record.ts';
 
 /**
