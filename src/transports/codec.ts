@@ -50,7 +50,7 @@ export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
   event: ['lifecycle-event.v1.avsc', 'lifecycle-event.v2.avsc'],
   feedback: ['feedback.v1.avsc', 'feedback.v2.avsc', 'feedback.v3.avsc'],
   policy: ['policy-update.v1.avsc'],
-  audit: ['audit.v1.avsc', 'audit.v2.avsc'],
+  audit: ['audit.v1.avsc', 'audit.v2.avsc', 'audit.v3.avsc'],
   deadLetter: ['dead-letter.v1.avsc', 'dead-letter.v2.avsc'],
   nodeTask: ['node-task.v1.avsc'],
   nodeResult: ['node-result.v1.avsc'],
