@@ -9,6 +9,7 @@
  */
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { context, trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import { createEngine, topology, type AnyTopology } from '../../src/index.ts';
 import { createTelemetry } from '../../src/observability/index.ts';
@@ -41,12 +42,14 @@ async function perRun(run: (i: number) => Promise<void>, n: number): Promise<num
 export const workload: Workload = {
   id: 'w20',
   title: 'Telemetry overhead: traces (GenAI spans) and metrics on, off, vs no subscriber',
-  description: 'Six nodes (five trivial maps and one llm node on `sim:fast`, no delay, 16 tokens) run one at a time on four engines in one process: `quiet` (no subscriber on `engine.events$`), `off` (`createTelemetry()` attached with no OpenTelemetry SDK registered: it subscribes nothing), `subscribed` (one no-op subscriber: every event is built), and `on` (`createTelemetry({ tracer, meter })` with a real `BasicTracerProvider` + `BatchSpanProcessor` (the SDK\'s default processor) into an `InMemorySpanExporter`, flushed and emptied after each block, and a real `MeterProvider` with a reader): 8 spans per run (run, six nodes, one `chat` client span with gen_ai.* attributes) and the GenAI and run/node metrics. CPU time of the process per run (`process.cpuUsage()`), alternating blocks of 1,000 runs, median over 15 blocks (quick: 5). `on_ratio` = on ÷ quiet, `off_ratio` = off ÷ quiet. llm-orchestrator only.',
+  description: 'Six nodes (five trivial maps and one llm node on `sim:fast`, no delay, 16 tokens) run one at a time on four engines in one process: `quiet` (no subscriber on `engine.events$`), `off` (`createTelemetry()` attached with no OpenTelemetry SDK registered: it subscribes nothing), `subscribed` (one no-op subscriber: every event is built), and `on` (`createTelemetry({ tracer, meter })` with a real `BasicTracerProvider` + `BatchSpanProcessor` (the SDK\'s default processor) into an `InMemorySpanExporter`, flushed and emptied after each block, and a real `MeterProvider` with a reader): 8 spans per run (run, six nodes, one `chat` client span with gen_ai.* attributes) and the GenAI and run/node metrics. CPU time of the process per run (`process.cpuUsage()`), alternating blocks of 1,000 runs, median over 15 blocks (quick: 5). `on_ratio` = on ÷ quiet, `off_ratio` = off ÷ quiet. `sdk_floor_us`: the same 8 spans and 18 metric records made straight through the same providers with no engine (what any OpenTelemetry instrumentation of such a run pays the SDK); `ours_us` = on − quiet − that floor, what our events and sinks add on top. llm-orchestrator only.',
   metrics: [
     { name: 'quiet_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
     { name: 'off_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
     { name: 'subscribed_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
     { name: 'on_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
+    { name: 'sdk_floor_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
+    { name: 'ours_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
     { name: 'on_ratio', unit: '×', better: 'lower', ratio: false },
     { name: 'off_ratio', unit: '×', better: 'lower', ratio: false },
   ],
@@ -92,13 +95,40 @@ export const workload: Workload = {
       await processor.forceFlush();
       spans.reset();
     }
+    // the SDK's own floor: the same 8 spans (parented, with a few attributes) and 18 metric records
+    // straight through the same providers, no engine: what any OpenTelemetry instrumentation pays
+    const floorRuns = 20_000;
+    const hist = meter.createHistogram('w20.floor.h');
+    const counter = meter.createCounter('w20.floor.c');
+    const attrs = { 'llmo.topology': 'w20', 'llmo.status': 'completed' };
+    const floorBlocks: number[] = [];
+    for (let b = 0; b < 3; b++) {
+      const c0 = cpuUs();
+      for (let i = 0; i < floorRuns; i++) {
+        const now = Date.now();
+        const run = tracer.startSpan('invoke_workflow w20', { startTime: now, attributes: { 'gen_ai.operation.name': 'invoke_workflow', 'llmo.run_id': `r${i}`, 'llmo.topology': 'w20' } });
+        const parent = trace.setSpan(context.active(), run);
+        for (let k = 0; k < 6; k++) {
+          const node = tracer.startSpan('node n', { startTime: now, attributes: { 'llmo.run_id': `r${i}`, 'llmo.node_id': 'n' } }, parent);
+          if (k === 4) tracer.startSpan('chat fast', { kind: 2, startTime: now, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'fast', 'gen_ai.usage.input_tokens': 9 } }, trace.setSpan(context.active(), node)).end(now);
+          node.end(now);
+        }
+        run.end(now);
+        for (let k = 0; k < 12; k++) hist.record(0.001, attrs);
+        for (let k = 0; k < 6; k++) counter.add(1, attrs);
+      }
+      floorBlocks.push((cpuUs() - c0) / floorRuns);
+      await processor.forceFlush();
+      spans.reset();
+    }
+    const floor = median(floorBlocks);
     await reader.shutdown();
     await processor.shutdown();
     const m = (k: string): number => median(times.get(k)!);
     const quiet = m('quiet');
     const off = median(times.get('off')!.map((x, k) => x / times.get('quiet')![k]!));
     const on = median(times.get('on')!.map((x, k) => x / times.get('quiet')![k]!));
-    ctx.log(`${quiet.toFixed(1)} µs/run quiet, ${m('off').toFixed(1)} off, ${m('subscribed').toFixed(1)} subscribed, ${m('on').toFixed(1)} on: on ${on.toFixed(2)}×, off ${off.toFixed(3)}×`);
-    return { quiet_us: quiet, off_us: m('off'), subscribed_us: m('subscribed'), on_us: m('on'), on_ratio: on, off_ratio: off };
+    ctx.log(`${quiet.toFixed(1)} µs/run quiet, ${m('off').toFixed(1)} off, ${m('subscribed').toFixed(1)} subscribed, ${m('on').toFixed(1)} on (the SDK's own floor for those spans and records: ${floor.toFixed(1)}): on ${on.toFixed(2)}×, off ${off.toFixed(3)}×`);
+    return { quiet_us: quiet, off_us: m('off'), subscribed_us: m('subscribed'), on_us: m('on'), sdk_floor_us: floor, ours_us: m('on') - quiet - floor, on_ratio: on, off_ratio: off };
   },
 };
