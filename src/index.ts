@@ -33,7 +33,7 @@ export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';
 export type {
-  EngineEvent, TokenEvent, RestartEvent, ModelCallEvent, BreakerEvent, RunEvent, RunEventType,
+  EngineEvent, TokenEvent, RestartEvent, ModelCallEvent, RunParkedEvent, BreakerEvent, RunEvent, RunEventType,
   RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
   NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
   NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent, NodeCancelledEvent,

@@ -203,13 +203,15 @@ export function createTracing(options: TracingOptions): Tracing {
         nodes.delete(k);
         break;
       }
+      case 'run.parked':
       case 'run.completed':
       case 'run.failed':
       case 'run.cancelled': {
         const span = runs.get(e.runId);
         if (span === undefined) break;
-        if (e.usage !== undefined) usageAttributes(span, e.usage);
-        if (e.type !== 'run.completed') {
+        if (e.type === 'run.parked') span.setAttributes({ 'llmo.parked': true, 'llmo.wait.node_id': e.nodeId, 'llmo.wait.name': e.name });
+        else if (e.usage !== undefined) usageAttributes(span, e.usage);
+        if (e.type === 'run.failed' || e.type === 'run.cancelled') {
           span.setAttribute(ATTR_ERROR_TYPE, e.error.code);
           span.setStatus({ code: SpanStatusCode.ERROR, message: e.error.message });
         }

@@ -127,6 +127,30 @@ export interface ModelCallEvent extends ModelCall {
 }
 
 /**
+ * A durable run parked on a wait node and left this process (on the bus only; its stored log has
+ * `run.waiting`). It resumes later, maybe elsewhere, with a new `run.started` in the same trace.
+ *
+ * @example
+ * ```ts
+ * engine.events$.subscribe((e) => { if (e.type === 'run.parked') console.log(`${e.runId} waits for ${e.name}`); });
+ * ```
+ */
+export interface RunParkedEvent {
+  readonly type: 'run.parked';
+  readonly runId: string;
+  readonly topology: string;
+  /** The wait node. */
+  readonly nodeId: string;
+  /** The signal it waits for. */
+  readonly name: string;
+  readonly ts: number;
+  /** When the wait times out, epoch ms (none without a timeout). */
+  readonly timeoutAt?: number;
+  /** Never set: only top-level runs park (kept for the bus events' common shape). */
+  readonly parentRunId?: string;
+}
+
+/**
  * Everything on the engine's bus: lifecycle events (with `seq`) and token events.
  *
  * @example
@@ -134,7 +158,7 @@ export interface ModelCallEvent extends ModelCall {
  * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
  * ```
  */
-export type EngineEvent = RunEvent | TokenEvent | RestartEvent | ModelCallEvent | BreakerEvent | LoopEvent;
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent | ModelCallEvent | RunParkedEvent | BreakerEvent | LoopEvent;
 
 /** A model's circuit breaker changed state. */
 export interface BreakerEvent {

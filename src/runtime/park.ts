@@ -23,6 +23,7 @@ import type { Durable } from './durable.ts';
 import type { FoldedRun } from './fold.ts';
 import type { Run, Wake } from './run.ts';
 import { R_CANCELLED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
+import type { RunParkedEvent } from './events.ts';
 import type { StoredEvent } from './store.ts';
 
 /** A run waiting in memory. */
@@ -164,6 +165,12 @@ export class Waits {
         run.error = isStoreError(err) ? err : new StoreError('STORE_FAILED', `storing the wait of run '${run.id}' failed`, { cause: err });
       }
       await durable.store.release(durable.owner, [run.id]).catch((x: unknown) => this.#log.warn({ runId: run.id, err: x }, 'releasing a parked run failed; its lease expires on its own'));
+      const bus = this.#core.bus;
+      if (run.status === R_WAITING && bus.observed) {
+        const p: { -readonly [K in keyof RunParkedEvent]: RunParkedEvent[K] } = { type: 'run.parked', runId: run.id, topology: run.plan.name, nodeId: parked.nodeId, name: parked.name, ts: Date.now() };
+        if (parked.timeoutAt !== undefined) p.timeoutAt = parked.timeoutAt;
+        bus.next(p);
+      }
     }
     durable.ended(run);
     this.#core.deliver(run);

@@ -24,6 +24,22 @@ import type { Priority } from '../definition/types.ts';
 import { isParkedResult, type RunResultMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';
 import { createFollower, type RequestStreamEvent } from './follow.ts';
+import { toIssues, ValidationError } from '../errors.ts';
+import { activeTraceContext } from '../observability/w3c.ts';
+import { TraceContextSchema, type TraceContext } from '../runtime/trace-context.ts';
+import { traceHeaders } from './trace-headers.ts';
+
+/** The request's trace headers: the given trace context (validated) or the active span's. */
+function traceOf(o: SubmitOptions): { headers?: Readonly<Record<string, string>> } {
+  if (o.traceContext !== undefined) {
+    const r = TraceContextSchema.safeParse(o.traceContext);
+    if (!r.success) {
+      throw new ValidationError('OPTIONS_INVALID', 'submit options are invalid', toIssues(r.error.issues, ['options', 'traceContext']));
+    }
+  }
+  const headers = traceHeaders(o.traceContext ?? activeTraceContext());
+  return headers === undefined ? {} : { headers };
+}
 
 export type { RequestStreamEvent } from './follow.ts';
 
@@ -38,6 +54,11 @@ export interface SubmitOptions {
    * answer), keep waiting until a signal resumed it and it ended. Default false: the first answer.
    */
   readonly final?: boolean;
+  /**
+   * The W3C trace context the run continues (its span's parent). Default: the span active where
+   * `submit` is called, if any (`trace.getActiveSpan()`). Sent as the request's `traceparent` header.
+   */
+  readonly traceContext?: TraceContext;
 }
 
 /**
@@ -201,6 +222,7 @@ export function createClient(transport: Transport, options: ClientOptions = {}):
   };
   const request = (topology: string, input: unknown, o: SubmitOptions, requestId: string) => ({
     key: requestId,
+    ...traceOf(o),
     value: {
       requestId, topology, input: JSON.stringify(input ?? null), priority: o.priority ?? 'normal',
       tenant: o.tenant ?? null, deadlineMs: o.deadlineMs ?? null, createdAt: Date.now(),

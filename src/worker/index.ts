@@ -16,4 +16,5 @@ export { createClient, type Client, type SignalOptions, type SubmitOptions } fro
 export type { SignalStats } from './signals.ts';
 export type { LoopLinkStats } from './loop.ts';
 export { publishEvents, type Publisher, type PublishOptions } from './publisher.ts';
-export { createRemoteExecutor, createRemoteWorker, type RemoteWorkerOptions } from './remote.ts';
+export { createRemoteExecutor, createRemoteWorker, type RemoteExecutorOptions, type RemoteWorkerOptions } from './remote.ts';
+export { traceHeaders, type TraceSource } from './trace-headers.ts';

@@ -21,6 +21,7 @@ import type { HealthBoard } from '../transports/health.ts';
 import type { LifecycleEventMessage, TokenBatchMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';
 import { isLoopEvent } from '../runtime/loop.ts';
+import { traceHeaders, type TraceSource } from './trace-headers.ts';
 
 /** Options of {@link publishEvents}. */
 export interface PublishOptions {
@@ -42,6 +43,8 @@ export interface PublishOptions {
   readonly retryDelayMs?: number;
   /** Longest wait between retries, ms. Default 5000. */
   readonly maxRetryDelayMs?: number;
+  /** Telemetry attached to the engine: each token batch carries the W3C context of its node's span (`traceparent` header). */
+  readonly telemetry?: TraceSource;
   /** Where the component `publisher` reports its status (e.g. the worker's board). */
   readonly health?: HealthBoard;
   readonly logger: Logger;
@@ -74,6 +77,8 @@ interface Pending {
   nodeId: string;
   firstIndex: number;
   tokens: string[];
+  /** Trace headers of the node's span, taken when the batch began (the span may have ended by the flush). */
+  headers: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -94,6 +99,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
   const retryDelayMs = options.retryDelayMs ?? 200;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
   const health = options.health;
+  const telemetry = options.telemetry;
   let lost = 0;
   let inFlight = 0; // messages of the batch the pump is working on
   let waiters: (() => void)[] = [];
@@ -106,7 +112,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
     return { requestId: i?.requestId ?? null, attempt: i?.attempt ?? 1 };
   };
   // One send in flight; messages queued meanwhile leave together in the next (consecutive runs of a kind).
-  let outgoing: { kind: 'token' | 'event'; key: string; value: TokenBatchMessage | LifecycleEventMessage }[] = [];
+  let outgoing: { kind: 'token' | 'event'; key: string; value: TokenBatchMessage | LifecycleEventMessage; headers?: Readonly<Record<string, string>> }[] = [];
   let sending: Promise<void> | undefined;
   const queued = (): number => outgoing.length + inFlight;
   const wake = (): void => {
@@ -118,7 +124,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
   type Out = (typeof outgoing)[number];
   const sendPart = (kind: 'token' | 'event', part: readonly Out[]): Promise<void> =>
     kind === 'token'
-      ? transport.send('token', part.map((m) => ({ key: m.key, value: m.value as TokenBatchMessage })))
+      ? transport.send('token', part.map((m) => ({ key: m.key, value: m.value as TokenBatchMessage, ...(m.headers === undefined ? {} : { headers: m.headers }) })))
       : transport.send('event', part.map((m) => ({ key: m.key, value: m.value as LifecycleEventMessage })));
   /** Sends a part, trying again with backoff while the failure is retriable; resolves with the last error, if any. */
   const deliver = async (kind: 'token' | 'event', part: readonly Out[]): Promise<unknown> => {
@@ -169,8 +175,8 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
       }
     }
   };
-  const enqueue = (kind: 'token' | 'event', key: string, value: TokenBatchMessage | LifecycleEventMessage): void => {
-    outgoing.push({ kind, key, value });
+  const enqueue = (kind: 'token' | 'event', key: string, value: TokenBatchMessage | LifecycleEventMessage, headers?: Readonly<Record<string, string>>): void => {
+    outgoing.push(headers === undefined ? { kind, key, value } : { kind, key, value, headers });
     sending ??= pump().finally(() => { sending = undefined; });
   };
   health?.set('publisher', 'up');
@@ -182,7 +188,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
     if (p === undefined || p.tokens.length === 0) return;
     tokens.delete(key);
     const value: TokenBatchMessage = { runId: p.runId, nodeId: p.nodeId, firstIndex: p.firstIndex, tokens: p.tokens, restart: null, ts: Date.now(), ...ids(p.runId) };
-    enqueue('token', p.runId, value);
+    enqueue('token', p.runId, value, p.headers);
   };
   const flushAll = (): void => {
     if (timer !== undefined) clearTimeout(timer);
@@ -204,7 +210,10 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
         flushTokens(key);
         p = undefined;
       }
-      if (p === undefined) tokens.set(key, (p = { runId: e.runId, nodeId: e.nodeId, firstIndex: e.index, tokens: [] }));
+      if (p === undefined) {
+        const headers = telemetry === undefined ? undefined : traceHeaders(telemetry.traceContext(e.runId, e.nodeId));
+        tokens.set(key, (p = { runId: e.runId, nodeId: e.nodeId, firstIndex: e.index, tokens: [], headers }));
+      }
       p.tokens.push(e.text);
       if (p.tokens.length >= maxBatch) flushTokens(key);
       else arm();
@@ -218,7 +227,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
       enqueue('token', e.runId, value);
       return;
     }
-    if (e.type === 'breaker.state' || e.type === 'model.call' || isLoopEvent(e) || options.lifecycle === false) return;
+    if (e.type === 'breaker.state' || e.type === 'model.call' || e.type === 'run.parked' || isLoopEvent(e) || options.lifecycle === false) return;
     const { runId, topology, type, seq, ts, parentRunId, ...rest } = e;
     const nodeId = 'nodeId' in e ? e.nodeId : null;
     events.push({ key: runId, value: { runId, topology, type, seq, ts, nodeId, parentRunId: parentRunId ?? null, data: JSON.stringify(rest), ...ids(runId, parentRunId) } });

@@ -17,12 +17,29 @@ import type { Engine } from '../runtime/engine.ts';
 import type { NodeTaskMessage } from '../transports/messages.ts';
 import type { Consumption, Transport } from '../transports/transport.ts';
 import { remoteGroup } from './groups.ts';
+import { traceHeaders, type TraceSource } from './trace-headers.ts';
+import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 
 /** An error that happened in a remote worker, rebuilt from its serialized form. */
 class RemoteNodeError extends OrchestratorError {
   constructor(e: SerializedError) {
     super(e.code, `remote: ${e.message}`, { retriable: e.retriable });
   }
+}
+
+/**
+ * Options of {@link createRemoteExecutor}.
+ *
+ * @example
+ * ```ts
+ * const options: RemoteExecutorOptions = { origin: 'api-1', telemetry };
+ * ```
+ */
+export interface RemoteExecutorOptions {
+  /** Id of this origin (default a random UUID). */
+  readonly origin?: string;
+  /** Telemetry attached to the origin engine: each node task carries its node span's W3C context, so the remote spans join the run's trace. */
+  readonly telemetry?: TraceSource;
 }
 
 /**
@@ -37,7 +54,7 @@ class RemoteNodeError extends OrchestratorError {
  * const engine = createEngine({ remote: createRemoteExecutor(transport) });
  * ```
  */
-export function createRemoteExecutor(transport: Transport, options: { readonly origin?: string } = {}): RemoteExecutor & {
+export function createRemoteExecutor(transport: Transport, options: RemoteExecutorOptions = {}): RemoteExecutor & {
   /** Stops reading results and rejects every task still waiting with a CancelledError. */
   close(): void;
 } {
@@ -83,7 +100,8 @@ export function createRemoteExecutor(transport: Transport, options: { readonly o
           input: JSON.stringify(task.input ?? null), deps: JSON.stringify(task.deps), priority: task.priority,
           deadline: task.deadline ?? null, origin,
         };
-        ready.then(() => transport.send('nodeTask', [{ key: task.runId, value }])).catch((e: unknown) => {
+        const headers = traceHeaders(options.telemetry?.traceContext(task.runId, task.nodeId));
+        ready.then(() => transport.send('nodeTask', [{ key: task.runId, value, ...(headers === undefined ? {} : { headers }) }])).catch((e: unknown) => {
           waiting.delete(taskId);
           settle.reject(e);
         });
@@ -141,9 +159,11 @@ export function createRemoteWorker(options: RemoteWorkerOptions): {
   const byName = new Map(options.topologies.map((t) => [t.name, t]));
   let consumption: Consumption | undefined;
   let handled = 0;
-  const reply = async (task: NodeTaskMessage, outcome: { ok: true; output: unknown } | { ok: false; error: SerializedError }): Promise<void> => {
+  const reply = async (task: NodeTaskMessage, outcome: { ok: true; output: unknown } | { ok: false; error: SerializedError }, tc: TraceContext | undefined): Promise<void> => {
+    const headers = traceHeaders(tc);
     await transport.send('nodeResult', [{
       key: task.runId,
+      ...(headers === undefined ? {} : { headers }),
       value: {
         taskId: task.taskId, runId: task.runId, nodeId: task.nodeId, ok: outcome.ok, worker: id,
         output: outcome.ok ? JSON.stringify(outcome.output ?? null) : null,
@@ -158,15 +178,18 @@ export function createRemoteWorker(options: RemoteWorkerOptions): {
       consumption = await transport.consume('nodeTask', { group: options.consumerGroup ?? remoteGroup(transport.topics, group), maxInFlight: options.maxInFlight ?? 16 }, async (m) => {
         const task = m.value;
         if (task.group !== group) return; // another group's node
+        const tc = traceContextOf(m.headers);
         const t = byName.get(task.topology);
         if (t === undefined) {
-          return reply(task, { ok: false, error: { name: 'ValidationError', code: 'UNKNOWN_TOPOLOGY', message: `group '${group}' does not serve topology '${task.topology}'`, retriable: false } });
+          return reply(task, { ok: false, error: { name: 'ValidationError', code: 'UNKNOWN_TOPOLOGY', message: `group '${group}' does not serve topology '${task.topology}'`, retriable: false } }, tc);
         }
         const r = await engine.runNode(t, task.nodeId, JSON.parse(task.input), JSON.parse(task.deps) as Record<string, unknown>, {
           priority: task.priority as Priority,
           ...(task.deadline === null ? {} : { deadline: task.deadline }),
+          // the origin node's span parents the remote node's spans (one trace across the edge)
+          ...(tc === undefined ? {} : { traceContext: tc }),
         });
-        await reply(task, r.ok ? r : { ok: false, error: serializeError(r.error) });
+        await reply(task, r.ok ? r : { ok: false, error: serializeError(r.error) }, tc);
       });
       log.info({ topologies: [...byName.keys()] }, 'remote worker started');
     },

@@ -56,6 +56,10 @@ import { workerGroup } from './groups.ts';
 import { linkLoop, type LoopLink, type LoopLinkStats } from './loop.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
 import { createSignalHandler, type SignalStats } from './signals.ts';
+import { isTraceSource, traceHeaders, type TraceSource } from './trace-headers.ts';
+import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
+import { context } from '@opentelemetry/api';
+import { contextOfTrace } from '../observability/w3c.ts';
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   try {
@@ -109,6 +113,12 @@ export const WorkerOptionsSchema = z.strictObject({
   /** Longest a token waits before its batch is published, ms. Default 50. */
   lingerMs: z.number().nonnegative().optional(),
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+  /**
+   * The telemetry attached to this worker's engine (`createTelemetry().attach(engine)`): token batches carry
+   * the W3C context of their node's span, results that of the request. A request's own `traceparent` header
+   * parents its run's span whether or not this is given.
+   */
+  telemetry: z.custom<TraceSource>(isTraceSource, 'expected telemetry (createTelemetry()) or { traceContext(runId, nodeId?) }').optional(),
 });
 
 /**
@@ -188,6 +198,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const deliveries = new Map<string, number>();
   /** Request and attempt of the runs in flight, for the publisher. */
   const runs = new Map<string, { readonly requestId: string; readonly attempt: number }>();
+  /** The trace context each request arrived with (its `traceparent` header), for its runs and its answer. */
+  const traces = new WeakMap<RunRequestMessage, TraceContext>();
   const board = createHealthBoard();
   const health = mergeHealth({ worker: board, transport: transport.health });
   const link: LoopLink | undefined = options.loop === undefined ? undefined : linkLoop({
@@ -256,9 +268,11 @@ export function createWorker(options: WorkerOptions): Worker {
     const attempt = tag(req, runId);
     try {
       await announce(req, runId, t.name, attempt);
+      const traceContext = traces.get(req);
       const r = await engine.run(t, input, {
         runId,
         priority: req.priority,
+        ...(traceContext === undefined ? {} : { traceContext }),
         ...(req.tenant === null ? {} : { tenant: req.tenant }),
         ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
       });
@@ -316,8 +330,9 @@ export function createWorker(options: WorkerOptions): Worker {
    */
   const answer = async (req: RunRequestMessage, result: RunResultMessage): Promise<void> => {
     await publisher?.flush(); // a result never overtakes its run's tokens and events
+    const headers = traceHeaders(traces.get(req));
     try {
-      await transport.send('result', [{ key: req.requestId, value: result }]);
+      await transport.send('result', [{ key: req.requestId, value: result, ...(headers === undefined ? {} : { headers }) }]);
     } catch (e) {
       // too large to publish: the client still gets an answer, a failed result that says why
       if (!(isOrchestratorError(e) && e.code === 'KAFKA_RECORD_TOO_LARGE')) throw e;
@@ -353,11 +368,19 @@ export function createWorker(options: WorkerOptions): Worker {
       if (publish) {
         publisher = publishEvents(engine.events$, transport, {
           logger: log, health: board, identify: (runId) => runs.get(runId), ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+          ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
         });
       }
       const reset = options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset };
       await link?.start(); // the current policies are applied before the first request is taken
-      consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => handle(m.value)));
+      consumptions.push(await transport.consume('request', { group, maxInFlight: options.maxInFlight ?? 16, ...reset }, (m) => {
+        const tc = traceContextOf(m.headers);
+        if (tc === undefined) return handle(m.value);
+        traces.set(m.value, tc);
+        // the request's span context is active while it is handled: log lines carry its trace id
+        const parent = contextOfTrace(tc);
+        return parent === undefined ? handle(m.value) : context.with(parent, () => handle(m.value));
+      }));
       if (signals !== undefined) {
         consumptions.push(await transport.consume('signal', { group: `${group}.signals`, maxInFlight: options.maxInFlight ?? 16, ...reset, essential: false }, (m) => signals.handle(m.value)));
       }
