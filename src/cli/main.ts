@@ -84,6 +84,8 @@ function kafkaOptions(cmd: Command): Command {
 
 const STORE = 'record runs in a run store: a file path (embedded SQLite) or postgres://... (default LLMO_STORE)';
 
+const SLO = 'SLO rules (YAML or JSON) evaluated over the runs; each alert raised or resolved is printed as one line on stderr';
+
 const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
 
 const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, color: Boolean(process.stderr.isTTY) });
@@ -116,6 +118,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--ops <module>', OPS)
     .option('--no-tokens', 'do not print tokens as they stream')
     .option('--store <url>', STORE)
+    .option('--slo <file>', SLO)
     .action(async (file: string, opts) => {
       const { runCommand } = await import('./commands/run.ts');
       code = await runCommand(file, opts, io);

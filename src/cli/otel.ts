@@ -159,6 +159,18 @@ export function onceDiagLogger(report: CliTelemetryOptions['report']): DiagLogge
   };
 }
 
+/**
+ * A `report` for short-lived commands: one `llmo: telemetry <level>: ...` line on `err` each.
+ *
+ * @example
+ * ```ts
+ * const otel = await startCliTelemetry({ command: 'run', env, report: lineReport(io.err) });
+ * ```
+ */
+export function lineReport(err: NodeJS.WritableStream): CliTelemetryOptions['report'] {
+  return (level, message) => { err.write(`llmo: telemetry ${level}: ${message}\n`); };
+}
+
 const DIAG_LEVELS: Readonly<Record<string, DiagLogLevel>> = {
   NONE: DiagLogLevel.NONE, ERROR: DiagLogLevel.ERROR, WARN: DiagLogLevel.WARN, INFO: DiagLogLevel.INFO,
   DEBUG: DiagLogLevel.DEBUG, VERBOSE: DiagLogLevel.VERBOSE, ALL: DiagLogLevel.ALL,
@@ -231,7 +243,7 @@ export async function startCliTelemetry(options: CliTelemetryOptions): Promise<C
       try {
         await stop();
       } catch (e) {
-        log.once('error', `telemetry export failed: ${argText(e)}`);
+        log.once('error', argText(e));
       }
     })();
     return stopping;
