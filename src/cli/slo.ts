@@ -56,18 +56,17 @@ export function formatAlertLine(a: AlertEvent): string {
 }
 
 /**
- * Prints each alert of `alerts$` as one line on `err` (and passes it to `log`, e.g. the worker's
- * JSON log) until unsubscribed.
+ * Prints each alert of `alerts$` until unsubscribed: as one line on a stream (`io.err`), or through
+ * a function (the worker logs it as a JSON line).
  *
  * @example
  * ```ts
  * const sub = printAlerts(otel.alerts$, io.err);
  * ```
  */
-export function printAlerts(alerts$: Observable<AlertEvent>, err: NodeJS.WritableStream, log?: (a: AlertEvent, line: string) => void): Subscription {
+export function printAlerts(alerts$: Observable<AlertEvent>, to: NodeJS.WritableStream | ((a: AlertEvent) => void)): Subscription {
   return alerts$.subscribe((a) => {
-    const line = formatAlertLine(a);
-    err.write(`${line}\n`);
-    log?.(a, line);
+    if (typeof to === 'function') to(a);
+    else to.write(`${formatAlertLine(a)}\n`);
   });
 }
