@@ -67,6 +67,17 @@ run topic is an error (exit 2).
 Exit codes: 69 no broker reachable, 77 credentials refused or TLS failed, 2 invalid settings.
 `;
 
+/** The telemetry and logging variables (kept here, not imported: `--help` loads nothing else). */
+const TELEMETRY_HELP = `Telemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER
+  starts the OpenTelemetry SDK (spans and metrics of runs, nodes and model calls, flushed before exit) with the usual
+  OTEL_* settings: OTEL_SERVICE_NAME (default llmo-<command>), OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
+  OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS, OTEL_LOG_LEVEL; OTEL_SDK_DISABLED=true turns it off.
+  TRACEPARENT (and TRACESTATE) make \`run\` and \`submit\` continue that trace. \`worker --health-port\` serves
+  GET /metrics (Prometheus) with or without these variables.
+Worker logs: JSON lines on stderr with trace_id/span_id; LOG_LEVEL (default info), LOG_LEVELS=component=level,...
+  (e.g. kafka=warn,worker=debug); credentials are scrubbed.
+`;
+
 /** The Kafka options of `worker` and `submit`: the same flags, parsed by the same code (kafka-config.ts). */
 function kafkaOptions(cmd: Command): Command {
   return cmd
@@ -106,7 +117,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('llm-orchestrator: multi-model LLM pipelines as backpressure-aware stream topologies')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
-    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n');
+    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n')
+    .addHelpText('after', TELEMETRY_HELP);
 
   program.command('run')
     .description('run a topology once and show node progress as it happens')
@@ -182,6 +194,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--limit <n>', 'claim at most this many runs (default 1000)', positiveInt)
     .option('--json', 'print one JSON line per run')
     .option('--ops <module>', OPS)
+    .option('--slo <file>', SLO)
     .action(async (files: string[], opts) => {
       const { recoverCommand } = await import('./commands/recover.ts');
       code = await recoverCommand(files, opts, io);
@@ -269,7 +282,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('-g, --group <name>', 'consumer group (default <prefix>-evaluators.<judge name>: evaluators of one judge share the work)')
     .option('-n, --max-in-flight <n>', 'judge runs at once (default 4)', positiveInt)
     .option('-c, --count <n>', 'stop after publishing this many verdicts', positiveInt)
-    .option('--ops <module>', OPS))
+    .option('--ops <module>', OPS)
+    .option('--slo <file>', SLO))
     .action(async (opts) => {
       const { evaluateCommand } = await import('./commands/evaluate.ts');
       code = await evaluateCommand(opts, io);
