@@ -26,7 +26,7 @@ export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
-  createEngine, type Engine, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
+  createEngine, type Engine, type EngineLoad, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
   type ForkOptions, type RunNodeOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
 } from './runtime/engine.ts';
 export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime/trace-context.ts';

@@ -12,7 +12,8 @@ import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 import type { EngineEvent } from '../runtime/events.ts';
 import type { TraceContext } from '../runtime/trace-context.ts';
-import { createAlerts, type AlertEvent, type SloRule } from './alerts.ts';
+import { createAlerts, type AlertEvent } from './alerts.ts';
+import { SloRulesSchema, type SloRule } from './slo-rules.ts';
 import { createMetrics } from './metrics.ts';
 import type { EventSink } from './sink.ts';
 import { createTracing, type CaptureOptions } from './tracing.ts';
@@ -41,7 +42,8 @@ export const TelemetryOptionsSchema = z.strictObject({
     redact: z.custom<(text: string) => string>((v) => typeof v === 'function', 'expected a function (text) => text').optional(),
     maxChars: z.number().int().positive().optional(),
   }).optional(),
-  alerts: z.array(z.custom<SloRule>((v) => typeof v === 'object' && v !== null, 'expected an SLO rule')).optional(),
+  alerts: SloRulesSchema.optional(),
+  alertTickMs: z.number().int().positive().optional(),
   now: z.custom<() => number>((v) => typeof v === 'function', 'expected a function returning epoch ms').optional(),
 });
 
@@ -64,10 +66,27 @@ export interface TelemetryOptions {
   readonly metrics?: boolean;
   /** Prompt and completion capture on model-call spans: off unless `content: true`; redacted (PII and secrets) unless a `redact` is given. */
   readonly capture?: CaptureOptions;
-  /** SLO rules evaluated over the events; alerts come out of `alerts$`. */
+  /** SLO rules evaluated over the events (see `SloRuleSchema`, `parseSloRules`); alerts come out of `alerts$`. */
   readonly alerts?: readonly SloRule[];
+  /** How often every SLO rule is evaluated again, ms, so a quiet window resolves (default 5,000). */
+  readonly alertTickMs?: number;
   /** Clock of the alert windows (tests pass a virtual one). */
   readonly now?: () => number;
+}
+
+/**
+ * What telemetry attaches to: an engine's bus and, for the load gauges, its `load()` (an
+ * `Engine` is one).
+ *
+ * @example
+ * ```ts
+ * const source: TelemetrySource = engine;
+ * ```
+ */
+export interface TelemetrySource {
+  readonly events$: Observable<EngineEvent>;
+  /** Runs admitted and waiting for admission now (`Engine.load`); without it there are no load gauges. */
+  load?(): { readonly running: number; readonly queued: number };
 }
 
 /**
@@ -82,7 +101,7 @@ export interface TelemetryOptions {
  */
 export interface Telemetry {
   /** Feeds an engine's events to traces, metrics and alerts until the subscription ends (which ends open spans). */
-  attach(engine: { readonly events$: Observable<EngineEvent>; readonly inFlight?: number }): Subscription;
+  attach(engine: TelemetrySource): Subscription;
   /**
    * The W3C trace context of a run's span (or of one of its nodes' spans) open in this process, for
    * messages about it (node tasks, token batches, results): the receiver's spans become its children.
@@ -119,12 +138,16 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       if (options.metrics !== false) {
         sinks.push(createMetrics({
           meter: options.meter ?? otelMetrics.getMeter(INSTRUMENTATION_SCOPE),
-          ...(engine.inFlight === undefined ? {} : { load: () => ({ running: engine.inFlight ?? 0, queued: 0 }) }),
+          ...(engine.load === undefined ? {} : { load: () => engine.load!() }),
         }));
       }
       let alertSub: Subscription | undefined;
       if (options.alerts !== undefined && options.alerts.length > 0) {
-        const a = createAlerts({ rules: options.alerts, ...(options.now === undefined ? {} : { now: options.now }) });
+        const a = createAlerts({
+          rules: options.alerts,
+          ...(options.now === undefined ? {} : { now: options.now }),
+          ...(options.alertTickMs === undefined ? {} : { tickMs: options.alertTickMs }),
+        });
         alertSub = a.alerts$.subscribe((alert) => alerts$.next(alert));
         sinks.push(a);
       }

@@ -62,6 +62,21 @@ export type { SignalReceipt } from './signals.ts';
 export type ResultOf<T> = RunResult<OutputsOf<T>, OutputOf<T>>;
 
 /**
+ * The runs an engine has in flight ({@link Engine.load}).
+ *
+ * @example
+ * ```ts
+ * const load: EngineLoad = engine.load(); // { running: 12, queued: 3 }
+ * ```
+ */
+export interface EngineLoad {
+  /** Admitted runs (started, or about to). */
+  readonly running: number;
+  /** Runs waiting for admission. */
+  readonly queued: number;
+}
+
+/**
  * A running engine. Create with {@link createEngine}.
  *
  * @example
@@ -81,6 +96,16 @@ export interface Engine {
   usage(tenant?: string): Readonly<UsageTotals>;
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
+  /**
+   * The runs in flight now, split into those admitted (running) and those waiting for admission
+   * (queued behind their topology's `maxInFlight`): what load gauges read. Child runs are not counted.
+   *
+   * @example
+   * ```ts
+   * const { running, queued } = engine.load();
+   * ```
+   */
+  load(): EngineLoad;
   /**
    * Rolling evaluation statistics of the engine's loop (`createEngine({ loop })`) by topology,
    * variant, model and metric; empty without a loop.
@@ -224,6 +249,12 @@ class EngineImpl implements Engine {
 
   get inFlight(): number {
     return this.#core.active.size;
+  }
+
+  load(): EngineLoad {
+    let queued = 0;
+    for (const c of this.#all) queued += c.admission.queued;
+    return { running: Math.max(0, this.#core.active.size - queued), queued };
   }
 
   get store(): RunStore | undefined {
