@@ -5,21 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Observable, Subscription } from 'rxjs';
-import * as z from 'zod';
-import { toIssues, type Issue } from '../errors.ts';
+import { isValidationError, type Issue } from '../errors.ts';
 import type { AlertEvent, SloRule } from '../observability/alerts.ts';
-
-const RuleSchema = z.strictObject({
-  name: z.string().min(1),
-  kind: z.enum(['failure-rate', 'p99-latency', 'cost-rate']),
-  threshold: z.number().nonnegative(),
-  windowMs: z.number().int().positive(),
-});
-const RulesSchema = z.union([z.array(RuleSchema), z.strictObject({ rules: z.array(RuleSchema) })]);
+import { formatAlert } from '../observability/alerts-format.ts';
+import { parseSloRules } from '../observability/slo-rules.ts';
 
 /**
  * Reads the rules of `--slo <file>` (none without a file); a file that cannot be read or parsed,
- * or a bad rule, is an issue naming the field.
+ * or a bad rule, is an issue naming the field (`rules.2.threshold`).
  *
  * @example
  * ```ts
@@ -27,32 +20,32 @@ const RulesSchema = z.union([z.array(RuleSchema), z.strictObject({ rules: z.arra
  * if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
  * ```
  */
-export async function loadSlo(file: string | undefined): Promise<{ ok: true; rules: SloRule[] | undefined } | { ok: false; issues: Issue[] }> {
+export async function loadSlo(file: string | undefined): Promise<{ ok: true; rules: readonly SloRule[] | undefined } | { ok: false; issues: readonly Issue[] }> {
   if (file === undefined) return { ok: true, rules: undefined };
-  let doc: unknown;
+  let text: string;
   try {
-    const text = await readFile(file, 'utf8');
-    const { parse } = await import('yaml'); // YAML 1.2 reads JSON too
-    doc = parse(text) as unknown;
+    text = await readFile(file, 'utf8');
   } catch (e) {
     return { ok: false, issues: [{ code: 'unreadable', path: [], message: (e as Error).message }] };
   }
-  const r = RulesSchema.safeParse(doc);
-  if (!r.success) return { ok: false, issues: toIssues(r.error.issues) };
-  return { ok: true, rules: Array.isArray(r.data) ? r.data : r.data.rules };
+  try {
+    return { ok: true, rules: parseSloRules(text) };
+  } catch (e) {
+    if (isValidationError(e)) return { ok: false, issues: e.issues };
+    throw e;
+  }
 }
 
 /**
- * One line for an alert.
+ * One line for an alert, as the CLI prints it.
  *
  * @example
  * ```ts
- * formatAlertLine({ type: 'alert', rule: 'failures', state: 'firing', value: 0.2, threshold: 0.05, ts: 0 });
- * // 'llmo: alert FIRING failures: 0.2 (threshold 0.05) at 1970-01-01T00:00:00.000Z'
+ * formatAlertLine(alert); // 'llmo: alert FIRING rag-failures: failure-rate 12.5% > 5.0% over 5m (...) since ...'
  * ```
  */
 export function formatAlertLine(a: AlertEvent): string {
-  return `llmo: alert ${a.state.toUpperCase()} ${a.rule}: ${a.value} (threshold ${a.threshold}) at ${new Date(a.ts).toISOString()}`;
+  return `llmo: alert ${formatAlert(a)}`;
 }
 
 /**

@@ -37,7 +37,8 @@ import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { startCliTelemetry } from '../otel.ts';
-import { formatAlertLine, loadSlo, printAlerts } from '../slo.ts';
+import { formatAlert } from '../../observability/alerts-format.ts';
+import { loadSlo, printAlerts } from '../slo.ts';
 
 /**
  * Options of `llmo worker`, as commander parses them.
@@ -124,8 +125,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   });
   const alertLog = logger.child({ component: 'alerts' });
   const alerts = printAlerts(otel.alerts$, (a) => {
-    if (a.state === 'firing') alertLog.warn({ alert: a }, formatAlertLine(a));
-    else alertLog.info({ alert: a }, formatAlertLine(a));
+    if (a.state === 'firing') alertLog.warn({ alert: a }, `alert ${formatAlert(a)}`);
+    else alertLog.info({ alert: a }, `alert ${formatAlert(a)}`);
   });
   const engine = createEngine({
     models: modelsFromEnv(env).models, logger, ...loaded.engineOptions,
