@@ -104,7 +104,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   await probe.transport.close().catch(() => undefined);
   if (problem !== undefined) return fail(io, problem.message, problem.code);
 
-  const logger = createCliLogger({ levels: levels.value, env, secrets: kafka.sasl === undefined ? [] : [kafka.sasl.password] });
+  // JSON lines on io.err (stderr, or a test's capture)
+  const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka.sasl === undefined ? [] : [kafka.sasl.password] });
   logger.debug({ kafka: redactKafkaOptions(kafka) }, 'kafka settings');
   const url = storeUrl(opts.store, io);
   let store: RunStore | undefined;
@@ -199,7 +200,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     serving = true;
     const group = worker.group;
     const policies = loop?.policies(loaded.topology.name).map((p) => `, policy v${p.version}`).join('') ?? '';
-    io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${loop === undefined ? '' : `, feedback loop${policies}`}${health === undefined ? '' : `, health and /metrics on :${health.port}`}); Ctrl-C to stop\n`);
+    io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${loop === undefined ? '' : `, feedback loop${policies}`}${health === undefined ? '' : `, health on :${health.port}`}); Ctrl-C to stop\n`);
     await stopped;
     io.err.write(down === undefined ? 'stopping: finishing runs in flight...\n' : `llmo: ${down}; stopping\n`);
     serving = false;
