@@ -12,7 +12,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DiagLogLevel, diag, metrics, type DiagLogger, type Meter } from '@opentelemetry/api';
+import { DiagLogLevel, context, diag, metrics, propagation, trace, type DiagLogger, type Meter } from '@opentelemetry/api';
 import type { SloRule } from '../observability/alerts.ts';
 import { createTelemetry, INSTRUMENTATION_SCOPE, type Telemetry } from '../observability/telemetry.ts';
 
@@ -130,10 +130,26 @@ export function coreMessage(text: string): string {
   return t;
 }
 
+/**
+ * What makes two reported errors the same: the innermost error text (`... failed (error Error: connect
+ * ECONNREFUSED 127.0.0.1:4318)` and `connect ECONNREFUSED 127.0.0.1:4318` are one problem: the
+ * metrics and the traces exporter failing on the same endpoint).
+ *
+ * @example
+ * ```ts
+ * sameProblem('PeriodicExportingMetricReader: metrics export failed (error Error: connect ECONNREFUSED 127.0.0.1:4318)');
+ * // 'connect ECONNREFUSED 127.0.0.1:4318'
+ * ```
+ */
+export function sameProblem(message: string): string {
+  const inner = /\(error (?:[A-Za-z]*Error: )?(.+)\)$/.exec(message);
+  return inner === null ? message : inner[1]!;
+}
+
 const argText = (a: unknown): string => (a instanceof Error ? a.message : typeof a === 'string' ? coreMessage(a) : JSON.stringify(a) ?? String(a));
 
 /**
- * A diag logger writing through `report`: errors and warnings once per distinct message, the
+ * A diag logger writing through `report`: errors and warnings once per distinct problem, the
  * lower levels as they come (they are shown only when `OTEL_LOG_LEVEL` asks for them).
  *
  * @example
@@ -144,8 +160,9 @@ const argText = (a: unknown): string => (a instanceof Error ? a.message : typeof
 export function onceDiagLogger(report: CliTelemetryOptions['report']): DiagLogger & { once(level: 'error' | 'warn', message: string): void } {
   const seen = new Set<string>();
   const once = (level: 'error' | 'warn', message: string): void => {
-    if (seen.has(message)) return;
-    seen.add(message);
+    const key = sameProblem(message);
+    if (seen.has(key)) return;
+    seen.add(key);
     report(level, message);
   };
   const text = (message: string, args: unknown[]): string => [coreMessage(message), ...args.map(argText)].filter((s) => s !== '').join(' ');
@@ -212,7 +229,18 @@ export async function startCliTelemetry(options: CliTelemetryOptions): Promise<C
     // after the SDK's constructor, which installs a console logger when OTEL_LOG_LEVEL is set
     diag.setLogger(log, { logLevel: DIAG_LEVELS[(options.env['OTEL_LOG_LEVEL'] ?? '').trim().toUpperCase()] ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
     sdk.start();
-    stop = () => sdk.shutdown();
+    stop = async () => {
+      try {
+        await sdk.shutdown();
+      } finally {
+        // the SDK leaves its providers registered: a later in-process command (a test, an embedding) starts clean
+        trace.disable();
+        metrics.disable();
+        context.disable();
+        propagation.disable();
+        diag.disable();
+      }
+    };
   } else if (prometheus !== undefined) {
     const [{ MeterProvider }, { resourceFromAttributes, defaultResource }, { ATTR_SERVICE_NAME }] = await Promise.all([
       import('@opentelemetry/sdk-metrics'), import('@opentelemetry/resources'), import('@opentelemetry/semantic-conventions'),
