@@ -11,7 +11,8 @@ import { reportIssues, type Io } from './io.ts';
 import { loadForCli } from './load.ts';
 import { openCliStore } from './store-flag.ts';
 import type { SloRule } from '../observability/alerts.ts';
-import { lineReport, startCliTelemetry } from './otel.ts';
+import { startCliTelemetry } from './otel.ts';
+import { lineReport } from './otel-report.ts';
 import { printAlerts } from './slo.ts';
 
 /**

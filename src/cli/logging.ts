@@ -15,7 +15,14 @@ import { createScrubber, scrubDeep, secretsFromEnv } from './scrub.ts';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const Level = z.enum(LEVELS, { error: `expected one of ${LEVELS.join(', ')}` });
-/** A pino level name. */
+/**
+ * A pino level name.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = 'warn';
+ * ```
+ */
 export type LogLevel = z.infer<typeof Level>;
 
 /**

@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coreMessage, onceDiagLogger, otelPlan } from './otel.ts';
+import { otelPlan } from './otel.ts';
+import { coreMessage, onceDiagLogger } from './otel-report.ts';
 
 describe('otelPlan', () => {
   it('any trigger variable starts the SDK; nothing else does', () => {

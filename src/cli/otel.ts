@@ -12,9 +12,10 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DiagLogLevel, context, diag, metrics, propagation, trace, type DiagLogger, type Meter } from '@opentelemetry/api';
+import { DiagLogLevel, context, diag, metrics, propagation, trace, type Meter } from '@opentelemetry/api';
 import type { SloRule } from '../observability/alerts.ts';
 import { createTelemetry, INSTRUMENTATION_SCOPE, type Telemetry } from '../observability/telemetry.ts';
+import { argText, onceDiagLogger, type OtelReportLevel } from './otel-report.ts';
 
 /**
  * The variables any of which turns the SDK on.
@@ -56,9 +57,6 @@ export function otelPlan(env: NodeJS.ProcessEnv, command: string): OtelPlan {
   const named = set('OTEL_SERVICE_NAME') || /(?:^|,)\s*service\.name\s*=/.test(env['OTEL_RESOURCE_ATTRIBUTES'] ?? '');
   return { sdk: !disabled && OTEL_TRIGGERS.some(set), serviceName: named ? undefined : `llmo-${command}` };
 }
-
-/** A severity of a line the SDK reports. */
-export type OtelReportLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /**
  * Options of {@link startCliTelemetry}.
@@ -107,85 +105,6 @@ export interface CliTelemetry {
   readonly alerts$: Telemetry['alerts$'];
   /** Flushes and stops the SDK or meter provider; a failing export is reported, never thrown. Idempotent. */
   shutdown(): Promise<void>;
-}
-
-/**
- * The core of a message the SDK reports: errors arrive as JSON of the exception (`stringifyException`).
- *
- * @example
- * ```ts
- * coreMessage('{"message":"connect ECONNREFUSED 127.0.0.1:4318","code":"ECONNREFUSED"}'); // 'connect ECONNREFUSED 127.0.0.1:4318'
- * ```
- */
-export function coreMessage(text: string): string {
-  const t = text.trim();
-  if (t.startsWith('{')) {
-    try {
-      const m = (JSON.parse(t) as { message?: unknown }).message;
-      if (typeof m === 'string' && m !== '') return m;
-    } catch {
-      // not JSON: as written
-    }
-  }
-  return t;
-}
-
-/**
- * What makes two reported errors the same: the innermost error text (`... failed (error Error: connect
- * ECONNREFUSED 127.0.0.1:4318)` and `connect ECONNREFUSED 127.0.0.1:4318` are one problem: the
- * metrics and the traces exporter failing on the same endpoint).
- *
- * @example
- * ```ts
- * sameProblem('PeriodicExportingMetricReader: metrics export failed (error Error: connect ECONNREFUSED 127.0.0.1:4318)');
- * // 'connect ECONNREFUSED 127.0.0.1:4318'
- * ```
- */
-export function sameProblem(message: string): string {
-  const inner = /\(error (?:[A-Za-z]*Error: )?(.+)\)$/.exec(message);
-  return inner === null ? message : inner[1]!;
-}
-
-const argText = (a: unknown): string => (a instanceof Error ? a.message : typeof a === 'string' ? coreMessage(a) : JSON.stringify(a) ?? String(a));
-
-/**
- * A diag logger writing through `report`: errors and warnings once per distinct problem, the
- * lower levels as they come (they are shown only when `OTEL_LOG_LEVEL` asks for them).
- *
- * @example
- * ```ts
- * diag.setLogger(onceDiagLogger((level, m) => console.error(level, m)), DiagLogLevel.WARN);
- * ```
- */
-export function onceDiagLogger(report: CliTelemetryOptions['report']): DiagLogger & { once(level: 'error' | 'warn', message: string): void } {
-  const seen = new Set<string>();
-  const once = (level: 'error' | 'warn', message: string): void => {
-    const key = sameProblem(message);
-    if (seen.has(key)) return;
-    seen.add(key);
-    report(level, message);
-  };
-  const text = (message: string, args: unknown[]): string => [coreMessage(message), ...args.map(argText)].filter((s) => s !== '').join(' ');
-  return {
-    once,
-    error: (m, ...args) => once('error', text(m, args)),
-    warn: (m, ...args) => once('warn', text(m, args)),
-    info: (m, ...args) => report('info', text(m, args)),
-    debug: (m, ...args) => report('debug', text(m, args)),
-    verbose: (m, ...args) => report('debug', text(m, args)),
-  };
-}
-
-/**
- * A `report` for short-lived commands: one `llmo: telemetry <level>: ...` line on `err` each.
- *
- * @example
- * ```ts
- * const otel = await startCliTelemetry({ command: 'run', env, report: lineReport(io.err) });
- * ```
- */
-export function lineReport(err: NodeJS.WritableStream): CliTelemetryOptions['report'] {
-  return (level, message) => { err.write(`llmo: telemetry ${level}: ${message}\n`); };
 }
 
 const DIAG_LEVELS: Readonly<Record<string, DiagLogLevel>> = {

@@ -29,7 +29,8 @@ import { fail, reportIssues, type Io } from '../io.ts';
 import type { KafkaFlags } from '../kafka-config.ts';
 import type { OpenedKafka } from '../kafka.ts';
 import { loadForCli } from '../load.ts';
-import { lineReport, startCliTelemetry } from '../otel.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
 import { loadSlo, printAlerts } from '../slo.ts';
 
 /**

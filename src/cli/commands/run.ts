@@ -15,7 +15,8 @@ import { printProgress } from '../progress.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { traceContextOf } from '../../runtime/trace-context.ts';
-import { lineReport, startCliTelemetry } from '../otel.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
 import { loadSlo, printAlerts } from '../slo.ts';
 
 /**

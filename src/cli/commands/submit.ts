@@ -26,7 +26,8 @@ import { readInput } from '../input.ts';
 import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
-import { lineReport, startCliTelemetry } from '../otel.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
 
 /**
  * Options of `llmo submit`, as commander parses them.
