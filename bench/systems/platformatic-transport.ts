@@ -226,7 +226,7 @@ export function createPlatformaticTransport(options: PlatformaticTransportOption
         }
         inFlight++;
         if (inFlight >= consumeOptions.maxInFlight) stream.pause();
-        handler({ key: keyOf(m), value: d.value, partition: m.partition, offset: String(m.offset) })
+        handler({ key: keyOf(m), value: d.value, partition: m.partition, offset: String(m.offset) }, { signal: new AbortController().signal, attempt: 1 })
           .catch((e: unknown) => {
             events.next({ type: 'handler.failed', topic, partition: m.partition, offset: String(m.offset), attempt: 1, maxAttempts: 1, reason: reasonOf(e), ts: Date.now() });
           })

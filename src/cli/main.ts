@@ -275,6 +275,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await policyCommand('rollback', target, opts, io);
     });
 
+  const audit = program.command('audit').description('the tamper-evident audit log: verify its hash chains');
+  kafkaOptions(audit.command('verify')
+    .description('read every audit record (a JSONL file, or the audit topic from its beginning) and check each stream\'s hash chain: prints "ok: N records, M streams" (exit 0) or the first modified, missing or reordered record of each stream (exit 1)')
+    .option('--file <path>', 'a JSONL audit file instead of the audit topic')
+    .option('--json', 'print the verification as JSON'))
+    .action(async (opts) => {
+      const { auditCommand } = await import('./commands/audit.ts');
+      code = await auditCommand('verify', opts, io);
+    });
+
   kafkaOptions(program.command('evaluate')
     .description('an evaluator: consume the evaluation requests workers publish, run a judge topology on each, publish its score as feedback')
     .requiredOption('--judge <topology>', 'the judge topology file: its input is the request (input and output parsed), its output a score in [0,1] or { score, label?, comment? }')

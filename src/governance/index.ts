@@ -1,5 +1,5 @@
 /**
- * Governance building blocks. For now: PII and secret detection with redaction.
+ * Governance building blocks: PII and secret detection with redaction, and the tamper-evident audit log.
  *
  * @example
  * ```ts
@@ -9,3 +9,4 @@
  * @module
  */
 export * from './pii/index.ts';
+export * from './audit/index.ts';

@@ -45,6 +45,15 @@ export const RUN_SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.0
  */
 export const METRIC_LLMO_RUN_DURATION = 'llmo.run.duration';
 /**
+ * How long top-level runs waited for admission, seconds (histogram; `llmo.topology`): 0 for a run admitted at once.
+ *
+ * @example
+ * ```ts
+ * const name = METRIC_LLMO_ADMISSION_WAIT; // 'llmo.run.admission_wait'
+ * ```
+ */
+export const METRIC_LLMO_ADMISSION_WAIT = 'llmo.run.admission_wait';
+/**
  * Duration of node executions, seconds (histogram; `llmo.topology`, `llmo.node_id`, `llmo.status`).
  *
  * @example

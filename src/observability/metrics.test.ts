@@ -210,6 +210,8 @@ describe('createMetrics', () => {
     const t = topology('gated', { input: z.number(), maxInFlight: 2 })
       .map('wait', { run: () => new Promise<number>((resolve) => gates.push(() => resolve(1))) })
       .build();
+    const starts: { queuedMs?: number | undefined }[] = [];
+    engine.events$.subscribe((e) => { if (e.type === 'run.started') starts.push({ queuedMs: e.queuedMs }); });
     const runs = [1, 2, 3, 4, 5].map((i) => engine.run(t, i));
     await flush();
     expect(engine.load()).toEqual({ running: 2, queued: 3 });
@@ -222,6 +224,11 @@ describe('createMetrics', () => {
     await Promise.all(runs);
     expect((await h.metric('llmo.runs.in_flight'))?.dataPoints.map((p) => p.value)).toEqual([0]);
     expect((await h.metric('llmo.runs.queued'))?.dataPoints.map((p) => p.value)).toEqual([0]);
+    // the two admitted at once say nothing; the three that waited say how long
+    expect(starts.filter((s) => s.queuedMs === undefined)).toHaveLength(2);
+    expect(starts.filter((s) => typeof s.queuedMs === 'number' && s.queuedMs >= 0)).toHaveLength(3);
+    const waits = points<Histogram>(await h.metric('llmo.run.admission_wait'), { 'llmo.topology': 'gated' });
+    expect(waits[0]!.value.count).toBe(5);
   });
 
   it('caps the distinct values of an attribute: later ones read _OTHER', async () => {

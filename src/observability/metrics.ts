@@ -18,7 +18,7 @@ import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 import type { EngineEvent, ModelCallEvent } from '../runtime/events.ts';
 import {
-  CALL_SECONDS_BUCKETS, LLMO_ATTR, METRIC_LLMO_BREAKER_STATE, METRIC_LLMO_COST, METRIC_LLMO_FALLBACKS, METRIC_LLMO_NODE_DURATION,
+  CALL_SECONDS_BUCKETS, LLMO_ATTR, METRIC_LLMO_ADMISSION_WAIT, METRIC_LLMO_BREAKER_STATE, METRIC_LLMO_COST, METRIC_LLMO_FALLBACKS, METRIC_LLMO_NODE_DURATION,
   METRIC_LLMO_RETRIES, METRIC_LLMO_RUN_DURATION, METRIC_LLMO_RUNS_ENDED, METRIC_LLMO_RUNS_IN_FLIGHT, METRIC_LLMO_RUNS_QUEUED,
   METRIC_LLMO_RUNS_STARTED, METRIC_LLMO_TOKENS, RUN_SECONDS_BUCKETS, TOKEN_BUCKETS,
 } from './metric-names.ts';
@@ -98,6 +98,9 @@ export function createMetrics(options: MetricsOptions): EventSink {
   });
   const runDuration = meter.createHistogram(METRIC_LLMO_RUN_DURATION, {
     description: 'Duration of top-level runs.', unit: 's', advice: { explicitBucketBoundaries: [...RUN_SECONDS_BUCKETS] },
+  });
+  const admissionWait = meter.createHistogram(METRIC_LLMO_ADMISSION_WAIT, {
+    description: 'How long top-level runs waited for admission (0 when admitted at once).', unit: 's', advice: { explicitBucketBoundaries: [...RUN_SECONDS_BUCKETS] },
   });
   const nodeDuration = meter.createHistogram(METRIC_LLMO_NODE_DURATION, {
     description: 'Duration of node executions.', unit: 's', advice: { explicitBucketBoundaries: [...RUN_SECONDS_BUCKETS] },
@@ -189,7 +192,11 @@ export function createMetrics(options: MetricsOptions): EventSink {
         break;
       case 'run.started': {
         const top = e.parentRunId === undefined;
-        if (top && !open.has(e.runId)) runsStarted.add(1, runSets.get(topologies.of(e.topology), '', '', ''));
+        if (top && !open.has(e.runId)) {
+          const attrs = runSets.get(topologies.of(e.topology), '', '', '');
+          runsStarted.add(1, attrs);
+          admissionWait.record((e.queuedMs ?? 0) / 1000, attrs);
+        }
         if (open.size >= maxOpenRuns) {
           const oldest = open.keys().next();
           if (oldest.done !== true) open.delete(oldest.value);

@@ -6,8 +6,8 @@
  * or the `llmo` CLI from the `OTEL_*` variables, picks the SDK and exporters.
  * @module
  */
-import { metrics as otelMetrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
-import { Subject, type Observable, type Subscription } from 'rxjs';
+import { createNoopMeter, metrics as otelMetrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { Subject, Subscription, type Observable } from 'rxjs';
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 import type { EngineEvent } from '../runtime/events.ts';
@@ -20,6 +20,22 @@ import { createTracing, type CaptureOptions } from './tracing.ts';
 
 /** The instrumentation scope telemetry reports under (its tracer and meter name). */
 export const INSTRUMENTATION_SCOPE = 'llm-orchestrator';
+
+/** The global tracer, or undefined while no SDK registered a tracer provider (spans would all be no-ops). */
+function globalTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider() as { getDelegateTracer?: (name: string) => Tracer | undefined };
+  // the API's global provider is a proxy: it has a delegate tracer only once an SDK registered one
+  if (typeof provider.getDelegateTracer === 'function' && provider.getDelegateTracer(INSTRUMENTATION_SCOPE) === undefined) return undefined;
+  return trace.getTracer(INSTRUMENTATION_SCOPE);
+}
+
+const NOOP_METER = createNoopMeter().constructor;
+
+/** The global meter, or undefined while no SDK registered a meter provider (instruments would all be no-ops). */
+function globalMeter(): Meter | undefined {
+  const meter = otelMetrics.getMeter(INSTRUMENTATION_SCOPE);
+  return meter.constructor === NOOP_METER ? undefined : meter;
+}
 
 const isTracer = (v: unknown): v is Tracer => typeof (v as Tracer | null)?.startSpan === 'function';
 const isMeter = (v: unknown): v is Meter => typeof (v as Meter | null)?.createHistogram === 'function';
@@ -56,9 +72,12 @@ export const TelemetryOptionsSchema = z.strictObject({
  * ```
  */
 export interface TelemetryOptions {
-  /** Default: the global tracer provider's `llm-orchestrator` tracer. */
+  /**
+   * Default: the global tracer provider's `llm-orchestrator` tracer, when an SDK registered one by the
+   * time telemetry is created; without one, no spans are made at all (not even no-op ones).
+   */
   readonly tracer?: Tracer;
-  /** Default: the global meter provider's `llm-orchestrator` meter. */
+  /** Default: the global meter provider's `llm-orchestrator` meter, when an SDK registered one; without one, no metrics. */
   readonly meter?: Meter;
   /** Make spans (default true). */
   readonly traces?: boolean;
@@ -124,10 +143,9 @@ export interface Telemetry {
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const parsed = TelemetryOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'telemetry options are invalid', toIssues(parsed.error.issues, ['options']));
-  const tracing = options.traces === false ? undefined : createTracing({
-    tracer: options.tracer ?? trace.getTracer(INSTRUMENTATION_SCOPE),
-    ...(options.capture === undefined ? {} : { capture: options.capture }),
-  });
+  const tracer = options.traces === false ? undefined : options.tracer ?? globalTracer();
+  const meter = options.metrics === false ? undefined : options.meter ?? globalMeter();
+  const tracing = tracer === undefined ? undefined : createTracing({ tracer, ...(options.capture === undefined ? {} : { capture: options.capture }) });
   const alerts$ = new Subject<AlertEvent>();
   return {
     alerts$: alerts$.asObservable(),
@@ -135,9 +153,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     attach(engine) {
       const sinks: EventSink[] = [];
       if (tracing !== undefined) sinks.push(tracing);
-      if (options.metrics !== false) {
+      if (meter !== undefined) {
         sinks.push(createMetrics({
-          meter: options.meter ?? otelMetrics.getMeter(INSTRUMENTATION_SCOPE),
+          meter,
           ...(engine.load === undefined ? {} : { load: () => engine.load!() }),
         }));
       }
@@ -151,6 +169,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         alertSub = a.alerts$.subscribe((alert) => alerts$.next(alert));
         sinks.push(a);
       }
+      // nothing to feed (no SDK, no rules): no subscriber, so the engine builds no events at all
+      if (sinks.length === 0) return new Subscription();
       const sub = engine.events$.subscribe((e) => {
         for (const s of sinks) s.observe(e);
       });

@@ -1,11 +1,11 @@
 // Spans through a real OpenTelemetry SDK (BasicTracerProvider + in-memory exporter): run, node and
 // GenAI model-call spans with their parents and attributes, retries as span events, errors with status,
 // capture off by default and redacted when on, and a run continuing a given W3C trace context.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
-import { throwError } from 'rxjs';
+import { Subscription, throwError } from 'rxjs';
 import { createEngine, createModels, createSimProvider, ProviderError, topology, type Engine, type Provider } from '../index.ts';
 import { createMemoryStore } from '../stores/memory.ts';
 import { createTelemetry } from './telemetry.ts';
@@ -159,6 +159,15 @@ describe('tracing', () => {
     expect(seen.run).toBe(`00-${run.spanContext().traceId}-${run.spanContext().spanId}-01`);
     expect(seen.node).toBe(`00-${node.spanContext().traceId}-${node.spanContext().spanId}-01`);
     expect(telemetry.traceContext(r.runId)).toBeUndefined();
+  });
+
+  it('subscribes nothing when there is nothing to feed (no SDK registered, no rules): telemetry off costs a run nothing', () => {
+    const subscribe = vi.fn(() => new Subscription());
+    const sub = createTelemetry().attach({ events$: { subscribe } as never });
+    expect(subscribe).not.toHaveBeenCalled();
+    sub.unsubscribe();
+    createTelemetry({ tracer }).attach({ events$: { subscribe } as never });
+    expect(subscribe).toHaveBeenCalledTimes(1);
   });
 
   it('validates its options, naming the field', () => {

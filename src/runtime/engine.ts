@@ -422,6 +422,7 @@ class EngineImpl implements Engine {
       };
     }
     if (c.admission.submit(run, level, run.tenant) === 'granted') c.begin(run);
+    else run.queued = true;
     return run;
   }
 

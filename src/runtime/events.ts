@@ -30,7 +30,10 @@ interface EventBase {
  * A run was admitted and started. `decision`: what the engine's loop decided for it; `trace`: the
  * W3C trace context it continues (RunOptions `traceContext`). Both are kept across recovery.
  */
-export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext }
+export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext;
+  /** How long the run waited for admission (its topology's `maxInFlight`), ms; absent when admitted at once. */
+  readonly queuedMs?: number;
+}
 /** A run finished with every node completed or skipped. */
 export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
 /** A run failed; `error` names the node and the cause. */

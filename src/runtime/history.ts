@@ -61,6 +61,7 @@ export function eventAt(run: Run, idx: number): RunEvent {
     case EV.RUN_STARTED: {
       const e: Writable<RunStartedEvent> = { type: 'run.started', runId, topology, seq, ts, priority: PRIORITIES[run.level]! };
       if (run.parent === undefined) {
+        if (run.queued) e.queuedMs = Math.max(0, ts - run.startedAt);
         if (run.decision !== undefined) e.decision = run.decision;
         if (run.traceContext !== undefined) e.trace = run.traceContext;
       }

@@ -110,6 +110,8 @@ export class Run {
   decision: RunDecision | undefined = undefined;
   /** Who the run is for (RunOptions `user`). */
   user: string | undefined = undefined;
+  /** The run waited for admission (its `run.started` says how long: `queuedMs`). */
+  queued = false;
   /** The W3C trace context the run continues (RunOptions `traceContext`, or its recorded `run.started`). */
   traceContext: TraceContext | undefined = undefined;
   /** Per-node settings of this run replacing the definition's (RunOptions `overrides`, merged over the decision's). */

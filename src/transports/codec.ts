@@ -44,13 +44,13 @@ export const KIND_HEADER = 'llmo-kind';
  * ```
  */
 export const SCHEMA_FILES: Readonly<Record<MessageKind, readonly string[]>> = {
-  request: ['run-request.v1.avsc'],
+  request: ['run-request.v1.avsc', 'run-request.v2.avsc'],
   result: ['run-result.v1.avsc'],
   token: ['token-batch.v1.avsc', 'token-batch.v2.avsc'],
   event: ['lifecycle-event.v1.avsc', 'lifecycle-event.v2.avsc'],
   feedback: ['feedback.v1.avsc', 'feedback.v2.avsc', 'feedback.v3.avsc'],
   policy: ['policy-update.v1.avsc'],
-  audit: ['audit.v1.avsc', 'audit.v2.avsc'],
+  audit: ['audit.v1.avsc', 'audit.v2.avsc', 'audit.v3.avsc'],
   deadLetter: ['dead-letter.v1.avsc', 'dead-letter.v2.avsc'],
   nodeTask: ['node-task.v1.avsc'],
   nodeResult: ['node-result.v1.avsc'],

@@ -23,10 +23,10 @@ describe('identity fields (v2 schemas)', () => {
     expect(codec.decode('event', e.value, e.headers)).toEqual({ ok: true, value: { ...old, requestId: null, attempt: 1 } });
   });
 
-  it('a v1 audit record reads with tenant, requestId and topology null', () => {
+  it('a v1 audit record reads with tenant, requestId and topology null (and the v3 user and chain fields)', () => {
     const old: AuditMessage = { ts: 1, actor: 'ops', action: 'cancel', runId: 'r', details: '{"why":"x"}' };
     const e = v1.encode('audit', old);
-    expect(codec.decode('audit', e.value, e.headers)).toEqual({ ok: true, value: { ...old, tenant: null, requestId: null, topology: null } });
+    expect(codec.decode('audit', e.value, e.headers)).toEqual({ ok: true, value: { ...old, tenant: null, requestId: null, topology: null, user: null, stream: null, seq: null, prevHash: null, hash: null } });
   });
 
   it('v2 carries the identity fields; omitted ones are written as their defaults', () => {

@@ -25,6 +25,8 @@ export interface RunRequestMessage {
   readonly tenant: string | null;
   readonly deadlineMs: number | null;
   readonly createdAt: number;
+  /** Who the run is for within its tenant (v2; v1 data reads with `user: null`): experiments stick to it. */
+  readonly user?: string | null;
 }
 
 
@@ -252,7 +254,9 @@ export interface PolicyUpdateMessage {
 
 /**
  * An audit record: who did what, to which run of which tenant, when (v2 adds `tenant`,
- * `requestId` and `topology`; v1 data reads them as null).
+ * `requestId` and `topology`; v3 adds `user` and the hash chain `stream`, `seq`, `prevHash`,
+ * `hash`, see `AuditRecord` in `llm-orchestrator/governance`). Older data reads the added
+ * fields as null: such a record belongs to no chain.
  *
  * @example
  * ```ts
@@ -276,6 +280,16 @@ export interface AuditMessage {
   readonly tenant?: string | null;
   readonly requestId?: string | null;
   readonly topology?: string | null;
+  /** v3 fields below: always set when read; null when the writer omitted them or wrote v1/v2. */
+  readonly user?: string | null;
+  /** The hash chain (a tenant or `global`); null for a record outside any chain. */
+  readonly stream?: string | null;
+  /** Position in the stream, from 0 without gaps. */
+  readonly seq?: number | null;
+  /** Hash of the stream's previous record. */
+  readonly prevHash?: string | null;
+  /** SHA-256 (hex) of the canonical JSON of the record's other fields. */
+  readonly hash?: string | null;
 }
 
 /**

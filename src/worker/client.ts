@@ -47,6 +47,8 @@ export type { RequestStreamEvent } from './follow.ts';
 export interface SubmitOptions {
   readonly priority?: Priority;
   readonly tenant?: string;
+  /** Who the run is for within its tenant (RunOptions `user`): experiments stick to it, evaluations carry it. */
+  readonly user?: string;
   readonly deadlineMs?: number;
   readonly requestId?: string;
   /**
@@ -225,7 +227,7 @@ export function createClient(transport: Transport, options: ClientOptions = {}):
     ...traceOf(o),
     value: {
       requestId, topology, input: JSON.stringify(input ?? null), priority: o.priority ?? 'normal',
-      tenant: o.tenant ?? null, deadlineMs: o.deadlineMs ?? null, createdAt: Date.now(),
+      tenant: o.tenant ?? null, deadlineMs: o.deadlineMs ?? null, createdAt: Date.now(), user: o.user ?? null,
     },
   });
   return {

@@ -274,6 +274,7 @@ export function createWorker(options: WorkerOptions): Worker {
         priority: req.priority,
         ...(traceContext === undefined ? {} : { traceContext }),
         ...(req.tenant === null ? {} : { tenant: req.tenant }),
+        ...(req.user === null || req.user === undefined ? {} : { user: req.user }),
         ...(req.deadlineMs === null ? {} : { deadlineMs: req.deadlineMs }),
       });
       if (!(isStoreError(r.error) && r.error.code === 'RUN_EXISTS')) await endMarker(runId, req.requestId, attempt, RUN_ENDED);

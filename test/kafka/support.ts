@@ -19,7 +19,7 @@ export function uniquePrefix(tag = 'it'): string {
 /** One valid message of every kind (values chosen to survive an Avro round trip exactly). */
 export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
   return {
-    request: { requestId: 'req-1', topology: 'echo', input: '{"q":"why?"}', priority: 'high', tenant: 'acme', deadlineMs: 1500.5, createdAt: 1_700_000_000_123 },
+    request: { requestId: 'req-1', topology: 'echo', input: '{"q":"why?"}', priority: 'high', tenant: 'acme', deadlineMs: 1500.5, createdAt: 1_700_000_000_123, user: 'ana' },
     result: {
       requestId: 'req-1', runId: 'run-1', topology: 'echo', status: 'completed', output: '"ok"', outputs: '{"a":"ok"}', error: null,
       usage: { inputTokens: 10, outputTokens: 20, cachedTokens: 3, reasoningTokens: 4, costUsd: 0.000125, calls: 2 },
@@ -32,7 +32,10 @@ export function sampleMessages(): { [K in MessageKind]: Messages[K] } {
       source: 'bench', ts: 1_700_000_000_003, comment: 'grounded in the sources', label: 'pass',
     },
     policy: { policyId: 'pol-1', version: 3, target: 'echo/gen', params: { model: '"sim:fast"', temperature: '0.2', maxTokens: '64' }, reason: 'cheaper', ts: 1_700_000_000_004 },
-    audit: { ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}', tenant: 'acme', requestId: 'req-1', topology: 'echo' },
+    audit: {
+      ts: 1_700_000_000_005, actor: 'ops@example.com', action: 'cancel', runId: 'run-1', details: '{"why":"test"}', tenant: 'acme', requestId: 'req-1', topology: 'echo',
+      user: 'ana', stream: 'acme', seq: 7, prevHash: 'a'.repeat(64), hash: 'b'.repeat(64),
+    },
     deadLetter: {
       topic: 'x.feedback', partition: 2, offset: '12345678901234', reason: 'cannot decode feedback: truncated buffer',
       key: Buffer.from('k-1'), value: Buffer.from([0, 1, 2, 255]), headers: { 'llmo-schema': 'abc', 'llmo-kind': 'feedback' }, ts: 1_700_000_000_006, truncated: false, originalSize: null,
