@@ -2,10 +2,11 @@
  * `llmo worker --health-port`: a tiny node:http server for probes.
  * `GET /healthz` answers 200 with the health report as JSON while the status is
  * `up` or `degraded`, 503 when `down`; `GET /readyz` answers 200 once the worker
- * serves (its consumers joined) and is not down, else 503. Anything else is 404.
+ * serves (its consumers joined) and is not down, else 503. With a `metrics` handler, `GET /metrics`
+ * is the Prometheus scrape (text format). Anything else is 404.
  * @module
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Health } from '../transports/health.ts';
 
@@ -26,14 +27,32 @@ export interface HealthServer {
 }
 
 /**
- * Listens on `host:port` (default 0.0.0.0) and answers from `health`.
+ * Options of {@link startHealthServer}.
+ *
+ * @example
+ * ```ts
+ * const options: HealthServerOptions = { port: 8081, health: worker.health, ready: () => true, metrics: otel.metricsHandler };
+ * ```
+ */
+export interface HealthServerOptions {
+  readonly port: number;
+  /** Default 0.0.0.0. */
+  readonly host?: string;
+  readonly health: Health;
+  readonly ready: () => boolean;
+  /** Answers `GET /metrics` (a Prometheus exporter's request handler); without it /metrics is 404. */
+  readonly metrics?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+}
+
+/**
+ * Listens on `host:port` (default 0.0.0.0) and answers from `health` (and `metrics`).
  *
  * @example
  * ```ts
  * const server = await startHealthServer({ port: 8081, health: worker.health, ready: () => started });
  * ```
  */
-export async function startHealthServer(o: { port: number; host?: string; health: Health; ready: () => boolean }): Promise<HealthServer> {
+export async function startHealthServer(o: HealthServerOptions): Promise<HealthServer> {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const report = o.health.report();
@@ -42,11 +61,12 @@ export async function startHealthServer(o: { port: number; host?: string; health
       res.end(`${JSON.stringify(body)}\n`);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') answer(405, { error: 'GET only' });
+    else if (url === '/metrics' && o.metrics !== undefined) o.metrics(req, res);
     else if (url === '/healthz') answer(report.status === 'down' ? 503 : 200, report);
     else if (url === '/readyz') {
       const ready = o.ready() && report.status !== 'down';
       answer(ready ? 200 : 503, { ready, status: report.status });
-    } else answer(404, { error: 'try /healthz or /readyz' });
+    } else answer(404, { error: `try /healthz or /readyz${o.metrics === undefined ? '' : ' or /metrics'}` });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

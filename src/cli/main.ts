@@ -67,6 +67,17 @@ run topic is an error (exit 2).
 Exit codes: 69 no broker reachable, 77 credentials refused or TLS failed, 2 invalid settings.
 `;
 
+/** The telemetry and logging variables (kept here, not imported: `--help` loads nothing else). */
+const TELEMETRY_HELP = `Telemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER
+  starts the OpenTelemetry SDK (spans and metrics of runs, nodes and model calls, flushed before exit) with the usual
+  OTEL_* settings: OTEL_SERVICE_NAME (default llmo-<command>), OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
+  OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_HEADERS, OTEL_LOG_LEVEL; OTEL_SDK_DISABLED=true turns it off.
+  TRACEPARENT (and TRACESTATE) make \`run\` and \`submit\` continue that trace. \`worker --health-port\` serves
+  GET /metrics (Prometheus) with or without these variables.
+Worker logs: JSON lines on stderr with trace_id/span_id; LOG_LEVEL (default info), LOG_LEVELS=component=level,...
+  (e.g. kafka=warn,worker=debug); credentials are scrubbed.
+`;
+
 /** The Kafka options of `worker` and `submit`: the same flags, parsed by the same code (kafka-config.ts). */
 function kafkaOptions(cmd: Command): Command {
   return cmd
@@ -83,6 +94,8 @@ function kafkaOptions(cmd: Command): Command {
 }
 
 const STORE = 'record runs in a run store: a file path (embedded SQLite) or postgres://... (default LLMO_STORE)';
+
+const SLO = 'SLO rules (YAML or JSON) evaluated over the runs; each alert raised or resolved is printed as one line on stderr';
 
 const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
 
@@ -104,7 +117,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('llm-orchestrator: multi-model LLM pipelines as backpressure-aware stream topologies')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
-    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n');
+    .addHelpText('after', '\nExit codes: 0 completed, 1 run failed or timed out waiting, 2 invalid usage, input, topology or settings, 69 Kafka unreachable, 77 Kafka credentials refused or TLS failed, 130 cancelled; a worker whose health stays down exits 1.\n')
+    .addHelpText('after', TELEMETRY_HELP);
 
   program.command('run')
     .description('run a topology once and show node progress as it happens')
@@ -116,6 +130,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--ops <module>', OPS)
     .option('--no-tokens', 'do not print tokens as they stream')
     .option('--store <url>', STORE)
+    .option('--slo <file>', SLO)
     .action(async (file: string, opts) => {
       const { runCommand } = await import('./commands/run.ts');
       code = await runCommand(file, opts, io);
@@ -148,12 +163,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--worker-id <id>', 'this worker\'s id in results and logs (default <hostname>-<pid>)')
     .addOption(new Option('--offset-reset <where>', 'where a group without committed offsets starts').choices(['earliest', 'latest']))
     .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
-    .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report) and GET /readyz on this port', port)
+    .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report), GET /readyz and GET /metrics (Prometheus) on this port', port)
     .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never; default 60 s: two broker restarts in a row can keep a consumer group down 25-30 s before it rejoins on its own)', nonNegativeInt, 60_000)
     .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
     .option('--loop', "run a feedback loop: the topology's experiment assigns variants, the policies topic applies (all of it before the first request, then live), feedback steers bandits and detects regressions, evaluation requests and experience records are published (without it, the topology runs as written)")
     .option('--sample-rate <r>', 'with --loop: share of runs sent for evaluation, 0..1 (default 1; a policy\'s evaluation.sampleRate wins)', rate)
     .option('--seed <n>', 'with --loop: seed of the bandits and the evaluation sampling (default 1)', nonNegativeInt)
+    .option('--slo <file>', SLO)
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');
@@ -178,6 +194,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--limit <n>', 'claim at most this many runs (default 1000)', positiveInt)
     .option('--json', 'print one JSON line per run')
     .option('--ops <module>', OPS)
+    .option('--slo <file>', SLO)
     .action(async (files: string[], opts) => {
       const { recoverCommand } = await import('./commands/recover.ts');
       code = await recoverCommand(files, opts, io);
@@ -275,7 +292,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('-g, --group <name>', 'consumer group (default <prefix>-evaluators.<judge name>: evaluators of one judge share the work)')
     .option('-n, --max-in-flight <n>', 'judge runs at once (default 4)', positiveInt)
     .option('-c, --count <n>', 'stop after publishing this many verdicts', positiveInt)
-    .option('--ops <module>', OPS))
+    .option('--ops <module>', OPS)
+    .option('--slo <file>', SLO))
     .action(async (opts) => {
       const { evaluateCommand } = await import('./commands/evaluate.ts');
       code = await evaluateCommand(opts, io);

@@ -29,6 +29,9 @@ import { fail, reportIssues, type Io } from '../io.ts';
 import type { KafkaFlags } from '../kafka-config.ts';
 import type { OpenedKafka } from '../kafka.ts';
 import { loadForCli } from '../load.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
+import { loadSlo, printAlerts } from '../slo.ts';
 
 /**
  * Options of `llmo evaluate`, as commander parses them.
@@ -50,6 +53,8 @@ export interface EvaluateCommandOptions extends KafkaFlags {
   /** Stop after this many verdicts published. Default: run until stopped. */
   readonly count?: number | undefined;
   readonly ops?: string | undefined;
+  /** `--slo <file>`: SLO rules (YAML or JSON) over the judge runs; alerts are printed on stderr. */
+  readonly slo?: string | undefined;
 }
 
 /**
@@ -154,11 +159,16 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
   const judge = loaded.topology;
   const metric = opts.metric ?? 'quality';
   if (metric.trim() === '') return fail(io, '--metric: must not be empty');
+  const slo = await loadSlo(opts.slo);
+  if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
   const c = await connectKafka(opts, io, 'llmo-evaluate', open);
   if (!c.ok) return c.code;
   const { transport, where, prefix } = c;
   const env = io.env ?? process.env;
+  const otel = await startCliTelemetry({ command: 'evaluate', env, report: lineReport(io.err), ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
+  const alerts = printAlerts(otel.alerts$, io.err);
   const engine = createEngine({ models: modelsFromEnv(env).models, ...loaded.engineOptions });
+  const observed = otel.telemetry.attach(engine);
   const group = opts.group ?? `${prefix}-evaluators.${judge.name}`;
   const counts = { judged: 0, skipped: 0, refused: 0 };
   let finished!: () => void;
@@ -198,7 +208,10 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     stop?.removeEventListener('abort', done);
     events.unsubscribe();
     await engine.shutdown();
+    observed.unsubscribe();
+    alerts.unsubscribe();
     await transport.close().catch(() => undefined);
+    await otel.shutdown();
   }
   io.err.write(`judged ${counts.judged}, skipped ${counts.skipped} (runs that did not complete), dead-lettered ${counts.refused}\n`);
   return code;

@@ -1,11 +1,13 @@
 /**
  * `llmo recover --store <url> <topology-file...>`: finishes the runs a killed process
- * left in the store (the topologies given are the ones it can resume), then exits.
+ * left in the store (the topologies given are the ones it can resume), then exits. The resumed
+ * runs continue their recorded traces when the `OTEL_*` variables set up an SDK.
  * @module
  */
 import { lastValueFrom, tap } from 'rxjs';
 import { EXIT } from '../exit.ts';
-import { fail, type Io } from '../io.ts';
+import { fail, reportIssues, type Io } from '../io.ts';
+import { loadSlo } from '../slo.ts';
 import { openDurableEngine } from '../durable-engine.ts';
 import { storeUrl } from '../store-flag.ts';
 
@@ -22,6 +24,8 @@ export interface RecoverCommandOptions {
   readonly ops?: string | undefined;
   readonly limit?: number | undefined;
   readonly json?: boolean | undefined;
+  /** `--slo <file>`: SLO rules (YAML or JSON) over the recovered runs; alerts are printed on stderr. */
+  readonly slo?: string | undefined;
 }
 
 /**
@@ -37,7 +41,9 @@ export interface RecoverCommandOptions {
 export async function recoverCommand(files: readonly string[], opts: RecoverCommandOptions, io: Io): Promise<number> {
   const url = storeUrl(opts.store, io);
   if (url === undefined) return fail(io, 'recover needs --store <url> (or LLMO_STORE)');
-  const opened = await openDurableEngine(files, url, opts.ops, io);
+  const slo = await loadSlo(opts.slo);
+  if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
+  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'recover', slo: slo.rules });
   if (!opened.ok) return opened.code;
   const { engine, store } = opened;
   let bad = 0;

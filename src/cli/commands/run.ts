@@ -14,6 +14,10 @@ import { modelsFromEnv } from '../env.ts';
 import { printProgress } from '../progress.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
+import { traceContextOf } from '../../runtime/trace-context.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
+import { loadSlo, printAlerts } from '../slo.ts';
 
 /**
  * Options of `llmo run`, as commander parses them.
@@ -32,10 +36,13 @@ export interface RunCommandOptions {
   readonly tokens: boolean;
   /** Records the run in this store (`--store`, or `LLMO_STORE`): `llmo recover` finishes it if this process dies. */
   readonly store?: string | undefined;
+  /** `--slo <file>`: SLO rules (YAML or JSON) evaluated over the run; alerts are printed on stderr. */
+  readonly slo?: string | undefined;
 }
 
 /**
- * Runs `file` once; resolves with the exit code.
+ * Runs `file` once; resolves with the exit code. The run is traced and measured when the `OTEL_*`
+ * variables set up an SDK (see otel.ts); a `TRACEPARENT` variable makes its trace a child of that span.
  *
  * @example
  * ```ts
@@ -52,7 +59,10 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
   const checked = t.input?.safeParse(input.value);
   if (checked !== undefined && !checked.success) return reportIssues(io, `--input for topology '${t.name}'`, toIssues(checked.error.issues, ['input']));
 
-  const env = modelsFromEnv(io.env ?? process.env);
+  const vars = io.env ?? process.env;
+  const slo = await loadSlo(opts.slo);
+  if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
+  const env = modelsFromEnv(vars);
   const url = storeUrl(opts.store, io);
   let store: RunStore | undefined;
   if (url !== undefined) {
@@ -60,10 +70,16 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     if (!opened.ok) return opened.code;
     store = opened.store;
   }
+  const otel = await startCliTelemetry({ command: 'run', env: vars, report: lineReport(io.err), ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
+  const alerts = printAlerts(otel.alerts$, io.err);
   const engine = createEngine({ models: env.models, ...loaded.engineOptions, ...(store === undefined ? {} : { store }) });
+  const observed = otel.telemetry.attach(engine);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
+  const onSigterm = (): void => controller.abort(new Error('terminated (SIGTERM)'));
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
+  const traceContext = traceContextOf({ traceparent: vars['TRACEPARENT'], tracestate: vars['TRACESTATE'] });
   const runId = `cli-${Date.now().toString(36)}${store === undefined ? '' : `-${Math.random().toString(36).slice(2, 8)}`}`;
   if (store !== undefined && !opts.json) io.err.write(`  recording run ${runId} in ${store.location}\n`);
   if (!opts.json) {
@@ -78,6 +94,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     result = await engine.run(t, input.value, {
       signal: controller.signal, priority: opts.priority, runId,
       ...(opts.deadline === undefined ? {} : { deadlineMs: opts.deadline }),
+      ...(traceContext === undefined ? {} : { traceContext }),
     });
   } catch (e) {
     // compile errors (e.g. a pool the engine options do not define) are the topology's
@@ -86,8 +103,13 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
   } finally {
     progress?.unsubscribe();
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onSigterm);
     await engine.shutdown({ mode: 'cancel' });
+    observed.unsubscribe();
+    alerts.unsubscribe();
     await store?.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store?.location}: ${(e as Error).message}\n`));
+    // after the engine: its last spans and metrics are in, then flushed to the exporters
+    await otel.shutdown();
   }
   if (opts.json) {
     io.out.write(`${JSON.stringify(result, null, 2)}\n`);

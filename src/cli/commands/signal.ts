@@ -70,7 +70,7 @@ export async function signalCommand(
   const url = storeUrl(opts.store, io);
   if (url === undefined) return fail(io, 'signal needs --store <url> (or LLMO_STORE) to resume the run here, or --brokers <list> to send a signal message to the workers');
   if (files.length === 0) return fail(io, 'signal needs the topology file(s) the run was recorded under');
-  const opened = await openDurableEngine(files, url, opts.ops, io);
+  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'signal' });
   if (!opened.ok) return opened.code;
   const { engine } = opened;
   try {

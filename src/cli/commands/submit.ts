@@ -5,8 +5,19 @@
  * broker it cannot reach in one line (exit 69; refused credentials 77). Its Kafka
  * settings are resolved exactly as the worker's (flags, `--kafka-config`,
  * `KAFKA_*`), so both create the topics alike.
+ *
+ * Each request is a `submit <topology>` producer span (exported when the `OTEL_*` variables set up
+ * an SDK; a child of `TRACEPARENT` when that is set) whose W3C context travels with the request, so
+ * the workers' run spans continue its trace.
  * @module
  */
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
+import {
+  ATTR_MESSAGING_DESTINATION_NAME, ATTR_MESSAGING_OPERATION_TYPE, ATTR_MESSAGING_SYSTEM, MESSAGING_OPERATION_TYPE_VALUE_SEND, MESSAGING_SYSTEM_VALUE_KAFKA,
+} from '@opentelemetry/semantic-conventions/incubating';
+import { INSTRUMENTATION_SCOPE } from '../../observability/telemetry.ts';
+import { contextOfTrace, traceContextOfSpan } from '../../observability/w3c.ts';
+import { traceContextOf } from '../../runtime/trace-context.ts';
 import { createClient } from '../../worker/client.ts';
 import type { RunResultMessage } from '../../transports/messages.ts';
 import { EXIT } from '../exit.ts';
@@ -15,6 +26,8 @@ import { readInput } from '../input.ts';
 import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { lineReport } from '../otel-report.ts';
 
 /**
  * Options of `llmo submit`, as commander parses them.
@@ -67,16 +80,49 @@ export async function submitCommand(name: string, opts: SubmitCommandOptions, io
     return fail(io, problem.message, problem.code);
   }
 
+  const env = io.env ?? process.env;
+  const otel = await startCliTelemetry({ command: 'submit', env, report: lineReport(io.err), exitOnSignal: true });
+  const tracer = trace.getTracer(INSTRUMENTATION_SCOPE);
+  const given = traceContextOf({ traceparent: env['TRACEPARENT'], tracestate: env['TRACESTATE'] });
+  const parent = (given === undefined ? undefined : contextOfTrace(given)) ?? context.active();
+  const spans = new Set<Span>();
+  /** Ends a span still open (a timed-out one is ended once, by the timeout). */
+  const finish = (span: Span, error?: string, attributes?: Record<string, string>): void => {
+    if (!spans.delete(span)) return;
+    if (attributes !== undefined) span.setAttributes(attributes);
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end();
+  };
+  const submitOne = async (): Promise<RunResultMessage> => {
+    const span = tracer.startSpan(`submit ${name}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA, [ATTR_MESSAGING_DESTINATION_NAME]: transport.topics.request,
+        [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND, 'llmo.topology': name,
+      },
+    }, parent);
+    spans.add(span);
+    const traceContext = traceContextOfSpan(span.spanContext());
+    try {
+      const r = await client.submit(name, input.value, traceContext === undefined ? {} : { traceContext });
+      finish(span, r.status === 'completed' ? undefined : r.error ?? r.status, { 'llmo.run_id': r.runId, 'llmo.request_id': r.requestId, 'llmo.status': r.status });
+      return r;
+    } catch (e) {
+      finish(span, (e as Error).message);
+      throw e;
+    }
+  };
   const client = createClient(transport);
   io.err.write(`submitted ${opts.count} request(s) for '${name}' to ${transport.topics.request}; waiting for ${opts.count} result(s) from the worker group on topic ${transport.topics.result} (up to ${opts.timeout} ms) ...\n`);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), opts.timeout); });
   const arrived: RunResultMessage[] = [];
-  const submits = Array.from({ length: opts.count }, () => client.submit(name, input.value).then((r) => { arrived.push(r); io.out.write(line(r)); return r; }));
+  const submits = Array.from({ length: opts.count }, () => submitOne().then((r) => { arrived.push(r); io.out.write(line(r)); return r; }));
   let code: number;
   try {
     const outcome = await Promise.race([Promise.all(submits), timedOut]);
     if (outcome === 'timeout') {
+      for (const span of [...spans]) finish(span, `no result within ${opts.timeout} ms`);
       const missing = opts.count - arrived.length;
       code = fail(io, `timed out after ${opts.timeout} ms: ${missing} of ${opts.count} result(s) missing (is a worker serving '${name}' on ${transport.topics.request}? start one with: llmo worker <topology> --brokers ${where})`, EXIT.runFailed);
     } else {
@@ -89,6 +135,7 @@ export async function submitCommand(name: string, opts: SubmitCommandOptions, io
     clearTimeout(timer);
     await client.close();
     await transport.close().catch(() => undefined);
+    await otel.shutdown();
   }
   return code;
 }

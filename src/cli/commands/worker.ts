@@ -13,9 +13,14 @@
  * message reaches the loop, and evaluation requests (`--sample-rate` of the runs)
  * and experience records are published. The loop is explicit, never implied by
  * the topology: without `--loop` a topology runs as written (no variants, no policies).
+ *
+ * Observability: the engine's runs, nodes and model calls are traced and measured (telemetry from
+ * src/observability; exported as the `OTEL_*` variables say, see otel.ts), request traces continue
+ * across workers, `/metrics` on the health port is the Prometheus scrape, logs are pino JSON lines
+ * with trace ids, per-component levels (`LOG_LEVEL`, `LOG_LEVELS`) and no secrets (logging.ts), and
+ * `--slo` alerts are log lines.
  * @module
  */
-import { pino } from 'pino';
 import { createLoop } from '../../loops/loop.ts';
 import { createEngine } from '../../runtime/engine.ts';
 import { redactKafkaOptions } from '../../transports/kafka/security.ts';
@@ -30,6 +35,10 @@ import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
+import { createCliLogger, parseLogLevels } from '../logging.ts';
+import { startCliTelemetry } from '../otel.ts';
+import { formatAlert } from '../../observability/alerts-format.ts';
+import { loadSlo, printAlerts } from '../slo.ts';
 
 /**
  * Options of `llmo worker`, as commander parses them.
@@ -63,6 +72,8 @@ export interface WorkerCommandOptions extends KafkaFlags {
   readonly sampleRate?: number | undefined;
   /** `--seed`: seed of the loop's bandits and sampling (default 1). */
   readonly seed?: number | undefined;
+  /** `--slo <file>`: SLO rules (YAML or JSON); each alert is a log line. */
+  readonly slo?: string | undefined;
 }
 
 /**
@@ -77,6 +88,10 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   const loaded = await loadForCli(file, opts.ops);
   if (!loaded.ok) return reportIssues(io, file, loaded.issues);
   const env = io.env ?? process.env;
+  const levels = parseLogLevels(env);
+  if (!levels.ok) return reportIssues(io, 'the LOG_LEVEL and LOG_LEVELS variables', levels.issues);
+  const slo = await loadSlo(opts.slo);
+  if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
   const resolved = await resolveKafka(opts, env, { clientId: 'llmo-worker' });
   if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
   const { options: kafka, where } = resolved.value;
@@ -89,7 +104,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   await probe.transport.close().catch(() => undefined);
   if (problem !== undefined) return fail(io, problem.message, problem.code);
 
-  const logger = pino({ level: env['LOG_LEVEL'] ?? 'info' }, process.stderr);
+  // JSON lines on io.err (stderr, or a test's capture)
+  const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka.sasl === undefined ? [] : [kafka.sasl.password] });
   logger.debug({ kafka: redactKafkaOptions(kafka) }, 'kafka settings');
   const url = storeUrl(opts.store, io);
   let store: RunStore | undefined;
@@ -103,15 +119,35 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
     ...(opts.sampleRate === undefined ? {} : { evaluation: { sampleRate: opts.sampleRate } }),
   }) : undefined;
+  const otelLog = logger.child({ component: 'otel' });
+  const otel = await startCliTelemetry({
+    command: 'worker', env, report: (level, message) => otelLog[level](message),
+    prometheus: opts.healthPort !== undefined, ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
+  });
+  const alertLog = logger.child({ component: 'alerts' });
+  const alerts = printAlerts(otel.alerts$, (a) => {
+    if (a.state === 'firing') alertLog.warn({ alert: a }, `alert ${formatAlert(a)}`);
+    else alertLog.info({ alert: a }, `alert ${formatAlert(a)}`);
+  });
   const engine = createEngine({
     models: modelsFromEnv(env).models, logger, ...loaded.engineOptions,
     ...(store === undefined ? {} : { store, topologies: [loaded.topology] }), ...(loop === undefined ? {} : { loop }),
   });
+  const observed = otel.telemetry.attach(engine);
+  const closeOtel = async (): Promise<void> => {
+    observed.unsubscribe();
+    alerts.unsubscribe();
+    await otel.shutdown();
+  };
   const opened = openKafka({ ...kafka, logger });
-  if (!opened.ok) return reportIssues(io, 'the Kafka settings', opened.issues);
+  if (!opened.ok) {
+    await engine.shutdown();
+    await closeOtel();
+    return reportIssues(io, 'the Kafka settings', opened.issues);
+  }
   const transport = opened.transport;
   const worker = createWorker({
-    engine, transport, topologies: [loaded.topology], maxInFlight: opts.maxInFlight, logger,
+    engine, transport, topologies: [loaded.topology], maxInFlight: opts.maxInFlight, logger, telemetry: otel.telemetry,
     ...(opts.group === undefined ? {} : { group: opts.group }),
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.tokens === false ? { publish: false } : {}),
@@ -122,10 +158,11 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   let health: HealthServer | undefined;
   if (opts.healthPort !== undefined) {
     try {
-      health = await startHealthServer({ port: opts.healthPort, health: worker.health, ready: () => serving });
+      health = await startHealthServer({ port: opts.healthPort, health: worker.health, ready: () => serving, metrics: otel.metricsHandler });
     } catch (e) {
       await transport.close().catch(() => undefined);
       await engine.shutdown();
+      await closeOtel();
       return fail(io, `--health-port ${opts.healthPort}: ${(e as Error).message}`);
     }
   }
@@ -176,6 +213,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     await engine.shutdown();
     await transport.close().catch(() => undefined);
     await store?.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the run store failed'));
+    // after the engine and the worker: the last spans and metrics are in, then flushed
+    await closeOtel();
   }
   io.err.write(`stopped after ${worker.handled} requests\n`);
   return down === undefined ? EXIT.ok : EXIT.runFailed;
