@@ -284,12 +284,19 @@ describe('Anthropic provider: failures become ProviderErrors', () => {
 });
 
 describe('Anthropic provider: cancellation aborts the HTTP request', () => {
+  it('reports the model and message id that message_start names, once, before the usage snapshot', async () => {
+    server.enqueue(sseScript(anthropicEvents({ id: 'msg_01XFDUDYJgAACzvnptvVoYEL', model: 'claude-sonnet-4-5-20250929', blocks: [{ type: 'text', deltas: ['a'] }] })));
+    const got = await lastValueFrom(provider().stream(REQ).pipe(toArray()));
+    expect(got.filter((e) => e.type === 'model')).toEqual([{ type: 'model', model: 'claude-sonnet-4-5-20250929', id: 'msg_01XFDUDYJgAACzvnptvVoYEL' }]);
+    expect(got.map((e) => e.type).slice(0, 3)).toEqual(['response', 'model', 'usage']);
+  });
+
   it('unsubscribing mid-stream aborts the request', async () => {
     const g = createGate();
     const ev = anthropicEvents({ blocks: [{ type: 'text', deltas: ['a', 'b'] }] });
     server.enqueue(sseScript([...ev.slice(0, 4), gate(g), ...ev.slice(4)]));
-    const got = await lastValueFrom(provider().stream(REQ).pipe(take(3), toArray())); // response, usage, text 'a'
-    expect(got.map((e) => e.type)).toEqual(['response', 'usage', 'text']);
+    const got = await lastValueFrom(provider().stream(REQ).pipe(take(4), toArray())); // response, model, usage, text 'a'
+    expect(got.map((e) => e.type)).toEqual(['response', 'model', 'usage', 'text']);
     const r = await server.request(0);
     expect(await r.closed).toEqual({ clientAborted: true });
     g.release();

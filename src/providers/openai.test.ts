@@ -397,12 +397,18 @@ describe('OpenAI provider: failures become ProviderErrors', () => {
 });
 
 describe('OpenAI provider: cancellation aborts the HTTP request', () => {
+  it('reports the model and completion id the first chunk names, once', async () => {
+    server.enqueue(sseScript(openaiEvents({ id: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG', model: 'gpt-4o-mini-2024-07-18', text: ['a', 'b'] })));
+    const got = await lastValueFrom(provider().stream(REQ).pipe(toArray()));
+    expect(got.filter((e) => e.type === 'model')).toEqual([{ type: 'model', model: 'gpt-4o-mini-2024-07-18', id: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG' }]);
+  });
+
   it('unsubscribing mid-stream aborts the request (the server sees the client close)', async () => {
     const g = createGate();
     const ev = openaiEvents({ text: ['a', 'b', 'c'] });
     server.enqueue(sseScript([...ev.slice(0, 2), gate(g), ...ev.slice(2)]));
-    const first = await lastValueFrom(provider().stream(REQ).pipe(take(2), toArray())); // response + 'a', then unsubscribe
-    expect(first.map((e) => e.type)).toEqual(['response', 'text']);
+    const first = await lastValueFrom(provider().stream(REQ).pipe(take(3), toArray())); // response, model + 'a', then unsubscribe
+    expect(first.map((e) => e.type)).toEqual(['response', 'model', 'text']);
     const r = await server.request(0);
     expect(await r.closed).toEqual({ clientAborted: true });
     expect(r.responseEnded).toBe(false);
