@@ -13,6 +13,7 @@ import { topologyVersion } from '../../src/runtime/version.ts';
 import { createLoop } from '../../src/loops/index.ts';
 import type { Workload } from '../lib/types.ts';
 import { median } from '../lib/stats.ts';
+import { cpuPerRun, cpuUs } from '../lib/cpu.ts';
 
 /** Sum questions, so the simulated answer is short and the same work on both engines. */
 const QUESTIONS = Array.from({ length: 64 }, (_, i) => `What is ${i * 7} + ${i * 13}?`);
@@ -25,19 +26,6 @@ function qa(): AnyTopology {
   })
     .llm('answer', { model: 'sim:fast', prompt: ({ input }) => input.question, maxTokens: 16 })
     .build({ output: 'answer' });
-}
-
-/** CPU time of this process so far (user + system), µs: unlike wall time, not inflated while other processes hold the cores. */
-function cpuUs(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
-/** CPU µs per run over `n` sequential awaited runs. */
-async function perRun(run: (i: number) => Promise<void>, n: number): Promise<number> {
-  const c0 = cpuUs();
-  for (let i = 0; i < n; i++) await run(i);
-  return (cpuUs() - c0) / n;
 }
 
 export const workload: Workload = {
@@ -82,11 +70,11 @@ export const workload: Workload = {
     const block = 2_000;
     const blocks = ctx.mode === 'quick' ? 5 : 15;
     const times = new Map<string, number[]>(variants.map(([k]) => [k, []]));
-    for (const [, f] of variants) await perRun(f, block);
+    for (const [, f] of variants) await cpuPerRun(f, block);
     for (let b = 0; b < blocks; b++) {
       for (let j = 0; j < variants.length; j++) {
         const [k, f] = variants[(b + j) % variants.length]!;
-        times.get(k)!.push(await perRun(f, block));
+        times.get(k)!.push(await cpuPerRun(f, block));
       }
     }
     const plain = times.get('plain')!;

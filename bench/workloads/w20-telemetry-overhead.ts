@@ -15,6 +15,7 @@ import { createEngine, topology, type AnyTopology } from '../../src/index.ts';
 import { createTelemetry } from '../../src/observability/index.ts';
 import type { Workload } from '../lib/types.ts';
 import { median } from '../lib/stats.ts';
+import { cpuPerRun, cpuUs } from '../lib/cpu.ts';
 
 function pipeline(): AnyTopology {
   return topology('w20', { input: z.object({ q: z.string() }), maxInFlight: 1024 })
@@ -25,18 +26,6 @@ function pipeline(): AnyTopology {
     .llm('answer', { after: ['d'], model: 'sim:fast', prompt: ({ deps }) => `What is ${deps.d} + 1?`, maxTokens: 16 })
     .map('out', { after: ['answer'], run: ({ deps }) => deps.answer.text })
     .build({ output: 'out' });
-}
-
-/** CPU time of this process so far (user + system), µs. */
-function cpuUs(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
-async function perRun(run: (i: number) => Promise<void>, n: number): Promise<number> {
-  const c0 = cpuUs();
-  for (let i = 0; i < n; i++) await run(i);
-  return (cpuUs() - c0) / n;
 }
 
 export const workload: Workload = {
@@ -82,7 +71,7 @@ export const workload: Workload = {
     const block = 1_000;
     const blocks = ctx.mode === 'quick' ? 5 : 15;
     const times = new Map<string, number[]>(variants.map(([k]) => [k, []]));
-    for (const [, f] of variants) await perRun(f, block);
+    for (const [, f] of variants) await cpuPerRun(f, block);
     await processor.forceFlush();
     const perRunSpans = spans.getFinishedSpans().length / block;
     if (perRunSpans !== 8) throw new Error(`expected 8 spans per run, got ${perRunSpans}`);
@@ -90,7 +79,7 @@ export const workload: Workload = {
     for (let b = 0; b < blocks; b++) {
       for (let j = 0; j < variants.length; j++) {
         const [k, f] = variants[(b + j) % variants.length]!;
-        times.get(k)!.push(await perRun(f, block));
+        times.get(k)!.push(await cpuPerRun(f, block));
       }
       await processor.forceFlush();
       spans.reset();
