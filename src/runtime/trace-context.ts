@@ -4,7 +4,7 @@
  * interprets it; telemetry (`llm-orchestrator/otel`) makes the run's span a child of it.
  * @module
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `version-traceid-parentid-flags`, lower-case hex; version `ff` and all-zero ids are invalid (W3C Trace Context). */
 const TRACEPARENT = /^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
