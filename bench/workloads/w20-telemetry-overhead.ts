@@ -9,7 +9,7 @@
  */
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { context, trace } from '@opentelemetry/api';
+import { context, createNoopMeter, trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import { createEngine, topology, type AnyTopology } from '../../src/index.ts';
 import { createTelemetry } from '../../src/observability/index.ts';
@@ -31,7 +31,7 @@ function pipeline(): AnyTopology {
 export const workload: Workload = {
   id: 'w20',
   title: 'Telemetry overhead: traces (GenAI spans) and metrics on, off, vs no subscriber',
-  description: 'Six nodes (five trivial maps and one llm node on `sim:fast`, no delay, 16 tokens) run one at a time on four engines in one process: `quiet` (no subscriber on `engine.events$`), `off` (`createTelemetry()` attached with no OpenTelemetry SDK registered: it subscribes nothing), `subscribed` (one no-op subscriber: every event is built), and `on` (`createTelemetry({ tracer, meter })` with a real `BasicTracerProvider` + `BatchSpanProcessor` (the SDK\'s default processor) into an `InMemorySpanExporter`, flushed and emptied after each block, and a real `MeterProvider` with a reader): 8 spans per run (run, six nodes, one `chat` client span with gen_ai.* attributes) and the GenAI and run/node metrics. CPU time of the process per run (`process.cpuUsage()`), alternating blocks of 1,000 runs, median over 15 blocks (quick: 5). `on_ratio` = on ÷ quiet, `off_ratio` = off ÷ quiet. `sdk_floor_us`: the same 8 spans and 18 metric records made straight through the same providers with no engine (what any OpenTelemetry instrumentation of such a run pays the SDK); `ours_us` = on − quiet − that floor, what our events and sinks add on top. llm-orchestrator only.',
+  description: 'Six nodes (five trivial maps and one llm node on `sim:fast`, no delay, 16 tokens) run one at a time on four engines in one process: `quiet` (no subscriber on `engine.events$`), `off` (`createTelemetry()` attached with no OpenTelemetry SDK registered: it subscribes nothing), `subscribed` (one no-op subscriber: every event is built), and `on` (`createTelemetry({ tracer, meter })` with a real `BasicTracerProvider` + `BatchSpanProcessor` (the SDK\'s default processor) into an `InMemorySpanExporter`, flushed and emptied after each block, and a real `MeterProvider` with a reader): 8 spans per run (run, six nodes, one `chat` client span with gen_ai.* attributes) and the GenAI and run/node metrics. CPU time of the process per run (`process.cpuUsage()`), alternating blocks of 1,000 runs, median over 15 blocks (quick: 5). `on_ratio` = on ÷ quiet, `off_ratio` = off ÷ quiet. `sdk_floor_us`: the same 8 spans and 18 metric records made straight through the same providers with no engine (what any OpenTelemetry instrumentation of such a run pays the SDK); `ours_us`: a fifth engine with telemetry on against the API\'s no-op tracer and meter (every event built, every span and record made, nothing recorded), minus quiet: what we add apart from the SDK\'s own work. llm-orchestrator only.',
   metrics: [
     { name: 'quiet_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
     { name: 'off_us', unit: 'CPU µs/run', better: 'lower', ratio: false },
@@ -57,17 +57,19 @@ export const workload: Workload = {
     const tracer = new BasicTracerProvider({ spanProcessors: [processor] }).getTracer('w20');
     const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
     const meter = new MeterProvider({ readers: [reader] }).getMeter('w20');
-    const runner = (mode: 'quiet' | 'off' | 'subscribed' | 'on'): ((i: number) => Promise<void>) => {
+    const runner = (mode: 'quiet' | 'off' | 'subscribed' | 'nosdk' | 'on'): ((i: number) => Promise<void>) => {
       const engine = createEngine();
       if (mode === 'off') createTelemetry().attach(engine);
       if (mode === 'subscribed') engine.events$.subscribe(() => undefined);
       if (mode === 'on') createTelemetry({ tracer, meter }).attach(engine);
+      // our part alone: every sink runs (spans and records built, attributes and all) against the API's no-op tracer and meter
+      if (mode === 'nosdk') createTelemetry({ tracer: trace.getTracer('w20-noop'), meter: createNoopMeter() }).attach(engine);
       return async (i) => {
         const r = await engine.run(t, { q: `q${i & 63}` });
         if (r.status !== 'completed') throw new Error(`run ${r.status}: ${r.error?.message}`);
       };
     };
-    const variants: readonly [string, (i: number) => Promise<void>][] = [['quiet', runner('quiet')], ['off', runner('off')], ['subscribed', runner('subscribed')], ['on', runner('on')]];
+    const variants: readonly [string, (i: number) => Promise<void>][] = [['quiet', runner('quiet')], ['off', runner('off')], ['subscribed', runner('subscribed')], ['nosdk', runner('nosdk')], ['on', runner('on')]];
     const block = 1_000;
     const blocks = ctx.mode === 'quick' ? 5 : 15;
     const times = new Map<string, number[]>(variants.map(([k]) => [k, []]));
@@ -118,6 +120,6 @@ export const workload: Workload = {
     const off = median(times.get('off')!.map((x, k) => x / times.get('quiet')![k]!));
     const on = median(times.get('on')!.map((x, k) => x / times.get('quiet')![k]!));
     ctx.log(`${quiet.toFixed(1)} µs/run quiet, ${m('off').toFixed(1)} off, ${m('subscribed').toFixed(1)} subscribed, ${m('on').toFixed(1)} on (the SDK's own floor for those spans and records: ${floor.toFixed(1)}): on ${on.toFixed(2)}×, off ${off.toFixed(3)}×`);
-    return { quiet_us: quiet, off_us: m('off'), subscribed_us: m('subscribed'), on_us: m('on'), sdk_floor_us: floor, ours_us: m('on') - quiet - floor, on_ratio: on, off_ratio: off };
+    return { quiet_us: quiet, off_us: m('off'), subscribed_us: m('subscribed'), on_us: m('on'), sdk_floor_us: floor, ours_us: m('nosdk') - quiet, on_ratio: on, off_ratio: off };
   },
 };
