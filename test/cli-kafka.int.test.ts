@@ -2,7 +2,7 @@
 // health over real HTTP (200 while serving, 503 once it is down), an unreachable broker exits 69 (not the usage
 // code), a bad --kafka-config field is named, and topics are created with their settings and existing ones checked.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closedPort } from './support/helpers.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -26,13 +26,6 @@ function capture(env?: NodeJS.ProcessEnv) {
   return { io: { out: sink((s) => { out += s; }), err: sink((s) => { err += s; }), color: false, ...(env === undefined ? {} : { env }) }, out: () => out, err: () => err };
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const get = async (port: number, p: string): Promise<{ status: number; body: Record<string, unknown> }> => {
   const r = await fetch(`http://127.0.0.1:${port}${p}`);

@@ -6,6 +6,7 @@
  * Nothing here waits on wall-clock time: asynchrony is driven by deferreds and
  * by draining the microtask queue.
  */
+import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
 import { EMPTY, lastValueFrom, NEVER, take, toArray, type Observable } from 'rxjs';
 import { createEngine, isNodeError, isValidationError, type AnyTopology, type Engine, type RunEvent, type RunResult } from '../../src/index.ts';
@@ -245,4 +246,20 @@ export function issuePaths(f: () => unknown): string[] {
     throw e;
   }
   throw new Error('expected a ValidationError');
+}
+
+/**
+ * A port on 127.0.0.1 that nothing listens on (connections are refused).
+ *
+ * @example
+ * ```ts
+ * const port = await closedPort(); // OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${port}
+ * ```
+ */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
