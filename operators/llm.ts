@@ -6,13 +6,15 @@
  * engine, not to this operator.
  * @module
  */
-import { takeWhile } from 'rxjs';
+import { takeWhile, type Subscription } from 'rxjs';
 import * as z from 'zod';
-import { isStoppedError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, TimeoutError, ValidationError } from '../src/errors.ts';
+import { isStoppedError, isPolicyError, isProviderError, isCircuitOpenError, isRetriesExhaustedError, serializeError, PolicyError, TimeoutError, ValidationError, type OrchestratorError } from '../src/errors.ts';
 import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
 import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/errors.ts';
 import type { ExecServices, ModelCall, NodeContext, NodeDef } from '../src/definition/types.ts';
+import type { CallWatch } from '../src/definition/guard.ts';
+import { askGuards } from './internal/guarded.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
 import type { Reservation } from '../src/providers/ratelimit.ts';
 import { countMessageTokens } from '../src/providers/tokens.ts';
@@ -121,9 +123,21 @@ function stoppedEarly<T>(m: ResolvedModel): LlmOutput<T> {
 function call<T>(
   m: ResolvedModel, req: CompletionRequest, ctx: NodeContext, services: ExecServices,
   reservation: Reservation | undefined, schema: z.ZodType<T> | undefined,
-  timeouts: CallTimeouts | undefined, progress: { tokens: number }, attempt: number,
+  timeouts: CallTimeouts | undefined, progress: { tokens: number }, attempt: number, watch: CallWatch | undefined,
 ): Promise<LlmOutput<T>> {
   return new Promise((resolve, reject) => {
+    let sub: Subscription | undefined;
+    /** The guards cut the call mid-stream (a budget ran out): the error it ends with. */
+    let cut: OrchestratorError | undefined;
+    /** Output tokens streamed so far, counted only for a watch that asks. */
+    let streamedTokens = 0;
+    let promptTokens = -1;
+    let watchEnded = watch?.ended === undefined;
+    const tellWatch = (used: { readonly usage: Usage; readonly costUsd: number } | undefined): void => {
+      if (watchEnded) return;
+      watchEnded = true;
+      watch!.ended!(used);
+    };
     const startTs = Date.now();
     let firstTokenTs: number | undefined;
     let responseModel: string | undefined;
@@ -140,7 +154,7 @@ function call<T>(
       if (ms !== undefined && next !== undefined) timer = setTimeout(() => expire(`${next} timeout`, ms), ms);
     };
     const expire = (what: string, ms: number): void => {
-      sub.unsubscribe(); // aborts the HTTP request
+      sub?.unsubscribe(); // aborts the HTTP request
       clear();
       const e = new TimeoutError(`${m.ref} ${what}`, ms);
       billCut(e);
@@ -198,14 +212,41 @@ function call<T>(
     const billCut = (error: unknown): void => {
       if (!generating) {
         if (reservation !== undefined) m.limiter?.settle(reservation, reservation.tokens);
+        tellWatch(undefined);
         report(undefined, undefined, error);
         return;
       }
       const used = measure();
       const { u } = used;
-      services.account(ctx, u, services.models.cost(m.ref, u));
+      const costUsd = services.models.cost(m.ref, u);
+      services.account(ctx, u, costUsd);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      tellWatch({ usage: u, costUsd });
       report(used, undefined, error);
+    };
+    /** Ends a call the guards cut: billed as far as it streamed, failing with the guards' error and the text so far. */
+    const endCut = (): void => {
+      clear();
+      const e = cut!;
+      const err = isPolicyError(e) && e.partial === undefined
+        ? new PolicyError(e.code, e.message, { rule: e.rule, partial: text, retriable: false, ...(e.cause === undefined ? {} : { cause: e.cause }) })
+        : e;
+      billCut(err);
+      reject(err);
+    };
+    /** Asks the watch after a streamed chunk whether the call may go on. */
+    const mayGoOn = (chunk: string): boolean => {
+      streamedTokens += services.models.countTokens(chunk);
+      if (promptTokens < 0) promptTokens = countMessageTokens(req.messages, services.models.countTokens);
+      const costUsd = services.models.cost(m.ref, { inputTokens: promptTokens, outputTokens: streamedTokens, cachedTokens: 0, reasoningTokens: 0 });
+      const e = watch!.streamed!(streamedTokens, costUsd);
+      if (e === undefined) return true;
+      cut = e;
+      if (sub !== undefined && !sub.closed) {
+        sub.unsubscribe(); // aborts the HTTP request
+        endCut();
+      }
+      return false;
     };
     const end = (reason: FinishReason): void => {
       clear();
@@ -217,9 +258,16 @@ function call<T>(
       const costUsd = services.models.cost(m.ref, u);
       services.account(ctx, u, costUsd);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
+      tellWatch({ usage: u, costUsd });
       const refused = refusal !== '';
       const finish: FinishReason = refused && reason !== 'stopped' ? 'content_filter' : reason;
       report(used, finish, undefined);
+      if (watch?.output !== undefined && text !== '') {
+        const v = await watch.output(text);
+        services.decidedOutput(ctx, m.ref, v);
+        if (v.action === 'deny') throw v.error;
+        if (v.action === 'redact') text = v.text;
+      }
       if (refused && schema !== undefined) {
         throw new ValidationError('LLM_REFUSED', `${m.ref} refused to answer: ${refusal}`, [{ code: 'refused', path: ['refusal'], message: refusal }]);
       }
@@ -240,7 +288,7 @@ function call<T>(
     // to unsubscribing: takeWhile ends a synchronous stream at the next token, the listener (added after the
     // provider's own, so it sees the abort first) ends an asynchronous one.
     const signal = ctx.signal;
-    const sub = m.provider.stream(req, signal).pipe(takeWhile(() => !signal.aborted)).subscribe({
+    sub = m.provider.stream(req, signal).pipe(takeWhile(() => !signal.aborted && cut === undefined)).subscribe({
       next: (e) => {
         switch (e.type) {
           case 'text':
@@ -251,6 +299,7 @@ function call<T>(
             text += e.text;
             progress.tokens = index + 1;
             services.token(ctx, index++, e.text);
+            if (watch?.streamed !== undefined) mayGoOn(e.text);
             break;
           case 'tool_call': {
             generating = true;
@@ -286,6 +335,7 @@ function call<T>(
         }
       },
       error: (err: unknown) => {
+        if (cut !== undefined) return endCut();
         clear();
         if (isStoppedError(ctx.signal.reason)) return end('stopped');
         // a 429 (or 529) that says how long to wait pauses every run's calls to this model, not just this one
@@ -293,7 +343,7 @@ function call<T>(
         billCut(err);
         reject(err);
       },
-      complete: () => (signal.aborted ? onAborted() : end(finishReason ?? 'other')),
+      complete: () => (cut !== undefined ? endCut() : signal.aborted ? onAborted() : end(finishReason ?? 'other')),
     });
     function onAborted(): void {
       clear();
@@ -301,12 +351,13 @@ function call<T>(
       billCut(signal.reason);
       reject(signal.reason);
     }
+    const live = sub;
     const onAbort = (): void => {
-      if (sub.closed) return;
-      sub.unsubscribe();
+      if (live.closed) return;
+      live.unsubscribe();
       onAborted();
     };
-    if (!sub.closed) {
+    if (!live.closed) {
       if (signal.aborted) onAbort();
       else {
         signal.addEventListener('abort', onAbort, { once: true });
@@ -354,17 +405,21 @@ class LlmAttempt<T> extends CallHooks {
       services.restart(ctx, `restarting on ${m.ref}`);
       progress.tokens = 0;
     }
+    const attempt = ++this.calls;
+    // the guards may refuse the call, wait for a person's approval, rewrite the request or route it to another model
+    const { model, request, watch } = services.guarded ? await askGuards(m, this.req, ctx, services, attempt) : { model: m, request: this.req, watch: undefined };
     let reservation: Reservation | undefined;
-    if (m.limiter !== undefined) {
-      const estimate = countMessageTokens(this.req.messages, services.models.countTokens) + (spec.maxTokens ?? 256);
+    if (model.limiter !== undefined) {
+      const estimate = countMessageTokens(request.messages, services.models.countTokens) + (request.maxTokens ?? 256);
       try {
-        reservation = await m.limiter.acquire(estimate, ctx.signal);
+        reservation = await model.limiter.acquire(estimate, ctx.signal);
       } catch (e) {
-        if (isStoppedError(ctx.signal.reason)) return stoppedEarly<T>(m);
+        watch?.ended?.(undefined);
+        if (isStoppedError(ctx.signal.reason)) return stoppedEarly<T>(model);
         throw e;
       }
     }
-    return call(m, this.req, ctx, services, reservation, spec.schema, spec.timeouts, progress, ++this.calls);
+    return call(model, request, ctx, services, reservation, spec.schema, spec.timeouts, progress, attempt, watch);
   }
 }
 

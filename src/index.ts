@@ -22,6 +22,7 @@ export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
   InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride, ModelCall,
 } from './definition/types.ts';
+export type { Guard, GuardSubject, RunCheck, RunVerdict, CallCheck, CallEstimate, CallVerdict, CallWatch, OutputVerdict } from './definition/guard.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
@@ -33,7 +34,7 @@ export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';
 export type {
-  EngineEvent, TokenEvent, RestartEvent, ModelCallEvent, RunParkedEvent, BreakerEvent, RunEvent, RunEventType,
+  EngineEvent, TokenEvent, RestartEvent, ModelCallEvent, RunParkedEvent, BreakerEvent, PolicyDecisionEvent, RunEvent, RunEventType,
   RunStartedEvent, RunCompletedEvent, RunFailedEvent, RunCancelledEvent,
   NodeStartedEvent, NodeCompletedEvent, NodeFailedEvent, NodeSkippedEvent, NodeResumedEvent,
   NodeRetryEvent, NodeFallbackEvent, NodeCompensatedEvent, NodeCompensationFailedEvent, NodeCancelledEvent,
@@ -58,13 +59,14 @@ export { processOwner, isDeadOwner } from './runtime/durable.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,
   RetriesExhaustedError, CircuitOpenError, StoreError, isStoreError, type StoreErrorCode, WaitError, isWaitError, type WaitErrorCode,
+  PolicyError, isPolicyError, type PolicyErrorCode, type PolicyErrorOptions,
   isOrchestratorError, isValidationError, isTopologyError, isNodeError, isTimeoutError, isCancelledError, isRejectedError,
   isProviderError, isStoppedError, isRetriesExhaustedError, isCircuitOpenError,
   retriableOf, serializeError, formatIssues,
   type Issue, type SerializedError, type OrchestratorErrorOptions, type ProviderErrorDetails,
 } from './errors.ts';
 export {
-  map, route, join, tool, defineTool, fanOut, subTopology, llm, wait, type WaitSpec,
+  map, route, join, tool, defineTool, fanOut, subTopology, llm, wait, type WaitSpec, ApprovalSchema, DEFAULT_OUTPUT_ALLOWANCE,
   type LlmSpec, type LlmOutput, type LlmToolCall, type CallTimeouts,
   type MapSpec, type RouteSpec, type JoinSpec, type Tool, type ToolSpec, type FanOutSpec, type SubTopologySpec,
   type NodeOptions, type BaseSpec,

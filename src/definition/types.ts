@@ -3,6 +3,7 @@
  * and what the compiler consumes. Plain objects, no behaviour besides `execute`.
  * @module
  */
+import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict } from './guard.ts';
 import type { Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { Models } from '../providers/models.ts';
@@ -95,6 +96,15 @@ export interface ExecServices {
   readonly observed: boolean;
   /** Reports one ended model call (a `model.call` event on the bus). */
   modelCall(ctx: NodeContext, call: ModelCall): void;
+  /** Whether the engine has guards that check model calls: an operator builds a {@link CallCheck} only then. */
+  readonly guarded: boolean;
+  /**
+   * Asks the engine's guards about a model call (the engine adds the run's subject: run, topology,
+   * tenant, user, project, variant). Never throws: a failing guard is a `deny` (fail-closed).
+   */
+  checkCall(ctx: NodeContext, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict>;
+  /** Reports what a call's output check decided (a `policy.decision` event when it was not a plain allow). */
+  decidedOutput(ctx: NodeContext, model: string, verdict: OutputVerdict): void;
 }
 
 /**

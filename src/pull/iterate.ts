@@ -111,7 +111,7 @@ export function tokens(events$: Observable<EngineEvent>, runId: string, nodeId: 
 
 /** The node's last event (its output, failure, skip or cancellation), or its run's. */
 function isEnd(e: EngineEvent, nodeId: string): boolean {
-  if (e.type === 'node.token' || e.type === 'node.restart' || e.type === 'model.call' || e.type === 'run.parked' || e.type === 'breaker.state' || isLoopEvent(e)) return false;
+  if (e.type === 'node.token' || e.type === 'node.restart' || e.type === 'model.call' || e.type === 'run.parked' || e.type === 'breaker.state' || e.type === 'policy.decision' || isLoopEvent(e)) return false;
   if (e.type.startsWith('run.')) return e.type !== 'run.started';
   return 'nodeId' in e && e.nodeId === nodeId && e.type !== 'node.started' && e.type !== 'node.retry' && e.type !== 'node.fallback';
 }

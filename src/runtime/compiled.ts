@@ -15,6 +15,7 @@ import { Subject, Subscription } from 'rxjs';
 import { CancelledError } from '../errors.ts';
 import type { ExecServices, RemoteExecutor } from '../definition/types.ts';
 import { Limiter } from '../primitives/limiter.ts';
+import type { FlowWeight } from '../primitives/fair-queue.ts';
 import type { Core } from './core.ts';
 import { EV } from './events.ts';
 import { Executor, type NodeHost } from './executor.ts';
@@ -44,11 +45,11 @@ export class Compiled implements NodeHost {
   readonly #inputs: readonly Subject<Run>[];
   readonly #subscription: Subscription;
 
-  constructor(plan: Plan, core: Core, services: ExecServices, remote: RemoteExecutor | undefined, agingGrants: number) {
+  constructor(plan: Plan, core: Core, services: ExecServices, remote: RemoteExecutor | undefined, agingGrants: number, weight?: FlowWeight) {
     this.plan = plan;
     this.#core = core;
     this.#exec = new Executor(core, services, remote, this);
-    this.admission = new Limiter<Run>(plan.maxInFlight, (run) => this.begin(run), { agingGrants });
+    this.admission = new Limiter<Run>(plan.maxInFlight, (run) => this.begin(run), weight === undefined ? { agingGrants } : { agingGrants, weight });
     const inputs: Subject<Run>[] = [];
     const all = new Subscription();
     for (let i = 0; i < plan.ids.length; i++) {
@@ -56,7 +57,7 @@ export class Compiled implements NodeHost {
       inputs.push(input);
       all.add(
         input
-          .pipe(stage<Run>({ cap: plan.nodes[i]!.cap ?? Infinity, level: (run) => run.level, flow: (run) => run.tenant, work: (run, done) => this.#work(run, i, done), agingGrants }))
+          .pipe(stage<Run>({ cap: plan.nodes[i]!.cap ?? Infinity, level: (run) => run.level, flow: (run) => run.tenant, work: (run, done) => this.#work(run, i, done), agingGrants, weight }))
           .subscribe((run) => this.#settled(run, i)),
       );
     }

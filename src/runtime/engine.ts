@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReplaySubject, type Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
-import { CancelledError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
+import { CancelledError, PolicyError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
 import type { AnyTopology, InputOf, NodeOverride, OutputOf, OutputsOf, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
@@ -20,10 +20,12 @@ import { forkResume, type ForkOptions } from './fork.ts';
 import { Waits, wakeOf } from './park.ts';
 import { createRunsView, type RunsView } from './runs.ts';
 import { Signals, type SignalReceipt } from './signals.ts';
-import type { EngineEvent, RestartEvent } from './events.ts';
+import type { EngineEvent, PolicyDecisionEvent, RestartEvent } from './events.ts';
 import { exactTraceContext, type TraceContext } from './trace-context.ts';
 import { foldRun } from './fold.ts';
 import { Limits } from './limits.ts';
+import { Guards } from './guard.ts';
+import type { Guard, RunCheck, RunVerdict } from '../definition/guard.ts';
 import {
   EngineOptionsSchema, RecoverOptionsSchema, RunNodeOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
   type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
@@ -34,13 +36,17 @@ import { resultOf, type RunResult } from './result.ts';
 import { Run, type Wake } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
-import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_WAITING } from './states.ts';
+import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
+import type { Level } from '../primitives/limiter.ts';
 import type { NewRun, RunRecord, RunStore } from './store.ts';
 import { UsageBook } from './usage.ts';
 import { addTotals, zeroTotals } from './totals.ts';
 import { topologyVersion } from './version.ts';
 import type { RunDecision, RunLoop, StatRow } from './loop.ts';
 import { summaryOf } from './summary.ts';
+
+/** Run status code to the name a guard's `ended` hears. */
+const STATUS_NAMES: readonly ('completed' | 'failed' | 'cancelled' | 'waiting' | undefined)[] = [undefined, 'completed', 'failed', 'cancelled', 'waiting'];
 
 /** Stored runs `recover()` reads and relaunches at once. */
 const RELAUNCH_READS = 32;
@@ -204,6 +210,7 @@ class EngineImpl implements Engine {
   readonly #signals: Signals;
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #loop: RunLoop | undefined;
+  readonly #guards: Guards | undefined;
   readonly runs: RunsView;
 
   constructor(options: EngineOptions) {
@@ -211,7 +218,9 @@ class EngineImpl implements Engine {
     const core = new Core(log, options.runIdPrefix ?? `${randomUUID().slice(0, 8)}-`);
     this.#core = core;
     this.events$ = core.bus.asObservable();
-    this.#limits = new Limits(options.concurrency, options.pools ?? {}, options.agingGrants ?? 16);
+    const g = options.guard;
+    const guards = this.#guards = g === undefined ? undefined : new Guards(Array.isArray(g) ? g : [g as Guard], log);
+    this.#limits = new Limits(options.concurrency, options.pools ?? {}, options.agingGrants ?? 16, guards?.weighs === true ? (t) => guards.weight(t) : undefined);
     this.#maxInFlight = options.maxInFlight ?? 1024;
     this.#remote = options.remote;
     this.models = options.models ?? createModels();
@@ -223,7 +232,7 @@ class EngineImpl implements Engine {
     this.#durable = options.store === undefined ? undefined
       : new Durable({ store: options.store, owner: d.owner ?? processOwner(), leaseMs: d.leaseMs ?? 15_000, now: d.now ?? Date.now }, core, log);
     this.#waits = new Waits(core, this.#durable, log);
-    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t), this.#waits);
+    this.#services = new Services(core, this.#book, resilience, this.models, (t) => this.#compileForRuns(t), this.#waits, guards);
     this.runs = createRunsView(options.store);
     this.#signals = new Signals({
       durable: this.#durable,
@@ -277,7 +286,7 @@ class EngineImpl implements Engine {
     if (c === undefined) {
       const limits = this.#limits;
       const plan = new Plan(t, { models: this.models, limits, hasRemote: this.#remote !== undefined, defaultMaxInFlight: this.#maxInFlight });
-      c = new Compiled(plan, this.#core, this.#services, this.#remote, limits.agingGrants);
+      c = new Compiled(plan, this.#core, this.#services, this.#remote, limits.agingGrants, limits.weight);
       this.#compiled.set(t, c);
       this.#all.add(c);
     }
@@ -346,7 +355,13 @@ class EngineImpl implements Engine {
     const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
     const durable = this.#durable;
     const loop = this.#loop;
-    const deliver = durable === undefined && loop === undefined ? onEnd : (r: Run): void => {
+    const guards = this.#guards;
+    const deliver = durable === undefined && loop === undefined && guards === undefined ? onEnd : (r: Run): void => {
+      const ended = r.guardEnded;
+      if (ended !== undefined) {
+        r.guardEnded = undefined;
+        ended(STATUS_NAMES[r.status] ?? 'failed');
+      }
       durable?.ended(r);
       if (loop !== undefined && r.status !== R_WAITING) this.#tellLoop(loop, r);
       onEnd(r);
@@ -354,6 +369,7 @@ class EngineImpl implements Engine {
     const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
     if (opts?.tenant !== undefined) run.tenant = opts.tenant;
     if (opts?.user !== undefined) run.user = opts.user;
+    if (opts?.project !== undefined) run.project = opts.project;
     const traceContext = opts?.traceContext ?? recovered?.traceContext;
     if (traceContext !== undefined) run.traceContext = exactTraceContext(traceContext);
     if (recovered?.wake !== undefined) run.wake = recovered.wake;
@@ -421,9 +437,55 @@ class EngineImpl implements Engine {
         clearTimeout(timer);
       };
     }
+    if (guards?.checksRuns === true && recovered === undefined) this.#checkRun(guards, c, run, level);
+    else this.#admit(c, run, level);
+    return run;
+  }
+
+  #admit(c: Compiled, run: Run, level: Level): void {
     if (c.admission.submit(run, level, run.tenant) === 'granted') c.begin(run);
     else run.queued = true;
-    return run;
+  }
+
+  /** Asks the guards before admitting a new run: a refusal fails it (nothing ran), an allow admits it. */
+  #checkRun(guards: Guards, c: Compiled, run: Run, level: Level): void {
+    const check: { -readonly [K in keyof RunCheck]: RunCheck[K] } = { runId: run.id, topology: c.plan.name, input: run.input };
+    if (run.tenant !== undefined) check.tenant = run.tenant;
+    if (run.user !== undefined) check.user = run.user;
+    if (run.project !== undefined) check.project = run.project;
+    const variant = run.decision?.variant;
+    if (variant !== undefined) check.variant = variant;
+    const apply = (v: RunVerdict): void => {
+      this.#reportRun(run, v);
+      if (run.status !== R_RUNNING) {
+        // ended while the guards were asked (cancelled, shut down): free what they reserved
+        if (v.action === 'allow') v.ended?.(STATUS_NAMES[run.status] ?? 'cancelled');
+        return;
+      }
+      if (v.action === 'deny') {
+        this.#core.finish(run, R_FAILED, v.error);
+        return;
+      }
+      run.guardEnded = v.ended;
+      this.#admit(c, run, level);
+    };
+    const v = guards.run(check);
+    if (typeof (v as { then?: unknown }).then === 'function') {
+      (v as Promise<RunVerdict>).then(apply, (e: unknown) => apply({ action: 'deny', rule: 'guard', error: new PolicyError('POLICY_FAILED', 'the guards failed while checking a run (refused: fail-closed)', { cause: e }) }));
+    } else apply(v as RunVerdict);
+  }
+
+  /** A `policy.decision` event for a run check that was not a plain allow. */
+  #reportRun(run: Run, v: RunVerdict): void {
+    const bus = this.#core.bus;
+    if (!bus.observed || (v.action === 'allow' && v.rule === undefined)) return;
+    const e: { -readonly [K in keyof PolicyDecisionEvent]: PolicyDecisionEvent[K] } = { type: 'policy.decision', runId: run.id, topology: run.plan.name, stage: 'run', action: v.action, ts: Date.now() };
+    if (v.rule !== undefined) e.rule = v.rule;
+    if (v.action === 'deny') e.error = serializeError(v.error);
+    if (run.tenant !== undefined) e.tenant = run.tenant;
+    if (run.user !== undefined) e.user = run.user;
+    if (run.project !== undefined) e.project = run.project;
+    bus.next(e);
   }
 
   async shutdown(options: ShutdownOptions = {}): Promise<void> {

@@ -125,8 +125,46 @@ export interface ModelCallEvent extends ModelCall {
   readonly parentRunId?: string;
   /** The run's tenant (RunOptions `tenant`), for cost by tenant. */
   readonly tenant?: string;
+  /** The run's user and project (RunOptions `user`, `project`), for cost attribution. */
+  readonly user?: string;
+  readonly project?: string;
   /** The run's experiment variant (engine with a `loop`). */
   readonly variant?: string;
+}
+
+/**
+ * A guard decided something about a run, a model call or its output (`createEngine({ guard })`):
+ * every refusal, approval wait, rewrite or route, and every allow a named rule made. On the bus
+ * only: the audit log records them (`auditEvents`), telemetry counts them.
+ *
+ * @example
+ * ```ts
+ * engine.events$.subscribe((e) => { if (e.type === 'policy.decision' && e.action === 'deny') console.log(e.rule, e.error?.message); });
+ * ```
+ */
+export interface PolicyDecisionEvent {
+  readonly type: 'policy.decision';
+  readonly runId: string;
+  readonly topology: string;
+  /** What was checked: the run before admission, a model call, or a call's output. */
+  readonly stage: 'run' | 'call' | 'output';
+  readonly action: 'allow' | 'deny' | 'approval' | 'redact';
+  /** The (first) rule that decided; absent for a plain allow of guards without named rules. */
+  readonly rule?: string;
+  /** Calls and outputs: the node and the model of the chain being called. */
+  readonly nodeId?: string;
+  readonly model?: string;
+  /** A call routed to another model. */
+  readonly routedTo?: string;
+  /** The guards changed the request (redacted messages, capped max tokens). */
+  readonly requestChanged?: boolean;
+  /** Why it was refused. */
+  readonly error?: SerializedError;
+  readonly tenant?: string;
+  readonly user?: string;
+  readonly project?: string;
+  readonly ts: number;
+  readonly parentRunId?: string;
 }
 
 /**
@@ -161,7 +199,7 @@ export interface RunParkedEvent {
  * engine.events$.subscribe((e) => { if (e.type === 'node.token') process.stdout.write(e.text); });
  * ```
  */
-export type EngineEvent = RunEvent | TokenEvent | RestartEvent | ModelCallEvent | RunParkedEvent | BreakerEvent | LoopEvent;
+export type EngineEvent = RunEvent | TokenEvent | RestartEvent | ModelCallEvent | RunParkedEvent | BreakerEvent | LoopEvent | PolicyDecisionEvent;
 
 /** A model's circuit breaker changed state. */
 export interface BreakerEvent {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Limiter } from '../primitives/limiter.ts';
+import type { FlowWeight } from '../primitives/fair-queue.ts';
 import { resourceLimiter, type Acquire } from './resources.ts';
 
 /**
@@ -20,12 +21,15 @@ export class Limits {
   readonly global: Limiter<Acquire> | undefined;
   /** A waiting task passed over this many grants is served next, whatever its priority. */
   readonly agingGrants: number;
+  /** Share of each tenant among waiters of one priority (from the engine's guards), or equal shares. */
+  readonly weight: FlowWeight | undefined;
   readonly #pools = new Map<string, Limiter<Acquire>>();
 
-  constructor(concurrency: number | undefined, pools: Readonly<Record<string, number>>, agingGrants: number) {
+  constructor(concurrency: number | undefined, pools: Readonly<Record<string, number>>, agingGrants: number, weight?: FlowWeight) {
     this.agingGrants = agingGrants;
-    this.global = concurrency === undefined ? undefined : resourceLimiter(concurrency, agingGrants);
-    for (const [name, size] of Object.entries(pools)) this.#pools.set(name, resourceLimiter(size, agingGrants));
+    this.weight = weight;
+    this.global = concurrency === undefined ? undefined : resourceLimiter(concurrency, agingGrants, weight);
+    for (const [name, size] of Object.entries(pools)) this.#pools.set(name, resourceLimiter(size, agingGrants, weight));
   }
 
   /** The pool named `name`, if the engine has one. */

@@ -15,6 +15,7 @@ import { ResilienceOptionsSchema, type ResilienceOptions } from '../resilience/r
 import type { AnyTopology } from '../definition/types.ts';
 import type { RunStore } from './store.ts';
 import type { RunLoop } from './loop.ts';
+import type { Guard } from '../definition/guard.ts';
 import type { Assert, Same } from '../primitives/same-type.ts';
 import { TraceContextSchema, type TraceContext } from './trace-context.ts';
 
@@ -69,6 +70,8 @@ const isRunLoop = (v: unknown): boolean => typeof v === 'object' && v !== null
 
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
 
+const GUARD_MESSAGE = 'expected a guard (createGovernor(...), or an object with run, call or weight functions)';
+
 /**
  * Schema of {@link EngineOptions}.
  *
@@ -91,6 +94,7 @@ export const EngineOptionsSchema = z.strictObject({
   durable: DurableOptionsSchema.optional(),
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
   loop: z.custom<RunLoop>(isRunLoop, 'expected a feedback loop (createLoop(...), or an object implementing RunLoop)').optional(),
+  guard: z.union([z.custom<Guard>(isGuard, GUARD_MESSAGE), z.array(z.custom<Guard>(isGuard, GUARD_MESSAGE))]).optional(),
 });
 
 /**
@@ -140,6 +144,20 @@ export interface EngineOptions {
    * variant, policy version and model choices when it starts, and hears how it ended.
    */
   readonly loop?: RunLoop;
+  /**
+   * Guards asked before each new run is admitted and before each model call (`createGovernor` from
+   * `llm-orchestrator/governance`: policy rules, budgets, quotas; or any {@link Guard}). Several are
+   * asked in order; the first refusal wins. Without one nothing is asked.
+   */
+  readonly guard?: Guard | readonly Guard[];
+}
+
+/** A value with at least one of a guard's functions, and no non-function in their place. */
+function isGuard(v: unknown): v is Guard {
+  if (typeof v !== 'object' || v === null) return false;
+  const g = v as Record<string, unknown>;
+  const keys = ['run', 'call', 'weight'] as const;
+  return keys.some((k) => typeof g[k] === 'function') && keys.every((k) => g[k] === undefined || typeof g[k] === 'function');
 }
 
 /**
@@ -173,6 +191,7 @@ export const RunOptionsSchema = z.strictObject({
   resume: ResumeSchema.optional(),
   tenant: z.string().min(1).optional(),
   user: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
   overrides: z.record(z.string(), NodeOverrideSchema).optional(),
   traceContext: TraceContextSchema.optional(),
 });
@@ -213,6 +232,8 @@ export interface RunOptions {
   readonly tenant?: string;
   /** Who the run is for within its tenant: experiments stick to it (`stickyBy: 'user'`), and evaluations carry it. */
   readonly user?: string;
+  /** What the run's cost is attributed to within its tenant (`engine.usage({ project })`); guards match rules on it. */
+  readonly project?: string;
   /**
    * Per-node settings for this run only, by node id: an llm node's `model`, `system` or `prompt`
    * (e.g. to try another model; see `engine.fork`). An unknown node id fails the run (`OVERRIDES_INVALID`).

@@ -21,7 +21,7 @@ import type { Core } from './core.ts';
 import type { NodeCtx } from './ctx.ts';
 import type { Durable } from './durable.ts';
 import type { FoldedRun } from './fold.ts';
-import type { Run, Wake } from './run.ts';
+import { rootOf, type Run, type Wake } from './run.ts';
 import { R_CANCELLED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
 import type { RunParkedEvent } from './events.ts';
 import type { StoredEvent } from './store.ts';
@@ -224,8 +224,3 @@ function timeoutError(nodeId: string, request: WaitRequest, at: number): WaitErr
   return new WaitError('WAIT_TIMEOUT', `wait node '${nodeId}' got no signal '${request.name}' within ${request.timeoutMs ?? 0} ms (timed out at ${new Date(at).toISOString()})`);
 }
 
-function rootOf(run: Run): Run {
-  let r = run;
-  while (r.parent !== undefined) r = r.parent;
-  return r;
-}

@@ -5,6 +5,7 @@
  * @module
  */
 import { Limiter, type Level } from '../primitives/limiter.ts';
+import type { FlowWeight } from '../primitives/fair-queue.ts';
 import { R_RUNNING } from './states.ts';
 
 /**
@@ -71,8 +72,8 @@ const grantAcquire = (a: Acquire): void => a.proceed();
  * const openai = resourceLimiter(8, 16);
  * ```
  */
-export function resourceLimiter(size: number, agingGrants: number): Limiter<Acquire> {
-  return new Limiter<Acquire>(size, grantAcquire, { agingGrants });
+export function resourceLimiter(size: number, agingGrants: number, weight?: FlowWeight): Limiter<Acquire> {
+  return new Limiter<Acquire>(size, grantAcquire, weight === undefined ? { agingGrants } : { agingGrants, weight });
 }
 
 /**

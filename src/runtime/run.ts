@@ -110,6 +110,10 @@ export class Run {
   decision: RunDecision | undefined = undefined;
   /** Who the run is for (RunOptions `user`). */
   user: string | undefined = undefined;
+  /** What the run's cost is attributed to (RunOptions `project`). */
+  project: string | undefined = undefined;
+  /** The engine's guards admitted the run and want to hear when it ends (to free what it holds). */
+  guardEnded: ((status: 'completed' | 'failed' | 'cancelled' | 'waiting') => void) | undefined = undefined;
   /** The run waited for admission (its `run.started` says how long: `queuedMs`). */
   queued = false;
   /** The W3C trace context the run continues (RunOptions `traceContext`, or its recorded `run.started`). */
@@ -150,4 +154,18 @@ export class Run {
     const o = this.plan.outIdx;
     return o < 0 || this.state[o] !== DONE ? undefined : this.outputs[o];
   }
+}
+
+/**
+ * The top-level run of a (child) run.
+ *
+ * @example
+ * ```ts
+ * rootOf(child).id; // the id of the run that started the sub-topology
+ * ```
+ */
+export function rootOf(run: Run): Run {
+  let r = run;
+  while (r.parent !== undefined) r = r.parent;
+  return r;
 }

@@ -7,7 +7,8 @@
  * checked bivariantly, which lets this class implement {@link ExecServices}).
  * @module
  */
-import { CancelledError, ValidationError } from '../errors.ts';
+import { CancelledError, ValidationError, serializeError } from '../errors.ts';
+import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict } from '../definition/guard.ts';
 import type { AnyTopology, ExecServices, ModelCall, NodeNote, NodeOverride, WaitRequest } from '../definition/types.ts';
 import type { Models } from '../providers/models.ts';
 import type { Usage } from '../providers/types.ts';
@@ -17,10 +18,11 @@ import type { RetryBudget } from '../resilience/retry.ts';
 import type { Compiled } from './compiled.ts';
 import type { Core } from './core.ts';
 import type { NodeCtx } from './ctx.ts';
-import { EV, type ModelCallEvent, type RestartEvent, type TokenEvent } from './events.ts';
+import { EV, type ModelCallEvent, type PolicyDecisionEvent, type RestartEvent, type TokenEvent } from './events.ts';
+import type { Guards } from './guard.ts';
 import type { Waits } from './park.ts';
 import { acquire } from './resources.ts';
-import { Run } from './run.ts';
+import { Run, rootOf } from './run.ts';
 import { R_CANCELLED, R_COMPLETED, R_RUNNING } from './states.ts';
 import type { UsageBook } from './usage.ts';
 
@@ -43,7 +45,63 @@ export class Services implements ExecServices {
     readonly models: Models,
     private readonly compile: (t: AnyTopology) => Compiled,
     private readonly waits: Waits,
-  ) {}
+    private readonly guards: Guards | undefined,
+  ) {
+    this.guarded = guards?.checksCalls === true;
+  }
+
+  readonly guarded: boolean;
+
+  /** Asks the guards about a model call of the node's run (as its top-level run); reports what they decided. */
+  checkCall(ctx: NodeCtx, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict> {
+    const guards = this.guards;
+    if (guards === undefined) return ALLOW;
+    const run = ctx.run;
+    const top = rootOf(run);
+    const full: Writable<CallCheck> = { ...check, runId: top.id, topology: top.plan.name };
+    if (run.tenant !== undefined) full.tenant = run.tenant;
+    if (run.user !== undefined) full.user = run.user;
+    if (run.project !== undefined) full.project = run.project;
+    const variant = run.decision?.variant;
+    if (variant !== undefined) full.variant = variant;
+    const v = guards.call(full);
+    if (typeof (v as { then?: unknown }).then === 'function') return (v as Promise<CallVerdict>).then((r) => this.#reportCall(ctx, check.model, r));
+    return this.#reportCall(ctx, check.model, v as CallVerdict);
+  }
+
+  #reportCall(ctx: NodeCtx, model: string, v: CallVerdict): CallVerdict {
+    if (!this.core.bus.observed) return v;
+    if (v.action === 'allow') {
+      if (v.rule === undefined && v.request === undefined && v.model === undefined) return v;
+      const e = this.#decision(ctx, 'call', 'allow', v.rule, model);
+      if (v.model !== undefined) e.routedTo = v.model;
+      if (v.request !== undefined) e.requestChanged = true;
+      this.core.bus.next(e);
+    } else {
+      const e = this.#decision(ctx, 'call', v.action, v.rule, model);
+      if (v.action === 'deny') e.error = serializeError(v.error);
+      this.core.bus.next(e);
+    }
+    return v;
+  }
+
+  decidedOutput(ctx: NodeCtx, model: string, v: OutputVerdict): void {
+    if (v.action === 'allow' || !this.core.bus.observed) return;
+    const e = this.#decision(ctx, 'output', v.action, v.rule, model);
+    if (v.action === 'deny') e.error = serializeError(v.error);
+    this.core.bus.next(e);
+  }
+
+  #decision(ctx: NodeCtx, stage: PolicyDecisionEvent['stage'], action: PolicyDecisionEvent['action'], rule: string | undefined, model: string): Writable<PolicyDecisionEvent> {
+    const run = ctx.run;
+    const e: Writable<PolicyDecisionEvent> = { type: 'policy.decision', runId: run.id, topology: run.plan.name, stage, action, nodeId: ctx.nodeId, model, ts: Date.now() };
+    if (rule !== undefined) e.rule = rule;
+    if (run.parent !== undefined) e.parentRunId = run.parent.id;
+    if (run.tenant !== undefined) e.tenant = run.tenant;
+    if (run.user !== undefined) e.user = run.user;
+    if (run.project !== undefined) e.project = run.project;
+    return e;
+  }
 
   /** The run's override of the node (RunOptions `overrides`). */
   override(ctx: NodeCtx): NodeOverride | undefined {
@@ -86,6 +144,8 @@ export class Services implements ExecServices {
       run.parentNode = ctx.node;
       run.decision = parent.decision;
       run.tenant = parent.tenant;
+      run.user = parent.user;
+      run.project = parent.project;
       const signal = ctx.signal;
       if (signal.aborted) {
         core.finish(run, R_CANCELLED, new CancelledError('parent run ended', signal.reason));
@@ -133,6 +193,8 @@ export class Services implements ExecServices {
     const e: Writable<ModelCallEvent> = { type: 'model.call', runId: run.id, topology: run.plan.name, nodeId: ctx.nodeId, ...call };
     if (run.parent !== undefined) e.parentRunId = run.parent.id;
     if (run.tenant !== undefined) e.tenant = run.tenant;
+    if (run.user !== undefined) e.user = run.user;
+    if (run.project !== undefined) e.project = run.project;
     const variant = run.decision?.variant;
     if (variant !== undefined) e.variant = variant;
     bus.next(e);
@@ -152,3 +214,5 @@ export class Services implements ExecServices {
     this.core.record(run, note.type === 'retry' ? EV.NODE_RETRY : EV.NODE_FALLBACK, ctx.node);
   }
 }
+
+const ALLOW: CallVerdict = { action: 'allow' };

@@ -9,6 +9,7 @@
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { Limiter, type Level } from '../primitives/limiter.ts';
+import type { FlowWeight } from '../primitives/fair-queue.ts';
 
 /** Configuration of one stage. */
 export interface StageConfig<T> {
@@ -22,6 +23,8 @@ export interface StageConfig<T> {
   readonly work: (item: T, done: () => void) => void;
   /** Grants after which a waiting item is served regardless of priority. */
   readonly agingGrants?: number;
+  /** Share of each flow among waiters of one priority. Default: equal. */
+  readonly weight?: FlowWeight | undefined;
 }
 
 /**
@@ -55,7 +58,10 @@ export function stage<T>(config: StageConfig<T>): MonoTypeOperatorFunction<T> {
           subscriber.error(err);
         }
       };
-      const limiter = new Limiter<T>(cap, start, config.agingGrants === undefined ? {} : { agingGrants: config.agingGrants });
+      const limiter = new Limiter<T>(cap, start, {
+        ...(config.agingGrants === undefined ? {} : { agingGrants: config.agingGrants }),
+        ...(config.weight === undefined ? {} : { weight: config.weight }),
+      });
       const sub = source.subscribe({
         next: (item) => {
           if (limiter.submit(item, level(item), flow?.(item)) === 'granted') start(item);

@@ -227,7 +227,7 @@ export function publishEvents(events$: Observable<EngineEvent>, transport: Trans
       enqueue('token', e.runId, value);
       return;
     }
-    if (e.type === 'breaker.state' || e.type === 'model.call' || e.type === 'run.parked' || isLoopEvent(e) || options.lifecycle === false) return;
+    if (e.type === 'breaker.state' || e.type === 'model.call' || e.type === 'run.parked' || e.type === 'policy.decision' || isLoopEvent(e) || options.lifecycle === false) return;
     const { runId, topology, type, seq, ts, parentRunId, ...rest } = e;
     const nodeId = 'nodeId' in e ? e.nodeId : null;
     events.push({ key: runId, value: { runId, topology, type, seq, ts, nodeId, parentRunId: parentRunId ?? null, data: JSON.stringify(rest), ...ids(runId, parentRunId) } });

@@ -1,0 +1,242 @@
+/**
+ * The engine's guards (`createEngine({ guard })`) asked as one: in order, the first refusal
+ * wins, a changed request or model is what the next guard sees, and their call watches are
+ * combined. A guard that throws, rejects or answers nonsense refuses (fail-closed) with a
+ * PolicyError `POLICY_FAILED`. Answers stay synchronous when every guard answers at once.
+ * @module
+ */
+import { PolicyError } from '../errors.ts';
+import type { CallCheck, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict } from '../definition/guard.ts';
+import type { Logger } from '../logger.ts';
+import type { Usage } from '../providers/types.ts';
+
+type Ended = NonNullable<Extract<RunVerdict, { action: 'allow' }>['ended']>;
+
+/** What one guard of the list answered, or the error it threw. */
+function ask<C, V>(g: Guard, fn: (check: C) => V | Promise<V>, check: C): V | Promise<V> | PolicyError {
+  try {
+    return fn.call(g, check);
+  } catch (e) {
+    return failed(g, e);
+  }
+}
+
+function failed(g: Guard, e: unknown): PolicyError {
+  const name = g.name ?? 'guard';
+  return new PolicyError('POLICY_FAILED', `${name} failed while checking (refused: fail-closed): ${e instanceof Error ? e.message : String(e)}`, { rule: name, cause: e });
+}
+
+function invalid(g: Guard, what: string): PolicyError {
+  const name = g.name ?? 'guard';
+  return new PolicyError('POLICY_FAILED', `${name} answered an invalid ${what} verdict (refused: fail-closed)`, { rule: name });
+}
+
+const isPromise = <T>(v: unknown): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
+
+/**
+ * The guards of one engine, asked as one.
+ *
+ * @example
+ * ```ts
+ * const guards = new Guards([policies, budgets], log);
+ * const v = guards.call(check); // a CallVerdict, or a promise of one
+ * ```
+ */
+export class Guards {
+  readonly #list: readonly Guard[];
+  readonly #runs: readonly Guard[];
+  readonly #calls: readonly Guard[];
+  readonly #weights: readonly Guard[];
+  readonly #log: Logger;
+
+  constructor(list: readonly Guard[], log: Logger) {
+    this.#list = list;
+    this.#runs = list.filter((g) => typeof g.run === 'function');
+    this.#calls = list.filter((g) => typeof g.call === 'function');
+    this.#weights = list.filter((g) => typeof g.weight === 'function');
+    this.#log = log;
+  }
+
+  /** Whether any guard checks runs. */
+  get checksRuns(): boolean {
+    return this.#runs.length > 0;
+  }
+
+  /** Whether any guard checks model calls. */
+  get checksCalls(): boolean {
+    return this.#calls.length > 0;
+  }
+
+  /** The guards' weight of a tenant (the first guard that weighs it; 1 when none does or it answers nonsense). */
+  weight(tenant: string): number {
+    for (const g of this.#weights) {
+      try {
+        const w = g.weight!(tenant);
+        if (typeof w === 'number' && w > 0 && Number.isFinite(w)) return w;
+      } catch (e) {
+        this.#log.error({ err: e, tenant, guard: g.name }, 'a guard failed to weigh a tenant; weight 1');
+      }
+    }
+    return 1;
+  }
+
+  /** Whether the list has any weighing guard. */
+  get weighs(): boolean {
+    return this.#weights.length > 0;
+  }
+
+  /** Asks every run guard; resolves synchronously when all answer at once. */
+  run(check: RunCheck): RunVerdict | Promise<RunVerdict> {
+    const ended: Ended[] = [];
+    let rule: string | undefined;
+    const step = (k: number): RunVerdict | Promise<RunVerdict> => {
+      for (; k < this.#runs.length; k++) {
+        const g = this.#runs[k]!;
+        const v = ask(g, g.run!, check);
+        if (isPromise<RunVerdict>(v)) {
+          const next = k + 1;
+          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
+        }
+        const stop = take(g, v);
+        if (stop !== undefined) return stop;
+      }
+      return done();
+    };
+    const refuse = (error: PolicyError | Extract<RunVerdict, { action: 'deny' }>): RunVerdict => {
+      endAll('failed');
+      return error instanceof PolicyError ? { action: 'deny', rule: error.rule ?? 'guard', error } : error;
+    };
+    const take = (g: Guard, v: RunVerdict | PolicyError): RunVerdict | undefined => {
+      if (v instanceof PolicyError) return refuse(v);
+      if (v?.action === 'deny' && typeof v.rule === 'string' && v.error instanceof Error) return refuse(v);
+      if (v?.action !== 'allow') return refuse(invalid(g, 'run'));
+      if (v.ended !== undefined) ended.push(v.ended);
+      if (v.rule !== undefined) rule ??= v.rule;
+      return undefined;
+    };
+    const endAll = (status: Parameters<Ended>[0]): void => {
+      for (const f of ended.splice(0)) this.#safely(() => f(status), 'run end');
+    };
+    const done = (): RunVerdict => {
+      if (ended.length === 0) return rule === undefined ? ALLOW : { action: 'allow', rule };
+      const all = ended.slice();
+      return { action: 'allow', rule, ended: (status) => { for (const f of all) this.#safely(() => f(status), 'run end'); } };
+    };
+    return step(0);
+  }
+
+  /** Asks every call guard, threading changed requests and models; combines their watches. */
+  call(check: CallCheck): CallVerdict | Promise<CallVerdict> {
+    const watches: CallWatch[] = [];
+    let cur = check;
+    let changedRequest = false;
+    let model: string | undefined;
+    let rule: string | undefined;
+    const step = (k: number): CallVerdict | Promise<CallVerdict> => {
+      for (; k < this.#calls.length; k++) {
+        const g = this.#calls[k]!;
+        const v = ask(g, g.call!, cur);
+        if (isPromise<CallVerdict>(v)) {
+          const next = k + 1;
+          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
+        }
+        const stop = take(g, v);
+        if (stop !== undefined) return stop;
+      }
+      return done();
+    };
+    const refuse = (v: PolicyError | Exclude<CallVerdict, { action: 'allow' }>): CallVerdict => {
+      // what earlier guards hold for this call (reservations) is released: the call never happens
+      for (const w of watches) if (w.ended !== undefined) this.#safely(() => w.ended!(undefined), 'call end');
+      return v instanceof PolicyError ? { action: 'deny', rule: v.rule ?? 'guard', error: v } : v;
+    };
+    const take = (g: Guard, v: CallVerdict | PolicyError): CallVerdict | undefined => {
+      if (v instanceof PolicyError) return refuse(v);
+      switch (v?.action) {
+        case 'deny':
+          return typeof v.rule === 'string' && v.error instanceof Error ? refuse(v) : refuse(invalid(g, 'call'));
+        case 'approval':
+          return typeof v.rule === 'string' && typeof v.wait?.name === 'string' && v.wait.name !== '' ? refuse(v) : refuse(invalid(g, 'call'));
+        case 'allow':
+          break;
+        default:
+          return refuse(invalid(g, 'call'));
+      }
+      if (v.rule !== undefined) rule ??= v.rule;
+      if (v.watch !== undefined) watches.push(v.watch);
+      if (v.request !== undefined || (v.model !== undefined && v.model !== cur.model)) {
+        const next: { -readonly [K in keyof CallCheck]: CallCheck[K] } = { ...cur };
+        if (v.request !== undefined) {
+          next.request = v.request;
+          changedRequest = true;
+        }
+        if (v.model !== undefined && v.model !== cur.model) {
+          model = next.model = v.model;
+          next.estimate = cur.estimateOn?.(v.model, next.request) ?? cur.estimate;
+        }
+        cur = next;
+      }
+      return undefined;
+    };
+    const done = (): CallVerdict => {
+      if (watches.length === 0 && !changedRequest && model === undefined) return rule === undefined ? ALLOW : { action: 'allow', rule };
+      const out: { -readonly [K in keyof Extract<CallVerdict, { action: 'allow' }>]: Extract<CallVerdict, { action: 'allow' }>[K] } = { action: 'allow' };
+      if (rule !== undefined) out.rule = rule;
+      if (changedRequest) out.request = cur.request;
+      if (model !== undefined) out.model = model;
+      if (watches.length > 0) out.watch = watches.length === 1 ? watches[0]! : this.#combine(watches);
+      return out;
+    };
+    return step(0);
+  }
+
+  /** One watch for several: the first cut wins, every `ended` is told, outputs are checked in order. */
+  #combine(watches: readonly CallWatch[]): CallWatch {
+    const streamers = watches.filter((w) => w.streamed !== undefined);
+    const enders = watches.filter((w) => w.ended !== undefined);
+    const checkers = watches.filter((w) => w.output !== undefined);
+    const watch: { -readonly [K in keyof CallWatch]: CallWatch[K] } = {};
+    if (streamers.length > 0) {
+      watch.streamed = (tokens, cost) => {
+        for (const w of streamers) {
+          const e = w.streamed!(tokens, cost);
+          if (e !== undefined) return e;
+        }
+        return undefined;
+      };
+    }
+    if (enders.length > 0) {
+      watch.ended = (used?: { readonly usage: Usage; readonly costUsd: number }) => {
+        for (const w of enders) this.#safely(() => w.ended!(used), 'call end');
+      };
+    }
+    if (checkers.length > 0) {
+      watch.output = async (text) => {
+        let redacted: OutputVerdict | undefined;
+        for (const w of checkers) {
+          const v = await w.output!(redacted?.action === 'redact' ? redacted.text : text);
+          if (v.action === 'deny') return v;
+          if (v.action === 'redact') redacted = v;
+        }
+        return redacted ?? ALLOW;
+      };
+    }
+    return watch;
+  }
+
+  /** Runs a guard's callback whose failure cannot refuse anything any more (the run or call has ended): logged as an error. */
+  #safely(f: () => void, what: string): void {
+    try {
+      f();
+    } catch (e) {
+      this.#log.error({ err: e }, `a guard failed on ${what}`);
+    }
+  }
+
+  /** How many guards. */
+  get size(): number {
+    return this.#list.length;
+  }
+}
+
+const ALLOW = { action: 'allow' } as const;

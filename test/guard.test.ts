@@ -1,0 +1,220 @@
+/**
+ * The engine's guard seam (`createEngine({ guard })`): run checks before admission, call checks
+ * before each model call (deny, rewrite, route, approval), watches that cut a stream and check
+ * its output, fail-closed guards, several guards in order, decisions on the bus, and nothing
+ * asked without a guard.
+ */
+import { Observable } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import {
+  PolicyError, createEngine, createModels, isPolicyError, topology,
+  type CallCheck, type CompletionRequest, type EngineEvent, type Guard, type PolicyDecisionEvent, type Provider, type ProviderEvent, type RunCheck,
+} from '../src/index.ts';
+
+/** A provider that records each request and streams `words` (one text event each), then usage and finish. */
+function recording(name: string, words: readonly string[]): Provider & { readonly requests: CompletionRequest[] } {
+  const requests: CompletionRequest[] = [];
+  return {
+    name,
+    requests,
+    stream: (req) => new Observable<ProviderEvent>((s) => {
+      requests.push(req);
+      s.next({ type: 'response', status: 200, rateLimit: {} });
+      for (const w of words) {
+        if (s.closed) return;
+        s.next({ type: 'text', text: w });
+      }
+      s.next({ type: 'usage', usage: { inputTokens: 10, outputTokens: words.length, cachedTokens: 0, reasoningTokens: 0 } });
+      s.next({ type: 'finish', reason: 'stop' });
+      s.complete();
+    }),
+  };
+}
+
+const WORDS = Array.from({ length: 20 }, (_, k) => ` w${k}`);
+
+function setup(guard: Guard | Guard[] | undefined, words: readonly string[] = WORDS) {
+  const a = recording('a', words);
+  const b = recording('b', [' cheap']);
+  const models = createModels({ providers: [a, b], prices: { 'a:big': { input: 1000, output: 1000 }, 'b:small': { input: 1, output: 1 } } });
+  const engine = createEngine(guard === undefined ? { models } : { models, guard });
+  const events: EngineEvent[] = [];
+  engine.events$.subscribe((e) => events.push(e));
+  const t = topology('guarded')
+    .llm('answer', { model: 'a:big', prompt: ({ input }) => String((input as { q: string }).q), maxTokens: 50 })
+    .build({ output: 'answer' });
+  const decisions = (): PolicyDecisionEvent[] => events.filter((e): e is PolicyDecisionEvent => e.type === 'policy.decision');
+  return { engine, a, b, t, events, decisions };
+}
+
+const deny = (rule: string): PolicyError => new PolicyError('POLICY_DENIED', `denied by ${rule}`, { rule });
+
+describe('run checks', () => {
+  it('a denied run fails with the rule named, before any node runs', async () => {
+    const checks: RunCheck[] = [];
+    const { engine, a, t, decisions } = setup({ run: (c) => (checks.push(c), { action: 'deny', rule: 'no-free', error: deny('no-free') }) });
+    const r = await engine.run(t, { q: 'hi' }, { tenant: 'free', user: 'u1', project: 'p1' });
+    expect(r.status).toBe('failed');
+    expect(isPolicyError(r.error) && r.error.code === 'POLICY_DENIED' && r.error.rule === 'no-free').toBe(true);
+    expect(a.requests).toHaveLength(0);
+    expect(checks[0]).toMatchObject({ topology: 'guarded', tenant: 'free', user: 'u1', project: 'p1', input: { q: 'hi' } });
+    expect(decisions()).toMatchObject([{ stage: 'run', action: 'deny', rule: 'no-free', tenant: 'free' }]);
+  });
+
+  it('an async allow admits the run and hears how it ended', async () => {
+    const ended: string[] = [];
+    const { engine, a, t } = setup({ run: async () => ({ action: 'allow', ended: (s) => ended.push(s) }) });
+    const r = await engine.run(t, { q: 'hi' });
+    expect(r.status).toBe('completed');
+    expect(a.requests).toHaveLength(1);
+    expect(ended).toEqual(['completed']);
+  });
+
+  it('a guard that throws or rejects refuses the run (fail-closed)', async () => {
+    for (const guard of [{ name: 'broken', run: () => { throw new Error('rules unreadable'); } }, { name: 'broken', run: () => Promise.reject(new Error('db down')) }] as Guard[]) {
+      const { engine, t, a } = setup(guard);
+      const r = await engine.run(t, { q: 'hi' });
+      expect(r.status).toBe('failed');
+      expect(isPolicyError(r.error) && r.error.code === 'POLICY_FAILED' && r.error.rule === 'broken').toBe(true);
+      expect(a.requests).toHaveLength(0);
+    }
+  });
+
+  it('a nonsense verdict refuses the run', async () => {
+    const { engine, t } = setup({ run: () => ({ action: 'maybe' }) as never });
+    const r = await engine.run(t, { q: 'hi' });
+    expect(r.error?.code).toBe('POLICY_FAILED');
+  });
+
+  it('a run cancelled while the guard decides frees what the guard reserved', async () => {
+    const ended: string[] = [];
+    let allow!: () => void;
+    const { engine, t, a } = setup({ run: () => new Promise((resolve) => { allow = () => resolve({ action: 'allow', ended: (s) => ended.push(s) }); }) });
+    const ctl = new AbortController();
+    const p = engine.run(t, { q: 'hi' }, { signal: ctl.signal });
+    ctl.abort();
+    allow();
+    expect((await p).status).toBe('cancelled');
+    await Promise.resolve();
+    expect(ended).toEqual(['cancelled']);
+    expect(a.requests).toHaveLength(0);
+  });
+});
+
+describe('call checks', () => {
+  it('the check carries the subject, the request and a priced estimate; a denied call fails the node unretried', async () => {
+    const checks: CallCheck[] = [];
+    const { engine, a, t, decisions } = setup({ call: (c) => (checks.push(c), { action: 'deny', rule: 'no-big', error: deny('no-big') }) });
+    const r = await engine.run(t, { q: 'hello there' }, { tenant: 'acme' });
+    expect(r.status).toBe('failed');
+    expect(r.error?.cause).toMatchObject({ code: 'POLICY_DENIED' });
+    expect(a.requests).toHaveLength(0);
+    expect(checks).toHaveLength(1);
+    const c = checks[0]!;
+    expect(c).toMatchObject({ topology: 'guarded', tenant: 'acme', nodeId: 'answer', model: 'a:big', provider: 'a', attempt: 1 });
+    expect(c.estimate.outputTokens).toBe(50);
+    expect(c.estimate.costUsd).toBeCloseTo(((c.estimate.inputTokens + 50) * 1000) / 1e6);
+    expect(c.estimateOn?.('b:small', c.request)?.costUsd).toBeCloseTo(((c.estimate.inputTokens + 50) * 1) / 1e6);
+    expect(decisions()).toMatchObject([{ stage: 'call', action: 'deny', rule: 'no-big', nodeId: 'answer', model: 'a:big' }]);
+  });
+
+  it('a rewritten request is what the provider gets; a routed call goes to the other model', async () => {
+    const { engine, a, b, t, decisions } = setup([
+      { call: (c) => ({ action: 'allow', rule: 'redact', request: { ...c.request, messages: [{ role: 'user', content: '[EMAIL_1]' }], maxTokens: 10 } }) },
+      { call: (c) => ({ action: 'allow', rule: 'cheap', model: c.request.maxTokens === 10 ? 'b:small' : undefined }) },
+    ]);
+    const r = await engine.run(t, { q: 'mail ana@example.com' });
+    expect(r.status).toBe('completed');
+    expect(a.requests).toHaveLength(0);
+    expect(b.requests).toEqual([{ model: 'small', messages: [{ role: 'user', content: '[EMAIL_1]' }], maxTokens: 10 }]);
+    expect((r.outputs as { answer: { model: string } }).answer.model).toBe('b:small');
+    expect(decisions()).toMatchObject([{ stage: 'call', action: 'allow', rule: 'redact', routedTo: 'b:small', requestChanged: true }]);
+  });
+
+  it('an approval waits for the signal and asks again with it; a refusal denies the call', async () => {
+    for (const approved of [true, false]) {
+      const seen: (Readonly<Record<string, unknown>> | undefined)[] = [];
+      const { engine, a, t, decisions } = setup({
+        call: (c) => (seen.push(c.approved), c.approved?.['big-spend'] === undefined ? { action: 'approval', rule: 'big-spend', wait: { name: 'approve-spend' } } : { action: 'allow' }),
+      });
+      const p = engine.run(t, { q: 'hi' }, { runId: `appr-${approved}` });
+      await new Promise((r) => setTimeout(r, 10));
+      expect(a.requests).toHaveLength(0);
+      await engine.signal(`appr-${approved}`, 'approve-spend', { approved, by: 'ana' });
+      const r = await p;
+      expect(decisions()[0]).toMatchObject({ stage: 'call', action: 'approval', rule: 'big-spend' });
+      if (approved) {
+        expect(r.status).toBe('completed');
+        expect(seen).toEqual([undefined, { 'big-spend': { approved: true, by: 'ana' } }]);
+        expect(a.requests).toHaveLength(1);
+      } else {
+        expect(r.status).toBe('failed');
+        expect(r.error?.cause).toMatchObject({ code: 'POLICY_DENIED', message: expect.stringContaining('not approved by ana') });
+        expect(a.requests).toHaveLength(0);
+      }
+    }
+  });
+
+  it('a watch cuts the stream when it says so: BUDGET_EXCEEDED with the partial text, billed as far as it streamed', async () => {
+    const used: unknown[] = [];
+    const { engine, t } = setup({
+      call: () => ({
+        action: 'allow',
+        watch: {
+          streamed: (tokens) => (tokens >= 5 ? new PolicyError('BUDGET_EXCEEDED', 'budget ran out', { rule: 'acme-daily' }) : undefined),
+          ended: (u) => used.push(u),
+        },
+      }),
+    });
+    const r = await engine.run(t, { q: 'hi' }, { tenant: 'acme' });
+    expect(r.status).toBe('failed');
+    const cause = r.error?.cause as PolicyError;
+    expect(cause.code).toBe('BUDGET_EXCEEDED');
+    // cut at the chunk that reached 5 counted tokens: a prefix of the answer, streamed to consumers, kept in the error
+    expect(cause.partial).toMatch(/^ w0 w1/);
+    expect(WORDS.join('').startsWith(cause.partial!) && cause.partial!.length < WORDS.join('').length).toBe(true);
+    expect(used).toHaveLength(1);
+    expect((used[0] as { usage: { outputTokens: number } }).usage.outputTokens).toBeGreaterThanOrEqual(5);
+    expect(engine.usage('acme').calls).toBe(1);
+  });
+
+  it('an output check may redact the answer or refuse it', async () => {
+    const redacting = setup({ call: () => ({ action: 'allow', watch: { output: (text) => ({ action: 'redact', rule: 'pii-out', text: text.toUpperCase() }) } }) }, [' ana@x.io']);
+    const r1 = await redacting.engine.run(redacting.t, { q: 'hi' });
+    expect((r1.outputs as { answer: { text: string } }).answer.text).toBe(' ANA@X.IO');
+    expect(redacting.decisions()).toMatchObject([{ stage: 'output', action: 'redact', rule: 'pii-out' }]);
+    const refusing = setup({ call: () => ({ action: 'allow', watch: { output: async () => ({ action: 'deny', rule: 'toxic', error: deny('toxic') }) } }) });
+    const r2 = await refusing.engine.run(refusing.t, { q: 'hi' });
+    expect(r2.error?.cause).toMatchObject({ code: 'POLICY_DENIED' });
+  });
+
+  it('a later guard refusing releases what an earlier one reserved', async () => {
+    const ended: unknown[] = [];
+    const { engine, t } = setup([
+      { call: () => ({ action: 'allow', watch: { ended: (u) => ended.push(u ?? 'released') } }) },
+      { call: () => ({ action: 'deny', rule: 'second', error: deny('second') }) },
+    ]);
+    await engine.run(t, { q: 'hi' });
+    expect(ended).toEqual(['released']);
+  });
+
+  it('a call guard that throws refuses the call', async () => {
+    const { engine, t, a } = setup({ name: 'rules', call: () => { throw new Error('bad regex'); } });
+    const r = await engine.run(t, { q: 'hi' });
+    expect(r.error?.cause).toMatchObject({ code: 'POLICY_FAILED', message: expect.stringContaining('bad regex') });
+    expect(a.requests).toHaveLength(0);
+  });
+});
+
+describe('without guards', () => {
+  it('nothing is asked and no decision is emitted', async () => {
+    const { engine, t, decisions, a } = setup(undefined);
+    expect((await engine.run(t, { q: 'hi' })).status).toBe('completed');
+    expect(decisions()).toEqual([]);
+    expect(a.requests).toHaveLength(1);
+  });
+
+  it('createEngine refuses a guard that is not one, naming the field', () => {
+    expect(() => createEngine({ guard: { call: 'yes' } as never })).toThrow(/guard/);
+  });
+});
