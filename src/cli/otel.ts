@@ -179,6 +179,8 @@ export async function startCliTelemetry(options: CliTelemetryOptions): Promise<C
     ...(meter === undefined ? {} : { meter }),
     ...(options.alerts === undefined ? {} : { alerts: options.alerts }),
   });
+  // a part of telemetry that throws is reported once per part and kind of failure (the engine goes on)
+  telemetry.errors$.subscribe((e) => log.once('error', `${e.sink} failed on a ${e.eventType} event: ${argText(e.error)}`));
   let stopping: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     void shutdown().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));

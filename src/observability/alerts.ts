@@ -254,6 +254,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   };
 
   return {
+    name: 'alerts',
     alerts$: subject.asObservable(),
     observe,
     evaluate,

@@ -108,6 +108,16 @@ export const METRIC_LLMO_RUNS_QUEUED = 'llmo.runs.queued';
  */
 export const METRIC_LLMO_RETRIES = 'llmo.retries';
 /**
+ * Decisions of the engine's guards that were not a plain allow (counter; `llmo.policy.stage`,
+ * `llmo.policy.action`, `llmo.policy.rule`, `llmo.tenant`).
+ *
+ * @example
+ * ```ts
+ * const name = METRIC_LLMO_POLICY_DECISIONS; // 'llmo.policy.decisions'
+ * ```
+ */
+export const METRIC_LLMO_POLICY_DECISIONS = 'llmo.policy.decisions';
+/**
  * Moves down a fallback chain (counter; `llmo.fallback.from`, `llmo.fallback.to`, `error.type`).
  *
  * @example
@@ -160,6 +170,9 @@ export const LLMO_ATTR = {
   tenant: 'llmo.tenant',
   fallbackFrom: 'llmo.fallback.from',
   fallbackTo: 'llmo.fallback.to',
+  policyStage: 'llmo.policy.stage',
+  policyAction: 'llmo.policy.action',
+  policyRule: 'llmo.policy.rule',
 } as const;
 
 /**

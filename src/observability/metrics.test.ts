@@ -9,7 +9,7 @@ import { z } from 'zod';
 import {
   AggregationTemporality, DataPointType, MeterProvider, MetricReader, type DataPoint, type Histogram, type MetricData,
 } from '@opentelemetry/sdk-metrics';
-import { createEngine, createModels, createSimProvider, ProviderError, topology, type Engine, type Provider, type ProviderEvent } from '../index.ts';
+import { createEngine, createModels, createSimProvider, PolicyError, ProviderError, topology, type Engine, type Provider, type ProviderEvent } from '../index.ts';
 import { isValidationError } from '../errors.ts';
 import { simTokens } from '../providers/sim.ts';
 import { flush } from '../../test/support/helpers.ts';
@@ -238,6 +238,24 @@ describe('createMetrics', () => {
     for (const tenant of ['a', 'b', 'c', 'd']) await engine.run(ask('sim:fast'), 'q', { tenant });
     const tenants = points<number>(await h.metric('llmo.tokens'), { 'gen_ai.token.type': 'input' }).map((p) => p.attributes['llmo.tenant']);
     expect(tenants.sort()).toEqual([OTHER_VALUE, 'a', 'b'].sort());
+  });
+
+  it('counts guard decisions by stage, action, rule and tenant (a plain allow is not counted)', async () => {
+    const h = harness();
+    const engine = createEngine({
+      models: createModels({ providers: [createSimProvider()] }),
+      guard: {
+        run: (c) => (c.tenant === 'blocked' ? { action: 'deny', rule: 'no-blocked', error: new PolicyError('POLICY_DENIED', 'no', { rule: 'no-blocked' }) } : { action: 'allow' }),
+        call: (c) => ({ action: 'allow', rule: 'cap', request: { ...c.request, maxTokens: 4 } }),
+      },
+    });
+    attach(engine, h);
+    await engine.run(ask('sim:fast'), 'q', { tenant: 'acme' });
+    await engine.run(ask('sim:fast'), 'q', { tenant: 'blocked' });
+    const m = await h.metric('llmo.policy.decisions');
+    expect(sum(points<number>(m, { 'llmo.policy.stage': 'run', 'llmo.policy.action': 'deny', 'llmo.policy.rule': 'no-blocked', 'llmo.tenant': 'blocked' }))).toBe(1);
+    expect(sum(points<number>(m, { 'llmo.policy.stage': 'call', 'llmo.policy.action': 'allow', 'llmo.policy.rule': 'cap', 'llmo.tenant': 'acme' }))).toBe(1);
+    expect(sum(points<number>(m))).toBe(2);
   });
 
   it('telemetry attaches metrics with the engine load; ending the subscription stops reading it', async () => {

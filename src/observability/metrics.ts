@@ -19,7 +19,7 @@ import { ValidationError, toIssues } from '../errors.ts';
 import type { EngineEvent, ModelCallEvent } from '../runtime/events.ts';
 import {
   CALL_SECONDS_BUCKETS, LLMO_ATTR, METRIC_LLMO_ADMISSION_WAIT, METRIC_LLMO_BREAKER_STATE, METRIC_LLMO_COST, METRIC_LLMO_FALLBACKS, METRIC_LLMO_NODE_DURATION,
-  METRIC_LLMO_RETRIES, METRIC_LLMO_RUN_DURATION, METRIC_LLMO_RUNS_ENDED, METRIC_LLMO_RUNS_IN_FLIGHT, METRIC_LLMO_RUNS_QUEUED,
+  METRIC_LLMO_RETRIES, METRIC_LLMO_POLICY_DECISIONS, METRIC_LLMO_RUN_DURATION, METRIC_LLMO_RUNS_ENDED, METRIC_LLMO_RUNS_IN_FLIGHT, METRIC_LLMO_RUNS_QUEUED,
   METRIC_LLMO_RUNS_STARTED, METRIC_LLMO_TOKENS, RUN_SECONDS_BUCKETS, TOKEN_BUCKETS,
 } from './metric-names.ts';
 import { AttrSets, Vocabulary } from './metrics-attrs.ts';
@@ -108,6 +108,7 @@ export function createMetrics(options: MetricsOptions): EventSink {
   const runsStarted = meter.createCounter(METRIC_LLMO_RUNS_STARTED, { description: 'Top-level runs started.', unit: '{run}' });
   const runsEnded = meter.createCounter(METRIC_LLMO_RUNS_ENDED, { description: 'Top-level runs ended, by status.', unit: '{run}' });
   const retries = meter.createCounter(METRIC_LLMO_RETRIES, { description: 'Retries of nodes and model calls.', unit: '{retry}' });
+  const decisions = meter.createCounter(METRIC_LLMO_POLICY_DECISIONS, { description: 'Guard decisions that refused, waited for approval, rewrote or routed, or that a named rule made.', unit: '{decision}' });
   const fallbacks = meter.createCounter(METRIC_LLMO_FALLBACKS, { description: 'Moves to the next model of a fallback chain.', unit: '{fallback}' });
   const cost = meter.createCounter(METRIC_LLMO_COST, { description: 'Cost of model calls in US dollars.', unit: '{USD}' });
   const tokens = meter.createCounter(METRIC_LLMO_TOKENS, { description: 'Tokens of model calls, by tenant.', unit: '{token}' });
@@ -145,6 +146,13 @@ export function createMetrics(options: MetricsOptions): EventSink {
   }));
   const nodeSets = new AttrSets<Attributes>((topology, node, status) => ({ [LLMO_ATTR.topology]: topology, [LLMO_ATTR.node]: node, [LLMO_ATTR.status]: status }));
   const retrySets = new AttrSets<Attributes>((topology, model) => ({ [LLMO_ATTR.topology]: topology, ...(model === '' ? {} : { [LLMO_ATTR.model]: model }) }));
+  const rules = new Vocabulary(cap);
+  const decisionSets = new AttrSets<Attributes>((stage, action, rule, tenant) => {
+    const a: Attributes = { [LLMO_ATTR.policyStage]: stage, [LLMO_ATTR.policyAction]: action };
+    if (rule !== '') a[LLMO_ATTR.policyRule] = rule;
+    if (tenant !== '') a[LLMO_ATTR.tenant] = tenant;
+    return a;
+  });
   const fallbackSets = new AttrSets<Attributes>((from, to, error) => ({ [LLMO_ATTR.fallbackFrom]: from, [LLMO_ATTR.fallbackTo]: to, [ATTR_ERROR_TYPE]: error }));
 
   const breakers = new Map<string, { readonly attributes: Attributes; value: number }>();
@@ -235,6 +243,9 @@ export function createMetrics(options: MetricsOptions): EventSink {
       case 'node.retry':
         retries.add(1, retrySets.get(topologies.of(e.topology), e.model === undefined ? '' : models.of(e.model), '', ''));
         break;
+      case 'policy.decision':
+        decisions.add(1, decisionSets.get(e.stage, e.action, e.rule === undefined ? '' : rules.of(e.rule), e.tenant === undefined ? '' : tenants.of(e.tenant)));
+        break;
       case 'node.fallback':
         fallbacks.add(1, fallbackSets.get(models.of(e.from), models.of(e.to), errors.of(e.reason.code), ''));
         break;
@@ -250,6 +261,7 @@ export function createMetrics(options: MetricsOptions): EventSink {
   };
 
   return {
+    name: 'metrics',
     observe,
     close() {
       breakerGauge.removeCallback(observeBreakers);

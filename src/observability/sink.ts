@@ -14,7 +14,9 @@ import type { EngineEvent } from '../runtime/events.ts';
  * ```
  */
 export interface EventSink {
-  /** Takes one event; must not throw (a sink's bug must not break the others). */
+  /** What the sink is (`traces`, `metrics`, `alerts`), for the telemetry errors it causes. */
+  readonly name?: string;
+  /** Takes one event. A sink that throws is caught (the others still get the event) and reported on `telemetry.errors$`. */
   observe(e: EngineEvent): void;
   /** Ends what the sink holds open (spans, timers). */
   close?(): void;

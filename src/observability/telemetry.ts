@@ -128,6 +128,27 @@ export interface Telemetry {
   traceContext(runId: string, nodeId?: string): TraceContext | undefined;
   /** Alerts raised and resolved by the SLO rules. */
   readonly alerts$: Observable<AlertEvent>;
+  /**
+   * A part of telemetry (traces, metrics, alerts) threw on an event: the event still reached the
+   * other parts and the engine is unaffected; each failure comes out here (the CLI prints them).
+   */
+  readonly errors$: Observable<TelemetryError>;
+  /** Events a part of telemetry failed on, by part, since creation. */
+  failures(): Readonly<Record<string, number>>;
+}
+
+/**
+ * A part of telemetry failed on one event.
+ *
+ * @example
+ * ```ts
+ * telemetry.errors$.subscribe((e) => console.error(`telemetry ${e.sink} failed on ${e.eventType}: ${String(e.error)}`));
+ * ```
+ */
+export interface TelemetryError {
+  readonly sink: string;
+  readonly eventType: string;
+  readonly error: unknown;
 }
 
 /**
@@ -147,8 +168,17 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const meter = options.metrics === false ? undefined : options.meter ?? globalMeter();
   const tracing = tracer === undefined ? undefined : createTracing({ tracer, ...(options.capture === undefined ? {} : { capture: options.capture }) });
   const alerts$ = new Subject<AlertEvent>();
+  const errors$ = new Subject<TelemetryError>();
+  const failures: Record<string, number> = {};
+  const failed = (s: EventSink, e: EngineEvent, error: unknown): void => {
+    const sink = s.name ?? 'sink';
+    failures[sink] = (failures[sink] ?? 0) + 1;
+    errors$.next({ sink, eventType: e.type, error });
+  };
   return {
     alerts$: alerts$.asObservable(),
+    errors$: errors$.asObservable(),
+    failures: () => ({ ...failures }),
     traceContext: (runId, nodeId) => tracing?.traceContext(runId, nodeId),
     attach(engine) {
       const sinks: EventSink[] = [];
@@ -172,7 +202,13 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       // nothing to feed (no SDK, no rules): no subscriber, so the engine builds no events at all
       if (sinks.length === 0) return new Subscription();
       const sub = engine.events$.subscribe((e) => {
-        for (const s of sinks) s.observe(e);
+        for (const s of sinks) {
+          try {
+            s.observe(e);
+          } catch (error) {
+            failed(s, e, error);
+          }
+        }
       });
       sub.add(() => {
         alertSub?.unsubscribe();

@@ -6,7 +6,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 import { Subscription, throwError } from 'rxjs';
-import { createEngine, createModels, createSimProvider, ProviderError, topology, type Engine, type Provider } from '../index.ts';
+import { createEngine, createModels, createSimProvider, PolicyError, ProviderError, topology, type Engine, type Provider } from '../index.ts';
 import { createMemoryStore } from '../stores/memory.ts';
 import { createTelemetry } from './telemetry.ts';
 import { traceEvents } from './tracing.ts';
@@ -96,6 +96,16 @@ describe('tracing', () => {
     expect(node.events.map((e) => e.name)).toContain('retry');
     expect(node.status.code).toBe(SpanStatusCode.ERROR);
     expect(byName('invoke_workflow fails').status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('records a guard decision on a call as an event of its node span', async () => {
+    engine = createEngine({ guard: { call: () => ({ action: 'deny', rule: 'no-fast', error: new PolicyError('POLICY_DENIED', 'no fast models', { rule: 'no-fast' }) }) } });
+    const sub = createTelemetry({ tracer, metrics: false }).attach(engine);
+    const r = await engine.run(qa, { q: 'why?' });
+    sub.unsubscribe();
+    expect(r.status).toBe('failed');
+    const event = byName('node answer').events.find((e) => e.name === 'policy.decision');
+    expect(event?.attributes).toMatchObject({ 'llmo.policy.stage': 'call', 'llmo.policy.action': 'deny', 'llmo.policy.rule': 'no-fast', 'error.type': 'POLICY_DENIED' });
   });
 
   it('parents a run on the W3C trace context it was given (another process\'s span)', async () => {

@@ -183,6 +183,17 @@ export function createTracing(options: TracingOptions): Tracing {
       case 'node.restart':
         nodes.get(key(e.runId, e.nodeId))?.addEvent('restart', { 'llmo.reason': e.reason }, e.ts);
         break;
+      case 'policy.decision':
+        // a call or output decision is an event of its node's span (a run refused before admission has no span yet; its run.failed says why)
+        if (e.nodeId !== undefined) {
+          nodes.get(key(e.runId, e.nodeId))?.addEvent('policy.decision', {
+            'llmo.policy.stage': e.stage, 'llmo.policy.action': e.action,
+            ...(e.rule === undefined ? {} : { 'llmo.policy.rule': e.rule }),
+            ...(e.routedTo === undefined ? {} : { 'llmo.policy.routed_to': e.routedTo }),
+            ...(e.error === undefined ? {} : { [ATTR_ERROR_TYPE]: e.error.code }),
+          }, e.ts);
+        }
+        break;
       case 'node.resumed':
       case 'node.skipped':
         runs.get(e.runId)?.addEvent(e.type, { 'llmo.node_id': e.nodeId }, e.ts);
@@ -232,6 +243,7 @@ export function createTracing(options: TracingOptions): Tracing {
   };
 
   return {
+    name: 'traces',
     observe,
     traceContext(runId, nodeId) {
       const span = (nodeId === undefined ? undefined : nodes.get(key(runId, nodeId))) ?? runs.get(runId);
