@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { ValidationError } from '../src/errors.ts';
+import type { ExecServices } from '../src/definition/types.ts';
 import { toIssues } from '../src/errors.ts';
 import type { NodeContext, NodeDef } from '../src/definition/types.ts';
 import { nodeDef, type BaseSpec } from './internal/common.ts';
@@ -53,12 +54,23 @@ export interface ToolSpec<I, D, A, R> extends BaseSpec<R> {
  */
 export function tool<Id extends string, I, D, A, R>(id: Id, spec: ToolSpec<I, D, A, R>): NodeDef & { readonly id: Id } {
   const t = spec.tool;
-  const execute = async (ctx: NodeContext): Promise<R> => {
+  const execute = async (ctx: NodeContext, services: ExecServices): Promise<R> => {
     const args = t.input.safeParse(spec.args(ctx as NodeContext<I, D>));
     if (!args.success) {
       throw new ValidationError('TOOL_INPUT_INVALID', `tool '${t.name}' got invalid arguments`, toIssues(args.error.issues));
     }
-    const out = await t.run(args.data, { signal: ctx.signal });
+    let input = args.data;
+    if (services.guardsTools) {
+      // the guards may refuse the call or rewrite its arguments (redacted), which must still fit the tool's schema
+      const v = await services.checkTool(ctx, { nodeId: ctx.nodeId, tool: t.name, args: input });
+      if (v.action === 'deny') throw v.error;
+      if (Object.hasOwn(v, 'args')) {
+        const again = t.input.safeParse(v.args);
+        if (!again.success) throw new ValidationError('TOOL_INPUT_INVALID', `the arguments a guard rewrote for tool '${t.name}' do not fit its input schema`, toIssues(again.error.issues, ['guard', v.rule ?? 'args']));
+        input = again.data;
+      }
+    }
+    const out = await t.run(input, { signal: ctx.signal });
     if (t.output === undefined) return out;
     const checked = t.output.safeParse(out);
     if (!checked.success) {

@@ -22,7 +22,7 @@ export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
   InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride, ModelCall,
 } from './definition/types.ts';
-export type { Guard, GuardSubject, RunCheck, RunVerdict, CallCheck, CallEstimate, CallVerdict, CallWatch, OutputVerdict } from './definition/guard.ts';
+export type { Guard, GuardSubject, RunCheck, RunVerdict, CallCheck, CallEstimate, CallVerdict, CallWatch, OutputVerdict, ToolCheck, ToolVerdict } from './definition/guard.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';

@@ -6,8 +6,9 @@
  */
 import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import {
-  PolicyError, createEngine, createModels, isPolicyError, topology,
+  PolicyError, createEngine, createModels, defineTool, isPolicyError, isValidationError, topology,
   type CallCheck, type CompletionRequest, type EngineEvent, type Guard, type PolicyDecisionEvent, type Provider, type ProviderEvent, type RunCheck,
 } from '../src/index.ts';
 
@@ -203,6 +204,34 @@ describe('call checks', () => {
     const r = await engine.run(t, { q: 'hi' });
     expect(r.error?.cause).toMatchObject({ code: 'POLICY_FAILED', message: expect.stringContaining('bad regex') });
     expect(a.requests).toHaveLength(0);
+  });
+});
+
+describe('tool checks', () => {
+  const crm = defineTool({ name: 'crm.search', input: z.object({ email: z.string() }), run: ({ email }) => `found ${email}` });
+  const support = topology('support', { input: z.object({ email: z.string() }) })
+    .tool('lookup', { tool: crm, args: ({ input }) => ({ email: input.email }) })
+    .build({ output: 'lookup' });
+
+  it('the tool gets the arguments a guard rewrote; a refusal fails the node', async () => {
+    const seen: unknown[] = [];
+    const engine = createEngine({ guard: { tool: (c) => (seen.push(c), { action: 'allow', rule: 'pii-tools', args: { email: '[EMAIL_1]' } }) } });
+    const events: EngineEvent[] = [];
+    engine.events$.subscribe((e) => events.push(e));
+    const r = await engine.run(support, { email: 'ana@example.com' }, { tenant: 'acme' });
+    expect(r.output).toBe('found [EMAIL_1]');
+    expect(seen[0]).toMatchObject({ topology: 'support', tenant: 'acme', nodeId: 'lookup', tool: 'crm.search', args: { email: 'ana@example.com' } });
+    expect(events.find((e) => e.type === 'policy.decision')).toMatchObject({ stage: 'tool', action: 'allow', rule: 'pii-tools', tool: 'crm.search', requestChanged: true });
+    const denying = createEngine({ guard: { tool: async () => ({ action: 'deny', rule: 'no-crm', error: deny('no-crm') }) } });
+    const d = await denying.run(support, { email: 'a@b.co' });
+    expect(d.error?.cause).toMatchObject({ code: 'POLICY_DENIED' });
+  });
+
+  it('rewritten arguments that no longer fit the tool schema fail the node naming the rule', async () => {
+    const engine = createEngine({ guard: { tool: () => ({ action: 'allow', rule: 'bad-rewrite', args: { email: 42 } }) } });
+    const r = await engine.run(support, { email: 'a@b.co' });
+    const cause = r.error?.cause;
+    expect(isValidationError(cause) && cause.code === 'TOOL_INPUT_INVALID' && cause.issues[0]?.path[1] === 'bad-rewrite').toBe(true);
   });
 });
 

@@ -158,6 +158,35 @@ export type OutputVerdict =
   | { readonly action: 'deny'; readonly rule: string; readonly error: OrchestratorError };
 
 /**
+ * What a guard is asked before a tool node calls its tool, with the arguments it validated.
+ *
+ * @example
+ * ```ts
+ * const check: ToolCheck = { runId: 'r1', topology: 'support', nodeId: 'lookup', tool: 'crm.search', args: { email: 'ana@example.com' } };
+ * ```
+ */
+export interface ToolCheck extends GuardSubject {
+  readonly nodeId: string;
+  /** The tool's name. */
+  readonly tool: string;
+  /** The arguments, as the tool's input schema returned them. */
+  readonly args: unknown;
+}
+
+/**
+ * A guard's answer for a tool call: allow (with `args` rewritten, e.g. redacted; they are validated
+ * against the tool's input schema again), or deny.
+ *
+ * @example
+ * ```ts
+ * const v: ToolVerdict = { action: 'allow', rule: 'pii-tools', args: { email: '[EMAIL_1]' } };
+ * ```
+ */
+export type ToolVerdict =
+  | { readonly action: 'allow'; readonly rule?: string | undefined; readonly args?: unknown }
+  | { readonly action: 'deny'; readonly rule: string; readonly error: OrchestratorError };
+
+/**
  * A guard: any of its checks may be left out. A check that throws (or rejects) fails closed:
  * the run or call is refused with a PolicyError `POLICY_FAILED` (a guard that wants to fail
  * open catches its own errors). Several guards (`createEngine({ guard: [policies, budgets] })`)
@@ -177,6 +206,7 @@ export interface Guard {
   readonly name?: string;
   run?(check: RunCheck): RunVerdict | Promise<RunVerdict>;
   call?(check: CallCheck): CallVerdict | Promise<CallVerdict>;
+  tool?(check: ToolCheck): ToolVerdict | Promise<ToolVerdict>;
   /**
    * Share of a tenant among runs waiting for admission (weighted fair queuing; 1 by default).
    * Read each time a waiter is served, so a policy can change it live.

@@ -3,7 +3,7 @@
  * and what the compiler consumes. Plain objects, no behaviour besides `execute`.
  * @module
  */
-import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict } from './guard.ts';
+import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict, ToolCheck, ToolVerdict } from './guard.ts';
 import type { Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { Models } from '../providers/models.ts';
@@ -105,6 +105,10 @@ export interface ExecServices {
   checkCall(ctx: NodeContext, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict>;
   /** Reports what a call's output check decided (a `policy.decision` event when it was not a plain allow). */
   decidedOutput(ctx: NodeContext, model: string, verdict: OutputVerdict): void;
+  /** Whether the engine has guards that check tool calls: a tool node asks them only then. */
+  readonly guardsTools: boolean;
+  /** Asks the engine's guards about a tool call (subject added by the engine); never throws (a failing guard is a `deny`). */
+  checkTool(ctx: NodeContext, check: Omit<ToolCheck, keyof GuardSubject>): ToolVerdict | Promise<ToolVerdict>;
 }
 
 /**

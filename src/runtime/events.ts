@@ -146,17 +146,18 @@ export interface PolicyDecisionEvent {
   readonly type: 'policy.decision';
   readonly runId: string;
   readonly topology: string;
-  /** What was checked: the run before admission, a model call, or a call's output. */
-  readonly stage: 'run' | 'call' | 'output';
+  /** What was checked: the run before admission, a model call, a call's output, or a tool call's arguments. */
+  readonly stage: 'run' | 'call' | 'output' | 'tool';
   readonly action: 'allow' | 'deny' | 'approval' | 'redact';
   /** The (first) rule that decided; absent for a plain allow of guards without named rules. */
   readonly rule?: string;
-  /** Calls and outputs: the node and the model of the chain being called. */
+  /** Calls, outputs and tool calls: the node, and the model of the chain being called (or the tool). */
   readonly nodeId?: string;
   readonly model?: string;
+  readonly tool?: string;
   /** A call routed to another model. */
   readonly routedTo?: string;
-  /** The guards changed the request (redacted messages, capped max tokens). */
+  /** The guards changed the request (redacted messages, capped max tokens) or the tool's arguments. */
   readonly requestChanged?: boolean;
   /** Why it was refused. */
   readonly error?: SerializedError;

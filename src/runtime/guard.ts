@@ -6,7 +6,7 @@
  * @module
  */
 import { PolicyError } from '../errors.ts';
-import type { CallCheck, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict } from '../definition/guard.ts';
+import type { CallCheck, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
 import type { Logger } from '../logger.ts';
 import type { Usage } from '../providers/types.ts';
 
@@ -46,6 +46,7 @@ export class Guards {
   readonly #list: readonly Guard[];
   readonly #runs: readonly Guard[];
   readonly #calls: readonly Guard[];
+  readonly #tools: readonly Guard[];
   readonly #weights: readonly Guard[];
   readonly #log: Logger;
 
@@ -53,6 +54,7 @@ export class Guards {
     this.#list = list;
     this.#runs = list.filter((g) => typeof g.run === 'function');
     this.#calls = list.filter((g) => typeof g.call === 'function');
+    this.#tools = list.filter((g) => typeof g.tool === 'function');
     this.#weights = list.filter((g) => typeof g.weight === 'function');
     this.#log = log;
   }
@@ -65,6 +67,45 @@ export class Guards {
   /** Whether any guard checks model calls. */
   get checksCalls(): boolean {
     return this.#calls.length > 0;
+  }
+
+  /** Whether any guard checks tool calls. */
+  get checksTools(): boolean {
+    return this.#tools.length > 0;
+  }
+
+  /** Asks every tool guard, threading rewritten arguments; the first refusal wins. */
+  tool(check: ToolCheck): ToolVerdict | Promise<ToolVerdict> {
+    let cur = check;
+    let changed = false;
+    let rule: string | undefined;
+    const refuse = (e: PolicyError): ToolVerdict => ({ action: 'deny', rule: e.rule ?? 'guard', error: e });
+    const take = (g: Guard, v: ToolVerdict | PolicyError): ToolVerdict | undefined => {
+      if (v instanceof PolicyError) return refuse(v);
+      if (v?.action === 'deny') return typeof v.rule === 'string' && v.error instanceof Error ? v : refuse(invalid(g, 'tool'));
+      if (v?.action !== 'allow') return refuse(invalid(g, 'tool'));
+      if (v.rule !== undefined) rule ??= v.rule;
+      if (Object.hasOwn(v, 'args')) {
+        cur = { ...cur, args: v.args };
+        changed = true;
+      }
+      return undefined;
+    };
+    const step = (k: number): ToolVerdict | Promise<ToolVerdict> => {
+      for (; k < this.#tools.length; k++) {
+        const g = this.#tools[k]!;
+        const v = ask(g, g.tool!, cur);
+        if (isPromise<ToolVerdict>(v)) {
+          const next = k + 1;
+          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
+        }
+        const stop = take(g, v);
+        if (stop !== undefined) return stop;
+      }
+      if (!changed) return rule === undefined ? ALLOW : { action: 'allow', rule };
+      return rule === undefined ? { action: 'allow', args: cur.args } : { action: 'allow', rule, args: cur.args };
+    };
+    return step(0);
   }
 
   /** The guards' weight of a tenant (the first guard that weighs it; 1 when none does or it answers nonsense). */

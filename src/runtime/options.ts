@@ -70,7 +70,7 @@ const isRunLoop = (v: unknown): boolean => typeof v === 'object' && v !== null
 
 const isRemoteExecutor = (v: unknown): boolean => typeof v === 'object' && v !== null && 'execute' in v && typeof v.execute === 'function';
 
-const GUARD_MESSAGE = 'expected a guard (createGovernor(...), or an object with run, call or weight functions)';
+const GUARD_MESSAGE = 'expected a guard or a non-empty list of guards (createPolicyGuard(...), createBudgetGuard(...), or objects with run, call, tool or weight functions)';
 
 /**
  * Schema of {@link EngineOptions}.
@@ -94,7 +94,7 @@ export const EngineOptionsSchema = z.strictObject({
   durable: DurableOptionsSchema.optional(),
   topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).optional(),
   loop: z.custom<RunLoop>(isRunLoop, 'expected a feedback loop (createLoop(...), or an object implementing RunLoop)').optional(),
-  guard: z.union([z.custom<Guard>(isGuard, GUARD_MESSAGE), z.array(z.custom<Guard>(isGuard, GUARD_MESSAGE))]).optional(),
+  guard: z.custom<Guard | readonly Guard[]>((v) => (Array.isArray(v) ? v.length > 0 && v.every(isGuard) : isGuard(v)), GUARD_MESSAGE).optional(),
 });
 
 /**
@@ -145,9 +145,9 @@ export interface EngineOptions {
    */
   readonly loop?: RunLoop;
   /**
-   * Guards asked before each new run is admitted and before each model call (`createGovernor` from
-   * `llm-orchestrator/governance`: policy rules, budgets, quotas; or any {@link Guard}). Several are
-   * asked in order; the first refusal wins. Without one nothing is asked.
+   * Guards asked before each new run is admitted, before each model call and before each tool call
+   * (`createPolicyGuard`, `createBudgetGuard` from `llm-orchestrator/governance`: policy rules, budgets,
+   * quotas; or any {@link Guard}). Several are asked in order; the first refusal wins. Without one nothing is asked.
    */
   readonly guard?: Guard | readonly Guard[];
 }
@@ -156,7 +156,7 @@ export interface EngineOptions {
 function isGuard(v: unknown): v is Guard {
   if (typeof v !== 'object' || v === null) return false;
   const g = v as Record<string, unknown>;
-  const keys = ['run', 'call', 'weight'] as const;
+  const keys = ['run', 'call', 'tool', 'weight'] as const;
   return keys.some((k) => typeof g[k] === 'function') && keys.every((k) => g[k] === undefined || typeof g[k] === 'function');
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { CancelledError, ValidationError, serializeError } from '../errors.ts';
-import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict } from '../definition/guard.ts';
+import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
 import type { AnyTopology, ExecServices, ModelCall, NodeNote, NodeOverride, WaitRequest } from '../definition/types.ts';
 import type { Models } from '../providers/models.ts';
 import type { Usage } from '../providers/types.ts';
@@ -48,23 +48,49 @@ export class Services implements ExecServices {
     private readonly guards: Guards | undefined,
   ) {
     this.guarded = guards?.checksCalls === true;
+    this.guardsTools = guards?.checksTools === true;
   }
 
   readonly guarded: boolean;
+  readonly guardsTools: boolean;
+
+  /** The subject of a check about the node's run: its top-level run, tenant, user, project and variant. */
+  #subject(ctx: NodeCtx): Writable<GuardSubject> {
+    const run = ctx.run;
+    const top = rootOf(run);
+    const s: Writable<GuardSubject> = { runId: top.id, topology: top.plan.name };
+    if (run.tenant !== undefined) s.tenant = run.tenant;
+    if (run.user !== undefined) s.user = run.user;
+    if (run.project !== undefined) s.project = run.project;
+    const variant = run.decision?.variant;
+    if (variant !== undefined) s.variant = variant;
+    return s;
+  }
+
+  /** Asks the guards about a tool call of the node's run; reports what they decided. */
+  checkTool(ctx: NodeCtx, check: Omit<ToolCheck, keyof GuardSubject>): ToolVerdict | Promise<ToolVerdict> {
+    const guards = this.guards;
+    if (guards === undefined) return ALLOW_TOOL;
+    const v = guards.tool({ ...this.#subject(ctx), ...check });
+    if (typeof (v as { then?: unknown }).then === 'function') return (v as Promise<ToolVerdict>).then((r) => this.#reportTool(ctx, check.tool, r));
+    return this.#reportTool(ctx, check.tool, v as ToolVerdict);
+  }
+
+  #reportTool(ctx: NodeCtx, tool: string, v: ToolVerdict): ToolVerdict {
+    if (!this.core.bus.observed || (v.action === 'allow' && v.rule === undefined && !Object.hasOwn(v, 'args'))) return v;
+    const e = this.#decision(ctx, 'tool', v.action, v.rule, undefined);
+    e.tool = tool;
+    if (v.action === 'deny') e.error = serializeError(v.error);
+    else if (Object.hasOwn(v, 'args')) e.requestChanged = true;
+    this.core.bus.next(e);
+    return v;
+  }
 
   /** Asks the guards about a model call of the node's run (as its top-level run); reports what they decided. */
   checkCall(ctx: NodeCtx, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict> {
     const guards = this.guards;
     if (guards === undefined) return ALLOW;
-    const run = ctx.run;
-    const top = rootOf(run);
-    const full: Writable<CallCheck> = { ...check, runId: top.id, topology: top.plan.name };
-    if (run.tenant !== undefined) full.tenant = run.tenant;
-    if (run.user !== undefined) full.user = run.user;
-    if (run.project !== undefined) full.project = run.project;
-    const variant = run.decision?.variant;
-    if (variant !== undefined) full.variant = variant;
-    const v = guards.call(full);
+    const v = guards.call({ ...this.#subject(ctx), ...check });
     if (typeof (v as { then?: unknown }).then === 'function') return (v as Promise<CallVerdict>).then((r) => this.#reportCall(ctx, check.model, r));
     return this.#reportCall(ctx, check.model, v as CallVerdict);
   }
@@ -92,9 +118,10 @@ export class Services implements ExecServices {
     this.core.bus.next(e);
   }
 
-  #decision(ctx: NodeCtx, stage: PolicyDecisionEvent['stage'], action: PolicyDecisionEvent['action'], rule: string | undefined, model: string): Writable<PolicyDecisionEvent> {
+  #decision(ctx: NodeCtx, stage: PolicyDecisionEvent['stage'], action: PolicyDecisionEvent['action'], rule: string | undefined, model: string | undefined): Writable<PolicyDecisionEvent> {
     const run = ctx.run;
-    const e: Writable<PolicyDecisionEvent> = { type: 'policy.decision', runId: run.id, topology: run.plan.name, stage, action, nodeId: ctx.nodeId, model, ts: Date.now() };
+    const e: Writable<PolicyDecisionEvent> = { type: 'policy.decision', runId: run.id, topology: run.plan.name, stage, action, nodeId: ctx.nodeId, ts: Date.now() };
+    if (model !== undefined) e.model = model;
     if (rule !== undefined) e.rule = rule;
     if (run.parent !== undefined) e.parentRunId = run.parent.id;
     if (run.tenant !== undefined) e.tenant = run.tenant;
@@ -216,3 +243,4 @@ export class Services implements ExecServices {
 }
 
 const ALLOW: CallVerdict = { action: 'allow' };
+const ALLOW_TOOL: ToolVerdict = { action: 'allow' };
