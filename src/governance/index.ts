@@ -11,3 +11,4 @@
 export * from './pii/index.ts';
 export * from './audit/index.ts';
 export { AdminActionSchema, auditAdmin, type AdminAction } from './audit/admin.ts';
+export { OpenAuditStoreOptionsSchema, openAuditStore, type AuditStore, type OpenAuditStoreOptions } from './audit/store.ts';
