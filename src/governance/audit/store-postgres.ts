@@ -33,7 +33,12 @@ export interface PostgresAuditStoreOptions {
 
 async function migrate(pool: pg.Pool, schema: string, location: string): Promise<void> {
   const s = quoteIdent(schema);
-  const c = await pool.connect();
+  let c: pg.PoolClient;
+  try {
+    c = await pool.connect();
+  } catch (e) {
+    throw toStoreError(e, 'open the audit table', location);
+  }
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
