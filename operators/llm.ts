@@ -219,7 +219,7 @@ function call<T>(
       const used = measure();
       const { u } = used;
       const costUsd = services.models.cost(m.ref, u);
-      services.account(ctx, u, costUsd);
+      services.account(ctx, u, costUsd, m.ref);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
       tellWatch({ usage: u, costUsd });
       report(used, undefined, error);
@@ -256,7 +256,7 @@ function call<T>(
       const used = measure();
       const { u, estimated } = used;
       const costUsd = services.models.cost(m.ref, u);
-      services.account(ctx, u, costUsd);
+      services.account(ctx, u, costUsd, m.ref);
       if (reservation !== undefined) m.limiter?.settle(reservation, u.inputTokens + u.outputTokens);
       tellWatch({ usage: u, costUsd });
       const refused = refusal !== '';

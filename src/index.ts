@@ -30,6 +30,7 @@ export {
   createEngine, type Engine, type EngineLoad, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
   type ForkOptions, type RunNodeOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
 } from './runtime/engine.ts';
+export { USAGE_DIMS, USAGE_OVERFLOW, UsageDimsSchema, UsageFilterSchema, type UsageDim, type UsageFilter, type UsageRow } from './runtime/usage.ts';
 export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime/trace-context.ts';
 export type { RunResult, CompletedRun, FailedRun, CancelledRun, WaitingRun, RunUsage } from './runtime/result.ts';
 export type { InputSource } from './runtime/source.ts';

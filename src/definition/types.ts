@@ -73,8 +73,11 @@ export interface ExecServices {
   token(ctx: NodeContext, index: number, text: string): void;
   /** Tells streaming consumers that the node restarted its call (tokens start again from index 0). */
   restart(ctx: NodeContext, reason: string): void;
-  /** Adds a model call's usage and cost to the node, the run (and its parents) and the run's tenant. */
-  account(ctx: NodeContext, usage: Usage, costUsd: number): void;
+  /**
+   * Adds a model call's usage and cost to the node, the run (and its parents), the run's tenant
+   * and its attribution (tenant, user, project, topology, node, `model`: the 'provider:model' ref that served).
+   */
+  account(ctx: NodeContext, usage: Usage, costUsd: number, model?: string): void;
   /** The engine's breakers, bulkheads and retry defaults. */
   readonly resilience: Resilience;
   /** The retry budget of the node's run. */

@@ -10,3 +10,6 @@
  */
 export * from './pii/index.ts';
 export * from './audit/index.ts';
+export { AdminActionSchema, auditAdmin, type AdminAction } from './audit/admin.ts';
+export { OpenAuditStoreOptionsSchema, openAuditStore, type AuditStore, type OpenAuditStoreOptions } from './audit/store.ts';
+export * from './cost/index.ts';

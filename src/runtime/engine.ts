@@ -39,7 +39,7 @@ import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
 import type { Level } from '../primitives/limiter.ts';
 import type { NewRun, RunRecord, RunStore } from './store.ts';
-import { UsageBook } from './usage.ts';
+import { UsageBook, type UsageDim, type UsageFilter, type UsageRow } from './usage.ts';
 import { addTotals, zeroTotals } from './totals.ts';
 import { topologyVersion } from './version.ts';
 import type { RunDecision, RunLoop, StatRow } from './loop.ts';
@@ -98,8 +98,29 @@ export interface Engine {
   readonly events$: Observable<EngineEvent>;
   /** The engine's model catalogue. */
   readonly models: Models;
-  /** Token and cost totals of all finished and running runs of a tenant (or of all runs). */
-  usage(tenant?: string): Readonly<UsageTotals>;
+  /**
+   * Token and cost totals of all finished and running runs: of all runs, of a tenant, or of the
+   * calls whose attribution (tenant, user, project, topology, node, model, variant) matches a
+   * filter (`null`: not set). An invalid filter throws `OPTIONS_INVALID` naming the field.
+   *
+   * @example
+   * ```ts
+   * engine.usage().costUsd;                       // everything
+   * engine.usage('acme').calls;                   // tenant acme
+   * engine.usage({ tenant: 'acme', project: 'search', model: 'openai:gpt-4o' }).costUsd;
+   * ```
+   */
+  usage(filter?: string | UsageFilter): Readonly<UsageTotals>;
+  /**
+   * Usage grouped by the given dimensions over the calls matching `filter`, most costly first.
+   * Invalid dims or filter throw `OPTIONS_INVALID` naming the field.
+   *
+   * @example
+   * ```ts
+   * for (const r of engine.usageBy(['tenant', 'model'], { project: 'search' })) console.log(r.by.tenant, r.by.model, r.totals.costUsd);
+   * ```
+   */
+  usageBy(dims: readonly UsageDim[], filter?: UsageFilter): UsageRow[];
   /** Runs currently admitted or waiting for admission. */
   readonly inFlight: number;
   /**
@@ -252,8 +273,12 @@ class EngineImpl implements Engine {
     return this.#loop?.stats() ?? [];
   }
 
-  usage(tenant?: string): Readonly<UsageTotals> {
-    return this.#book.totals(tenant);
+  usage(filter?: string | UsageFilter): Readonly<UsageTotals> {
+    return filter === undefined || typeof filter === 'string' ? this.#book.totals(filter) : this.#book.matching(filter);
+  }
+
+  usageBy(dims: readonly UsageDim[], filter?: UsageFilter): UsageRow[] {
+    return this.#book.usageBy(dims, filter);
   }
 
   get inFlight(): number {

@@ -227,8 +227,8 @@ export class Services implements ExecServices {
     bus.next(e);
   }
 
-  account(ctx: NodeCtx, usage: Usage, costUsd: number): void {
-    this.book.account(ctx.run, ctx.node, usage, costUsd);
+  account(ctx: NodeCtx, usage: Usage, costUsd: number, model?: string): void {
+    this.book.account(ctx.run, ctx.node, ctx.nodeId, usage, costUsd, model);
   }
 
   budget(ctx: NodeCtx): RetryBudget {

@@ -1,9 +1,11 @@
 /**
- * Engine events as audit records: every run start and end (with its usage totals) and every
- * model call (model, provider, usage, cost, outcome; with `capture`, the prompt messages and
- * the completion text, redacted by the log). Streams: a record goes to its tenant's stream
- * when the tenant is known, else to `global`. `model.call` events carry the tenant; run events
- * do not, so a run's records go to `global` unless `tenantOf(runId)` names its tenant (the
+ * Engine events as audit records: every run start and end (with its usage totals), every
+ * model call (model, provider, usage, cost, outcome, user and project; with `capture`, the prompt
+ * messages and the completion text, redacted by the log) and every policy decision the engine's
+ * guards made (`policy.decision`: stage, action, rule, node, model, route, refusal; never the
+ * request itself). Streams: a record goes to its tenant's stream when the tenant is known, else
+ * to `global`. `model.call` and `policy.decision` events carry the tenant, user and project; run
+ * events do not, so a run's records go to `global` unless `tenantOf(runId)` names its tenant (the
  * caller that started the run with RunOptions `tenant` knows it). Appends that fail are counted
  * in the log's health and passed to `onError`; none is dropped silently.
  * @module
@@ -11,7 +13,7 @@
 import type { Observable, Subscription } from 'rxjs';
 import * as z from 'zod';
 import { ValidationError, toIssues, type SerializedError } from '../../errors.ts';
-import type { EngineEvent, ModelCallEvent, RunEvent } from '../../runtime/events.ts';
+import type { EngineEvent, ModelCallEvent, PolicyDecisionEvent, RunEvent } from '../../runtime/events.ts';
 import type { AuditEntry, AuditLog } from './types.ts';
 
 const isFunction = (v: unknown): boolean => typeof v === 'function';
@@ -47,13 +49,17 @@ export const AuditEventsOptionsSchema = z.strictObject({
  */
 export type AuditEventsOptions = Readonly<z.input<typeof AuditEventsOptionsSchema>>;
 
+type Audited = Extract<EngineEvent, { type: 'run.started' | 'run.completed' | 'run.failed' | 'run.cancelled' | 'model.call' | 'policy.decision' }>;
+const AUDITED: ReadonlySet<string> = new Set<Audited['type']>(['run.started', 'run.completed', 'run.failed', 'run.cancelled', 'model.call', 'policy.decision']);
+const isAudited = (e: EngineEvent): e is Audited => AUDITED.has(e.type);
+
 const errorOf = (e: SerializedError): Record<string, unknown> => ({ code: e.code, message: e.message, ...(e.nodeId === undefined ? {} : { nodeId: e.nodeId }) });
 
 type RunEnd = Extract<RunEvent, { type: 'run.completed' | 'run.failed' | 'run.cancelled' }>;
 
 /**
  * The audit entry of an engine event, or `undefined` for events the audit log does not record
- * (node events, tokens, breaker and loop events).
+ * (node events, tokens, breaker and loop events). `policy.decision` becomes action `policy.decision`.
  *
  * @example
  * ```ts
@@ -63,8 +69,8 @@ type RunEnd = Extract<RunEvent, { type: 'run.completed' | 'run.failed' | 'run.ca
  */
 export function auditEntryOf(e: EngineEvent, options: AuditEventsOptions = {}): AuditEntry | undefined {
   const actor = options.actor ?? 'engine';
-  const common = (runId: string, topology: string, tenant: string | undefined): AuditEntry => {
-    const user = options.userOf?.(runId);
+  const common = (runId: string, topology: string, tenant: string | undefined, known?: string): AuditEntry => {
+    const user = known ?? options.userOf?.(runId);
     return { actor, ts: e.ts, runId, topology, tenant: tenant ?? null, ...(user === undefined ? {} : { user }), action: e.type };
   };
   switch (e.type) {
@@ -78,7 +84,9 @@ export function auditEntryOf(e: EngineEvent, options: AuditEventsOptions = {}): 
     case 'run.cancelled':
       return { ...common(e.runId, e.topology, options.tenantOf?.(e.runId)), details: runEndDetails(e, options.capture === true) };
     case 'model.call':
-      return { ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId)), details: modelCallDetails(e, options.capture === true) };
+      return { ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId), e.user), details: modelCallDetails(e, options.capture === true) };
+    case 'policy.decision':
+      return { ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId), e.user), details: policyDetails(e) };
     default:
       return undefined;
   }
@@ -100,10 +108,26 @@ function runEndDetails(e: RunEnd, capture: boolean): Record<string, unknown> {
   };
 }
 
+function policyDetails(e: PolicyDecisionEvent): Record<string, unknown> {
+  return {
+    stage: e.stage,
+    action: e.action,
+    ...(e.rule === undefined ? {} : { rule: e.rule }),
+    ...(e.nodeId === undefined ? {} : { nodeId: e.nodeId }),
+    ...(e.model === undefined ? {} : { model: e.model }),
+    ...(e.routedTo === undefined ? {} : { routedTo: e.routedTo }),
+    ...(e.requestChanged === undefined ? {} : { requestChanged: e.requestChanged }),
+    ...(e.error === undefined ? {} : { error: errorOf(e.error) }),
+    ...(e.project === undefined ? {} : { project: e.project }),
+    ...(e.parentRunId === undefined ? {} : { parentRunId: e.parentRunId }),
+  };
+}
+
 function modelCallDetails(e: ModelCallEvent, capture: boolean): Record<string, unknown> {
   const r = e.request;
   return {
     nodeId: e.nodeId,
+    ...(e.project === undefined ? {} : { project: e.project }),
     provider: e.provider,
     model: e.model,
     ...(e.responseModel === undefined ? {} : { responseModel: e.responseModel }),
@@ -129,7 +153,7 @@ function modelCallDetails(e: ModelCallEvent, capture: boolean): Record<string, u
 }
 
 /**
- * Appends an audit record for each run start and end and each model call on `events$` (see the
+ * Appends an audit record for each run start and end, model call and policy decision on `events$` (see the
  * module doc). Unsubscribe to stop; `log.flush()` waits for what was appended. Invalid options
  * throw a `ValidationError` (`OPTIONS_INVALID`) naming the field.
  *
@@ -144,7 +168,7 @@ export function auditEvents(events$: Observable<EngineEvent>, log: AuditLog, opt
   if (!parsed.success) throw new ValidationError('OPTIONS_INVALID', 'audit events options are invalid', toIssues(parsed.error.issues, ['options']));
   const failed = (err: unknown): void => options.onError?.(err);
   return events$.subscribe((e) => {
-    if (e.type !== 'run.started' && e.type !== 'run.completed' && e.type !== 'run.failed' && e.type !== 'run.cancelled' && e.type !== 'model.call') return;
+    if (!isAudited(e)) return;
     let entry: AuditEntry | undefined;
     try {
       entry = auditEntryOf(e, options);
