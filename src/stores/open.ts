@@ -2,8 +2,6 @@
  * `openStore(url)`: one string (a CLI flag, `LLMO_STORE`) to a run store.
  * @module
  */
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { StoreError } from '../errors.ts';
 import { isLogger, type Logger } from '../logger.ts';
@@ -11,6 +9,7 @@ import { parseOptions } from '../runtime/options.ts';
 import type { RunStore } from '../runtime/store.ts';
 import { createMemoryStore } from './memory.ts';
 import { createSqliteStore } from './sqlite/store.ts';
+import { isPostgresUrl, redactUrl, sqlitePath } from './url.ts';
 
 /**
  * Schema of {@link OpenStoreOptions}.
@@ -51,10 +50,6 @@ function isPostgresModule(m: unknown): m is PostgresModule {
   return typeof m === 'object' && m !== null && 'createPostgresStore' in m && typeof m.createPostgresStore === 'function';
 }
 
-/** A URL's password replaced by `***`, for messages. */
-function redact(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
-}
 
 async function openPostgres(url: string, logger: Logger | undefined): Promise<RunStore> {
   // A variable specifier, resolved beside this file (.ts from the sources, .js once built).
@@ -63,31 +58,15 @@ async function openPostgres(url: string, logger: Logger | undefined): Promise<Ru
   try {
     mod = await import(specifier);
   } catch (e) {
-    throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new StoreError('STORE_INVALID', `cannot open ${redactUrl(url)}: the PostgreSQL store could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redact(url)}: the PostgreSQL store module has no createPostgresStore`);
+  if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redactUrl(url)}: the PostgreSQL store module has no createPostgresStore`);
   // `?schema=name` picks the SQL schema (the driver never sees it)
   const parsed = new URL(url);
   const schema = parsed.searchParams.get('schema');
   parsed.searchParams.delete('schema');
   const target = schema === null ? url : parsed.href;
   return mod.createPostgresStore({ url: target, ...(schema === null ? {} : { schema }), ...(logger === undefined ? {} : { logger }) });
-}
-
-/**
- * The file path a `file:`/`sqlite:` URL or a plain path names, or undefined when
- * `url` is neither.
- */
-function sqlitePath(url: string): string | undefined {
-  if (url.startsWith('file://')) return fileURLToPath(url);
-  const m = /^(?:file|sqlite):(.*)$/i.exec(url);
-  if (m !== null) {
-    const rest = m[1] ?? '';
-    return rest.startsWith('//') ? (rest.startsWith('///') ? rest.slice(2) : undefined) : rest || undefined;
-  }
-  // Anything with a scheme is not a path (a Windows drive letter is one letter).
-  if (/^[a-z][a-z0-9+.-]+:/i.test(url) && !isAbsolute(url)) return undefined;
-  return url;
 }
 
 /**
@@ -107,10 +86,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const o = parseOptions(OpenStoreOptionsSchema, options, 'openStore options') as OpenStoreOptions;
   if (typeof url !== 'string' || url.trim() === '') throw new StoreError('STORE_INVALID', `expected a store URL or file path, got ${JSON.stringify(url)}`);
   if (url === 'memory:' || url === 'memory://') return createMemoryStore(o.logger === undefined ? {} : { logger: o.logger });
-  if (/^postgres(?:ql)?:\/\//i.test(url)) return openPostgres(url, o.logger);
+  if (isPostgresUrl(url)) return openPostgres(url, o.logger);
   const path = sqlitePath(url);
   if (path === undefined) {
-    throw new StoreError('STORE_INVALID', `unknown store ${JSON.stringify(redact(url))}: expected a file path, file:/sqlite: URL, memory: or postgres://`);
+    throw new StoreError('STORE_INVALID', `unknown store ${JSON.stringify(redactUrl(url))}: expected a file path, file:/sqlite: URL, memory: or postgres://`);
   }
   return createSqliteStore({
     path,

@@ -7,8 +7,6 @@
  * is created by a versioned migration on open (`llmo_audit_schema`), beside the run store's own.
  * @module
  */
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { StoreError } from '../../errors.ts';
 import { parseOptions } from '../../runtime/options.ts';
@@ -16,6 +14,7 @@ import { auditHeads, type AuditHeads, type AuditRecord } from './record.ts';
 import { createMemoryAuditSink } from './sinks.ts';
 import { createSqliteAuditStore } from './store-sqlite.ts';
 import type { AuditSink } from './types.ts';
+import { isPostgresUrl, redactUrl, sqlitePath } from '../../stores/url.ts';
 
 /**
  * An audit sink in a database, readable back.
@@ -72,19 +71,6 @@ interface PostgresAuditModule {
 const isPostgresModule = (m: unknown): m is PostgresAuditModule =>
   typeof m === 'object' && m !== null && 'createPostgresAuditStore' in m && typeof m.createPostgresAuditStore === 'function';
 
-const redactUrl = (url: string): string => url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
-
-/** The file a `file:`/`sqlite:` URL or plain path names (the forms `openStore` takes), or undefined. */
-function sqlitePath(url: string): string | undefined {
-  if (url.startsWith('file://')) return fileURLToPath(url);
-  const m = /^(?:file|sqlite):(.*)$/i.exec(url);
-  if (m !== null) {
-    const rest = m[1] ?? '';
-    return rest.startsWith('//') ? (rest.startsWith('///') ? rest.slice(2) : undefined) : rest || undefined;
-  }
-  if (/^[a-z][a-z0-9+.-]+:/i.test(url) && !isAbsolute(url)) return undefined;
-  return url;
-}
 
 /** `memory:`: the records in this process (tests, a dry run). */
 function memoryAuditStore(): AuditStore {
@@ -121,7 +107,7 @@ export async function openAuditStore(url: string, options: OpenAuditStoreOptions
   const o = parseOptions(OpenAuditStoreOptionsSchema, options, 'openAuditStore options');
   if (typeof url !== 'string' || url.trim() === '') throw new StoreError('STORE_INVALID', `expected a store URL or file path, got ${JSON.stringify(url)}`);
   if (url === 'memory:' || url === 'memory://') return memoryAuditStore();
-  if (/^postgres(?:ql)?:\/\//i.test(url)) {
+  if (isPostgresUrl(url)) {
     // a variable specifier beside this file (.ts from the sources, .js once built): pg stays out of bundles that never use it
     const specifier = new URL(`./store-postgres${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
     let mod: unknown;
