@@ -279,6 +279,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   kafkaOptions(audit.command('verify')
     .description('read every audit record (a JSONL file, or the audit topic from its beginning) and check each stream\'s hash chain: prints "ok: N records, M streams" (exit 0) or the first modified, missing or reordered record of each stream (exit 1)')
     .option('--file <path>', 'a JSONL audit file instead of the audit topic')
+    .option('--store <url>', 'the audit records of a run store database (a SQLite file or postgres://) instead of the audit topic')
     .option('--json', 'print the verification as JSON'))
     .action(async (opts) => {
       const { auditCommand } = await import('./commands/audit.ts');

@@ -1,6 +1,6 @@
 /**
- * `llmo audit verify`: reads every audit record, from a JSONL file (`--file`) or from the audit
- * topic from its beginning (Kafka flags as the other Kafka commands), verifies each stream's hash
+ * `llmo audit verify`: reads every audit record, from a JSONL file (`--file`), from the audit table of
+ * a run store's database (`--store`: a SQLite file or `postgres://`), or from the audit topic from its beginning (Kafka flags as the other Kafka commands), verifies each stream's hash
  * chain and prints `ok: N records, M streams`, or the first problem of each stream (modified,
  * missing, reordered, duplicate, bad-genesis) with where it shows. Messages of the topic that
  * belong to no chain (v1/v2 data) are counted on stderr, not verified.
@@ -10,6 +10,7 @@
  * @module
  */
 import { readAuditFile, readAuditTopic, verifyAudit, type AuditVerification } from '../../governance/audit/index.ts';
+import { openAuditStore } from '../../governance/audit/store.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import { connectKafka } from '../connect.ts';
 import { EXIT } from '../exit.ts';
@@ -28,6 +29,8 @@ import { kafkaProblem, type OpenedKafka } from '../kafka.ts';
 export interface AuditCommandOptions extends KafkaFlags {
   /** A JSONL audit file to verify instead of the audit topic. */
   readonly file?: string | undefined;
+  /** The audit records of a run store's database (`llmo_audit`) instead of the audit topic. */
+  readonly store?: string | undefined;
   /** Print the verification as JSON. */
   readonly json?: boolean | undefined;
 }
@@ -54,8 +57,23 @@ function report(io: Io, v: AuditVerification, json: boolean): number {
  */
 export async function auditCommand(verb: 'verify', opts: AuditCommandOptions, io: Io, open?: (options: KafkaTransportOptions) => OpenedKafka): Promise<number> {
   const json = opts.json === true;
+  const sources = [opts.file !== undefined, opts.store !== undefined, opts.brokers !== undefined || opts.kafkaConfig !== undefined].filter(Boolean).length;
+  if (sources > 1) return fail(io, `audit ${verb}: give one of --file, --store or the Kafka flags (--brokers, --kafka-config)`);
+  if (opts.store !== undefined) {
+    let records: unknown[];
+    try {
+      const store = await openAuditStore(opts.store);
+      try {
+        records = [...await store.read()];
+      } finally {
+        await store.close();
+      }
+    } catch (e) {
+      return fail(io, `--store: cannot read the audit records: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return report(io, verifyAudit(records), json);
+  }
   if (opts.file !== undefined) {
-    if (opts.brokers !== undefined || opts.kafkaConfig !== undefined) return fail(io, `audit ${verb}: give --file or the Kafka flags (--brokers, --kafka-config), not both`);
     let records: unknown[];
     try {
       records = await readAuditFile(opts.file);
