@@ -1,5 +1,5 @@
 /**
- * Governance building blocks: PII and secret detection with redaction, and the tamper-evident audit log.
+ * Governance building blocks: PII and secret detection with redaction, the tamper-evident audit log, and the policy layer (rules as an engine guard).
  *
  * @example
  * ```ts
@@ -10,3 +10,4 @@
  */
 export * from './pii/index.ts';
 export * from './audit/index.ts';
+export * from './policy/index.ts';
