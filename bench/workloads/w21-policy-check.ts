@@ -1,11 +1,11 @@
 /**
  * W21: what policy checks cost a model call. One llm node on `sim:fast` with a 2 KB prompt that
- * holds an email, a phone number and a card number runs one at a time on three engines in one
- * process: without a guard, with an allow-all guard (the engine's part), with a policy guard holding
- * no rules, and with a realistic rule set
- * (eight rules: run and output rules, deny/route/approval/cap rules matched on subject fields, a
- * data-class rule and a redaction of every PII kind). Targets: ≤ 20 µs added per call with PII
- * redaction; without rules, nothing measurable.
+ * holds an email, a phone number and a card number runs one at a time on four engines in one
+ * process: without a guard, with an allow-all guard (the engine's part), with a policy guard
+ * holding no rules, and with a realistic rule set (eight rules: run and output rules,
+ * deny/route/approval/cap rules matched on subject fields, a data-class rule and a redaction of
+ * every PII kind). Targets: ≤ 20 µs added per call with PII redaction; without rules, nothing
+ * measurable.
  * @module
  */
 import * as z from 'zod';

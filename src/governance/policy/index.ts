@@ -12,10 +12,11 @@
  * @module
  */
 export {
-  PolicyFrameSchema, PolicyMatchSchema, PolicyRedactSchema, PolicyRuleSchema, parsePolicyRules,
-  type CustomPolicyRule, type OutputSubject, type ParsePolicyOptions, type PolicyActionName, type PolicyDocument,
+  PolicyFrameSchema, PolicyMatchSchema, PolicyRedactSchema, PolicyRuleSchema,
+  type CustomPolicyRule, type OutputSubject, type PolicyActionName, type PolicyDocument,
   type PolicyDocumentInput, type PolicyMatch, type PolicyOutcome, type PolicyRule, type PolicyStage,
 } from './schema.ts';
+export { parsePolicyRules, type ParsePolicyOptions } from './parse.ts';
 export { globMatcher, type MatchSubject } from './match.ts';
 export {
   createPolicyGuard, type PolicyDecision, type PolicyGuard, type PolicyGuardOptions, type PolicyRuleFailure, type PolicyStats,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isValidationError, type Issue } from '../../errors.ts';
 import { globMatcher } from './match.ts';
-import { parsePolicyRules } from './schema.ts';
+import { parsePolicyRules } from './parse.ts';
 
 /** The issues a document is refused with (fails the test when it is accepted). */
 function issuesOf(doc: unknown, options: Parameters<typeof parsePolicyRules>[1] = {}): Issue[] {
