@@ -261,6 +261,24 @@ describe('matching', () => {
   });
 });
 
+describe('placeholders outside an admitted run', () => {
+  it('a call of a run the guard did not admit (recovered) gets a vault of its own; output rules see the restored answer', async () => {
+    const g = createPolicyGuard({
+      document: {
+        rules: [
+          { name: 'pii', action: 'redact', redact: { mode: 'placeholder' } },
+          { name: 'no-phone-out', stage: 'output', match: { dataClass: 'phone' }, action: 'redact', redact: { mode: 'mask', kinds: ['phone'] } },
+        ],
+      },
+    });
+    const v = g.call(callCheck({ runId: 'recovered-1', request: { model: 'm', messages: [{ role: 'user', content: `mail ${EMAIL} or call +1 (415) 555-2671` }] } }));
+    if ('then' in v || v.action !== 'allow') throw new Error('expected a synchronous allow');
+    expect(v.request?.messages[0]!.content).toBe('mail [EMAIL_1] or call [PHONE_1]');
+    expect(g.stats().vaults).toBe(0);
+    expect(await v.watch!.output!('Wrote [EMAIL_1], called [PHONE_1].')).toEqual({ action: 'redact', rule: 'pii', text: `Wrote ${EMAIL}, called ****.` });
+  });
+});
+
 describe('TypeScript rules and failures', () => {
   it('a TypeScript rule sees the call with earlier changes and may answer asynchronously', async () => {
     const seen: (number | undefined)[] = [];
