@@ -17,7 +17,7 @@ export {
   type PolicyDocumentInput, type PolicyMatch, type PolicyOutcome, type PolicyRule, type PolicyStage,
 } from './schema.ts';
 export { parsePolicyRules, type ParsePolicyOptions } from './parse.ts';
-export { globMatcher, type MatchSubject } from './match.ts';
+export type { MatchSubject } from './match.ts';
 export {
   createPolicyGuard, type PolicyDecision, type PolicyGuard, type PolicyGuardOptions, type PolicyRuleFailure, type PolicyStats,
 } from './guard.ts';
