@@ -1,5 +1,6 @@
 /**
- * Governance building blocks: PII and secret detection with redaction, and the tamper-evident audit log.
+ * Governance building blocks: PII and secret detection with redaction, the tamper-evident audit log (and its store),
+ * the policy layer (rules as an engine guard), cost attribution alerts.
  *
  * @example
  * ```ts
@@ -13,3 +14,4 @@ export * from './audit/index.ts';
 export { AdminActionSchema, auditAdmin, type AdminAction } from './audit/admin.ts';
 export { OpenAuditStoreOptionsSchema, openAuditStore, type AuditStore, type OpenAuditStoreOptions } from './audit/store.ts';
 export * from './cost/index.ts';
+export * from './policy/index.ts';

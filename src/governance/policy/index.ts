@@ -1,0 +1,24 @@
+/**
+ * The policy layer: rules in a YAML/JSON document (or in TypeScript) evaluated by an engine
+ * guard before each run, before each model call and on each answer; allow, deny, redact (PII,
+ * with placeholders restored within the run), route, approval and cap; fail-closed rule errors;
+ * hot reload with whole-set swaps; tenant weights for fair share.
+ *
+ * @example
+ * ```ts
+ * import { createPolicyGuard } from 'llm-orchestrator/governance';
+ * const engine = createEngine({ guard: createPolicyGuard({ document: rulesYaml }) });
+ * ```
+ * @module
+ */
+export {
+  PolicyFrameSchema, PolicyMatchSchema, PolicyRedactSchema, PolicyRuleSchema,
+  type CustomPolicyRule, type OutputSubject, type PolicyActionName, type PolicyDocument,
+  type PolicyDocumentInput, type PolicyMatch, type PolicyOutcome, type PolicyRule, type PolicyStage,
+} from './schema.ts';
+export { parsePolicyRules, type ParsePolicyOptions } from './parse.ts';
+export type { MatchSubject } from './match.ts';
+export {
+  createPolicyGuard, type PolicyDecision, type PolicyGuard, type PolicyGuardOptions, type PolicyRuleFailure, type PolicyStats,
+} from './guard.ts';
+export { GOVERNANCE_TARGET, applyGovernanceUpdate, type GovernanceUpdateResult } from './update.ts';
