@@ -189,6 +189,28 @@ describe('call checks', () => {
     expect(r2.error?.cause).toMatchObject({ code: 'POLICY_DENIED' });
   });
 
+  it('the estimate is priced only when a guard reads it, and again for a request an earlier guard changed', async () => {
+    let counted = 0;
+    const a = recording('a', [' ok']);
+    const models = createModels({ providers: [a], prices: { 'a:big': { input: 1000, output: 1000 } }, countTokens: (text) => (counted++, text.length) });
+    const seen: number[] = [];
+    const t = topology('lazy').llm('answer', { model: 'a:big', prompt: () => 'x'.repeat(40), maxTokens: 50 }).build({ output: 'answer' });
+    const blind = createEngine({ models, guard: { call: () => ({ action: 'allow', rule: 'blind' }) } });
+    await blind.run(t, undefined);
+    const beforeReading = counted;
+    const engine = createEngine({
+      models,
+      guard: [
+        { call: (c) => (seen.push(c.estimate.outputTokens), { action: 'allow', request: { ...c.request, maxTokens: 5 } }) },
+        { call: (c) => (seen.push(c.estimate.outputTokens), { action: 'allow' }) },
+      ],
+    });
+    await engine.run(t, undefined);
+    expect(seen).toEqual([50, 5]);
+    // the blind guard's run counted only the answer's tokens (usage is given by the provider): no prompt tokenized for an estimate
+    expect(beforeReading).toBe(0);
+  });
+
   it('a later guard refusing releases what an earlier one reserved', async () => {
     const ended: unknown[] = [];
     const { engine, t } = setup([

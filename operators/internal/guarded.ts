@@ -64,8 +64,9 @@ export async function askGuards(
     return t === undefined ? undefined : estimateCall(services, t.ref, request);
   };
   for (;;) {
-    const check: { -readonly [K in keyof Omit<CallCheck, 'runId' | 'topology' | 'tenant' | 'user' | 'project' | 'variant'>]: CallCheck[K] } = {
-      nodeId: ctx.nodeId, model: m.ref, provider: m.provider.name, request: req, attempt, estimate: estimateCall(services, m.ref, req), estimateOn,
+    // the estimate is priced by the engine when a guard reads it
+    const check: { -readonly [K in keyof Omit<CallCheck, 'runId' | 'topology' | 'tenant' | 'user' | 'project' | 'variant' | 'estimate'>]: CallCheck[K] } = {
+      nodeId: ctx.nodeId, model: m.ref, provider: m.provider.name, request: req, attempt, estimateOn,
     };
     if (approved !== undefined) check.approved = approved;
     const v = await services.checkCall(ctx, check);

@@ -86,6 +86,7 @@ export interface CallCheck extends GuardSubject {
   readonly request: CompletionRequest;
   /** 1 for the first call of this model in the node, 2 for its first retry, ... */
   readonly attempt: number;
+  /** Priced on first read (tokenizing a long prompt costs tens of µs; guards that never read it pay nothing). */
   readonly estimate: CallEstimate;
   /** Rules a person already approved for this call (the payload of their approval signal), by rule name. */
   readonly approved?: Readonly<Record<string, unknown>> | undefined;
@@ -93,7 +94,7 @@ export interface CallCheck extends GuardSubject {
    * Prices a request on another model (for a guard that routes: what the call would cost there);
    * undefined for a model the catalogue does not know.
    */
-  readonly estimateOn?: ((model: string, request: CompletionRequest) => CallEstimate | undefined) | undefined;
+  readonly estimateOn: (model: string, request: CompletionRequest) => CallEstimate | undefined;
 }
 
 /**

@@ -105,7 +105,7 @@ export interface ExecServices {
    * Asks the engine's guards about a model call (the engine adds the run's subject: run, topology,
    * tenant, user, project, variant). Never throws: a failing guard is a `deny` (fail-closed).
    */
-  checkCall(ctx: NodeContext, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict>;
+  checkCall(ctx: NodeContext, check: Omit<CallCheck, keyof GuardSubject | 'estimate'>): CallVerdict | Promise<CallVerdict>;
   /** Reports what a call's output check decided (a `policy.decision` event when it was not a plain allow). */
   decidedOutput(ctx: NodeContext, model: string, verdict: OutputVerdict): void;
   /** Whether the engine has guards that check tool calls: a tool node asks them only then. */

@@ -6,9 +6,9 @@
  * @module
  */
 import { PolicyError } from '../errors.ts';
-import type { CallCheck, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
+import type { CallCheck, CallEstimate, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
 import type { Logger } from '../logger.ts';
-import type { Usage } from '../providers/types.ts';
+import type { CompletionRequest, Usage } from '../providers/types.ts';
 
 type Ended = NonNullable<Extract<RunVerdict, { action: 'allow' }>['ended']>;
 
@@ -206,16 +206,10 @@ export class Guards {
       if (v.rule !== undefined) rule ??= v.rule;
       if (v.watch !== undefined) watches.push(v.watch);
       if (v.request !== undefined || (v.model !== undefined && v.model !== cur.model)) {
-        const next: { -readonly [K in keyof CallCheck]: CallCheck[K] } = { ...cur };
-        if (v.request !== undefined) {
-          next.request = v.request;
-          changedRequest = true;
-        }
-        if (v.model !== undefined && v.model !== cur.model) {
-          model = next.model = v.model;
-          next.estimate = cur.estimateOn?.(v.model, next.request) ?? cur.estimate;
-        }
-        cur = next;
+        // what the next guard sees: the changed request or model, priced again (lazily) for its budget
+        if (v.request !== undefined) changedRequest = true;
+        if (v.model !== undefined && v.model !== cur.model) model = v.model;
+        cur = lazyCallCheck(changedCheck(cur, v.request ?? cur.request, model ?? cur.model));
       }
       return undefined;
     };
@@ -281,3 +275,37 @@ export class Guards {
 }
 
 const ALLOW = { action: 'allow' } as const;
+
+/** The estimate of a call on a model the catalogue cannot price. */
+const NO_ESTIMATE: CallEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
+/**
+ * Makes `fields` (a fresh object) a call check whose `estimate` is computed on first read, with
+ * `estimateOn`: tokenizing a long prompt costs tens of µs, and most guards never read it.
+ *
+ * @example
+ * ```ts
+ * const check = lazyCallCheck({ ...subject, nodeId: 'answer', model: 'openai:gpt-4o', provider: 'openai', request, attempt: 1, estimateOn });
+ * check.estimate.costUsd; // priced now, once
+ * ```
+ */
+export function lazyCallCheck(fields: Omit<CallCheck, 'estimate'>): CallCheck {
+  let memo: CallEstimate | undefined;
+  return Object.defineProperty(fields, 'estimate', {
+    get: () => (memo ??= fields.estimateOn(fields.model, fields.request) ?? NO_ESTIMATE),
+    enumerable: true,
+  }) as CallCheck;
+}
+
+/** A copy of a check's fields (never reading its lazy estimate) with another request and model. */
+function changedCheck(c: CallCheck, request: CompletionRequest, model: string): Omit<CallCheck, 'estimate'> {
+  const out: { -readonly [K in keyof Omit<CallCheck, 'estimate'>]: CallCheck[K] } = {
+    runId: c.runId, topology: c.topology, nodeId: c.nodeId, model, provider: c.provider, request, attempt: c.attempt, estimateOn: c.estimateOn,
+  };
+  if (c.tenant !== undefined) out.tenant = c.tenant;
+  if (c.user !== undefined) out.user = c.user;
+  if (c.project !== undefined) out.project = c.project;
+  if (c.variant !== undefined) out.variant = c.variant;
+  if (c.approved !== undefined) out.approved = c.approved;
+  return out;
+}

@@ -19,7 +19,7 @@ import type { Compiled } from './compiled.ts';
 import type { Core } from './core.ts';
 import type { NodeCtx } from './ctx.ts';
 import { EV, type ModelCallEvent, type PolicyDecisionEvent, type RestartEvent, type TokenEvent } from './events.ts';
-import type { Guards } from './guard.ts';
+import { lazyCallCheck, type Guards } from './guard.ts';
 import type { Waits } from './park.ts';
 import { acquire } from './resources.ts';
 import { Run, rootOf } from './run.ts';
@@ -87,10 +87,10 @@ export class Services implements ExecServices {
   }
 
   /** Asks the guards about a model call of the node's run (as its top-level run); reports what they decided. */
-  checkCall(ctx: NodeCtx, check: Omit<CallCheck, keyof GuardSubject>): CallVerdict | Promise<CallVerdict> {
+  checkCall(ctx: NodeCtx, check: Omit<CallCheck, keyof GuardSubject | 'estimate'>): CallVerdict | Promise<CallVerdict> {
     const guards = this.guards;
     if (guards === undefined) return ALLOW;
-    const v = guards.call({ ...this.#subject(ctx), ...check });
+    const v = guards.call(lazyCallCheck({ ...this.#subject(ctx), ...check }));
     if (typeof (v as { then?: unknown }).then === 'function') return (v as Promise<CallVerdict>).then((r) => this.#reportCall(ctx, check.model, r));
     return this.#reportCall(ctx, check.model, v as CallVerdict);
   }

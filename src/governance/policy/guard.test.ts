@@ -188,7 +188,7 @@ function callCheck(over: Partial<CallCheck> = {}): CallCheck {
   return {
     runId: 'r1', topology: 'rag', tenant: 'acme', user: 'u1', project: 'search', nodeId: 'answer', model: 'openai:gpt-4o', provider: 'openai',
     request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }], maxTokens: 100 }, attempt: 1,
-    estimate: { inputTokens: 3, outputTokens: 100, costUsd: 0.001 }, ...over,
+    estimate: { inputTokens: 3, outputTokens: 100, costUsd: 0.001 }, estimateOn: () => undefined, ...over,
   };
 }
 const ruleOf = (v: unknown): string | undefined => (v as { rule?: string }).rule;
