@@ -10,3 +10,4 @@
  */
 export * from './pii/index.ts';
 export * from './audit/index.ts';
+export * from './budget/index.ts';
