@@ -24,7 +24,7 @@ describe('budgets', () => {
     const est = await probeEstimate();
     const cheap = (est.costUsd / 1000) * 10; // b:small is 100x cheaper
     const events: BudgetEvent[] = [];
-    const guard = createBudgetGuard({
+    const guard = createBudgetGuard({ clock: () => T0,
       ledger: createMemoryLedger(),
       budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: cheap * 1.5, onExceeded: { route: 'b:small' } }],
       onEvent: (e) => events.push(e),
@@ -52,7 +52,7 @@ describe('budgets', () => {
   it('a streaming call whose hold cannot be extended is cut with BUDGET_EXCEEDED, its partial text kept and what it streamed billed', async () => {
     const est = await probeEstimate();
     const long = Array.from({ length: 60 }, (_, k) => ` w${k}`); // the provider ignores maxTokens
-    const guard = createBudgetGuard({ ledger: createMemoryLedger(), budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: est.costUsd * 1.2 }] });
+    const guard = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: est.costUsd * 1.2 }] });
     const engine = engineWith(guard, priced('a', long, { async: true }));
     const r = await engine.run(oneCall(), { q: 'hi' }, { tenant: 'acme' });
     expect(r.status).toBe('failed');
@@ -70,7 +70,7 @@ describe('budgets', () => {
   it('a streaming call past its estimate goes on when the extension asked ahead of need is granted; settled at what it billed', async () => {
     const est = await probeEstimate();
     const long = Array.from({ length: 40 }, (_, k) => ` w${k}`);
-    const guard = createBudgetGuard({ ledger: createMemoryLedger(), budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: 10 }] });
+    const guard = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: 10 }] });
     const engine = engineWith(guard, priced('a', long, { async: true }));
     const r = await engine.run(oneCall(), { q: 'hi' }, { tenant: 'acme' });
     expect(r.status).toBe('completed');
@@ -84,7 +84,7 @@ describe('budgets', () => {
 
   it('rules match on tenant, topology and model; unmatched calls are not asked about', async () => {
     const ledger = createMemoryLedger();
-    const guard = createBudgetGuard({ ledger, budgets: [{ name: 'zero', per: 'global', period: 'total', limitUsd: 0, match: { tenant: 'free*', model: 'a:*' } }] });
+    const guard = createBudgetGuard({ clock: () => T0, ledger, budgets: [{ name: 'zero', per: 'global', period: 'total', limitUsd: 0, match: { tenant: 'free*', model: 'a:*' } }] });
     const engine = engineWith(guard, priced('a', WORDS));
     expect(causeCode(await engine.run(oneCall(), { q: 'hi' }, { tenant: 'free-1' }))).toBe('BUDGET_EXCEEDED');
     expect((await engine.run(oneCall(), { q: 'hi' }, { tenant: 'paid' })).status).toBe('completed');
@@ -113,13 +113,13 @@ describe('quotas', () => {
   it('calls and tokens per user: the call that would pass the quota is refused', async () => {
     const est = await probeEstimate();
     const tokens = est.inputTokens + est.outputTokens;
-    const calls = createBudgetGuard({ ledger: createMemoryLedger(), quotas: [{ name: 'calls', per: 'user', period: 'month', calls: 2 }] });
+    const calls = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), quotas: [{ name: 'calls', per: 'user', period: 'month', calls: 2 }] });
     const e1 = engineWith(calls, priced('a', WORDS));
     for (let k = 0; k < 2; k++) expect((await e1.run(oneCall(), { q: 'hi' }, { user: 'ana' })).status).toBe('completed');
     expect(causeCode(await e1.run(oneCall(), { q: 'hi' }, { user: 'ana' }))).toBe('QUOTA_EXCEEDED');
     expect((await e1.run(oneCall(), { q: 'hi' }, { user: 'bo' })).status).toBe('completed');
     // one call settles at 1 + 5 tokens; a second needs its whole estimate again
-    const tok = createBudgetGuard({ ledger: createMemoryLedger(), quotas: [{ name: 'tokens', per: 'user', period: 'day', tokens: tokens + 5 }] });
+    const tok = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), quotas: [{ name: 'tokens', per: 'user', period: 'day', tokens: tokens + 5 }] });
     const e2 = engineWith(tok, priced('a', WORDS));
     expect((await e2.run(oneCall(), { q: 'hi' }, { user: 'ana' })).status).toBe('completed');
     await tok.flush();
@@ -139,7 +139,7 @@ describe('concurrency limits', () => {
 
   it('CONCURRENCY_LIMIT (retriable) while N runs of a tenant are in flight; free again once they end or are cancelled', async () => {
     const g = gated();
-    const guard = createBudgetGuard({ ledger: createMemoryLedger(), concurrency: [{ name: 'parallel', per: 'tenant', max: 2 }] });
+    const guard = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), concurrency: [{ name: 'parallel', per: 'tenant', max: 2 }] });
     const engine = engineWith(guard, priced('a', WORDS, { gate: g.gate }));
     const ctl = new AbortController();
     const first = engine.run(oneCall(), { q: 'hi' }, { tenant: 'acme' });
@@ -163,7 +163,7 @@ describe('concurrency limits', () => {
   });
 
   it('a parked (waiting) durable run frees its slot', async () => {
-    const guard = createBudgetGuard({ ledger: createMemoryLedger(), concurrency: [{ name: 'parallel', per: 'tenant', max: 1 }] });
+    const guard = createBudgetGuard({ clock: () => T0, ledger: createMemoryLedger(), concurrency: [{ name: 'parallel', per: 'tenant', max: 1 }] });
     const parks = topology('parks', { input: z.object({ q: z.string() }) })
       .map('draft', { run: ({ input }) => input.q })
       .wait('approve', { after: ['draft'], name: 'approval', schema: z.object({ ok: z.boolean() }) })
@@ -196,7 +196,7 @@ describe('a failing ledger', () => {
     const boom = new Error('disk I/O error');
     const broken: BudgetLedger = { ...createMemoryLedger(), kind: 'broken', reserve: () => Promise.reject(boom) };
     const events: BudgetEvent[] = [];
-    const guard = createBudgetGuard({
+    const guard = createBudgetGuard({ clock: () => T0,
       ledger: broken,
       budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: 5 }],
       quotas: [{ name: 'runs', per: 'tenant', period: 'day', runs: 5 }],
@@ -211,7 +211,7 @@ describe('a failing ledger', () => {
     expect(guard.failures).toBe(1);
     // a settle that fails after the call is reported too (nothing can be refused any more)
     const failingSettle: BudgetLedger = { ...createMemoryLedger(), settle: () => Promise.reject(boom) };
-    const g2 = createBudgetGuard({ ledger: failingSettle, budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: 5 }], onEvent: (e) => events.push(e) });
+    const g2 = createBudgetGuard({ clock: () => T0, ledger: failingSettle, budgets: [{ name: 'daily', per: 'tenant', period: 'day', limitUsd: 5 }], onEvent: (e) => events.push(e) });
     const e2 = engineWith(g2, priced('a', WORDS));
     expect((await e2.run(oneCall(), { q: 'hi' }, { tenant: 'acme' })).status).toBe('completed');
     await g2.flush();

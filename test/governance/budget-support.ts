@@ -4,8 +4,10 @@
  * @module
  */
 import { Observable } from 'rxjs';
+import { expect } from 'vitest';
+import { createBudgetGuard, type BudgetLedger } from '../../src/governance/index.ts';
 import {
-  createEngine, createModels, topology,
+  createEngine, createModels, isPolicyError, topology, type RunResult,
   type CallEstimate, type CompletionRequest, type Engine, type Guard, type Provider, type ProviderEvent, type RunStore,
 } from '../../src/index.ts';
 
@@ -68,3 +70,60 @@ export async function probeEstimate(q = 'hi', maxTokens = 10): Promise<CallEstim
 
 /** Actual cost of a call streaming `words` words (1 input token, one token per word) on `a:big`. */
 export const actualCost = (words: number): number => ((1 + words) * PRICES['a:big'].input) / 1e6;
+
+/** Resolves after `n` turns of the event loop (a wave of runs starts while earlier calls stream and settle). */
+const ticks = async (n: number): Promise<void> => {
+  for (let k = 0; k < n; k++) await new Promise((r) => setImmediate(r));
+};
+
+const RACE_WORDS = [' a', ' b', ' c', ' d', ' e'];
+const BUDGET = 0.25;
+
+/**
+ * The budget race (issue 13): `runs` runs split over one engine per ledger (all at once, or started in
+ * `waves` so calls settle while others reserve) against a small shared budget; checks its invariants.
+ */
+export async function budgetRace(ledgers: readonly BudgetLedger[], waves?: number, runs = 1000): Promise<void> {
+  const est = await probeEstimate();
+  const cost = actualCost(RACE_WORDS.length);
+  expect(cost).toBeLessThanOrEqual(est.costUsd); // the pre-flight estimate bounds what a call bills
+  let billed = 0;
+  let lateStarts = 0;
+  const provider = priced('a', RACE_WORDS, {
+    async: true,
+    // a call starting when what was billed already leaves no room for it is a call after the budget was spent
+    onRequest: () => {
+      if (billed + cost > BUDGET + 1e-9) lateStarts++;
+    },
+  });
+  const guards = ledgers.map((ledger) => createBudgetGuard({ ledger, budgets: [{ name: 'shared', per: 'global', period: 'total', limitUsd: BUDGET }] }));
+  const engines = guards.map((g) => engineWith(g, provider));
+  const t = oneCall();
+  const results: RunResult[] = await Promise.all(Array.from({ length: runs }, (_, i) =>
+    ticks(waves === undefined ? 0 : (i % waves) * 20).then(() => engines[i % engines.length]!.run(t, { q: 'hi' }, { tenant: `t${i % 7}` })).then((r) => {
+      if (r.status === 'completed') billed += cost;
+      return r;
+    })));
+  for (const g of guards) await g.flush();
+  const completed = results.filter((r) => r.status === 'completed');
+  const refused = results.filter((r) => r.status === 'failed');
+  expect(completed.length + refused.length).toBe(runs);
+  for (const r of refused) {
+    const cause = r.error?.cause;
+    expect(isPolicyError(cause) && cause.code === 'BUDGET_EXCEEDED' && cause.rule === 'shared').toBe(true);
+  }
+  expect(provider.requests).toHaveLength(completed.length);
+  expect(completed.length).toBeGreaterThan(0);
+  expect(refused.length).toBeGreaterThan(0);
+  const u = await guards[0]!.usage('shared');
+  expect(u.reserved).toBe(0);
+  expect(u.spent).toBeCloseTo(completed.length * cost, 9);
+  expect(u.spent).toBeLessThanOrEqual(BUDGET + est.costUsd);
+  expect(lateStarts).toBe(0);
+  // nothing refused while the budget had room for a call at its estimate
+  expect(completed.length).toBeGreaterThanOrEqual(Math.floor(BUDGET / est.costUsd));
+  // started in waves, calls settle below their estimate and free room for more
+  if (waves !== undefined) expect(completed.length).toBeGreaterThan(Math.floor(BUDGET / est.costUsd));
+  for (const e of engines) await e.shutdown();
+}
+
