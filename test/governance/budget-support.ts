@@ -83,7 +83,8 @@ const BUDGET = 0.25;
  * The budget race (issue 13): `runs` runs split over one engine per ledger (all at once, or started in
  * `waves` so calls settle while others reserve) against a small shared budget; checks its invariants.
  */
-export async function budgetRace(ledgers: readonly BudgetLedger[], waves?: number, runs = 1000): Promise<void> {
+export async function budgetRace(ledgers: readonly BudgetLedger[], waves?: number, opts: { refill?: boolean; runs?: number } = {}): Promise<void> {
+  const runs = opts.runs ?? 1000;
   const est = await probeEstimate();
   const cost = actualCost(RACE_WORDS.length);
   expect(cost).toBeLessThanOrEqual(est.costUsd); // the pre-flight estimate bounds what a call bills
@@ -122,8 +123,9 @@ export async function budgetRace(ledgers: readonly BudgetLedger[], waves?: numbe
   expect(lateStarts).toBe(0);
   // nothing refused while the budget had room for a call at its estimate
   expect(completed.length).toBeGreaterThanOrEqual(Math.floor(BUDGET / est.costUsd));
-  // started in waves, calls settle below their estimate and free room for more
-  if (waves !== undefined) expect(completed.length).toBeGreaterThan(Math.floor(BUDGET / est.costUsd));
+  // started in waves, calls settle below their estimate and free room for more (in-process ledgers: the event
+  // loop's order decides; over a network the timing does, so the PostgreSQL run does not assert it)
+  if (waves !== undefined && opts.refill !== false) expect(completed.length).toBeGreaterThan(Math.floor(BUDGET / est.costUsd));
   for (const e of engines) await e.shutdown();
 }
 
