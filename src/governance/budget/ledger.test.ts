@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPolicyError, isValidationError } from '../../errors.ts';
+import { createSqliteStore } from '../../stores/sqlite/store.ts';
 import type { BudgetLedger } from './ledger.ts';
 import { createMemoryLedger } from './memory.ts';
 import { openLedger } from './open.ts';
@@ -46,6 +47,19 @@ describe('SQLite ledger file', () => {
       err = e;
     }
     expect(isPolicyError(err) && err.code === 'POLICY_FAILED' && /newer than this build/.test(err.message)).toBe(true);
+  });
+
+  it('shares one file with the run store, whichever opens it first', async () => {
+    for (const ledgerFirst of [true, false]) {
+      const f = file();
+      const first = ledgerFirst ? createSqliteLedger({ path: f }) : createSqliteStore({ path: f });
+      const second = ledgerFirst ? createSqliteStore({ path: f }) : createSqliteLedger({ path: f });
+      const ledger = (ledgerFirst ? first : second) as ReturnType<typeof createSqliteLedger>;
+      await ledger.settle('x', { k: 1 });
+      expect((await ledger.usage('k', 0)).spent).toBe(1);
+      await first.close();
+      await second.close();
+    }
   });
 
   it('a failing ledger rejects with POLICY_FAILED and the cause (never swallowed)', async () => {

@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import * as z from 'zod';
 import { parseOptions } from '../../runtime/options.ts';
+import { APPLICATION_ID } from '../../stores/sqlite/schema.ts';
 import { firstRefused, ledgerFailed, mergeLines, type BudgetLedger, type KeyUsage, type ReserveRequest, type ReserveResult } from './ledger.ts';
 
 /**
@@ -142,6 +143,9 @@ export function createSqliteLedger(options: SqliteLedgerOptions): BudgetLedger {
 
 function migrate(db: Database.Database): void {
   db.transaction(() => {
+    // a new file is marked as this library's, so the run store may later share it (it refuses other applications' files)
+    const fresh = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number }).n === 0;
+    if (fresh && db.pragma('application_id', { simple: true }) === 0) db.pragma(`application_id = ${APPLICATION_ID}`);
     db.exec('CREATE TABLE IF NOT EXISTS llmo_budget_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     const at = (db.prepare('SELECT MAX(version) AS v FROM llmo_budget_schema').get() as { v: number | null }).v ?? 0;
     const latest = SQLITE_LEDGER_MIGRATIONS[SQLITE_LEDGER_MIGRATIONS.length - 1]!.version;
