@@ -4,7 +4,7 @@
  * rollover, concurrent-run limits (freed when runs end, are cancelled or park), a crashed
  * worker's holds expiring, and a failing ledger refusing (fail-closed) and reported.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import {
   createBudgetGuard, createMemoryLedger, type BudgetEvent, type BudgetLedger,
@@ -188,6 +188,35 @@ describe('concurrency limits', () => {
     now += 60_000;
     expect((await survivor.run!({ runId: 'r3', topology: 't', tenant: 'acme', input: {} })).action).toBe('allow');
     survivor.stop();
+  });
+});
+
+describe('holds of live runs', () => {
+  it('are refreshed while the run lives, so they outlast the TTL; released at its end', async () => {
+    vi.useFakeTimers();
+    try {
+      let now = T0;
+      const ledger = createMemoryLedger();
+      const rules = { concurrency: [{ name: 'parallel', per: 'tenant' as const, max: 1 }], reservationTtlMs: 60_000, clock: () => now };
+      const worker = createBudgetGuard({ ledger, ...rules });
+      const other = createBudgetGuard({ ledger, ...rules });
+      const held = await worker.run!({ runId: 'r1', topology: 't', tenant: 'acme', input: {} });
+      for (let k = 0; k < 10; k++) {
+        now += 15_000;
+        await vi.advanceTimersByTimeAsync(15_000);
+      }
+      await worker.flush();
+      expect((await other.run!({ runId: 'r2', topology: 't', tenant: 'acme', input: {} })).action).toBe('deny');
+      if (held.action === 'allow') held.ended?.('completed');
+      await worker.flush();
+      const again = await other.run!({ runId: 'r3', topology: 't', tenant: 'acme', input: {} });
+      expect(again.action).toBe('allow');
+      if (again.action === 'allow') again.ended?.('completed');
+      worker.stop();
+      other.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
