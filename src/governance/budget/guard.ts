@@ -176,7 +176,8 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
 
   /** The call's watch: extend ahead of need while it streams, cut when more was refused, settle at the end. */
   const watchOf = (c: CallCheck, id: string, lines: readonly Line[], est: CallEstimate): CallWatch => {
-    const costLines = lines.filter((l) => l.kind === 'cost');
+    // a call priced at 0 (a model without a price) streams at cost 0: its cost lines need no watching
+    const costLines = est.costUsd > 0 ? lines.filter((l) => l.kind === 'cost') : [];
     const tokenLines = lines.filter((l) => l.kind === 'tokens');
     let heldCost = est.costUsd;
     let heldTokens = est.inputTokens + est.outputTokens;
