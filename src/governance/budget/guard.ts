@@ -29,6 +29,13 @@ const matches = (m: BudgetMatch | undefined, s: GuardSubject, model?: string): b
  * sharing the ledger. Refusals are PolicyErrors (`BUDGET_EXCEEDED`, `QUOTA_EXCEEDED`,
  * `CONCURRENCY_LIMIT`) naming the rule; a failing ledger refuses (`POLICY_FAILED`, fail-closed).
  *
+ * A streaming call holds its estimate; once it has used `extendAt` of it, half the estimate more is
+ * asked for in the background. While that answer is pending the call may stream into the amount
+ * asked for, no further; once it is refused the call is cut at what it holds (`BUDGET_EXCEEDED`).
+ * Settles, releases and refreshes run in the background: `flush()` awaits them, and each failure
+ * is reported (`onEvent`, `failures`). Holds of live runs and calls are refreshed every third of
+ * `reservationTtlMs`; a crashed worker's holds expire after it.
+ *
  * @example
  * ```ts
  * const budget = createBudgetGuard({
