@@ -1,6 +1,6 @@
 /**
  * Governance building blocks: PII and secret detection with redaction, the tamper-evident audit log (and its store),
- * the policy layer (rules as an engine guard), cost attribution alerts.
+ * the policy layer (rules as an engine guard), budgets and quotas (a guard over a ledger), cost alerts.
  *
  * @example
  * ```ts
@@ -15,3 +15,4 @@ export { AdminActionSchema, auditAdmin, type AdminAction } from './audit/admin.t
 export { OpenAuditStoreOptionsSchema, openAuditStore, type AuditStore, type OpenAuditStoreOptions } from './audit/store.ts';
 export * from './cost/index.ts';
 export * from './policy/index.ts';
+export * from './budget/index.ts';

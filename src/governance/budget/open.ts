@@ -1,0 +1,53 @@
+/**
+ * `openLedger(url)`: one string (a CLI flag) to a budget ledger, parsed like the run store's.
+ * @module
+ */
+import { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ValidationError } from '../../errors.ts';
+import type { BudgetLedger } from './ledger.ts';
+import { createMemoryLedger } from './memory.ts';
+import { createSqliteLedger } from './sqlite.ts';
+
+function invalid(url: unknown, why: string): ValidationError {
+  const shown = typeof url === 'string' ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@') : String(url);
+  return new ValidationError('OPTIONS_INVALID', 'budget ledger URL is invalid', [{ code: 'invalid_value', path: ['url'], message: `${why}: ${JSON.stringify(shown)}` }]);
+}
+
+/**
+ * Opens a budget ledger from one string:
+ * - `memory:` → in memory (one process);
+ * - `postgres://…` / `postgresql://…` → PostgreSQL (the `pg` driver loaded on demand); `?schema=name` picks the SQL schema;
+ * - a file path, `sqlite:path`, `file:path` or `file:///abs/path` → SQLite (WAL; processes may share the file).
+ *
+ * The ledger's tables are its own, so it may share the run store's database.
+ *
+ * @example
+ * ```ts
+ * const ledger = await openLedger('sqlite:budget.db');
+ * ```
+ */
+export async function openLedger(url: string): Promise<BudgetLedger> {
+  if (typeof url !== 'string' || url.trim() === '') throw invalid(url, 'expected memory:, a file path, sqlite:path or postgres://');
+  if (url === 'memory:' || url === 'memory://') return createMemoryLedger();
+  if (/^postgres(?:ql)?:\/\//i.test(url)) {
+    const parsed = new URL(url);
+    const schema = parsed.searchParams.get('schema');
+    parsed.searchParams.delete('schema');
+    // loaded on demand (pg stays out of processes that never use it), resolved beside this file
+    const specifier = new URL(`./postgres${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+    const mod = (await import(specifier)) as typeof import('./postgres.ts');
+    return mod.createPostgresLedger(schema === null ? { url } : { url: parsed.href, schema });
+  }
+  let path: string | undefined;
+  if (url.startsWith('file://')) path = fileURLToPath(url);
+  else {
+    const m = /^(?:file|sqlite):(.*)$/i.exec(url);
+    if (m !== null) {
+      const rest = m[1] ?? '';
+      path = rest.startsWith('//') ? (rest.startsWith('///') ? rest.slice(2) : undefined) : rest || undefined;
+    } else if (!/^[a-z][a-z0-9+.-]+:/i.test(url) || isAbsolute(url)) path = url;
+  }
+  if (path === undefined) throw invalid(url, 'unknown ledger: expected memory:, a file path, sqlite:path or postgres://');
+  return createSqliteLedger({ path });
+}
