@@ -87,6 +87,13 @@ describe('run checks', () => {
     expect(r.error?.code).toBe('POLICY_FAILED');
   });
 
+  it('a run a later guard refuses is told to the earlier one as refused (it never ran)', async () => {
+    const ended: string[] = [];
+    const { engine, t } = setup([{ run: () => ({ action: 'allow', ended: (s) => ended.push(s) }) }, { run: () => ({ action: 'deny', rule: 'second', error: deny('second') }) }]);
+    expect((await engine.run(t, { q: 'hi' })).error?.code).toBe('POLICY_DENIED');
+    expect(ended).toEqual(['refused']);
+  });
+
   it('a run cancelled while the guard decides frees what the guard reserved', async () => {
     const ended: string[] = [];
     let allow!: () => void;
@@ -97,7 +104,7 @@ describe('run checks', () => {
     allow();
     expect((await p).status).toBe('cancelled');
     await Promise.resolve();
-    expect(ended).toEqual(['cancelled']);
+    expect(ended).toEqual(['refused']);
     expect(a.requests).toHaveLength(0);
   });
 });

@@ -49,7 +49,16 @@ export interface RunCheck extends GuardSubject {
  * ```
  */
 export type RunVerdict =
-  | { readonly action: 'allow'; readonly rule?: string | undefined; readonly ended?: ((status: 'completed' | 'failed' | 'cancelled' | 'waiting') => void) | undefined }
+  | {
+    readonly action: 'allow';
+    readonly rule?: string | undefined;
+    /**
+     * Called once when the run ends: how it ended (`waiting`: a durable run parked and left the process),
+     * or `refused` when it was never admitted (a later guard refused it, or it was cancelled while the
+     * guards decided): it never ran, so release what was reserved for it.
+     */
+    readonly ended?: ((status: 'completed' | 'failed' | 'cancelled' | 'waiting' | 'refused') => void) | undefined;
+  }
   | { readonly action: 'deny'; readonly rule: string; readonly error: OrchestratorError };
 
 /**

@@ -484,7 +484,7 @@ class EngineImpl implements Engine {
       this.#reportRun(run, v);
       if (run.status !== R_RUNNING) {
         // ended while the guards were asked (cancelled, shut down): free what they reserved
-        if (v.action === 'allow') v.ended?.(STATUS_NAMES[run.status] ?? 'cancelled');
+        if (v.action === 'allow') v.ended?.('refused');
         return;
       }
       if (v.action === 'deny') {

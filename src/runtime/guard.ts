@@ -144,7 +144,7 @@ export class Guards {
       return done();
     };
     const refuse = (error: PolicyError | Extract<RunVerdict, { action: 'deny' }>): RunVerdict => {
-      endAll('failed');
+      endAll('refused');
       return error instanceof PolicyError ? { action: 'deny', rule: error.rule ?? 'guard', error } : error;
     };
     const take = (g: Guard, v: RunVerdict | PolicyError): RunVerdict | undefined => {

@@ -130,10 +130,15 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
     let ended = false;
     return {
       action: 'allow',
-      ended: () => {
+      ended: (status) => {
         if (ended) return;
         ended = true;
         unhold(id);
+        // a later guard refused it: it never ran, so it counts against no quota
+        if (status === 'refused') {
+          track('release', c.runId, () => ledger.release(id));
+          return;
+        }
         // the run counts once it ran (also when it parks); its concurrency slots are free again
         const actual: Record<string, number> = {};
         for (const l of lines) if (l.kind === 'runs') actual[l.key] = 1;

@@ -2,15 +2,14 @@
  * `openLedger(url)`: one string (a CLI flag) to a budget ledger, parsed like the run store's.
  * @module
  */
-import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../../errors.ts';
 import type { BudgetLedger } from './ledger.ts';
 import { createMemoryLedger } from './memory.ts';
 import { createSqliteLedger } from './sqlite.ts';
+import { isPostgresUrl, redactUrl, sqlitePath } from '../../stores/url.ts';
 
 function invalid(url: unknown, why: string): ValidationError {
-  const shown = typeof url === 'string' ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@') : String(url);
+  const shown = typeof url === 'string' ? redactUrl(url) : String(url);
   return new ValidationError('OPTIONS_INVALID', 'budget ledger URL is invalid', [{ code: 'invalid_value', path: ['url'], message: `${why}: ${JSON.stringify(shown)}` }]);
 }
 
@@ -30,7 +29,7 @@ function invalid(url: unknown, why: string): ValidationError {
 export async function openLedger(url: string): Promise<BudgetLedger> {
   if (typeof url !== 'string' || url.trim() === '') throw invalid(url, 'expected memory:, a file path, sqlite:path or postgres://');
   if (url === 'memory:' || url === 'memory://') return createMemoryLedger();
-  if (/^postgres(?:ql)?:\/\//i.test(url)) {
+  if (isPostgresUrl(url)) {
     const parsed = new URL(url);
     const schema = parsed.searchParams.get('schema');
     parsed.searchParams.delete('schema');
@@ -39,15 +38,7 @@ export async function openLedger(url: string): Promise<BudgetLedger> {
     const mod = (await import(specifier)) as typeof import('./postgres.ts');
     return mod.createPostgresLedger(schema === null ? { url } : { url: parsed.href, schema });
   }
-  let path: string | undefined;
-  if (url.startsWith('file://')) path = fileURLToPath(url);
-  else {
-    const m = /^(?:file|sqlite):(.*)$/i.exec(url);
-    if (m !== null) {
-      const rest = m[1] ?? '';
-      path = rest.startsWith('//') ? (rest.startsWith('///') ? rest.slice(2) : undefined) : rest || undefined;
-    } else if (!/^[a-z][a-z0-9+.-]+:/i.test(url) || isAbsolute(url)) path = url;
-  }
+  const path = sqlitePath(url);
   if (path === undefined) throw invalid(url, 'unknown ledger: expected memory:, a file path, sqlite:path or postgres://');
   return createSqliteLedger({ path });
 }
