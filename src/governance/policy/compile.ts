@@ -57,6 +57,7 @@ export interface RuleSet {
   readonly run: readonly CompiledRule[];
   readonly call: readonly CompiledRule[];
   readonly output: readonly CompiledRule[];
+  readonly tool: readonly CompiledRule[];
   readonly weights: ReadonlyMap<string, number>;
   /** Scans for the data classes the rules use (undefined when no rule needs a scan). */
   readonly scanner: PiiScanner | undefined;
@@ -127,7 +128,7 @@ const set = (v: string | readonly string[] | undefined): ReadonlySet<string> | u
  */
 export function compileRules(doc: PolicyDocument, o: { readonly version: number; readonly detectors: readonly PiiDetector[]; readonly replacers: Replacers }): RuleSet {
   const onErrorDefault = doc.defaults?.onError ?? 'closed';
-  const byStage: Record<PolicyStage, CompiledRule[]> = { run: [], call: [], output: [] };
+  const byStage: Record<PolicyStage, CompiledRule[]> = { run: [], call: [], output: [], tool: [] };
   const issues: Issue[] = [];
   const kinds = new Set<string>();
   let allKinds = false;
@@ -145,7 +146,7 @@ export function compileRules(doc: PolicyDocument, o: { readonly version: number;
       if (stage !== 'run') {
         // a TypeScript rule may redact any kind in any mode
         allKinds = scans = true;
-        placeholders ||= stage === 'call';
+        placeholders ||= stage === 'call' || stage === 'tool';
       }
       byStage[stage].push({ ...base, check: rule.check });
       return;

@@ -1,7 +1,9 @@
 /**
- * What one scan of a check's texts found (the prompt's messages, the run input's strings or an
- * answer), and the replacements redact rules made: texts are scanned once, every later rule
- * reads the same findings, and a redacted finding no longer counts for later data-class matches.
+ * What one scan of a check's texts found (the prompt's messages, the strings of a run's input
+ * or of a tool call's arguments, an answer), and the replacements redact rules made: texts are
+ * scanned once, every later rule reads the same findings, and a redacted finding no longer
+ * counts for later data-class matches. `stringsOf` and `withStrings` take a JSON-like value's
+ * strings out and put the redacted ones back in the same shape.
  *
  * @example
  * ```ts
@@ -96,7 +98,7 @@ export class Findings {
 }
 
 /**
- * Every string of a JSON-like value (a run's input), depth first; repeated objects once.
+ * Every string of a JSON-like value (a run's input, a tool's arguments), depth first; repeated objects once.
  *
  * @example
  * ```ts
@@ -111,4 +113,48 @@ export function stringsOf(value: unknown, out: string[] = [], seen: Set<object> 
     else for (const k of Object.keys(value)) stringsOf((value as Record<string, unknown>)[k], out, seen);
   }
   return out;
+}
+
+/**
+ * A copy of `value` whose strings are `texts`, taken in {@link stringsOf}'s order (the texts a
+ * scan of `value` was made on, redacted): the same shape, arrays staying arrays, objects keeping
+ * their keys and prototype, an object met twice copied once; a part none of whose strings
+ * changed is the original itself (the whole value when nothing changed).
+ *
+ * @example
+ * ```ts
+ * const args = { to: ['ada@example.com'], n: 2 };
+ * withStrings(args, ['****']); // { to: ['****'], n: 2 }
+ * ```
+ */
+export function withStrings(value: unknown, texts: readonly string[]): unknown {
+  let at = 0;
+  let changes = 0;
+  const copies = new Map<object, unknown>();
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const t = texts[at++];
+      if (t === undefined || t === v) return v;
+      changes++;
+      return t;
+    }
+    if (typeof v !== 'object' || v === null) return v;
+    if (copies.has(v)) {
+      // met before: its copy (a changed part, or one still being walked: a cycle) makes this part changed too
+      const c = copies.get(v);
+      if (c !== v) changes++;
+      return c;
+    }
+    const before = changes;
+    const source = v as Record<string, unknown>;
+    const copy: Record<string, unknown> = Array.isArray(v) ? ([] as unknown as Record<string, unknown>) : Object.create(Object.getPrototypeOf(v) as object | null) as Record<string, unknown>;
+    // registered before its parts are walked: a part pointing back at it gets the copy
+    copies.set(v, copy);
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) copy[i] = walk(v[i]);
+    else for (const k of Object.keys(v)) copy[k] = walk(source[k]);
+    if (changes !== before) return copy;
+    copies.set(v, v);
+    return v;
+  };
+  return walk(value);
 }

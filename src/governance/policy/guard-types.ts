@@ -10,7 +10,7 @@
  * @module
  */
 import type { Observable } from 'rxjs';
-import type { CallCheck, CallVerdict, Guard, RunCheck, RunVerdict } from '../../definition/guard.ts';
+import type { CallCheck, CallVerdict, Guard, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../../definition/guard.ts';
 import type { PiiDetector } from '../pii/types.ts';
 import type { PolicyDocumentInput, PolicyStage } from './schema.ts';
 
@@ -68,9 +68,11 @@ export interface PolicyDecision {
   readonly version: number;
   readonly runId: string;
   readonly nodeId?: string | undefined;
+  /** A tool-stage decision: the tool's name. */
+  readonly tool?: string | undefined;
   readonly action: 'allow' | 'deny' | 'approval' | 'redact';
   readonly rule?: string | undefined;
-  /** A call allowed with a changed request or model. */
+  /** A call allowed with a changed request or model, a tool call with changed arguments. */
   readonly changed?: boolean | undefined;
 }
 
@@ -79,16 +81,16 @@ export interface PolicyDecision {
  *
  * @example
  * ```ts
- * const s = policies.stats(); // { version: 4, rules: 7, checks: { run: 10, call: 31, output: 30 }, denied: 2, ... }
+ * const s = policies.stats(); // { version: 4, rules: 7, checks: { run: 10, call: 31, output: 30, tool: 4 }, denied: 2, ... }
  * ```
  */
 export interface PolicyStats {
   readonly version: number;
   readonly rules: number;
-  readonly checks: { readonly run: number; readonly call: number; readonly output: number };
+  readonly checks: { readonly run: number; readonly call: number; readonly output: number; readonly tool: number };
   readonly denied: number;
   readonly approvals: number;
-  /** Calls whose request or model the rules changed, answers they rewrote. */
+  /** Calls whose request or model the rules changed, answers and tool arguments they rewrote. */
   readonly changed: number;
   /** Rule failures that refused (fail-closed) and that were skipped (fail-open). */
   readonly failedClosed: number;
@@ -115,6 +117,8 @@ export interface PolicyGuard extends Guard {
   readonly version: number;
   run(check: RunCheck): RunVerdict | Promise<RunVerdict>;
   call(check: CallCheck): CallVerdict | Promise<CallVerdict>;
+  /** Tool-stage rules on a tool call's arguments (allow with no tool rules). */
+  tool(check: ToolCheck): ToolVerdict | Promise<ToolVerdict>;
   /** The tenant's weight from the document (`tenants.<t>.weight`), 1 when it sets none. */
   weight(tenant: string): number;
   /**

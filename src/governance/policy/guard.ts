@@ -1,12 +1,13 @@
 /**
  * `createPolicyGuard`: policy rules as an engine guard (`createEngine({ guard })`), evaluated
- * before each new run is admitted, before each model call and on each call's answer, with live
+ * before each new run is admitted, before each model call, on each call's answer and before
+ * each tool call (on its arguments), with live
  * controls: `apply` swaps the whole rule set atomically (hot reload), `version` says which set is
  * in force, `stats()` counts checks, refusals and rule failures, `errors$` reports each rule
  * failure and `decisions$` each decision with the version that made it.
  *
  * Semantics, per stage, rules in document order (see `evaluateRun`, `evaluateCall`,
- * `evaluateOutput`): the first matching `deny` or `approval` stops with that verdict, `allow`
+ * `evaluateOutput`, `evaluateTool`): the first matching `deny` or `approval` stops with that verdict, `allow`
  * stops with what earlier rules changed, `redact`, `cap` and `route` apply and evaluation goes
  * on; a rule a person approved is skipped on the call asked again. A rule that throws (a failing
  * TypeScript check, a failing custom detector) refuses with `POLICY_FAILED` (fail-closed) unless
@@ -21,6 +22,7 @@
  *   - { name: free-no-opus, match: { tenant: free, model: '*opus*' }, action: deny, message: opus is not on the free tier }
  *   - { name: pii, action: redact, redact: { mode: placeholder, kinds: [email, phone] } }
  *   - { name: cap-free, match: { tenant: free }, action: cap, cap: { maxTokens: 512 } }
+ *   - { name: crm-pii, stage: tool, match: { tool: 'crm.*' }, action: redact, redact: { mode: placeholder } }
  * ` });
  * const engine = createEngine({ guard: policies });
  * policies.apply(nextDocument); // hot reload
@@ -30,13 +32,14 @@
 import { Subject, type Observable } from 'rxjs';
 import * as z from 'zod';
 import { PolicyError, ValidationError, toIssues } from '../../errors.ts';
-import type { CallCheck, CallVerdict, OutputVerdict, RunCheck, RunVerdict } from '../../definition/guard.ts';
+import type { CallCheck, CallVerdict, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../../definition/guard.ts';
 import type { PiiDetector } from '../pii/types.ts';
 import { PII_TYPES } from '../pii/types.ts';
 import { PiiVault } from '../pii/vault.ts';
 import { compileRules, createReplacers, type CompiledRule, type Replacers, type RuleSet } from './compile.ts';
 import { evaluateCall } from './evaluate-call.ts';
 import { evaluateRun } from './evaluate-run.ts';
+import { evaluateTool } from './evaluate-tool.ts';
 import { isPromise, type PolicyHost } from './host.ts';
 import { parsePolicyRules } from './parse.ts';
 import type { PolicyDocumentInput } from './schema.ts';
@@ -78,7 +81,7 @@ export function createPolicyGuard(options: PolicyGuardOptions = {}): PolicyGuard
   return new Policies(r.data as PolicyGuardOptions);
 }
 
-type Counters = { -readonly [K in keyof Omit<PolicyStats, 'version' | 'rules' | 'vaults' | 'checks'>]: number } & { checks: { run: number; call: number; output: number } };
+type Counters = { -readonly [K in keyof Omit<PolicyStats, 'version' | 'rules' | 'vaults' | 'checks'>]: number } & { checks: { run: number; call: number; output: number; tool: number } };
 
 class Policies implements PolicyGuard, PolicyHost {
   readonly name: string;
@@ -89,7 +92,7 @@ class Policies implements PolicyGuard, PolicyHost {
   readonly #decisions = new Subject<PolicyDecision>();
   /** Runs admitted while placeholder rules were in force: their vault, made on first use. */
   readonly #vaults = new Map<string, PiiVault | null>();
-  readonly #n: Counters = { checks: { run: 0, call: 0, output: 0 }, denied: 0, approvals: 0, changed: 0, failedClosed: 0, failedOpen: 0, reloads: 0 };
+  readonly #n: Counters = { checks: { run: 0, call: 0, output: 0, tool: 0 }, denied: 0, approvals: 0, changed: 0, failedClosed: 0, failedOpen: 0, reloads: 0 };
   #set: RuleSet;
   readonly errors$: Observable<PolicyRuleFailure>;
   readonly decisions$: Observable<PolicyDecision>;
@@ -189,6 +192,21 @@ class Policies implements PolicyGuard, PolicyHost {
     };
   }
 
+  tool(check: ToolCheck): ToolVerdict | Promise<ToolVerdict> {
+    const set = this.#set;
+    this.#n.checks.tool++;
+    const v = evaluateTool(this, set, check);
+    return isPromise<ToolVerdict>(v) ? v.then((x) => this.#tooled(set, check, x)) : this.#tooled(set, check, v);
+  }
+
+  #tooled(set: RuleSet, check: ToolCheck, v: ToolVerdict): ToolVerdict {
+    if (v.action === 'deny') this.#n.denied++;
+    const changed = v.action === 'allow' && Object.hasOwn(v, 'args');
+    if (changed) this.#n.changed++;
+    if (this.#decisions.observed) this.#decisions.next({ stage: 'tool', version: set.version, runId: check.runId, nodeId: check.nodeId, tool: check.tool, action: v.action, rule: v.rule, changed });
+    return v;
+  }
+
   runVault(runId: string): PiiVault | undefined {
     const v = this.#vaults.get(runId);
     if (v !== null) return v;
@@ -212,7 +230,7 @@ class Policies implements PolicyGuard, PolicyHost {
     const n = this.#n;
     return {
       version: s.version,
-      rules: s.run.length + s.call.length + s.output.length,
+      rules: s.run.length + s.call.length + s.output.length + s.tool.length,
       checks: { ...n.checks },
       denied: n.denied,
       approvals: n.approvals,

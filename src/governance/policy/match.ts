@@ -13,7 +13,7 @@
 import type { PolicyMatch } from './schema.ts';
 
 /**
- * The fields a rule's match reads (what a run or call check carries).
+ * The fields a rule's match reads (what a run, call or tool check carries).
  *
  * @example
  * ```ts
@@ -27,6 +27,8 @@ export interface MatchSubject {
   readonly topology?: string | undefined;
   readonly nodeId?: string | undefined;
   readonly model?: string | undefined;
+  /** A tool check's tool name. */
+  readonly tool?: string | undefined;
 }
 
 const ESCAPE = /[.+?^${}()|[\]\\]/g;
@@ -73,6 +75,7 @@ export function compileMatch(match: PolicyMatch | undefined): ((s: MatchSubject)
   field(match.topology, (s) => s.topology);
   field(match.node, (s) => s.nodeId);
   field(match.model, (s) => s.model);
+  field(match.tool, (s) => s.tool);
   if (tests.length === 0) return undefined;
   if (tests.length === 1) return tests[0];
   return (s) => {

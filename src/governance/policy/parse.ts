@@ -15,7 +15,7 @@ import { ValidationError, toIssues, type Issue } from '../../errors.ts';
 import { PII_TYPES } from '../pii/types.ts';
 import {
   PolicyFrameSchema, PolicyMatchSchema, PolicyRuleSchema,
-  type CustomPolicyRule, type PolicyActionName, type PolicyDocument, type PolicyRule, type PolicyStage,
+  type CustomPolicyRule, type PolicyActionName, type PolicyDocument, type PolicyMatch, type PolicyRule, type PolicyStage,
 } from './schema.ts';
 
 const onError = z.enum(['closed', 'open']);
@@ -23,7 +23,7 @@ const kindName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a data class such as ema
 
 const CustomRuleSchema = z.strictObject({
   name: z.string().min(1).max(200),
-  stage: z.enum(['run', 'call', 'output']).optional(),
+  stage: z.enum(['run', 'call', 'output', 'tool']).optional(),
   match: PolicyMatchSchema.optional(),
   onError: onError.optional(),
   check: z.custom<(s: never) => unknown>((f) => typeof f === 'function', 'a function (subject) => outcome'),
@@ -34,6 +34,18 @@ const STAGE_ACTIONS: Readonly<Record<PolicyStage, readonly PolicyActionName[]>> 
   run: ['allow', 'deny'],
   call: ['allow', 'deny', 'redact', 'route', 'approval', 'cap'],
   output: ['allow', 'deny', 'redact'],
+  tool: ['allow', 'deny', 'redact'],
+};
+/** The match fields a stage cannot use, and why. */
+const STAGE_UNMATCHED: Readonly<Record<PolicyStage, readonly (readonly [keyof PolicyMatch, string])[]>> = {
+  run: [
+    ['node', 'runs are checked before any node or model'],
+    ['model', 'runs are checked before any node or model'],
+    ['tool', 'only tool-stage rules match on the tool'],
+  ],
+  call: [['tool', 'only tool-stage rules match on the tool']],
+  output: [['tool', 'only tool-stage rules match on the tool']],
+  tool: [['model', 'a tool call has no model']],
 };
 const PARTICULARS = ['redact', 'route', 'approval', 'cap'] as const;
 
@@ -63,8 +75,8 @@ const ParseOptionsSchema = z.strictObject({
  * or `POLICY_UNREADABLE` for a text that is not YAML/JSON) naming its path, e.g.
  * `rules.2.match.model`, `rules.0.route` ("action 'route' needs route.model"), `rules.3.name`
  * (a duplicate). Checks: each action's particulars are present (and only its own), a stage's
- * actions (run: allow, deny; output: allow, deny, redact), run rules match no node or model,
- * data classes are known.
+ * actions (run: allow, deny; output and tool: allow, deny, redact), run rules match no node,
+ * model or tool, only tool rules match on `tool` and they match no model, data classes are known.
  *
  * @example
  * ```ts
@@ -96,10 +108,8 @@ export function parsePolicyRules(textOrValue: unknown, options: ParsePolicyOptio
     else names.set(rule.name, i);
     const stage: PolicyStage = rule.stage ?? 'call';
     const match = rule.match;
-    if (stage === 'run') {
-      for (const f of ['node', 'model'] as const) {
-        if (match?.[f] !== undefined) issues.push({ code: 'invalid_match', path: [...at, 'match', f], message: `a run-stage rule cannot match on ${f} (runs are checked before any node or model)` });
-      }
+    for (const [f, why] of STAGE_UNMATCHED[stage]) {
+      if (match?.[f] !== undefined) issues.push({ code: 'invalid_match', path: [...at, 'match', f], message: `a ${stage}-stage rule cannot match on ${f} (${why})` });
     }
     checkKinds(match?.dataClass, [...at, 'match', 'dataClass'], known, issues);
     if (!custom) {

@@ -79,6 +79,24 @@ rules:
     expect(paths(issues)).toEqual(['rules.0.action', 'rules.1.match.node', 'rules.1.match.model', 'rules.2.action', 'rules.3.stage']);
   });
 
+  it('reads tool-stage rules: tool globs, data classes, redaction; tool only on tool rules, with its path', () => {
+    const doc = parsePolicyRules(`
+rules:
+  - { name: crm-cards, stage: tool, match: { tool: ['crm.*', mail.send], node: lookup, dataClass: credit_card }, action: deny }
+  - { name: crm-pii, stage: tool, action: redact, redact: { mode: placeholder, kinds: [email] } }
+`);
+    expect(doc.rules[0]).toEqual({ name: 'crm-cards', stage: 'tool', match: { tool: ['crm.*', 'mail.send'], node: 'lookup', dataClass: 'credit_card' }, action: 'deny' });
+    const issues = issuesOf({
+      rules: [
+        { name: 'a', match: { tool: 'crm.*' }, action: 'deny' },
+        { name: 'b', stage: 'tool', match: { tool: [] }, action: 'deny' },
+        { name: 'c', stage: 'tool', action: 'route', route: { model: 'a:b' } },
+        { name: 'd', stage: 'tool', match: { dataClass: 'emial' }, action: 'deny' },
+      ],
+    });
+    expect(paths(issues)).toEqual(['rules.0.match.tool', 'rules.1.match.tool', 'rules.2.action', 'rules.3.match.dataClass']);
+  });
+
   it('refuses duplicate names and unknown data classes; custom detectors add classes', () => {
     expect(paths(issuesOf({ rules: [{ name: 'a', action: 'allow' }, { name: 'b', action: 'allow' }, { name: 'a', action: 'deny' }] }))).toEqual(['rules.2.name']);
     const unknown = issuesOf({ rules: [{ name: 'a', action: 'deny', match: { dataClass: ['email', 'emial'] } }, { name: 'b', action: 'redact', redact: { mode: 'mask', kinds: 'badge' } }] });

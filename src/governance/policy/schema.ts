@@ -1,7 +1,9 @@
 /**
  * The policy rules document: its zod schema (the source of the TS types), the TypeScript rules
  * that may sit beside document rules, and `parsePolicyRules`, which reads YAML or JSON and
- * checks every rule, naming each bad field (`rules.2.match.model`).
+ * checks every rule, naming each bad field (`rules.2.match.model`). Rules apply at one of four
+ * stages: `run` (before admission), `call` (before each model call), `output` (a call's answer)
+ * and `tool` (a tool call's arguments).
  *
  * @example
  * ```ts
@@ -9,22 +11,24 @@
  * rules:
  *   - { name: no-opus-free, match: { tenant: free, model: 'anthropic:*opus*' }, action: deny }
  *   - { name: mask-pii, action: redact, redact: { mode: placeholder, kinds: [email, phone] } }
+ *   - { name: crm-no-cards, stage: tool, match: { tool: 'crm.*', dataClass: credit_card }, action: deny }
  * `);
  * ```
  * @module
  */
 import * as z from 'zod';
-import type { CallCheck, RunCheck } from '../../definition/guard.ts';
+import type { CallCheck, RunCheck, ToolCheck } from '../../definition/guard.ts';
 
 /**
- * Where a rule applies: before a run is admitted, before each model call, or on a call's answer.
+ * Where a rule applies: before a run is admitted, before each model call, on a call's answer,
+ * or before a tool node calls its tool (on the arguments).
  *
  * @example
  * ```ts
- * const s: PolicyStage = 'call';
+ * const s: PolicyStage = 'tool';
  * ```
  */
-export type PolicyStage = 'run' | 'call' | 'output';
+export type PolicyStage = 'run' | 'call' | 'output' | 'tool';
 
 /**
  * What a rule does when it matches.
@@ -43,12 +47,14 @@ const kinds = z.union([kindName, z.array(kindName).min(1)]);
 
 /**
  * What a rule matches on: each field a glob (`*` matches any run of characters) or a list of
- * them (any may match); `dataClass` lists PII kinds of which the text checked (the prompt, the
- * run input, the answer) must hold at least one. Fields left out match everything.
+ * them (any may match); `tool` is the tool's name (tool-stage rules only); `dataClass` lists PII
+ * kinds of which the text checked (the prompt, the run input's strings, the answer, the tool
+ * arguments' strings) must hold at least one. Fields left out match everything.
  *
  * @example
  * ```ts
  * PolicyMatchSchema.parse({ tenant: ['free', 'trial-*'], model: 'openai:gpt-4o*', dataClass: ['credit_card'] });
+ * PolicyMatchSchema.parse({ tool: ['crm.*', 'mail.send'] });
  * ```
  */
 export const PolicyMatchSchema = z.strictObject({
@@ -58,6 +64,7 @@ export const PolicyMatchSchema = z.strictObject({
   topology: globs.optional(),
   node: globs.optional(),
   model: globs.optional(),
+  tool: globs.optional(),
   dataClass: kinds.optional(),
 });
 
@@ -97,7 +104,7 @@ export const PolicyRedactSchema = z.strictObject({
  */
 export const PolicyRuleSchema = z.strictObject({
   name: z.string().min(1).max(200),
-  stage: z.enum(['run', 'call', 'output']).default('call'),
+  stage: z.enum(['run', 'call', 'output', 'tool']).default('call'),
   match: PolicyMatchSchema.optional(),
   action: z.enum(['allow', 'deny', 'redact', 'route', 'approval', 'cap']),
   message: z.string().min(1).max(1000).optional(),
@@ -137,7 +144,8 @@ export const PolicyFrameSchema = z.strictObject({
  * What a TypeScript rule may answer: an action with its particulars, or `undefined` (no opinion:
  * evaluation goes on). Which actions count depends on the stage: run rules allow or deny; call
  * rules may also redact, route, cap or ask for approval; output rules allow, deny or redact (by
- * data class, or by returning the new `text`).
+ * data class, or by returning the new `text`); tool rules allow, deny or redact (by data class,
+ * or by returning the new `args`).
  *
  * @example
  * ```ts
@@ -164,6 +172,17 @@ export interface OutputSubject extends CallCheck {
   readonly text: string;
 }
 
+/**
+ * A tool-stage TypeScript rule's answer: allow, deny, redact by data class, or the arguments
+ * rewritten (`{ action: 'redact', args }`, checked against the tool's input schema again).
+ *
+ * @example
+ * ```ts
+ * const o: ToolOutcome = { action: 'redact', args: { query: 'anonymised' } };
+ * ```
+ */
+export type ToolOutcome = Extract<PolicyOutcome, { action: 'allow' | 'deny' | 'redact' }> | { readonly action: 'redact'; readonly args: unknown };
+
 type Maybe<T> = T | undefined | Promise<T | undefined>;
 interface CustomBase {
   readonly name: string;
@@ -172,8 +191,8 @@ interface CustomBase {
 }
 
 /**
- * A rule written in TypeScript, placed among document rules: `check` sees the run or the call
- * (with earlier rules' changes applied) and answers a {@link PolicyOutcome} or `undefined`. Its
+ * A rule written in TypeScript, placed among document rules: `check` sees the run, the call,
+ * the answer or the tool call (with earlier rules' changes applied) and answers a {@link PolicyOutcome} or `undefined`. Its
  * `match` is applied first, so `check` only sees what matches. A `check` that throws or rejects
  * fails closed unless `onError: 'open'`.
  *
@@ -191,7 +210,8 @@ export type CustomPolicyRule =
   | (CustomBase & {
     readonly stage: 'output';
     check(subject: OutputSubject): Maybe<Extract<PolicyOutcome, { action: 'allow' | 'deny' | 'redact' }> | { readonly action: 'redact'; readonly text: string }>;
-  });
+  })
+  | (CustomBase & { readonly stage: 'tool'; check(subject: ToolCheck): Maybe<ToolOutcome> });
 
 /**
  * A policy document: the frame's fields, document rules and, when written in TypeScript,
