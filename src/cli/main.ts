@@ -97,6 +97,8 @@ const STORE = 'record runs in a run store: a file path (embedded SQLite) or post
 
 const SLO = 'SLO rules (YAML or JSON) evaluated over the runs; each alert raised or resolved is printed as one line on stderr';
 
+const GOVERNANCE = 'policy rules and budgets (YAML or JSON: policies, budgets, ledger) checked before each run, model call and tool call';
+
 const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
 
 const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, color: Boolean(process.stderr.isTTY) });
@@ -131,6 +133,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--no-tokens', 'do not print tokens as they stream')
     .option('--store <url>', STORE)
     .option('--slo <file>', SLO)
+    .option('--governance <file>', GOVERNANCE)
+    .option('--audit <target>', 'write audit records of the run to a .jsonl file or a store database (a SQLite file or postgres://)')
+    .option('--tenant <name>', 'who the run is for (governance rules match on it; usage is attributed to it)')
+    .option('--user <name>', 'the user within the tenant')
+    .option('--project <name>', 'the project the run\'s cost is attributed to')
     .action(async (file: string, opts) => {
       const { runCommand } = await import('./commands/run.ts');
       code = await runCommand(file, opts, io);
@@ -170,6 +177,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--sample-rate <r>', 'with --loop: share of runs sent for evaluation, 0..1 (default 1; a policy\'s evaluation.sampleRate wins)', rate)
     .option('--seed <n>', 'with --loop: seed of the bandits and the evaluation sampling (default 1)', nonNegativeInt)
     .option('--slo <file>', SLO)
+    .option('--governance <file>', `${GOVERNANCE}; later documents published with llmo policy apply (target governance) apply live`)
+    .option('--audit <target>', 'write audit records of every run: kafka (the audit topic), a .jsonl file, or a store database (a SQLite file or postgres://)')
     .option('--ops <module>', OPS))
     .action(async (file: string, opts) => {
       const { workerCommand } = await import('./commands/worker.ts');

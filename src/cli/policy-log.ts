@@ -10,7 +10,7 @@
 import type { Issue } from '../errors.ts';
 import { policyFromMessage } from '../loops/policy.ts';
 import type { PolicyVersion } from '../loops/types.ts';
-import type { PolicyUpdateMessage } from '../transports/messages.ts';
+import { GOVERNANCE_POLICY_TARGET, type PolicyUpdateMessage } from '../transports/messages.ts';
 import type { Transport } from '../transports/transport.ts';
 
 /**
@@ -40,6 +40,7 @@ export function replayPolicies(updates: readonly PolicyUpdateMessage[]): PolicyL
   const versions = new Map<string, PolicyVersion[]>();
   const refused: { update: PolicyUpdateMessage; issues: readonly Issue[] }[] = [];
   for (const update of updates) {
+    if (update.target === GOVERNANCE_POLICY_TARGET) continue; // governance rules: the policy guards', not a loop's
     const r = policyFromMessage(update);
     if (!r.ok) {
       refused.push({ update, issues: r.issues });

@@ -236,6 +236,18 @@ export interface ExperienceMessage {
 }
 
 /**
+ * The policy-update target of governance rules (`llm-orchestrator/governance`, `applyGovernanceUpdate`):
+ * updates with it carry a rules document for the policy guards, not a topology's policy, so feedback
+ * loops leave them alone.
+ *
+ * @example
+ * ```ts
+ * if (update.target === GOVERNANCE_POLICY_TARGET) applyGovernanceUpdate(policyGuard, update);
+ * ```
+ */
+export const GOVERNANCE_POLICY_TARGET = 'governance';
+
+/**
  * A policy update from the optimizer.
  *
  * @example

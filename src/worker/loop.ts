@@ -41,7 +41,7 @@ import { formatIssues, OrchestratorError, type Issue } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { FeedbackLoop, PolicyOutcome } from '../loops/types.ts';
 import type { HealthBoard } from '../transports/health.ts';
-import type { FeedbackMessage, Messages, PolicyUpdateMessage } from '../transports/messages.ts';
+import { GOVERNANCE_POLICY_TARGET, type FeedbackMessage, type Messages, type PolicyUpdateMessage } from '../transports/messages.ts';
 import type { Consumption, Envelope, Transport } from '../transports/transport.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 
@@ -146,6 +146,11 @@ export function linkLoop(deps: LoopLinkDeps): LoopLink {
   let feedback = 0;
 
   const apply = (m: Envelope<PolicyUpdateMessage>): void => {
+    // governance rules are the policy guards' (applied by whoever runs them), not the loop's: neither applied nor refused here
+    if (m.value.target === GOVERNANCE_POLICY_TARGET) {
+      deps.policies$.next(m.value);
+      return;
+    }
     let outcome: PolicyOutcome;
     try {
       outcome = loop.applyPolicy(m.value);
@@ -237,6 +242,7 @@ export function linkLoop(deps: LoopLinkDeps): LoopLink {
         }),
       ]);
       consumptions.push(await transport.consume('policy', { group: `${group}.policies`, maxInFlight: 64, ...reset, essential: false }, async (m, { signal }) => {
+        if (m.value.target === GOVERNANCE_POLICY_TARGET) return;
         const o = await outcomeOf(m.partition, m.offset, signal);
         if (!o.ok) throw new OrchestratorError('POLICY_REFUSED', refusal(m.value, o.issues), { retriable: false });
       }));

@@ -22,7 +22,9 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
-import { toIssues, type Issue } from '../../errors.ts';
+import { isValidationError, toIssues, type Issue } from '../../errors.ts';
+import { parsePolicyRules } from '../../governance/policy/parse.ts';
+import { GOVERNANCE_POLICY_TARGET, type PolicyUpdateMessage } from '../../transports/messages.ts';
 import { checkPolicyAgainst, parsePolicyDocument, policyToMessage } from '../../loops/policy.ts';
 import type { PolicyVersion } from '../../loops/types.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
@@ -74,6 +76,11 @@ export const PolicyFileSchema = z.strictObject({
   reason: z.string().optional(),
 });
 
+/** A governance update as `show` and `apply` print it (its document parsed back). */
+const governanceJson = (u: PolicyUpdateMessage): Record<string, unknown> => ({
+  target: u.target, version: u.version, policyId: u.policyId, reason: u.reason, ts: u.ts, document: JSON.parse(u.params['document'] ?? 'null') as unknown,
+});
+
 const json = (p: PolicyVersion): Record<string, unknown> => ({ target: p.target, version: p.version, policyId: p.policyId, reason: p.reason, ts: p.ts, document: p.document });
 
 /** Reads and checks an apply file: the policy to publish (version not yet numbered), or the issues. */
@@ -92,6 +99,16 @@ async function readPolicyFile(file: string): Promise<{ ok: true; value: Omit<z.o
   }
   const shape = PolicyFileSchema.safeParse(raw);
   if (!shape.success) return { ok: false, issues: toIssues(shape.error.issues) };
+  if (shape.data.target === GOVERNANCE_POLICY_TARGET) {
+    // governance rules (policy guards of `llmo worker --governance`): checked with their own schema
+    try {
+      parsePolicyRules(shape.data.document);
+    } catch (e) {
+      if (isValidationError(e)) return { ok: false, issues: e.issues.map((i) => ({ ...i, path: ['document', ...i.path] })) };
+      throw e;
+    }
+    return { ok: true, value: { ...shape.data, document: shape.data.document as PolicyVersion['document'] } };
+  }
   const doc = parsePolicyDocument(shape.data.document);
   if (!doc.ok) return { ok: false, issues: doc.issues.map((i) => ({ ...i, path: ['document', ...i.path] })) };
   return { ok: true, value: { ...shape.data, document: doc.value } };
@@ -129,7 +146,9 @@ export async function policyCommand(
   const { transport, where } = c;
   const topic = transport.topics.policy;
   try {
-    const log: PolicyLog = replayPolicies(await readPolicyTopic(transport));
+    const updates = await readPolicyTopic(transport);
+    const log: PolicyLog = replayPolicies(updates);
+    const governance = updates.filter((u) => u.target === GOVERNANCE_POLICY_TARGET);
     const publish = async (p: PolicyVersion): Promise<number> => {
       await transport.send('policy', [{ key: p.target, value: policyToMessage(p) }]);
       io.out.write(`${JSON.stringify(json(p))}\n`);
@@ -138,6 +157,12 @@ export async function policyCommand(
     };
     switch (verb) {
       case 'show': {
+        if (arg === GOVERNANCE_POLICY_TARGET) {
+          const shown = opts.history === true ? governance : governance.slice(-1);
+          io.out.write(`${JSON.stringify(shown.map(governanceJson), null, 2)}\n`);
+          if (shown.length === 0) io.err.write(`no governance rules in ${topic}\n`);
+          return EXIT.ok;
+        }
         const targets = [...log.versions.keys()].filter((t) => arg === undefined || t === arg).sort();
         const shown = targets.flatMap((t) => (opts.history === true ? log.versions.get(t)! : [log.versions.get(t)!.at(-1)!]));
         io.out.write(`${JSON.stringify(shown.map(json), null, 2)}\n`);
@@ -148,6 +173,18 @@ export async function policyCommand(
       }
       case 'apply': {
         const f = file!.ok ? file!.value : undefined!;
+        if (f.target === GOVERNANCE_POLICY_TARGET) {
+          const current = Math.max(0, ...governance.map((u) => u.version));
+          if (f.version !== undefined && f.version <= current) return fail(io, `${arg}: version: ${f.version} is not above the current version ${current} of the governance rules in ${topic}`);
+          const u: PolicyUpdateMessage = {
+            policyId: f.policyId ?? 'llmo-cli', version: f.version ?? current + 1, target: GOVERNANCE_POLICY_TARGET,
+            params: { document: JSON.stringify(f.document) }, reason: f.reason ?? null, ts: Date.now(),
+          };
+          await transport.send('policy', [{ key: u.target, value: u }]);
+          io.out.write(`${JSON.stringify(governanceJson(u))}\n`);
+          io.err.write(`published governance rules v${u.version} to ${topic}\n`);
+          return EXIT.ok;
+        }
         const current = log.versions.get(f.target)?.at(-1)?.version ?? 0;
         if (f.version !== undefined && f.version <= current) return fail(io, `${arg}: version: ${f.version} is not above the current version ${current} of '${f.target}' in ${topic}`);
         return await publish({

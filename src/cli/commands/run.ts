@@ -18,6 +18,8 @@ import { traceContextOf } from '../../runtime/trace-context.ts';
 import { startCliTelemetry } from '../otel.ts';
 import { lineReport } from '../otel-report.ts';
 import { loadSlo, printAlerts } from '../slo.ts';
+import { loadGovernance } from '../governance.ts';
+import { openCliAudit, type CliAudit } from '../audit-flag.ts';
 
 /**
  * Options of `llmo run`, as commander parses them.
@@ -38,6 +40,14 @@ export interface RunCommandOptions {
   readonly store?: string | undefined;
   /** `--slo <file>`: SLO rules (YAML or JSON) evaluated over the run; alerts are printed on stderr. */
   readonly slo?: string | undefined;
+  /** `--governance <file>`: policy rules and budgets the run is checked against (see governance.ts). */
+  readonly governance?: string | undefined;
+  /** `--audit <target>`: audit records of the run (a `.jsonl` file or a store database). */
+  readonly audit?: string | undefined;
+  /** Who the run is for: `--tenant`, `--user`, `--project` (rules match on them; usage is attributed to them). */
+  readonly tenant?: string | undefined;
+  readonly user?: string | undefined;
+  readonly project?: string | undefined;
 }
 
 /**
@@ -70,10 +80,31 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     if (!opened.ok) return opened.code;
     store = opened.store;
   }
+  const problem = (m: string): void => {
+    io.err.write(`llmo: ${m}\n`);
+  };
+  const gov = await loadGovernance(opts.governance, { storeUrl: url, onProblem: problem });
+  if (!gov.ok) {
+    await store?.close().catch(() => undefined);
+    return reportIssues(io, `--governance ${opts.governance}`, gov.issues);
+  }
+  let audit: CliAudit | undefined;
+  if (opts.audit !== undefined) {
+    try {
+      audit = await openCliAudit(opts.audit, { actor: 'llmo-run', onError: problem });
+    } catch (e) {
+      await Promise.all([store?.close().catch(() => undefined), gov.close().catch(() => undefined)]);
+      return fail(io, `--audit ${opts.audit}: ${(e as Error).message}`);
+    }
+  }
   const otel = await startCliTelemetry({ command: 'run', env: vars, report: lineReport(io.err), ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
   const alerts = printAlerts(otel.alerts$, io.err);
-  const engine = createEngine({ models: env.models, ...loaded.engineOptions, ...(store === undefined ? {} : { store }) });
+  const engine = createEngine({
+    models: env.models, ...loaded.engineOptions, ...(store === undefined ? {} : { store }), ...(gov.guards.length === 0 ? {} : { guard: gov.guards }),
+  });
   const observed = otel.telemetry.attach(engine);
+  const tenant = opts.tenant;
+  const audited = audit?.attach(engine.events$, tenant === undefined ? undefined : () => tenant);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
   const onSigterm = (): void => controller.abort(new Error('terminated (SIGTERM)'));
@@ -93,6 +124,9 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
   try {
     result = await engine.run(t, input.value, {
       signal: controller.signal, priority: opts.priority, runId,
+      ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
+      ...(opts.user === undefined ? {} : { user: opts.user }),
+      ...(opts.project === undefined ? {} : { project: opts.project }),
       ...(opts.deadline === undefined ? {} : { deadlineMs: opts.deadline }),
       ...(traceContext === undefined ? {} : { traceContext }),
     });
@@ -107,6 +141,9 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     await engine.shutdown({ mode: 'cancel' });
     observed.unsubscribe();
     alerts.unsubscribe();
+    audited?.unsubscribe();
+    await audit?.close().catch((e: unknown) => problem(`audit: closing ${audit?.where}: ${(e as Error).message}`));
+    await gov.close().catch((e: unknown) => problem(`governance: closing the budget ledger: ${(e as Error).message}`));
     await store?.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store?.location}: ${(e as Error).message}\n`));
     // after the engine: its last spans and metrics are in, then flushed to the exporters
     await otel.shutdown();

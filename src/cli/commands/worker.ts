@@ -39,6 +39,9 @@ import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { startCliTelemetry } from '../otel.ts';
 import { formatAlert } from '../../observability/alerts-format.ts';
 import { loadSlo, printAlerts } from '../slo.ts';
+import { loadGovernance } from '../governance.ts';
+import { followGovernance } from '../governance-follow.ts';
+import { openCliAudit, type CliAudit } from '../audit-flag.ts';
 
 /**
  * Options of `llmo worker`, as commander parses them.
@@ -74,6 +77,13 @@ export interface WorkerCommandOptions extends KafkaFlags {
   readonly seed?: number | undefined;
   /** `--slo <file>`: SLO rules (YAML or JSON); each alert is a log line. */
   readonly slo?: string | undefined;
+  /**
+   * `--governance <file>`: policy rules and budgets every run, model call and tool call is checked
+   * against; later rule documents arrive on the policies topic (target `governance`) and apply live.
+   */
+  readonly governance?: string | undefined;
+  /** `--audit <target>`: audit records of every run: `kafka` (the audit topic), a `.jsonl` file, or a store database. */
+  readonly audit?: string | undefined;
 }
 
 /**
@@ -114,6 +124,12 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     if (!opened.ok) return opened.code;
     store = opened.store;
   }
+  const govLog = logger.child({ component: 'governance' });
+  const gov = await loadGovernance(opts.governance, { storeUrl: url, onProblem: (m) => govLog.error(m) });
+  if (!gov.ok) {
+    await store?.close().catch(() => undefined);
+    return reportIssues(io, `--governance ${opts.governance}`, gov.issues);
+  }
   const loop = opts.loop === true ? createLoop({
     topologies: [loaded.topology],
     ...(opts.seed === undefined ? {} : { seed: opts.seed }),
@@ -132,11 +148,13 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   const engine = createEngine({
     models: modelsFromEnv(env).models, logger, ...loaded.engineOptions,
     ...(store === undefined ? {} : { store, topologies: [loaded.topology] }), ...(loop === undefined ? {} : { loop }),
+    ...(gov.guards.length === 0 ? {} : { guard: gov.guards }),
   });
   const observed = otel.telemetry.attach(engine);
   const closeOtel = async (): Promise<void> => {
     observed.unsubscribe();
     alerts.unsubscribe();
+    await gov.close().catch((e: unknown) => govLog.error({ err: e }, 'closing the budget ledger failed'));
     await otel.shutdown();
   };
   const opened = openKafka({ ...kafka, logger });
@@ -154,6 +172,18 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     ...(opts.offsetReset === undefined ? {} : { offsetReset: opts.offsetReset }),
     ...(loop === undefined ? {} : { loop }),
   });
+  let audit: CliAudit | undefined;
+  if (opts.audit !== undefined) {
+    try {
+      audit = await openCliAudit(opts.audit, { actor: worker.id, transport, onError: (m) => logger.child({ component: 'audit' }).error(m) });
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      await engine.shutdown();
+      await closeOtel();
+      return fail(io, `--audit ${opts.audit}: ${(e as Error).message}`);
+    }
+  }
+  const audited = audit?.attach(engine.events$);
   let serving = false;
   let health: HealthServer | undefined;
   if (opts.healthPort !== undefined) {
@@ -196,7 +226,14 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
       report.results.subscribe((r) => logger.info({ runId: r.runId, status: r.status }, 'recovered run ended'));
       io.err.write(`recovered ${report.resumed.length} run(s) from ${store.location}${report.failed.length === 0 ? '' : ` (${report.failed.length} could not be resumed)`}\n`);
     }
-    await worker.start();
+    // rule documents published after the file (llmo policy apply, target governance) apply before serving, then live
+    const governed = gov.policy === undefined ? undefined : await followGovernance(transport, gov.policy, govLog);
+    try {
+      await worker.start();
+    } catch (e) {
+      governed?.unsubscribe();
+      throw e;
+    }
     serving = true;
     const group = worker.group;
     const policies = loop?.policies(loaded.topology.name).map((p) => `, policy v${p.version}`).join('') ?? '';
@@ -205,12 +242,15 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     io.err.write(down === undefined ? 'stopping: finishing runs in flight...\n' : `llmo: ${down}; stopping\n`);
     serving = false;
     await worker.stop();
+    governed?.unsubscribe();
   } catch (e) {
     down = `the worker failed: ${(e as Error).message}`;
     io.err.write(`llmo: ${down}\n`);
   } finally {
     await health?.close();
     await engine.shutdown();
+    audited?.unsubscribe();
+    await audit?.close().catch((e: unknown) => logger.error({ err: e }, `closing the audit log (${audit?.where}) failed`));
     await transport.close().catch(() => undefined);
     await store?.close().catch((e: unknown) => logger.warn({ err: e }, 'closing the run store failed'));
     // after the engine and the worker: the last spans and metrics are in, then flushed

@@ -14,7 +14,7 @@
  * @module
  */
 import { ValidationError, toIssues } from '../../errors.ts';
-import { PolicyUpdateSchema, type PolicyUpdateMessage } from '../../transports/messages.ts';
+import { GOVERNANCE_POLICY_TARGET, PolicyUpdateSchema, type PolicyUpdateMessage } from '../../transports/messages.ts';
 import type { PolicyGuard } from './guard.ts';
 import type { PolicyDocumentInput } from './schema.ts';
 
@@ -26,7 +26,7 @@ import type { PolicyDocumentInput } from './schema.ts';
  * const msg = { policyId: 'gov', version: 4, target: GOVERNANCE_TARGET, params: { document: JSON.stringify(doc) }, reason: null, ts: Date.now() };
  * ```
  */
-export const GOVERNANCE_TARGET = 'governance';
+export const GOVERNANCE_TARGET = GOVERNANCE_POLICY_TARGET;
 
 /**
  * What {@link applyGovernanceUpdate} did: applied a version, or ignored the message and why.

@@ -1,0 +1,121 @@
+// `--governance` and `--audit` of the CLI: a rules file refusing a run (its rule named), budgets counted
+// in the --store database, bad files named by field, audit records written and verified, governance
+// documents published with `llmo policy apply` (target governance) and followed by a worker's guard.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main, EXIT } from './main.ts';
+import { policyCommand } from './commands/policy.ts';
+import { loadGovernance } from './governance.ts';
+import { followGovernance } from './governance-follow.ts';
+import { silentLogger } from '../logger.ts';
+import type { KafkaTransport } from '../transports/kafka/index.ts';
+import { createMemoryTransport } from '../transports/index.ts';
+
+function capture() {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _e, cb) { f(chunk.toString()); cb(); } });
+  return { io: { out: sink((s) => { out += s; }), err: sink((s) => { err += s; }), color: false, env: {} }, out: () => out, err: () => err };
+}
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'llmo-gov-'));
+});
+const file = async (name: string, text: string): Promise<string> => {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+};
+
+const Q = '{"question":"Why RxJS?"}';
+
+const RULES = `
+policies:
+  rules:
+    - { name: no-free-tier, stage: run, match: { tenant: free }, action: deny, message: the free tier cannot run rag }
+    - { name: mask-pii, action: redact, redact: { mode: mask } }
+budgets:
+  budgets:
+    - { name: daily, per: tenant, period: day, limitUsd: 5 }
+`;
+
+describe('--governance', () => {
+  it('llmo run refuses a run the rules deny, naming the rule, and runs the others', async () => {
+    const rules = await file('gov.yaml', RULES);
+    const denied = capture();
+    expect(await main(['run', 'topologies/rag.ts', '--input', Q, '--governance', rules, '--tenant', 'free', '--no-tokens'], denied.io)).toBe(EXIT.runFailed);
+    expect(denied.err()).toContain('the free tier cannot run rag');
+    expect(denied.err()).toContain('no-free-tier');
+    const allowed = capture();
+    expect(await main(['run', 'topologies/rag.ts', '--input', Q, '--governance', rules, '--tenant', 'acme', '--no-tokens'], allowed.io), allowed.err()).toBe(EXIT.ok);
+  });
+
+  it('a bad rules file is refused before anything runs, naming the field', async () => {
+    const bad = await file('bad.yaml', 'policies:\n  rules:\n    - { name: x, action: route }\nbudgets:\n  budgets: [{ name: d, per: tenant, period: week, limitUsd: 1 }]\n');
+    const c = capture();
+    expect(await main(['run', 'topologies/rag.ts', '--input', Q, '--governance', bad], c.io)).toBe(EXIT.invalid);
+    expect(c.err()).toMatch(/policies\.rules\.0/);
+    const extra = await file('extra.yaml', 'policy: {}\n');
+    const d = capture();
+    expect(await main(['run', 'topologies/rag.ts', '--input', Q, '--governance', extra], d.io)).toBe(EXIT.invalid);
+    expect(d.err()).toContain('policy');
+  });
+
+  it('budgets are counted in the ledger the file names (a SQLite file shared by two loads)', async () => {
+    const ledger = join(dir, 'budgets.db');
+    const rules = await file('ledger.yaml', `${RULES}ledger: sqlite:${ledger}\n`);
+    const problems: string[] = [];
+    const a = await loadGovernance(rules, { onProblem: (m) => problems.push(m) });
+    const b = await loadGovernance(rules, { onProblem: (m) => problems.push(m) });
+    expect(a.ok && b.ok).toBe(true);
+    if (!a.ok || !b.ok) return;
+    expect(a.guards).toHaveLength(2);
+    expect(a.ledger).toBe(`sqlite:${ledger}`);
+    await a.close();
+    await b.close();
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('--audit', () => {
+  it('llmo run writes hash-chained audit records that llmo audit verify accepts; a second run continues the chain', async () => {
+    const audit = join(dir, 'audit.jsonl');
+    for (let k = 0; k < 2; k++) {
+      const c = capture();
+      expect(await main(['run', 'topologies/rag.ts', '--input', Q, '--audit', audit, '--tenant', 'acme', '--no-tokens'], c.io), c.err()).toBe(EXIT.ok);
+    }
+    const v = capture();
+    expect(await main(['audit', 'verify', '--file', audit], v.io), v.err()).toBe(EXIT.ok);
+    // one stream per process and tenant: llmo-run/acme, continued by the second run
+    expect(v.out()).toMatch(/^ok: \d+ records, 1 streams/);
+  });
+});
+
+describe('governance documents on the policies topic', () => {
+  it('llmo policy apply publishes a checked document (target governance); a following guard applies it; show prints it', async () => {
+    const transport = Object.assign(createMemoryTransport({ prefix: 'gv' }), { ensureTopics: async () => undefined, close: async () => undefined }) as KafkaTransport;
+    const open = () => ({ ok: true as const, transport });
+    const flags = { brokers: '127.0.0.1:9092', prefix: 'gv' };
+    const gov = await loadGovernance(await file('base.yaml', 'policies:\n  rules: []\n'), { onProblem: () => undefined });
+    if (!gov.ok || gov.policy === undefined) throw new Error('no policy guard');
+    const sub = await followGovernance(transport, gov.policy, silentLogger);
+    const v2 = await file('v2.yaml', 'target: governance\ndocument:\n  rules:\n    - { name: cap, action: cap, cap: { maxTokens: 64 } }\n');
+    const a = capture();
+    expect(await policyCommand('apply', v2, flags, a.io, open), a.err()).toBe(EXIT.ok);
+    expect(JSON.parse(a.out())).toMatchObject({ target: 'governance', version: 1, document: { rules: [{ name: 'cap' }] } });
+    expect(gov.policy.stats().rules).toBe(1);
+    const bad = await file('bad-gov.yaml', 'target: governance\ndocument:\n  rules:\n    - { name: cap, action: cap }\n');
+    const b = capture();
+    expect(await policyCommand('apply', bad, flags, b.io, open)).toBe(EXIT.invalid);
+    expect(b.err()).toMatch(/document\.rules\.0/);
+    const s = capture();
+    expect(await policyCommand('show', 'governance', flags, s.io, open)).toBe(EXIT.ok);
+    expect(JSON.parse(s.out())).toMatchObject([{ target: 'governance', version: 1 }]);
+    sub.unsubscribe();
+    await gov.close();
+  });
+});
