@@ -7,5 +7,5 @@ export { fanOut, type FanOutSpec } from './fanOut.ts';
 export { subTopology, type SubTopologySpec } from './subTopology.ts';
 export { wait, type WaitSpec } from './wait.ts';
 export { llm, type LlmSpec, type LlmOutput, type LlmToolCall, type CallTimeouts } from './llm.ts';
-export { ApprovalSchema, DEFAULT_OUTPUT_ALLOWANCE, estimateCall } from './internal/guarded.ts';
+export { DEFAULT_OUTPUT_ALLOWANCE, estimateCall } from './internal/guarded.ts';
 export type { NodeOptions, BaseSpec } from './internal/common.ts';

@@ -22,6 +22,7 @@ export type {
   Topology, AnyTopology, NodeDef, NodeKind, NodeContext, Priority, Execute, ExecServices,
   InputOf, OutputsOf, OutputOf, StreamChunk, RemoteExecutor, RemoteTask, NodeNote, CompensationContext, WaitRequest, NodeOverride, ModelCall,
 } from './definition/types.ts';
+export { ApprovalSchema } from './definition/guard.ts';
 export type { Guard, GuardSubject, RunCheck, RunVerdict, CallCheck, CallEstimate, CallVerdict, CallWatch, OutputVerdict, ToolCheck, ToolVerdict } from './definition/guard.ts';
 export { validateTopology, type Validation } from './compiler/validate.ts';
 export type { Graph, Edge, Gate } from './compiler/graph.ts';
@@ -67,7 +68,7 @@ export {
   type Issue, type SerializedError, type OrchestratorErrorOptions, type ProviderErrorDetails,
 } from './errors.ts';
 export {
-  map, route, join, tool, defineTool, fanOut, subTopology, llm, wait, type WaitSpec, ApprovalSchema, DEFAULT_OUTPUT_ALLOWANCE,
+  map, route, join, tool, defineTool, fanOut, subTopology, llm, wait, type WaitSpec, DEFAULT_OUTPUT_ALLOWANCE,
   type LlmSpec, type LlmOutput, type LlmToolCall, type CallTimeouts,
   type MapSpec, type RouteSpec, type JoinSpec, type Tool, type ToolSpec, type FanOutSpec, type SubTopologySpec,
   type NodeOptions, type BaseSpec,

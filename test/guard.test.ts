@@ -7,6 +7,7 @@
 import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { createMemoryStore } from '../src/stores/memory.ts';
 import {
   PolicyError, createEngine, createModels, defineTool, isPolicyError, isValidationError, topology,
   type CallCheck, type CompletionRequest, type EngineEvent, type Guard, type PolicyDecisionEvent, type Provider, type ProviderEvent, type RunCheck,
@@ -161,6 +162,27 @@ describe('call checks', () => {
         expect(a.requests).toHaveLength(0);
       }
     }
+  });
+
+  it('a durable run waiting for an approval is parked in the store and resumes in another engine on the signal', async () => {
+    const store = createMemoryStore();
+    const a = recording('a', [' ok']);
+    const models = createModels({ providers: [a] });
+    const guard: Guard = {
+      call: (c) => (c.approved?.['big-spend'] === undefined ? { action: 'approval', rule: 'big-spend', wait: { name: 'approve-spend' } } : { action: 'allow', rule: 'big-spend' }),
+    };
+    const t = topology('approve-call').llm('answer', { model: 'a:big', prompt: () => 'spend' }).build({ output: 'answer' });
+    const e1 = createEngine({ models, store, topologies: [t], guard });
+    const parked = await e1.run(t, undefined, { runId: 'ap1' });
+    expect(parked.status).toBe('waiting');
+    expect(a.requests).toHaveLength(0);
+    await e1.shutdown();
+    const e2 = createEngine({ models, store, topologies: [t], guard });
+    const receipt = await e2.signal('ap1', 'approve-spend', { approved: true, by: 'ana' });
+    const done = await receipt.result!;
+    expect(done.status).toBe('completed');
+    expect(a.requests).toHaveLength(1);
+    await e2.shutdown();
   });
 
   it('a watch cuts the stream when it says so: BUDGET_EXCEEDED with the partial text, billed as far as it streamed', async () => {

@@ -4,9 +4,9 @@
  * and the request, model and watch the guards answered with.
  * @module
  */
-import * as z from 'zod';
+import type * as z from 'zod';
 import { PolicyError, ValidationError } from '../../src/errors.ts';
-import type { CallCheck, CallEstimate, CallWatch } from '../../src/definition/guard.ts';
+import { ApprovalSchema, type CallCheck, type CallEstimate, type CallWatch } from '../../src/definition/guard.ts';
 import type { ExecServices, NodeContext } from '../../src/definition/types.ts';
 import type { ResolvedModel } from '../../src/providers/models.ts';
 import { countMessageTokens } from '../../src/providers/tokens.ts';
@@ -17,20 +17,6 @@ import type { CompletionRequest } from '../../src/providers/types.ts';
  * must bound a call caps its `maxTokens` instead of trusting this.
  */
 export const DEFAULT_OUTPUT_ALLOWANCE = 1024;
-
-/**
- * The payload of an approval signal: `engine.signal(runId, name, { approved: true, by: 'ana' })`.
- *
- * @example
- * ```ts
- * ApprovalSchema.parse({ approved: false, by: 'ana', note: 'too expensive' });
- * ```
- */
-export const ApprovalSchema = z.strictObject({
-  approved: z.boolean(),
-  by: z.string().min(1).optional(),
-  note: z.string().optional(),
-});
 
 /**
  * A call's pre-flight estimate on `model`: prompt tokens, its output allowance and their price.

@@ -6,6 +6,7 @@
  * An engine without a guard asks nothing and builds none of these records.
  * @module
  */
+import * as z from 'zod';
 import type { OrchestratorError } from '../errors.ts';
 import type { CompletionRequest, Usage } from '../providers/types.ts';
 
@@ -223,3 +224,19 @@ export interface Guard {
    */
   weight?(tenant: string): number;
 }
+
+/**
+ * The payload of an approval signal (a guard's `approval` verdict):
+ * `engine.signal(runId, name, { approved: true, by: 'ana' })`. A durable run parked on an approval
+ * is refused a payload that does not fit, as for a wait node.
+ *
+ * @example
+ * ```ts
+ * ApprovalSchema.parse({ approved: false, by: 'ana', note: 'too expensive' });
+ * ```
+ */
+export const ApprovalSchema = z.strictObject({
+  approved: z.boolean(),
+  by: z.string().min(1).optional(),
+  note: z.string().optional(),
+});

@@ -6,6 +6,7 @@
  * store, or a sub-topology's child run): completes its wait.
  * @module
  */
+import { ApprovalSchema } from '../definition/guard.ts';
 import { StoreError, WaitError } from '../errors.ts';
 import type { Compiled } from './compiled.ts';
 import type { Durable } from './durable.ts';
@@ -88,8 +89,9 @@ export class Signals {
       throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to signal it`);
     }
     const i = c.plan.indexOf(wait.nodeId);
-    const request = i === undefined ? undefined : c.plan.nodes[i]!.wait;
-    if (request === undefined) throw new WaitError('RUN_NOT_WAITING', `run '${runId}' is parked on '${wait.nodeId}', which is not a wait node of topology '${rec.topology}'`);
+    if (i === undefined) throw new WaitError('RUN_NOT_WAITING', `run '${runId}' is parked on '${wait.nodeId}', which is not a node of topology '${rec.topology}'`);
+    // a wait node's payload fits its schema; any other node parks only on a guard's approval
+    const request = c.plan.nodes[i]!.wait ?? { name: wait.name, schema: ApprovalSchema };
     parseSignal(request, payload);
     const e = { runId, seq: rec.lastSeq + 1, ts: durable.now(), type: 'run.signalled', nodeId: wait.nodeId, name, payload } as StoredEvent;
     await store.append([e]);
