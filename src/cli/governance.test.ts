@@ -11,6 +11,8 @@ import { policyCommand } from './commands/policy.ts';
 import { loadGovernance } from './governance.ts';
 import { followGovernance } from './governance-follow.ts';
 import { silentLogger } from '../logger.ts';
+import { readAuditTopic } from '../governance/audit/kafka.ts';
+import { verifyAudit } from '../governance/audit/verify.ts';
 import type { KafkaTransport } from '../transports/kafka/index.ts';
 import { createMemoryTransport } from '../transports/index.ts';
 
@@ -115,6 +117,10 @@ describe('governance documents on the policies topic', () => {
     const s = capture();
     expect(await policyCommand('show', 'governance', flags, s.io, open)).toBe(EXIT.ok);
     expect(JSON.parse(s.out())).toMatchObject([{ target: 'governance', version: 1 }]);
+    // the publication is an admin action on the audit topic, its chain intact
+    const audit = await readAuditTopic(transport);
+    expect(audit.records.map((r) => (r as { action: string }).action)).toEqual(['admin.policy.apply']);
+    expect(verifyAudit(audit.records).ok).toBe(true);
     sub.unsubscribe();
     await gov.close();
   });

@@ -24,10 +24,12 @@ import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { isValidationError, toIssues, type Issue } from '../../errors.ts';
 import { parsePolicyRules } from '../../governance/policy/parse.ts';
+import { auditAdmin } from '../../governance/audit/admin.ts';
+import { openCliAudit } from '../audit-flag.ts';
 import { GOVERNANCE_POLICY_TARGET, type PolicyUpdateMessage } from '../../transports/messages.ts';
 import { checkPolicyAgainst, parsePolicyDocument, policyToMessage } from '../../loops/policy.ts';
 import type { PolicyVersion } from '../../loops/types.ts';
-import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
+import type { KafkaTransport, KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import { connectKafka } from '../connect.ts';
 import { EXIT } from '../exit.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
@@ -75,6 +77,28 @@ export const PolicyFileSchema = z.strictObject({
   policyId: z.string().min(1).optional(),
   reason: z.string().optional(),
 });
+
+/**
+ * Records a published policy as an admin action on the audit topic (stream `llmo-cli:<user>/global`,
+ * continuing its chain). The policy is published already: a failure here is an error line, not a failed command.
+ */
+async function recordAdmin(transport: KafkaTransport, io: Io, action: string, details: Record<string, string | number | null>): Promise<void> {
+  const env = io.env ?? process.env;
+  const actor = `llmo-cli:${env['USER'] ?? env['USERNAME'] ?? 'unknown'}`;
+  const problem = (m: string): void => {
+    io.err.write(`llmo: ${m}\n`);
+  };
+  try {
+    const audit = await openCliAudit('kafka', { actor, transport, onError: problem });
+    try {
+      await auditAdmin(audit.log, { actor, action, details });
+    } finally {
+      await audit.close();
+    }
+  } catch (e) {
+    problem(`audit: the ${action} record could not be written to ${transport.topics.audit}: ${(e as Error).message}`);
+  }
+}
 
 /** A governance update as `show` and `apply` print it (its document parsed back). */
 const governanceJson = (u: PolicyUpdateMessage): Record<string, unknown> => ({
@@ -153,6 +177,7 @@ export async function policyCommand(
       await transport.send('policy', [{ key: p.target, value: policyToMessage(p) }]);
       io.out.write(`${JSON.stringify(json(p))}\n`);
       io.err.write(`published ${p.target} v${p.version} to ${topic}\n`);
+      await recordAdmin(transport, io, `admin.policy.${verb}`, { target: p.target, version: p.version, policyId: p.policyId, reason: p.reason });
       return EXIT.ok;
     };
     switch (verb) {
@@ -183,6 +208,7 @@ export async function policyCommand(
           await transport.send('policy', [{ key: u.target, value: u }]);
           io.out.write(`${JSON.stringify(governanceJson(u))}\n`);
           io.err.write(`published governance rules v${u.version} to ${topic}\n`);
+          await recordAdmin(transport, io, 'admin.policy.apply', { target: u.target, version: u.version, policyId: u.policyId, reason: u.reason });
           return EXIT.ok;
         }
         const current = log.versions.get(f.target)?.at(-1)?.version ?? 0;
