@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 import spacy
@@ -140,7 +140,7 @@ class Score:
     fp: int = 0
     fn: int = 0
     misses: List[str] = field(default_factory=list)
-    #: where false positives land: 'near-miss of X', 'inside a Y value', 'on a matched label', 'elsewhere'
+    #: where false positives land: 'near-miss of X', 'inside a Y value', 'second span on a T value', 'elsewhere'
     fp_where: Counter = field(default_factory=Counter)
 
     @property
