@@ -4,41 +4,17 @@
  * open, concurrent reservations through two pools, and the budget race across two engines,
  * each with its own ledger on the same database.
  */
-import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isPolicyError } from '../../src/errors.ts';
 import { openLedger, type BudgetLedger } from '../../src/governance/index.ts';
-import type {} from '../stores/global-setup.ts';
+import { pgSchemas } from '../support/pg-schemas.ts';
 import { describeLedger } from './budget-ledger-conformance.ts';
 import { budgetRace } from './budget-support.ts';
 
-const url = inject('pgUrl');
-const base = `llmo_budget${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-let n = 0;
-const schemas = new Set<string>();
-const fresh = (): string => {
-  const s = `${base}_${n++}`;
-  schemas.add(s);
-  return s;
-};
-const at = (schema: string): string => `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const { url, fresh, at, admin, dropAll } = pgSchemas('llmo_budget');
 
 describe.skipIf(url === '')('PostgreSQL budget ledger', () => {
-  afterAll(async () => {
-    await admin(async (c) => {
-      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    });
-  });
+  afterAll(() => dropAll());
 
   describeLedger('postgres', () => openLedger(at(fresh())), async () => {
     const s = fresh();

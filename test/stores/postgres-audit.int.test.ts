@@ -1,34 +1,15 @@
 // The audit store on a real PostgreSQL server (test/stores/global-setup.ts provides its URL): the
 // shared conformance suite (incl. rows edited, deleted and swapped with SQL, named by verifyAudit),
 // the table beside the run store in the same schema, and processes opening one schema at once.
-import pg from 'pg';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/governance/audit/log.ts';
 import { openAuditStore } from '../../src/governance/audit/store.ts';
 import { verifyAudit } from '../../src/governance/audit/verify.ts';
 import { openStore } from '../../src/stores/open.ts';
+import { pgSchemas } from '../support/pg-schemas.ts';
 import { describeAuditStore, type AuditTamper } from './audit-conformance.ts';
 
-const url = inject('pgUrl');
-const base = `llmo_audit_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-let n = 0;
-const schemas = new Set<string>();
-const freshSchema = (): string => {
-  const s = `${base}_${n++}`;
-  schemas.add(s);
-  return s;
-};
-const at = (schema: string): string => `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+const { url, fresh: freshSchema, at, admin, dropAll } = pgSchemas('llmo_audit_t');
 
 function tamperOf(schema: string): AuditTamper {
   const t = `"${schema}".llmo_audit`;
@@ -40,12 +21,7 @@ function tamperOf(schema: string): AuditTamper {
 }
 
 describe.skipIf(url === '')('PostgreSQL audit store', () => {
-  afterAll(async () => {
-    if (schemas.size === 0) return;
-    await admin(async (c) => {
-      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    });
-  });
+  afterAll(() => dropAll());
 
   describeAuditStore('PostgreSQL', {
     async fresh() {

@@ -23,14 +23,12 @@ import type { ChatMessage, CompletionRequest } from '../../providers/types.ts';
 import { PiiVault } from '../pii/vault.ts';
 import type { CompiledRule, RuleSet } from './compile.ts';
 import { evaluateOutput } from './evaluate-output.ts';
-import { Findings } from './findings.ts';
-import { NEXT, denyError, invalidOutcome, isPromise, type PolicyHost } from './host.ts';
+import { Evaluation, type Step } from './evaluation.ts';
+import { NEXT, isPromise, type PolicyHost } from './host.ts';
 import type { MatchSubject } from './match.ts';
 import type { PolicyOutcome } from './schema.ts';
 
-type Step = CallVerdict | Promise<CallVerdict> | typeof NEXT;
 const ALLOW: CallVerdict = Object.freeze({ action: 'allow' });
-const NONE = Symbol('none');
 
 /**
  * Evaluates the call-stage rules of `set` for `check`.
@@ -42,106 +40,56 @@ const NONE = Symbol('none');
  */
 export function evaluateCall(host: PolicyHost, set: RuleSet, check: CallCheck): CallVerdict | Promise<CallVerdict> {
   if (set.call.length === 0 && set.output.length === 0) return ALLOW;
-  return new CallEvaluation(host, set, check).from(0);
+  return new CallEvaluation(host, set, set.call, check).from(0);
 }
 
-class CallEvaluation {
+/** Call rules also ask for approval, cap maxTokens and route the model; the verdict may watch the answer. */
+class CallEvaluation extends Evaluation<CallVerdict, CallCheck> {
   request: CompletionRequest;
   model: string;
+  /** What rules match on: the check with the model as routed so far. */
   subject: MatchSubject;
-  decided: string | undefined;
-  findings: Findings | undefined;
-  scanError: unknown = NONE;
   vault: PiiVault | undefined;
   ownVault = false;
+  /** The first rule that put placeholders in the prompt (names the restoring of the answer). */
   vaultRule: string | undefined;
 
-  constructor(readonly host: PolicyHost, readonly set: RuleSet, readonly check: CallCheck) {
+  constructor(host: PolicyHost, set: RuleSet, rules: readonly CompiledRule[], check: CallCheck) {
+    super(host, set, rules, check);
     this.request = check.request;
     this.model = check.model;
     this.subject = check;
   }
 
-  from(k: number): CallVerdict | Promise<CallVerdict> {
-    const rules = this.set.call;
+  /** Rules a person approved are skipped; later rules see the model as routed by earlier ones. */
+  protected override matches(r: CompiledRule): boolean {
     const approved = this.check.approved;
-    for (; k < rules.length; k++) {
-      const r = rules[k]!;
-      if (approved !== undefined && Object.hasOwn(approved, r.name)) continue;
-      if (r.subject !== undefined && !r.subject(this.subject)) continue;
-      const v = this.rule(k, r);
-      if (v !== NEXT) return v;
-    }
-    return this.done();
-  }
-
-  rule(k: number, r: CompiledRule): Step {
-    if (r.dataClass !== undefined) {
-      const s = this.scan(k, r, () => this.rule(k, r));
-      if (s !== undefined) return s;
-      if (!this.findings!.has(r.dataClass)) return NEXT;
-    }
-    if (r.check === undefined) return this.act(k, r, r.outcome);
-    let out: unknown;
-    try {
-      out = (r.check as (s: CallCheck) => unknown)(this.view());
-    } catch (e) {
-      return this.fail(r, e);
-    }
-    if (isPromise(out)) return out.then((o) => this.act(k, r, o) ?? this.from(k + 1), (e: unknown) => this.fail(r, e) ?? this.from(k + 1));
-    return this.act(k, r, out);
+    if (approved !== undefined && Object.hasOwn(approved, r.name)) return false;
+    return r.subject === undefined || r.subject(this.subject);
   }
 
   /** The check as a TypeScript rule sees it: with earlier rules' changes. */
-  view(): CallCheck {
+  protected view(): CallCheck {
     if (this.request === this.check.request && this.model === this.check.model && this.findings?.changed !== true) return this.check;
     return { ...this.check, model: this.model, request: this.current() };
   }
 
-  /** Findings ready: undefined. Otherwise the failure's step, or a promise of the rest once an asynchronous scan answers. */
-  scan(k: number, r: CompiledRule, resume: () => Step): Step | undefined {
-    if (this.findings !== undefined) return undefined;
-    const scanner = this.set.scanner;
-    if (scanner !== undefined && this.scanError === NONE) {
-      const texts = this.request.messages.map((m) => m.content);
-      try {
-        if (this.set.asyncScan) {
-          return Promise.all(texts.map((t) => scanner.scan(t))).then((ms) => {
-            this.findings = new Findings(texts, ms);
-            return resume() ?? this.from(k + 1);
-          }, (e: unknown) => {
-            this.scanError = e;
-            return this.fail(r, e) ?? this.from(k + 1);
-          });
-        }
-        this.findings = new Findings(texts, texts.map((t) => scanner.scanSync(t)));
-        return undefined;
-      } catch (e) {
-        this.scanError = e;
-      }
-    }
-    return this.fail(r, this.scanError === NONE ? new Error('no scanner') : this.scanError);
+  protected scanned(): string[] {
+    return this.request.messages.map((m) => m.content);
   }
 
-  fail(r: CompiledRule, e: unknown): Step {
-    const error = this.host.failed(r, this.set.version, this.check.runId, e);
-    return error === undefined ? NEXT : { action: 'deny', rule: r.name, error };
+  protected denied(): string {
+    return `the call of node '${this.check.nodeId}' to ${this.model} is not allowed`;
   }
 
-  act(k: number, r: CompiledRule, out: unknown): Step {
-    if (out === undefined && r.check !== undefined) return NEXT;
-    const o = out as PolicyOutcome;
-    switch (o?.action) {
-      case 'allow':
-        this.decided ??= r.name;
-        return this.done();
-      case 'deny':
-        return { action: 'deny', rule: r.name, error: denyError(r, o.message, `the call of node '${this.check.nodeId}' to ${this.model} is not allowed`) };
+  protected override apply(k: number, r: CompiledRule, outcome: { readonly action?: unknown }, out: unknown): Step<CallVerdict> | undefined {
+    const o = outcome as PolicyOutcome;
+    switch (o.action) {
       case 'approval':
-        if (typeof o.name !== 'string' || o.name === '') break;
+        if (typeof o.name !== 'string' || o.name === '') return undefined;
         return { action: 'approval', rule: r.name, wait: o.timeoutMs === undefined ? { name: o.name } : { name: o.name, timeoutMs: o.timeoutMs } };
       case 'cap': {
-        if (!Number.isInteger(o.maxTokens) || o.maxTokens <= 0) break;
+        if (!Number.isInteger(o.maxTokens) || o.maxTokens <= 0) return undefined;
         const max = this.request.maxTokens;
         if (max === undefined || max > o.maxTokens) {
           this.request = { ...this.request, maxTokens: o.maxTokens };
@@ -150,38 +98,27 @@ class CallEvaluation {
         return NEXT;
       }
       case 'route':
-        if (typeof o.model !== 'string' || !o.model.includes(':')) break;
+        if (typeof o.model !== 'string' || !o.model.includes(':')) return undefined;
         if (o.model !== this.model) {
           this.model = o.model;
           this.subject = { ...this.check, model: o.model };
           this.decided ??= r.name;
         }
         return NEXT;
-      case 'redact': {
-        if (o.mode !== 'mask' && o.mode !== 'hash' && o.mode !== 'placeholder') break;
-        if (o.mode === 'hash' && !this.host.replacers.hasHashKey) return this.fail(r, new Error("hash redaction needs the guard's hashKey option"));
-        const s = this.scan(k, r, () => this.act(k, r, out));
-        if (s !== undefined) return s;
-        const kinds = r.check === undefined ? r.redactKinds : o.kinds === undefined ? undefined : new Set(o.kinds);
-        const vault = o.mode === 'placeholder' ? this.placeholderVault() : undefined;
-        const replacers = this.host.replacers;
-        try {
-          if (this.findings!.replace(kinds, (m) => replacers.replace(o.mode, m, vault))) {
-            this.decided ??= r.name;
-            if (vault !== undefined) this.vaultRule ??= r.name;
-          }
-        } catch (e) {
-          return this.fail(r, e);
-        }
-        return NEXT;
-      }
+      case 'redact':
+        return this.redact(k, r, o, out);
       default:
+        return undefined;
     }
-    return this.fail(r, invalidOutcome(out));
+  }
+
+  protected override redacted(r: CompiledRule, vault: PiiVault | undefined): void {
+    this.decided ??= r.name;
+    if (vault !== undefined) this.vaultRule ??= r.name;
   }
 
   /** The run's vault (dropped when the run ends), or one of this call's own for a run the guard did not admit (recovered runs). */
-  placeholderVault(): PiiVault {
+  protected override placeholderVault(): PiiVault {
     if (this.vault === undefined) {
       this.vault = this.host.runVault(this.check.runId);
       if (this.vault === undefined) {
@@ -201,7 +138,7 @@ class CallEvaluation {
     return { ...this.request, messages };
   }
 
-  done(): CallVerdict {
+  protected done(): CallVerdict {
     const request = this.current();
     const routed = this.model !== this.check.model;
     const watch = this.watch();

@@ -13,15 +13,13 @@
  * @module
  */
 import type { CallCheck, OutputVerdict } from '../../definition/guard.ts';
-import { PiiVault } from '../pii/vault.ts';
+import type { PiiVault } from '../pii/vault.ts';
 import type { CompiledRule, RuleSet } from './compile.ts';
-import { Findings } from './findings.ts';
-import { NEXT, denyError, invalidOutcome, isPromise, type PolicyHost } from './host.ts';
+import { Evaluation, type Step } from './evaluation.ts';
+import { NEXT, type PolicyHost } from './host.ts';
 import type { OutputSubject, PolicyOutcome } from './schema.ts';
 
-type Step = OutputVerdict | Promise<OutputVerdict> | typeof NEXT;
 const ALLOW: OutputVerdict = Object.freeze({ action: 'allow' });
-const NONE = Symbol('none');
 
 /**
  * Evaluates `rules` (output rules of `set` that matched the call) on an answer.
@@ -38,43 +36,25 @@ export function evaluateOutput(
   return new OutputEvaluation(host, set, check, rules, text, vault, vaultRule).from(0);
 }
 
-class OutputEvaluation {
+/**
+ * Output rules redact the answer, or a TypeScript rule rewrites it wholesale; placeholders they
+ * put in are never restored (not even by a later call of the run): the default vault, kept by nobody.
+ */
+class OutputEvaluation extends Evaluation<OutputVerdict, CallCheck> {
   text: string;
-  decided: string | undefined;
-  findings: Findings | undefined;
-  scanError: unknown = NONE;
 
   constructor(
-    readonly host: PolicyHost, readonly set: RuleSet, readonly check: CallCheck, readonly rules: readonly CompiledRule[],
+    host: PolicyHost, set: RuleSet, check: CallCheck, rules: readonly CompiledRule[],
     readonly original: string, vault: PiiVault | undefined, vaultRule: string | undefined,
   ) {
+    super(host, set, rules, check);
     this.text = vault === undefined ? original : vault.restore(original);
     if (this.text !== original) this.decided = vaultRule;
   }
 
-  from(k: number): OutputVerdict | Promise<OutputVerdict> {
-    for (; k < this.rules.length; k++) {
-      const v = this.rule(k, this.rules[k]!);
-      if (v !== NEXT) return v;
-    }
-    return this.done();
-  }
-
-  rule(k: number, r: CompiledRule): Step {
-    if (r.dataClass !== undefined) {
-      const s = this.scan(k, r, () => this.rule(k, r));
-      if (s !== undefined) return s;
-      if (!this.findings!.has(r.dataClass)) return NEXT;
-    }
-    if (r.check === undefined) return this.act(k, r, r.outcome);
-    let out: unknown;
-    try {
-      out = (r.check as (s: OutputSubject) => unknown)({ ...this.check, text: this.current() });
-    } catch (e) {
-      return this.fail(r, e);
-    }
-    if (isPromise(out)) return out.then((o) => this.act(k, r, o) ?? this.from(k + 1), (e: unknown) => this.fail(r, e) ?? this.from(k + 1));
-    return this.act(k, r, out);
+  /** The rules matched the call already. */
+  protected override matches(): boolean {
+    return true;
   }
 
   /** The answer with every change so far (a TypeScript rule sees it). */
@@ -82,75 +62,40 @@ class OutputEvaluation {
     return this.findings?.changed === true ? this.findings.texts()[0]! : this.text;
   }
 
-  scan(k: number, r: CompiledRule, resume: () => Step): Step | undefined {
-    if (this.findings !== undefined) return undefined;
-    const scanner = this.set.scanner;
-    if (scanner !== undefined && this.scanError === NONE) {
-      const text = this.text;
-      try {
-        if (this.set.asyncScan) {
-          return scanner.scan(text).then((ms) => {
-            this.findings = new Findings([text], [ms]);
-            return resume() ?? this.from(k + 1);
-          }, (e: unknown) => {
-            this.scanError = e;
-            return this.fail(r, e) ?? this.from(k + 1);
-          });
-        }
-        this.findings = new Findings([text], [scanner.scanSync(text)]);
-        return undefined;
-      } catch (e) {
-        this.scanError = e;
+  protected view(): OutputSubject {
+    return { ...this.check, text: this.current() };
+  }
+
+  protected scanned(): string[] {
+    return [this.text];
+  }
+
+  protected denied(): string {
+    return `the answer of node '${this.check.nodeId}' from ${this.check.model} is not allowed`;
+  }
+
+  /** `allow` stops with what earlier rules changed; it changes nothing itself, so it names no rule. */
+  protected override allowed(): OutputVerdict {
+    return this.done();
+  }
+
+  protected override apply(k: number, r: CompiledRule, outcome: { readonly action?: unknown }, out: unknown): Step<OutputVerdict> | undefined {
+    const o = outcome as PolicyOutcome | { readonly action: 'redact'; readonly text: string };
+    if (o.action !== 'redact') return undefined;
+    if ('text' in o) {
+      if (typeof o.text !== 'string') return undefined;
+      // a TypeScript rule rewrote the whole answer: later rules scan the new text
+      if (o.text !== this.current()) {
+        this.text = o.text;
+        this.findings = undefined;
+        this.decided ??= r.name;
       }
+      return NEXT;
     }
-    return this.fail(r, this.scanError === NONE ? new Error('no scanner') : this.scanError);
+    return this.redact(k, r, o, out);
   }
 
-  fail(r: CompiledRule, e: unknown): Step {
-    const error = this.host.failed(r, this.set.version, this.check.runId, e);
-    return error === undefined ? NEXT : { action: 'deny', rule: r.name, error };
-  }
-
-  act(k: number, r: CompiledRule, out: unknown): Step {
-    if (out === undefined && r.check !== undefined) return NEXT;
-    const o = out as PolicyOutcome | { readonly action: 'redact'; readonly text: string };
-    switch (o?.action) {
-      case 'allow':
-        return this.done();
-      case 'deny':
-        return { action: 'deny', rule: r.name, error: denyError(r, o.message, `the answer of node '${this.check.nodeId}' from ${this.check.model} is not allowed`) };
-      case 'redact': {
-        if ('text' in o) {
-          if (typeof o.text !== 'string') break;
-          // a TypeScript rule rewrote the whole answer: later rules scan the new text
-          if (o.text !== this.current()) {
-            this.text = o.text;
-            this.findings = undefined;
-            this.decided ??= r.name;
-          }
-          return NEXT;
-        }
-        if (o.mode !== 'mask' && o.mode !== 'hash' && o.mode !== 'placeholder') break;
-        if (o.mode === 'hash' && !this.host.replacers.hasHashKey) return this.fail(r, new Error("hash redaction needs the guard's hashKey option"));
-        const s = this.scan(k, r, () => this.act(k, r, out));
-        if (s !== undefined) return s;
-        const kinds = r.check === undefined ? r.redactKinds : o.kinds === undefined ? undefined : new Set(o.kinds);
-        // placeholders put in an answer are never restored (not even by a later call of the run): a vault kept by nobody
-        const vault = o.mode === 'placeholder' ? new PiiVault() : undefined;
-        const replacers = this.host.replacers;
-        try {
-          if (this.findings!.replace(kinds, (m) => replacers.replace(o.mode, m, vault))) this.decided ??= r.name;
-        } catch (e) {
-          return this.fail(r, e);
-        }
-        return NEXT;
-      }
-      default:
-    }
-    return this.fail(r, invalidOutcome(out));
-  }
-
-  done(): OutputVerdict {
+  protected done(): OutputVerdict {
     const text = this.current();
     if (text === this.original) return ALLOW;
     return { action: 'redact', rule: this.decided ?? 'policy', text };

@@ -23,13 +23,12 @@
 import type { ToolCheck, ToolVerdict } from '../../definition/guard.ts';
 import { PiiVault } from '../pii/vault.ts';
 import type { CompiledRule, RuleSet } from './compile.ts';
-import { Findings, stringsOf, withStrings } from './findings.ts';
-import { NEXT, denyError, invalidOutcome, isPromise, type PolicyHost } from './host.ts';
+import { Evaluation, type Step } from './evaluation.ts';
+import { stringsOf, withStrings } from './findings.ts';
+import { NEXT, type PolicyHost } from './host.ts';
 import type { ToolOutcome } from './schema.ts';
 
-type Step = ToolVerdict | Promise<ToolVerdict> | typeof NEXT;
 const ALLOW: ToolVerdict = Object.freeze({ action: 'allow' });
-const NONE = Symbol('none');
 
 /**
  * Evaluates the tool-stage rules of `set` for `check`.
@@ -41,51 +40,22 @@ const NONE = Symbol('none');
  */
 export function evaluateTool(host: PolicyHost, set: RuleSet, check: ToolCheck): ToolVerdict | Promise<ToolVerdict> {
   if (set.tool.length === 0) return ALLOW;
-  return new ToolEvaluation(host, set, check).from(0);
+  return new ToolEvaluation(host, set, set.tool, check).from(0);
 }
 
-class ToolEvaluation {
+/** Tool rules redact the arguments, or a TypeScript rule rewrites them wholesale. */
+class ToolEvaluation extends Evaluation<ToolVerdict, ToolCheck> {
   /** The arguments as the last wholesale rewrite (a TypeScript rule's `args`) left them. */
   args: unknown;
-  decided: string | undefined;
-  findings: Findings | undefined;
-  scanError: unknown = NONE;
   vault: PiiVault | undefined;
 
-  constructor(readonly host: PolicyHost, readonly set: RuleSet, readonly check: ToolCheck) {
+  constructor(host: PolicyHost, set: RuleSet, rules: readonly CompiledRule[], check: ToolCheck) {
+    super(host, set, rules, check);
     this.args = check.args;
   }
 
-  from(k: number): ToolVerdict | Promise<ToolVerdict> {
-    const rules = this.set.tool;
-    for (; k < rules.length; k++) {
-      const r = rules[k]!;
-      if (r.subject !== undefined && !r.subject(this.check)) continue;
-      const v = this.rule(k, r);
-      if (v !== NEXT) return v;
-    }
-    return this.done();
-  }
-
-  rule(k: number, r: CompiledRule): Step {
-    if (r.dataClass !== undefined) {
-      const s = this.scan(k, r, () => this.rule(k, r));
-      if (s !== undefined) return s;
-      if (!this.findings!.has(r.dataClass)) return NEXT;
-    }
-    if (r.check === undefined) return this.act(k, r, r.outcome);
-    let out: unknown;
-    try {
-      out = (r.check as (s: ToolCheck) => unknown)(this.view());
-    } catch (e) {
-      return this.fail(r, e);
-    }
-    if (isPromise(out)) return out.then((o) => this.act(k, r, o) ?? this.from(k + 1), (e: unknown) => this.fail(r, e) ?? this.from(k + 1));
-    return this.act(k, r, out);
-  }
-
   /** The check as a TypeScript rule sees it: with earlier rules' changes. */
-  view(): ToolCheck {
+  protected view(): ToolCheck {
     const args = this.current();
     return args === this.check.args ? this.check : { ...this.check, args };
   }
@@ -96,72 +66,27 @@ class ToolEvaluation {
     return f === undefined || !f.changed ? this.args : withStrings(this.args, f.texts());
   }
 
-  /** Findings ready: undefined. Otherwise the failure's step, or a promise of the rest once an asynchronous scan answers. */
-  scan(k: number, r: CompiledRule, resume: () => Step): Step | undefined {
-    if (this.findings !== undefined) return undefined;
-    const scanner = this.set.scanner;
-    if (scanner !== undefined && this.scanError === NONE) {
-      const texts = stringsOf(this.args);
-      try {
-        if (this.set.asyncScan) {
-          return Promise.all(texts.map((t) => scanner.scan(t))).then((ms) => {
-            this.findings = new Findings(texts, ms);
-            return resume() ?? this.from(k + 1);
-          }, (e: unknown) => {
-            this.scanError = e;
-            return this.fail(r, e) ?? this.from(k + 1);
-          });
-        }
-        this.findings = new Findings(texts, texts.map((t) => scanner.scanSync(t)));
-        return undefined;
-      } catch (e) {
-        this.scanError = e;
-      }
-    }
-    return this.fail(r, this.scanError === NONE ? new Error('no scanner') : this.scanError);
+  protected scanned(): string[] {
+    return stringsOf(this.args);
   }
 
-  fail(r: CompiledRule, e: unknown): Step {
-    const error = this.host.failed(r, this.set.version, this.check.runId, e);
-    return error === undefined ? NEXT : { action: 'deny', rule: r.name, error };
+  protected denied(): string {
+    return `the call of tool '${this.check.tool}' by node '${this.check.nodeId}' is not allowed`;
   }
 
-  act(k: number, r: CompiledRule, out: unknown): Step {
-    if (out === undefined && r.check !== undefined) return NEXT;
-    const o = out as ToolOutcome;
-    switch (o?.action) {
-      case 'allow':
+  protected override apply(k: number, r: CompiledRule, outcome: { readonly action?: unknown }, out: unknown): Step<ToolVerdict> | undefined {
+    const o = outcome as ToolOutcome;
+    if (o.action !== 'redact') return undefined;
+    if ('args' in o) {
+      // a TypeScript rule rewrote the arguments: later rules scan the new ones
+      if (o.args !== this.current()) {
+        this.args = o.args;
+        this.findings = undefined;
         this.decided ??= r.name;
-        return this.done();
-      case 'deny':
-        return { action: 'deny', rule: r.name, error: denyError(r, o.message, `the call of tool '${this.check.tool}' by node '${this.check.nodeId}' is not allowed`) };
-      case 'redact': {
-        if ('args' in o) {
-          // a TypeScript rule rewrote the arguments: later rules scan the new ones
-          if (o.args !== this.current()) {
-            this.args = o.args;
-            this.findings = undefined;
-            this.decided ??= r.name;
-          }
-          return NEXT;
-        }
-        if (o.mode !== 'mask' && o.mode !== 'hash' && o.mode !== 'placeholder') break;
-        if (o.mode === 'hash' && !this.host.replacers.hasHashKey) return this.fail(r, new Error("hash redaction needs the guard's hashKey option"));
-        const s = this.scan(k, r, () => this.act(k, r, out));
-        if (s !== undefined) return s;
-        const kinds = r.check === undefined ? r.redactKinds : o.kinds === undefined ? undefined : new Set(o.kinds);
-        const vault = o.mode === 'placeholder' ? this.placeholderVault() : undefined;
-        const replacers = this.host.replacers;
-        try {
-          if (this.findings!.replace(kinds, (m) => replacers.replace(o.mode, m, vault))) this.decided ??= r.name;
-        } catch (e) {
-          return this.fail(r, e);
-        }
-        return NEXT;
       }
-      default:
+      return NEXT;
     }
-    return this.fail(r, invalidOutcome(out));
+    return this.redact(k, r, o, out);
   }
 
   /**
@@ -169,12 +94,12 @@ class ToolEvaluation {
    * answers get it back), or one of this call's own for a run the guard did not admit (recovered
    * runs): its placeholders are then never restored.
    */
-  placeholderVault(): PiiVault {
+  protected override placeholderVault(): PiiVault {
     this.vault ??= this.host.runVault(this.check.runId) ?? new PiiVault();
     return this.vault;
   }
 
-  done(): ToolVerdict {
+  protected done(): ToolVerdict {
     const args = this.current();
     if (args === this.check.args) return this.decided === undefined ? ALLOW : { action: 'allow', rule: this.decided };
     return { action: 'allow', rule: this.decided ?? 'policy', args };
