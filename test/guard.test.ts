@@ -4,34 +4,18 @@
  * its output, fail-closed guards, several guards in order, decisions on the bus, and nothing
  * asked without a guard.
  */
-import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createMemoryStore } from '../src/stores/memory.ts';
+import { scriptedProvider } from '../src/testing/index.ts';
 import {
   PolicyError, createEngine, createModels, defineTool, isPolicyError, isValidationError, topology,
-  type CallCheck, type CompletionRequest, type EngineEvent, type Guard, type PolicyDecisionEvent, type Provider, type ProviderEvent, type RunCheck,
+  type CallCheck, type EngineEvent, type Guard, type PolicyDecisionEvent, type RunCheck,
 } from '../src/index.ts';
 
-/** A provider that records each request and streams `words` (one text event each), then usage and finish. */
-function recording(name: string, words: readonly string[]): Provider & { readonly requests: CompletionRequest[] } {
-  const requests: CompletionRequest[] = [];
-  return {
-    name,
-    requests,
-    stream: (req) => new Observable<ProviderEvent>((s) => {
-      requests.push(req);
-      s.next({ type: 'response', status: 200, rateLimit: {} });
-      for (const w of words) {
-        if (s.closed) return;
-        s.next({ type: 'text', text: w });
-      }
-      s.next({ type: 'usage', usage: { inputTokens: 10, outputTokens: words.length, cachedTokens: 0, reasoningTokens: 0 } });
-      s.next({ type: 'finish', reason: 'stop' });
-      s.complete();
-    }),
-  };
-}
+/** A provider that records each request and streams `words`, then its usage (10 in, one out per word) and finish. */
+const recording = (name: string, words: readonly string[]) =>
+  scriptedProvider(name, [{ text: words.join(''), usage: { inputTokens: 10, outputTokens: words.length, cachedTokens: 0, reasoningTokens: 0 } }]);
 
 const WORDS = Array.from({ length: 20 }, (_, k) => ` w${k}`);
 

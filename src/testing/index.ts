@@ -48,22 +48,26 @@ export type ScriptedCall =
   | { readonly error: unknown };
 
 /**
- * A provider that answers call `n` with `script[n]` (the last entry repeats), records
- * every request in `requests`, and emits synchronously, so tests need no timers.
+ * A provider that answers call `n` with `script[n]` (the last entry repeats), or with what a
+ * function of the request answers, records every request in `requests`, and emits synchronously,
+ * so tests need no timers.
  *
  * @example
  * ```ts
+ * const echo = scriptedProvider('echo', (req) => ({ text: `echo: ${req.messages.at(-1)?.content ?? ''}` }));
  * const p = scriptedProvider('fake', [{ error: new ProviderError('UNAVAILABLE', 'down', true, { provider: 'fake', model: 'm' }) }, { text: 'ok' }]);
  * ```
  */
-export function scriptedProvider(name: string, script: readonly ScriptedCall[]): Provider & { readonly requests: CompletionRequest[] } {
-  if (script.length === 0) throw new TypeError('scriptedProvider needs at least one scripted call');
+export function scriptedProvider(
+  name: string, script: readonly ScriptedCall[] | ((request: CompletionRequest, n: number) => ScriptedCall),
+): Provider & { readonly requests: CompletionRequest[] } {
+  if (typeof script !== 'function' && script.length === 0) throw new TypeError('scriptedProvider needs at least one scripted call');
   const requests: CompletionRequest[] = [];
   return {
     name,
     requests,
     stream(request: CompletionRequest): Observable<ProviderEvent> {
-      const call = script[Math.min(requests.length, script.length - 1)]!;
+      const call = typeof script === 'function' ? script(request, requests.length) : script[Math.min(requests.length, script.length - 1)]!;
       requests.push(request);
       return new Observable<ProviderEvent>((subscriber) => {
         if ('error' in call) {

@@ -4,32 +4,18 @@
  * dropped with the run), route, cap, approval, output rules, run rules, matching, TypeScript
  * rules, fail-closed and fail-open, weights.
  */
-import { Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
   createEngine, createModels, isPolicyError, topology,
-  type CallCheck, type CompletionRequest, type EngineEvent, type PolicyDecisionEvent, type Provider, type ProviderEvent,
+  type CallCheck, type CompletionRequest, type EngineEvent, type PolicyDecisionEvent,
 } from '../../index.ts';
 import type { PiiDetector } from '../pii/types.ts';
+import { scriptedProvider } from '../../testing/index.ts';
 import { createPolicyGuard, type PolicyDecision, type PolicyGuard, type PolicyGuardOptions, type PolicyRuleFailure } from './guard.ts';
 
 /** A provider that records each request and answers `reply(request)` word by word. */
-function recording(name: string, reply: (req: CompletionRequest) => string): Provider & { readonly requests: CompletionRequest[] } {
-  const requests: CompletionRequest[] = [];
-  return {
-    name,
-    requests,
-    stream: (req) => new Observable<ProviderEvent>((s) => {
-      requests.push(req);
-      s.next({ type: 'response', status: 200, rateLimit: {} });
-      const words = reply(req).split(/(?= )/);
-      for (const w of words) s.next({ type: 'text', text: w });
-      s.next({ type: 'usage', usage: { inputTokens: 10, outputTokens: words.length, cachedTokens: 0, reasoningTokens: 0 } });
-      s.next({ type: 'finish', reason: 'stop' });
-      s.complete();
-    }),
-  };
-}
+const recording = (name: string, reply: (req: CompletionRequest) => string) =>
+  scriptedProvider(name, (req) => ({ text: reply(req), usage: { inputTokens: 10, outputTokens: 1, cachedTokens: 0, reasoningTokens: 0 } }));
 
 const lastUser = (req: CompletionRequest): string => req.messages.at(-1)?.content ?? '';
 

@@ -3,30 +3,16 @@
  * version's), an invalid document leaves the rules in force, and governance updates from the
  * policies topic apply in version order.
  */
-import { Observable } from 'rxjs';
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
-import { createEngine, createModels, isValidationError, topology, type CompletionRequest, type Provider, type ProviderEvent } from '../../index.ts';
+import { createEngine, createModels, isValidationError, topology, type CompletionRequest } from '../../index.ts';
 import type { PolicyUpdateMessage } from '../../transports/messages.ts';
+import { scriptedProvider } from '../../testing/index.ts';
 import { createPolicyGuard, type PolicyDecision } from './guard.ts';
 import type { PolicyDocumentInput } from './schema.ts';
 import { applyGovernanceUpdate } from './update.ts';
 
-function recording(name: string): Provider & { readonly requests: CompletionRequest[] } {
-  const requests: CompletionRequest[] = [];
-  return {
-    name,
-    requests,
-    stream: (req) => new Observable<ProviderEvent>((s) => {
-      requests.push(req);
-      s.next({ type: 'response', status: 200, rateLimit: {} });
-      s.next({ type: 'text', text: 'ok' });
-      s.next({ type: 'usage', usage: { inputTokens: 10, outputTokens: 1, cachedTokens: 0, reasoningTokens: 0 } });
-      s.next({ type: 'finish', reason: 'stop' });
-      s.complete();
-    }),
-  };
-}
+const recording = (name: string) => scriptedProvider(name, [{ text: 'ok', usage: { inputTokens: 10, outputTokens: 1, cachedTokens: 0, reasoningTokens: 0 } }]);
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
