@@ -13,12 +13,19 @@ import isEmail from 'validator/lib/isEmail.js';
 import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
+import { BoundedMemo } from './memo.ts';
+import { CharClass, eachInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Local part and domain around one `@`; the detector finds each `@` with indexOf (fast) and
 // matches these anchored pieces around it, instead of trying a regex at every position.
 const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
 const EMAIL = /^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])/;
+
+// Recent validator answers kept per detector (a few kilobytes at most).
+const MEMO_CAPACITY = 512;
+// `isEmail` costs a few µs an address; the detector is shared, so is its memo.
+const validEmails = new BoundedMemo<string, boolean>(MEMO_CAPACITY);
 
 /**
  * Email addresses with a real top-level domain (`user@localhost` and `a@b.c` are not).
@@ -41,7 +48,9 @@ export const emailDetector: SyncPiiDetector = Object.freeze({
       // The local part may not start with a dot or symbol: move right to its first letter or digit.
       while (start < at && !/[A-Za-z0-9]/.test(text[start] ?? '')) start++;
       const m = EMAIL.exec(text.slice(start, at + 256));
-      if (m === null || !isEmail(m[0])) continue;
+      if (m === null) continue;
+      const known = validEmails.get(m[0]);
+      if (!(known ?? validEmails.set(m[0], isEmail(m[0])))) continue;
       out.push({ type: 'email', start, end: start + m[0].length, value: m[0] });
       from = start + m[0].length;
     }
@@ -52,6 +61,8 @@ export const emailDetector: SyncPiiDetector = Object.freeze({
 // A digit run with the separators phone numbers use; validated by libphonenumber afterwards.
 // The delimiter before is consumed (group 1 is the number) rather than looked behind at every position.
 const PHONE = /(?:^|[^\w+.-])((?:\+|00)?\(?\d[\d ().\-/]{5,40}\d)(?![\w.]?\d)/g;
+// A candidate lies in a run of these characters; one the detector can accept holds 7 digits at least.
+const PHONE_CHARS = CharClass.Digit | CharClass.Space | CharClass.Paren | CharClass.Dot | CharClass.Dash | CharClass.Slash | CharClass.Plus;
 
 const phoneOptions = z.strictObject({
   /** Country assumed for numbers without `+`; numbers with `+` are always checked. */
@@ -85,13 +96,14 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPii
   const r = phoneOptions.safeParse(options);
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', 'phone detector options are invalid', toIssues(r.error.issues, ['options']));
   const country = r.data.defaultCountry as CountryCode;
+  // libphonenumber's validation is the costly step (about 10 µs a number): remember recent answers.
+  const valid = new BoundedMemo<string, string | null>(MEMO_CAPACITY);
   return Object.freeze({
     type: 'phone',
     priority: 40,
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
-      PHONE.lastIndex = 0;
-      for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
+      eachInRuns(text, PHONE, longRuns(text, PHONE_CHARS, 7, 7), (m) => {
         const raw = m[1] ?? '';
         const at = m.index + m[0].length - raw.length;
         const digits = countDigits(raw);
@@ -101,12 +113,12 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPii
           for (const f of findPhoneNumbersInText(raw, country)) {
             out.push({ type: 'phone', start: at + f.startsAt, end: at + f.endsAt, value: raw.slice(f.startsAt, f.endsAt), kind: f.number.country ?? f.number.countryCallingCode });
           }
-          continue;
+          return;
         }
-        const found = checkPhone(raw, digits, country);
-        if (found !== undefined) out.push({ type: 'phone', start: at, end: at + raw.length, value: raw, kind: found });
-      }
-      PHONE.lastIndex = 0;
+        const known = valid.get(raw);
+        const found = known !== undefined ? known : valid.set(raw, checkPhone(raw, digits, country) ?? null);
+        if (found !== null) out.push({ type: 'phone', start: at, end: at + raw.length, value: raw, kind: found });
+      });
       return out;
     },
   });

@@ -12,7 +12,7 @@
  */
 import isCreditCard from 'validator/lib/isCreditCard.js';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
-import { findAll } from './find.ts';
+import { CharClass, findAllInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
@@ -21,6 +21,8 @@ import type { PiiMatch, SyncPiiDetector } from './types.ts';
 const CARD = /(?:^|[^\w.-])(\d(?:[ -]?\d){12,18})(?![\w-]|\.\d)/g;
 // Not inside a longer run of digit groups (`SE75 3536 …` is an IBAN's, `12 4111 …` something else's).
 const GROUP_BEFORE = /\d[ -]$/;
+// The number lies in a run of digits, spaces and dashes holding at least 13 digits.
+const CARD_CHARS = CharClass.Digit | CharClass.Space | CharClass.Dash;
 
 const BRANDS: readonly [RegExp, string][] = [
   [/^4/, 'visa'],
@@ -44,7 +46,7 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
   type: 'credit_card',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
-    findAll(text, CARD, (m) => {
+    findAllInRuns(text, CARD, longRuns(text, CARD_CHARS, 13, 13), (m) => {
       const raw = m[1] ?? '';
       const start = m.index + m[0].length - raw.length;
       if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
@@ -57,6 +59,8 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
 
 // Country code, check digits, then 10 to 30 alphanumerics, optionally grouped by spaces.
 const IBAN = /[A-Z]{2}\d\d(?<![A-Za-z0-9][A-Z]{2}\d\d)(?: ?[A-Z0-9]){10,30}(?![A-Za-z0-9])/g;
+// It lies in a run of capitals, digits and spaces at least 14 long (with 2 digits at least).
+const IBAN_CHARS = CharClass.Upper | CharClass.Digit | CharClass.Space;
 
 /**
  * IBANs of any country ibantools knows, electronic (`DE89370400440532013000`) or printed in
@@ -72,7 +76,7 @@ export const ibanDetector: SyncPiiDetector = Object.freeze({
   type: 'iban',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
-    findAll(text, IBAN, (m) => {
+    findAllInRuns(text, IBAN, longRuns(text, IBAN_CHARS, 14, 2), (m) => {
       let raw = m[0];
       for (;;) {
         const electronic = electronicFormatIBAN(raw) ?? '';

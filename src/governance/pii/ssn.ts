@@ -8,6 +8,7 @@
  * @module
  */
 import { findAll } from './find.ts';
+import { CharClass, findAllInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Dashed or spaced (one separator kind).
@@ -16,6 +17,8 @@ const SSN = /(?:^|[^\w.-])((\d{3})([- ])(\d{2})\3(\d{4}))(?![\w-]|\.\d)/g;
 // Nine bare digits right after an "SSN" label (looked for only when the text has such a label).
 const LABELLED = /\b(?:SSN|ssn|[Ss]ocial [Ss]ecurity(?: [Nn](?:umber|o\.?))?)\W{1,4}(\d{3})(\d{2})(\d{4})(?!\w)/g;
 const LABEL = /SSN|ssn|[Ss]ocial [Ss]ecurity/;
+// Either form lies in a run of digits, spaces and dashes at least 9 long, holding 9 digits at least.
+const SSN_CHARS = CharClass.Digit | CharClass.Space | CharClass.Dash;
 
 /**
  * Whether area, group and serial form an SSN the SSA could have issued: area not 000, 666 or
@@ -45,7 +48,9 @@ export const ssnDetector: SyncPiiDetector = Object.freeze({
   type: 'ssn',
   priority: 50,
   detect: (text: string): PiiMatch[] => {
-    const out = findAll(text, SSN, (m) => {
+    const runs = longRuns(text, SSN_CHARS, 9, 9);
+    if (runs.length === 0) return [];
+    const out = findAllInRuns(text, SSN, runs, (m) => {
       if (!isPlausibleSsn(m[2] ?? '', m[4] ?? '', m[5] ?? '')) return undefined;
       const value = m[1] ?? '';
       const start = m.index + m[0].length - value.length;

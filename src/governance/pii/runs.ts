@@ -1,0 +1,169 @@
+/**
+ * The cheap prefilter the regex detectors share. Every built-in pattern matches only characters
+ * of a small alphabet (a card number: digits, spaces and dashes), so a match lies inside one
+ * maximal run of that alphabet, and it needs a minimum length (and often a minimum number of
+ * digits) that most runs of ordinary prose never reach. {@link longRuns} finds the runs long
+ * enough by probing the text at a stride of that length (a run at least that long must cover one
+ * probe), so a 2 KB prompt costs a few hundred table lookups instead of a regex tried at every
+ * position; {@link findAllInRuns} then runs the detector's regex only from those runs on.
+ *
+ * @example
+ * ```ts
+ * const runs = longRuns(text, CARD_CHARS, 13, 13);       // runs holding 13 digits or more
+ * const found = findAllInRuns(text, CARD, runs, accept); // the same matches as findAll(text, CARD, accept)
+ * ```
+ * @module
+ */
+import type { PiiMatch } from './types.ts';
+
+/**
+ * Character classes of ASCII code units, as bits of {@link CHAR_CLASS}. Characters outside ASCII
+ * belong to none (no built-in pattern matches them: `\d` and `\w` are ASCII-only without the `u` flag).
+ *
+ * @example
+ * ```ts
+ * const alphabet = CharClass.Digit | CharClass.Space | CharClass.Dash;
+ * ```
+ */
+export const CharClass = Object.freeze({
+  Digit: 1,
+  Upper: 2,
+  Lower: 4,
+  Space: 8,
+  Dash: 16,
+  Underscore: 32,
+  Dot: 64,
+  Plus: 128,
+  Slash: 256,
+  Paren: 512,
+} as const);
+
+/**
+ * The {@link CharClass} bits of each ASCII code unit (index = char code, 0 to 127).
+ *
+ * @example
+ * ```ts
+ * (CHAR_CLASS['7'.charCodeAt(0)]! & CharClass.Digit) !== 0; // true
+ * ```
+ */
+export const CHAR_CLASS: Readonly<Uint16Array> = (() => {
+  const t = new Uint16Array(128);
+  const set = (chars: string, bit: number): void => {
+    for (const c of chars) t[c.charCodeAt(0)]! |= bit;
+  };
+  set('0123456789', CharClass.Digit);
+  set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', CharClass.Upper);
+  set('abcdefghijklmnopqrstuvwxyz', CharClass.Lower);
+  set(' ', CharClass.Space);
+  set('-', CharClass.Dash);
+  set('_', CharClass.Underscore);
+  set('.', CharClass.Dot);
+  set('+', CharClass.Plus);
+  set('/', CharClass.Slash);
+  set('()', CharClass.Paren);
+  return t;
+})();
+
+const NONE: readonly number[] = Object.freeze([]);
+
+/**
+ * The maximal runs of characters in `alphabet` (a mask of {@link CharClass} bits) that are at
+ * least `minLength` long and hold at least `minDigits` digits, in text order, as a flat list of
+ * `[start, end)` pairs (`[s0, e0, s1, e1, …]`). Empty (and shared) when there is none, which is
+ * the usual answer for prose. The text is probed every `minLength` characters; a probe in the
+ * alphabet is widened to its run.
+ *
+ * @example
+ * ```ts
+ * longRuns('order 58213, card 4111 1111 1111 1111.', CharClass.Digit | CharClass.Space, 13, 13); // [17, 37]
+ * ```
+ */
+export function longRuns(text: string, alphabet: number, minLength: number, minDigits = 0): readonly number[] {
+  const n = text.length;
+  const step = Math.max(1, minLength);
+  let out: number[] | undefined;
+  // `done`: everything before it is known (a run already widened, or left behind).
+  let done = 0;
+  for (let p = step - 1; p < n; ) {
+    const c = text.charCodeAt(p);
+    if (c >= 128 || (CHAR_CLASS[c]! & alphabet) === 0) {
+      p += step;
+      continue;
+    }
+    let s = p;
+    while (s > done) {
+      const b = text.charCodeAt(s - 1);
+      if (b >= 128 || (CHAR_CLASS[b]! & alphabet) === 0) break;
+      s--;
+    }
+    let e = p + 1;
+    while (e < n) {
+      const b = text.charCodeAt(e);
+      if (b >= 128 || (CHAR_CLASS[b]! & alphabet) === 0) break;
+      e++;
+    }
+    if (e - s >= minLength && (minDigits === 0 || countDigits(text, s, e, minDigits))) (out ??= []).push(s, e);
+    // A later run starts after `e` (a character outside the alphabet), so it covers `e + step` or a later probe.
+    done = e + 1;
+    p = e + step;
+  }
+  return out ?? NONE;
+}
+
+/** Whether `text[s, e)` holds at least `min` ASCII digits. */
+function countDigits(text: string, s: number, e: number, min: number): boolean {
+  let k = 0;
+  for (let i = s; i < e; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++k >= min) return true;
+  }
+  return false;
+}
+
+/**
+ * Calls `visit` with each match of `re` (a global regex) that `findAll` would see and that may
+ * matter: the regex runs only from one character before each of `runs` (from {@link longRuns}),
+ * over the run and what follows it up to the next run. Valid when every match the caller keeps
+ * has its value inside one of `runs` and a match consumes at most one delimiter character before
+ * its value: the stretches skipped hold no match the caller would keep, and no match starting in
+ * them reaches into a run, so the matches seen from a run on are the ones a full scan sees.
+ *
+ * @example
+ * ```ts
+ * eachInRuns(text, PHONE, longRuns(text, PHONE_CHARS, 7, 7), (m) => candidates.push(m[1]!));
+ * ```
+ */
+export function eachInRuns(text: string, re: RegExp, runs: readonly number[], visit: (m: RegExpExecArray) => void): void {
+  if (runs.length === 0) return;
+  re.lastIndex = 0;
+  let k = 0;
+  for (;;) {
+    while (k < runs.length && runs[k + 1]! <= re.lastIndex) k += 2;
+    if (k >= runs.length) break;
+    const from = runs[k]! - 1;
+    if (re.lastIndex < from) re.lastIndex = from;
+    const m = re.exec(text);
+    if (m === null) break;
+    visit(m);
+    if (m[0].length === 0) re.lastIndex++;
+  }
+  re.lastIndex = 0;
+}
+
+/**
+ * The matches `findAll(text, re, accept)` would return, under the conditions of {@link eachInRuns}
+ * (every match `accept` keeps lies inside one of `runs`).
+ *
+ * @example
+ * ```ts
+ * findAllInRuns(text, /(?:^|[^\w.-])(\d(?:[ -]?\d){12,18})/g, longRuns(text, CARD_CHARS, 13, 13), accept);
+ * ```
+ */
+export function findAllInRuns(text: string, re: RegExp, runs: readonly number[], accept: (m: RegExpExecArray) => PiiMatch | undefined): PiiMatch[] {
+  const out: PiiMatch[] = [];
+  eachInRuns(text, re, runs, (m) => {
+    const found = accept(m);
+    if (found !== undefined) out.push(found);
+  });
+  return out;
+}
