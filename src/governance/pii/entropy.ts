@@ -90,9 +90,9 @@ export function createEntropyDetector(options: EntropyDetectorOptions = {}): Syn
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
       // A token is a maximal run of base64/base64url characters, plus `=` padding at its end;
-      // only runs that can reach `minLength` with their padding are looked at, found by probing
-      // the text at that stride.
-      const runs = longRuns(text, TOKEN_CHARS, o.minLength - 2);
+      // only runs that can reach `minLength` with their padding (and hold a digit, when one is
+      // required) are looked at.
+      const runs = longRuns(text, TOKEN_CHARS, o.minLength - 2, o.requireDigit ? 1 : 0);
       for (let k = 0; k < runs.length; k += 2) {
         const from = runs[k]!;
         let end = runs[k + 1]!;

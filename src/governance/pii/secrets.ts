@@ -49,10 +49,15 @@ export const KEY_PREFIXES: readonly string[] = Object.freeze([
 ]);
 
 // Each prefix is found through one of its characters that prose seldom holds: its `-` or `_`,
-// else its leading `A`. Per anchor character: the prefixes and the anchor's offset in each.
-const ANCHORS: readonly (readonly [anchor: string, prefixes: readonly (readonly [prefix: string, offset: number])[]])[] = ['-', '_', 'A'].map((a) => [
+// else its leading `A`. Per anchor character, each prefix as [prefix, offset of the anchor in it,
+// offset of a second character checked before the whole prefix, that character's code].
+const ANCHORS: readonly (readonly [anchor: string, prefixes: readonly (readonly [string, number, number, number])[]])[] = ['-', '_', 'A'].map((a) => [
   a,
-  KEY_PREFIXES.filter((p) => anchorOf(p) === a).map((p) => [p, p.indexOf(a)] as const),
+  KEY_PREFIXES.filter((p) => anchorOf(p) === a).map((p) => {
+    const at = p.indexOf(a);
+    const other = at + 1 < p.length ? at + 1 : at - 1;
+    return [p, at, other, p.charCodeAt(other)] as const;
+  }),
 ]);
 
 function anchorOf(prefix: string): string {
@@ -62,12 +67,17 @@ function anchorOf(prefix: string): string {
 /** Offsets where one of {@link KEY_PREFIXES} starts, ascending (empty for most texts). */
 function keyStarts(text: string): number[] {
   const out: number[] = [];
-  for (const [anchor, prefixes] of ANCHORS) {
+  for (let a = 0; a < ANCHORS.length; a++) {
+    const [anchor, prefixes] = ANCHORS[a]!;
     for (let i = text.indexOf(anchor); i !== -1; i = text.indexOf(anchor, i + 1)) {
-      for (const [prefix, offset] of prefixes) if (i >= offset && text.startsWith(prefix, i - offset)) out.push(i - offset);
+      for (let k = 0; k < prefixes.length; k++) {
+        const [prefix, at, other, code] = prefixes[k]!;
+        const start = i - at;
+        if (start >= 0 && text.charCodeAt(start + other) === code && text.startsWith(prefix, start)) out.push(start);
+      }
     }
   }
-  return out.length > 1 ? out.sort((a, b) => a - b) : out;
+  return out.length > 1 ? out.sort((x, y) => x - y) : out;
 }
 
 /**

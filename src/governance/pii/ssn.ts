@@ -8,7 +8,7 @@
  * @module
  */
 import { findAll } from './find.ts';
-import { CharClass, findAllInRuns, longRuns } from './runs.ts';
+import { CharClass, digitGroups, findAllInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Dashed or spaced (one separator kind).
@@ -19,6 +19,12 @@ const LABELLED = /\b(?:SSN|ssn|[Ss]ocial [Ss]ecurity(?: [Nn](?:umber|o\.?))?)\W{
 const LABEL = /SSN|ssn|[Ss]ocial [Ss]ecurity/;
 // Either form lies in a run of digits, spaces and dashes at least 9 long, holding 9 digits at least.
 const SSN_CHARS = CharClass.Digit | CharClass.Space | CharClass.Dash;
+
+function hasNineDigits(text: string): boolean {
+  const groups = digitGroups(text);
+  for (let g = 0; g < groups.length; g += 2) if (groups[g + 1]! - groups[g]! >= 9) return true;
+  return false;
+}
 
 /**
  * Whether area, group and serial form an SSN the SSA could have issued: area not 000, 666 or
@@ -56,7 +62,8 @@ export const ssnDetector: SyncPiiDetector = Object.freeze({
       const start = m.index + m[0].length - value.length;
       return { type: 'ssn', start, end: start + value.length, value };
     });
-    if (!LABEL.test(text)) return out;
+    // A labelled SSN is nine digits in a row.
+    if (!hasNineDigits(text) || !LABEL.test(text)) return out;
     const bare = findAll(text, LABELLED, (m) => {
       if (!isPlausibleSsn(m[1] ?? '', m[2] ?? '', m[3] ?? '')) return undefined;
       const start = m.index + m[0].length - 9;
