@@ -14,12 +14,17 @@ import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } 
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
 import { BoundedMemo } from './memo.ts';
-import { CharClass, eachInRuns, longRuns } from './runs.ts';
+import { CHAR_CLASS, CharClass, eachInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Local part and domain around one `@`; the detector finds each `@` with indexOf (fast) and
 // matches these anchored pieces around it, instead of trying a regex at every position.
-const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
+const ALNUM = CharClass.Upper | CharClass.Lower | CharClass.Digit;
+const LOCAL = ALNUM | CharClass.Dot | CharClass.Underscore | CharClass.Plus | CharClass.Dash;
+// [A-Za-z0-9._%+-]
+const isLocalChar = (c: number): boolean => c === 37 || (c < 128 && (CHAR_CLASS[c]! & LOCAL) !== 0);
+// [A-Za-z0-9]
+const isAlnum = (c: number): boolean => c < 128 && (CHAR_CLASS[c]! & ALNUM) !== 0;
 const EMAIL = /^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])/;
 
 // Recent validator answers kept per detector (a few kilobytes at most).
@@ -44,9 +49,9 @@ export const emailDetector: SyncPiiDetector = Object.freeze({
     for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', from)) {
       from = at + 1;
       let start = at;
-      while (start > 0 && at - start < 64 && LOCAL_CHAR.test(text[start - 1] ?? '')) start--;
+      while (start > 0 && at - start < 64 && isLocalChar(text.charCodeAt(start - 1))) start--;
       // The local part may not start with a dot or symbol: move right to its first letter or digit.
-      while (start < at && !/[A-Za-z0-9]/.test(text[start] ?? '')) start++;
+      while (start < at && !isAlnum(text.charCodeAt(start))) start++;
       const m = EMAIL.exec(text.slice(start, at + 256));
       if (m === null) continue;
       const known = validEmails.get(m[0]);

@@ -12,6 +12,7 @@
  */
 import isCreditCard from 'validator/lib/isCreditCard.js';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
+import { BoundedMemo } from './memo.ts';
 import { CharClass, findAllInRuns, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
@@ -30,6 +31,17 @@ const BRANDS: readonly [RegExp, string][] = [
   [/^3[47]/, 'amex'],
   [/^6(?:011|5|4[4-9]|22)/, 'discover'],
 ];
+
+// Recent answers of cardBrand, by candidate.
+const brands = new BoundedMemo<string, string | null>(512);
+
+/** The brand of a card number written `raw` (digits grouped by spaces or dashes), or null when it is not one. */
+function cardBrand(raw: string): string | null {
+  if (raw.includes(' ') && raw.includes('-')) return null; // mixed grouping is not how cards are written
+  const digits = raw.replace(/[ -]/g, '');
+  if (!isCreditCard(digits)) return null;
+  return BRANDS.find(([re]) => re.test(digits))?.[1] ?? 'other';
+}
 
 /**
  * Payment card numbers: Visa (13, 16, 19 digits), Mastercard (16), Amex (15), Discover (16)
@@ -50,10 +62,9 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
       const raw = m[1] ?? '';
       const start = m.index + m[0].length - raw.length;
       if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
-      if (raw.includes(' ') && raw.includes('-')) return undefined; // mixed grouping is not how cards are written
-      const digits = raw.replace(/[ -]/g, '');
-      if (!isCreditCard(digits)) return undefined;
-      return { type: 'credit_card', start, end: start + raw.length, value: raw, kind: BRANDS.find(([re]) => re.test(digits))?.[1] ?? 'other' };
+      const known = brands.get(raw);
+      const kind = known !== undefined ? known : brands.set(raw, cardBrand(raw));
+      return kind === null ? undefined : { type: 'credit_card', start, end: start + raw.length, value: raw, kind };
     }),
 });
 

@@ -155,6 +155,11 @@ export function resolveOverlaps(groups: readonly { readonly priority: number; re
   const all: { p: number; m: PiiMatch }[] = [];
   for (const g of groups) for (const m of g.matches) all.push({ p: g.priority, m });
   if (all.length <= 1) return all.map((x) => x.m);
+  // Usually nothing overlaps: then every match is kept, in text order.
+  const byStart = all.map((x) => x.m).sort((a, b) => a.start - b.start);
+  let overlap = false;
+  for (let i = 1; i < byStart.length && !overlap; i++) overlap = byStart[i]!.start < byStart[i - 1]!.end;
+  if (!overlap) return byStart;
   all.sort((a, b) => b.p - a.p || b.m.end - b.m.start - (a.m.end - a.m.start) || a.m.start - b.m.start);
   const kept: PiiMatch[] = [];
   for (const { m } of all) if (!kept.some((k) => m.start < k.end && k.start < m.end)) kept.push(m);

@@ -68,12 +68,14 @@ function anchorOf(prefix: string): string {
 function keyStarts(text: string): number[] {
   const out: number[] = [];
   for (let a = 0; a < ANCHORS.length; a++) {
-    const [anchor, prefixes] = ANCHORS[a]!;
+    const group = ANCHORS[a]!;
+    const anchor = group[0];
+    const prefixes = group[1];
     for (let i = text.indexOf(anchor); i !== -1; i = text.indexOf(anchor, i + 1)) {
       for (let k = 0; k < prefixes.length; k++) {
-        const [prefix, at, other, code] = prefixes[k]!;
-        const start = i - at;
-        if (start >= 0 && text.charCodeAt(start + other) === code && text.startsWith(prefix, start)) out.push(start);
+        const p = prefixes[k]!;
+        const start = i - p[1];
+        if (start >= 0 && text.charCodeAt(start + p[2]) === p[3] && text.startsWith(p[0], start)) out.push(start);
       }
     }
   }
