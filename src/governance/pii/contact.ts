@@ -33,7 +33,9 @@ const MEMO_CAPACITY = 512;
 const validEmails = new BoundedMemo<string, boolean>(MEMO_CAPACITY);
 
 /**
- * Email addresses with a real top-level domain (`user@localhost` and `a@b.c` are not).
+ * Email addresses with a real top-level domain (`user@localhost` and `a@b.c` are not). The
+ * answers of `isEmail` for the last 512 candidates are kept (those strings stay in memory until
+ * pushed out), so an address seen again costs a lookup.
  *
  * @example
  * ```ts
@@ -89,7 +91,9 @@ export type PhoneDetectorOptions = z.input<typeof phoneOptions>;
  * `defaultCountry` (US by default: `(415) 555-2671`, `415-555-2671`, `415.555.2671`). A number
  * counts only when libphonenumber says it is valid for its country; dates, SSNs, card numbers
  * and version strings are rejected before that (digit counts), which keeps the cost near zero
- * for texts without phone-like runs.
+ * for texts without phone-like runs. Each detector keeps libphonenumber's answers for its last
+ * 512 candidates (those strings stay in memory until pushed out): a number seen again, as in a
+ * conversation sent anew with every turn, costs a lookup instead of about 10 µs.
  *
  * @example
  * ```ts

@@ -46,7 +46,8 @@ function cardBrand(raw: string): string | null {
 /**
  * Payment card numbers: Visa (13, 16, 19 digits), Mastercard (16), Amex (15), Discover (16)
  * and the other brands `isCreditCard` knows, whose Luhn checksum holds. A number with a wrong
- * check digit is not a card.
+ * check digit is not a card. The answers for the last 512 candidates are kept (in memory until
+ * pushed out).
  *
  * @example
  * ```ts

@@ -50,6 +50,7 @@ const redactOptions = z.discriminatedUnion('mode', [
  * - `mask`: each match becomes `mask` (default `****`), keeping `keepLast[type]` trailing letters or digits.
  * - `hash`: each match becomes `<TYPE:hex>`, the first `length` hex characters of HMAC-SHA-256(key, value):
  *   equal values give equal tokens (joins and counts still work), nobody without the key can test a guess.
+ *   A redactor keeps the tokens of its last 512 values (in memory until pushed out), so a value seen again costs no HMAC.
  * - `placeholder`: each match becomes `[TYPE_n]`, recorded in `vault` so the run can restore it.
  *
  * @example
