@@ -74,6 +74,25 @@ const IBAN = /[A-Z]{2}\d\d(?<![A-Za-z0-9][A-Z]{2}\d\d)(?: ?[A-Z0-9]){10,30}(?![A
 // It lies in a run of capitals, digits and spaces at least 14 long (with 2 digits at least).
 const IBAN_CHARS = CharClass.Upper | CharClass.Digit | CharClass.Space;
 
+const isUpper = (c: number): boolean => c >= 65 && c <= 90;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** The runs holding two capitals followed by two digits, where an IBAN can start. */
+function withCountryCode(text: string, runs: readonly number[]): readonly number[] {
+  if (runs.length === 0) return runs;
+  const out: number[] = [];
+  for (let k = 0; k < runs.length; k += 2) {
+    const e = runs[k + 1]!;
+    for (let i = runs[k]!; i + 3 < e; i++) {
+      if (isUpper(text.charCodeAt(i)) && isUpper(text.charCodeAt(i + 1)) && isDigit(text.charCodeAt(i + 2)) && isDigit(text.charCodeAt(i + 3))) {
+        out.push(runs[k]!, e);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * IBANs of any country ibantools knows, electronic (`DE89370400440532013000`) or printed in
  * groups of four (`DE89 3704 0044 0532 0130 00`); the mod-97 checksum must hold. Words in
@@ -88,7 +107,7 @@ export const ibanDetector: SyncPiiDetector = Object.freeze({
   type: 'iban',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
-    findAllInRuns(text, IBAN, longRuns(text, IBAN_CHARS, 14, 2), (m) => {
+    findAllInRuns(text, IBAN, withCountryCode(text, longRuns(text, IBAN_CHARS, 14, 2)), (m) => {
       let raw = m[0];
       for (;;) {
         const electronic = electronicFormatIBAN(raw) ?? '';

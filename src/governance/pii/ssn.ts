@@ -20,6 +20,15 @@ const LABEL = /SSN|ssn|[Ss]ocial [Ss]ecurity/;
 // Either form lies in a run of digits, spaces and dashes at least 9 long, holding 9 digits at least.
 const SSN_CHARS = CharClass.Digit | CharClass.Space | CharClass.Dash;
 
+/** Whether three digit groups of 3, 2 and 4 digits follow each other one character apart (`536-22-1234`). */
+function hasSsnShape(text: string): boolean {
+  const g = digitGroups(text);
+  for (let k = 0; k + 5 < g.length; k += 2) {
+    if (g[k + 1]! - g[k]! === 3 && g[k + 2] === g[k + 1]! + 1 && g[k + 3]! - g[k + 2]! === 2 && g[k + 4] === g[k + 3]! + 1 && g[k + 5]! - g[k + 4]! === 4) return true;
+  }
+  return false;
+}
+
 function hasNineDigits(text: string): boolean {
   const groups = digitGroups(text);
   for (let g = 0; g < groups.length; g += 2) if (groups[g + 1]! - groups[g]! >= 9) return true;
@@ -56,7 +65,7 @@ export const ssnDetector: SyncPiiDetector = Object.freeze({
   detect: (text: string): PiiMatch[] => {
     const runs = longRuns(text, SSN_CHARS, 9, 9);
     if (runs.length === 0) return [];
-    const out = findAllInRuns(text, SSN, runs, (m) => {
+    const out = !hasSsnShape(text) ? [] : findAllInRuns(text, SSN, runs, (m) => {
       if (!isPlausibleSsn(m[2] ?? '', m[4] ?? '', m[5] ?? '')) return undefined;
       const value = m[1] ?? '';
       const start = m.index + m[0].length - value.length;
