@@ -29,8 +29,8 @@ const EMAIL = /^[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{
 
 // Recent validator answers kept per detector (a few kilobytes at most).
 const MEMO_CAPACITY = 512;
-// `isEmail` costs a few µs an address; the detector is shared, so is its memo.
-const validEmails = new BoundedMemo<string, boolean>(MEMO_CAPACITY);
+// `isEmail` costs a few µs an address; the detector is shared, so is its memo (made on first use).
+let validEmails: BoundedMemo<string, boolean> | undefined;
 
 /**
  * Email addresses with a real top-level domain (`user@localhost` and `a@b.c` are not). The
@@ -56,8 +56,8 @@ export const emailDetector: SyncPiiDetector = Object.freeze({
       while (start < at && !isAlnum(text.charCodeAt(start))) start++;
       const m = EMAIL.exec(text.slice(start, at + 256));
       if (m === null) continue;
-      const known = validEmails.get(m[0]);
-      if (!(known ?? validEmails.set(m[0], isEmail(m[0])))) continue;
+      const memo = (validEmails ??= new BoundedMemo(MEMO_CAPACITY));
+      if (!(memo.get(m[0]) ?? memo.set(m[0], isEmail(m[0])))) continue;
       out.push({ type: 'email', start, end: start + m[0].length, value: m[0] });
       from = start + m[0].length;
     }

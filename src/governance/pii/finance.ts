@@ -32,8 +32,8 @@ const BRANDS: readonly [RegExp, string][] = [
   [/^6(?:011|5|4[4-9]|22)/, 'discover'],
 ];
 
-// Recent answers of cardBrand, by candidate.
-const brands = new BoundedMemo<string, string | null>(512);
+// Recent answers of cardBrand, by candidate (made on first use).
+let brands: BoundedMemo<string, string | null> | undefined;
 
 /** The brand of a card number written `raw` (digits grouped by spaces or dashes), or null when it is not one. */
 function cardBrand(raw: string): string | null {
@@ -63,8 +63,9 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
       const raw = m[1] ?? '';
       const start = m.index + m[0].length - raw.length;
       if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
-      const known = brands.get(raw);
-      const kind = known !== undefined ? known : brands.set(raw, cardBrand(raw));
+      const memo = (brands ??= new BoundedMemo(512));
+      const known = memo.get(raw);
+      const kind = known !== undefined ? known : memo.set(raw, cardBrand(raw));
       return kind === null ? undefined : { type: 'credit_card', start, end: start + raw.length, value: raw, kind };
     }),
 });
