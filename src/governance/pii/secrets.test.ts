@@ -40,6 +40,18 @@ describe('api key prefixes', () => {
   });
 });
 
+describe('texts full of anchor characters', () => {
+  it('still finds keys and JWTs (the detectors fall back to a whole-text search)', () => {
+    const key = 'xoxb-1234567890-abcdefghij';
+    const table = `| a | b |\n${'|---|---|\n'.repeat(60)}token ${key} AKIAIOSFODNN7EXAMPLE`;
+    expect(apiKeyDetector.detect(table)).toEqual(naiveKeys(table));
+    expect(apiKeyDetector.detect(table).map((m) => m.kind)).toEqual(['slack', 'aws']);
+    const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const jwt = `${b64({ alg: 'HS256' })}.${b64({ sub: '1' })}.c2lnbmF0dXJl`;
+    expect(jwtDetector.detect(`${'J '.repeat(100)}${jwt}`).map((m) => m.value)).toEqual([jwt]);
+  });
+});
+
 describe('jwt and entropy after the prefilter', () => {
   it('finds a JWT that is not the first eyJ of the text', () => {
     const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');

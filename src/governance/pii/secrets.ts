@@ -64,14 +64,19 @@ function anchorOf(prefix: string): string {
   return prefix.includes('-') ? '-' : prefix.includes('_') ? '_' : prefix[0]!;
 }
 
-/** Offsets where one of {@link KEY_PREFIXES} starts, ascending (empty for most texts). */
-function keyStarts(text: string): number[] {
+/**
+ * Offsets where one of {@link KEY_PREFIXES} starts, ascending (empty for most texts), or
+ * undefined for a text so full of anchors (a Markdown table's `---`) that a regex scan is cheaper.
+ */
+function keyStarts(text: string): number[] | undefined {
   const out: number[] = [];
+  let budget = 64 + (text.length >> 5);
   for (let a = 0; a < ANCHORS.length; a++) {
     const group = ANCHORS[a]!;
     const anchor = group[0];
     const prefixes = group[1];
     for (let i = text.indexOf(anchor); i !== -1; i = text.indexOf(anchor, i + 1)) {
+      if (--budget < 0) return undefined;
       for (let k = 0; k < prefixes.length; k++) {
         const p = prefixes[k]!;
         const start = i - p[1];
@@ -97,10 +102,12 @@ export const apiKeyDetector: SyncPiiDetector = Object.freeze({
   type: 'api_key',
   priority: 80,
   detect: (text: string): PiiMatch[] => {
+    const starts = keyStarts(text);
+    if (starts === undefined) return findAll(text, KEY, (m) => acceptKey(text, m));
     const out: PiiMatch[] = [];
     // What a global scan of KEY finds: every match starts at a prefix, and the scan goes on after each match.
     let after = 0;
-    for (const at of keyStarts(text)) {
+    for (const at of starts) {
       if (at < after) continue;
       KEY_AT.lastIndex = at;
       const m = KEY_AT.exec(text);
@@ -178,8 +185,10 @@ export const jwtDetector: SyncPiiDetector = Object.freeze({
 
 /** `text.indexOf('eyJ')`, found through the `J` (rare in prose) rather than the `e` (common). */
 function indexOfEyJ(text: string): number {
+  let budget = 64;
   for (let i = text.indexOf('J', 2); i !== -1; i = text.indexOf('J', i + 1)) {
     if (text.charCodeAt(i - 1) === 121 && text.charCodeAt(i - 2) === 101) return i - 2;
+    if (--budget < 0) return text.indexOf('eyJ', i - 1); // many capital Js: search the whole pattern
   }
   return -1;
 }
