@@ -14,7 +14,7 @@ import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } 
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
 import { BoundedMemo } from './memo.ts';
-import { CHAR_CLASS, CharClass, eachInRuns, longRuns } from './runs.ts';
+import { CHAR_CLASS, CharClass, eachInRuns, scanRegions } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // Local part and domain around one `@`; the detector finds each `@` with indexOf (fast) and
@@ -112,7 +112,7 @@ export function createPhoneDetector(options: PhoneDetectorOptions = {}): SyncPii
     priority: 40,
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
-      eachInRuns(text, PHONE, longRuns(text, PHONE_CHARS, 7, 7), (m) => {
+      eachInRuns(text, PHONE, scanRegions(text, PHONE_CHARS, 7, 7), (m) => {
         const raw = m[1] ?? '';
         const at = m.index + m[0].length - raw.length;
         const digits = countDigits(raw);

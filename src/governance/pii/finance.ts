@@ -13,7 +13,7 @@
 import isCreditCard from 'validator/lib/isCreditCard.js';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 import { BoundedMemo } from './memo.ts';
-import { CharClass, findAllInRuns, longRuns } from './runs.ts';
+import { CharClass, findAllInRuns, scanRegions } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
@@ -59,7 +59,7 @@ export const creditCardDetector: SyncPiiDetector = Object.freeze({
   type: 'credit_card',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
-    findAllInRuns(text, CARD, longRuns(text, CARD_CHARS, 13, 13), (m) => {
+    findAllInRuns(text, CARD, scanRegions(text, CARD_CHARS, 13, 13), (m) => {
       const raw = m[1] ?? '';
       const start = m.index + m[0].length - raw.length;
       if (GROUP_BEFORE.test(text.slice(Math.max(0, start - 2), start))) return undefined;
@@ -78,9 +78,9 @@ const IBAN_CHARS = CharClass.Upper | CharClass.Digit | CharClass.Space;
 const isUpper = (c: number): boolean => c >= 65 && c <= 90;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
-/** The runs holding two capitals followed by two digits, where an IBAN can start. */
+/** The runs holding two capitals followed by two digits, where an IBAN can start (the whole text is kept as it is). */
 function withCountryCode(text: string, runs: readonly number[]): readonly number[] {
-  if (runs.length === 0) return runs;
+  if (runs.length === 0 || (runs.length === 2 && runs[0] === 0 && runs[1] === text.length)) return runs;
   const out: number[] = [];
   for (let k = 0; k < runs.length; k += 2) {
     const e = runs[k + 1]!;
@@ -108,7 +108,7 @@ export const ibanDetector: SyncPiiDetector = Object.freeze({
   type: 'iban',
   priority: 50,
   detect: (text: string): PiiMatch[] =>
-    findAllInRuns(text, IBAN, withCountryCode(text, longRuns(text, IBAN_CHARS, 14, 2)), (m) => {
+    findAllInRuns(text, IBAN, withCountryCode(text, scanRegions(text, IBAN_CHARS, 14, 2)), (m) => {
       let raw = m[0];
       for (;;) {
         const electronic = electronicFormatIBAN(raw) ?? '';

@@ -9,7 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { findAll } from './find.ts';
-import { CharClass, findAllInRuns, longRuns } from './runs.ts';
+import { CharClass, findAllInRuns, scanRegions } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // After a delimiter that is not a word character, `.` or `:` (consumed: a leading lookbehind would
@@ -44,7 +44,7 @@ export const ipDetector: SyncPiiDetector = Object.freeze({
   type: 'ip',
   priority: 45,
   detect: (text: string): PiiMatch[] => {
-    const v4 = findAllInRuns(text, IPV4, longRuns(text, IPV4_CHARS, 7, 4), (m) => (isIPv4(m[1] ?? '') ? group(m, 'ipv4') : undefined));
+    const v4 = findAllInRuns(text, IPV4, scanRegions(text, IPV4_CHARS, 7, 4), (m) => (isIPv4(m[1] ?? '') ? group(m, 'ipv4') : undefined));
     if (!hasIpv6Hint(text)) return v4;
     const v6 = findAll(text, IPV6, (m) => {
       const s = m[1] ?? '';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findAll } from './find.ts';
-import { CHAR_CLASS, CharClass, digitGroups, findAllInRuns, longRuns, sharingTextFacts } from './runs.ts';
+import { CHAR_CLASS, CharClass, digitGroups, findAllInRuns, longRuns, scanRegions, sharingTextFacts } from './runs.ts';
 import type { PiiMatch } from './types.ts';
 
 const DIGIT_SEP = CharClass.Digit | CharClass.Space | CharClass.Dash;
@@ -32,15 +32,17 @@ const piece = fc.constantFrom('0', '7', '42', '4111', ' ', '-', '.', '(', ')', '
 const text = fc.array(piece, { maxLength: 120 }).map((ps) => ps.join(''));
 
 describe('digitGroups', () => {
-  it('finds the maximal digit runs in order, few or many digits, inside a scan or not', () => {
+  it('finds the maximal digit runs in order, inside a scan or not, and gives up on a text full of digits', () => {
     expect(digitGroups('order 58213, claim 7734')).toEqual([6, 11, 19, 23]);
     expect(digitGroups('no digits here')).toEqual([]);
     const dense = '12 345 6789 '.repeat(40);
-    expect(digitGroups(dense)).toEqual(naiveGroups(dense));
+    expect([digitGroups(dense), sharingTextFacts(dense, () => digitGroups(dense))]).toEqual([undefined, undefined]);
     fc.assert(
       fc.property(text, (t) => {
-        expect(digitGroups(t)).toEqual(naiveGroups(t));
-        expect(sharingTextFacts(t, () => digitGroups(t))).toEqual(naiveGroups(t));
+        const many = t.replace(/\D/g, '').length > 32 + (t.length >> 5);
+        const expected = many ? undefined : naiveGroups(t);
+        expect(digitGroups(t)).toEqual(expected);
+        expect(sharingTextFacts(t, () => digitGroups(t))).toEqual(expected);
       }),
       { seed: 13, numRuns: 400 },
     );
@@ -75,12 +77,16 @@ describe('findAllInRuns', () => {
     // kept only with 6 digits or more: the runs asked for below hold 6 digits or more
     return value.replace(/\D/g, '').length >= 6 ? { type: 'n', start, end: start + value.length, value } : undefined;
   };
-  it('finds what a scan of the whole text finds', () => {
+  it('finds what a scan of the whole text finds, from runs or from scanRegions (the whole text when digits abound)', () => {
     const t = 'a 12 34, 5 6 7 8 9 0 1-2-3 and 123456 x99 9999999';
     expect(findAllInRuns(t, re, longRuns(t, DIGIT_SEP, 6, 6), accept)).toEqual(findAll(t, re, accept));
+    const dense = '1234567 89, '.repeat(30);
+    expect(scanRegions(dense, DIGIT_SEP, 6, 6)).toEqual([0, dense.length]);
+    expect(findAllInRuns(dense, re, scanRegions(dense, DIGIT_SEP, 6, 6), accept)).toEqual(findAll(dense, re, accept));
     fc.assert(
       fc.property(text, (t) => {
         expect(findAllInRuns(t, re, longRuns(t, DIGIT_SEP, 6, 6), accept)).toEqual(findAll(t, re, accept));
+        expect(findAllInRuns(t, re, scanRegions(t, DIGIT_SEP, 6, 6), accept)).toEqual(findAll(t, re, accept));
       }),
       { seed: 13, numRuns: 1000 },
     );

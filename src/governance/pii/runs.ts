@@ -80,10 +80,29 @@ const NONE: readonly number[] = Object.freeze([]);
  * ```
  */
 export function longRuns(text: string, alphabet: number, minLength: number, minDigits = 0): readonly number[] {
-  return minDigits > 0 ? runsAroundDigits(text, alphabet, minLength, minDigits) : probedRuns(text, alphabet, minLength);
+  if (minDigits <= 0) return probedRuns(text, alphabet, minLength, 0);
+  if ((alphabet & CharClass.Digit) === 0) return NONE;
+  const groups = digitGroups(text);
+  return groups === undefined ? probedRuns(text, alphabet, minLength, minDigits) : runsAroundDigits(text, groups, alphabet, minLength, minDigits);
 }
 
-function probedRuns(text: string, alphabet: number, minLength: number): readonly number[] {
+/**
+ * Where a detector's regex has to run: the {@link longRuns} of its alphabet, or the whole text
+ * (`[0, length]`) when the text holds too many digits to list them cheaply (a table of numbers,
+ * a base64 blob), where a regex scan costs less than widening runs in JavaScript. Fit for
+ * {@link eachInRuns} and {@link findAllInRuns}, not as tokens.
+ *
+ * @example
+ * ```ts
+ * findAllInRuns(text, CARD, scanRegions(text, CARD_CHARS, 13, 13), accept);
+ * ```
+ */
+export function scanRegions(text: string, alphabet: number, minLength: number, minDigits: number): readonly number[] {
+  if (minDigits > 0 && (alphabet & CharClass.Digit) !== 0 && digitGroups(text) === undefined) return [0, text.length];
+  return longRuns(text, alphabet, minLength, minDigits);
+}
+
+function probedRuns(text: string, alphabet: number, minLength: number, minDigits: number): readonly number[] {
   const n = text.length;
   const step = Math.max(1, minLength);
   let out: number[] | undefined;
@@ -99,7 +118,7 @@ function probedRuns(text: string, alphabet: number, minLength: number): readonly
     while (s > done && inAlphabet(text.charCodeAt(s - 1), alphabet)) s--;
     let e = p + 1;
     while (e < n && inAlphabet(text.charCodeAt(e), alphabet)) e++;
-    if (e - s >= minLength) (out ??= []).push(s, e);
+    if (e - s >= minLength && (minDigits === 0 || hasDigits(text, s, e, minDigits))) (out ??= []).push(s, e);
     // A later run starts after `e` (a character outside the alphabet), so it covers `e + step` or a later probe.
     done = e + 1;
     p = e + step;
@@ -107,9 +126,14 @@ function probedRuns(text: string, alphabet: number, minLength: number): readonly
   return out ?? NONE;
 }
 
-function runsAroundDigits(text: string, alphabet: number, minLength: number, minDigits: number): readonly number[] {
-  if ((alphabet & CharClass.Digit) === 0) return NONE;
-  const groups = digitGroups(text);
+/** Whether `text[s, e)` holds `min` ASCII digits or more. */
+function hasDigits(text: string, s: number, e: number, min: number): boolean {
+  let k = 0;
+  for (let i = s; i < e; i++) if (isDigit(text.charCodeAt(i)) && ++k >= min) return true;
+  return false;
+}
+
+function runsAroundDigits(text: string, groups: readonly number[], alphabet: number, minLength: number, minDigits: number): readonly number[] {
   const n = text.length;
   let out: number[] | undefined;
   for (let g = 0; g < groups.length; ) {
@@ -142,7 +166,8 @@ const DIGIT_CHARS = '0123456789';
 const NO_GROUPS: readonly number[] = Object.freeze([]);
 
 // What detectors derive from the text being scanned, shared by the detectors of one scan (see sharingTextFacts).
-let facts: { readonly text: string; groups: readonly number[] | undefined } | undefined;
+// `groups`: null when the text holds too many digits to list cheaply, undefined until asked.
+let facts: { readonly text: string; groups: readonly number[] | null | undefined } | undefined;
 
 /**
  * Runs `f` (a scan: several detectors over `text`) with the facts detectors derive from `text`
@@ -166,32 +191,33 @@ export function sharingTextFacts<T>(text: string, f: () => T): T {
 
 /**
  * The maximal runs of ASCII digits of `text`, ascending, as flat `[start, end)` pairs (shared
- * within a scan). Each digit character is found with `indexOf` (a native scan, far cheaper than
- * a loop over the text in JavaScript when digits are few, as in prose); a text with many digits
- * is read once in a loop instead.
+ * within a scan), or undefined when the text holds more digits than a few per hundred characters.
+ * Each digit character is found with `indexOf` (a native scan, far cheaper than a loop over the
+ * text in JavaScript when digits are few, as in prose).
  *
  * @example
  * ```ts
  * digitGroups('order 58213, claim 7734'); // [6, 11, 19, 23]
  * ```
  */
-export function digitGroups(text: string): readonly number[] {
+export function digitGroups(text: string): readonly number[] | undefined {
   const f = facts;
-  if (f !== undefined && f.text === text) return (f.groups ??= findDigitGroups(text));
-  return findDigitGroups(text);
+  if (f === undefined || f.text !== text) return findDigitGroups(text) ?? undefined;
+  if (f.groups === undefined) f.groups = findDigitGroups(text);
+  return f.groups ?? undefined;
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
-function findDigitGroups(text: string): readonly number[] {
+function findDigitGroups(text: string): readonly number[] | null {
   // The first digit of each group, found through `indexOf` per digit character (unordered).
   const starts: number[] = [];
   let seen = 0;
-  const limit = (text.length >> 3) + 16;
+  const limit = (text.length >> 5) + 32;
   for (let d = 0; d < 10; d++) {
     const ch = DIGIT_CHARS[d]!;
     for (let i = text.indexOf(ch); i !== -1; i = text.indexOf(ch, i + 1)) {
-      if (++seen > limit) return readDigitGroups(text);
+      if (++seen > limit) return null;
       if (i === 0 || !isDigit(text.charCodeAt(i - 1))) starts.push(i);
     }
   }
@@ -221,18 +247,6 @@ function sortSmall(a: number[]): void {
     }
     a[j + 1] = v;
   }
-}
-
-/** Many digits: one pass over the text. */
-function readDigitGroups(text: string): readonly number[] {
-  const out: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    if (!isDigit(text.charCodeAt(i))) continue;
-    const s = i;
-    while (i < text.length && isDigit(text.charCodeAt(i))) i++;
-    out.push(s, i);
-  }
-  return out;
 }
 
 /**
