@@ -1,15 +1,17 @@
 /**
  * The cheap prefilter the regex detectors share. Every built-in pattern matches only characters
  * of a small alphabet (a card number: digits, spaces and dashes), so a match lies inside one
- * maximal run of that alphabet, and it needs a minimum length (and often a minimum number of
- * digits) that most runs of ordinary prose never reach. {@link longRuns} finds the runs long
- * enough by probing the text at a stride of that length (a run at least that long must cover one
- * probe), so a 2 KB prompt costs a few hundred table lookups instead of a regex tried at every
- * position; {@link findAllInRuns} then runs the detector's regex only from those runs on.
+ * maximal run of that alphabet, and it needs a minimum length and most often a minimum number of
+ * digits that ordinary prose never reaches. The digits of a text are found with `indexOf` (native
+ * scans, far cheaper on this path than a loop over the text in JavaScript), once per scan
+ * ({@link sharingTextFacts}); {@link longRuns} widens them into the runs long enough (or, for
+ * runs needing no digit, probes the text at a stride of the minimum length); the detector's regex
+ * then runs only from those runs on ({@link findAllInRuns}), or over the whole text, as before,
+ * when it holds too many digits to list ({@link scanRegions}).
  *
  * @example
  * ```ts
- * const runs = longRuns(text, CARD_CHARS, 13, 13);       // runs holding 13 digits or more
+ * const runs = scanRegions(text, CARD_CHARS, 13, 13);    // runs holding 13 digits or more
  * const found = findAllInRuns(text, CARD, runs, accept); // the same matches as findAll(text, CARD, accept)
  * ```
  * @module
