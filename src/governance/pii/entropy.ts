@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
+import { CharClass, longRuns } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 /**
@@ -60,8 +61,8 @@ const entropyOptions = z.strictObject({
 export type EntropyDetectorOptions = z.input<typeof entropyOptions>;
 
 
-const TOKEN_CHAR = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
+// Base64 and base64url: letters, digits, `+`, `/`, `_` and `-`.
+const TOKEN_CHARS = CharClass.Upper | CharClass.Lower | CharClass.Digit | CharClass.Plus | CharClass.Slash | CharClass.Underscore | CharClass.Dash;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGIT = /\d/;
 const LETTER = /[A-Za-z]/;
@@ -88,24 +89,17 @@ export function createEntropyDetector(options: EntropyDetectorOptions = {}): Syn
     priority: 10,
     detect: (text: string): PiiMatch[] => {
       const out: PiiMatch[] = [];
-      // One pass over the characters (cheaper than a regex tried at every word): a token is a
-      // maximal run of base64/base64url characters, plus `=` padding at its end.
-      const n = text.length;
-      let start = -1;
-      for (let i = 0; i <= n; i++) {
-        const c = i < n ? text.charCodeAt(i) : 32;
-        if (c < 128 && TOKEN_CHAR[c] === 1) {
-          if (start < 0) start = i;
-          continue;
-        }
-        if (start < 0) continue;
-        let end = i;
-        while (end < n && end - i < 2 && text.charCodeAt(end) === 61) end++; // '=' padding
-        const from = start;
-        start = -1;
+      // A token is a maximal run of base64/base64url characters, plus `=` padding at its end;
+      // only runs that can reach `minLength` with their padding (and hold a digit, when one is
+      // required) are looked at.
+      const runs = longRuns(text, TOKEN_CHARS, o.minLength - 2, o.requireDigit ? 1 : 0);
+      for (let k = 0; k < runs.length; k += 2) {
+        const from = runs[k]!;
+        let end = runs[k + 1]!;
+        const stop = Math.min(text.length, end + 2);
+        while (end < stop && text.charCodeAt(end) === 61) end++; // '=' padding
         if (end - from < o.minLength) continue;
         const t = text.slice(from, end);
-        i = end - 1;
         if (o.requireDigit && (!DIGIT.test(t) || !LETTER.test(t))) continue;
         if (o.ignoreUuids && UUID.test(t)) continue;
         if (o.ignore.some((re) => re.test(t))) continue;

@@ -11,7 +11,8 @@
 import type { PiiMatch } from './types.ts';
 
 /**
- * Runs `re` (which must have the `g` flag) over `text` and collects what `accept` returns for
+ * Runs `re` (which must have the `g` flag) over `text`, from offset `from` (default 0: a caller
+ * passes more only when no match can start before it), and collects what `accept` returns for
  * each candidate (`undefined` drops it). The regex's `lastIndex` is reset before and after, so
  * one regex object can be shared by synchronous callers.
  *
@@ -20,9 +21,9 @@ import type { PiiMatch } from './types.ts';
  * findAll(text, /\bAKIA[0-9A-Z]{16}\b/g, (m) => ({ type: 'api_key', start: m.index, end: m.index + 20, value: m[0] }));
  * ```
  */
-export function findAll(text: string, re: RegExp, accept: (m: RegExpExecArray) => PiiMatch | undefined): PiiMatch[] {
+export function findAll(text: string, re: RegExp, accept: (m: RegExpExecArray) => PiiMatch | undefined, from = 0): PiiMatch[] {
   const out: PiiMatch[] = [];
-  re.lastIndex = 0;
+  re.lastIndex = from;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const found = accept(m);
     if (found !== undefined) out.push(found);

@@ -9,6 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { findAll } from './find.ts';
+import { CharClass, findAllInRuns, scanRegions } from './runs.ts';
 import type { PiiMatch, SyncPiiDetector } from './types.ts';
 
 // After a delimiter that is not a word character, `.` or `:` (consumed: a leading lookbehind would
@@ -16,6 +17,9 @@ import type { PiiMatch, SyncPiiDetector } from './types.ts';
 const IPV4 = /(?:^|[^\w.:])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?!\.?\d|\.\w|\w)/g;
 // Hex groups and colons (with an optional dotted IPv4 tail), not inside a longer such run.
 const IPV6 = /(?:^|[^\w:.])((?:[0-9A-Fa-f]{1,4}|:)?:(?:[0-9A-Fa-f]{0,4}:){1,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?)(?![\w:]|\.\w)/g;
+
+// A dotted quad lies in a run of digits and dots at least 7 long, holding 4 digits at least.
+const IPV4_CHARS = CharClass.Digit | CharClass.Dot;
 
 /** The match of group 1. */
 function group(m: RegExpExecArray, kind: string): PiiMatch {
@@ -40,7 +44,7 @@ export const ipDetector: SyncPiiDetector = Object.freeze({
   type: 'ip',
   priority: 45,
   detect: (text: string): PiiMatch[] => {
-    const v4 = text.includes('.') ? findAll(text, IPV4, (m) => (isIPv4(m[1] ?? '') ? group(m, 'ipv4') : undefined)) : [];
+    const v4 = findAllInRuns(text, IPV4, scanRegions(text, IPV4_CHARS, 7, 4), (m) => (isIPv4(m[1] ?? '') ? group(m, 'ipv4') : undefined));
     if (!hasIpv6Hint(text)) return v4;
     const v6 = findAll(text, IPV6, (m) => {
       const s = m[1] ?? '';

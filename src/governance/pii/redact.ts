@@ -15,6 +15,7 @@ import * as z from 'zod';
 import { ValidationError, toIssues } from '../../errors.ts';
 import { createPiiScanner, scanOptionsShape, type PiiScanner, type ScanOptions } from './scan.ts';
 import type { PiiMatch } from './types.ts';
+import { BoundedMemo } from './memo.ts';
 import { PiiVault } from './vault.ts';
 
 const typeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a type name such as credit_card');
@@ -49,6 +50,7 @@ const redactOptions = z.discriminatedUnion('mode', [
  * - `mask`: each match becomes `mask` (default `****`), keeping `keepLast[type]` trailing letters or digits.
  * - `hash`: each match becomes `<TYPE:hex>`, the first `length` hex characters of HMAC-SHA-256(key, value):
  *   equal values give equal tokens (joins and counts still work), nobody without the key can test a guess.
+ *   A redactor keeps the tokens of its last 512 values (in memory until pushed out), so a value seen again costs no HMAC.
  * - `placeholder`: each match becomes `[TYPE_n]`, recorded in `vault` so the run can restore it.
  *
  * @example
@@ -155,6 +157,9 @@ function build(scanner: PiiScanner, replace: (m: PiiMatch) => string): PiiRedact
   });
 }
 
+// Recent hash tokens kept per redactor.
+const HASH_MEMO_CAPACITY = 512;
+
 function replacer(o: z.output<typeof redactOptions>): (m: PiiMatch) => string {
   switch (o.mode) {
     case 'mask':
@@ -169,7 +174,12 @@ function replacer(o: z.output<typeof redactOptions>): (m: PiiMatch) => string {
       // A KeyObject made once: cheaper per match than handing createHmac the raw key each time.
       const key = createSecretKey(typeof o.key === 'string' ? Buffer.from(o.key, 'utf8') : o.key);
       const length = o.length;
-      return (m) => `<${m.type.toUpperCase()}:${createHmac('sha256', key).update(m.value).digest('hex').slice(0, length)}>`;
+      // An HMAC costs a few µs; values recur from call to call (a conversation's history), so recent tokens are kept.
+      const tokens = new BoundedMemo<string, string>(HASH_MEMO_CAPACITY);
+      return (m) => {
+        const id = `${m.type}\u0000${m.value}`;
+        return tokens.get(id) ?? tokens.set(id, `<${m.type.toUpperCase()}:${createHmac('sha256', key).update(m.value).digest('hex').slice(0, length)}>`);
+      };
     }
     case 'placeholder':
       return (m) => o.vault.placeholder(m.type, m.value);

@@ -16,6 +16,7 @@ import { creditCardDetector, ibanDetector } from './finance.ts';
 import { ipDetector } from './ip.ts';
 import { apiKeyDetector, jwtDetector } from './secrets.ts';
 import { ssnDetector } from './ssn.ts';
+import { sharingTextFacts } from './runs.ts';
 import type { PiiDetector, PiiMatch } from './types.ts';
 
 /**
@@ -111,26 +112,28 @@ export function createPiiScanner(options: ScanOptions = {}): PiiScanner {
   const keep = (ms: readonly PiiMatch[]): readonly PiiMatch[] => (types === undefined ? ms : ms.filter((m) => types.has(m.type)));
   return Object.freeze({
     async scan(text: string): Promise<PiiMatch[]> {
-      const found = await Promise.all(detectors.map(async (d) => ({ d, ms: checked(d, text, await d.detect(text)) })));
+      // Every detector starts synchronously here (an asynchronous one goes on after its first await).
+      const pending = sharingTextFacts(text, () => detectors.map(async (d) => ({ d, ms: checked(d, text, await d.detect(text)) })));
+      const found = await Promise.all(pending);
       return resolveOverlaps(found.map(({ d, ms }) => ({ priority: d.priority ?? 50, matches: keep(ms) })));
     },
     scanSync(text: string): PiiMatch[] {
-      const found = detectors.map((d) => {
+      return resolveOverlaps(sharingTextFacts(text, () => detectors.map((d) => {
         const ms = d.detect(text);
         if (ms instanceof Promise || !Array.isArray(ms)) {
           throw new OrchestratorError('PII_DETECTOR_ASYNC', `detector '${d.type}' answered asynchronously; use scan() or redact() instead of their Sync forms`);
         }
         return { priority: d.priority ?? 50, matches: keep(checked(d, text, ms)) };
-      });
-      return resolveOverlaps(found);
+      })));
     },
   });
 }
 
 /** A detector's answer must describe its text: a wrong offset would redact the wrong characters. */
 function checked(d: PiiDetector, text: string, ms: readonly PiiMatch[]): readonly PiiMatch[] {
-  for (const [i, m] of ms.entries()) {
-    if (!Number.isInteger(m.start) || !Number.isInteger(m.end) || m.start < 0 || m.end > text.length || m.start >= m.end || text.slice(m.start, m.end) !== m.value) {
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!;
+    if (!Number.isInteger(m.start) || !Number.isInteger(m.end) || m.start < 0 || m.end > text.length || m.start >= m.end || typeof m.value !== 'string' || m.value.length !== m.end - m.start || !text.startsWith(m.value, m.start)) {
       throw new ValidationError('PII_MATCH_INVALID', `detector '${d.type}' returned a match that does not fit the text`, [
         { code: 'invalid_match', path: ['detectors', d.type, i], message: `start ${m.start}, end ${m.end} do not cover the value in a text of ${text.length} characters` },
       ]);
@@ -152,6 +155,11 @@ export function resolveOverlaps(groups: readonly { readonly priority: number; re
   const all: { p: number; m: PiiMatch }[] = [];
   for (const g of groups) for (const m of g.matches) all.push({ p: g.priority, m });
   if (all.length <= 1) return all.map((x) => x.m);
+  // Usually nothing overlaps: then every match is kept, in text order.
+  const byStart = all.map((x) => x.m).sort((a, b) => a.start - b.start);
+  let overlap = false;
+  for (let i = 1; i < byStart.length && !overlap; i++) overlap = byStart[i]!.start < byStart[i - 1]!.end;
+  if (!overlap) return byStart;
   all.sort((a, b) => b.p - a.p || b.m.end - b.m.start - (a.m.end - a.m.start) || a.m.start - b.m.start);
   const kept: PiiMatch[] = [];
   for (const { m } of all) if (!kept.some((k) => m.start < k.end && k.start < m.end)) kept.push(m);
