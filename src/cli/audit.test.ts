@@ -4,6 +4,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openAuditStore } from '../governance/audit/store.ts';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditCommand } from './commands/audit.ts';
@@ -71,7 +73,26 @@ describe('llmo audit verify --file', () => {
     expect(m.err()).toMatch(/^llmo: --file: cannot read .*none\.jsonl: ENOENT/);
     const b = capture();
     expect(await auditCommand('verify', { file, brokers: '127.0.0.1:9092' }, b.io)).toBe(EXIT.invalid);
-    expect(b.err()).toBe('llmo: audit verify: give --file or the Kafka flags (--brokers, --kafka-config), not both\n');
+    expect(b.err()).toBe('llmo: audit verify: give one of --file, --store or the Kafka flags (--brokers, --kafka-config)\n');
+    const s = capture();
+    expect(await auditCommand('verify', { file, store: join(dir, 'runs.db') }, s.io)).toBe(EXIT.invalid);
+  });
+
+  it('--store verifies the audit table of a run store database, naming a record changed with SQL', async () => {
+    const url = join(dir, 'audit-store.db');
+    const store = await openAuditStore(url);
+    const log = createAuditLog({ sink: store });
+    for (let k = 0; k < 3; k++) await log.append({ actor: 'ops', action: 'admin.cancel', runId: `r${k}` });
+    await log.close();
+    const ok = capture();
+    expect(await main(['audit', 'verify', '--store', url], ok.io), ok.err()).toBe(EXIT.ok);
+    expect(ok.out()).toBe('ok: 3 records, 1 streams\n');
+    const db = new Database(url);
+    db.prepare(`UPDATE llmo_audit SET record = replace(record, 'r1', 'r9') WHERE seq = 1`).run();
+    db.close();
+    const bad = capture();
+    expect(await main(['audit', 'verify', '--store', url], bad.io)).toBe(EXIT.runFailed);
+    expect(bad.out()).toMatch(/^modified: stream global, seq 1/);
   });
 });
 
