@@ -47,7 +47,7 @@ const RULES: PolicyDocumentInput = {
     { name: 'blocked', match: { tenant: ['blocked', 'trial-expired-*'] }, action: 'deny', message: 'this tenant may not call models' },
     { name: 'interns-cheap', match: { user: 'intern-*' }, action: 'route', route: { model: 'sim:fast' } },
     { name: 'o3-approval', match: { model: 'openai:o3*' }, action: 'approval', approval: { name: 'approve-o3' } },
-    { name: 'acme-cap', match: { tenant: 'acme', project: 'support*' }, action: 'cap', cap: { maxTokens: 256 } },
+    { name: 'acme-cap', match: { tenant: 'acme', project: 'support*' }, action: 'cap', cap: { maxTokens: 16 } },
     { name: 'no-keys', match: { dataClass: ['api_key', 'jwt'] }, action: 'deny', message: 'credentials must not reach a model' },
     { name: 'pii', action: 'redact', redact: { mode: 'mask' } },
     { name: 'no-keys-out', stage: 'output', match: { dataClass: 'api_key' }, action: 'deny' },
@@ -59,14 +59,14 @@ const ALLOW_CALL: CallVerdict = { action: 'allow' };
 
 function qa(): AnyTopology {
   return topology('w21', { input: z.object({ prompt: z.string() }), maxInFlight: 1024 })
-    .llm('answer', { model: 'sim:fast', prompt: ({ input }) => input.prompt, maxTokens: 512 })
+    .llm('answer', { model: 'sim:fast', prompt: ({ input }) => input.prompt, maxTokens: 16 })
     .build({ output: 'answer' });
 }
 
 export const workload: Workload = {
   id: 'w21',
   title: 'Policy checks per model call: a realistic rule set with PII redaction, no rules, no guard',
-  description: 'One llm node on `sim:fast` (no delay) with a 2 KB prompt holding an email, a phone and a card number, run one at a time (tenant `acme`, project `support`) on four engines in one process: `none` (no guard), `seam` (a guard allowing everything at once: the engine\'s own part, building each check with its estimate and asking), `empty` (`createPolicyGuard()` with no rules) and `rules` (eight rules: a run rule, deny, route and approval rules that do not match, a cap that does, a data-class deny that scans, a mask redaction of every PII kind, and an output rule that scans the answer); the redaction is checked (the provider sees `****`). CPU time of the process per run (one call per run), alternating blocks of 1,000 runs, median of 15 blocks (quick: 5); `added_us`, `empty_added_us`, `seam_added_us` are medians of the per-block differences to `none`, `ours_added_us` and `ours_empty_us` to `seam` (the policy guard\'s own part), `ratio` of rules ÷ none. `direct_us`: `guard.call` alone on the same check (the rule evaluation, the one scan and the redaction, no engine); `scan_us`: the pii module\'s scan of that prompt alone (the floor of any PII rule). llm-orchestrator only.',
+  description: 'One llm node on `sim:fast` (no delay, a 16-token answer, so the run is cheap and the guard\'s part shows; the cap rule caps at the same 16, so every engine streams the same tokens) with a 2 KB prompt holding an email, a phone and a card number, run one at a time (tenant `acme`, project `support`) on four engines in one process: `none` (no guard), `seam` (a guard allowing everything at once: the engine\'s own part, building each check with its estimate and asking), `empty` (`createPolicyGuard()` with no rules) and `rules` (eight rules: a run rule, deny, route and approval rules that do not match, a cap that does, a data-class deny that scans, a mask redaction of every PII kind, and an output rule that scans the answer); the redaction is checked (the provider sees `****`). CPU time of the process per run (one call per run), alternating blocks of 1,000 runs, median of 15 blocks (quick: 5); `added_us`, `empty_added_us`, `seam_added_us` are medians of the per-block differences to `none`, `ours_added_us` and `ours_empty_us` to `seam` (the policy guard\'s own part), `ratio` of rules ÷ none. `direct_us`: `guard.call` alone on the same check (the rule evaluation, the one scan and the redaction, no engine); `scan_us`: the pii module\'s scan of that prompt alone (the floor of any PII rule). llm-orchestrator only.',
   metrics: [
     { name: 'none_us', unit: 'CPU µs/call', better: 'lower', ratio: false },
     { name: 'seam_us', unit: 'CPU µs/call', better: 'lower', ratio: false },
@@ -121,11 +121,11 @@ export const workload: Workload = {
     // the guard alone, on the check the engine builds for that call
     const callCheck = (i: number): CallCheck => ({
       runId: `r${i}`, topology: 'w21', tenant: 'acme', user: 'u1', project: 'support', nodeId: 'answer', model: 'sim:fast', provider: 'sim', attempt: 1,
-      request: { model: 'fast', messages: [{ role: 'user', content: prompts[i % 1000]! }], maxTokens: 512 }, estimate: { inputTokens: 450, outputTokens: 512, costUsd: 0 },
+      request: { model: 'fast', messages: [{ role: 'user', content: prompts[i % 1000]! }], maxTokens: 16 }, estimate: { inputTokens: 450, outputTokens: 16, costUsd: 0 }, estimateOn: () => undefined,
     });
     const checks = prompts.map((_, i) => callCheck(i));
     const v = rules.call(checks[0]!);
-    if ('then' in v || v.action !== 'allow' || v.request?.maxTokens !== 256 || !v.request.messages[0]!.content.endsWith('card ****.')) {
+    if ('then' in v || v.action !== 'allow' || v.request?.maxTokens !== 16 || !v.request.messages[0]!.content.endsWith('card ****.')) {
       throw new Error(`the rules did not cap and redact: ${JSON.stringify(v).slice(-200)}`);
     }
     const scanner = createPiiScanner();
