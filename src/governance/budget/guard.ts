@@ -11,7 +11,8 @@ import { PolicyError, type PolicyErrorCode } from '../../errors.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import { ledgerKey, type BudgetSubject } from './keys.ts';
 import type { LedgerLine, ReserveResult } from './ledger.ts';
-import { matchesPattern, type BudgetMatch, type BudgetRule } from './rules.ts';
+import type { BudgetMatch, BudgetRule } from './rules.ts';
+import { globMatcher } from '../policy/match.ts';
 import { BudgetGuardOptionsSchema, type BudgetEvent, type BudgetGuard, type BudgetGuardOptions, type BudgetUsage } from './types.ts';
 
 type Kind = 'cost' | 'runs' | 'calls' | 'tokens' | 'conc';
@@ -20,8 +21,19 @@ const CODE: Record<Kind, PolicyErrorCode> = { cost: 'BUDGET_EXCEEDED', runs: 'QU
 const UNIT: Record<Kind, string> = { cost: 'USD', runs: 'runs', calls: 'calls', tokens: 'tokens', conc: 'runs in flight' };
 const DEFAULT_TTL_MS = 10 * 60_000;
 
-const matches = (m: BudgetMatch | undefined, s: GuardSubject, model?: string): boolean =>
-  m === undefined || (matchesPattern(m.tenant, s.tenant) && matchesPattern(m.topology, s.topology) && (m.model === undefined || matchesPattern(m.model, model)));
+/** A rule's match as one predicate, its globs compiled once (as `matchesPattern`: an absent pattern matches anything, an absent value nothing). */
+function compileMatch(m: BudgetMatch | undefined): (s: GuardSubject, model?: string) => boolean {
+  if (m === undefined) return () => true;
+  const field = (p: string | readonly string[] | undefined): ((v: string | undefined) => boolean) => {
+    if (p === undefined) return () => true;
+    const g = globMatcher(p);
+    return (v) => v !== undefined && g(v);
+  };
+  const tenant = field(m.tenant);
+  const topology = field(m.topology);
+  const model = field(m.model);
+  return (s, ref) => tenant(s.tenant) && topology(s.topology) && model(ref);
+}
 
 /**
  * A guard enforcing budgets (USD), quotas (runs, calls, tokens) and concurrent-run limits
@@ -59,6 +71,10 @@ export function createBudgetGuard(options: BudgetGuardOptions): BudgetGuard {
   const concurrency = o.concurrency ?? [];
   const runQuotas = quotas.filter((q) => q.runs !== undefined);
   const callQuotas = quotas.filter((q) => q.runs === undefined);
+  // each rule's match compiled once, at creation (checks run per call)
+  const compiled = new Map<BudgetMatch | undefined, (s: GuardSubject, model?: string) => boolean>();
+  for (const r of [...budgets, ...quotas, ...concurrency]) if (!compiled.has(r.match)) compiled.set(r.match, compileMatch(r.match));
+  const matches = (m: BudgetMatch | undefined, s: GuardSubject, model?: string): boolean => compiled.get(m)!(s, model);
   const pending = new Set<Promise<unknown>>();
   const live = new Set<string>();
   let failures = 0;

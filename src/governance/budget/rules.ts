@@ -5,6 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
+import { globMatcher } from '../policy/match.ts';
 import { ValidationError, toIssues } from '../../errors.ts';
 
 const Name = z.string().min(1).max(200);
@@ -194,8 +195,5 @@ export function parseBudgetRules(doc: unknown): BudgetRules {
  * ```
  */
 export function matchesPattern(pattern: string | readonly string[] | undefined, value: string | undefined): boolean {
-  if (pattern === undefined) return true;
-  if (value === undefined) return false;
-  const list = typeof pattern === 'string' ? [pattern] : pattern;
-  return list.some((p) => (p.includes('*') ? new RegExp(`^${p.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(value) : p === value));
+  return pattern === undefined || (value !== undefined && globMatcher(pattern)(value));
 }
