@@ -125,3 +125,31 @@ describe('governance documents on the policies topic', () => {
     await gov.close();
   });
 });
+
+describe('followGovernance', () => {
+  it('an invalid document already on the topic is an error line naming its fields; the rules in force stay and later versions apply', async () => {
+    const transport = createMemoryTransport({ prefix: 'gf' });
+    const gov = await loadGovernance(await file('follow.yaml', 'policies:\n  rules: []\n'), { onProblem: () => undefined });
+    if (!gov.ok || gov.policy === undefined) throw new Error('no policy guard');
+    const lines: { level: string; obj: unknown; msg: string | undefined }[] = [];
+    const log = {
+      child: () => log,
+      error: (obj: unknown, msg?: string) => void lines.push({ level: 'error', obj, msg }),
+      warn: () => undefined,
+      info: (obj: unknown, msg?: string) => void lines.push({ level: 'info', obj, msg }),
+      debug: () => undefined,
+    };
+    const update = (version: number, document: unknown) => ({
+      key: 'governance', value: { policyId: 'ops', version, target: 'governance', params: { document: JSON.stringify(document) }, reason: null, ts: 0 },
+    });
+    await transport.send('policy', [update(2, { rules: [{ name: 'cap', action: 'cap' }] })]);
+    const sub = await followGovernance(transport, gov.policy, log as never);
+    expect(lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['governance rules v2 refused; the rules in force (v0) stay']);
+    expect(JSON.stringify(lines[0]!.obj)).toContain('rules');
+    await transport.send('policy', [update(3, { rules: [{ name: 'cap', action: 'cap', cap: { maxTokens: 8 } }] })]);
+    expect(gov.policy.version).toBe(3);
+    sub.unsubscribe();
+    await gov.close();
+  });
+});
+
