@@ -77,7 +77,7 @@ describe('/v1/keys', () => {
 
   it('documents the routes with their schemas in the OpenAPI document', async () => {
     h = await harness();
-    const doc = h.server.app.swagger() as { paths: Record<string, Record<string, { operationId?: string; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+    const doc = h.server.app.swagger() as unknown as { paths: Record<string, Record<string, { operationId?: string; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
     expect(doc.paths['/v1/keys']?.post?.operationId).toBe('createKey');
     expect(Object.keys(doc.paths['/v1/keys']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['201', '400', '401', '403']));
     expect(doc.paths['/v1/keys/{keyId}']?.delete?.operationId).toBe('revokeKey');
