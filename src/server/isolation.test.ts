@@ -1,7 +1,7 @@
 // The access matrix, generated from the OpenAPI document of a server with the default routes: for EVERY
 // /v1 operation the document lists, no key and a revoked key get 401; with a run of tenant A in the store,
 // a key of tenant B (admin everywhere) and a key of A with no role on the run's topology get 404 on every
-// run-scoped path, with the body an unknown id gets; every role below an operation's least role gets 403,
+// run-scoped path, with the body an unknown id gets, and nothing B reads mentions A's run; every role below an operation's least role gets 403,
 // its least role does not. Each operation needs an entry in SAMPLES (its least role and a valid request):
 // an operation without one fails the test, so no route escapes the matrix.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -166,6 +166,12 @@ async function matrix(w: World, samples: Readonly<Record<string, Sample>> = SAMP
     }
   }
 
+  // nothing tenant B reads mentions tenant A's run (lists, topologies, anything not scoped to the run)
+  for (const op of covered.filter((o) => o.method === 'GET' && !isRunScoped(o))) {
+    const r = await call(op, w.b);
+    if (r.body.includes(RUN)) failures.push(`${op.method} ${op.path} as an admin of tenant B: the reply mentions tenant A's run ${RUN}: ${r.body.slice(0, 200)}`);
+  }
+
   // below the least role: 403 (reads by a viewer are never below; writes need operator or admin)
   for (const op of covered) {
     const least = ROLES.indexOf(samples[op.shape]!.least);
@@ -202,18 +208,20 @@ describe('the access matrix over every /v1 operation of the OpenAPI document', (
     expect(failures).toEqual([expect.stringContaining('GET /v1/unlisted (GET /v1/unlisted): no sample')]);
   });
 
-  it('catches a run route that leaks another tenant\'s run or lets a viewer write', async () => {
+  it('catches routes that leak another tenant\'s run or let a viewer write', async () => {
     const leaky: Routes = (app) => {
       app.get('/v1/runs/:id/leak', async () => ({ ok: true }));
       app.post('/v1/runs/:id/poke', async (_req, reply) => sendError(reply, 404, 'RUN_NOT_FOUND', 'no such run'));
+      app.get('/v1/everything', async () => ({ runs: [RUN] }));
     };
     w = await world([...ROUTES, leaky]);
-    const failures = await matrix(w, { ...SAMPLES, 'GET /v1/runs/{}/leak': { least: 'viewer' }, 'POST /v1/runs/{}/poke': { least: 'operator', body: {} } });
+    const failures = await matrix(w, { ...SAMPLES, 'GET /v1/everything': { least: 'viewer' }, 'GET /v1/runs/{}/leak': { least: 'viewer' }, 'POST /v1/runs/{}/poke': { least: 'operator', body: {} } });
     expect(failures).toEqual(expect.arrayContaining([
       expect.stringContaining('GET /v1/runs/{id}/leak as an admin of tenant B: expected 404'),
       expect.stringContaining('GET /v1/runs/{id}/leak as a key of A with no role'),
       expect.stringContaining('POST /v1/runs/{id}/poke as a viewer of A: expected 403'),
       expect.stringContaining('POST /v1/runs/{id}/poke as an operator of A (its least role)'),
+      expect.stringContaining("GET /v1/everything as an admin of tenant B: the reply mentions tenant A's run"),
     ]));
   });
 });

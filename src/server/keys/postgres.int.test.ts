@@ -1,7 +1,7 @@
 // The PostgreSQL key store against a real server (test/stores/global-setup.ts provides its URL, from
 // LLMO_PG_URL, a container or scripts/pg-local.sh; the suite skips when none could be had outside CI):
-// the shared key-store behaviour, a second pool seeing a revocation at its next verify, openKeyStore's
-// ?schema=, and migration run once by two stores opening a fresh schema at the same time.
+// the shared key-store behaviour, two stores opening a fresh schema at once (one migrates, under the lock)
+// and the second seeing the first's revocation at its next verify, openKeyStore's ?schema=, an unreachable server.
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { describeKeyStore } from '../../../test/server/key-store-conformance.ts';
