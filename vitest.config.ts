@@ -19,7 +19,7 @@ export const packageAliases = (() => {
     }));
 })();
 
-// One run, two projects: unit tests (no services) and the Kafka integration tests.
+// One run, four projects: unit tests (no services), the Kafka integration tests, the SQLite store across processes, the server under load.
 export default defineConfig({
   resolve: { alias: packageAliases },
   test: {
@@ -35,8 +35,10 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'] } },
+      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/load/*.int.test.ts'] } },
       // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
+      // The server under load on 127.0.0.1 (real sockets, no service): 1,000 SSE clients on one run, 200 runs/s for 60 s.
+      { extends: true, test: { name: 'load', include: ['test/load/*.int.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false } },
       { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
   },

@@ -12,6 +12,8 @@ import { topology } from '../../src/builder/builder.ts';
 import { createEngine, type Engine } from '../../src/runtime/engine.ts';
 import { createModels } from '../../src/providers/models.ts';
 import type { Provider, ProviderEvent } from '../../src/providers/types.ts';
+import { createSimProvider } from '../../src/providers/sim.ts';
+import type { AnyTopology } from '../../src/definition/types.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import type { RunStore } from '../../src/runtime/store.ts';
 import { createLocalBackend, type RunBackend } from '../../src/server/backend.ts';
@@ -117,11 +119,11 @@ export interface StreamServer {
  * const s = await streamServer({ streamBufferBytes: 4096 }, { pingMs: 1000 });
  * ```
  */
-export async function streamServer(options: ServerOptions = {}, tuning: StreamRouteOptions = {}, extra: readonly Routes[] = []): Promise<StreamServer> {
+export async function streamServer(options: ServerOptions = {}, tuning: StreamRouteOptions = {}, extra: readonly Routes[] = [], topologies: readonly AnyTopology[] = []): Promise<StreamServer> {
   const gate = gateProvider();
   const store = createMemoryStore();
-  const engine = createEngine({ store, models: createModels({ providers: [gate.provider] }) });
-  const backend = createLocalBackend(engine, [talk]);
+  const engine = createEngine({ store, models: createModels({ providers: [gate.provider, createSimProvider()] }) });
+  const backend = createLocalBackend(engine, [talk, ...topologies]);
   const keys = createMemoryKeyStore();
   const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' }, name: 'watcher' });
   let hub: StreamHub | undefined;

@@ -237,7 +237,8 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       const x = a[i];
       const y = b[j];
       const c = x === undefined ? 1 : y === undefined ? -1 : comparePositions(x.at, y.at);
-      const f = c <= 0 ? x! : y!;
+      // the same position in both: the ring's frame (already serialized, shared by every client)
+      const f = c < 0 ? x! : y!;
       if (c <= 0) i++;
       if (c >= 0) j++;
       const prev = out[out.length - 1];
