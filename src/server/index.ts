@@ -14,3 +14,5 @@ export {
 export { createMemoryKeyStore, newSecret, hashSecret } from './keys/memory.ts';
 export { ApiErrorSchema, type ApiError } from './errors.ts';
 export type { ServerDeps, ServerContext, ServerApp, Routes } from './context.ts';
+export { streamRoutesWith, type StreamRouteOptions } from './routes/stream.ts';
+export { createStreamHub, type StreamHub, type StreamHubStats, type StreamHubTuning, type StreamDroppedEvent } from './stream/hub.ts';

@@ -21,7 +21,14 @@ export interface StreamPosition {
   readonly n: number;
 }
 
-/** Before anything: a stream without `Last-Event-ID` starts here. */
+/**
+ * Before anything: a stream without `Last-Event-ID` starts here.
+ *
+ * @example
+ * ```ts
+ * const from = lastEventId === undefined ? START : parseEventId(lastEventId);
+ * ```
+ */
 export const START: StreamPosition = Object.freeze({ seq: -1, n: -1 });
 
 /**
@@ -132,8 +139,22 @@ export function comment(text: string): Buffer {
   return Buffer.from(`: ${text.replace(/[\r\n]+/g, ' ')}\n\n`);
 }
 
-/** What a client resuming before the oldest token kept gets, before the stored events. */
+/**
+ * What a client resuming before the oldest token kept gets, before the stored events.
+ *
+ * @example
+ * ```ts
+ * if (channel.lostAfter(from)) client.write(comment(TOKENS_GONE));
+ * ```
+ */
 export const TOKENS_GONE = 'tokens before this point are gone; the node\'s output carries the whole text';
 
-/** What a client of a run that runs in another process gets first. */
+/**
+ * What a client of a run that runs in another process gets first.
+ *
+ * @example
+ * ```ts
+ * client.write(comment(TOKENS_ELSEWHERE));
+ * ```
+ */
 export const TOKENS_ELSEWHERE = 'this run runs in another process: its stored events follow as they are recorded, its tokens are not streamed here';
