@@ -28,3 +28,17 @@ describe('stream frames', () => {
     expect(comment('two\nlines').toString()).toBe(': two lines\n\n');
   });
 });
+
+describe('catch-up', () => {
+  it('merges stored and ring frames in order without duplicates, preferring the ring\'s, and finds gaps', async () => {
+    const { merge, contiguous, historyFrames } = await import('./catchup.ts');
+    const stored = historyFrames([2, 3, 4].map((seq) => ({ runId: 'r', seq, ts: 1, type: 'node.started' })));
+    const ring = [eventFrame({ type: 'node.started' }, { seq: 3, n: -1 }), eventFrame({ type: 'node.token' }, { seq: 3, n: 0 }), eventFrame({ type: 'node.started' }, { seq: 4, n: -1 }), eventFrame({ type: 'node.started' }, { seq: 5, n: -1 })];
+    const merged = merge(stored, ring);
+    expect(merged.map((f) => idOf(f.at))).toEqual(['2', '3', '3:0', '4', '5']);
+    expect(merged[1]).toBe(ring[0]);
+    expect(contiguous(merged, { seq: 1, n: -1 })).toBe(true);
+    expect(contiguous(merged, { seq: 0, n: -1 })).toBe(false);
+    expect(contiguous(merge(stored.slice(0, 1), ring.slice(2)), { seq: 1, n: 3 })).toBe(false);
+  });
+});

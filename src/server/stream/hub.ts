@@ -12,7 +12,8 @@ import type { StoredEvent } from '../../runtime/store.ts';
 import type { RunBackend } from '../backend.ts';
 import { RunChannel } from './channel.ts';
 import type { StreamClient } from './client.ts';
-import { comment, comparePositions, endFrame, eventFrame, TOKENS_ELSEWHERE, TOKENS_GONE, type Frame, type StreamPosition } from './frame.ts';
+import { contiguous, historyFrames, merge } from './catchup.ts';
+import { comment, comparePositions, endFrame, TOKENS_ELSEWHERE, TOKENS_GONE, type Frame, type StreamPosition } from './frame.ts';
 
 /**
  * What the hub reports: a client dropped for not reading (`server.stream.dropped`).
@@ -226,27 +227,6 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
   // Follow every run the backend starts from its first event (backends that cannot say: from a run's first client on).
   const stopFollowing = backend.onStart?.((runId) => { if (!closed) channelFor(runId, -1); });
 
-  const historyFrames = (events: readonly StoredEvent[]): Frame[] => events.map((e) => eventFrame(e, { seq: e.seq, n: -1 }));
-
-  /** Merges stored frames and ring frames in position order, without duplicates. */
-  const merge = (a: readonly Frame[], b: readonly Frame[]): Frame[] => {
-    const out: Frame[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < a.length || j < b.length) {
-      const x = a[i];
-      const y = b[j];
-      const c = x === undefined ? 1 : y === undefined ? -1 : comparePositions(x.at, y.at);
-      // the same position in both: the ring's frame (already serialized, shared by every client)
-      const f = c < 0 ? x! : y!;
-      if (c <= 0) i++;
-      if (c >= 0) j++;
-      const prev = out[out.length - 1];
-      if (prev === undefined || comparePositions(prev.at, f.at) < 0) out.push(f);
-    }
-    return out;
-  };
-
   /** A run this backend does not hold and that has not ended: poll the store until it does. */
   const poll = async (client: StreamClient): Promise<void> => {
     client.write(comment(TOKENS_ELSEWHERE));
@@ -273,17 +253,6 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
         if (ch !== undefined) return join(client, ch, client.position);
       }
     }
-  };
-
-  /** Whether the stored events among `frames` follow `from` without a gap. */
-  const contiguous = (frames: readonly Frame[], from: StreamPosition): boolean => {
-    let next = from.seq + 1;
-    for (const f of frames) {
-      if (f.unstored) continue;
-      if (f.at.seq !== next) return false;
-      next++;
-    }
-    return true;
   };
 
   /** Catches `client` up from `from` (history and ring) and adds it to the channel. */
