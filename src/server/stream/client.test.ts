@@ -13,6 +13,8 @@ function fakeResponse(): { res: ServerResponse; written: string[]; open: boolean
     res: Object.assign(ee, {
       write(b: Buffer) { state.written.push(b.toString()); return state.open; },
       end() { state.ended = true; },
+      cork() { /* batching only */ },
+      uncork() { /* batching only */ },
       destroy() { state.destroyed = true; ee.emit('close'); },
     }) as unknown as ServerResponse,
   };

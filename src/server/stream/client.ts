@@ -38,6 +38,7 @@ export class StreamClient {
   #queue: Buffer[] = [];
   #queued = 0;
   #blocked = false;
+  #corked = false;
   #closed: CloseReason | undefined;
   readonly #listeners: ((why: CloseReason, queuedBytes: number) => void)[] = [];
 
@@ -84,8 +85,19 @@ export class StreamClient {
       if (this.#queued - this.#queue[0]!.length > this.#limit) this.#drop();
       return;
     }
+    // Frames written in one turn of the event loop (a burst of tokens) leave in one system call.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#res.cork();
+      process.nextTick(this.#uncork);
+    }
     if (!this.#res.write(bytes)) this.#block();
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#res.uncork();
+  };
 
   /** Writes the last bytes and ends the response. */
   end(last?: Buffer): void {
