@@ -241,6 +241,22 @@ describe('GET /v1/runs/:id/stream', () => {
     await elsewhere.shutdown();
   });
 
+  it('ends the stream with `event: error` (STREAM_FAILED) when the store cannot be read, never silently', async () => {
+    s = await streamServer();
+    const p = start(s, 'r12');
+    await s.gate.calls(1);
+    s.gate.finish();
+    await p;
+    const runs = s.engine.runs as { history: typeof s.engine.runs.history };
+    runs.history = () => Promise.reject(new Error('disk on fire'));
+    const c = openStream(s.url, 'r12', s.key);
+    expect(await c.status).toBe(200);
+    const e = await c.until((m) => m.event === 'error');
+    expect(JSON.parse(e.data)).toMatchObject({ error: { code: 'STREAM_FAILED', message: expect.stringContaining('disk on fire') } });
+    expect(await c.closed).toBe('end');
+    await vi.waitFor(() => expect(s!.hub.stats().clients).toBe(0));
+  });
+
   it('writes `: ping` to every open stream every 15 s', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     s = await streamServer();

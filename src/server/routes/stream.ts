@@ -13,7 +13,7 @@ import type { Routes, ServerContext } from '../context.ts';
 import { ApiErrorSchema, sendError } from '../errors.ts';
 import type { RunRecord } from '../../runtime/store.ts';
 import { StreamClient } from '../stream/client.ts';
-import { parseEventId, START } from '../stream/frame.ts';
+import { errorFrame, parseEventId, START } from '../stream/frame.ts';
 import { createStreamHub, type StreamHub, type StreamHubTuning } from '../stream/hub.ts';
 
 const ParamsSchema = z.object({ id: z.string().min(1).max(200) });
@@ -111,8 +111,7 @@ export function streamRoutesWith(options: StreamRouteOptions = {}): Routes {
         await hub.open(client, rec, from);
       } catch (e) {
         ctx.log.error({ err: e, runId, keyId: principal.keyId }, 'stream: reading the run failed');
-        const error = { code: 'STREAM_FAILED', message: `the run's history could not be read: ${(e as Error).message}` };
-        client.end(Buffer.from(`event: error\ndata: ${JSON.stringify({ error })}\n\n`));
+        client.end(errorFrame(e));
       }
     });
   };

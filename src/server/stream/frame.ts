@@ -128,6 +128,19 @@ export function endFrame(status: string, at: StreamPosition): Buffer {
 }
 
 /**
+ * A stream's last frame when it cannot go on: `event: error` with an error body (`STREAM_FAILED`).
+ *
+ * @example
+ * ```ts
+ * client.end(errorFrame(new Error('the store is down')));
+ * ```
+ */
+export function errorFrame(e: unknown): Buffer {
+  const error = { code: 'STREAM_FAILED', message: `the run's history could not be read: ${e instanceof Error ? e.message : String(e)}` };
+  return Buffer.from(`event: error\ndata: ${JSON.stringify({ error })}\n\n`);
+}
+
+/**
  * A comment line (ignored by `EventSource`; seen by anyone reading the raw stream).
  *
  * @example

@@ -13,7 +13,7 @@ import type { RunBackend } from '../backend.ts';
 import { RunChannel } from './channel.ts';
 import type { StreamClient } from './client.ts';
 import { contiguous, historyFrames, merge } from './catchup.ts';
-import { comment, comparePositions, endFrame, TOKENS_ELSEWHERE, TOKENS_GONE, type Frame, type StreamPosition } from './frame.ts';
+import { comment, comparePositions, endFrame, errorFrame, TOKENS_ELSEWHERE, TOKENS_GONE, type Frame, type StreamPosition } from './frame.ts';
 
 /**
  * What the hub reports: a client dropped for not reading (`server.stream.dropped`).
@@ -313,7 +313,10 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
         client.end(endFrame(rec?.status ?? 'unknown', client.position));
         return;
       }
-      void poll(client);
+      poll(client).catch((e: unknown) => {
+        log.error({ err: e, runId: run.runId, keyId: client.keyId }, 'stream: following the run through the store failed');
+        client.end(errorFrame(e));
+      });
     },
     stats() {
       let subscriptions = 0;
