@@ -119,7 +119,7 @@ export interface StreamServer {
  * const s = await streamServer({ streamBufferBytes: 4096 }, { pingMs: 1000 });
  * ```
  */
-export async function streamServer(options: ServerOptions = {}, tuning: StreamRouteOptions = {}, extra: readonly Routes[] = [], topologies: readonly AnyTopology[] = []): Promise<StreamServer> {
+export async function streamServer(options: ServerOptions = {}, tuning: StreamRouteOptions = {}, extra: readonly Routes[] = [], topologies: readonly AnyTopology[] = [], wrap: (b: RunBackend) => RunBackend = (b) => b): Promise<StreamServer> {
   const gate = gateProvider();
   const store = createMemoryStore();
   const engine = createEngine({ store, models: createModels({ providers: [gate.provider, createSimProvider()] }) });
@@ -127,7 +127,7 @@ export async function streamServer(options: ServerOptions = {}, tuning: StreamRo
   const keys = createMemoryKeyStore();
   const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' }, name: 'watcher' });
   let hub: StreamHub | undefined;
-  const server = await createServer({ backend, runs: engine.runs, keys }, { port: 0, ...options }, [
+  const server = await createServer({ backend: wrap(backend), runs: engine.runs, keys }, { port: 0, ...options }, [
     streamRoutesWith({ ...tuning, onHub: (h) => { hub = h; tuning.onHub?.(h); } }), ...extra,
   ]);
   const url = await server.listen();

@@ -102,6 +102,25 @@ describe('GET /v1/runs/:id/stream', () => {
     expect(ids(c.messages)).toEqual(['0 run.started', '1 node.started', '2 node.completed', '3 node.started', '3:0 node.token', '3:1 node.token', '4 node.completed', '5 run.completed', '5 end']);
   });
 
+  it('with a backend that cannot announce its runs, follows a run from its first client on and misses no stored event', async () => {
+    s = await streamServer({}, {}, [], [], (b) => {
+      const { onStart, ...lazy } = b;
+      expect(onStart).toBeDefined();
+      return lazy;
+    });
+    const done = start(s, 'r13');
+    const clients = Array.from({ length: 10 }, () => openStream(s!.url, 'r13', s!.key));
+    await Promise.all(clients.map((c) => c.until((m) => m.id === '3')));
+    await s.gate.calls(1);
+    s.gate.push('late');
+    s.gate.finish();
+    await done;
+    for (const c of clients) {
+      await c.until((m) => m.event === 'end');
+      expect(ids(c.messages)).toEqual(['0 run.started', '1 node.started', '2 node.completed', '3 node.started', '3:0 node.token', '4 node.completed', '5 run.completed', '5 end']);
+    }
+  });
+
   it('past the ring: a comment says the tokens are gone, then the next stored events (the output has the whole text)', async () => {
     s = await streamServer({}, { ringFrames: 4 });
     const done = start(s, 'r3');

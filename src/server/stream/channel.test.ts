@@ -60,3 +60,36 @@ describe('RunChannel', () => {
     }
   });
 });
+
+describe('RunChannel gaps', () => {
+  it('reads stored events a watched channel missed before publishing the live event after them, holding live events meanwhile', async () => {
+    const live = new Subject<EngineEvent>();
+    const reads: [number, number][] = [];
+    const ch = new RunChannel('r', 1, { frames: 100, bytes: 1 << 20 }, async (fromSeq, toSeq) => {
+      reads.push([fromSeq, toSeq]);
+      return Array.from({ length: toSeq - fromSeq + 1 }, (_, i) => ({ runId: 'r', seq: fromSeq + i, ts: 1, type: 'node.completed' }));
+    });
+    let completed = false;
+    ch.attach(live, () => { completed = true; });
+    const got: string[] = [];
+    ch.clients.add({ send: (f: Frame) => { got.push(`${idOf(f.at)} ${f.type}`); } } as never);
+    live.next(ev({ type: 'node.started', seq: 4, nodeId: 'b' }));
+    live.next(ev({ type: 'node.token', nodeId: 'b', index: 0, text: 'x' }));
+    live.complete();
+    expect(completed).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toEqual([[2, 3]]);
+    expect(got).toEqual(['2 node.completed', '3 node.completed', '4 node.started', '4:0 node.token']);
+    expect(completed).toBe(true);
+  });
+
+  it('does not read the store for a channel nobody watches (a client catches up from the store itself)', () => {
+    const live = new Subject<EngineEvent>();
+    let reads = 0;
+    const ch = new RunChannel('r', -1, { frames: 100, bytes: 1 << 20 }, async () => { reads++; return []; });
+    ch.attach(live, () => undefined);
+    live.next(ev({ type: 'run.started', seq: 7 }));
+    expect(reads).toBe(0);
+    expect(ids(ch.framesAfter({ seq: -1, n: -1 }))).toEqual(['7']);
+  });
+});

@@ -11,6 +11,20 @@ import type { EngineEvent } from '../../runtime/events.ts';
 import type { StreamClient } from './client.ts';
 import { comparePositions, eventFrame, type Frame, type StreamPosition } from './frame.ts';
 
+/** Reads of the store for stored events missing before a live one, and the wait between them. */
+const REPAIR_TRIES = 20;
+const REPAIR_WAIT_MS = 10;
+
+/**
+ * Reads a run's stored events `fromSeq..toSeq` (inclusive).
+ *
+ * @example
+ * ```ts
+ * const read: StoredReader = (fromSeq, toSeq) => runs.history(runId, { fromSeq, toSeq });
+ * ```
+ */
+export type StoredReader = (fromSeq: number, toSeq: number) => Promise<readonly { readonly seq: number; readonly type: string }[]>;
+
 /** Events that are not in the stored log but belong in a run's stream. */
 const UNSTORED = new Set(['node.token', 'node.restart', 'run.parked']);
 
@@ -62,15 +76,30 @@ export class RunChannel {
   #evicted: StreamPosition | undefined;
   #sub: Subscription | undefined;
 
-  constructor(runId: string, lastSeq: number, limits: RingLimits) {
+  readonly #read: StoredReader | undefined;
+  /** Live events held while stored events missing before them are read. */
+  #held: EngineEvent[] | undefined;
+  #completedWhileHeld: (() => void) | undefined;
+
+  /**
+   * `read` fetches stored events `fromSeq..toSeq`: when a live event skips `seq`s (the channel
+   * began after they were published, or they were never on the bus, such as a fork's copied
+   * events), the missing ones are read from the store and published first.
+   */
+  constructor(runId: string, lastSeq: number, limits: RingLimits, read?: StoredReader) {
     this.runId = runId;
     this.#lastSeq = lastSeq;
     this.#limits = limits;
+    this.#read = read;
   }
 
   /** Subscribes to the run's live events; `completed` runs when they complete (the run ended or left). */
   attach(live: { subscribe(o: { next(e: EngineEvent): void; complete(): void; error(e: unknown): void }): Subscription }, completed: () => void): void {
-    this.#sub = live.subscribe({ next: (e) => this.#onEvent(e), complete: completed, error: completed });
+    const done = (): void => {
+      if (this.#held === undefined) completed();
+      else this.#completedWhileHeld = completed;
+    };
+    this.#sub = live.subscribe({ next: (e) => this.#onEvent(e), complete: done, error: done });
   }
 
   /** Whether the channel still holds its subscription to the backend. */
@@ -131,13 +160,44 @@ export class RunChannel {
   }
 
   #onEvent(e: EngineEvent): void {
+    if (this.#held !== undefined) {
+      this.#held.push(e);
+      return;
+    }
     const { runId, seq } = e as { runId?: unknown; seq?: unknown };
     if (runId !== this.runId) return; // child runs have their own seq space
     if (typeof seq === 'number') {
-      if (seq > this.#lastSeq) this.#publishSeq(e, seq);
+      // Only worth it while someone watches: a client that joins later catches up from the store.
+      if (seq > this.#lastSeq + 1 && this.#read !== undefined && (this.clients.size > 0 || this.pending > 0)) {
+        this.#held = [e];
+        void this.#repair(seq);
+      } else if (seq > this.#lastSeq) this.#publishSeq(e, seq);
     } else if (UNSTORED.has(e.type)) {
       this.#publish(eventFrame(e, { seq: this.#lastSeq, n: this.#n++ }, this.#encoded));
     }
+  }
+
+  /** Reads the stored events before `seq` the channel has not seen, publishes them, then the held live events. */
+  async #repair(seq: number): Promise<void> {
+    for (let attempt = 0; attempt < REPAIR_TRIES && this.#lastSeq < seq - 1; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, REPAIR_WAIT_MS));
+      try {
+        this.publishStored(await this.#read!(this.#lastSeq + 1, seq - 1));
+      } catch {
+        break; // the clients' catch-up reads the store again, and says so when it cannot
+      }
+    }
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    // published as they came; a seq still missing is skipped over (the store has it for catch-ups)
+    for (const e of held) {
+      const s = (e as { seq?: unknown }).seq;
+      if (typeof s === 'number' && s > this.#lastSeq) this.#publishSeq(e, s);
+      else this.#onEvent(e);
+    }
+    const completed = this.#completedWhileHeld;
+    this.#completedWhileHeld = undefined;
+    completed?.();
   }
 
   #publishSeq(e: { readonly type: string }, seq: number): void {

@@ -217,7 +217,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
     // An ended channel serves its ring until it expires, unless the run came back (resumed by a signal).
     if (had !== undefined && (had.ended === undefined || !holds)) return had;
     if (!holds) return undefined;
-    const ch = new RunChannel(runId, Math.max(lastSeq, had?.lastSeq ?? -1), limits);
+    const ch = new RunChannel(runId, Math.max(lastSeq, had?.lastSeq ?? -1), limits, (fromSeq, toSeq) => runs.history(runId, { fromSeq, toSeq }));
     if (had !== undefined) serializedGone += had.serialized;
     channels.set(runId, ch);
     ch.attach(backend.live(runId), () => { void finish(ch); });
