@@ -5,7 +5,7 @@
  */
 import Ajv2019 from 'ajv/dist/2019.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, type KeyName } from './routes/harness.ts';
+import { createHarness, type Harness, type KeyName } from '../../test/support/server-harness.ts';
 
 interface Operation {
   readonly security?: readonly Record<string, readonly string[]>[];

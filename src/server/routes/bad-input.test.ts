@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness } from './harness.ts';
+import { createHarness, type Harness } from '../../../test/support/server-harness.ts';
 
 describe('bad input', () => {
   let h: Harness;

@@ -7,7 +7,7 @@ import { createLocalBackend, type RunBackend } from '../backend.ts';
 import { createMemoryKeyStore } from '../keys/memory.ts';
 import { createServer, type LlmoServer } from '../server.ts';
 import type { ServerDeps } from '../context.ts';
-import { createGate, harnessTopologies } from './harness.ts';
+import { createGate, harnessTopologies } from '../../../test/support/server-harness.ts';
 
 describe('probes', () => {
   let server: LlmoServer | undefined;

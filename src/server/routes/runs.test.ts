@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createHarness, type Harness, type KeyName } from './harness.ts';
+import { createHarness, type Harness, type KeyName } from '../../../test/support/server-harness.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

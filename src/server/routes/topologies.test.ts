@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { topologyVersion } from '../../runtime/version.ts';
-import { createGate, createHarness, harnessTopologies, type Harness } from './harness.ts';
+import { createGate, createHarness, harnessTopologies, type Harness } from '../../../test/support/server-harness.ts';
 
 describe('/v1/me and /v1/topologies', () => {
   let h: Harness;

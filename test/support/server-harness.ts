@@ -5,15 +5,15 @@
  * @module
  */
 import * as z from 'zod';
-import { topology } from '../../builder/builder.ts';
-import type { AnyTopology } from '../../definition/types.ts';
-import { createEngine, type Engine } from '../../runtime/engine.ts';
-import { createMemoryStore } from '../../stores/memory.ts';
-import type { Roles } from '../access.ts';
-import { createLocalBackend } from '../backend.ts';
-import { createMemoryKeyStore } from '../keys/memory.ts';
-import type { ServerOptions } from '../options.ts';
-import { createServer, type LlmoServer } from '../server.ts';
+import { topology } from '../../src/builder/builder.ts';
+import type { AnyTopology } from '../../src/definition/types.ts';
+import { createEngine, type Engine } from '../../src/runtime/engine.ts';
+import { createMemoryStore } from '../../src/stores/memory.ts';
+import type { Roles } from '../../src/server/access.ts';
+import { createLocalBackend } from '../../src/server/backend.ts';
+import { createMemoryKeyStore } from '../../src/server/keys/memory.ts';
+import type { ServerOptions } from '../../src/server/options.ts';
+import { createServer, type LlmoServer } from '../../src/server/server.ts';
 
 /**
  * A map node that waits until the test lets it go: `release()` ends it, `started` resolves when it runs.
