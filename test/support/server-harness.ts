@@ -102,7 +102,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The harness's keys. */
+/**
+ * The harness's keys: `admin`, `operator`, `viewer` of tenant `acme` on every topology,
+ * `globex` (operator of tenant `globex`), `narrow` (acme, operator of `echo` only).
+ *
+ * @example
+ * ```ts
+ * const k: KeyName = 'viewer';
+ * ```
+ */
 export type KeyName = 'admin' | 'operator' | 'viewer' | 'globex' | 'narrow';
 
 const KEYS: Readonly<Record<KeyName, { tenant: string; roles: Roles }>> = {

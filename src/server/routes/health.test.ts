@@ -38,6 +38,14 @@ describe('probes', () => {
     const h = await s.app.inject({ method: 'GET', url: '/healthz' });
     expect(h.statusCode).toBe(503);
     expect(h.json()).toMatchObject({ status: 'down', components: { backend: { status: 'down', reason: expect.stringContaining('not ready') } } });
+    // and a run submitted meanwhile is refused with 503, not lost
+    const keys = createMemoryKeyStore();
+    await s.close();
+    const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' } });
+    const t = await build({ keys }, false);
+    const r = await t.app.inject({ method: 'POST', url: '/v1/runs', headers: { authorization: `Bearer ${secret}` }, payload: { topology: 'echo', input: { text: 'a' } } });
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toMatchObject({ error: { code: 'BACKEND_NOT_READY' } });
   });
 
   it('/healthz reports the parts behind the server (degraded is still 200, down is 503)', async () => {

@@ -78,3 +78,16 @@ export function visibleTopology(ctx: ServerContext, principal: Principal, name: 
   if (action !== undefined && !can(principal, action, name)) throw forbidden(principal, action, name);
   return t;
 }
+
+/**
+ * Throws 503 `BACKEND_NOT_READY` when the run backend cannot take runs now (a Kafka backend not connected yet).
+ *
+ * @example
+ * ```ts
+ * backendReady(ctx);
+ * const started = ctx.backend.start(run);
+ * ```
+ */
+export function backendReady(ctx: ServerContext): void {
+  if (!ctx.backend.ready()) throw new ApiFailure(503, 'BACKEND_NOT_READY', `the ${ctx.backend.kind} run backend cannot take runs now; try again (GET /readyz says when it can)`);
+}

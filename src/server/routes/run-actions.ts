@@ -15,7 +15,7 @@ import {
   CancelledSchema, ForkBodySchema, RunAcceptedSchema, RunOutcomeSchema, RunParamsSchema, SignalBodySchema, SignalParamsSchema, SignalledSchema,
 } from '../schemas/runs.ts';
 import { answerRun } from './answer.ts';
-import { visibleRun } from './lookup.ts';
+import { backendReady, visibleRun } from './lookup.ts';
 
 /**
  * Registers POST /v1/runs/:id/cancel, /v1/runs/:id/signals/:name and /v1/runs/:id/fork.
@@ -55,7 +55,7 @@ export const runActionRoutes: Routes = (app, ctx) => {
       tags: ['runs'],
       summary: 'Fork a run: a new run runs node `from` and its descendants again, every other output comes from the parent\'s log',
       params: RunParamsSchema, body: ForkBodySchema,
-      response: { 200: RunOutcomeSchema, 202: RunAcceptedSchema, ...errorReplies(400, 403, 404, 409, 413, 415) },
+      response: { 200: RunOutcomeSchema, 202: RunAcceptedSchema, ...errorReplies(400, 403, 404, 409, 413, 415, 503) },
     },
   }, async (request, reply) => {
     const rec = await visibleRun(ctx, principalOf(request), request.params.id, 'runs.fork');
@@ -69,6 +69,7 @@ export const runActionRoutes: Routes = (app, ctx) => {
     }
     const runId = b.runId ?? randomUUID();
     if (b.runId !== undefined && (await ctx.runs.get(runId)) !== undefined) throw new ApiFailure(409, 'RUN_EXISTS', `a run '${runId}' exists; give another runId or none`);
+    backendReady(ctx);
     const overrides = {
       ...(Object.hasOwn(b, 'input') ? { input: b.input } : {}),
       ...(b.outputs === undefined ? {} : { outputs: b.outputs }),

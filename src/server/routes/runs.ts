@@ -20,7 +20,7 @@ import {
 } from '../schemas/runs.ts';
 import { runSummary, runView, stateView, type SummaryExtra } from '../views.ts';
 import { answerRun } from './answer.ts';
-import { visibleRun, visibleTopology } from './lookup.ts';
+import { backendReady, visibleRun, visibleTopology } from './lookup.ts';
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
@@ -55,7 +55,7 @@ export const runRoutes: Routes = (app, ctx) => {
       tags: ['runs'],
       summary: 'Start a run: 202 at once, or with `wait` 200 with its outcome when it ends within the server\'s wait timeout',
       body: StartRunBodySchema,
-      response: { 200: RunOutcomeSchema, 202: RunAcceptedSchema, ...errorReplies(400, 403, 404, 409, 413, 415) },
+      response: { 200: RunOutcomeSchema, 202: RunAcceptedSchema, ...errorReplies(400, 403, 404, 409, 413, 415, 503) },
     },
   }, async (request, reply) => {
     const p = principalOf(request);
@@ -69,6 +69,7 @@ export const runRoutes: Routes = (app, ctx) => {
     }
     const runId = b.runId ?? randomUUID();
     if (b.runId !== undefined && (await ctx.runs.get(runId)) !== undefined) throw new ApiFailure(409, 'RUN_EXISTS', `a run '${runId}' exists; give another runId or none`);
+    backendReady(ctx);
     const started = ctx.backend.start({
       topology: b.topology, input: b.input, runId, tenant: p.tenant, user: p.name ?? p.keyId,
       ...(b.project === undefined ? {} : { project: b.project }),
