@@ -5,7 +5,9 @@
  * backend directly) while API requests are timed: memory stays bounded (live heap measured
  * after forced GCs, per run submitted; the hub keeps nothing once runs end) and the p50/p99
  * API latencies are printed, never asserted. `LLMO_LOAD_SECONDS` shortens the second phase
- * for a quick local try (default 60).
+ * for a quick local try (default 60). The first phase holds about 2,000 sockets open in this
+ * process (both ends of 1,000 connections): `ulimit -n` must allow that (a process cannot raise
+ * its own limit; 20,000 where it was written).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
