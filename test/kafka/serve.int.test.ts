@@ -1,0 +1,118 @@
+// `llmo serve --brokers … --store postgres://…` (issue 15, item 3): the same API in front of a Kafka worker group.
+// A real `llmo worker` process serves topologies/rag.ts with a Postgres store; a real `llmo serve` process sends
+// the runs it is given to the workers and reads their history from the same store. A waited run answers its
+// outcome; a run's stream carries the worker's tokens (from the token topic) and its lifecycle events (from the
+// store) and ends with the run; the stored run reads back through GET /v1/runs/:id; cancel answers 409 (no
+// cancel message on Kafka).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openStore } from '../../src/stores/open.ts';
+import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
+import { deleteTopics, rawKafka, uniquePrefix, waitFor } from './support.ts';
+
+const brokers: string | undefined = inject('kafkaBrokers');
+const pgUrl: string = inject('pgUrl');
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Proc { readonly child: ChildProcess; readonly exited: Promise<number | string>; out(): string; err(): string }
+
+function llmo(args: readonly string[]): Proc {
+  const child = spawn(process.execPath, ['bin/llmo.mjs', ...args], { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-200_000); });
+  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
+  return { child, exited, out: () => out, err: () => err };
+}
+
+/** Reads a Server-Sent-Event stream to its end: the `event:` names in order, and the token texts. */
+async function readStream(url: string, key: string): Promise<{ events: string[]; tokens: string }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  const events: string[] = [];
+  let tokens = '';
+  for (const block of text.split('\n\n')) {
+    const name = /^event: (.+)$/m.exec(block)?.[1];
+    if (name === undefined) continue;
+    events.push(name);
+    if (name === 'node.token') tokens += (JSON.parse(/^data: (.+)$/m.exec(block)![1]!) as { text: string }).text;
+  }
+  return { events, tokens };
+}
+
+describe.skipIf(!brokers || pgUrl === '')('llmo serve in front of a Kafka worker group', () => {
+  const prefix = uniquePrefix('it-serve');
+  const schema = `llmo_serve_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const storeUrl = (() => {
+    if (pgUrl === '') return '';
+    const u = new URL(pgUrl);
+    u.searchParams.set('schema', schema);
+    return u.toString();
+  })();
+  const kafkaArgs = ['--brokers', brokers ?? '', '--prefix', prefix];
+  let worker: Proc | undefined;
+  let server: Proc | undefined;
+  let base = '';
+  let key = '';
+  const post = (body: unknown): Promise<Response> => fetch(`${base}/v1/runs`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+
+  beforeAll(async () => {
+    await createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix, clientId: 'serve-int' }).ensureTopics();
+    const store = await openStore(storeUrl); // migrations run here, in the fresh schema
+    await store.close();
+    worker = llmo(['worker', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--max-in-flight', '4']);
+    await waitFor(() => /worker \S+ serving 'rag'/.test(worker!.err()) || worker!.child.exitCode !== null, 'the worker to serve', 90_000, 50);
+    expect(worker.child.exitCode, worker.err()).toBeNull();
+    const keys = path.join(mkdtempSync(path.join(tmpdir(), 'llmo-serve-kafka-')), 'keys.json');
+    server = llmo(['serve', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--keys', keys, '--port', '0']);
+    await waitFor(() => /^llmo_\S+$/m.test(server!.out()) || server!.child.exitCode !== null, 'the server to listen', 90_000, 50);
+    expect(server.child.exitCode, server.err()).toBeNull();
+    expect(server.err()).toContain('runs sent to the workers');
+    base = /on (https?:\/\/\S+) \(/.exec(server.err())![1]!;
+    key = /^(llmo_\S+)$/m.exec(server.out())![1]!;
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const p of [server, worker]) {
+      if (p !== undefined && p.child.exitCode === null) {
+        p.child.kill('SIGTERM');
+        await p.exited;
+      }
+    }
+    if (brokers) await deleteTopics(rawKafka(brokers), prefix).catch(() => undefined);
+  }, 60_000);
+
+  it('answers a waited run with the worker\'s outcome and reads it back from the shared store', async () => {
+    const r = await post({ topology: 'rag', input: { question: 'How does backpressure keep memory bounded?' }, wait: true });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const outcome = await r.json() as { runId: string; status: string; output: unknown };
+    expect(outcome.status).toBe('completed');
+    const got = await fetch(`${base}/v1/runs/${outcome.runId}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(got.status).toBe(200);
+    expect(await got.json()).toMatchObject({ runId: outcome.runId, status: 'completed', topology: 'rag' });
+  }, 120_000);
+
+  it('streams a run\'s tokens from the token topic and its lifecycle from the store, to the end', async () => {
+    const r = await post({ topology: 'rag', input: { question: 'Why do shared pools matter?' } });
+    expect(r.status, await r.clone().text()).toBe(202);
+    const { runId } = await r.json() as { runId: string };
+    const { events, tokens } = await readStream(`${base}/v1/runs/${runId}/stream`, key);
+    expect(events).toContain('run.started');
+    expect(events).toContain('node.completed');
+    expect(events.filter((e) => e === 'node.token').length).toBeGreaterThan(0);
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(events.at(-2)).toBe('run.completed');
+    expect(events.at(-1)).toBe('end');
+    const cancel = await fetch(`${base}/v1/runs/${runId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(cancel.status).toBe(409);
+  }, 120_000);
+});
