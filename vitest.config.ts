@@ -19,7 +19,8 @@ export const packageAliases = (() => {
     }));
 })();
 
-// One run, two projects: unit tests (no services) and the Kafka integration tests.
+// One run, several projects: unit tests (no services), the Kafka and PostgreSQL integration tests, the SQLite
+// store across processes, and the live view in a browser.
 export default defineConfig({
   resolve: { alias: packageAliases },
   test: {
@@ -35,8 +36,10 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'] } },
+      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/browser/**'] } },
       // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
+      // The live view in a real headless Chromium (Debian's package at /usr/bin/chromium, which .ci/run installs).
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.int.test.ts'], testTimeout: 90_000, hookTimeout: 60_000, fileParallelism: false } },
       { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
   },
