@@ -231,6 +231,7 @@ function addTimeline(e) {
   const li = document.createElement('li');
   li.dataset.seq = e.seq;
   li.dataset.type = e.type;
+  if (e.nodeId) li.dataset.node = e.nodeId;
   const t0 = runPage.events[0]?.ts ?? e.ts;
   const b = Object.assign(document.createElement('button'), { type: 'button', textContent: `#${e.seq} ${e.type}${e.nodeId ? ` · ${e.nodeId}` : ''}` });
   b.append(Object.assign(document.createElement('span'), { className: 'at', textContent: `+${duration(e.ts - t0)}` }));
