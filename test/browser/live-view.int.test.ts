@@ -137,6 +137,7 @@ describe.skipIf(!have && !inCi)(`the live view in headless Chromium${have ? '' :
     const events = await page.locator('#timeline li').count();
     expect(events).toBeGreaterThanOrEqual(8);
     expect(await page.getAttribute('#seq', 'max')).toBe(String(events - 1));
+    expect(await text('#run-nodes pre[data-tokens="draft"]')).toBe('Backpressure keeps memory bounded.');
     await shot('5-run-page');
 
     // Home: after event 0 (run.started) no node has started
@@ -151,6 +152,7 @@ describe.skipIf(!have && !inCi)(`the live view in headless Chromium${have ? '' :
     await node('run-graph', 'draft', 'running');
     await node('run-graph', 'plan', 'completed');
     expect(await page.getAttribute('#run-graph g.node[data-node="polish"]', 'data-status')).toBe('pending');
+    expect(await text('#run-nodes pre[data-tokens="draft"]')).toBe('');
     expect(await page.getAttribute('#timeline li[aria-current]', 'data-seq')).toBe(started);
     await shot('6-time-travel');
 

@@ -29,6 +29,9 @@ const gateOf = (gate) => {
   return gate.kind ?? 'always';
 };
 
+/** What an llm node's output says: its text (an llm node answers `{ text, ... }`), else the output as JSON. */
+const textOf = (output) => (output === undefined ? '' : typeof output === 'string' ? output : typeof output?.text === 'string' ? output.text : JSON.stringify(output));
+
 const STATUS_WORD = {
   pending: 'not started', running: 'running', completed: 'completed', failed: 'failed',
   skipped: 'skipped', cancelled: 'cancelled', waiting: 'waiting for a signal',
@@ -133,12 +136,19 @@ export function drawGraph(topology, svgHost, listHost, { onSelect } = {}) {
       const pre = tokens.get(id);
       if (pre !== undefined) pre.textContent = '';
     },
-    /** Colours from a fold's `nodes` (`{ id: { status } }`); nodes absent are pending. A waiting run's open wait node is waiting. */
+    /**
+     * Colours from a fold's `nodes` (`{ id: { status, output } }`); nodes absent are pending. A waiting
+     * run's open wait node is waiting. An llm node's panel shows its output once it has one (tokens are
+     * not recorded; the output they made is).
+     */
     applyFold(nodes, runStatus) {
       for (const [id, box] of boxes) {
-        let status = nodes?.[id]?.status ?? 'pending';
+        const n = nodes?.[id];
+        let status = n?.status ?? 'pending';
         if (status === 'running' && runStatus === 'waiting' && box.getAttribute('data-kind') === 'wait') status = 'waiting';
         setStatus(id, status);
+        const pre = tokens.get(id);
+        if (pre !== undefined) pre.textContent = textOf(n?.output);
       }
     },
     focusNode(id) {
