@@ -19,7 +19,10 @@ const viewOf = (t: AnyTopology) => {
   return {
     name: t.name, version: 'v1', ...(t.description === undefined ? {} : { description: t.description }),
     nodes: t.nodes.map((n) => ({ id: n.id, kind: n.kind, after: [...n.after] })),
-    edges: graph.out.flat().map((e) => ({ from: graph.ids[e.from]!, to: graph.ids[e.to]!, gate: e.gate.kind })),
+    edges: graph.out.flat().map((e) => ({
+      from: graph.ids[e.from]!, to: graph.ids[e.to]!, gate: e.gate.kind,
+      ...(e.gate.kind === 'branch' ? { branches: [...e.gate.branches] } : {}),
+    })),
   };
 };
 

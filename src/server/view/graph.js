@@ -21,12 +21,12 @@ const html = (name, attrs = {}, text) => {
   return e;
 };
 
-/** The gate of an edge as a word: `always`, `success`, `error`, `stream`, or the branch names. */
-const gateOf = (gate) => {
-  if (gate === undefined || gate === null) return 'always';
-  if (typeof gate === 'string') return gate;
-  if (gate.kind === 'branch') return `branch: ${(gate.branches ?? []).join(', ')}`;
-  return gate.kind ?? 'always';
+/** The gate of an edge (`always`, `success`, `error`, `stream`, `branch`) and, for a branch, its names. */
+const gateOf = (edge) => {
+  const gate = edge.gate;
+  const kind = typeof gate === 'string' ? gate : gate?.kind ?? 'always';
+  const branches = edge.branches ?? (typeof gate === 'object' ? gate?.branches : undefined) ?? [];
+  return { kind, label: kind === 'branch' ? [...branches].join(', ') : '' };
 };
 
 /** What an llm node's output says: its text (an llm node answers `{ text, ... }`), else the output as JSON. */
@@ -47,7 +47,7 @@ export function drawGraph(topology, svgHost, listHost, { onSelect } = {}) {
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of topology.nodes) g.setNode(n.id, { width: Math.max(96, 16 + 8.2 * Math.max(n.id.length, n.kind.length + 2)), height: NODE_H });
   topology.edges.forEach((e, i) => {
-    if (g.hasNode(e.from) && g.hasNode(e.to)) g.setEdge(e.from, e.to, { gate: gateOf(e.gate) }, `e${i}`);
+    if (g.hasNode(e.from) && g.hasNode(e.to)) g.setEdge(e.from, e.to, gateOf(e), `e${i}`);
   });
   dagre.layout(g);
   const { width = 200, height = 100 } = g.graph();
@@ -65,10 +65,13 @@ export function drawGraph(topology, svgHost, listHost, { onSelect } = {}) {
     if (pts.length === 0) continue;
     let d = `M${pts[0].x},${pts[0].y}`;
     for (let i = 1; i < pts.length; i++) d += ` L${pts[i].x},${pts[i].y}`;
-    const kind = e.gate.startsWith('branch') ? 'branch' : e.gate;
-    const path = el('path', { d, class: `edge gate-${kind}`, 'marker-end': `url(#arrow-${svgHost.id})`, 'data-from': ref.v, 'data-to': ref.w });
-    path.append(el('title', {}, `${ref.v} → ${ref.w} (${e.gate})`));
+    const path = el('path', { d, class: `edge gate-${e.kind}`, 'marker-end': `url(#arrow-${svgHost.id})`, 'data-from': ref.v, 'data-to': ref.w, 'data-gate': e.kind });
+    path.append(el('title', {}, `${ref.v} → ${ref.w} (${e.kind}${e.label ? `: ${e.label}` : ''})`));
     edges.append(path);
+    if (e.label) {
+      const mid = pts[Math.floor(pts.length / 2)];
+      edges.append(el('text', { x: mid.x, y: mid.y - 5, class: 'edge-label', 'text-anchor': 'middle' }, e.label));
+    }
   }
   svg.append(edges);
 
