@@ -54,6 +54,7 @@ export async function followRun(runId, { onEvent, signal }) {
   let lastId;
   for (let attempt = 0; ; attempt++) {
     let ended;
+    let failure; // the server's `event: error` (it could not read the run): not retried
     const parser = createParser({
       onEvent(m) {
         if (m.id !== undefined) lastId = m.id;
@@ -64,6 +65,7 @@ export async function followRun(runId, { onEvent, signal }) {
           data = m.data;
         }
         if (m.event === 'end') ended = data ?? {};
+        else if (m.event === 'error') failure = new ApiError(500, data);
         else onEvent(m.event ?? 'message', data, m.id);
       },
     });
@@ -82,6 +84,10 @@ export async function followRun(runId, { onEvent, signal }) {
         const { value, done } = await reader.read();
         if (done) break;
         parser.feed(value);
+        if (failure !== undefined) {
+          reader.cancel().catch(() => {});
+          throw failure;
+        }
         if (ended !== undefined) {
           reader.cancel().catch(() => {});
           return ended;
@@ -89,7 +95,7 @@ export async function followRun(runId, { onEvent, signal }) {
       }
       if (ended !== undefined) return ended;
     } catch (e) {
-      if (signal?.aborted || (e instanceof ApiError && e.status < 500)) throw e;
+      if (signal?.aborted || e === failure || (e instanceof ApiError && e.status < 500)) throw e;
       if (attempt >= 4) throw e;
     }
     if (attempt >= 4) throw new Error('the run stream kept closing before the run ended');
