@@ -163,6 +163,26 @@ describe.skipIf(!have && !inCi)(`the live view in headless Chromium${have ? '' :
     await expect.poll(() => text('#seq-status'), poll).toMatch(/run completed$/);
   });
 
+  it('is labelled and works from the keyboard: landmarks, a label for every control, live regions, focusable nodes', async () => {
+    await page.click('text=← All runs');
+    await page.waitForSelector('#home:not([hidden]) #graph g.node');
+    const unlabelled = await page.evaluate("[...document.querySelectorAll('input, select, textarea')].filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label')).map((e) => e.id)");
+    expect(unlabelled).toEqual([]);
+    expect(await page.locator('header').count()).toBe(1);
+    expect(await page.locator('main').count()).toBe(1);
+    expect(await page.locator('[role="status"][aria-live="polite"]').count()).toBeGreaterThanOrEqual(3);
+    // Tab reaches the graph's nodes; Enter on one brings its panel into view
+    await page.focus('#run-button');
+    const focused: string[] = [];
+    for (let i = 0; i < 8 && !focused.includes('draft'); i++) {
+      await page.keyboard.press('Tab');
+      focused.push(String(await page.evaluate("document.activeElement?.getAttribute('data-node') ?? document.activeElement?.id ?? ''")));
+    }
+    expect(focused).toContain('draft');
+    expect(await page.getAttribute('#graph g.node[data-node="draft"]', 'aria-label')).toMatch(/^draft \(llm\): (completed|not started)$/);
+    await page.keyboard.press('Enter');
+  });
+
   it('logged no script error and no content-security-policy violation', () => {
     expect(problems).toEqual([]);
   });
