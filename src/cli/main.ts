@@ -309,6 +309,32 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await evaluateCommand(opts, io);
     });
 
+  const keys = program.command('keys').description('API keys of `llmo serve` (stored as hashes): create, list, revoke; a running server on the same store sees changes at once');
+  const keysFlag = (c: Command): Command => c.option('--keys <file|url>', 'the key store: a JSON file, a .db file, sqlite:path or postgres://... (default LLMO_KEYS, else .llmo/keys.json in the working directory)');
+  keysFlag(keys.command('create').description('create a key; prints its secret once on stdout')
+    .requiredOption('--tenant <name>', 'the tenant the key acts for (it sees only its runs)')
+    .addOption(new Option('--role <role>', 'its role on the topologies').choices(['viewer', 'operator', 'admin']).makeOptionMandatory())
+    .option('--topology <name|glob>', 'topologies the role applies to (repeatable or comma-separated; default every topology, *)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--name <name>', 'who or what the key is for (runs started with it record it as their user)')
+    .option('--json', 'print the created key (with its secret) as JSON'))
+    .action(async (opts) => {
+      const { keysCommand } = await import('./commands/keys.ts');
+      code = await keysCommand('create', undefined, opts, io);
+    });
+  keysFlag(keys.command('list').description('list keys (never their secrets)')
+    .option('--tenant <name>', 'only keys of this tenant')
+    .option('--json', 'print one JSON line per key'))
+    .action(async (opts) => {
+      const { keysCommand } = await import('./commands/keys.ts');
+      code = await keysCommand('list', undefined, opts, io);
+    });
+  keysFlag(keys.command('revoke').description('revoke a key; it stops working at the next request').argument('<keyId>')
+    .option('--tenant <name>', 'only if the key is of this tenant'))
+    .action(async (keyId: string, opts) => {
+      const { keysCommand } = await import('./commands/keys.ts');
+      code = await keysCommand('revoke', keyId, opts, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {

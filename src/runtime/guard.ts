@@ -6,7 +6,7 @@
  * @module
  */
 import { PolicyError } from '../errors.ts';
-import type { CallCheck, CallEstimate, CallVerdict, CallWatch, Guard, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
+import type { CallCheck, CallEstimate, CallVerdict, CallWatch, Guard, GuardSubject, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
 import type { Logger } from '../logger.ts';
 import type { CompletionRequest, Usage } from '../providers/types.ts';
 
@@ -128,8 +128,22 @@ export class Guards {
 
   /** Asks every run guard; resolves synchronously when all answer at once. */
   run(check: RunCheck): RunVerdict | Promise<RunVerdict> {
-    const ended: Ended[] = [];
+    // the common case without a closure: every guard allows at once and holds nothing
+    const runs = this.#runs;
     let rule: string | undefined;
+    for (let k = 0; k < runs.length; k++) {
+      const g = runs[k]!;
+      const v = ask(g, g.run!, check);
+      if (isPromise(v) || v instanceof PolicyError || v?.action !== 'allow' || v.ended !== undefined) return this.#runFrom(check, k, v, rule);
+      if (v.rule !== undefined) rule ??= v.rule;
+    }
+    return rule === undefined ? ALLOW : { action: 'allow', rule };
+  }
+
+  /** The rest of {@link run} from guard `k`, whose answer was `first`. */
+  #runFrom(check: RunCheck, k0: number, first: RunVerdict | Promise<RunVerdict> | PolicyError, rule0: string | undefined): RunVerdict | Promise<RunVerdict> {
+    const ended: Ended[] = [];
+    let rule = rule0;
     const step = (k: number): RunVerdict | Promise<RunVerdict> => {
       for (; k < this.#runs.length; k++) {
         const g = this.#runs[k]!;
@@ -163,16 +177,33 @@ export class Guards {
       const all = ended.slice();
       return { action: 'allow', rule, ended: (status) => { for (const f of all) this.#safely(() => f(status), 'run end'); } };
     };
-    return step(0);
+    const g0 = this.#runs[k0]!;
+    if (isPromise<RunVerdict>(first)) return first.then((r) => take(g0, r) ?? step(k0 + 1), (e: unknown) => refuse(failed(g0, e)));
+    return take(g0, first) ?? step(k0 + 1);
   }
 
   /** Asks every call guard, threading changed requests and models; combines their watches. */
   call(check: CallCheck): CallVerdict | Promise<CallVerdict> {
+    // the common case without a closure: every guard allows at once, changes nothing and watches nothing
+    const calls = this.#calls;
+    let rule: string | undefined;
+    for (let k = 0; k < calls.length; k++) {
+      const g = calls[k]!;
+      const v = ask(g, g.call!, check);
+      if (isPromise(v) || v instanceof PolicyError || v?.action !== 'allow' || v.watch !== undefined || v.request !== undefined
+        || (v.model !== undefined && v.model !== check.model)) return this.#callFrom(check, k, v, rule);
+      if (v.rule !== undefined) rule ??= v.rule;
+    }
+    return rule === undefined ? ALLOW : { action: 'allow', rule };
+  }
+
+  /** The rest of {@link call} from guard `k`, whose answer was `first`. */
+  #callFrom(check: CallCheck, k0: number, first: CallVerdict | Promise<CallVerdict> | PolicyError, rule0: string | undefined): CallVerdict | Promise<CallVerdict> {
     const watches: CallWatch[] = [];
     let cur = check;
     let changedRequest = false;
     let model: string | undefined;
-    let rule: string | undefined;
+    let rule = rule0;
     const step = (k: number): CallVerdict | Promise<CallVerdict> => {
       for (; k < this.#calls.length; k++) {
         const g = this.#calls[k]!;
@@ -209,7 +240,7 @@ export class Guards {
         // what the next guard sees: the changed request or model, priced again (lazily) for its budget
         if (v.request !== undefined) changedRequest = true;
         if (v.model !== undefined && v.model !== cur.model) model = v.model;
-        cur = lazyCallCheck(changedCheck(cur, v.request ?? cur.request, model ?? cur.model));
+        cur = new LazyCallCheck(cur, cur, model ?? cur.model, v.request ?? cur.request);
       }
       return undefined;
     };
@@ -222,7 +253,9 @@ export class Guards {
       if (watches.length > 0) out.watch = watches.length === 1 ? watches[0]! : this.#combine(watches);
       return out;
     };
-    return step(0);
+    const g0 = this.#calls[k0]!;
+    if (isPromise<CallVerdict>(first)) return first.then((r) => take(g0, r) ?? step(k0 + 1), (e: unknown) => refuse(failed(g0, e)));
+    return take(g0, first) ?? step(k0 + 1);
   }
 
   /** One watch for several: the first cut wins, every `ended` is told, outputs are checked in order. */
@@ -280,32 +313,60 @@ const ALLOW = { action: 'allow' } as const;
 const NO_ESTIMATE: CallEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
 
 /**
- * Makes `fields` (a fresh object) a call check whose `estimate` is computed on first read, with
- * `estimateOn`: tokenizing a long prompt costs tens of µs, and most guards never read it.
+ * A call check of one fixed shape (every field set, `undefined` when absent) whose `estimate`
+ * is computed on first read with `estimateOn`: tokenizing a long prompt costs tens of µs, and
+ * most guards never read it. A spread copies the fields, never the estimate.
+ */
+class LazyCallCheck implements CallCheck {
+  readonly runId: string;
+  readonly topology: string;
+  readonly tenant: string | undefined;
+  readonly user: string | undefined;
+  readonly project: string | undefined;
+  readonly variant: string | undefined;
+  readonly nodeId: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly request: CompletionRequest;
+  readonly attempt: number;
+  readonly approved: Readonly<Record<string, unknown>> | undefined;
+  readonly estimateOn: CallCheck['estimateOn'];
+  #estimate: CallEstimate | undefined = undefined;
+
+  constructor(s: GuardSubject, c: CallFields, model: string, request: CompletionRequest) {
+    this.runId = s.runId;
+    this.topology = s.topology;
+    this.tenant = s.tenant;
+    this.user = s.user;
+    this.project = s.project;
+    this.variant = s.variant;
+    this.nodeId = c.nodeId;
+    this.model = model;
+    this.provider = c.provider;
+    this.request = request;
+    this.attempt = c.attempt;
+    this.approved = c.approved;
+    this.estimateOn = c.estimateOn;
+  }
+
+  get estimate(): CallEstimate {
+    return (this.#estimate ??= this.estimateOn(this.model, this.request) ?? NO_ESTIMATE);
+  }
+}
+
+/** What a call check holds besides its subject and estimate. */
+type CallFields = Omit<CallCheck, keyof GuardSubject | 'estimate'>;
+
+/**
+ * The check of a call about `subject`'s run, with its `estimate` priced on first read.
  *
  * @example
  * ```ts
- * const check = lazyCallCheck({ ...subject, nodeId: 'answer', model: 'openai:gpt-4o', provider: 'openai', request, attempt: 1, estimateOn });
+ * const check = lazyCallCheck(subject, { nodeId: 'answer', model: 'openai:gpt-4o', provider: 'openai', request, attempt: 1, estimateOn });
  * check.estimate.costUsd; // priced now, once
  * ```
  */
-export function lazyCallCheck(fields: Omit<CallCheck, 'estimate'>): CallCheck {
-  let memo: CallEstimate | undefined;
-  return Object.defineProperty(fields, 'estimate', {
-    get: () => (memo ??= fields.estimateOn(fields.model, fields.request) ?? NO_ESTIMATE),
-    enumerable: true,
-  }) as CallCheck;
+export function lazyCallCheck(subject: GuardSubject, call: CallFields): CallCheck {
+  return new LazyCallCheck(subject, call, call.model, call.request);
 }
 
-/** A copy of a check's fields (never reading its lazy estimate) with another request and model. */
-function changedCheck(c: CallCheck, request: CompletionRequest, model: string): Omit<CallCheck, 'estimate'> {
-  const out: { -readonly [K in keyof Omit<CallCheck, 'estimate'>]: CallCheck[K] } = {
-    runId: c.runId, topology: c.topology, nodeId: c.nodeId, model, provider: c.provider, request, attempt: c.attempt, estimateOn: c.estimateOn,
-  };
-  if (c.tenant !== undefined) out.tenant = c.tenant;
-  if (c.user !== undefined) out.user = c.user;
-  if (c.project !== undefined) out.project = c.project;
-  if (c.variant !== undefined) out.variant = c.variant;
-  if (c.approved !== undefined) out.approved = c.approved;
-  return out;
-}

@@ -55,16 +55,11 @@ export class Services implements ExecServices {
   readonly guardsTools: boolean;
 
   /** The subject of a check about the node's run: its top-level run, tenant, user, project and variant. */
-  #subject(ctx: NodeCtx): Writable<GuardSubject> {
+  #subject(ctx: NodeCtx): GuardSubject {
     const run = ctx.run;
     const top = rootOf(run);
-    const s: Writable<GuardSubject> = { runId: top.id, topology: top.plan.name };
-    if (run.tenant !== undefined) s.tenant = run.tenant;
-    if (run.user !== undefined) s.user = run.user;
-    if (run.project !== undefined) s.project = run.project;
-    const variant = run.decision?.variant;
-    if (variant !== undefined) s.variant = variant;
-    return s;
+    // one shape whatever is set: the checks built from it stay monomorphic
+    return { runId: top.id, topology: top.plan.name, tenant: run.tenant, user: run.user, project: run.project, variant: run.decision?.variant };
   }
 
   /** Asks the guards about a tool call of the node's run; reports what they decided. */
@@ -90,7 +85,7 @@ export class Services implements ExecServices {
   checkCall(ctx: NodeCtx, check: Omit<CallCheck, keyof GuardSubject | 'estimate'>): CallVerdict | Promise<CallVerdict> {
     const guards = this.guards;
     if (guards === undefined) return ALLOW;
-    const v = guards.call(lazyCallCheck({ ...this.#subject(ctx), ...check }));
+    const v = guards.call(lazyCallCheck(this.#subject(ctx), check));
     if (typeof (v as { then?: unknown }).then === 'function') return (v as Promise<CallVerdict>).then((r) => this.#reportCall(ctx, check.model, r));
     return this.#reportCall(ctx, check.model, v as CallVerdict);
   }

@@ -126,8 +126,36 @@ export function can(principal: Principal, action: Action, topology: string): boo
 }
 
 /**
+ * Why `principal` may not grant `roles` (empty when it may): a key can hold only what its
+ * creator holds. Each requested pattern, read as a topology name, must get at least the
+ * requested role from the principal's roles, and must not cover a pattern on which the
+ * principal holds less (granting `*` as admin is refused to an admin whose `billing` is viewer).
+ * Used for creating and revoking keys.
+ *
+ * @example
+ * ```ts
+ * grantIssues({ keyId: 'k', tenant: 't', roles: { rag: 'admin' } }, { '*': 'viewer' }); // one issue at roles.*
+ * ```
+ */
+export function grantIssues(principal: Principal, roles: Roles): { code: string; path: string[]; message: string }[] {
+  const issues: { code: string; path: string[]; message: string }[] = [];
+  for (const [pattern, role] of Object.entries(roles)) {
+    const want = ROLES.indexOf(role);
+    const held = roleOn(principal, pattern);
+    const re = compiled({ [pattern]: role })[0]![0];
+    const lower = Object.entries(principal.roles).find(([q, r]) => ROLES.indexOf(r) < want && re.test(q));
+    if (held === undefined || ROLES.indexOf(held) < want) {
+      issues.push({ code: 'forbidden', path: ['roles', pattern], message: `this key holds ${held ?? 'no role'} on '${pattern}', so it cannot grant ${role}` });
+    } else if (lower !== undefined) {
+      issues.push({ code: 'forbidden', path: ['roles', pattern], message: `'${pattern}' covers '${lower[0]}', where this key holds only ${lower[1]}, so it cannot grant ${role} on it` });
+    }
+  }
+  return issues;
+}
+
+/**
  * Where API keys live, hashed: the server asks `verify` on every request. Implementations:
- * see `createKeyStore` (a JSON file or a SQL database).
+ * see `openKeyStore` (a JSON file, SQLite or PostgreSQL) and `createMemoryKeyStore`.
  *
  * @example
  * ```ts

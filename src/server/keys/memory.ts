@@ -1,39 +1,12 @@
 /**
  * Keys in memory: for tests and a server started without a key file. Secrets are
- * stored only as SHA-256 hashes (the secrets are 32 random bytes, so a fast hash is
- * enough: nothing to brute-force), compared in constant time.
+ * stored only as SHA-256 hashes, looked up by hash (O(1)) and compared in constant time.
  * @module
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CreatedKey, KeyInfo, KeyStore, NewKey, Principal } from '../access.ts';
+import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
+import { createdOf, hashSecret, infoOf, newRow, parseNewKey, principalOfRow, sameHash, type KeyRow } from './rows.ts';
 
-/**
- * A new secret: `llmo_` and 32 random bytes, base64url.
- *
- * @example
- * ```ts
- * const secret = newSecret(); // 'llmo_3q2+…'
- * ```
- */
-export function newSecret(): string {
-  return `llmo_${randomBytes(32).toString('base64url')}`;
-}
-
-/**
- * The stored hash of a secret (hex SHA-256).
- *
- * @example
- * ```ts
- * const h = hashSecret(secret);
- * ```
- */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-interface Row extends KeyInfo {
-  readonly hash: string;
-}
+export { newSecret, hashSecret } from './rows.ts';
 
 /**
  * A key store in memory.
@@ -45,38 +18,32 @@ interface Row extends KeyInfo {
  * ```
  */
 export function createMemoryKeyStore(): KeyStore {
-  const rows = new Map<string, Row>();
-  const info = (r: Row): KeyInfo => {
-    const { hash: _hash, ...rest } = r;
-    return rest;
-  };
+  const byId = new Map<string, KeyRow>();
+  const byHash = new Map<string, KeyRow>();
   return {
     location: 'memory',
     async verify(secret) {
       const hash = hashSecret(secret);
-      const want = Buffer.from(hash, 'hex');
-      for (const r of rows.values()) {
-        if (r.revokedAt === undefined && timingSafeEqual(Buffer.from(r.hash, 'hex'), want)) {
-          const p: Principal = { keyId: r.keyId, tenant: r.tenant, roles: r.roles, ...(r.name === undefined ? {} : { name: r.name }) };
-          return p;
-        }
-      }
-      return undefined;
+      const r = byHash.get(hash);
+      return r !== undefined && r.revokedAt === undefined && sameHash(r.hash, hash) ? principalOfRow(r) : undefined;
     },
     async create(k: NewKey): Promise<CreatedKey> {
-      const secret = newSecret();
-      const hash = hashSecret(secret);
-      const row: Row = { keyId: `k_${hash.slice(0, 12)}`, tenant: k.tenant, roles: { ...k.roles }, createdAt: Date.now(), hash, ...(k.name === undefined ? {} : { name: k.name }) };
-      rows.set(row.keyId, row);
-      return { ...info(row), secret };
+      const { row, secret } = newRow(parseNewKey(k), Date.now());
+      byId.set(row.keyId, row);
+      byHash.set(row.hash, row);
+      return createdOf(row, secret);
     },
     async list(tenant) {
-      return [...rows.values()].filter((r) => tenant === undefined || r.tenant === tenant).map(info);
+      return [...byId.values()].filter((r) => tenant === undefined || r.tenant === tenant).map(infoOf);
     },
     async revoke(keyId, tenant) {
-      const r = rows.get(keyId);
+      const r = byId.get(keyId);
       if (r === undefined || (tenant !== undefined && r.tenant !== tenant)) return false;
-      if (r.revokedAt === undefined) rows.set(keyId, { ...r, revokedAt: Date.now() });
+      if (r.revokedAt === undefined) {
+        const revoked = { ...r, revokedAt: Date.now() };
+        byId.set(keyId, revoked);
+        byHash.set(r.hash, revoked);
+      }
       return true;
     },
     async close() {},

@@ -1,0 +1,159 @@
+/**
+ * Keys in a JSON file (`.llmo/keys.json` by default): hashes only, written atomically
+ * (a temporary file renamed over it) with mode 0600. A running server sees changes other
+ * processes make (`llmo keys create|revoke` on the same file) at once: each `verify` checks
+ * the file's identity (inode, mtime, size) and re-reads it when it changed.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import * as z from 'zod';
+import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
+import { RolesSchema } from '../access.ts';
+import { createdOf, hashSecret, infoOf, keysFailed, newRow, parseNewKey, principalOfRow, sameHash, type KeyRow } from './rows.ts';
+
+const RowSchema = z.object({
+  keyId: z.string().min(1),
+  tenant: z.string().min(1),
+  roles: RolesSchema,
+  name: z.string().optional(),
+  createdAt: z.number(),
+  revokedAt: z.number().optional(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a hex SHA-256'),
+});
+
+/**
+ * Schema of the key file: `{ version: 1, keys: [...] }`.
+ *
+ * @example
+ * ```ts
+ * KeyFileSchema.parse(JSON.parse(await readFile('.llmo/keys.json', 'utf8')));
+ * ```
+ */
+export const KeyFileSchema = z.object({ version: z.literal(1), keys: z.array(RowSchema) });
+
+interface Snapshot {
+  readonly stamp: string;
+  readonly byId: ReadonlyMap<string, KeyRow>;
+  readonly byHash: ReadonlyMap<string, KeyRow>;
+}
+
+const EMPTY: Snapshot = { stamp: 'missing', byId: new Map(), byHash: new Map() };
+
+const errno = (e: unknown): string | undefined => (typeof e === 'object' && e !== null ? (e as { code?: string }).code : undefined);
+
+/**
+ * A key store in a JSON file (created on the first `create`; a missing file holds no keys).
+ *
+ * @example
+ * ```ts
+ * const keys = createFileKeyStore('.llmo/keys.json');
+ * const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' } });
+ * ```
+ */
+export function createFileKeyStore(path: string): KeyStore {
+  let current: Snapshot = EMPTY;
+  // one writer at a time in this process; other processes race only between read and rename
+  let writing: Promise<unknown> = Promise.resolve();
+
+  const stampOf = async (): Promise<string> => {
+    try {
+      const s = await stat(path, { bigint: true });
+      return `${s.ino}:${s.mtimeNs}:${s.size}`;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return 'missing';
+      throw keysFailed(path, 'stat', e);
+    }
+  };
+
+  /** The file's keys, re-read when the file changed since the last read. */
+  const load = async (): Promise<Snapshot> => {
+    const stamp = await stampOf();
+    if (stamp === current.stamp) return current;
+    if (stamp === 'missing') return (current = EMPTY);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return (current = EMPTY);
+      throw keysFailed(path, 'read', e);
+    }
+    let parsed: z.infer<typeof KeyFileSchema>;
+    try {
+      const r = KeyFileSchema.safeParse(JSON.parse(text));
+      if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; '));
+      parsed = r.data;
+    } catch (e) {
+      throw keysFailed(path, 'parse', e);
+    }
+    const byId = new Map<string, KeyRow>();
+    const byHash = new Map<string, KeyRow>();
+    for (const k of parsed.keys) {
+      const row: KeyRow = {
+        keyId: k.keyId, tenant: k.tenant, roles: k.roles, createdAt: k.createdAt, hash: k.hash,
+        ...(k.name === undefined ? {} : { name: k.name }), ...(k.revokedAt === undefined ? {} : { revokedAt: k.revokedAt }),
+      };
+      byId.set(row.keyId, row);
+      byHash.set(row.hash, row);
+    }
+    return (current = { stamp, byId, byHash });
+  };
+
+  /** Reads the newest file, changes its rows, writes it atomically (a flushed temporary file, mode 0600, renamed over it). */
+  const change = <T>(f: (rows: Map<string, KeyRow>) => { readonly result: T; readonly changed: boolean }): Promise<T> => {
+    const next = writing.then(async () => {
+      const snap = await load();
+      const rows = new Map(snap.byId);
+      const { result, changed } = f(rows);
+      if (!changed) return result;
+      const body = `${JSON.stringify({ version: 1, keys: [...rows.values()] }, null, 2)}\n`;
+      const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await writeFile(tmp, body, { mode: 0o600, flush: true });
+        await chmod(tmp, 0o600);
+        await rename(tmp, path);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw keysFailed(path, 'write', e);
+      }
+      await load();
+      return result;
+    });
+    writing = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    location: path,
+    async verify(secret) {
+      const hash = hashSecret(secret);
+      const r = (await load()).byHash.get(hash);
+      return r !== undefined && r.revokedAt === undefined && sameHash(r.hash, hash) ? principalOfRow(r) : undefined;
+    },
+    async create(k: NewKey): Promise<CreatedKey> {
+      const checked = parseNewKey(k);
+      return change((rows) => {
+        const { row, secret } = newRow(checked, Date.now());
+        rows.set(row.keyId, row);
+        return { result: createdOf(row, secret), changed: true };
+      });
+    },
+    async list(tenant) {
+      return [...(await load()).byId.values()].filter((r) => tenant === undefined || r.tenant === tenant).map(infoOf);
+    },
+    revoke(keyId, tenant) {
+      return change((rows) => {
+        const r = rows.get(keyId);
+        if (r === undefined || (tenant !== undefined && r.tenant !== tenant)) return { result: false, changed: false };
+        if (r.revokedAt !== undefined) return { result: true, changed: false };
+        rows.set(keyId, { ...r, revokedAt: Date.now() });
+        return { result: true, changed: true };
+      });
+    },
+    async close() {
+      await writing;
+    },
+  };
+}
