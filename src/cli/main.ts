@@ -196,6 +196,22 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       code = await submitCommand(name, opts, io);
     });
 
+  kafkaOptions(program.command('serve')
+    .description('serve the HTTP API (/v1), its OpenAPI document and the live view of the topologies; runs execute in this process, or on a Kafka worker group with --brokers')
+    .argument('<topology...>', 'the topologies (files) to serve')
+    .option('-p, --port <port>', 'port to listen on (0: any free one)', port, 8787)
+    .option('--host <host>', 'interface to listen on (0.0.0.0: every one)', '127.0.0.1')
+    .option('--store <url>', `${STORE}; without it runs are kept in memory only`)
+    .option('--keys <file|url>', 'where API keys are kept: a JSON file, a SQLite file or a postgres:// URL (default .llmo/keys.json; the first key is created and printed when there is none)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--governance <file>', GOVERNANCE)
+    .option('--ops <module>', OPS))
+    .action(async (files: string[], opts) => {
+      const { serveCommand } = await import('./commands/serve.ts');
+      code = await serveCommand(files, opts, io);
+    });
+
   program.command('recover')
     .description('finish the runs a killed process left unfinished in a store, then exit')
     .argument('<topology...>', 'the topologies (files) whose runs may be resumed')
