@@ -5,6 +5,7 @@
 import type { Routes } from '../context.ts';
 import { healthRoutes } from './health.ts';
 import { keyRoutes } from './keys.ts';
+import { runActionRoutes } from './run-actions.ts';
 import { runRoutes } from './runs.ts';
 import { streamRoutes } from './stream.ts';
 import { topologyRoutes } from './topologies.ts';
@@ -18,4 +19,4 @@ import { viewRoutes } from './view.ts';
  * const server = await createServer(deps, {}, ROUTES);
  * ```
  */
-export const ROUTES: readonly Routes[] = Object.freeze([healthRoutes, topologyRoutes, runRoutes, streamRoutes, keyRoutes, viewRoutes]);
+export const ROUTES: readonly Routes[] = Object.freeze([healthRoutes, topologyRoutes, runRoutes, runActionRoutes, streamRoutes, keyRoutes, viewRoutes]);

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from '../../../test/support/server-harness.ts';
+
+describe('bad input', () => {
+  let h: Harness;
+  afterEach(async () => { await h.close(); });
+
+  const raw = async (url: string, payload: string, headers: Record<string, string> = {}, method: 'POST' | 'GET' = 'POST') => {
+    const r = await h.server.app.inject({ method, url, payload, headers: { authorization: `Bearer ${h.secrets.operator}`, 'content-type': 'application/json', ...headers } });
+    return { status: r.statusCode, type: String(r.headers['content-type']), body: JSON.parse(r.body) as { error: { code: string; message: string; issues?: { path: (string | number)[] }[] } } };
+  };
+  const stillServes = async (): Promise<void> => {
+    const r = await h.call('operator', 'POST', '/v1/runs', { topology: 'echo', input: { text: 'ok' }, wait: true });
+    expect(r).toMatchObject({ status: 200, body: { status: 'completed', output: 'OK!' } });
+  };
+
+  it('malformed JSON: 400 BODY_INVALID_JSON', async () => {
+    h = await createHarness();
+    const r = await raw('/v1/runs', '{"topology": "echo", "input": ');
+    expect(r.status).toBe(400);
+    expect(r.type).toContain('application/json');
+    expect(r.body.error.code).toBe('BODY_INVALID_JSON');
+    expect(r.body.error.message.length).toBeGreaterThan(0);
+    await stillServes();
+  });
+
+  it('a body over bodyLimit: 413 BODY_TOO_LARGE', async () => {
+    h = await createHarness({ bodyLimit: 1024 });
+    const r = await raw('/v1/runs', JSON.stringify({ topology: 'echo', input: { text: 'x'.repeat(4096) } }));
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('BODY_TOO_LARGE');
+    await stillServes();
+  });
+
+  it('a body of the wrong shape: 400 REQUEST_INVALID naming each bad field', async () => {
+    h = await createHarness();
+    const r = await raw('/v1/runs', JSON.stringify({ topology: 7, input: {}, wait: 'yes', extra: 1 }));
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('REQUEST_INVALID');
+    const paths = r.body.error.issues!.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['body.topology', 'body.wait']));
+    expect(r.body.error.message).toContain('body.topology');
+    const sig = await raw('/v1/runs/x/signals/approval', JSON.stringify({ payloadd: 1 }));
+    expect(sig.status).toBe(400);
+    expect(sig.body.error.code).toBe('REQUEST_INVALID');
+    await stillServes();
+  });
+
+  it('an unknown topology: 404 TOPOLOGY_NOT_FOUND, for runs and for the topology itself', async () => {
+    h = await createHarness();
+    const r = await raw('/v1/runs', JSON.stringify({ topology: 'missing', input: {} }));
+    expect(r).toMatchObject({ status: 404, body: { error: { code: 'TOPOLOGY_NOT_FOUND' } } });
+    expect(await h.call('viewer', 'GET', '/v1/topologies/missing')).toMatchObject({ status: 404, body: { error: { code: 'TOPOLOGY_NOT_FOUND' } } });
+    await stillServes();
+  });
+
+  it('a body that is not JSON: 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    h = await createHarness();
+    const r = await raw('/v1/runs', 'topology=echo', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(r).toMatchObject({ status: 415, body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE' } } });
+    await stillServes();
+  });
+
+  it('an unknown route: 404 NOT_FOUND with the error body, with or without a key', async () => {
+    h = await createHarness();
+    expect(await raw('/v1/nothing-here', '', {}, 'GET')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await h.call(undefined, 'GET', '/nothing-here')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await h.call(undefined, 'GET', '/v1/runs')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    await stillServes();
+  });
+});

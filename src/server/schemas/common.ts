@@ -1,0 +1,58 @@
+/**
+ * Schemas shared by the API's routes: the serialized error a run carries, token usage,
+ * and the error replies every route declares (so the OpenAPI document lists them).
+ * @module
+ */
+import * as z from 'zod';
+import { ApiErrorSchema } from '../errors.ts';
+
+/**
+ * Schema of a serialized engine error (`SerializedError`), as runs and nodes carry it.
+ *
+ * @example
+ * ```ts
+ * RunErrorSchema.parse({ name: 'ValidationError', code: 'INPUT_INVALID', message: 'input is invalid', retriable: false });
+ * ```
+ */
+export const RunErrorSchema = z.object({
+  name: z.string(),
+  code: z.string(),
+  message: z.string(),
+  retriable: z.boolean(),
+  nodeId: z.string().optional(),
+  issues: z.array(z.object({ code: z.string(), path: z.array(z.union([z.string(), z.number()])), message: z.string() })).optional(),
+  /** The error's cause, serialized the same way (kept as given). */
+  cause: z.record(z.string(), z.unknown()).optional(),
+}).meta({ id: 'RunError' });
+
+/**
+ * Schema of a run's token and cost totals.
+ *
+ * @example
+ * ```ts
+ * UsageSchema.parse({ inputTokens: 12, outputTokens: 40, costUsd: 0.0004, calls: 1 });
+ * ```
+ */
+export const UsageSchema = z.object({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cachedTokens: z.number().optional(),
+  reasoningTokens: z.number().optional(),
+  costUsd: z.number(),
+  calls: z.number(),
+}).meta({ id: 'Usage' });
+
+/**
+ * The error replies of a route: `errorReplies(400, 404)` is `{ 400: ApiError, 404: ApiError }`
+ * plus 401 and 429 (every `/v1` route can answer them) and 500.
+ *
+ * @example
+ * ```ts
+ * app.get('/v1/runs/:id', { schema: { response: { 200: RunViewSchema, ...errorReplies(404) } } }, handler);
+ * ```
+ */
+export function errorReplies<S extends number>(...statuses: readonly S[]): Record<S | 401 | 429 | 500, typeof ApiErrorSchema> {
+  const out = {} as Record<S | 401 | 429 | 500, typeof ApiErrorSchema>;
+  for (const s of [...statuses, 401, 429, 500] as (S | 401 | 429 | 500)[]) out[s] = ApiErrorSchema;
+  return out;
+}
