@@ -14,7 +14,8 @@ import { createMemoryStore } from '../../src/stores/memory.ts';
 import { createLocalBackend } from '../../src/server/backend.ts';
 import { createMemoryKeyStore } from '../../src/server/keys/memory.ts';
 import { createServer, type LlmoServer } from '../../src/server/server.ts';
-import type { Routes } from '../../src/server/context.ts';
+import { ROUTES } from '../../src/server/routes/index.ts';
+import { fakeStream } from './fake-stream.ts';
 
 /** One model call of the gated provider: the test sends its tokens and ends it. */
 export interface GatedCall {
@@ -73,23 +74,22 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Serves `brief` on an engine with a memory store (routes: the server's own unless given). */
-export async function serve(routes?: readonly Routes[]): Promise<Served> {
+/** Serves `brief` on an engine with a memory store, with the server's own routes (and a stand-in stream route while it has none). */
+export async function serve(): Promise<Served> {
   const gate = gatedProvider('gate');
   const models = createModels({ providers: [gate.provider], prices: { 'gate:writer': { input: 3, output: 15 } } });
   const engine = createEngine({ store: createMemoryStore(), models });
   const keys = createMemoryKeyStore();
   const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' }, name: 'browser-test' });
-  const backend = createLocalBackend(engine, [brief]);
-  const deps = { backend, runs: engine.runs, keys };
-  const options = { port: 0, host: '127.0.0.1' };
-  const server: LlmoServer = routes === undefined ? await createServer(deps, options) : await createServer(deps, options, routes);
+  const local = createLocalBackend(engine, [brief]);
+  const stream = fakeStream(local);
+  const server: LlmoServer = await createServer({ backend: stream.backend, runs: engine.runs, keys }, { port: 0, host: '127.0.0.1' }, [...ROUTES, stream.routes]);
   const url = await server.listen();
   return {
     url, key: secret, gate, engine,
     async close() {
       await server.close();
-      await backend.close();
+      await local.close();
       await engine.shutdown({ mode: 'cancel' });
     },
   };

@@ -12,8 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { serve, type Served } from './fixtures.ts';
-import { fakeApiRoutes } from './fake-api.ts';
-import { viewRoutes } from '../../src/server/routes/view.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const have = existsSync(CHROMIUM);
@@ -30,7 +28,7 @@ describe.skipIf(!have && !inCi)(`the live view in headless Chromium${have ? '' :
   beforeAll(async () => {
     if (!have) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
     mkdirSync(artifacts, { recursive: true });
-    served = await serve([viewRoutes, fakeApiRoutes]);
+    served = await serve();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
