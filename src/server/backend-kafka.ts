@@ -7,7 +7,9 @@
  * engine over the shared store, when one is given.
  * @module
  */
-import { Subject, type Observable, EMPTY, type Subscription } from 'rxjs';
+import { EMPTY, Subject, catchError, concatMap, exhaustMap, from, merge, takeUntil, timer, type Observable, type Subscription } from 'rxjs';
+import type { Logger } from '../logger.ts';
+import { silentLogger } from '../logger.ts';
 import type { AnyTopology } from '../definition/types.ts';
 import { ValidationError, type SerializedError } from '../errors.ts';
 import type { Engine } from '../runtime/engine.ts';
@@ -29,8 +31,15 @@ export interface KafkaBackendOptions {
   readonly client: Client;
   /** The topologies the workers serve (their names route the requests). */
   readonly topologies: readonly AnyTopology[];
-  /** An engine on the store the workers share: forks run on it. Without one, a fork is refused. */
+  /**
+   * An engine on the store the workers share: forks run on it, and a followed run's lifecycle
+   * events are read from its store (the token topic carries tokens only). Without one, a fork is
+   * refused and a followed run shows its tokens alone until it ends.
+   */
   readonly engine?: Engine;
+  /** How often a followed run's new stored events are read (ms). Default 250. */
+  readonly pollMs?: number;
+  readonly logger?: Logger;
 }
 
 const parse = (s: string | null): unknown => {
@@ -69,13 +78,34 @@ export function outcomeOfMessage(m: RunResultMessage): RunOutcome {
  */
 export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
   const byName = new Map(o.topologies.map((t) => [t.name, t] as const));
-  const flights = new Map<string, { readonly events: Subject<EngineEvent>; readonly follow: Subscription }>();
+  const flights = new Map<string, { readonly events: Subject<EngineEvent>; readonly ended: Subject<void>; readonly follow: Subscription }>();
+  const log = o.logger ?? silentLogger;
+  const pollMs = o.pollMs ?? 250;
   const end = (runId: string): void => {
     const f = flights.get(runId);
     if (f === undefined) return;
     flights.delete(runId);
     f.follow.unsubscribe();
+    f.ended.next();
+    f.ended.complete();
     f.events.complete();
+  };
+  /** The run's stored events as they are recorded by the worker, while someone follows it. */
+  const recorded = (runId: string): Observable<EngineEvent> => {
+    const runs = o.engine?.runs;
+    if (runs === undefined) return EMPTY;
+    let last = -1;
+    return timer(0, pollMs).pipe(
+      exhaustMap(() => from(runs.history(runId, { fromSeq: last + 1 })).pipe(catchError((e: unknown) => {
+        // not stored yet (the worker has not created it) or the store hiccuped: read again next time
+        if ((e as { code?: unknown }).code !== 'RUN_NOT_FOUND') log.warn({ err: e, runId }, 'following a run sent to the workers: reading its events from the store failed');
+        return EMPTY;
+      }))),
+      concatMap((events) => {
+        if (events.length > 0) last = events[events.length - 1]!.seq;
+        return from(events as unknown as EngineEvent[]);
+      }),
+    );
   };
   return {
     kind: 'kafka',
@@ -93,7 +123,7 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
         },
         error: () => end(r.runId),
       });
-      flights.set(r.runId, { events, follow });
+      flights.set(r.runId, { events, ended: new Subject<void>(), follow });
       const done = o.client.submit(r.topology, r.input, {
         requestId: r.runId, tenant: r.tenant, ...(r.user === undefined ? {} : { user: r.user }),
       }).then(outcomeOfMessage, (e: unknown): RunOutcome => ({
@@ -102,7 +132,10 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
       })).finally(() => end(r.runId));
       return { runId: r.runId, done };
     },
-    live: (runId) => flights.get(runId)?.events.asObservable() ?? (EMPTY as Observable<EngineEvent>),
+    live(runId) {
+      const f = flights.get(runId);
+      return f === undefined ? EMPTY : merge(f.events, recorded(runId).pipe(takeUntil(f.ended)));
+    },
     holds: (runId) => flights.has(runId),
     cancel: () => false,
     async signal(runId, name, payload) {

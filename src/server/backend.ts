@@ -116,6 +116,13 @@ export interface RunBackend {
   signal(runId: string, name: string, payload: unknown): Promise<void>;
   /** Forks a stored run (see `Engine.fork`); `done` settles with the fork's result. */
   fork(runId: string, options: ForkOptions): StartedRun;
+  /**
+   * Calls `listener` with the id of every run it starts holding (started, forked, resumed),
+   * before the run's first event, so a watcher can subscribe to `live` in time for all of
+   * them; returns the function that stops it. Optional: without it, the stream hub follows
+   * a run from its first client on.
+   */
+  onStart?(listener: (runId: string) => void): () => void;
   /** Ready to take runs (a Kafka backend: connected). */
   ready(): boolean;
   close(): Promise<void>;
@@ -140,9 +147,11 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
     const f = flights.get(runId) ?? (typeof parentRunId === 'string' ? flights.get(parentRunId) : undefined);
     f?.events.next(e);
   });
+  const listeners = new Set<(runId: string) => void>();
   const track = (runId: string, run: (signal: AbortSignal) => Promise<RunResult>): StartedRun => {
     const flight = { events: new Subject<EngineEvent>(), abort: new AbortController() };
     flights.set(runId, flight);
+    for (const l of listeners) l(runId);
     const done = run(flight.abort.signal).then(outcomeOf, (e: unknown): RunOutcome => ({
       runId, topology: '', status: 'failed', error: serializeError(e),
     })).finally(() => {
@@ -178,8 +187,13 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
       const id = options.runId ?? crypto.randomUUID();
       return track(id, () => engine.fork(runId, { ...options, runId: id }));
     },
+    onStart(listener) {
+      listeners.add(listener);
+      return () => { listeners.delete(listener); };
+    },
     ready: () => true,
     async close() {
+      listeners.clear();
       bus.unsubscribe();
       for (const f of flights.values()) f.events.complete();
     },

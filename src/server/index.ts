@@ -19,3 +19,5 @@ export { createPostgresKeyStore, type PostgresKeyStoreOptions } from './keys/pos
 export { createKafkaBackend, outcomeOfMessage, type KafkaBackendOptions } from './backend-kafka.ts';
 export { ApiErrorSchema, type ApiError } from './errors.ts';
 export type { ServerDeps, ServerContext, ServerApp, Routes } from './context.ts';
+export { streamRoutesWith, type StreamRouteOptions } from './routes/stream.ts';
+export { createStreamHub, type StreamHub, type StreamHubStats, type StreamHubTuning, type StreamDroppedEvent } from './stream/hub.ts';

@@ -136,7 +136,7 @@ export async function serveCommand(
       return reportIssues(io, 'the Kafka settings', opened.issues);
     }
     const client = createClient(opened.transport);
-    backend = createKafkaBackend({ client, topologies, engine });
+    backend = createKafkaBackend({ client, topologies, engine, logger: logger.child({ component: 'server' }) });
     closeKafka = async () => {
       await client.close().catch(() => undefined);
       await opened.transport.close().catch(() => undefined);
