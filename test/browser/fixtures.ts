@@ -14,8 +14,6 @@ import { createMemoryStore } from '../../src/stores/memory.ts';
 import { createLocalBackend } from '../../src/server/backend.ts';
 import { createMemoryKeyStore } from '../../src/server/keys/memory.ts';
 import { createServer, type LlmoServer } from '../../src/server/server.ts';
-import { ROUTES } from '../../src/server/routes/index.ts';
-import { fakeStream } from './fake-stream.ts';
 
 /** One model call of the gated provider: the test sends its tokens and ends it. */
 export interface GatedCall {
@@ -74,7 +72,7 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Serves `brief` on an engine with a memory store, with the server's own routes (and a stand-in stream route while it has none). */
+/** Serves `brief` on an engine with a memory store: the server as `llmo serve` builds it (its default routes). */
 export async function serve(): Promise<Served> {
   const gate = gatedProvider('gate');
   const models = createModels({ providers: [gate.provider], prices: { 'gate:writer': { input: 3, output: 15 } } });
@@ -82,8 +80,7 @@ export async function serve(): Promise<Served> {
   const keys = createMemoryKeyStore();
   const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' }, name: 'browser-test' });
   const local = createLocalBackend(engine, [brief]);
-  const stream = fakeStream(local);
-  const server: LlmoServer = await createServer({ backend: stream.backend, runs: engine.runs, keys }, { port: 0, host: '127.0.0.1' }, [...ROUTES, stream.routes]);
+  const server: LlmoServer = await createServer({ backend: local, runs: engine.runs, keys }, { port: 0, host: '127.0.0.1' });
   const url = await server.listen();
   return {
     url, key: secret, gate, engine,
