@@ -19,7 +19,8 @@ export const packageAliases = (() => {
     }));
 })();
 
-// One run, four projects: unit tests (no services), the Kafka integration tests, the SQLite store across processes, the server under load.
+// One run, several projects: unit tests (no services), the Kafka and PostgreSQL integration tests, the SQLite
+// store across processes, the server under load, and the live view in a browser.
 export default defineConfig({
   resolve: { alias: packageAliases },
   test: {
@@ -35,10 +36,12 @@ export default defineConfig({
           pool: 'threads',
         },
       },
-      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/load/*.int.test.ts'] } },
-      // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
+      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/load/*.int.test.ts', 'test/browser/**'] } },
       // The server under load on 127.0.0.1 (real sockets, no service): 1,000 SSE clients on one run, 200 runs/s for 60 s.
       { extends: true, test: { name: 'load', include: ['test/load/*.int.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false } },
+      // The live view in a real headless Chromium (Debian's package at /usr/bin/chromium, which .ci/run installs).
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.int.test.ts'], testTimeout: 90_000, hookTimeout: 60_000, fileParallelism: false } },
+      // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
       { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
   },

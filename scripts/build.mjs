@@ -11,6 +11,8 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
 cpSync(join(root, 'src/transports/schemas'), join(root, 'dist/src/transports/schemas'), { recursive: true });
+// The live view's page and scripts (served by src/server/routes/view.ts from beside the compiled route).
+cpSync(join(root, 'src/server/view'), join(root, 'dist/src/server/view'), { recursive: true });
 
 // Declarations keep the source's `.ts` specifiers; consumers resolve `.js` (nodenext) or either (bundler).
 const specifier = /((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+)\.ts(['"])/g;
