@@ -71,6 +71,18 @@ describe.skipIf(!have && !inCi)(`the live view in headless Chromium${have ? '' :
     await page.waitForSelector('#topology option[value="brief"]', { state: 'attached' });
   });
 
+  it('takes the key from the #key= link llmo serve prints, and drops it from the address bar', async () => {
+    const fresh = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    try {
+      await fresh.goto(`${served.url}/#key=${served.key}`);
+      await expect.poll(async () => (await fresh.textContent('#who')) ?? '', poll).toContain('Tenant acme');
+      expect(fresh.url()).not.toContain('#key=');
+      expect(fresh.url()).not.toContain(served.key);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('draws the picked topology with dagre: a box per node, a path per edge', async () => {
     await page.selectOption('#topology', 'brief');
     await page.waitForSelector('#graph svg g.node[data-node="redo"]');

@@ -312,4 +312,11 @@ async function route() {
 }
 addEventListener('hashchange', () => { if (getKey()) route(); });
 
+// `llmo serve` prints `<url>/#key=<key>` for its first key: take it once, then drop it from the address bar
+// (the fragment never reaches the server, and the key is kept for this tab only).
+const fromUrl = /^#key=(llmo_[A-Za-z0-9_-]+)$/.exec(location.hash);
+if (fromUrl) {
+  setKey(fromUrl[1]);
+  history.replaceState(null, '', location.pathname + location.search);
+}
 start();
