@@ -9,7 +9,7 @@ import { parseOptions } from '../runtime/options.ts';
 import type { RunStore } from '../runtime/store.ts';
 import { createMemoryStore } from './memory.ts';
 import { createSqliteStore } from './sqlite/store.ts';
-import { isPostgresUrl, redactUrl, sqlitePath } from './url.ts';
+import { isPostgresUrl, postgresTarget, redactUrl, sqlitePath } from './url.ts';
 
 /**
  * Schema of {@link OpenStoreOptions}.
@@ -62,11 +62,7 @@ async function openPostgres(url: string, logger: Logger | undefined): Promise<Ru
   }
   if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redactUrl(url)}: the PostgreSQL store module has no createPostgresStore`);
   // `?schema=name` picks the SQL schema (the driver never sees it)
-  const parsed = new URL(url);
-  const schema = parsed.searchParams.get('schema');
-  parsed.searchParams.delete('schema');
-  const target = schema === null ? url : parsed.href;
-  return mod.createPostgresStore({ url: target, ...(schema === null ? {} : { schema }), ...(logger === undefined ? {} : { logger }) });
+  return mod.createPostgresStore({ ...postgresTarget(url), ...(logger === undefined ? {} : { logger }) });
 }
 
 /**

@@ -50,3 +50,20 @@ export function redactUrl(url: string): string {
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(?:ql)?:\/\//i.test(url);
 }
+
+/**
+ * A `postgres://` URL split into what the driver connects to and the SQL schema its `?schema=name`
+ * picks (the driver never sees that parameter): `{ url }` alone when there is none.
+ *
+ * @example
+ * ```ts
+ * postgresTarget('postgres://u@h/db?schema=llmo_a'); // { url: 'postgres://u@h/db', schema: 'llmo_a' }
+ * ```
+ */
+export function postgresTarget(url: string): { readonly url: string; readonly schema?: string } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  if (schema === null) return { url };
+  parsed.searchParams.delete('schema');
+  return { url: parsed.href, schema };
+}

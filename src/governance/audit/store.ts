@@ -14,7 +14,7 @@ import { auditHeads, type AuditHeads, type AuditRecord } from './record.ts';
 import { createMemoryAuditSink } from './sinks.ts';
 import { createSqliteAuditStore } from './store-sqlite.ts';
 import type { AuditSink } from './types.ts';
-import { isPostgresUrl, redactUrl, sqlitePath } from '../../stores/url.ts';
+import { isPostgresUrl, postgresTarget, redactUrl, sqlitePath } from '../../stores/url.ts';
 
 /**
  * An audit sink in a database, readable back.
@@ -117,10 +117,7 @@ export async function openAuditStore(url: string, options: OpenAuditStoreOptions
       throw new StoreError('STORE_INVALID', `cannot open ${redactUrl(url)}: the PostgreSQL audit store could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     if (!isPostgresModule(mod)) throw new StoreError('STORE_INVALID', `cannot open ${redactUrl(url)}: the PostgreSQL audit store module has no createPostgresAuditStore`);
-    const parsed = new URL(url);
-    const schema = parsed.searchParams.get('schema');
-    parsed.searchParams.delete('schema');
-    return mod.createPostgresAuditStore({ url: schema === null ? url : parsed.href, ...(schema === null ? {} : { schema }) });
+    return mod.createPostgresAuditStore(postgresTarget(url));
   }
   const path = sqlitePath(url);
   if (path === undefined) throw new StoreError('STORE_INVALID', `unknown store ${JSON.stringify(redactUrl(url))}: expected a file path, file:/sqlite: URL, memory: or postgres://`);

@@ -6,7 +6,7 @@ import { ValidationError } from '../../errors.ts';
 import type { BudgetLedger } from './ledger.ts';
 import { createMemoryLedger } from './memory.ts';
 import { createSqliteLedger } from './sqlite.ts';
-import { isPostgresUrl, redactUrl, sqlitePath } from '../../stores/url.ts';
+import { isPostgresUrl, postgresTarget, redactUrl, sqlitePath } from '../../stores/url.ts';
 
 function invalid(url: unknown, why: string): ValidationError {
   const shown = typeof url === 'string' ? redactUrl(url) : String(url);
@@ -30,13 +30,10 @@ export async function openLedger(url: string): Promise<BudgetLedger> {
   if (typeof url !== 'string' || url.trim() === '') throw invalid(url, 'expected memory:, a file path, sqlite:path or postgres://');
   if (url === 'memory:' || url === 'memory://') return createMemoryLedger();
   if (isPostgresUrl(url)) {
-    const parsed = new URL(url);
-    const schema = parsed.searchParams.get('schema');
-    parsed.searchParams.delete('schema');
     // loaded on demand (pg stays out of processes that never use it), resolved beside this file
     const specifier = new URL(`./postgres${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
     const mod = (await import(specifier)) as typeof import('./postgres.ts');
-    return mod.createPostgresLedger(schema === null ? { url } : { url: parsed.href, schema });
+    return mod.createPostgresLedger(postgresTarget(url));
   }
   const path = sqlitePath(url);
   if (path === undefined) throw invalid(url, 'unknown ledger: expected memory:, a file path, sqlite:path or postgres://');

@@ -3,7 +3,7 @@
  * @module
  */
 import { ValidationError } from '../../errors.ts';
-import { isPostgresUrl, redactUrl, sqlitePath } from '../../stores/url.ts';
+import { isPostgresUrl, postgresTarget, redactUrl, sqlitePath } from '../../stores/url.ts';
 import type { KeyStore } from '../access.ts';
 import { createFileKeyStore } from './file.ts';
 import { createMemoryKeyStore } from './memory.ts';
@@ -44,13 +44,10 @@ export async function openKeyStore(url: string): Promise<KeyStore> {
   if (typeof url !== 'string' || url.trim() === '') throw invalid(url, 'expected a JSON file path, a .db file, sqlite:path or postgres://');
   if (url === 'memory:' || url === 'memory://') return createMemoryKeyStore();
   if (isPostgresUrl(url)) {
-    const parsed = new URL(url);
-    const schema = parsed.searchParams.get('schema');
-    parsed.searchParams.delete('schema');
     // loaded on demand (pg stays out of processes that never use it), resolved beside this file
     const specifier = new URL(`./postgres${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
     const mod = (await import(specifier)) as typeof import('./postgres.ts');
-    return mod.createPostgresKeyStore(schema === null ? { url } : { url: parsed.href, schema });
+    return mod.createPostgresKeyStore(postgresTarget(url));
   }
   const sqlite = /^(?:sqlite|file):/i.test(url) || /\.(?:db|sqlite3?)$/i.test(url);
   const path = sqlitePath(url);
