@@ -86,18 +86,31 @@ export class StreamClient {
       return;
     }
     // Frames written in one turn of the event loop (a burst of tokens) leave in one system call.
-    if (!this.#corked) {
+    // The socket is corked, not the response: a corked response in Node 22 buffers every write and
+    // always answers `true`, so a client that stopped reading would never be seen.
+    const socket = this.#res.socket;
+    if (!this.#corked && socket != null) {
       this.#corked = true;
-      this.#res.cork();
+      socket.cork();
       process.nextTick(this.#uncork);
     }
     if (!this.#res.write(bytes)) this.#block();
   }
 
   readonly #uncork = (): void => {
+    if (!this.#corked) return;
     this.#corked = false;
-    this.#res.uncork();
+    this.#res.socket?.uncork();
   };
+
+  /**
+   * Ends the response after what is corked (uncorked first, so the chunked terminator of `end()`
+   * can never go out ahead of corked chunks).
+   */
+  #endResponse(): void {
+    this.#uncork();
+    this.#res.end();
+  }
 
   /** Writes the last bytes and ends the response. */
   end(last?: Buffer): void {
@@ -111,7 +124,7 @@ export class StreamClient {
       return;
     }
     this.#closed = 'ended';
-    this.#res.end();
+    this.#endResponse();
     this.#fire();
   }
 
@@ -119,7 +132,7 @@ export class StreamClient {
   shutdown(): void {
     if (this.#closed !== undefined) return;
     this.#closed = 'closed';
-    this.#res.end();
+    this.#endResponse();
     this.#fire();
   }
 
@@ -138,7 +151,7 @@ export class StreamClient {
         return;
       }
     }
-    if (this.#closed === 'ended') this.#res.end();
+    if (this.#closed === 'ended') this.#endResponse();
   };
 
   #drop(): void {
