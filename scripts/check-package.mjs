@@ -7,12 +7,13 @@
 //   node scripts/check-package.mjs --keep       # keep the scratch folder (its path is printed)
 //
 // Checks, in order; any failure makes the exit code 1 and is named in the summary:
-//   contents   the tarball holds only dist JavaScript, declarations, source maps, the Avro schemas, bin,
+//   contents   the tarball holds only dist JavaScript, declarations, source maps, the Avro schemas, the
+//              server's page files, bin,
 //              README, LICENSE and package.json, and every `exports`/`bin` target is in it;
 //   install    the tarball installs into a scratch project (with typescript, esbuild, @types/node and the
 //              optional peers @opentelemetry/api and gpt-tokenizer), counting npm's warnings;
-//   runtime    plain Node ESM: the core runs a small topology on the default engine (simulated model), and
-//              every subpath entry imports;
+//   runtime    plain Node ESM: the core runs a small topology on the default engine (simulated model),
+//              every subpath entry imports, and the server serves its page and a run;
 //   core-deps  importing the core resolves none of the heavy or optional packages (a resolve hook records
 //              every URL); the packages each entry loads are printed;
 //   types      a consumer .ts using the core and every subpath type-checks with skipLibCheck off under
@@ -111,6 +112,7 @@ await step('contents', () => {
     /^bin\/[^/]+\.m?js$/,
     /^dist\/(src|operators)\/.+\.(js|d\.ts|js\.map|d\.ts\.map)$/,
     /^dist\/src\/transports\/schemas\/[^/]+\.avsc$/,
+    /^dist\/src\/server\/view\/[^/]+\.(html|css|js)$/,
   ];
   const why = (f) => {
     if (/(^|\/)(test|tests|__tests__|fixtures)\//.test(f) || /\.(int\.)?test\.|\.spec\./.test(f)) return 'a test';
@@ -211,7 +213,25 @@ await step('runtime', () => {
 }
 `);
   log(indent(node(['entries.mjs']).trim(), 2));
-  return `core ran a topology; ${entries.length} entries import`;
+  // the server from the package: its page files shipped, its framework installed, a run through the API
+  write('server.mjs', `import { createEngine, topology } from '${pkg.name}';
+import { createMemoryStore } from '${pkg.name}/stores';
+import { createLocalBackend, createMemoryKeyStore, createServer } from '${pkg.name}/server';
+const t = topology('echo').map('out', { run: () => 'ok' }).build({ output: 'out' });
+const engine = createEngine({ store: createMemoryStore() });
+const keys = createMemoryKeyStore();
+const { secret } = await keys.create({ tenant: 't', roles: { '*': 'operator' } });
+const server = await createServer({ backend: createLocalBackend(engine, [t]), runs: engine.runs, keys }, { port: 0 });
+const page = await server.app.inject({ method: 'GET', url: '/' });
+const run = await server.app.inject({ method: 'POST', url: '/v1/runs', headers: { authorization: 'Bearer ' + secret }, payload: { topology: 'echo', input: {}, wait: true } });
+await server.close();
+await engine.shutdown();
+if (page.statusCode !== 200 || !page.body.includes('<html')) throw new Error('GET / answered ' + page.statusCode);
+if (run.statusCode !== 200 || run.json().output !== 'ok') throw new Error('POST /v1/runs answered ' + run.statusCode + ' ' + run.body);
+console.log('server: GET / ' + page.statusCode + ' (' + page.body.length + ' bytes), POST /v1/runs ' + run.statusCode);
+`);
+  log(`  ${node(['server.mjs']).trim()}`);
+  return `core ran a topology; ${entries.length} entries import; the server served its page and a run`;
 });
 
 // ── (b) what each entry loads ────────────────────────────────────────────────────────────────────────────

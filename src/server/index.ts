@@ -15,7 +15,6 @@ export { createMemoryKeyStore, newSecret, hashSecret } from './keys/memory.ts';
 export { openKeyStore, DEFAULT_KEYS_FILE } from './keys/open.ts';
 export { createFileKeyStore } from './keys/file.ts';
 export { createSqliteKeyStore } from './keys/sqlite.ts';
-export { createPostgresKeyStore, type PostgresKeyStoreOptions } from './keys/postgres.ts';
 export { createKafkaBackend, outcomeOfMessage, type KafkaBackendOptions } from './backend-kafka.ts';
 export { ApiErrorSchema, type ApiError } from './errors.ts';
 export type { ServerDeps, ServerContext, ServerApp, Routes } from './context.ts';
