@@ -4,32 +4,18 @@
 // outcome; a run's stream carries the worker's tokens (from the token topic) and its lifecycle events (from the
 // store) and ends with the run; the stored run reads back through GET /v1/runs/:id; cancel answers 409 (no
 // cancel message on Kafka).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openStore } from '../../src/stores/open.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
-import { deleteTopics, rawKafka, uniquePrefix, waitFor } from './support.ts';
+import { deleteTopics, rawKafka, uniquePrefix, waitFor, llmo, type LlmoProcess } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
 const pgUrl: string = inject('pgUrl');
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Proc { readonly child: ChildProcess; readonly exited: Promise<number | string>; out(): string; err(): string }
-
-function llmo(args: readonly string[]): Proc {
-  const child = spawn(process.execPath, ['bin/llmo.mjs', ...args], { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-200_000); });
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
-  return { child, exited, out: () => out, err: () => err };
-}
 
 /** Reads a Server-Sent-Event stream to its end: the `event:` names in order, and the token texts. */
 async function readStream(url: string, key: string): Promise<{ events: string[]; tokens: string }> {
@@ -57,8 +43,8 @@ describe.skipIf(!brokers || pgUrl === '')('llmo serve in front of a Kafka worker
     return u.toString();
   })();
   const kafkaArgs = ['--brokers', brokers ?? '', '--prefix', prefix];
-  let worker: Proc | undefined;
-  let server: Proc | undefined;
+  let worker: LlmoProcess | undefined;
+  let server: LlmoProcess | undefined;
   let base = '';
   let key = '';
   const post = (body: unknown): Promise<Response> => fetch(`${base}/v1/runs`, {
@@ -69,11 +55,11 @@ describe.skipIf(!brokers || pgUrl === '')('llmo serve in front of a Kafka worker
     await createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix, clientId: 'serve-int' }).ensureTopics();
     const store = await openStore(storeUrl); // migrations run here, in the fresh schema
     await store.close();
-    worker = llmo(['worker', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--max-in-flight', '4']);
+    worker = llmo(['worker', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--max-in-flight', '4'], 'warn');
     await waitFor(() => /worker \S+ serving 'rag'/.test(worker!.err()) || worker!.child.exitCode !== null, 'the worker to serve', 90_000, 50);
     expect(worker.child.exitCode, worker.err()).toBeNull();
     const keys = path.join(mkdtempSync(path.join(tmpdir(), 'llmo-serve-kafka-')), 'keys.json');
-    server = llmo(['serve', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--keys', keys, '--port', '0']);
+    server = llmo(['serve', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--keys', keys, '--port', '0'], 'warn');
     await waitFor(() => /^llmo_\S+$/m.test(server!.out()) || server!.child.exitCode !== null, 'the server to listen', 90_000, 50);
     expect(server.child.exitCode, server.err()).toBeNull();
     expect(server.err()).toContain('runs sent to the workers');

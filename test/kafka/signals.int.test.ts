@@ -4,9 +4,7 @@
 // completed result under the same request id. A signal whose payload the wait's schema refuses is dead-lettered
 // naming the field (and a `signal.rejected` event says so); a duplicate signal is acknowledged and changes nothing;
 // `llmo signal --brokers … --wait` sends one from the CLI and prints the final result.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunStore } from '../../src/runtime/store.ts';
@@ -14,23 +12,11 @@ import { openStore } from '../../src/stores/open.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { isParkedResult, SIGNAL_REJECTED, type DeadLetterMessage, type LifecycleEventMessage } from '../../src/transports/messages.ts';
 import { createClient, type Client } from '../../src/worker/client.ts';
-import { deleteTopics, rawKafka, uniquePrefix, waitFor } from './support.ts';
+import { deleteTopics, rawKafka, uniquePrefix, waitFor, llmo, type LlmoProcess } from './support.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
 const pgUrl: string = inject('pgUrl');
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Proc { readonly child: ChildProcess; readonly exited: Promise<number | string>; out(): string; err(): string }
-
-function llmo(args: readonly string[]): Proc {
-  const child = spawn(process.execPath, ['bin/llmo.mjs', ...args], { cwd: REPO, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-200_000); });
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
-  return { child, exited, out: () => out, err: () => err };
-}
 
 describe.skipIf(!brokers || pgUrl === '')('signals over Kafka: a worker with a Postgres store resumes a parked run from a signal message', () => {
   const prefix = uniquePrefix('it-sig');
@@ -43,7 +29,7 @@ describe.skipIf(!brokers || pgUrl === '')('signals over Kafka: a worker with a P
   })();
   const kafkaArgs = ['--brokers', brokers ?? '', '--prefix', prefix];
   const transport = createKafkaTransport({ brokers: (brokers ?? '').split(','), prefix, clientId: 'signals-int' });
-  let worker: Proc | undefined;
+  let worker: LlmoProcess | undefined;
   let client: Client | undefined;
   let store: RunStore | undefined;
   const deadLetters: DeadLetterMessage[] = [];

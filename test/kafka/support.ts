@@ -270,3 +270,17 @@ export function spawnWorker(o: { brokers: string; prefix: string; group: string;
   ready.catch(() => undefined);
   return { child, pid: child.pid!, ready, exited, stderr: () => err };
 }
+
+/** A running `llmo` CLI process: its exit, and what it printed so far (stderr: the last 200,000 characters). */
+export interface LlmoProcess { readonly child: ChildProcess; readonly exited: Promise<number | string>; out(): string; err(): string }
+
+/** Starts `node bin/llmo.mjs <args>` from the repository, logging at `logLevel`. */
+export function llmo(args: readonly string[], logLevel = 'info'): LlmoProcess {
+  const child = spawn(process.execPath, ['bin/llmo.mjs', ...args], { cwd: REPO, env: { ...process.env, LOG_LEVEL: logLevel }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-200_000); });
+  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? 'unknown')));
+  return { child, exited, out: () => out, err: () => err };
+}
