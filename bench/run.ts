@@ -7,6 +7,7 @@
  *   npm run bench                    # everything, 5 repetitions (< 15 min)
  *   npm run bench -- --quick         # smoke run, small sizes, 1 repetition (< 90 s)
  *   npm run bench -- --only w1,w3 --systems llm-orchestrator,rxjs --reps 3
+ *   npm run bench -- --library source  # the TypeScript source through tsx instead of the build (dist/)
  *
  * The bench is a package of its own (bench/package.json: LangGraph, Mastra), so their peer
  * conflicts stay out of the library's install; `npm run bench` runs `npm --prefix bench ci`
@@ -25,6 +26,7 @@ import {
   fmt, judge, machineInfo, wid, packageVersions, reading, renderMarkdown,
   type ErrorRow, type RatioRow, type Report, type ResultRow, type SkipRow, type TargetRow,
 } from './lib/report.ts';
+import { ensureBuilt, nodeImports, type Library } from './lib/library.ts';
 import { OURS, SYSTEM_IDS, type Measurement, type Mode, type SystemId, type Workload } from './lib/types.ts';
 
 const RESULT_MARK = 'BENCH_RESULT ';
@@ -39,18 +41,23 @@ const { values: args } = parseArgs({
     systems: { type: 'string' },
     verbose: { type: 'boolean', short: 'v', default: false },
     out: { type: 'string' },
+    library: { type: 'string', default: 'dist' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
-  process.stdout.write(`usage: npm run bench -- [--quick] [--reps N] [--only w1,w3m] [--systems llm-orchestrator,rxjs] [--verbose] [--out DIR]
+  process.stdout.write(`usage: npm run bench -- [--quick] [--reps N] [--only w1,w3m] [--systems llm-orchestrator,rxjs] [--library dist|source] [--verbose] [--out DIR]
+--library: dist (default) measures the package as users install it, built by npm run build (rebuilt when a source is newer);
+           source runs src/ through tsx (esbuild keepNames: every named closure also costs an Object.defineProperty)
 workloads: ${WORKLOADS.map((w) => w.id).join(', ')}
 systems: ${SYSTEM_IDS.join(', ')}
 `);
   process.exit(0);
 }
 
+if (args.library !== 'dist' && args.library !== 'source') throw new Error('--library must be dist or source');
+const library: Library = args.library;
 const mode: Mode = args.quick ? 'quick' : 'full';
 const reps = args.reps === undefined ? (mode === 'quick' ? 1 : 5) : Number(args.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
@@ -75,8 +82,8 @@ function measure(w: Workload, system: SystemId, rep: number): Promise<ChildOutco
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    ['--expose-gc', ...(w.nodeFlags ?? []), '--import', 'tsx', path.join(here, 'child.ts'), w.id, system, mode, String(rep)],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--expose-gc', ...(w.nodeFlags ?? []), ...nodeImports(library), path.join(here, 'child.ts'), w.id, system, mode, String(rep)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LLMO_BENCH_LIBRARY: library } },
   );
   let stdout = '';
   let stderr = '';
@@ -124,11 +131,12 @@ const line = (m: Measurement | undefined): string =>
 async function main(): Promise<void> {
   const startedAt = new Date();
   const t0 = performance.now();
+  if (library === 'dist' && ensureBuilt()) process.stdout.write('built dist/ (npm run build): the bench measures the package as users install it\n');
   const machine = machineInfo();
   // The comparison systems are the bench package's own dependencies (bench/node_modules); the rest
   // (rxjs, zod, tsx) resolve from the root. Report the copy the children actually load: the nearest.
   const versions = { ...packageVersions(root), ...installedIn(packageVersions(here)) };
-  process.stdout.write(`llm-orchestrator bench (${mode}, ${reps} rep(s)) on ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvgStart.join(' ')}\n`);
+  process.stdout.write(`llm-orchestrator bench (${mode}, ${reps} rep(s), library from ${library === 'dist' ? 'dist/' : 'src/ through tsx'}) on ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvgStart.join(' ')}\n`);
 
   /** samples[workload][system][rep] */
   const samples = new Map<string, Map<SystemId, (Measurement | undefined)[]>>();
@@ -211,7 +219,7 @@ async function main(): Promise<void> {
 
   machine.loadAvgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const report: Report = {
-    run: { mode, reps, startedAt: startedAt.toISOString(), durationS: (performance.now() - t0) / 1000, argv: process.argv.slice(2) },
+    run: { mode, reps, library, startedAt: startedAt.toISOString(), durationS: (performance.now() - t0) / 1000, argv: process.argv.slice(2) },
     machine, versions, results, ratios, targets, errors, skipped,
   };
   mkdirSync(outDir, { recursive: true });

@@ -13,7 +13,7 @@ import { CallHooks, guardedCall } from '../src/resilience/guard.ts';
 import type { RetryBudget, RetryOptions } from '../src/resilience/retry.ts';
 import { toIssues } from '../src/errors.ts';
 import type { ExecServices, ModelCall, NodeContext, NodeDef } from '../src/definition/types.ts';
-import type { CallWatch } from '../src/definition/guard.ts';
+import type { CallWatch, OutputVerdict } from '../src/definition/guard.ts';
 import { askGuards } from './internal/guarded.ts';
 import type { ResolvedModel } from '../src/providers/models.ts';
 import type { Reservation } from '../src/providers/ratelimit.ts';
@@ -263,7 +263,9 @@ function call<T>(
       const finish: FinishReason = refused && reason !== 'stopped' ? 'content_filter' : reason;
       report(used, finish, undefined);
       if (watch?.output !== undefined && text !== '') {
-        const v = await watch.output(text);
+        const asked = watch.output(text);
+        // a guard's watch may answer at once (no extra turn) or with a promise (or any thenable)
+        const v = typeof (asked as { then?: unknown }).then === 'function' ? await asked : asked as OutputVerdict;
         services.decidedOutput(ctx, m.ref, v);
         if (v.action === 'deny') throw v.error;
         if (v.action === 'redact') text = v.text;
@@ -407,7 +409,13 @@ class LlmAttempt<T> extends CallHooks {
     }
     const attempt = ++this.calls;
     // the guards may refuse the call, wait for a person's approval, rewrite the request or route it to another model
-    const { model, request, watch } = services.guarded ? await askGuards(m, this.req, ctx, services, attempt) : { model: m, request: this.req, watch: undefined };
+    let model = m;
+    let request = this.req;
+    let watch: CallWatch | undefined;
+    if (services.guarded) {
+      const a = askGuards(m, this.req, ctx, services, attempt);
+      ({ model, request, watch } = a instanceof Promise ? await a : a);
+    }
     let reservation: Reservation | undefined;
     if (model.limiter !== undefined) {
       const estimate = countMessageTokens(request.messages, services.models.countTokens) + (request.maxTokens ?? 256);

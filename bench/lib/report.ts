@@ -117,7 +117,7 @@ export interface ErrorRow {
 }
 
 export interface Report {
-  run: { mode: string; reps: number; startedAt: string; durationS: number; argv: string[] };
+  run: { mode: string; reps: number; library?: string; startedAt: string; durationS: number; argv: string[] };
   machine: MachineInfo;
   versions: Record<string, string>;
   results: ResultRow[];
@@ -175,7 +175,7 @@ export function renderMarkdown(report: Report, workloads: readonly Workload[]): 
   const m = report.machine;
   const lines: string[] = [];
   lines.push(`# llm-orchestrator benchmarks — ${report.run.startedAt.slice(0, 10)} (${report.run.mode})`, '');
-  lines.push(`Started ${report.run.startedAt}, took ${Math.round(report.run.durationS)} s; ${report.run.reps} repetition(s) per measurement, each in a fresh \`node --expose-gc\` process, systems interleaved and rotated within each repetition. Values are the median over repetitions with min–max in brackets; ratios are ours ÷ the baseline that ran in the same repetition.`, '');
+  lines.push(`Started ${report.run.startedAt}, took ${Math.round(report.run.durationS)} s; ${report.run.reps} repetition(s) per measurement, each in a fresh \`node --expose-gc\` process, systems interleaved and rotated within each repetition. Values are the median over repetitions with min–max in brackets; ratios are ours ÷ the baseline that ran in the same repetition. ${report.run.library === 'source' ? 'llm-orchestrator ran from its TypeScript source through tsx (`--library source`), not as built.' : 'llm-orchestrator ran as users install it: the JavaScript `npm run build` writes to dist/.'}`, '');
   lines.push('## Machine', '');
   lines.push('| | |', '| --- | --- |');
   lines.push(`| CPU | ${m.cpu} |`, `| cores | ${m.cores} |`, `| memory | ${m.memoryGiB} GiB |`, `| OS | ${m.platform} |`);

@@ -11,6 +11,7 @@ import type { Measurement, Workload } from '../lib/types.ts';
 import { sleep } from '../lib/measure.ts';
 import { WORKER_GROUP, type KafkaSetup } from '../systems/types.ts';
 import { kafkaSetup, skipWithoutKafka } from './kafka.ts';
+import { nodeImports } from '../lib/library.ts';
 
 const MAX_IN_FLIGHT = 64;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,7 +21,7 @@ const root = path.resolve(here, '..', '..');
 function startWorker(system: string, setup: KafkaSetup): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(here, 'w12b-worker-process.ts'), system, setup.prefix, String(MAX_IN_FLIGHT)],
+    [...nodeImports(), path.join(here, 'w12b-worker-process.ts'), system, setup.prefix, String(MAX_IN_FLIGHT)],
     { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, KAFKA_BROKERS: setup.brokers.join(',') } },
   );
   child.stderr!.setEncoding('utf8').on('data', (d: string) => setup.log(d.trimEnd()));

@@ -9,7 +9,7 @@
  * @module
  */
 import * as z from 'zod';
-import { createEngine, topology, type AnyTopology, type CallCheck, type CallVerdict, type Guard, type RunVerdict } from '../../src/index.ts';
+import { createEngine, createModels, createSimProvider, topology, type AnyTopology, type CallCheck, type CallVerdict, type Guard, type RunVerdict } from '../../src/index.ts';
 import { createPiiScanner, createPolicyGuard, type PolicyDocumentInput } from '../../src/governance/index.ts';
 import type { Workload } from '../lib/types.ts';
 import { check } from '../lib/measure.ts';
@@ -54,6 +54,9 @@ const RULES: PolicyDocumentInput = {
   ],
 };
 
+/** The simulated model's 16-token answer: scripted, so the engines measured do not also pay for the simulator making prose out of a 2 KB prompt. */
+const ANSWER = 'Thanks for the photos: claim 7734 is open with the carrier and a replacement lamp ships today.';
+
 const ALLOW_RUN: RunVerdict = { action: 'allow' };
 const ALLOW_CALL: CallVerdict = { action: 'allow' };
 
@@ -66,7 +69,7 @@ function qa(): AnyTopology {
 export const workload: Workload = {
   id: 'w21',
   title: 'Policy checks per model call: a realistic rule set with PII redaction, no rules, no guard',
-  description: 'One llm node on `sim:fast` (no delay, a 16-token answer, so the run is cheap and the guard\'s part shows; the cap rule caps at the same 16, so every engine streams the same tokens) with a 2 KB prompt holding an email, a phone and a card number, run one at a time (tenant `acme`, project `support`) on four engines in one process: `none` (no guard), `seam` (a guard allowing everything at once: the engine\'s own part, building each check with its estimate and asking), `empty` (`createPolicyGuard()` with no rules) and `rules` (eight rules: a run rule, deny, route and approval rules that do not match, a cap that does, a data-class deny that scans, a mask redaction of every PII kind, and an output rule that scans the answer); the redaction is checked (the provider sees `****`). CPU time of the process per run (one call per run), alternating blocks of 1,000 runs, median of 15 blocks (quick: 5); `added_us`, `empty_added_us`, `seam_added_us` are medians of the per-block differences to `none`, `ours_added_us` and `ours_empty_us` to `seam` (the policy guard\'s own part), `ratio` of rules ÷ none. `direct_us`: `guard.call` alone on the same check (the rule evaluation, the one scan and the redaction, no engine); `scan_us`: the pii module\'s scan of that prompt alone (the floor of any PII rule). llm-orchestrator only.',
+  description: 'One llm node on `sim:fast` (no delay, a scripted 16-token answer, so the run is cheap and the guard\'s part shows rather than the simulator turning the prompt into prose; the cap rule caps at 16, so every engine streams the same tokens) with a 2 KB prompt holding an email, a phone and a card number, run one at a time (tenant `acme`, project `support`) on four engines in one process: `none` (no guard), `seam` (a guard allowing everything at once: the engine\'s own part, building each check with its estimate and asking), `empty` (`createPolicyGuard()` with no rules) and `rules` (eight rules: a run rule, deny, route and approval rules that do not match, a cap that does, a data-class deny that scans, a mask redaction of every PII kind, and an output rule that scans the answer); the redaction is checked (the provider sees `****`). CPU time of the process per run (one call per run), alternating blocks of 1,000 runs, median of 15 blocks (quick: 5); `added_us`, `empty_added_us`, `seam_added_us` are medians of the per-block differences to `none`, `ours_added_us` and `ours_empty_us` to `seam` (the policy guard\'s own part), `ratio` of rules ÷ none. `direct_us`: `guard.call` alone on the same check (the rule evaluation, the one scan and the redaction, no engine); `scan_us`: the pii module\'s scan of that prompt alone (the floor of any PII rule). llm-orchestrator only.',
   metrics: [
     { name: 'none_us', unit: 'CPU µs/call', better: 'lower', ratio: false },
     { name: 'seam_us', unit: 'CPU µs/call', better: 'lower', ratio: false },
@@ -97,7 +100,8 @@ export const workload: Workload = {
     // the engine's part: a guard that allows everything at once (the seam builds the check and its estimate, asks, applies)
     const seam: Guard = { run: () => ALLOW_RUN, call: () => ALLOW_CALL };
     const runner = (mode: 'none' | 'seam' | 'empty' | 'rules'): ((i: number) => Promise<void>) => {
-      const engine = createEngine(mode === 'none' ? {} : { guard: mode === 'seam' ? seam : mode === 'empty' ? createPolicyGuard() : rules });
+      const models = createModels({ providers: [createSimProvider({ respond: () => ANSWER })] });
+      const engine = createEngine(mode === 'none' ? { models } : { models, guard: mode === 'seam' ? seam : mode === 'empty' ? createPolicyGuard() : rules });
       return async (i) => {
         const r = await engine.run(t, { prompt: prompts[i % 1000]! }, { tenant: 'acme', user: 'u1', project: 'support' });
         if (r.status !== 'completed') throw new Error(`run ${r.status}: ${r.error?.message}`);

@@ -20,6 +20,7 @@ import type { Workload } from '../lib/types.ts';
 import { check } from '../lib/measure.ts';
 import { median } from '../lib/stats.ts';
 import { cpuUs } from '../lib/cpu.ts';
+import { nodeImports } from '../lib/library.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -29,7 +30,7 @@ const BURST = 20;
 
 /** The client process; resolves its `DONE` line (tokens counted, its CPU ms). */
 function startClients(url: string, key: string | undefined): { connected: Promise<void>; done: Promise<{ tokens: number }>; child: ChildProcess } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'w23-clients.ts'), url, String(CLIENTS), ...(key === undefined ? [] : [key])], {
+  const child = spawn(process.execPath, [...nodeImports(), path.join(here, 'w23-clients.ts'), url, String(CLIENTS), ...(key === undefined ? [] : [key])], {
     cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

@@ -45,6 +45,16 @@ describe('redactPii', () => {
     expect(createPiiRedactor({ mode: 'mask' }).withVault(second).redactSync('ada@example.com').text).toBe('[EMAIL_2]');
     expect(() => redactor.withVault({} as PiiVault)).toThrow(/PiiVault/);
   });
+  it('replaces one finding the caller found, as redacting its text would', () => {
+    const text = 'card 4111 1111 1111 1111';
+    const keep = createPiiRedactor({ mode: 'mask', keepLast: { credit_card: 4 } });
+    const [m] = keep.scanner.scanSync(text);
+    expect(keep.replace(m!)).toBe('****1111');
+    expect(`card ${keep.replace(m!)}`).toBe(keep.redactSync(text).text);
+    const hash = createPiiRedactor({ mode: 'hash', key: 'sixteen bytes or more' });
+    expect(hash.replace(m!)).toBe(hash.redactSync(m!.value).text);
+  });
+
   it('awaits asynchronous detectors', async () => {
     const ner: PiiDetector = { type: 'person', detect: async (t) => (t.includes('Ada') ? [{ type: 'person', start: t.indexOf('Ada'), end: t.indexOf('Ada') + 3, value: 'Ada' }] : []) };
     expect((await redactPii('Hi Ada', { mode: 'mask', detectors: [ner] })).text).toBe('Hi ****');

@@ -91,6 +91,11 @@ export interface PiiRedaction {
  */
 export interface PiiRedactor {
   readonly scanner: PiiScanner;
+  /**
+   * What one finding becomes in this redactor's mode (`****`, `<EMAIL:…>`, `[EMAIL_1]`): for a
+   * caller that scanned the text already (policy rules scan a prompt once for every rule).
+   */
+  replace(m: PiiMatch): string;
   redact(text: string): Promise<PiiRedaction>;
   /** Synchronous detectors only (throws `PII_DETECTOR_ASYNC` otherwise). */
   redactSync(text: string): PiiRedaction;
@@ -140,6 +145,7 @@ function build(scanner: PiiScanner, replace: (m: PiiMatch) => string): PiiRedact
   const redactSync = (text: string): PiiRedaction => apply(text, scanner.scanSync(text));
   return Object.freeze({
     scanner,
+    replace,
     redact: async (text: string) => apply(text, await scanner.scan(text)),
     redactSync,
     async redactValue<T>(value: T): Promise<T> {

@@ -1,7 +1,7 @@
 /**
  * A parsed policy document compiled into one immutable rule set: rules split by stage with
- * their match predicates, data-class sets and static outcomes, tenant weights, and one PII
- * scanner limited to the data classes the rules name. A guard swaps whole rule sets, so a
+ * their match predicates, data-class sets and static outcomes, tenant weights, and per stage a
+ * PII scanner limited to the data classes that stage's rules name. A guard swaps whole rule sets, so a
  * check that started on one set finishes on it.
  *
  * @example
@@ -14,7 +14,7 @@
 import { ValidationError, type Issue } from '../../errors.ts';
 import { createPiiRedactor } from '../pii/redact.ts';
 import { createPiiScanner, defaultPiiDetectors, type PiiScanner } from '../pii/scan.ts';
-import type { PiiDetector, PiiMatch, SyncPiiDetector } from '../pii/types.ts';
+import type { PiiDetector, PiiMatch } from '../pii/types.ts';
 import type { PiiVault } from '../pii/vault.ts';
 import { compileMatch, type MatchSubject } from './match.ts';
 import type { CustomPolicyRule, PolicyDocument, PolicyOutcome, PolicyRule, PolicyStage } from './schema.ts';
@@ -59,8 +59,11 @@ export interface RuleSet {
   readonly output: readonly CompiledRule[];
   readonly tool: readonly CompiledRule[];
   readonly weights: ReadonlyMap<string, number>;
-  /** Scans for the data classes the rules use (undefined when no rule needs a scan). */
-  readonly scanner: PiiScanner | undefined;
+  /**
+   * Per stage, a scanner for the data classes that stage's rules use (undefined when none of
+   * them needs a scan): an answer checked only for API keys is not also scanned for phone numbers.
+   */
+  readonly scanners: Readonly<Record<PolicyStage, PiiScanner | undefined>>;
   /** Whether scans await (custom detectors may answer asynchronously). */
   readonly asyncScan: boolean;
   /** Whether a rule may redact with placeholders (runs then get a vault). */
@@ -91,11 +94,8 @@ export interface Replacers {
  * ```
  */
 export function createReplacers(hashKey: string | Uint8Array | undefined): Replacers {
-  let pending: PiiMatch | undefined;
-  // a detector that reports the finding being replaced as the whole text handed over
-  const replay: SyncPiiDetector = { type: 'policy_replay', detect: (t) => (pending === undefined ? [] : [{ type: pending.type, start: 0, end: t.length, value: t }]) };
-  const mask = createPiiRedactor({ mode: 'mask', detectors: [replay] });
-  const hash = hashKey === undefined ? undefined : createPiiRedactor({ mode: 'hash', key: hashKey, detectors: [replay] });
+  const mask = createPiiRedactor({ mode: 'mask' });
+  const hash = hashKey === undefined ? undefined : createPiiRedactor({ mode: 'hash', key: hashKey });
   return {
     hasHashKey: hash !== undefined,
     replace(mode, m, vault) {
@@ -105,12 +105,7 @@ export function createReplacers(hashKey: string | Uint8Array | undefined): Repla
       }
       const redactor = mode === 'mask' ? mask : hash;
       if (redactor === undefined) throw new Error("hash redaction needs the guard's hashKey option");
-      pending = m;
-      try {
-        return redactor.redactSync(m.value).text;
-      } finally {
-        pending = undefined;
-      }
+      return redactor.replace(m);
     },
   };
 }
@@ -130,22 +125,19 @@ export function compileRules(doc: PolicyDocument, o: { readonly version: number;
   const onErrorDefault = doc.defaults?.onError ?? 'closed';
   const byStage: Record<PolicyStage, CompiledRule[]> = { run: [], call: [], output: [], tool: [] };
   const issues: Issue[] = [];
-  const kinds = new Set<string>();
-  let allKinds = false;
-  let scans = false;
+  // per stage: the kinds its rules name (all when a rule may redact any kind), or undefined when none scans
+  const needs: Record<PolicyStage, { kinds: Set<string>; all: boolean } | undefined> = { run: undefined, call: undefined, output: undefined, tool: undefined };
   let placeholders = false;
   doc.rules.forEach((rule, i) => {
     const stage: PolicyStage = rule.stage ?? 'call';
+    const need = (): { kinds: Set<string>; all: boolean } => (needs[stage] ??= { kinds: new Set(), all: false });
     const dataClass = set(rule.match?.dataClass);
-    if (dataClass !== undefined) {
-      scans = true;
-      for (const k of dataClass) kinds.add(k);
-    }
+    if (dataClass !== undefined) for (const k of dataClass) need().kinds.add(k);
     const base = { name: rule.name, stage, onError: rule.onError ?? onErrorDefault, subject: compileMatch(rule.match), dataClass };
     if ('check' in rule) {
       if (stage !== 'run') {
         // a TypeScript rule may redact any kind in any mode
-        allKinds = scans = true;
+        need().all = true;
         placeholders ||= stage === 'call' || stage === 'tool';
       }
       byStage[stage].push({ ...base, check: rule.check });
@@ -155,10 +147,9 @@ export function compileRules(doc: PolicyDocument, o: { readonly version: number;
     const compiled: { -readonly [K in keyof CompiledRule]: CompiledRule[K] } = { ...base, outcome: outcomeOf(d) };
     if (d.message !== undefined) compiled.message = d.message;
     if (d.redact !== undefined) {
-      scans = true;
       const rk = set(d.redact.kinds);
-      if (rk === undefined) allKinds = true;
-      else for (const k of rk) kinds.add(k);
+      if (rk === undefined) need().all = true;
+      else for (const k of rk) need().kinds.add(k);
       compiled.redactKinds = rk;
       if (d.redact.mode === 'placeholder') placeholders = true;
       if (d.redact.mode === 'hash' && !o.replacers.hasHashKey) {
@@ -169,10 +160,20 @@ export function compileRules(doc: PolicyDocument, o: { readonly version: number;
   });
   if (issues.length > 0) throw new ValidationError('POLICY_INVALID', 'policy document is invalid', issues);
   const detectors = [...defaultPiiDetectors(), ...o.detectors];
-  const scanner = !scans ? undefined : createPiiScanner(allKinds ? { detectors } : { detectors, types: [...kinds] });
+  // one scanner per distinct need (stages needing the same kinds share it)
+  const made = new Map<string, PiiScanner>();
+  const scannerFor = (n: { kinds: Set<string>; all: boolean } | undefined): PiiScanner | undefined => {
+    if (n === undefined) return undefined;
+    const types = n.all ? undefined : [...n.kinds].sort();
+    const key = types === undefined ? '*' : types.join(',');
+    let s = made.get(key);
+    if (s === undefined) made.set(key, s = createPiiScanner(types === undefined ? { detectors } : { detectors, types }));
+    return s;
+  };
+  const scanners = Object.freeze({ run: scannerFor(needs.run), call: scannerFor(needs.call), output: scannerFor(needs.output), tool: scannerFor(needs.tool) });
   const weights = new Map<string, number>();
   for (const [t, v] of Object.entries(doc.tenants ?? {})) if (v.weight !== undefined) weights.set(t, v.weight);
-  return Object.freeze({ version: o.version, ...byStage, weights, scanner, asyncScan: o.detectors.length > 0, placeholders });
+  return Object.freeze({ version: o.version, ...byStage, weights, scanners, asyncScan: o.detectors.length > 0, placeholders });
 }
 
 function outcomeOf(d: PolicyRule): PolicyOutcome {

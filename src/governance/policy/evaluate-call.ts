@@ -45,6 +45,7 @@ export function evaluateCall(host: PolicyHost, set: RuleSet, check: CallCheck): 
 
 /** Call rules also ask for approval, cap maxTokens and route the model; the verdict may watch the answer. */
 class CallEvaluation extends Evaluation<CallVerdict, CallCheck> {
+  protected readonly stage = 'call';
   request: CompletionRequest;
   model: string;
   /** What rules match on: the check with the model as routed so far. */

@@ -41,6 +41,7 @@ export function evaluateOutput(
  * put in are never restored (not even by a later call of the run): the default vault, kept by nobody.
  */
 class OutputEvaluation extends Evaluation<OutputVerdict, CallCheck> {
+  protected readonly stage = 'output';
   text: string;
 
   constructor(

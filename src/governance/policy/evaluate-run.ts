@@ -33,6 +33,7 @@ export function evaluateRun(host: PolicyHost, set: RuleSet, check: RunCheck): Ru
 
 /** Run rules admit or refuse: allow and deny are their only outcomes. */
 class RunEvaluation extends Evaluation<RunVerdict, RunCheck> {
+  protected readonly stage = 'run';
   protected scanned(): string[] {
     return stringsOf(this.check.input);
   }

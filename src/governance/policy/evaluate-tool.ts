@@ -45,6 +45,7 @@ export function evaluateTool(host: PolicyHost, set: RuleSet, check: ToolCheck): 
 
 /** Tool rules redact the arguments, or a TypeScript rule rewrites them wholesale. */
 class ToolEvaluation extends Evaluation<ToolVerdict, ToolCheck> {
+  protected readonly stage = 'tool';
   /** The arguments as the last wholesale rewrite (a TypeScript rule's `args`) left them. */
   args: unknown;
   vault: PiiVault | undefined;

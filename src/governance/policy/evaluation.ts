@@ -27,6 +27,7 @@ import type { CompiledRule, RuleSet } from './compile.ts';
 import { Findings } from './findings.ts';
 import { NEXT, denyError, invalidOutcome, isPromise, type PolicyHost } from './host.ts';
 import type { MatchSubject } from './match.ts';
+import type { PolicyStage } from './schema.ts';
 
 /**
  * One rule's result: a verdict (or a promise of the evaluation's verdict), or {@link NEXT}.
@@ -58,6 +59,9 @@ export abstract class Evaluation<V extends { readonly action: string }, C extend
   private scanError: unknown = NONE;
 
   constructor(readonly host: PolicyHost, readonly set: RuleSet, readonly rules: readonly CompiledRule[], readonly check: C) {}
+
+  /** The stage evaluated (its scanner looks only for the kinds its rules use). */
+  protected abstract readonly stage: PolicyStage;
 
   /** Evaluates the rules from the `k`-th on. */
   from(k: number): V | Promise<V> {
@@ -133,7 +137,7 @@ export abstract class Evaluation<V extends { readonly action: string }, C extend
   /** Findings ready: undefined. Otherwise the failure's step, or a promise of the rest once an asynchronous scan answers. */
   scan(k: number, r: CompiledRule, resume: () => Step<V>): Step<V> | undefined {
     if (this.findings !== undefined) return undefined;
-    const scanner = this.set.scanner;
+    const scanner = this.set.scanners[this.stage];
     if (scanner !== undefined && this.scanError === NONE) {
       const texts = this.scanned();
       try {

@@ -245,6 +245,25 @@ describe('matching', () => {
     await quiet.call(callCheck());
     expect(scans).toBe(1);
   });
+
+  it('scans each stage only for the kinds its rules use: an answer checked for API keys is not scanned for badges', async () => {
+    const seen: string[] = [];
+    const badge: PiiDetector = { type: 'badge', detect: (t) => (seen.push(t), []) };
+    const g = createPolicyGuard({
+      detectors: [badge],
+      document: {
+        rules: [
+          { name: 'badges', match: { dataClass: 'badge' }, action: 'deny' },
+          { name: 'keys-out', stage: 'output', match: { dataClass: 'api_key' }, action: 'deny' },
+        ],
+      },
+    });
+    const v = await g.call(callCheck({ request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'the prompt' }] } }));
+    expect(v.action === 'allow' && v.watch?.output !== undefined).toBe(true);
+    const out = v.action === 'allow' ? await v.watch!.output!('the answer, key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD') : undefined;
+    expect(out).toMatchObject({ action: 'deny', rule: 'keys-out' });
+    expect(seen).toEqual(['the prompt']);
+  });
 });
 
 describe('placeholders outside an admitted run', () => {
