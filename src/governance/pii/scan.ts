@@ -118,13 +118,21 @@ export function createPiiScanner(options: ScanOptions = {}): PiiScanner {
       return resolveOverlaps(found.map(({ d, ms }) => ({ priority: d.priority ?? 50, matches: keep(ms) })));
     },
     scanSync(text: string): PiiMatch[] {
-      return resolveOverlaps(sharingTextFacts(text, () => detectors.map((d) => {
-        const ms = d.detect(text);
-        if (ms instanceof Promise || !Array.isArray(ms)) {
-          throw new OrchestratorError('PII_DETECTOR_ASYNC', `detector '${d.type}' answered asynchronously; use scan() or redact() instead of their Sync forms`);
+      // only the detectors that found something make a group (most find nothing in most texts)
+      const groups: { readonly priority: number; readonly matches: readonly PiiMatch[] }[] = [];
+      sharingTextFacts(text, () => {
+        for (let i = 0; i < detectors.length; i++) {
+          const d = detectors[i]!;
+          const ms = d.detect(text);
+          if (ms instanceof Promise || !Array.isArray(ms)) {
+            throw new OrchestratorError('PII_DETECTOR_ASYNC', `detector '${d.type}' answered asynchronously; use scan() or redact() instead of their Sync forms`);
+          }
+          if (ms.length === 0) continue;
+          const kept = keep(checked(d, text, ms));
+          if (kept.length > 0) groups.push({ priority: d.priority ?? 50, matches: kept });
         }
-        return { priority: d.priority ?? 50, matches: keep(checked(d, text, ms)) };
-      })));
+      });
+      return resolveOverlaps(groups);
     },
   });
 }

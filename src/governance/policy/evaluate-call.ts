@@ -24,6 +24,7 @@ import { PiiVault } from '../pii/vault.ts';
 import type { CompiledRule, RuleSet } from './compile.ts';
 import { evaluateOutput } from './evaluate-output.ts';
 import { Evaluation, type Step } from './evaluation.ts';
+import type { Findings } from './findings.ts';
 import { NEXT, isPromise, type PolicyHost } from './host.ts';
 import type { MatchSubject } from './match.ts';
 import type { PolicyOutcome } from './schema.ts';
@@ -130,14 +131,21 @@ class CallEvaluation extends Evaluation<CallVerdict, CallCheck> {
     return this.vault;
   }
 
-  /** The request with every change made so far. */
+  /** The request with every change made so far (built once per change: redacted texts are not joined again). */
   current(): CompletionRequest {
     const f = this.findings;
     if (f === undefined || !f.changed) return this.request;
+    const built = this.#built;
+    if (built !== undefined && built.findings === f && built.request === this.request && built.version === f.version) return built.current;
     const texts = f.texts();
     const messages: ChatMessage[] = this.request.messages.map((m, i) => (texts[i] === m.content ? m : { ...m, content: texts[i]! }));
-    return { ...this.request, messages };
+    const current = { ...this.request, messages };
+    this.#built = { findings: f, request: this.request, version: f.version, current };
+    return current;
   }
+
+  /** The last request {@link current} built, and what it was built from. */
+  #built: { readonly findings: Findings; readonly request: CompletionRequest; readonly version: number; readonly current: CompletionRequest } | undefined;
 
   protected done(): CallVerdict {
     const request = this.current();

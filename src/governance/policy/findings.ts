@@ -30,11 +30,17 @@ export class Findings {
   /** Per text, per match: its replacement once a redact rule took it. */
   readonly #replaced: (string | undefined)[][];
   #changed = false;
+  #version = 0;
 
   constructor(texts: readonly string[], matches: readonly (readonly PiiMatch[])[]) {
     this.#texts = texts;
     this.#matches = matches;
     this.#replaced = matches.map(() => []);
+  }
+
+  /** How many replacements changed the texts so far (what {@link texts} returns changes with it). */
+  get version(): number {
+    return this.#version;
   }
 
   /** Whether any text changed. */
@@ -74,7 +80,10 @@ export class Findings {
         any = true;
       }
     }
-    if (any) this.#changed = true;
+    if (any) {
+      this.#changed = true;
+      this.#version++;
+    }
     return any;
   }
 

@@ -10,6 +10,7 @@ import {
   type CallCheck, type CompletionRequest, type EngineEvent, type PolicyDecisionEvent,
 } from '../../index.ts';
 import type { PiiDetector } from '../pii/types.ts';
+import type { OutputSubject } from './schema.ts';
 import { scriptedProvider } from '../../testing/index.ts';
 import { createPolicyGuard, type PolicyDecision, type PolicyGuard, type PolicyGuardOptions, type PolicyRuleFailure } from './guard.ts';
 
@@ -285,6 +286,24 @@ describe('placeholders outside an admitted run', () => {
 });
 
 describe('TypeScript rules and failures', () => {
+  it('the redacted request is built once: output rules see the very request the call was made with', async () => {
+    const seen: unknown[] = [];
+    const g = createPolicyGuard({
+      document: {
+        rules: [
+          { name: 'pii', action: 'redact', redact: { mode: 'mask' } },
+          { name: 'look', stage: 'output', check: (s: OutputSubject) => (seen.push(s.request), undefined) },
+        ],
+      },
+    });
+    const v = await g.call(callCheck({ request: { model: 'm', messages: [{ role: 'user', content: `mail ${EMAIL}` }] } }));
+    if (v.action !== 'allow') throw new Error('expected an allow');
+    await v.watch!.output!('fine');
+    expect(v.request?.messages[0]!.content).toBe('mail ****');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBe(v.request);
+  });
+
   it('a TypeScript rule sees the call with earlier changes and may answer asynchronously', async () => {
     const seen: (number | undefined)[] = [];
     const g = createPolicyGuard({
