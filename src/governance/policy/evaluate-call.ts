@@ -162,19 +162,24 @@ class CallEvaluation extends Evaluation<CallVerdict, CallCheck> {
 
   /** Output rules that match this call (their data classes are checked on the answer), and the placeholders to restore. */
   watch(): CallWatch | undefined {
-    const rules = this.set.output.filter((r) => r.subject === undefined || r.subject(this.subject));
+    const all = this.set.output;
+    // the usual case (output rules matching every call) reuses the set's own list
+    const rules = all.every((r) => r.subject === undefined) ? all : all.filter((r) => r.subject === undefined || r.subject(this.subject));
     const vault = this.vault !== undefined && this.vault.size > 0 ? this.vault : undefined;
     if (rules.length === 0 && vault === undefined) return undefined;
     const { host, set, ownVault, vaultRule } = this;
-    const check = this.view();
+    // a TypeScript output rule sees the call as made (redacted, routed); document rules need only its names
+    const check = this.model !== this.check.model || rules.some((r) => r.check !== undefined) ? this.view() : this.check;
     return {
       output: (text) => {
         const v = evaluateOutput(host, set, check, rules, text, vault, vaultRule);
-        if (ownVault) {
-          if (isPromise(v)) void v.finally(() => vault?.clear()).catch(() => undefined);
-          else vault?.clear();
+        if (!isPromise(v)) {
+          if (ownVault) vault?.clear();
+          return host.answered(set.version, check, v);
         }
-        return v;
+        return v.then((o) => host.answered(set.version, check, o)).finally(() => {
+          if (ownVault) vault?.clear();
+        });
       },
     };
   }

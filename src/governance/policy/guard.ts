@@ -166,30 +166,17 @@ class Policies implements PolicyGuard, PolicyHost {
     const changed = v.action === 'allow' && (v.request !== undefined || v.model !== undefined);
     if (changed) this.#n.changed++;
     if (this.#decisions.observed) this.#decisions.next({ stage: 'call', version: set.version, runId: check.runId, nodeId: check.nodeId, action: v.action, rule: v.rule, changed });
-    if (v.action !== 'allow') return v;
-    const watch = v.watch;
-    const output = watch?.output;
-    if (output === undefined) return v;
-    // count and report the answer's check, made on this same rule set
-    const seen = (o: OutputVerdict): OutputVerdict => {
-      if (o.action === 'deny') this.#n.denied++;
-      else if (o.action === 'redact') this.#n.changed++;
-      if (this.#decisions.observed) {
-        this.#decisions.next({ stage: 'output', version: set.version, runId: check.runId, nodeId: check.nodeId, action: o.action, rule: o.action === 'allow' ? undefined : o.rule });
-      }
-      return o;
-    };
-    return {
-      ...v,
-      watch: {
-        ...watch,
-        output: (text) => {
-          this.#n.checks.output++;
-          const o = output(text);
-          return isPromise<OutputVerdict>(o) ? o.then(seen) : seen(o);
-        },
-      },
-    };
+    return v;
+  }
+
+  answered(version: number, check: CallCheck, o: OutputVerdict): OutputVerdict {
+    this.#n.checks.output++;
+    if (o.action === 'deny') this.#n.denied++;
+    else if (o.action === 'redact') this.#n.changed++;
+    if (this.#decisions.observed) {
+      this.#decisions.next({ stage: 'output', version, runId: check.runId, nodeId: check.nodeId, action: o.action, rule: o.action === 'allow' ? undefined : o.rule });
+    }
+    return o;
   }
 
   tool(check: ToolCheck): ToolVerdict | Promise<ToolVerdict> {

@@ -10,6 +10,7 @@
  * @module
  */
 import { PolicyError } from '../../errors.ts';
+import type { CallCheck, OutputVerdict } from '../../definition/guard.ts';
 import type { PiiVault } from '../pii/vault.ts';
 import type { CompiledRule, Replacers } from './compile.ts';
 
@@ -18,7 +19,7 @@ import type { CompiledRule, Replacers } from './compile.ts';
  *
  * @example
  * ```ts
- * const host: PolicyHost = { replacers, runVault: () => undefined, failed: (r, v, run, e) => new PolicyError('POLICY_FAILED', String(e), { rule: r.name }) };
+ * const host: PolicyHost = { replacers, runVault: () => undefined, failed: (r, v, run, e) => new PolicyError('POLICY_FAILED', String(e), { rule: r.name }), answered: (version, check, v) => v };
  * ```
  */
 export interface PolicyHost {
@@ -27,6 +28,8 @@ export interface PolicyHost {
   runVault(runId: string): PiiVault | undefined;
   /** A rule failed: reported and counted; the error to refuse with, or undefined when the rule fails open (skipped). */
   failed(rule: CompiledRule, version: number, runId: string, error: unknown): PolicyError | undefined;
+  /** An answer was checked against the output rules of rule set `version`: counted and reported; returns `v`. */
+  answered(version: number, check: CallCheck, v: OutputVerdict): OutputVerdict;
 }
 
 /**
