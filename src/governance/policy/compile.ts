@@ -57,6 +57,8 @@ export interface RuleSet {
   readonly run: readonly CompiledRule[];
   readonly call: readonly CompiledRule[];
   readonly output: readonly CompiledRule[];
+  /** Whether every output rule matches every call (no subject fields): a call's watch then takes `output` as it is. */
+  readonly outputForAll: boolean;
   readonly tool: readonly CompiledRule[];
   readonly weights: ReadonlyMap<string, number>;
   /**
@@ -173,7 +175,8 @@ export function compileRules(doc: PolicyDocument, o: { readonly version: number;
   const scanners = Object.freeze({ run: scannerFor(needs.run), call: scannerFor(needs.call), output: scannerFor(needs.output), tool: scannerFor(needs.tool) });
   const weights = new Map<string, number>();
   for (const [t, v] of Object.entries(doc.tenants ?? {})) if (v.weight !== undefined) weights.set(t, v.weight);
-  return Object.freeze({ version: o.version, ...byStage, weights, scanners, asyncScan: o.detectors.length > 0, placeholders });
+  const outputForAll = byStage.output.every((r) => r.subject === undefined);
+  return Object.freeze({ version: o.version, ...byStage, outputForAll, weights, scanners, asyncScan: o.detectors.length > 0, placeholders });
 }
 
 function outcomeOf(d: PolicyRule): PolicyOutcome {

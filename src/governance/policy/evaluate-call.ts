@@ -162,9 +162,8 @@ class CallEvaluation extends Evaluation<CallVerdict, CallCheck> {
 
   /** Output rules that match this call (their data classes are checked on the answer), and the placeholders to restore. */
   watch(): CallWatch | undefined {
-    const all = this.set.output;
     // the usual case (output rules matching every call) reuses the set's own list
-    const rules = all.every((r) => r.subject === undefined) ? all : all.filter((r) => r.subject === undefined || r.subject(this.subject));
+    const rules = this.set.outputForAll ? this.set.output : this.set.output.filter((r) => r.subject === undefined || r.subject(this.subject));
     const vault = this.vault !== undefined && this.vault.size > 0 ? this.vault : undefined;
     if (rules.length === 0 && vault === undefined) return undefined;
     const { host, set, ownVault, vaultRule } = this;
