@@ -25,6 +25,24 @@ export interface BanditSlot {
   readonly bandit: Bandit;
   /** By variant index (0 without an experiment), by arm name. */
   readonly merged: readonly Readonly<Record<string, NodeOverride>>[];
+  /**
+   * The whole decision part of each arm when this is the plan's only bandit: by variant index,
+   * by arm name, the run's overrides and arms (frozen, shared by every run that draws the arm).
+   */
+  readonly picks: readonly Readonly<Record<string, Pick>>[] | undefined;
+}
+
+/**
+ * What a run drawing one arm of a plan's only bandit gets: its overrides and its arms record.
+ *
+ * @example
+ * ```ts
+ * const pick: Pick = { overrides: { answer: { model: 'sim:a' } }, arms: { answer: 'a' } };
+ * ```
+ */
+export interface Pick {
+  readonly overrides: Readonly<Record<string, NodeOverride>>;
+  readonly arms: Readonly<Record<string, string>>;
 }
 
 /**
@@ -141,7 +159,8 @@ export function compilePlan(input: PlanInput): Plan {
     overrides.push(isEmpty(ov) ? undefined : ov);
   }
   const bandits: BanditSlot[] = [];
-  for (const [node, bp] of Object.entries(doc?.bandits ?? {})) {
+  const banditPolicies = Object.entries(doc?.bandits ?? {});
+  for (const [node, bp] of banditPolicies) {
     const merged = rawByVariant.map((raw) => {
       const byArm: Record<string, NodeOverride> = {};
       for (const [arm, armOv] of Object.entries(bp.arms)) {
@@ -149,7 +168,15 @@ export function compilePlan(input: PlanInput): Plan {
       }
       return byArm;
     });
-    bandits.push({ node, policy: bp, bandit: input.bandit(node, bp), merged });
+    // one bandit (the usual case): every (variant, arm) decision is made here, so a run allocates none
+    const picks = banditPolicies.length !== 1 ? undefined : merged.map((byArm, vi) => {
+      const out: Record<string, Pick> = {};
+      for (const arm of Object.keys(byArm)) {
+        out[arm] = Object.freeze({ overrides: Object.freeze({ ...overrides[vi], [node]: byArm[arm]! }), arms: Object.freeze({ [node]: arm }) });
+      }
+      return out;
+    });
+    bandits.push({ node, policy: bp, bandit: input.bandit(node, bp), merged, picks });
   }
   const evaluation = doc?.evaluation;
   return {
@@ -201,17 +228,26 @@ export function decideWith(plan: Plan, req: DecisionRequest, random: () => numbe
     vi = plan.index.get(variant)!;
   }
   let overrides = plan.overrides[vi];
-  let arms: Record<string, string> | undefined;
-  if (plan.bandits.length > 0) {
+  let arms: Readonly<Record<string, string>> | undefined;
+  const one = plan.bandits.length === 1 ? plan.bandits[0]! : undefined;
+  if (one?.picks !== undefined) {
+    const arm = one.bandit.choose();
+    const pick = one.picks[vi]![arm];
+    if (pick !== undefined) {
+      overrides = pick.overrides;
+      arms = pick.arms;
+    } else arms = { [one.node]: arm }; // an arm the policy does not name (a bandit kept across plans): no settings of its own
+  } else if (plan.bandits.length > 0) {
     const ov: Record<string, NodeOverride> = { ...overrides };
-    arms = {};
+    const drawn: Record<string, string> = {};
     for (const slot of plan.bandits) {
       const arm = slot.bandit.choose();
-      arms[slot.node] = arm;
+      drawn[slot.node] = arm;
       const o = slot.merged[vi]![arm];
       if (o !== undefined) ov[slot.node] = o;
     }
     overrides = ov;
+    arms = drawn;
   }
   const rate = plan.sampleRate;
   const evaluate = rate >= 1 ? true : rate <= 0 ? false : random() < rate;

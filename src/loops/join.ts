@@ -58,6 +58,8 @@ export const RunInfoSchema = z.object({
   input: z.unknown().optional(),
 });
 
+const NO_ARMS: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
  * The run info of an ended run's summary (the input only for runs with bandit arms).
  *
@@ -68,19 +70,20 @@ export const RunInfoSchema = z.object({
  */
 export function runInfoOf(s: RunSummary): RunInfo {
   const d = s.decision;
+  // one shape for every run (no spread): the cache holds many, so they stay small and alike
   return {
     runId: s.runId,
     topology: s.topology,
     variant: d?.variant ?? '',
     policyVersion: d?.policyVersion ?? 0,
     models: s.models,
-    arms: d?.arms ?? {},
-    costUsd: s.usage?.costUsd ?? 0,
+    arms: d?.arms ?? NO_ARMS,
+    costUsd: s.costUsd ?? s.usage?.costUsd ?? 0,
     tenant: s.tenant ?? null,
     user: s.user ?? null,
     endedAt: s.endedAt,
     // the input is the context of experience records: kept for bandit runs only (not retained for the others)
-    ...(d?.arms === undefined ? {} : { input: s.input }),
+    input: d?.arms === undefined ? undefined : s.input,
   };
 }
 

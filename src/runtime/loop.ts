@@ -90,6 +90,8 @@ export interface RunSummary {
   readonly startedAt: number;
   readonly endedAt: number;
   readonly usage?: UsageTotals | undefined;
+  /** `usage.costUsd` without a copy of the usage (absent on summaries not made by the engine: read `usage`). */
+  readonly costUsd?: number;
   readonly decision: RunDecision | undefined;
   /** Llm nodes that ran, by node id: the model that answered (after fallbacks). */
   readonly models: Readonly<Record<string, string>>;

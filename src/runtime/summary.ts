@@ -11,15 +11,41 @@ import { DONE, R_CANCELLED, R_COMPLETED } from './states.ts';
 import { topologyVersion } from './version.ts';
 
 /**
+ * Models of runs without fallbacks whose llm nodes all completed: the same answer for every
+ * run of one plan with the same overrides object (a loop's decisions share theirs), made once.
+ */
+const shared = new WeakMap<object, WeakMap<object, Readonly<Record<string, string>>>>();
+
+/**
  * The llm nodes of a run that completed, by node id: the model that answered (the last
- * fallback's target, else the run's override, else the node's first model).
+ * fallback's target, else the run's override, else the node's first model). Frozen: runs of
+ * one plan and overrides that all answered without a fallback share one record.
  *
  * @example
  * ```ts
  * modelsOf(run); // { answer: 'sim:default' }
  * ```
  */
-export function modelsOf(run: Run): Record<string, string> {
+export function modelsOf(run: Run): Readonly<Record<string, string>> {
+  const plan = run.plan;
+  let usual = !hasFallback(run);
+  for (let i = 0; usual && i < plan.nodes.length; i++) if (plan.nodes[i]!.kind === 'llm' && run.state[i] !== DONE) usual = false;
+  if (!usual) return Object.freeze(answered(run));
+  let byOverrides = shared.get(plan);
+  if (byOverrides === undefined) shared.set(plan, (byOverrides = new WeakMap()));
+  const key = run.overrides ?? plan;
+  let models = byOverrides.get(key);
+  if (models === undefined) byOverrides.set(key, (models = Object.freeze(answered(run))));
+  return models;
+}
+
+function hasFallback(run: Run): boolean {
+  if (run.notes === undefined) return false;
+  for (const note of run.notes.values()) if (note.type === 'fallback') return true;
+  return false;
+}
+
+function answered(run: Run): Record<string, string> {
   const out: Record<string, string> = {};
   const plan = run.plan;
   for (let i = 0; i < plan.nodes.length; i++) {
@@ -53,8 +79,9 @@ class Summary implements RunSummary {
   readonly decision: RunSummary['decision'];
   readonly tenant: string | undefined;
   readonly user: string | undefined;
+  readonly costUsd: number;
   readonly #run: Run;
-  #models: Record<string, string> | undefined;
+  #models: Readonly<Record<string, string>> | undefined;
   #outputs: Record<string, unknown> | undefined;
 
   constructor(run: Run) {
@@ -69,11 +96,12 @@ class Summary implements RunSummary {
     this.decision = run.decision;
     this.tenant = run.tenant;
     this.user = run.user;
+    this.costUsd = run.usage?.costUsd ?? 0;
   }
   get version(): string {
     return topologyVersion(this.#run.plan.topology);
   }
-  get models(): Record<string, string> {
+  get models(): Readonly<Record<string, string>> {
     return (this.#models ??= modelsOf(this.#run));
   }
   get error(): SerializedError | undefined {
