@@ -211,4 +211,20 @@ describe('decisions', () => {
     expect(JSON.parse(xs[0]!.context)).toMatchObject({ policyVersion: 1, user: 'u', input: { q: 'x' } });
     expect(loop.bandits()).toEqual([expect.objectContaining({ topology: 'plain', decision: 'answer' })]);
   });
+
+  it('one bandit: runs drawing the same arm share one frozen decision part; the arm\'s settings are merged over the variant\'s', () => {
+    const loop = createLoop({ seed: 3 });
+    loop.applyPolicy({
+      policyId: 'p', version: 1, target: 'plain', reason: null, ts: 0,
+      params: { nodes: '{"answer":{"temperature":0.1}}', bandits: JSON.stringify({ answer: { arms: { a: { model: 'sim:a' }, b: { model: 'sim:b' } }, metric: 'q' } }) },
+    });
+    const ds = Array.from({ length: 40 }, (_, i) => loop.decide({ topology: plain, version: 'v', runId: `r${i}`, tenant: undefined, user: undefined, input: undefined })!);
+    const byArm = new Map(ds.map((d) => [d.arms!['answer']!, d]));
+    expect([...byArm.keys()].sort()).toEqual(['a', 'b']);
+    for (const d of ds) {
+      const first = byArm.get(d.arms!['answer']!)!;
+      expect([d.overrides === first.overrides, d.arms === first.arms, Object.isFrozen(d.overrides), Object.isFrozen(d.arms)]).toEqual([true, true, true, true]);
+    }
+    expect(byArm.get('b')!.overrides).toEqual({ answer: { temperature: 0.1, model: 'sim:b' } });
+  });
 });

@@ -63,6 +63,18 @@ describe('engine with a loop', () => {
     await engine.shutdown();
   });
 
+  it('summaries: runs of one decision that answered without a fallback share one frozen models record; costUsd without a usage copy', async () => {
+    const overrides = { answer: { model: 'sim:other' } };
+    const loop = fakeLoop((n) => (n < 2 ? { overrides } : { overrides: { answer: { model: ['sim:broken', 'sim:default'] } } }));
+    const engine = createEngine({ loop });
+    for (let i = 0; i < 3; i++) expect((await engine.run(qa, { q: `q${i}` })).status).toBe('completed');
+    const [a, b, c] = loop.summaries;
+    expect([a!.models === b!.models, Object.isFrozen(a!.models), a!.models]).toEqual([true, true, { answer: 'sim:other' }]);
+    expect(c!.models).toEqual({ answer: 'sim:broken' });
+    expect(a!.costUsd).toBe(a!.usage?.costUsd);
+    await engine.shutdown();
+  });
+
   it('a loop that throws fails the run with LOOP_FAILED; an engine without a loop has no stats', async () => {
     const loop: RunLoop = { decide: () => { throw new Error('boom'); }, ended: () => undefined, stats: () => [] };
     const engine = createEngine({ loop });
