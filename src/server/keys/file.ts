@@ -2,12 +2,16 @@
  * Keys in a JSON file (`.llmo/keys.json` by default): hashes only, written atomically
  * (a temporary file renamed over it) with mode 0600. A running server sees changes other
  * processes make (`llmo keys create|revoke` on the same file) at once: each `verify` checks
- * the file's identity (inode, mtime, size) and re-reads it when it changed.
+ * the file's identity (inode, mtime, size) and re-reads it when it changed. Writers of every
+ * process take a lock (`keys.json.lock`, a directory, via proper-lockfile: stale after 10 s
+ * without its holder refreshing it, so a killed writer does not block the file) around
+ * read, change and rename, so no process's create or revoke is lost to another's.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { lock } from 'proper-lockfile';
 import * as z from 'zod';
 import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
 import { RolesSchema } from '../access.ts';
@@ -100,9 +104,12 @@ export function createFileKeyStore(path: string): KeyStore {
     return (current = { stamp, byId, byHash });
   };
 
-  /** Reads the newest file, changes its rows, writes it atomically (a flushed temporary file, mode 0600, renamed over it). */
+  /**
+   * Reads the newest file, changes its rows, writes it atomically (a flushed temporary file,
+   * mode 0600, renamed over it), all under the file lock every process's writers take.
+   */
   const change = <T>(f: (rows: Map<string, KeyRow>) => { readonly result: T; readonly changed: boolean }): Promise<T> => {
-    const next = writing.then(async () => {
+    const next = writing.then(() => locked(async (held) => {
       const snap = await load();
       const rows = new Map(snap.byId);
       const { result, changed } = f(rows);
@@ -110,9 +117,9 @@ export function createFileKeyStore(path: string): KeyStore {
       const body = `${JSON.stringify({ version: 1, keys: [...rows.values()] }, null, 2)}\n`;
       const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       try {
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await writeFile(tmp, body, { mode: 0o600, flush: true });
         await chmod(tmp, 0o600);
+        held(); // a lock lost while writing (its refresh failed, another took it as stale): no rename over their work
         await rename(tmp, path);
       } catch (e) {
         await unlink(tmp).catch(() => undefined);
@@ -120,9 +127,34 @@ export function createFileKeyStore(path: string): KeyStore {
       }
       await load();
       return result;
-    });
+    }));
     writing = next.catch(() => undefined);
     return next;
+  };
+
+  /** Runs `f` holding the file's lock (waiting up to about 10 s for another writer); `held()` throws once the lock was lost. */
+  const locked = async <T>(f: (held: () => void) => Promise<T>): Promise<T> => {
+    let lost: Error | undefined;
+    let release: () => Promise<void>;
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      release = await lock(path, {
+        realpath: false, lockfilePath: `${path}.lock`, stale: 10_000, update: 2_000,
+        retries: { retries: 60, factor: 1.3, minTimeout: 10, maxTimeout: 500 },
+        onCompromised: (e) => {
+          lost = e;
+        },
+      });
+    } catch (e) {
+      throw keysFailed(path, 'lock', e);
+    }
+    try {
+      return await f(() => {
+        if (lost !== undefined) throw lost;
+      });
+    } finally {
+      await release().catch(() => undefined); // a compromised lock is no longer ours to release
+    }
   };
 
   return {

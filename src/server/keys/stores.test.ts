@@ -1,7 +1,7 @@
 // Key stores: the shared behaviour on memory, a JSON file and SQLite (PostgreSQL in postgres.int.test.ts),
 // then what is particular to files: mode 0600, atomic writes, another process's changes seen at once,
 // a broken file reported as KEY_STORE_FAILED (the server answers 503), openKeyStore's URL forms.
-import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,34 @@ describe('JSON file key store', () => {
     const made = await Promise.all(Array.from({ length: 10 }, (_, i) => keys.create({ tenant: 'acme', roles: { '*': 'viewer' }, name: `k${i}` })));
     expect((await keys.list()).length).toBe(10);
     for (const k of made) expect(await keys.verify(k.secret)).toBeDefined();
+    await keys.close();
+  });
+
+  it('keeps concurrent creates and revokes of several processes on one file (a file lock around read-change-rename)', async () => {
+    const path = fresh('/keys.json');
+    const a = createFileKeyStore(path);
+    const b = createFileKeyStore(path); // its own writer: what another process is
+    const first = await a.create({ tenant: 'acme', roles: { '*': 'viewer' }, name: 'first' });
+    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).create({ tenant: 'acme', roles: { '*': 'viewer' }, name: `k${i}` })));
+    const [revoked] = await Promise.all([b.revoke(first.keyId), ...Array.from({ length: 4 }, (_, i) => a.create({ tenant: 'acme', roles: { '*': 'viewer' }, name: `late${i}` }))]);
+    expect(revoked).toBe(true);
+    const c = createFileKeyStore(path);
+    expect((await c.list()).length).toBe(17);
+    for (const k of made) expect(await c.verify(k.secret)).toBeDefined();
+    expect(await c.verify(first.secret)).toBeUndefined();
+    expect((await readdir(join(path, '..'))).filter((f) => !f.endsWith('keys.json'))).toEqual([]);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('takes over the lock a killed writer left behind once it is stale', async () => {
+    const path = fresh('/keys.json');
+    await mkdir(`${path}.lock`, { recursive: true });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${path}.lock`, old, old);
+    const keys = createFileKeyStore(path);
+    const k = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' } });
+    expect(await keys.verify(k.secret)).toBeDefined();
+    expect((await readdir(join(path, '..'))).filter((f) => f.endsWith('.lock'))).toEqual([]);
     await keys.close();
   });
 
