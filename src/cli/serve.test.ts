@@ -44,6 +44,10 @@ describe('llmo serve', () => {
     });
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({ status: 'completed', topology: 'rag' });
+    // the Prometheus scrape: the engine's metrics and the server's own
+    const scrape = await (await fetch(`${s.base()}/metrics`)).text();
+    expect(scrape).toMatch(/^llmo_runs_started(_total)?\{[^}]*\} 1/m);
+    expect(scrape).toMatch(/^llmo_server_streams(_total)?\{[^}]*\} 0/m);
     expect(await s.stop()).toBe(0);
 
     const again = await serve(keys);

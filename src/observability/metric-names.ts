@@ -5,6 +5,16 @@
  */
 
 /**
+ * The instrumentation scope telemetry reports under (its tracer and meter name).
+ *
+ * @example
+ * ```ts
+ * const meter = metrics.getMeter(INSTRUMENTATION_SCOPE);
+ * ```
+ */
+export const INSTRUMENTATION_SCOPE = 'llm-orchestrator';
+
+/**
  * Bucket boundaries the GenAI conventions advise for `gen_ai.client.token.usage` (powers of 4, 1 to 4^13).
  *
  * @example
@@ -153,6 +163,26 @@ export const METRIC_LLMO_COST = 'llmo.cost.usd';
  * ```
  */
 export const METRIC_LLMO_TOKENS = 'llmo.tokens';
+
+/**
+ * Server-Sent Events clients of `llmo serve` dropped for not reading (counter): each one also a
+ * `server.stream.dropped` event and a warning.
+ *
+ * @example
+ * ```ts
+ * const name = METRIC_LLMO_STREAM_DROPPED; // 'llmo.server.stream.dropped'
+ * ```
+ */
+export const METRIC_LLMO_STREAM_DROPPED = 'llmo.server.stream.dropped';
+/**
+ * Server-Sent Events streams `llmo serve` has open now (observable gauge).
+ *
+ * @example
+ * ```ts
+ * const name = METRIC_LLMO_STREAMS_OPEN; // 'llmo.server.streams'
+ * ```
+ */
+export const METRIC_LLMO_STREAMS_OPEN = 'llmo.server.streams';
 
 /**
  * Attribute names of the `llmo.*` metrics.

@@ -15,11 +15,11 @@ import type { TraceContext } from '../runtime/trace-context.ts';
 import { createAlerts, type AlertEvent } from './alerts.ts';
 import { SloRulesSchema, type SloRule } from './slo-rules.ts';
 import { createMetrics } from './metrics.ts';
+import { INSTRUMENTATION_SCOPE } from './metric-names.ts';
 import type { EventSink } from './sink.ts';
 import { createTracing, type CaptureOptions } from './tracing.ts';
 
-/** The instrumentation scope telemetry reports under (its tracer and meter name). */
-export const INSTRUMENTATION_SCOPE = 'llm-orchestrator';
+export { INSTRUMENTATION_SCOPE } from './metric-names.ts';
 
 /** The global tracer, or undefined while no SDK registered a tracer provider (spans would all be no-ops). */
 function globalTracer(): Tracer | undefined {

@@ -6,6 +6,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Meter } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.ts';
 import type { RunsView } from '../runtime/runs.ts';
@@ -49,6 +50,8 @@ export interface ServerDeps {
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Health of the parts behind the server (store, Kafka); `GET /healthz` reports it. */
   readonly health?: Health;
+  /** Where the server's own metrics go (streams open, clients dropped). Default: the global meter provider's (a no-op without one). */
+  readonly meter?: Meter;
 }
 
 /**

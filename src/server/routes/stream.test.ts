@@ -4,6 +4,8 @@
  * limit, a slow client dropped while a fast one gets everything, the limits on open streams,
  * tenant isolation, pings, runs that ended or run elsewhere, and no subscription left behind.
  */
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { createEngine } from '../../runtime/engine.ts';
@@ -11,6 +13,19 @@ import { createModels } from '../../providers/models.ts';
 import { gateProvider, openStream, streamServer, talk, type SseMessage, type StreamServer } from '../../../test/support/sse.ts';
 import { TOKENS_ELSEWHERE, TOKENS_GONE } from '../stream/frame.ts';
 import type { StreamDroppedEvent } from '../stream/hub.ts';
+
+/** Collects on demand (the test asks). */
+class Reader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+/** The value of a counter or gauge the server reports (its only point). */
+async function metricValue(reader: Reader, name: string): Promise<unknown> {
+  const { resourceMetrics } = await reader.collect();
+  const m = resourceMetrics.scopeMetrics.flatMap((x) => x.metrics).find((x) => x.descriptor.name === name);
+  return m?.dataPoints[0]?.value;
+}
 
 let s: StreamServer | undefined;
 afterEach(async () => {
@@ -144,12 +159,20 @@ describe('GET /v1/runs/:id/stream', () => {
 
   it('drops a client that stops reading once its queue passes streamBufferBytes, while a fast client on the same run gets every token', async () => {
     const dropped: StreamDroppedEvent[] = [];
-    s = await streamServer({ streamBufferBytes: 64 * 1024 }, { onEvent: (e) => dropped.push(e) });
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider); // the server's default meter: the global provider's
+    try {
+      s = await streamServer({ streamBufferBytes: 64 * 1024 }, { onEvent: (e) => dropped.push(e) });
+    } finally {
+      metrics.disable();
+    }
     const done = start(s, 'r4');
     const slow = openStream(s.url, 'r4', s.key, { paused: true });
     const fast = openStream(s.url, 'r4', s.key);
     await fast.until((m) => m.id === '3');
     await vi.waitFor(() => expect(s!.hub.stats().clients).toBe(2));
+    expect([await metricValue(reader, 'llmo.server.streams'), await metricValue(reader, 'llmo.server.stream.dropped')]).toEqual([2, undefined]);
     await s.gate.calls(1);
     const big = 'x'.repeat(8 * 1024);
     let pushed = 0;
@@ -179,6 +202,9 @@ describe('GET /v1/runs/:id/stream', () => {
     expect(slow.messages.some((m) => m.event === 'end')).toBe(false);
     expect(tokenTexts(slow.messages).length).toBeLessThan(pushed);
     await vi.waitFor(() => expect(s!.hub.stats()).toMatchObject({ clients: 0, subscriptions: 0, dropped: 1 }));
+    // in the metrics too (Prometheus scrapes them from `llmo serve`)
+    expect([await metricValue(reader, 'llmo.server.streams'), await metricValue(reader, 'llmo.server.stream.dropped')]).toEqual([0, 1]);
+    await provider.shutdown();
   });
 
   it('refuses streams past maxStreams with 503 and past maxStreamsPerKey with 429, before any stream bytes', async () => {

@@ -6,7 +6,9 @@
  * subscription and one serialization per event per run, however many clients.
  * @module
  */
+import { metrics, type ObservableResult } from '@opentelemetry/api';
 import * as z from 'zod';
+import { INSTRUMENTATION_SCOPE, METRIC_LLMO_STREAM_DROPPED, METRIC_LLMO_STREAMS_OPEN } from '../../observability/metric-names.ts';
 import { can } from '../access.ts';
 import { principalOf } from '../auth.ts';
 import type { Routes, ServerContext } from '../context.ts';
@@ -63,12 +65,25 @@ const recordOf = async (ctx: ServerContext, runId: string): Promise<RunRecord | 
  */
 export function streamRoutesWith(options: StreamRouteOptions = {}): Routes {
   return (app, ctx) => {
+    const meter = ctx.meter ?? metrics.getMeter(INSTRUMENTATION_SCOPE);
+    const dropped = meter.createCounter(METRIC_LLMO_STREAM_DROPPED, { description: 'Stream clients dropped for not reading.', unit: '{client}' });
+    const open = meter.createObservableGauge(METRIC_LLMO_STREAMS_OPEN, { description: 'Streams open.', unit: '{stream}' });
     const hub = createStreamHub({
       ...options, backend: ctx.backend, runs: ctx.runs, log: ctx.log,
       maxStreams: ctx.options.maxStreams, maxStreamsPerKey: ctx.options.maxStreamsPerKey, streamBufferBytes: ctx.options.streamBufferBytes,
+      onEvent: (e) => {
+        dropped.add(1);
+        options.onEvent?.(e);
+      },
     });
+    const observeOpen = (r: ObservableResult): void => r.observe(hub.stats().clients);
+    open.addCallback(observeOpen);
     options.onHub?.(hub);
-    app.addHook('preClose', (done) => { hub.close(); done(); });
+    app.addHook('preClose', (done) => {
+      open.removeCallback(observeOpen);
+      hub.close();
+      done();
+    });
     app.get('/v1/runs/:id/stream', {
       schema: {
         summary: 'Stream a run\'s events and tokens (Server-Sent Events)',
