@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FairQueue } from './fair-queue.ts';
 import { Limiter } from './limiter.ts';
@@ -49,6 +50,79 @@ describe('FairQueue', () => {
     expect(q.remove('b')).toBe(false);
     expect(q.size).toBe(1);
     expect(q.peekTick()).toBe(5);
+  });
+});
+
+describe('FairQueue with many flows', () => {
+  it('serves 10,000 backlogged tenants round-robin: every first waiter before any second one', () => {
+    const q = new FairQueue<string>();
+    for (let k = 0; k < 10_000; k++) for (let j = 0; j < 2; j++) q.push(`t${k}.${j}`, 0, `t${k}`);
+    const out = drain(q);
+    expect(out.slice(0, 10_000).every((x) => x.endsWith('.0'))).toBe(true);
+    expect(new Set(out).size).toBe(20_000);
+  });
+
+  it('keeps working after many waiters gave up (the heaps drop what they left)', () => {
+    const q = new FairQueue<number>();
+    q.push(-1, 0, 'stays');
+    let removed = 0;
+    for (let k = 0; k < 100_000; k++) {
+      q.push(k, k, `t${k % 100}`);
+      if (q.remove(k)) removed++;
+    }
+    expect([removed, q.size, q.peekTick(), q.shift(), q.size]).toEqual([100_000, 1, 0, -1, 0]);
+  });
+
+  it('property: FIFO per flow, each waiter served once unless removed, the oldest tick peeked, equal flows within one turn of each other', () => {
+    type Op = { readonly op: 'push'; readonly flow: number; readonly tick: number } | { readonly op: 'shift' } | { readonly op: 'remove'; readonly pick: number };
+    const ops = fc.array(fc.oneof(
+      fc.record({ op: fc.constant('push' as const), flow: fc.integer({ min: 0, max: 5 }), tick: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({ op: fc.constant('shift' as const) }),
+      fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }),
+    ), { maxLength: 200 });
+    fc.assert(fc.property(ops, (list: Op[]) => {
+      const q = new FairQueue<{ id: number; flow: number; tick: number }>();
+      const waiting: { id: number; flow: number; tick: number }[] = [];
+      const lastServed = new Map<number, number>();
+      let id = 0;
+      for (const o of list) {
+        if (o.op === 'push') {
+          const w = { id: id++, flow: o.flow, tick: o.tick };
+          q.push(w, o.tick, `f${o.flow}`);
+          waiting.push(w);
+        } else if (o.op === 'remove') {
+          if (waiting.length === 0) continue;
+          const w = waiting.splice(o.pick % waiting.length, 1)[0]!;
+          expect(q.remove(w)).toBe(true);
+          expect(q.remove(w)).toBe(false);
+        } else {
+          if (waiting.length === 0) continue;
+          expect(q.peekTick()).toBe(Math.min(...waiting.map((w) => w.tick)));
+          const w = q.shift();
+          const k = waiting.indexOf(w);
+          expect(k).toBeGreaterThanOrEqual(0);
+          waiting.splice(k, 1);
+          // FIFO within a flow: nothing of its flow pushed before it is still waiting
+          expect(waiting.some((x) => x.flow === w.flow && x.id < w.id)).toBe(false);
+          expect(w.id).toBeGreaterThan(lastServed.get(w.flow) ?? -1);
+          lastServed.set(w.flow, w.id);
+        }
+        expect(q.size).toBe(waiting.length);
+      }
+    }));
+  });
+
+  it('property: flows of equal weight, all backlogged, are served within one turn of each other', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 2, maxLength: 8 }), (lengths) => {
+      const q = new FairQueue<number>();
+      lengths.forEach((n, f) => { for (let k = 0; k < n; k++) q.push(f, 0, `f${f}`); });
+      const served = lengths.map(() => 0);
+      while (q.size > 0) {
+        served[q.shift()]!++;
+        const backlogged = served.filter((c, f) => c < lengths[f]!);
+        if (backlogged.length > 1) expect(Math.max(...backlogged) - Math.min(...backlogged)).toBeLessThanOrEqual(1);
+      }
+    }));
   });
 });
 

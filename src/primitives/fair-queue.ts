@@ -1,13 +1,17 @@
 /**
  * The waiting line of one priority level of a {@link Limiter}: FIFO within a flow (a
  * tenant), weighted fair between flows. Each flow with waiters holds a virtual "pass";
- * the flow with the lowest pass is served next and its pass grows by `1 / weight`, and a
- * flow that starts waiting joins at the current virtual time (start-time fair queuing,
- * as stride scheduling). So a tenant that floods the engine with 10,000 runs and one that
+ * the flow with the lowest pass is served next (of equal passes, the one that waited longest
+ * for its turn) and its pass grows by `1 / weight`, and a flow that starts waiting joins at
+ * the current virtual time (start-time fair queuing, as stride scheduling). The flows are
+ * kept in a binary heap by pass and the waiters in one by tick, so serving and aging cost
+ * O(log n) however many tenants wait. So a tenant that floods the engine with 10,000 runs and one that
  * sends 100 share the slots by weight instead of the second waiting behind the first.
  * Items without a flow share the flow `''`; with one flow it is plain FIFO.
  * @module
  */
+
+import TinyQueue from 'tinyqueue';
 
 /** FIFO queue of items with the grant tick at which each was enqueued. */
 export class Fifo<T> {
@@ -54,12 +58,34 @@ export class Fifo<T> {
   }
 }
 
+/** A waiting item: its grant tick, and whether it has left (served or removed). */
+interface Waiter<T> {
+  readonly item: T;
+  readonly tick: number;
+  /** Order of arrival (ties of ticks). */
+  readonly n: number;
+  gone: boolean;
+}
+
 /** One flow's waiters and its place in the fair order. */
 interface Flow<T> {
   readonly key: string;
-  readonly q: Fifo<T>;
+  readonly q: Fifo<Waiter<T>>;
   pass: number;
+  /** Bumped whenever the flow leaves the order, so its stale entries there are skipped. */
+  gen: number;
 }
+
+/** A flow's turn in the fair order: lowest pass first, then the one that waited longest for it (reused while the flow waits). */
+interface Turn<T> {
+  readonly f: Flow<T>;
+  pass: number;
+  n: number;
+  readonly gen: number;
+}
+
+const byTurn = <T>(a: Turn<T>, b: Turn<T>): number => a.pass - b.pass || a.n - b.n;
+const byTick = <T>(a: Waiter<T>, b: Waiter<T>): number => a.tick - b.tick || a.n - b.n;
 
 /**
  * A flow's share relative to the others (1 by default). Read when the flow is served, so a
@@ -86,11 +112,22 @@ const EQUAL: FlowWeight = () => 1;
  */
 export class FairQueue<T> {
   readonly #flows = new Map<string, Flow<T>>();
+  /** Flows with waiters, by turn (a binary heap; entries of flows that left since are skipped). */
+  #turns = new TinyQueue<Turn<T>>([], byTurn);
+  /**
+   * Waiters in arrival order (those gone are skipped), for {@link FairQueue.peekTick} while
+   * ticks only grow (a limiter's do): the oldest waiter is then the first still waiting.
+   */
+  #order = new Fifo<Waiter<T>>();
+  #lastTick = Number.NEGATIVE_INFINITY;
+  /** Waiters by tick (a binary heap; those gone are skipped), once a tick came lower than one before it. */
+  #ticks: TinyQueue<Waiter<T>> | undefined;
   /** Flows with waiters. */
-  readonly #active: Flow<T>[] = [];
+  #active = 0;
   readonly #weight: FlowWeight;
   #vtime = 0;
   #size = 0;
+  #n = 0;
 
   constructor(weight: FlowWeight = EQUAL) {
     this.#weight = weight;
@@ -102,57 +139,99 @@ export class FairQueue<T> {
 
   push(item: T, tick: number, flow = ''): void {
     let f = this.#flows.get(flow);
-    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<T>(), pass: 0 }));
+    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<Waiter<T>>(), pass: 0, gen: 0 }));
     if (f.q.size === 0) {
       // a flow that starts waiting competes from now on, with no credit for the time it was idle
       if (f.pass < this.#vtime) f.pass = this.#vtime;
-      this.#active.push(f);
+      this.#active++;
+      this.#turns.push({ f, pass: f.pass, n: ++this.#n, gen: f.gen });
     }
-    f.q.push(item, tick);
+    const w: Waiter<T> = { item, tick, n: ++this.#n, gone: false };
+    f.q.push(w, tick);
+    if (this.#ticks !== undefined) this.#ticks.push(w);
+    else if (tick >= this.#lastTick) {
+      this.#lastTick = tick;
+      this.#order.push(w, tick);
+    } else {
+      this.#ticks = new TinyQueue([...this.#live(), w], byTick);
+      this.#order = new Fifo();
+    }
     this.#size++;
   }
 
   /** The grant tick of the oldest waiter (for aging); the queue must not be empty. */
   peekTick(): number {
-    const a = this.#active;
-    let t = a[0]!.q.peekTick();
-    for (let k = 1; k < a.length; k++) t = Math.min(t, a[k]!.q.peekTick());
-    return t;
+    const t = this.#ticks;
+    if (t === undefined) {
+      const o = this.#order;
+      while (o.items[o.head]!.gone) o.shift();
+      return o.peekTick();
+    }
+    while (t.peek()!.gone) t.pop();
+    return t.peek()!.tick;
+  }
+
+  /** The waiters still waiting, in arrival order (while ticks only grow). */
+  *#live(): Generator<Waiter<T>> {
+    const o = this.#order;
+    for (let i = o.head; i < o.items.length; i++) if (!o.items[i]!.gone) yield o.items[i]!;
   }
 
   /** Takes the next waiter: the head of the flow with the lowest pass. The queue must not be empty. */
   shift(): T {
-    const a = this.#active;
-    let best = 0;
-    for (let k = 1; k < a.length; k++) if (a[k]!.pass < a[best]!.pass) best = k;
-    const f = a[best]!;
-    const item = f.q.shift();
+    let turn = this.#turns.pop()!;
+    while (turn.gen !== turn.f.gen) turn = this.#turns.pop()!;
+    const f = turn.f;
+    const w = f.q.shift();
+    w.gone = true;
     this.#size--;
     this.#vtime = f.pass;
-    const w = this.#weight(f.key);
-    f.pass += 1 / (w > 0 && Number.isFinite(w) ? w : 1);
-    if (f.q.size === 0) this.#retire(best);
-    return item;
+    const weight = this.#weight(f.key);
+    f.pass += 1 / (weight > 0 && Number.isFinite(weight) ? weight : 1);
+    if (f.q.size === 0) this.#retire(f);
+    else {
+      // popped, so not in the heap: the same turn goes back with the new pass
+      turn.pass = f.pass;
+      turn.n = ++this.#n;
+      this.#turns.push(turn);
+    }
+    return w.item;
   }
 
   /** Takes `item` out of whichever flow holds it; false when it is not waiting. */
   remove(item: T): boolean {
-    const a = this.#active;
-    for (let k = 0; k < a.length; k++) {
-      if (!a[k]!.q.remove(item)) continue;
-      this.#size--;
-      if (a[k]!.q.size === 0) this.#retire(k);
-      return true;
+    for (const f of this.#flows.values()) {
+      const q = f.q;
+      for (let i = q.head; i < q.items.length; i++) {
+        const w = q.items[i]!;
+        if (w.item !== item) continue;
+        q.remove(w);
+        w.gone = true;
+        this.#size--;
+        if (q.size === 0) this.#retire(f);
+        this.#compact();
+        return true;
+      }
     }
     return false;
   }
 
-  /** Drops an emptied flow from the active list (and forgets it, so idle tenants cost nothing). */
-  #retire(k: number): void {
-    const a = this.#active;
-    const f = a[k]!;
-    a[k] = a[a.length - 1]!;
-    a.pop();
+  /** An emptied flow leaves the order (and is forgotten past 64 flows, so idle tenants cost nothing). */
+  #retire(f: Flow<T>): void {
+    f.gen++;
+    this.#active--;
     if (this.#flows.size > 64) this.#flows.delete(f.key);
+  }
+
+  /** Drops what removals left in the heaps once it outweighs what is live (waiters that keep giving up must not grow them). */
+  #compact(): void {
+    if (this.#ticks !== undefined) {
+      if (this.#ticks.length > 2 * this.#size + 64) this.#ticks = new TinyQueue(this.#ticks.data.filter((w) => !w.gone), byTick);
+    } else if (this.#order.size > 2 * this.#size + 64) {
+      const live = new Fifo<Waiter<T>>();
+      for (const w of this.#live()) live.push(w, w.tick);
+      this.#order = live;
+    }
+    if (this.#turns.length > 2 * this.#active + 64) this.#turns = new TinyQueue(this.#turns.data.filter((t) => t.gen === t.f.gen), byTurn);
   }
 }
