@@ -5,24 +5,23 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { ReplaySubject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
-import { CancelledError, PolicyError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, isStoreError, serializeError, type OrchestratorError } from '../errors.ts';
-import type { AnyTopology, InputOf, NodeOverride, OutputOf, OutputsOf, RemoteExecutor, Topology } from '../definition/types.ts';
+import { CancelledError, PolicyError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, serializeError, type OrchestratorError } from '../errors.ts';
+import type { AnyTopology, InputOf, NodeOverride, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
 import { Resilience } from '../resilience/resilience.ts';
 import { Compiled } from './compiled.ts';
 import { Core } from './core.ts';
-import { Durable, isDeadOwner, processOwner } from './durable.ts';
-import { forkResume, type ForkOptions } from './fork.ts';
-import { Waits, wakeOf } from './park.ts';
+import { Durable, processOwner } from './durable.ts';
+import type { ForkOptions } from './fork.ts';
+import { Waits } from './park.ts';
 import { createRunsView, type RunsView } from './runs.ts';
 import { Signals, type SignalReceipt } from './signals.ts';
-import type { EngineEvent, PolicyDecisionEvent, RestartEvent } from './events.ts';
-import { exactTraceContext, type TraceContext } from './trace-context.ts';
-import { foldRun } from './fold.ts';
+import type { EngineEvent, PolicyDecisionEvent } from './events.ts';
+import { exactTraceContext } from './trace-context.ts';
 import { Limits } from './limits.ts';
 import { Guards } from './guard.ts';
 import type { Guard, RunCheck, RunVerdict } from '../definition/guard.ts';
@@ -31,25 +30,24 @@ import {
   type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
 } from './options.ts';
 import { Plan } from './plan.ts';
-import { resumeOf, type RecoveryReport } from './recover.ts';
+import type { RecoveryReport } from './recover.ts';
 import { resultOf, type RunResult } from './result.ts';
-import { Run, type Wake } from './run.ts';
+import { Run } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
 import type { Level } from '../primitives/limiter.ts';
-import type { NewRun, RunRecord, RunStore } from './store.ts';
+import type { NewRun, RunStore } from './store.ts';
 import { UsageBook, type UsageDim, type UsageFilter, type UsageRow } from './usage.ts';
 import { addTotals, zeroTotals } from './totals.ts';
 import { topologyVersion } from './version.ts';
-import type { RunDecision, RunLoop, StatRow } from './loop.ts';
+import type { RunLoop, StatRow } from './loop.ts';
 import { summaryOf } from './summary.ts';
+import { forkRun, recoverRuns, relaunchRun, type Recovered, type RelaunchHost } from './relaunch.ts';
+import type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
 
 /** Run status code to the name a guard's `ended` hears. */
 const STATUS_NAMES: readonly ('completed' | 'failed' | 'cancelled' | 'waiting' | undefined)[] = [undefined, 'completed', 'failed', 'cancelled', 'waiting'];
-
-/** Stored runs `recover()` reads and relaunches at once. */
-const RELAUNCH_READS = 32;
 
 export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
@@ -57,150 +55,7 @@ export type { ForkOptions } from './fork.ts';
 export type { RunsView, StateAt, HistoryRange } from './runs.ts';
 export type { SignalReceipt } from './signals.ts';
 
-/**
- * Result type of running topology `T`.
- *
- * @example
- * ```ts
- * const r: ResultOf<typeof rag> = await engine.run(rag, input);
- * ```
- */
-export type ResultOf<T> = RunResult<OutputsOf<T>, OutputOf<T>>;
-
-/**
- * The runs an engine has in flight ({@link Engine.load}).
- *
- * @example
- * ```ts
- * const load: EngineLoad = engine.load(); // { running: 12, queued: 3 }
- * ```
- */
-export interface EngineLoad {
-  /** Admitted runs (started, or about to). */
-  readonly running: number;
-  /** Runs waiting for admission. */
-  readonly queued: number;
-}
-
-/**
- * A running engine. Create with {@link createEngine}.
- *
- * @example
- * ```ts
- * const engine = createEngine();
- * const result = await engine.run(rag, { question: 'Why RxJS?' });
- * engine.stream(rag, questions, { maxInFlight: 8 }).subscribe((r) => console.log(r.status));
- * await engine.shutdown();
- * ```
- */
-export interface Engine {
-  /** Every lifecycle event and token of every run, as plain data. No subscriber, no allocation. */
-  readonly events$: Observable<EngineEvent>;
-  /** The engine's model catalogue. */
-  readonly models: Models;
-  /**
-   * Token and cost totals of all finished and running runs: of all runs, of a tenant, or of the
-   * calls whose attribution (tenant, user, project, topology, node, model, variant) matches a
-   * filter (`null`: not set). An invalid filter throws `OPTIONS_INVALID` naming the field.
-   *
-   * @example
-   * ```ts
-   * engine.usage().costUsd;                       // everything
-   * engine.usage('acme').calls;                   // tenant acme
-   * engine.usage({ tenant: 'acme', project: 'search', model: 'openai:gpt-4o' }).costUsd;
-   * ```
-   */
-  usage(filter?: string | UsageFilter): Readonly<UsageTotals>;
-  /**
-   * Usage grouped by the given dimensions over the calls matching `filter`, most costly first.
-   * Invalid dims or filter throw `OPTIONS_INVALID` naming the field.
-   *
-   * @example
-   * ```ts
-   * for (const r of engine.usageBy(['tenant', 'model'], { project: 'search' })) console.log(r.by.tenant, r.by.model, r.totals.costUsd);
-   * ```
-   */
-  usageBy(dims: readonly UsageDim[], filter?: UsageFilter): UsageRow[];
-  /** Runs currently admitted or waiting for admission. */
-  readonly inFlight: number;
-  /**
-   * The runs in flight now, split into those admitted (running) and those waiting for admission
-   * (queued behind their topology's `maxInFlight`): what load gauges read. Child runs are not counted.
-   *
-   * @example
-   * ```ts
-   * const { running, queued } = engine.load();
-   * ```
-   */
-  load(): EngineLoad;
-  /**
-   * Rolling evaluation statistics of the engine's loop (`createEngine({ loop })`) by topology,
-   * variant, model and metric; empty without a loop.
-   */
-  stats(): readonly StatRow[];
-  /** The store every run is recorded in (`createEngine({ store })`); undefined for an engine without one. */
-  readonly store: RunStore | undefined;
-  /**
-   * Runs one input. Resolves with the result, whatever happened to the run; rejects
-   * only for invalid arguments (bad options, invalid topology).
-   */
-  run<T extends AnyTopology>(topology: T, input: InputOf<T>, options?: RunOptions): Promise<ResultOf<T>>;
-  /**
-   * Runs every input of a source and emits each result as its run ends. Iterables
-   * and async iterables are pulled only when a run slot frees (backpressure).
-   */
-  stream<T extends AnyTopology>(topology: T, source: InputSource<InputOf<T>>, options?: StreamOptions): Observable<ResultOf<T>>;
-  /**
-   * Executes one node of a topology with its dependencies' outputs given (what a remote
-   * worker does for a remote edge). Resolves with the node's output or its error; never rejects.
-   */
-  runNode(topology: AnyTopology, nodeId: string, input: unknown, deps: Readonly<Record<string, unknown>>, options?: RunNodeOptions):
-    Promise<{ readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: OrchestratorError }>;
-  /** Compiles (and validates) ahead of the first run. Throws TopologyError when invalid. */
-  compile(topology: AnyTopology): void;
-  /**
-   * Refuses new runs, then drains or cancels the ones in flight. With a store, durable runs
-   * still in flight when draining ends (or with `mode: 'cancel'`) are left to be recovered:
-   * their cancellation is not recorded and their leases are released. The store stays open.
-   */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /**
-   * Resumes the stored runs left unfinished by a process that died (needs a `store`).
-   * Claims runs of the topologies this engine has registered or compiled whose lease
-   * expired or whose owner is a dead process of this host, folds each one's log and
-   * relaunches it under the same id: completed nodes' outputs are replayed (recorded as
-   * `node.resumed`), skipped nodes stay skipped, nodes that were running run again (an llm
-   * node cut mid-stream first gets a `node.restart` with reason `recovered` on the bus).
-   * A run recorded under a version this engine does not have fails with `TOPOLOGY_CHANGED`.
-   * With `runIds`, only those runs are considered (one run a redelivered request names).
-   * Resolves once the runs are relaunched; rejects with a StoreError when the claim fails.
-   */
-  recover(options?: RecoverOptions): Promise<RecoveryReport>;
-  /**
-   * Time travel over the store (needs a `store`; without one every call rejects with
-   * `STORE_INVALID`): list runs, read a run's row and log, and its state at any `seq` or time.
-   */
-  readonly runs: RunsView;
-  /**
-   * Ends a wait: the run waiting for signal `name` goes on with `payload` (validated by the wait
-   * node's schema: a ValidationError `SIGNAL_INVALID` names the field). A parked run (engine with
-   * a store) gets `run.signalled` appended, then is claimed and resumed in this process, in
-   * whatever process parked it and however long ago (its topology must be registered: see
-   * `topologies`). Rejects with StoreError `RUN_NOT_FOUND` for an unknown stored run, WaitError
-   * `RUN_NOT_WAITING` for a run not waiting (or, without a store, not waiting in memory) and
-   * `WAIT_NAME_MISMATCH` for another wait's name.
-   */
-  signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt>;
-  /**
-   * Forks a stored run (needs a `store`): a new run (new id, `forkOf: { runId, nodeId }` in its
-   * row) runs node `from` and everything downstream of it again; every other node's output is
-   * taken from the parent's log (recorded as `node.resumed`; no model calls). `overrides` change
-   * the input, pin outputs, or give llm nodes another model or prompt. Resolves with the fork's
-   * result; rejects for a bad option (ValidationError `FORK_INVALID` naming it), an unknown run
-   * (`RUN_NOT_FOUND`) or an unregistered version (`TOPOLOGY_CHANGED`).
-   */
-  fork(runId: string, options: ForkOptions): Promise<RunResult>;
-}
+export type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
 
 /**
  * Creates an engine. Throws {@link ValidationError} naming the bad option.
@@ -233,6 +88,7 @@ class EngineImpl implements Engine {
   readonly #loop: RunLoop | undefined;
   readonly #guards: Guards | undefined;
   readonly runs: RunsView;
+  #host: RelaunchHost | undefined;
 
   constructor(options: EngineOptions) {
     const log = (options.logger ?? silentLogger).child({ component: 'engine' });
@@ -258,7 +114,7 @@ class EngineImpl implements Engine {
     this.#signals = new Signals({
       durable: this.#durable,
       versions: () => this.#versions(),
-      relaunch: (rec, onEnd) => this.#relaunch(rec, this.#versions().get(rec.topology), undefined, (r) => onEnd(resultOf(r))),
+      relaunch: (rec, onEnd) => relaunchRun(this.#relaunchHost(this.#durable!), rec, this.#versions().get(rec.topology), undefined, (r) => onEnd(resultOf(r))),
     }, this.#waits);
     // one sweeper per engine: wakes parked runs whose wait timed out (and signalled runs left unclaimed)
     this.#sweeper = this.#durable === undefined || d.sweepMs === undefined ? undefined
@@ -368,11 +224,7 @@ class EngineImpl implements Engine {
   }
 
   /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
-  #launch(
-    c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void,
-    recovered?: { seqBase: number; wake?: Wake | undefined; decision?: RunDecision | undefined; spent?: Readonly<Record<string, UsageTotals>> | undefined; traceContext?: TraceContext | undefined },
-    forkOf?: { runId: string; nodeId: string },
-  ): Run {
+  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void, recovered?: Recovered, forkOf?: { runId: string; nodeId: string }): Run {
     const core = this.#core;
     const plan = c.plan;
     const level = LEVELS[opts?.priority ?? 'normal'];
@@ -543,47 +395,13 @@ class EngineImpl implements Engine {
 
   async recover(options: RecoverOptions = {}): Promise<RecoveryReport> {
     const opts = parseOptions(RecoverOptionsSchema, options, 'recover options');
-    const durable = this.#durable;
-    if (durable === undefined) throw new StoreError('STORE_INVALID', 'recover() needs an engine with a store (createEngine({ store }))');
-    const byName = this.#versions();
-    const results = new ReplaySubject<RunResult>();
-    const resumed: string[] = [];
-    const failed: { runId: string; topology: string; error: StoreError }[] = [];
-    if (byName.size === 0 || this.#core.closing) {
-      results.complete();
-      return { resumed, failed, results };
-    }
-    const store = durable.store;
-    const claimed = await store.claim({
-      owner: durable.owner, leaseMs: durable.leaseMs, limit: opts.limit ?? 1000, now: durable.now(), topologies: [...byName.keys()], isDead: isDeadOwner,
-      wakeable: opts.wake ?? false,
-      ...(opts.runIds === undefined ? {} : { runIds: opts.runIds }),
-    });
-    let open = claimed.length;
-    const ended = (): void => {
-      if (--open === 0) results.complete();
-    };
-    // Histories are read RELAUNCH_READS at a time (a round trip each on a server); the report keeps claim order.
-    const errors = new Array<StoreError | undefined>(claimed.length);
-    let next = 0;
-    const relaunchSome = async (): Promise<void> => {
-      for (let k = next++; k < claimed.length; k = next++) {
-        const rec = claimed[k]!;
-        errors[k] = await this.#relaunch(rec, byName.get(rec.topology), opts.signal, (r) => {
-          results.next(resultOf(r));
-          ended();
-        });
-        if (errors[k] !== undefined) ended();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RELAUNCH_READS, claimed.length) }, relaunchSome));
-    claimed.forEach((rec, k) => {
-      const error = errors[k];
-      if (error === undefined) resumed.push(rec.runId);
-      else failed.push({ runId: rec.runId, topology: rec.topology, error });
-    });
-    if (claimed.length === 0) results.complete();
-    return { resumed, failed, results };
+    if (this.#durable === undefined) throw new StoreError('STORE_INVALID', 'recover() needs an engine with a store (createEngine({ store }))');
+    return recoverRuns(this.#relaunchHost(this.#durable), opts);
+  }
+
+  /** What recover and fork need of this engine. */
+  #relaunchHost(durable: Durable): RelaunchHost {
+    return this.#host ??= { durable, core: this.#core, versions: () => this.#versions(), launch: (...a) => this.#launch(...a) };
   }
 
   /** The runnable compiled topologies, by name then version. */
@@ -603,57 +421,8 @@ class EngineImpl implements Engine {
   }
 
   async fork(runId: string, options: ForkOptions): Promise<RunResult> {
-    const durable = this.#durable;
-    if (durable === undefined) throw new StoreError('STORE_INVALID', 'fork() needs an engine with a store (createEngine({ store }))');
-    const store = durable.store;
-    const rec = await store.getRun(runId);
-    if (rec === undefined) throw new StoreError('RUN_NOT_FOUND', `run '${runId}' is not in the store (${store.location})`);
-    const c = this.#versions().get(rec.topology)?.get(rec.version);
-    if (c === undefined) {
-      throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to fork it`);
-    }
-    const resume = forkResume(c.plan, foldRun(await store.history(runId)), options);
-    const o = options.overrides;
-    const input = o !== undefined && Object.hasOwn(o, 'input') ? o.input : rec.input;
-    const opts: ParsedRunOptions = { resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, runId: options.runId, overrides: o?.nodes };
-    return new Promise((resolve) => {
-      this.#launch(c, input, opts, (r) => resolve(resultOf(r)), undefined, { runId, nodeId: options.from });
-    });
-  }
-
-  /** Relaunches one claimed run; resolves with the error that stopped it (recorded as its `run.failed` when possible). */
-  async #relaunch(rec: RunRecord, versions: ReadonlyMap<string, Compiled> | undefined, signal: AbortSignal | undefined, onEnd: (run: Run) => void): Promise<StoreError | undefined> {
-    const durable = this.#durable!;
-    const store = durable.store;
-    const c = versions?.get(rec.version);
-    if (c === undefined) {
-      const known = [...(versions?.keys() ?? [])].join(', ') || 'none';
-      const error = new StoreError('TOPOLOGY_CHANGED', `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it`);
-      const ts = durable.now();
-      const wrote = await store.append([{ runId: rec.runId, seq: rec.lastSeq + 1, ts, type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(
-        () => undefined, (e: unknown) => e,
-      );
-      if (wrote !== undefined) this.#core.log.error({ runId: rec.runId, err: wrote }, 'recording a TOPOLOGY_CHANGED failure failed');
-      return error;
-    }
-    const history = await store.history(rec.runId).then((h) => h, (e: unknown) => e);
-    if (!Array.isArray(history)) {
-      await store.release(durable.owner, [rec.runId]).catch((e: unknown) => this.#core.log.warn({ runId: rec.runId, err: e }, 'releasing a run failed; its lease expires on its own'));
-      return isStoreError(history) ? history : new StoreError('STORE_FAILED', `reading the history of run '${rec.runId}' failed`, { cause: history });
-    }
-    const state = foldRun(history);
-    const { resume, cut } = resumeOf(c.plan, state);
-    const wake = wakeOf(history, state, durable.now());
-    const bus = this.#core.bus;
-    if (bus.observed) {
-      for (const i of cut) {
-        const e: RestartEvent = { type: 'node.restart', runId: rec.runId, topology: rec.topology, nodeId: c.plan.ids[i]!, reason: 'recovered', ts: Date.now() };
-        bus.next(e);
-      }
-    }
-    const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
-    this.#launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext });
-    return undefined;
+    if (this.#durable === undefined) throw new StoreError('STORE_INVALID', 'fork() needs an engine with a store (createEngine({ store }))');
+    return forkRun(this.#relaunchHost(this.#durable), runId, options);
   }
 
   /** Asks the loop for a new run's decision; a loop that throws fails the run (LOOP_FAILED) instead of running it undecided. */
