@@ -33,6 +33,33 @@ function invalid(g: Guard, what: string): PolicyError {
 
 const isPromise = <T>(v: unknown): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 
+/** No answer given ahead (see {@link walk}). */
+const NOT_ASKED: unique symbol = Symbol('not asked');
+
+/**
+ * Asks `guards` from index `k` on, in order: `askOf` asks one, `take` judges its answer (a
+ * verdict it returns stops the walk: a refusal), `done` answers once every guard allowed.
+ * Synchronous while every guard answers at once. `first` is guard `k`'s answer when the caller
+ * has asked it already.
+ */
+function walk<V>(
+  guards: readonly Guard[], k: number, askOf: (g: Guard) => V | Promise<V> | PolicyError,
+  take: (g: Guard, v: V | PolicyError) => V | undefined, done: () => V, first: V | Promise<V> | PolicyError | typeof NOT_ASKED = NOT_ASKED,
+): V | Promise<V> {
+  for (; k < guards.length; k++) {
+    const g = guards[k]!;
+    const v = first === NOT_ASKED ? askOf(g) : first;
+    first = NOT_ASKED;
+    if (isPromise<V>(v)) {
+      const next = k + 1;
+      return v.then((r) => take(g, r) ?? walk(guards, next, askOf, take, done), (e: unknown) => take(g, failed(g, e))!);
+    }
+    const stop = take(g, v);
+    if (stop !== undefined) return stop;
+  }
+  return done();
+}
+
 /**
  * The guards of one engine, asked as one.
  *
@@ -91,21 +118,11 @@ export class Guards {
       }
       return undefined;
     };
-    const step = (k: number): ToolVerdict | Promise<ToolVerdict> => {
-      for (; k < this.#tools.length; k++) {
-        const g = this.#tools[k]!;
-        const v = ask(g, g.tool!, cur);
-        if (isPromise<ToolVerdict>(v)) {
-          const next = k + 1;
-          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
-        }
-        const stop = take(g, v);
-        if (stop !== undefined) return stop;
-      }
+    const done = (): ToolVerdict => {
       if (!changed) return rule === undefined ? ALLOW : { action: 'allow', rule };
       return rule === undefined ? { action: 'allow', args: cur.args } : { action: 'allow', rule, args: cur.args };
     };
-    return step(0);
+    return walk(this.#tools, 0, (g) => ask(g, g.tool!, cur), take, done);
   }
 
   /** The guards' weight of a tenant (the first guard that weighs it; 1 when none does or it answers nonsense). */
@@ -144,19 +161,6 @@ export class Guards {
   #runFrom(check: RunCheck, k0: number, first: RunVerdict | Promise<RunVerdict> | PolicyError, rule0: string | undefined): RunVerdict | Promise<RunVerdict> {
     const ended: Ended[] = [];
     let rule = rule0;
-    const step = (k: number): RunVerdict | Promise<RunVerdict> => {
-      for (; k < this.#runs.length; k++) {
-        const g = this.#runs[k]!;
-        const v = ask(g, g.run!, check);
-        if (isPromise<RunVerdict>(v)) {
-          const next = k + 1;
-          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
-        }
-        const stop = take(g, v);
-        if (stop !== undefined) return stop;
-      }
-      return done();
-    };
     const refuse = (error: PolicyError | Extract<RunVerdict, { action: 'deny' }>): RunVerdict => {
       endAll('refused');
       return error instanceof PolicyError ? { action: 'deny', rule: error.rule ?? 'guard', error } : error;
@@ -177,9 +181,7 @@ export class Guards {
       const all = ended.slice();
       return { action: 'allow', rule, ended: (status) => { for (const f of all) this.#safely(() => f(status), 'run end'); } };
     };
-    const g0 = this.#runs[k0]!;
-    if (isPromise<RunVerdict>(first)) return first.then((r) => take(g0, r) ?? step(k0 + 1), (e: unknown) => refuse(failed(g0, e)));
-    return take(g0, first) ?? step(k0 + 1);
+    return walk(this.#runs, k0, (g) => ask(g, g.run!, check), take, done, first);
   }
 
   /** Asks every call guard, threading changed requests and models; combines their watches. */
@@ -204,19 +206,6 @@ export class Guards {
     let changedRequest = false;
     let model: string | undefined;
     let rule = rule0;
-    const step = (k: number): CallVerdict | Promise<CallVerdict> => {
-      for (; k < this.#calls.length; k++) {
-        const g = this.#calls[k]!;
-        const v = ask(g, g.call!, cur);
-        if (isPromise<CallVerdict>(v)) {
-          const next = k + 1;
-          return v.then((r) => take(g, r) ?? step(next), (e: unknown) => refuse(failed(g, e)));
-        }
-        const stop = take(g, v);
-        if (stop !== undefined) return stop;
-      }
-      return done();
-    };
     const refuse = (v: PolicyError | Exclude<CallVerdict, { action: 'allow' }>): CallVerdict => {
       // what earlier guards hold for this call (reservations) is released: the call never happens
       for (const w of watches) if (w.ended !== undefined) this.#safely(() => w.ended!(undefined), 'call end');
@@ -253,9 +242,7 @@ export class Guards {
       if (watches.length > 0) out.watch = watches.length === 1 ? watches[0]! : this.#combine(watches);
       return out;
     };
-    const g0 = this.#calls[k0]!;
-    if (isPromise<CallVerdict>(first)) return first.then((r) => take(g0, r) ?? step(k0 + 1), (e: unknown) => refuse(failed(g0, e)));
-    return take(g0, first) ?? step(k0 + 1);
+    return walk(this.#calls, k0, (g) => ask(g, g.call!, cur), take, done, first);
   }
 
   /** One watch for several: the first cut wins, every `ended` is told, outputs are checked in order. */
