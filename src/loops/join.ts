@@ -141,17 +141,15 @@ export class BoundedMap<K, V> {
 
   /** Sets a key; a new key past capacity evicts the oldest. */
   set(key: K, value: V): void {
-    if (this.#map.has(key)) {
-      this.#map.set(key, value);
-      return;
-    }
+    const size = this.#map.size;
+    this.#map.set(key, value);
+    if (this.#map.size === size) return; // a key set again: same place, new value (one lookup, not two)
     if (this.#ring.length < this.#capacity) this.#ring.push(key);
     else {
       this.#map.delete(this.#ring[this.#next]!);
       this.#ring[this.#next] = key;
       this.#next = (this.#next + 1) % this.#capacity;
     }
-    this.#map.set(key, value);
   }
 }
 
