@@ -1,7 +1,15 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FairQueue } from './fair-queue.ts';
 import { Limiter } from './limiter.ts';
+
+/** A full garbage collection (the test process has no --expose-gc flag; V8 lends the function). */
+function collect(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 const drain = <T>(q: FairQueue<T>): T[] => {
   const out: T[] = [];
@@ -71,6 +79,25 @@ describe('FairQueue with many flows', () => {
       if (q.remove(k)) removed++;
     }
     expect([removed, q.size, q.peekTick(), q.shift(), q.size]).toEqual([100_000, 1, 0, -1, 0]);
+  });
+
+  it('keeps nothing of the waiters it served, even when nobody asks peekTick (the high priority lane)', async () => {
+    const q = new FairQueue<object>((f) => (f === 'slow' ? 0.0001 : 1));
+    const refs: WeakRef<object>[] = [];
+    // a slow flow's second waiter stays at the head of the arrival order all along (its first, served, set its pass far ahead)
+    q.push({}, 0, 'slow');
+    q.push({}, 0, 'slow');
+    q.shift();
+    for (let k = 0; k < 20_000; k++) {
+      const item = {};
+      if (k % 1000 === 0) refs.push(new WeakRef(item));
+      q.push(item, k + 1, `t${k % 3}`);
+      expect(q.shift()).toBe(item);
+    }
+    expect(q.size).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    collect();
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
   });
 
   it('property: FIFO per flow, each waiter served once unless removed, the oldest tick peeked, equal flows within one turn of each other', () => {

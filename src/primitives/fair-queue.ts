@@ -195,6 +195,7 @@ export class FairQueue<T> {
       turn.n = ++this.#n;
       this.#turns.push(turn);
     }
+    this.#compact();
     return w.item;
   }
 
@@ -223,8 +224,14 @@ export class FairQueue<T> {
     if (this.#flows.size > 64) this.#flows.delete(f.key);
   }
 
-  /** Drops what removals left in the heaps once it outweighs what is live (waiters that keep giving up must not grow them). */
+  /**
+   * Lets go of waiters that left (served or removed): the arrival order's head at once, and
+   * whatever the heaps or the order hold past their head once it outweighs what is live, so
+   * nothing served stays referenced (amortized O(1) per waiter).
+   */
   #compact(): void {
+    const o = this.#order;
+    while (o.size > 0 && o.items[o.head]!.gone) o.shift();
     if (this.#ticks !== undefined) {
       if (this.#ticks.length > 2 * this.#size + 64) this.#ticks = new TinyQueue(this.#ticks.data.filter((w) => !w.gone), byTick);
     } else if (this.#order.size > 2 * this.#size + 64) {
