@@ -132,7 +132,7 @@ export function createFileKeyStore(path: string): KeyStore {
     return next;
   };
 
-  /** Runs `f` holding the file's lock (waiting up to about 10 s for another writer); `held()` throws once the lock was lost. */
+  /** Runs `f` holding the file's lock (waiting up to about 25 s for another writer: longer than a killed writer's lock takes to go stale); `held()` throws once the lock was lost. */
   const locked = async <T>(f: (held: () => void) => Promise<T>): Promise<T> => {
     let lost: Error | undefined;
     let release: () => Promise<void>;
