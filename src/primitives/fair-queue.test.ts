@@ -165,3 +165,22 @@ describe('Limiter with flows', () => {
     expect(granted).toEqual(['h', 'a0', 'b0', 'a1', 'a2']);
   });
 });
+
+describe('Limiter: many waiters giving up at once', () => {
+  it('all leave (each in O(1): skipped where it stands), the counts stay exact, and the next waiter is served', async () => {
+    const l = Limiter.awaitable(1);
+    expect(l.acquire(1)).toBe('granted');
+    const ctl = new AbortController();
+    const waits = Array.from({ length: 5_000 }, (_, k) => l.acquire(k % 3 === 0 ? 2 : 1, ctl.signal) as Promise<void>);
+    const stays = l.acquire(1) as Promise<void>;
+    expect(l.queued).toBe(5_001);
+    ctl.abort(new Error('gave up'));
+    const settled = await Promise.allSettled(waits);
+    expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+    expect(l.queued).toBe(1);
+    l.release();
+    await stays;
+    expect([l.queued, l.active]).toEqual([0, 1]);
+  });
+});
+

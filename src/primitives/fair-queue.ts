@@ -28,19 +28,6 @@ export class Fifo<T> {
   peekTick(): number {
     return this.ticks[this.head]!;
   }
-  /** Takes `item` out of the queue; false when it is not in it. */
-  remove(item: T): boolean {
-    const i = this.items.indexOf(item, this.head);
-    if (i < 0) return false;
-    this.items.splice(i, 1);
-    this.ticks.splice(i, 1);
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.ticks.length = 0;
-      this.head = 0;
-    }
-    return true;
-  }
   shift(): T {
     const item = this.items[this.head] as T;
     this.items[this.head] = undefined;
@@ -58,9 +45,10 @@ export class Fifo<T> {
   }
 }
 
-/** A waiting item: its grant tick, and whether it has left (served or removed). */
+/** A waiting item: its flow, its grant tick, and whether it has left (served or removed: then skipped where it still stands). */
 interface Waiter<T> {
   readonly item: T;
+  readonly flow: Flow<T>;
   readonly tick: number;
   /** Order of arrival (ties of ticks). */
   readonly n: number;
@@ -70,7 +58,10 @@ interface Waiter<T> {
 /** One flow's waiters and its place in the fair order. */
 interface Flow<T> {
   readonly key: string;
-  readonly q: Fifo<Waiter<T>>;
+  /** Its waiters in order, with those removed since still in place (skipped). */
+  q: Fifo<Waiter<T>>;
+  /** Waiters still waiting. */
+  live: number;
   pass: number;
   /** Bumped whenever the flow leaves the order, so its stale entries there are skipped. */
   gen: number;
@@ -112,6 +103,8 @@ const EQUAL: FlowWeight = () => 1;
  */
 export class FairQueue<T> {
   readonly #flows = new Map<string, Flow<T>>();
+  /** Each waiting item's place, so a waiter that gives up leaves in O(1) (marked gone, skipped later). */
+  readonly #where = new Map<T, Waiter<T>>();
   /** Flows with waiters, by turn (a binary heap; entries of flows that left since are skipped). */
   #turns = new TinyQueue<Turn<T>>([], byTurn);
   /**
@@ -137,17 +130,20 @@ export class FairQueue<T> {
     return this.#size;
   }
 
+  /** Queues `item` (an item waits at most once at a time: `remove` finds it by identity) in `flow`, granted at `tick`. */
   push(item: T, tick: number, flow = ''): void {
     let f = this.#flows.get(flow);
-    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<Waiter<T>>(), pass: 0, gen: 0 }));
-    if (f.q.size === 0) {
+    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<Waiter<T>>(), live: 0, pass: 0, gen: 0 }));
+    if (f.live === 0) {
       // a flow that starts waiting competes from now on, with no credit for the time it was idle
       if (f.pass < this.#vtime) f.pass = this.#vtime;
       this.#active++;
       this.#turns.push({ f, pass: f.pass, n: ++this.#n, gen: f.gen });
     }
-    const w: Waiter<T> = { item, tick, n: ++this.#n, gone: false };
+    const w: Waiter<T> = { item, flow: f, tick, n: ++this.#n, gone: false };
     f.q.push(w, tick);
+    f.live++;
+    this.#where.set(item, w);
     if (this.#ticks !== undefined) this.#ticks.push(w);
     else if (tick >= this.#lastTick) {
       this.#lastTick = tick;
@@ -182,13 +178,13 @@ export class FairQueue<T> {
     let turn = this.#turns.pop()!;
     while (turn.gen !== turn.f.gen) turn = this.#turns.pop()!;
     const f = turn.f;
-    const w = f.q.shift();
-    w.gone = true;
-    this.#size--;
+    let w = f.q.shift();
+    while (w.gone) w = f.q.shift();
+    this.#leave(w);
     this.#vtime = f.pass;
     const weight = this.#weight(f.key);
     f.pass += 1 / (weight > 0 && Number.isFinite(weight) ? weight : 1);
-    if (f.q.size === 0) this.#retire(f);
+    if (f.live === 0) this.#retire(f);
     else {
       // popped, so not in the heap: the same turn goes back with the new pass
       turn.pass = f.pass;
@@ -199,27 +195,34 @@ export class FairQueue<T> {
     return w.item;
   }
 
-  /** Takes `item` out of whichever flow holds it; false when it is not waiting. */
+  /** Takes `item` out of the queue (O(1): it is skipped where it stands); false when it is not waiting. */
   remove(item: T): boolean {
-    for (const f of this.#flows.values()) {
-      const q = f.q;
-      for (let i = q.head; i < q.items.length; i++) {
-        const w = q.items[i]!;
-        if (w.item !== item) continue;
-        q.remove(w);
-        w.gone = true;
-        this.#size--;
-        if (q.size === 0) this.#retire(f);
-        this.#compact();
-        return true;
-      }
+    const w = this.#where.get(item);
+    if (w === undefined) return false;
+    this.#leave(w);
+    const f = w.flow;
+    if (f.live === 0) this.#retire(f);
+    else if (f.q.size > 2 * f.live + 64) {
+      const q = new Fifo<Waiter<T>>();
+      for (let i = f.q.head; i < f.q.items.length; i++) if (!f.q.items[i]!.gone) q.push(f.q.items[i]!, f.q.ticks[i]!);
+      f.q = q;
     }
-    return false;
+    this.#compact();
+    return true;
+  }
+
+  /** A waiter leaves (served or removed). */
+  #leave(w: Waiter<T>): void {
+    w.gone = true;
+    w.flow.live--;
+    this.#size--;
+    if (this.#where.get(w.item) === w) this.#where.delete(w.item);
   }
 
   /** An emptied flow leaves the order (and is forgotten past 64 flows, so idle tenants cost nothing). */
   #retire(f: Flow<T>): void {
     f.gen++;
+    if (f.q.size > 0) f.q = new Fifo(); // only waiters that gave up are left in it
     this.#active--;
     if (this.#flows.size > 64) this.#flows.delete(f.key);
   }
