@@ -33,9 +33,10 @@ import { workload as w20 } from './w20-telemetry-overhead.ts';
 import { workload as w21 } from './w21-policy-check.ts';
 import { workload as w22 } from './w22-server.ts';
 import { workload as w23 } from './w23-sse-fanout.ts';
+import { workload as w24 } from './w24-fair-admission.ts';
 import { workload as pii } from './pii-redact.ts';
 
-export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14, w15, w15p, w16, w16p, w17, w17p, w18, w19, w20, w21, w22, w23, pii];
+export const WORKLOADS: readonly Workload[] = [w1, w2, w3, w3m, w4, w5, w6, w7, w8, w9, w10, w11, w12, w12b, w13, w14, w15, w15p, w16, w16p, w17, w17p, w18, w19, w20, w21, w22, w23, w24, pii];
 
 export function workloadById(id: string): Workload {
   const w = WORKLOADS.find((x) => x.id === id);

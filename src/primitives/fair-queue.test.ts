@@ -61,6 +61,20 @@ describe('FairQueue', () => {
   });
 });
 
+describe('FairQueue.leave', () => {
+  it('takes a waiter out by the place push answered; not twice, not once served, not from another queue', () => {
+    const q = new FairQueue<string>();
+    const other = new FairQueue<string>();
+    const a = q.push('a', 0, 'A');
+    const b = q.push('b', 0, 'B');
+    const c = q.push('c', 0, 'A');
+    expect([q.leave(a), q.leave(a), other.leave(c), q.size]).toEqual([true, false, false, 2]);
+    expect(q.shift()).toBe('c'); // A kept its turn: its next waiter takes it
+    expect(q.shift()).toBe('b');
+    expect([q.leave(b), q.leave(c), q.size]).toEqual([false, false, 0]);
+  });
+});
+
 describe('FairQueue with many flows', () => {
   it('serves 10,000 backlogged tenants round-robin: every first waiter before any second one', () => {
     const q = new FairQueue<string>();

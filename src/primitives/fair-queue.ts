@@ -45,8 +45,22 @@ export class Fifo<T> {
   }
 }
 
-/** A waiting item: its flow, its grant tick, and whether it has left (served or removed: then skipped where it still stands). */
-interface Waiter<T> {
+/**
+ * A waiter's place in a {@link FairQueue} (what `push` answers), for `leave`.
+ *
+ * @example
+ * ```ts
+ * const place: Queued = lane.push(wake, tick, 'acme');
+ * lane.leave(place); // it gave up
+ * ```
+ */
+export interface Queued {
+  readonly gone: boolean;
+}
+
+/** A waiting item: its queue and flow, its grant tick, and whether it has left (served or removed: then skipped where it still stands). */
+interface Waiter<T> extends Queued {
+  readonly queue: FairQueue<T>;
   readonly item: T;
   readonly flow: Flow<T>;
   readonly tick: number;
@@ -103,8 +117,6 @@ const EQUAL: FlowWeight = () => 1;
  */
 export class FairQueue<T> {
   readonly #flows = new Map<string, Flow<T>>();
-  /** Each waiting item's place, so a waiter that gives up leaves in O(1) (marked gone, skipped later). */
-  readonly #where = new Map<T, Waiter<T>>();
   /** Flows with waiters, by turn (a binary heap; entries of flows that left since are skipped). */
   #turns = new TinyQueue<Turn<T>>([], byTurn);
   /**
@@ -130,8 +142,11 @@ export class FairQueue<T> {
     return this.#size;
   }
 
-  /** Queues `item` (an item waits at most once at a time: `remove` finds it by identity) in `flow`, granted at `tick`. */
-  push(item: T, tick: number, flow = ''): void {
+  /**
+   * Queues `item` in `flow`, granted at `tick`. Answers its place: {@link FairQueue.leave}
+   * takes it out in O(1) (a waiter that gives up).
+   */
+  push(item: T, tick: number, flow = ''): Queued {
     let f = this.#flows.get(flow);
     if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<Waiter<T>>(), live: 0, pass: 0, gen: 0 }));
     if (f.live === 0) {
@@ -140,10 +155,9 @@ export class FairQueue<T> {
       this.#active++;
       this.#turns.push({ f, pass: f.pass, n: ++this.#n, gen: f.gen });
     }
-    const w: Waiter<T> = { item, flow: f, tick, n: ++this.#n, gone: false };
+    const w: Waiter<T> = { queue: this, item, flow: f, tick, n: ++this.#n, gone: false };
     f.q.push(w, tick);
     f.live++;
-    this.#where.set(item, w);
     if (this.#ticks !== undefined) this.#ticks.push(w);
     else if (tick >= this.#lastTick) {
       this.#lastTick = tick;
@@ -153,6 +167,7 @@ export class FairQueue<T> {
       this.#order = new Fifo();
     }
     this.#size++;
+    return w;
   }
 
   /** The grant tick of the oldest waiter (for aging); the queue must not be empty. */
@@ -195,10 +210,22 @@ export class FairQueue<T> {
     return w.item;
   }
 
-  /** Takes `item` out of the queue (O(1): it is skipped where it stands); false when it is not waiting. */
+  /** Takes `item` out of the queue (a scan: prefer {@link FairQueue.leave} with the place `push` answered); false when it is not waiting. */
   remove(item: T): boolean {
-    const w = this.#where.get(item);
-    if (w === undefined) return false;
+    for (const f of this.#flows.values()) {
+      const q = f.q;
+      for (let i = q.head; i < q.items.length; i++) {
+        const w = q.items[i]!;
+        if (w.item === item && !w.gone) return this.leave(w);
+      }
+    }
+    return false;
+  }
+
+  /** Takes the waiter `push` placed at `place` out of the queue, in O(1) (it is skipped where it stands); false when it is not waiting. */
+  leave(place: Queued): boolean {
+    const w = place as Waiter<T>;
+    if (w.gone || w.queue !== this) return false;
     this.#leave(w);
     const f = w.flow;
     if (f.live === 0) this.#retire(f);
@@ -216,7 +243,6 @@ export class FairQueue<T> {
     w.gone = true;
     w.flow.live--;
     this.#size--;
-    if (this.#where.get(w.item) === w) this.#where.delete(w.item);
   }
 
   /** An emptied flow leaves the order (and is forgotten past 64 flows, so idle tenants cost nothing). */

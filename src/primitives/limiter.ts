@@ -154,10 +154,12 @@ export class Limiter<T> {
         unlisten();
         resolve();
       };
+      const lane = this.#queues[level];
+      const place = lane.push(waiter, this.#ticks);
+      // a waiter that gives up leaves its place at once (O(1): many giving up together cost linear time)
       const unlisten = onAbort(signal, (reason) => {
-        if (this.remove(waiter)) reject(reason);
+        if (lane.leave(place)) reject(reason);
       });
-      this.#queues[level].push(waiter, this.#ticks);
     });
   }
 
