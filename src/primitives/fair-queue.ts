@@ -4,8 +4,9 @@
  * the flow with the lowest pass is served next (of equal passes, the one that waited longest
  * for its turn) and its pass grows by `1 / weight`, and a flow that starts waiting joins at
  * the current virtual time (start-time fair queuing, as stride scheduling). The flows are
- * kept in a binary heap by pass and the waiters in one by tick, so serving and aging cost
- * O(log n) however many tenants wait. So a tenant that floods the engine with 10,000 runs and one that
+ * kept in a binary heap by pass and the oldest waiter is the first of the arrival order still
+ * waiting (a heap by tick once ticks come out of order), so serving and aging cost O(log n)
+ * however many tenants wait; a waiter that gives up leaves in O(1). So a tenant that floods the engine with 10,000 runs and one that
  * sends 100 share the slots by weight instead of the second waiting behind the first.
  * Items without a flow share the flow `''`; with one flow it is plain FIFO.
  * @module
@@ -13,35 +14,47 @@
 
 import TinyQueue from 'tinyqueue';
 
-/** FIFO queue of items with the grant tick at which each was enqueued. */
-export class Fifo<T> {
-  items: (T | undefined)[] = [];
-  ticks: number[] = [];
+/** A line of waiters in arrival order; those that left stay in place until they reach the head or the line is rebuilt. */
+class Line<W extends { readonly gone: boolean }> {
+  items: (W | undefined)[] = [];
   head = 0;
   get size(): number {
     return this.items.length - this.head;
   }
-  push(item: T, tick: number): void {
-    this.items.push(item);
-    this.ticks.push(tick);
+  push(w: W): void {
+    this.items.push(w);
   }
-  peekTick(): number {
-    return this.ticks[this.head]!;
+  peek(): W {
+    return this.items[this.head]!;
   }
-  shift(): T {
-    const item = this.items[this.head] as T;
+  shift(): W {
+    const w = this.items[this.head]!;
     this.items[this.head] = undefined;
     this.head++;
     if (this.head === this.items.length) {
       this.items.length = 0;
-      this.ticks.length = 0;
       this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
-      this.ticks = this.ticks.slice(this.head);
       this.head = 0;
     }
-    return item;
+    return w;
+  }
+  /** Drops the waiters that left from its head. */
+  trim(): void {
+    while (this.size > 0 && this.peek().gone) this.shift();
+  }
+  /** The waiters still waiting, in order. */
+  waiting(): W[] {
+    const out: W[] = [];
+    for (let i = this.head; i < this.items.length; i++) if (!this.items[i]!.gone) out.push(this.items[i]!);
+    return out;
+  }
+  /** The same line without the waiters that left. */
+  live(): Line<W> {
+    const out = new Line<W>();
+    out.items = this.waiting();
+    return out;
   }
 }
 
@@ -73,7 +86,7 @@ interface Waiter<T> extends Queued {
 interface Flow<T> {
   readonly key: string;
   /** Its waiters in order, with those removed since still in place (skipped). */
-  q: Fifo<Waiter<T>>;
+  q: Line<Waiter<T>>;
   /** Waiters still waiting. */
   live: number;
   pass: number;
@@ -123,7 +136,7 @@ export class FairQueue<T> {
    * Waiters in arrival order (those gone are skipped), for {@link FairQueue.peekTick} while
    * ticks only grow (a limiter's do): the oldest waiter is then the first still waiting.
    */
-  #order = new Fifo<Waiter<T>>();
+  #order = new Line<Waiter<T>>();
   #lastTick = Number.NEGATIVE_INFINITY;
   /** Waiters by tick (a binary heap; those gone are skipped), once a tick came lower than one before it. */
   #ticks: TinyQueue<Waiter<T>> | undefined;
@@ -148,7 +161,7 @@ export class FairQueue<T> {
    */
   push(item: T, tick: number, flow = ''): Queued {
     let f = this.#flows.get(flow);
-    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Fifo<Waiter<T>>(), live: 0, pass: 0, gen: 0 }));
+    if (f === undefined) this.#flows.set(flow, (f = { key: flow, q: new Line<Waiter<T>>(), live: 0, pass: 0, gen: 0 }));
     if (f.live === 0) {
       // a flow that starts waiting competes from now on, with no credit for the time it was idle
       if (f.pass < this.#vtime) f.pass = this.#vtime;
@@ -156,15 +169,15 @@ export class FairQueue<T> {
       this.#turns.push({ f, pass: f.pass, n: ++this.#n, gen: f.gen });
     }
     const w: Waiter<T> = { queue: this, item, flow: f, tick, n: ++this.#n, gone: false };
-    f.q.push(w, tick);
+    f.q.push(w);
     f.live++;
     if (this.#ticks !== undefined) this.#ticks.push(w);
     else if (tick >= this.#lastTick) {
       this.#lastTick = tick;
-      this.#order.push(w, tick);
+      this.#order.push(w);
     } else {
-      this.#ticks = new TinyQueue([...this.#live(), w], byTick);
-      this.#order = new Fifo();
+      this.#ticks = new TinyQueue([...this.#order.waiting(), w], byTick);
+      this.#order = new Line();
     }
     this.#size++;
     return w;
@@ -174,18 +187,11 @@ export class FairQueue<T> {
   peekTick(): number {
     const t = this.#ticks;
     if (t === undefined) {
-      const o = this.#order;
-      while (o.items[o.head]!.gone) o.shift();
-      return o.peekTick();
+      this.#order.trim();
+      return this.#order.peek().tick;
     }
     while (t.peek()!.gone) t.pop();
     return t.peek()!.tick;
-  }
-
-  /** The waiters still waiting, in arrival order (while ticks only grow). */
-  *#live(): Generator<Waiter<T>> {
-    const o = this.#order;
-    for (let i = o.head; i < o.items.length; i++) if (!o.items[i]!.gone) yield o.items[i]!;
   }
 
   /** Takes the next waiter: the head of the flow with the lowest pass. The queue must not be empty. */
@@ -229,11 +235,7 @@ export class FairQueue<T> {
     this.#leave(w);
     const f = w.flow;
     if (f.live === 0) this.#retire(f);
-    else if (f.q.size > 2 * f.live + 64) {
-      const q = new Fifo<Waiter<T>>();
-      for (let i = f.q.head; i < f.q.items.length; i++) if (!f.q.items[i]!.gone) q.push(f.q.items[i]!, f.q.ticks[i]!);
-      f.q = q;
-    }
+    else if (f.q.size > 2 * f.live + 64) f.q = f.q.live();
     this.#compact();
     return true;
   }
@@ -248,7 +250,7 @@ export class FairQueue<T> {
   /** An emptied flow leaves the order (and is forgotten past 64 flows, so idle tenants cost nothing). */
   #retire(f: Flow<T>): void {
     f.gen++;
-    if (f.q.size > 0) f.q = new Fifo(); // only waiters that gave up are left in it
+    if (f.q.size > 0) f.q = new Line(); // only waiters that gave up are left in it
     this.#active--;
     if (this.#flows.size > 64) this.#flows.delete(f.key);
   }
@@ -259,15 +261,10 @@ export class FairQueue<T> {
    * nothing served stays referenced (amortized O(1) per waiter).
    */
   #compact(): void {
-    const o = this.#order;
-    while (o.size > 0 && o.items[o.head]!.gone) o.shift();
+    this.#order.trim();
     if (this.#ticks !== undefined) {
       if (this.#ticks.length > 2 * this.#size + 64) this.#ticks = new TinyQueue(this.#ticks.data.filter((w) => !w.gone), byTick);
-    } else if (this.#order.size > 2 * this.#size + 64) {
-      const live = new Fifo<Waiter<T>>();
-      for (const w of this.#live()) live.push(w, w.tick);
-      this.#order = live;
-    }
+    } else if (this.#order.size > 2 * this.#size + 64) this.#order = this.#order.live();
     if (this.#turns.length > 2 * this.#active + 64) this.#turns = new TinyQueue(this.#turns.data.filter((t) => t.gen === t.f.gen), byTurn);
   }
 }
