@@ -157,8 +157,9 @@ export class Compiled implements NodeHost {
   #settled(run: Run, i: number): void {
     if (run.status !== R_RUNNING || (run.mark[i]! & SETTLED_EARLY) !== 0) return;
     const journal = run.journal;
-    // a durable run's completed node moves on only once its output is stored
-    if (journal !== undefined && run.state[i] === DONE) {
+    // a durable run's completed node moves on only once its output is stored; a leaf has no
+    // child to wait (the run's end, which it may bring, is handed over once stored anyway)
+    if (journal !== undefined && run.state[i] === DONE && this.plan.childTo[i]!.length > 0) {
       journal.whenDurable(() => {
         if (run.status === R_RUNNING) this.#moveOn(run, i);
       });

@@ -2,7 +2,8 @@
  * The journal of one durable run: every lifecycle event the run records is queued
  * here and appended to the run store in order. The engine flushes every journal that
  * has events once per tick, so the store commits all of that tick's runs in one batch
- * (and a quick node's `node.started` and `node.completed` in one append). Waiters learn
+ * (and a quick node's `node.started` and `node.completed` in one append; a new run's
+ * row goes with its first events). Waiters learn
  * when everything recorded so far is durable: a completed node's children and the
  * run's result wait for it.
  * @module
@@ -122,14 +123,29 @@ export class Journal {
     this.#host.dirty(this);
   }
 
-  /** One write: the row first (a new run), then everything queued; marks the journal dirty again when more came meanwhile. */
+  /**
+   * One write: a new run's row with everything queued so far (one commit, both or neither),
+   * else everything queued; marks the journal dirty again when more came meanwhile.
+   */
   async #write(): Promise<void> {
     const create = this.#create;
     if (create !== undefined) {
-      const err = await this.#attempt(create, undefined);
+      const first = this.#pending;
+      this.#pending = [];
+      const err = await this.#attempt(first.length === 0 ? create : { ...create, events: first }, undefined);
       if (err !== undefined) return this.#break(err);
       this.#create = undefined;
-      if (this.#state === OPEN) this.#host.created(this.#run);
+      if (this.#state !== OPEN) {
+        this.#writing = false;
+        return;
+      }
+      this.#host.created(this.#run);
+      this.#acked += first.length;
+      this.#release(this.#acked);
+      // what its release queued (the next node's start) waits for the next flush, with what follows it
+      this.#writing = false;
+      if (this.#state === OPEN && this.#pending.length > 0) this.#mark();
+      return;
     }
     if (this.#state === OPEN && this.#pending.length > 0) {
       const batch = this.#pending;

@@ -76,6 +76,12 @@ export interface NewRun {
   /** The creating process takes the run's lease at once. */
   readonly owner: string;
   readonly leaseMs: number;
+  /**
+   * The run's first events (seq 0 on, this run's only), stored with its row in one commit: both
+   * or neither. Saves a write per run (an engine creates each run with what happened before its
+   * row was written: `run.started` and often a first node).
+   */
+  readonly events?: readonly StoredEvent[];
 }
 
 /**

@@ -152,7 +152,9 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
     const flight = { events: new Subject<EngineEvent>(), abort: new AbortController() };
     flights.set(runId, flight);
     for (const l of listeners) l(runId);
-    const done = run(flight.abort.signal).then(outcomeOf, (e: unknown): RunOutcome => ({
+    // The run begins on the next microtask: a caller subscribing to live() right after start()
+    // sees every event, also of a run that would end within start() (synchronous nodes).
+    const done = Promise.resolve().then(() => run(flight.abort.signal)).then(outcomeOf, (e: unknown): RunOutcome => ({
       runId, topology: '', status: 'failed', error: serializeError(e),
     })).finally(() => {
       flights.delete(runId);

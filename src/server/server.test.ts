@@ -41,4 +41,13 @@ describe('createServer', () => {
     expect(seen).toContain('run.completed');
     expect((await engine.runs.get('r-1'))?.tenant).toBe('acme');
   });
+
+  it('live() subscribed right after start() sees every event, also of a run that ends at once (synchronous nodes, no store)', async () => {
+    const backend = createLocalBackend(createEngine(), [echo]);
+    const seen: string[] = [];
+    const started = backend.start({ topology: 'echo', input: { text: 'hi' }, runId: 'r-2', tenant: 'acme' });
+    backend.live('r-2').subscribe((e) => seen.push(e.type));
+    expect(await started.done).toMatchObject({ status: 'completed', output: 'HI' });
+    expect(seen).toEqual(expect.arrayContaining(['run.started', 'node.completed', 'run.completed']));
+  });
 });

@@ -69,8 +69,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RunStore {
       open();
       const row = newRow(run);
       if (rows.has(run.runId)) throw new StoreError('RUN_EXISTS', `run ${run.runId} already exists`);
+      // the first events fold into the row before it is kept: both or neither
+      for (const e of run.events ?? []) applyEvent(row, e);
       rows.set(run.runId, jsonCopy(row));
-      logs.set(run.runId, []);
+      logs.set(run.runId, (run.events ?? []).map((e) => jsonCopy(e)));
     },
 
     async append(events: readonly StoredEvent[]) {

@@ -74,6 +74,10 @@ function checkNewRun(run: NewRun): void {
   if (!Number.isFinite(run.createdAt)) bad('createdAt');
   if (typeof run.owner !== 'string') bad('owner');
   if (!Number.isFinite(run.leaseMs) || run.leaseMs < 0) bad('leaseMs');
+  if (run.events !== undefined) {
+    checkEvents(run.events);
+    if (run.events.some((e) => e.runId !== run.runId)) bad('events (each must be of the run created)');
+  }
 }
 
 /**

@@ -78,6 +78,28 @@ describe('durable engine', () => {
     await engine.shutdown();
   });
 
+  it('one write per step of a chain: the row goes with the first events, a quick node\'s start with its end, the last node with the run\'s end', async () => {
+    const base = createMemoryStore();
+    const writes: string[][] = [];
+    const store = hookedStore(base, async (events, forward) => {
+      writes.push(events.map((e) => `${e.type}${e.nodeId === undefined ? '' : `:${e.nodeId}`}`));
+      await forward();
+    });
+    const t = topology('steps')
+      .map('a', { run: async () => 1 })
+      .map('b', { after: ['a'], run: async ({ deps }) => deps.a + 1 })
+      .map('c', { after: ['b'], run: async ({ deps }) => deps.b + 1 })
+      .build({ output: 'c' });
+    const engine = createEngine({ store });
+    expect((await engine.run(t, undefined, { runId: 'w1' })).output).toBe(3);
+    expect(writes).toEqual([
+      ['run.started', 'node.started:a', 'node.completed:a'],
+      ['node.started:b', 'node.completed:b'],
+      ['node.started:c', 'node.completed:c', 'run.completed'],
+    ]);
+    await engine.shutdown();
+  });
+
   it('fails a run whose events cannot be stored (after retrying retriable errors), never runs on unrecorded', async () => {
     const base = createMemoryStore();
     let failures = 2;
@@ -162,7 +184,7 @@ describe('durable engine', () => {
     const base = createMemoryStore();
     const calls = new Map<string, number>();
     const t = chain(calls);
-    const crashed = crashingStore(base, 50); // 20 runs of 10 events each: crashes mid-way
+    const crashed = crashingStore(base, 100); // 20 runs of 10 events each (about 3 with each row): crashes mid-way
     const e1 = createEngine({ store: crashed, durable: { owner: A, leaseMs: 1_000 } });
     for (let k = 0; k < 20; k++) void e1.run(t, { n: k }, { runId: `L${k}` });
     await until(() => crashed.crashed);

@@ -8,26 +8,30 @@ import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
 /**
- * A view of `store` that "crashes" once `limit` events were appended: from then on every
- * call hangs forever (the process is gone; nothing more reaches the store).
+ * A view of `store` that "crashes" once `limit` events were appended (or `limit` writes, with
+ * `unit` 'writes'): from then on every call hangs forever (the process is gone; nothing more
+ * reaches the store).
  */
-export function crashingStore(store: RunStore, limit: number): RunStore & { readonly crashed: boolean } {
+export function crashingStore(store: RunStore, limit: number, unit: 'events' | 'writes' = 'events'): RunStore & { readonly crashed: boolean } {
   let appended = 0;
   let crashed = false;
   const gate = <T>(f: () => Promise<T>): Promise<T> => (crashed ? never<T>() : f());
+  const write = (events: readonly StoredEvent[], f: () => Promise<void>): Promise<void> => {
+    const n = unit === 'writes' ? 1 : events.length;
+    if (crashed || appended + n > limit) {
+      crashed = true;
+      return never();
+    }
+    appended += n;
+    return f();
+  };
   return {
     kind: store.kind,
     location: store.location,
     get crashed() { return crashed; },
-    createRun: (r) => gate(() => store.createRun(r)),
-    append: (events: readonly StoredEvent[]) => {
-      if (crashed || appended + events.length > limit) {
-        crashed = true;
-        return never();
-      }
-      appended += events.length;
-      return store.append(events);
-    },
+    // a run's first events ride with its row: they count as appended
+    createRun: (r) => write(r.events ?? [], () => store.createRun(r)),
+    append: (events: readonly StoredEvent[]) => write(events, () => store.append(events)),
     getRun: (id) => gate(() => store.getRun(id)),
     history: (id, range) => gate(() => store.history(id, range)),
     listRuns: (q) => gate(() => store.listRuns(q)),
@@ -44,7 +48,8 @@ export function hookedStore(store: RunStore, hook: (events: readonly StoredEvent
   return {
     kind: store.kind,
     location: store.location,
-    createRun: (r) => store.createRun(r),
+    // a run's first events ride with its row: the hook sees them as it sees appends
+    createRun: (r) => (r.events === undefined || r.events.length === 0 ? store.createRun(r) : hook(r.events, () => store.createRun(r))),
     append: (events) => hook(events, () => store.append(events)),
     getRun: (id) => store.getRun(id),
     history: (id, range) => store.history(id, range),

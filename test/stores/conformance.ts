@@ -104,6 +104,23 @@ export function describeRunStore(
       expect((await store.history('c')).map((e) => e.seq)).toEqual([0]);
     });
 
+    it('createRun with its first events stores both in one commit; a taken id or a bad event stores neither', async () => {
+      const first = [ev('c1', 0, 'run.started'), ev('c1', 1, 'node.started', { nodeId: 'a' }), ev('c1', 2, 'node.completed', { nodeId: 'a', output: 'x' })];
+      await store.createRun({ ...run('c1'), events: first });
+      expect(await store.history('c1')).toEqual(first);
+      expect(await store.getRun('c1')).toMatchObject({ status: 'running', lastSeq: 2, updatedAt: T0 + 2, leaseOwner: 'p1' });
+      await store.append([ev('c1', 3, 'run.completed', { output: 'x' })]);
+      expect(await store.getRun('c1')).toMatchObject({ status: 'completed', output: 'x', lastSeq: 3 });
+      // the id is taken: none of the second creation's events lands in the first run's log
+      expect(await codeOf(store.createRun({ ...run('c1'), events: [ev('c1', 4, 'node.started', { nodeId: 'z' })] }))).toBe('RUN_EXISTS');
+      expect((await store.history('c1')).length).toBe(4);
+      // events that are not this run's, or do not start at seq 0: no row either
+      expect(await codeOf(store.createRun({ ...run('c2'), events: [ev('other', 0, 'run.started')] }))).toBe('STORE_INVALID');
+      expect(await codeOf(store.createRun({ ...run('c3'), events: [ev('c3', 1, 'run.started')] }))).toBe('SEQ_CONFLICT');
+      expect(await store.getRun('c2')).toBeUndefined();
+      expect(await store.getRun('c3')).toBeUndefined();
+    });
+
     it('a taken seq or a gap is SEQ_CONFLICT; a rejected append writes nothing of the runs it names', async () => {
       await started('r1');
       await started('r2');

@@ -207,7 +207,8 @@ export async function writeBatch(client: pg.PoolClient, s: string, batch: readon
   const events: { readonly id: string; readonly e: StoredEvent }[] = [];
   for (const w of batch) {
     if (w.kind === 'create') creates.push(w);
-    else for (const e of w.events) events.push({ id: w.id, e });
+    // a run's first events ride with its creation, under its write id
+    for (const e of (w.kind === 'create' ? w.run.events : w.events) ?? []) events.push({ id: w.id, e });
   }
   await createRuns(client, s, creates);
   await appendEvents(client, s, events);

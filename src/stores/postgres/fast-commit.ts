@@ -59,9 +59,9 @@ export function fastPlan(batch: readonly Write[]): FastPlan | undefined {
       const id = w.run.runId;
       if (created.has(id)) return undefined;
       created.set(id, { row: { ...w.row }, id: w.id });
-      continue;
     }
-    for (const e of w.events) {
+    // a run's first events ride with its creation, under its write id
+    for (const e of (w.kind === 'create' ? w.run.events : w.events) ?? []) {
       const list = byRun.get(e.runId);
       if (list === undefined) byRun.set(e.runId, [e]);
       else list.push(e);

@@ -84,6 +84,62 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     sql: '',
   },
+  {
+    // Events keyed by an integer run key (the runs row's INTEGER PRIMARY KEY) instead of the run
+    // id text: a smaller, cheaper index. One row per run per commit: `end_seq` NULL holds one
+    // event (its body an object), else the events `seq` to `end_seq` (its body a JSON array, `ts`
+    // the last event's). A run's `last_seq`/`updated_at` are those of its last row change; readers
+    // take the later of them and its last events row, so appending node events writes no run row.
+    version: 3,
+    sql: `
+      CREATE TABLE runs_v3 (
+        run_key INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        topology TEXT NOT NULL,
+        version TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT,
+        tenant TEXT,
+        fork_run_id TEXT,
+        fork_node_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        output TEXT,
+        error TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        wait_node_id TEXT,
+        wait_name TEXT,
+        wait_timeout_at INTEGER,
+        signalled INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO runs_v3 (run_id, topology, version, status, input, tenant, fork_run_id, fork_node_id, created_at, updated_at,
+        last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled)
+        SELECT run_id, topology, version, status, input, tenant, fork_run_id, fork_node_id, created_at, updated_at,
+        last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled
+        FROM runs ORDER BY created_at, run_id;
+      CREATE TABLE events_v3 (
+        run_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        end_seq INTEGER,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        node_id TEXT,
+        body TEXT NOT NULL,
+        PRIMARY KEY (run_key, seq)
+      );
+      INSERT INTO events_v3 (run_key, seq, end_seq, ts, type, node_id, body)
+        SELECT r.run_key, e.seq, NULL, e.ts, e.type, e.node_id, e.body FROM events e JOIN runs_v3 r ON r.run_id = e.run_id;
+      DROP TABLE events;
+      DROP TABLE runs;
+      ALTER TABLE runs_v3 RENAME TO runs;
+      ALTER TABLE events_v3 RENAME TO events;
+      CREATE INDEX runs_by_created ON runs (created_at DESC, run_id DESC);
+      CREATE INDEX runs_by_status ON runs (status, lease_until);
+      CREATE INDEX runs_by_topology ON runs (topology, created_at DESC, run_id DESC);
+    `,
+  },
 ];
 
 /**

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { StoreError, type SerializedError } from '../../errors.ts';
 import type { StoredEvent, StoredRunStatus } from '../../runtime/store.ts';
+import type { RunDelta } from '../delta.ts';
 import type { RunRow } from '../rows.ts';
 
 /**
@@ -17,7 +18,7 @@ import type { RunRow } from '../rows.ts';
  * ```
  */
 export interface SqlRun {
-  run_id: string; topology: string; version: string; status: string; input?: string | null; tenant: string | null;
+  run_key: number; run_id: string; topology: string; version: string; status: string; input?: string | null; tenant: string | null;
   fork_run_id: string | null; fork_node_id: string | null; created_at: number; updated_at: number; last_seq: number;
   output: string | null; error: string | null; lease_owner: string | null; lease_until: number | null;
   wait_node_id: string | null; wait_name: string | null; wait_timeout_at: number | null; signalled: number;
@@ -72,34 +73,48 @@ export function fromSql(r: SqlRun, location: string): RunRow {
 }
 
 /**
- * The mutable columns of a row, as statement parameters.
+ * The parameters of `insertRun` for a new row (positional, in its column order).
  *
  * @example
  * ```ts
- * stmts.updateRun.run(mutable(row));
+ * const key = Number(stmts.insertRun.run(insertParams(newRow(run))).lastInsertRowid);
  * ```
  */
-export function mutable(row: RunRow): Record<string, unknown> {
-  return {
-    run_id: row.runId, status: row.status, updated_at: row.updatedAt, last_seq: row.lastSeq,
-    output: json(row.output), error: json(row.error), lease_owner: row.leaseOwner ?? null, lease_until: row.leaseUntil ?? null,
-    wait_node_id: row.wait?.nodeId ?? null, wait_name: row.wait?.name ?? null, wait_timeout_at: row.wait?.timeoutAt ?? null,
-    signalled: row.signalled ? 1 : 0,
-  };
+export function insertParams(row: RunRow): unknown[] {
+  return [
+    row.runId, row.topology, row.version, row.status, json(row.input), row.tenant ?? null, row.forkOf?.runId ?? null, row.forkOf?.nodeId ?? null,
+    row.createdAt, row.updatedAt, row.lastSeq, json(row.output), json(row.error), row.leaseOwner ?? null, row.leaseUntil ?? null,
+    row.wait?.nodeId ?? null, row.wait?.name ?? null, row.wait?.timeoutAt ?? null, row.signalled ? 1 : 0,
+  ];
 }
 
 /**
- * All columns of a new row, as statement parameters.
+ * Whether a {@link RunDelta} changes its row beyond `lastSeq` and `updatedAt` (which readers
+ * take from the events when they are later).
  *
  * @example
  * ```ts
- * stmts.insertRun.run(insertable(newRow(run)));
+ * if (changesRunRow(d)) stmts.applyDelta.run(deltaParams(key, d));
  * ```
  */
-export function insertable(row: RunRow): Record<string, unknown> {
+export function changesRunRow(d: RunDelta): boolean {
+  return d.status !== undefined || d.wait !== undefined || d.signalled !== undefined || d.setOutput || d.error !== undefined || d.clearLease;
+}
+
+/**
+ * The parameters of `applyDelta`: the delta's fields, each one the statement keeps
+ * when the delta leaves it out.
+ *
+ * @example
+ * ```ts
+ * stmts.applyDelta.run(deltaParams(key, deltaOf(events)!));
+ * ```
+ */
+export function deltaParams(runKey: number, d: RunDelta): Record<string, unknown> {
   return {
-    ...mutable(row), topology: row.topology, version: row.version, input: json(row.input), tenant: row.tenant ?? null,
-    fork_run_id: row.forkOf?.runId ?? null, fork_node_id: row.forkOf?.nodeId ?? null, created_at: row.createdAt,
+    status: d.status ?? null, updated_at: d.updatedAt, last_seq: d.lastSeq, set_output: d.setOutput ? 1 : 0, output: json(d.output), error: json(d.error),
+    clear_lease: d.clearLease ? 1 : 0, wait: d.wait === undefined ? 0 : d.wait === null ? 1 : 2, wait_node_id: d.wait?.nodeId ?? null,
+    wait_name: d.wait?.name ?? null, wait_timeout_at: d.wait?.timeoutAt ?? null, signalled: d.signalled === undefined ? null : d.signalled ? 1 : 0, run_key: runKey,
   };
 }
 
@@ -118,64 +133,122 @@ export function bodyOf(e: StoredEvent): string {
 }
 
 /**
- * An event back from its row: the columns, then the body's fields (a version 1 body holds
- * every field itself, which comes to the same event).
+ * An `events` row as the history statement returns it: seq, ts, type, node id, body, end seq.
  *
  * @example
  * ```ts
- * const e = eventOf('r1', [3, 5, 'node.completed', 'a', '{"output":1}'], 'runs.db');
+ * const rows = stmts.history.all(params) as EventRow[];
  * ```
  */
-export function eventOf(runId: string, row: readonly [number, number, string, string | null, string], location: string): StoredEvent {
-  const [seq, ts, type, nodeId, body] = row;
-  const rest = parseJson(body, location);
-  if (typeof rest !== 'object' || rest === null || Array.isArray(rest)) {
-    throw new StoreError('STORE_CORRUPT', `run store ${location}: event ${seq} of run ${runId} is not a JSON object`);
-  }
-  return nodeId === null ? { type, runId, seq, ts, ...rest } : { type, runId, seq, ts, nodeId, ...rest };
-}
-
-/** Rows per multi-row `INSERT` of events ({@link insertEvents}). */
-export const EVENT_ROWS = 32;
+export type EventRow = readonly [number, number, string, string | null, string, number | null];
 
 /**
- * Inserts events with one multi-row statement per {@link EVENT_ROWS} events (positional
- * parameters), the rest one by one.
+ * The events of one row, appended to `out`: one event (`end_seq` NULL: the columns, then the
+ * body's fields; a version 1 body holds every field itself, which comes to the same event), or
+ * the events `seq` to `end_seq` of a row holding several (its body an array of the events
+ * without `runId` and `seq`).
  *
  * @example
  * ```ts
- * insertEvents(stmts, events);
+ * const out: StoredEvent[] = [];
+ * eventsOf('r1', [3, 5, 'node.completed', 'a', '{"output":1}', null], 'runs.db', out);
  * ```
  */
-export function insertEvents(stmts: Statements, events: readonly StoredEvent[]): void {
-  const n = events.length;
+export function eventsOf(runId: string, row: EventRow, location: string, out: StoredEvent[]): void {
+  const [seq, ts, type, nodeId, body, endSeq] = row;
+  const rest = parseJson(body, location);
+  if (endSeq === null) {
+    if (!isObject(rest)) throw notAnEvent(location, runId, seq);
+    out.push(nodeId === null ? { type, runId, seq, ts, ...rest } : { type, runId, seq, ts, nodeId, ...rest });
+    return;
+  }
+  if (!Array.isArray(rest) || rest.length !== endSeq - seq + 1) throw notAnEvent(location, runId, seq);
+  rest.forEach((x: unknown, i) => {
+    if (!isObject(x) || typeof x['type'] !== 'string' || typeof x['ts'] !== 'number') throw notAnEvent(location, runId, seq + i);
+    const { type: t, ts: at, ...fields } = x;
+    out.push({ type: t as string, runId, seq: seq + i, ts: at as number, ...fields });
+  });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const notAnEvent = (location: string, runId: string, seq: number): StoreError =>
+  new StoreError('STORE_CORRUPT', `run store ${location}: event ${seq} of run ${runId} is not a stored event`);
+
+/** Rows per multi-row `INSERT` of events ({@link insertEventRows}). */
+export const EVENT_ROWS = 32;
+const COLUMNS = 7;
+
+/**
+ * One `events` row to write: a run's consecutive events of one commit.
+ *
+ * @example
+ * ```ts
+ * rows.push({ runKey: 7, events });
+ * ```
+ */
+export interface EventRowWrite {
+  readonly runKey: number;
+  readonly events: readonly StoredEvent[];
+}
+
+/**
+ * Inserts one row per {@link EventRowWrite} (one event: its body object; several: an array of
+ * them) with one multi-row statement per {@link EVENT_ROWS} rows (positional parameters), the
+ * rest one by one.
+ *
+ * @example
+ * ```ts
+ * insertEventRows(stmts, [{ runKey: 7, events }]);
+ * ```
+ */
+export function insertEventRows(stmts: Statements, rows: readonly EventRowWrite[]): void {
+  const n = rows.length;
   let i = 0;
   if (n >= EVENT_ROWS) {
-    const params = new Array<unknown>(EVENT_ROWS * 6);
+    const params = new Array<unknown>(EVENT_ROWS * COLUMNS);
     for (; i + EVENT_ROWS <= n; i += EVENT_ROWS) {
-      for (let k = 0; k < EVENT_ROWS; k++) putEvent(params, k * 6, events[i + k]!);
+      for (let k = 0; k < EVENT_ROWS; k++) putRow(params, k * COLUMNS, rows[i + k]!);
       stmts.insertEvents.run(params);
     }
   }
-  const one = new Array<unknown>(6);
+  const one = new Array<unknown>(COLUMNS);
   for (; i < n; i++) {
-    putEvent(one, 0, events[i]!);
+    putRow(one, 0, rows[i]!);
     stmts.insertEvent.run(one);
   }
 }
 
-function putEvent(params: unknown[], at: number, e: StoredEvent): void {
-  params[at] = e.runId;
-  params[at + 1] = e.seq;
-  params[at + 2] = e.ts;
-  params[at + 3] = e.type;
-  params[at + 4] = e.nodeId ?? null;
-  params[at + 5] = bodyOf(e);
+function putRow(params: unknown[], at: number, w: EventRowWrite): void {
+  const events = w.events;
+  const first = events[0]!;
+  const last = events[events.length - 1]!;
+  params[at] = w.runKey;
+  params[at + 1] = first.seq;
+  params[at + 2] = events.length === 1 ? null : last.seq;
+  params[at + 3] = last.ts;
+  params[at + 4] = first.type;
+  params[at + 5] = first.nodeId ?? null;
+  params[at + 6] = events.length === 1 ? bodyOf(first) : segmentBody(events);
 }
 
-const MUTABLE_SET = `status = @status, updated_at = @updated_at, last_seq = @last_seq, output = @output, error = @error,
-  lease_owner = @lease_owner, lease_until = @lease_until, wait_node_id = @wait_node_id, wait_name = @wait_name,
-  wait_timeout_at = @wait_timeout_at, signalled = @signalled`;
+/** The body of a row holding several events: each event without `runId` and `seq` (its place gives it). */
+function segmentBody(events: readonly StoredEvent[]): string {
+  let out = '[';
+  for (let i = 0; i < events.length; i++) {
+    const { runId: _runId, seq: _seq, ...rest } = events[i]!;
+    out += (i === 0 ? '' : ',') + JSON.stringify(rest);
+  }
+  return `${out}]`;
+}
+
+/**
+ * A run's columns as readers see them: `last_seq` and `updated_at` are the later of the row's
+ * (its last change) and its last events row's (node events append without touching the row).
+ */
+const RUN_COLUMNS = `r.run_key, r.run_id, r.topology, r.version, r.status, r.input, r.tenant, r.fork_run_id, r.fork_node_id, r.created_at,
+  MAX(r.updated_at, COALESCE((SELECT e.ts FROM events e WHERE e.run_key = r.run_key ORDER BY e.seq DESC LIMIT 1), 0)) AS updated_at,
+  MAX(r.last_seq, COALESCE((SELECT COALESCE(e.end_seq, e.seq) FROM events e WHERE e.run_key = r.run_key ORDER BY e.seq DESC LIMIT 1), -1)) AS last_seq,
+  r.output, r.error, r.lease_owner, r.lease_until, r.wait_node_id, r.wait_name, r.wait_timeout_at, r.signalled`;
 
 /** Filters shared by claim: `?`-free, named parameters; list parameters are JSON arrays (json_each). */
 const CLAIMABLE = `
@@ -200,7 +273,7 @@ const LIST_FILTER = `
  * ```
  */
 export type Statements = Readonly<Record<
-  'getRun' | 'getState' | 'insertRun' | 'updateRun' | 'advanceRun' | 'insertEvent' | 'insertEvents' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
+  'getRun' | 'head' | 'insertRun' | 'applyDelta' | 'insertEvent' | 'insertEvents' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
   | 'release' | 'deleteEvents' | 'deleteRuns',
   Database.Statement
 >>;
@@ -216,31 +289,40 @@ const ENDED_FILTER = `status IN (SELECT value FROM json_each(@statuses)) AND upd
  * ```
  */
 export function prepare(db: Database.Database): Statements {
+  const values = (n: number): string => `(${Array.from({ length: n }, () => '?').join(', ')})`;
+  const eventColumns = 'run_key, seq, end_seq, ts, type, node_id, body';
   return {
-    getRun: db.prepare('SELECT * FROM runs WHERE run_id = ?'),
-    /** A row without its input, for folding events into it (the input is never rewritten). */
-    getState: db.prepare(`SELECT run_id, topology, version, status, tenant, fork_run_id, fork_node_id, created_at, updated_at,
-      last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled FROM runs WHERE run_id = ?`),
+    getRun: db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_id = ?`),
+    /** Where an append must follow on: the run's key and last seq (no row: an unknown run). */
+    head: db.prepare(`SELECT r.run_key,
+      MAX(r.last_seq, COALESCE((SELECT COALESCE(e.end_seq, e.seq) FROM events e WHERE e.run_key = r.run_key ORDER BY e.seq DESC LIMIT 1), -1)) AS last_seq
+      FROM runs r WHERE r.run_id = ?`).raw(),
     insertRun: db.prepare(`INSERT INTO runs (run_id, topology, version, status, input, tenant, fork_run_id, fork_node_id, created_at,
       updated_at, last_seq, output, error, lease_owner, lease_until, wait_node_id, wait_name, wait_timeout_at, signalled)
-      VALUES (@run_id, @topology, @version, @status, @input, @tenant, @fork_run_id, @fork_node_id, @created_at, @updated_at,
-      @last_seq, @output, @error, @lease_owner, @lease_until, @wait_node_id, @wait_name, @wait_timeout_at, @signalled)
-      ON CONFLICT (run_id) DO NOTHING`),
-    updateRun: db.prepare(`UPDATE runs SET ${MUTABLE_SET} WHERE run_id = @run_id`),
-    /** A run whose events leave its status as is: advance its seq, if it is still where the events follow on (else 0 changes). */
-    advanceRun: db.prepare('UPDATE runs SET updated_at = ?, last_seq = ? WHERE run_id = ? AND last_seq = ?'),
-    insertEvent: db.prepare('INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES (?, ?, ?, ?, ?, ?)'),
-    insertEvents: db.prepare(`INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES ${Array.from({ length: EVENT_ROWS }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`),
-    history: db.prepare(`SELECT seq, ts, type, node_id, body FROM events WHERE run_id = @run_id AND seq >= @from AND seq <= @to
-      AND (@until IS NULL OR ts <= @until) ORDER BY seq`).raw(),
-    list: db.prepare(`SELECT * FROM runs WHERE ${LIST_FILTER} ORDER BY created_at DESC, run_id DESC LIMIT @limit`),
+      VALUES ${values(19)} ON CONFLICT (run_id) DO NOTHING`),
+    /** A run's row change from its events (delta.ts): each field the delta leaves out (NULL, or 0 for the flags) keeps its value. */
+    applyDelta: db.prepare(`UPDATE runs SET status = COALESCE(@status, status), updated_at = @updated_at, last_seq = @last_seq,
+      output = CASE WHEN @set_output = 1 THEN @output ELSE output END, error = COALESCE(@error, error),
+      lease_owner = CASE WHEN @clear_lease = 1 THEN NULL ELSE lease_owner END, lease_until = CASE WHEN @clear_lease = 1 THEN NULL ELSE lease_until END,
+      wait_node_id = CASE @wait WHEN 0 THEN wait_node_id WHEN 1 THEN NULL ELSE @wait_node_id END,
+      wait_name = CASE @wait WHEN 0 THEN wait_name WHEN 1 THEN NULL ELSE @wait_name END,
+      wait_timeout_at = CASE @wait WHEN 0 THEN wait_timeout_at WHEN 1 THEN NULL ELSE @wait_timeout_at END,
+      signalled = COALESCE(@signalled, signalled) WHERE run_key = @run_key`),
+    insertEvent: db.prepare(`INSERT INTO events (${eventColumns}) VALUES ${values(COLUMNS)}`),
+    insertEvents: db.prepare(`INSERT INTO events (${eventColumns}) VALUES ${Array.from({ length: EVENT_ROWS }, () => values(COLUMNS)).join(', ')}`),
+    /** The rows holding events `from` to `to`: from the one holding `from` (a row may hold several) on. */
+    history: db.prepare(`SELECT e.seq, e.ts, e.type, e.node_id, e.body, e.end_seq FROM runs r JOIN events e ON e.run_key = r.run_key
+      WHERE r.run_id = @run_id AND e.seq <= @to
+      AND e.seq >= COALESCE((SELECT MAX(x.seq) FROM events x WHERE x.run_key = r.run_key AND x.seq <= @from), 0)
+      AND (@until IS NULL OR e.ts <= @until OR e.end_seq IS NOT NULL) ORDER BY e.seq`).raw(),
+    list: db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r WHERE ${LIST_FILTER} ORDER BY r.created_at DESC, r.run_id DESC LIMIT @limit`),
     liveOwners: db.prepare(`SELECT DISTINCT lease_owner FROM runs WHERE status IN ('running', 'waiting')
       AND lease_owner IS NOT NULL AND lease_until > @now`).pluck(),
-    claimable: db.prepare(`SELECT * FROM runs WHERE ${CLAIMABLE} ORDER BY updated_at, run_id LIMIT @limit`),
+    claimable: db.prepare(`SELECT ${RUN_COLUMNS} FROM runs r WHERE ${CLAIMABLE} ORDER BY updated_at, r.run_id LIMIT @limit`),
     lease: db.prepare('UPDATE runs SET lease_owner = @owner, lease_until = @until WHERE run_id = @run_id'),
     renew: db.prepare('UPDATE runs SET lease_until = @until WHERE run_id = @run_id AND lease_owner = @owner'),
     release: db.prepare('UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE run_id = @run_id AND lease_owner = @owner'),
-    deleteEvents: db.prepare(`DELETE FROM events WHERE run_id IN (SELECT run_id FROM runs WHERE ${ENDED_FILTER})`),
+    deleteEvents: db.prepare(`DELETE FROM events WHERE run_key IN (SELECT run_key FROM runs WHERE ${ENDED_FILTER})`),
     deleteRuns: db.prepare(`DELETE FROM runs WHERE ${ENDED_FILTER}`),
   };
 }

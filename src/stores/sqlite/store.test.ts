@@ -5,7 +5,7 @@ import { isStoreError, isValidationError } from '../../errors.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { describeRunStore } from '../../../test/stores/conformance.ts';
 import { nativeBinding, openSqlite, tempDir } from '../../../test/stores/support.ts';
-import { SCHEMA_VERSION } from './schema.ts';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 
 const tmp = tempDir('sqlite-unit');
 afterAll(() => tmp.remove());
@@ -24,6 +24,7 @@ const codeOf = (fn: () => unknown): string => {
     return isStoreError(e) ? e.code : `not a StoreError: ${String(e)}`;
   }
 };
+const codeOf2 = async (p: Promise<unknown>): Promise<string> => p.then(() => 'no error', (e: unknown) => (isStoreError(e) ? e.code : `not a StoreError: ${String(e)}`));
 const raw = (path: string): Database.Database => new Database(path, nativeBinding === undefined ? {} : { nativeBinding });
 const run = (runId: string) => ({ runId, topology: 't', version: 'v', input: { x: 1 }, createdAt: 1, owner: 'o', leaseMs: 1000 });
 
@@ -114,26 +115,76 @@ describe('createSqliteStore: files it refuses, untouched', () => {
 });
 
 describe('createSqliteStore: schema and faults', () => {
-  it('event bodies are stored without the fields kept in columns; a version 1 file (whole bodies) is migrated and reads the same', async () => {
+  it('one row per run per commit, its body without the fields kept in columns; history ranges, lastSeq and updatedAt see every event', async () => {
     const path = fresh();
     const s = openSqlite({ path });
     await s.createRun(run('r'));
     const events = [
       { runId: 'r', seq: 0, ts: 5, type: 'run.started', topology: 't', priority: 'normal' },
-      { runId: 'r', seq: 1, ts: 6, type: 'node.completed', nodeId: 'a', output: { text: 'hi "there"' } },
+      { runId: 'r', seq: 1, ts: 6, type: 'node.started', nodeId: 'a' },
+      { runId: 'r', seq: 2, ts: 7, type: 'node.completed', nodeId: 'a', output: { text: 'hi "there"' } },
     ];
-    await s.append(events);
-    await s.close();
+    await s.append(events.slice(0, 1));
+    await s.append(events.slice(1));
     const db = raw(path);
-    expect(db.prepare('SELECT body FROM events ORDER BY seq').pluck().all()).toEqual(['{"topology":"t","priority":"normal"}', '{"output":{"text":"hi \\"there\\""}}']);
-    // What a version 1 build left: every field in the body.
-    const put = db.prepare('UPDATE events SET body = ? WHERE seq = ?');
-    for (const e of events) put.run(JSON.stringify(e), e.seq);
+    expect(db.prepare('SELECT seq, end_seq, ts, type, node_id, body FROM events ORDER BY seq').raw().all()).toEqual([
+      [0, null, 5, 'run.started', null, '{"topology":"t","priority":"normal"}'],
+      [1, 2, 7, 'node.started', 'a', '[{"ts":6,"type":"node.started","nodeId":"a"},{"ts":7,"type":"node.completed","nodeId":"a","output":{"text":"hi \\"there\\""}}]'],
+    ]);
+    // node events leave the run's row as it was; readers see them through the events
+    expect(db.prepare('SELECT last_seq, updated_at FROM runs').raw().get()).toEqual([0, 5]);
+    db.close();
+    expect(await s.history('r')).toEqual(events);
+    expect(await s.history('r', { fromSeq: 2 })).toEqual([events[2]]);
+    expect(await s.history('r', { toSeq: 1 })).toEqual(events.slice(0, 2));
+    expect(await s.history('r', { fromSeq: 1, toSeq: 1 })).toEqual([events[1]]);
+    expect(await s.history('r', { untilTs: 6 })).toEqual(events.slice(0, 2));
+    expect(await s.getRun('r')).toMatchObject({ lastSeq: 2, updatedAt: 7, status: 'running' });
+    expect((await s.listRuns()).runs[0]).toMatchObject({ lastSeq: 2, updatedAt: 7 });
+    expect(await codeOf2(s.append([{ runId: 'r', seq: 2, ts: 8, type: 'node.started', nodeId: 'b' }]))).toBe('SEQ_CONFLICT');
+    await s.append([{ runId: 'r', seq: 3, ts: 8, type: 'run.completed', output: 1 }]);
+    expect(await s.getRun('r')).toMatchObject({ lastSeq: 3, updatedAt: 8, status: 'completed', output: 1 });
+    await s.close();
+  });
+
+  it('two stores on one file: each appends where the run stands; two appends from the same seq are one SEQ_CONFLICT, the log stays whole', async () => {
+    const path = fresh();
+    const a = openSqlite({ path });
+    const b = openSqlite({ path });
+    await a.createRun(run('r'));
+    await a.append([{ runId: 'r', seq: 0, ts: 1, type: 'run.started' }]);
+    await b.append([{ runId: 'r', seq: 1, ts: 2, type: 'node.started', nodeId: 'x' }, { runId: 'r', seq: 2, ts: 3, type: 'node.completed', nodeId: 'x', output: 1 }]);
+    await a.append([{ runId: 'r', seq: 3, ts: 4, type: 'node.started', nodeId: 'y' }]); // a knew seq 0 only: it reads where the run stands
+    // both follow on from seq 3 (a lease lost): the later commit is refused, whatever its length
+    await b.append([{ runId: 'r', seq: 4, ts: 5, type: 'node.completed', nodeId: 'y', output: 2 }, { runId: 'r', seq: 5, ts: 6, type: 'node.started', nodeId: 'z' }]);
+    expect(await codeOf2(a.append([{ runId: 'r', seq: 4, ts: 5, type: 'node.failed', nodeId: 'y' }]))).toBe('SEQ_CONFLICT');
+    expect((await a.history('r')).map((e) => `${e.seq}:${e.type}`)).toEqual(['0:run.started', '1:node.started', '2:node.completed', '3:node.started', '4:node.completed', '5:node.started']);
+    expect((await a.getRun('r'))?.lastSeq).toBe(5);
+    await a.close();
+    await b.close();
+  });
+
+  it('a version 1 file (whole bodies, keyed by run id) is migrated and reads the same; an older build then refuses it', async () => {
+    const path = fresh();
+    const db = raw(path);
+    db.exec(MIGRATIONS[0]!.sql);
+    const events = [
+      { runId: 'r', seq: 0, ts: 5, type: 'run.started', topology: 't', priority: 'normal' },
+      { runId: 'r', seq: 1, ts: 6, type: 'node.completed', nodeId: 'a', output: { text: 'hi' } },
+    ];
+    db.prepare(`INSERT INTO runs (run_id, topology, version, status, input, created_at, updated_at, last_seq, lease_owner, lease_until)
+      VALUES ('r', 't', 'v', 'running', '{"x":1}', 1, 6, 1, 'o', 1001)`).run();
+    const put = db.prepare('INSERT INTO events (run_id, seq, ts, type, node_id, body) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const e of events) put.run(e.runId, e.seq, e.ts, e.type, e.nodeId ?? null, JSON.stringify(e));
+    db.pragma(`application_id = ${APPLICATION_ID}`);
     db.pragma('user_version = 1');
     db.close();
     const again = openSqlite({ path });
     expect(await again.history('r')).toEqual(events);
     expect(await again.history('r', { fromSeq: 1 })).toEqual([events[1]]);
+    expect(await again.getRun('r')).toMatchObject({ input: { x: 1 }, lastSeq: 1, updatedAt: 6, leaseOwner: 'o' });
+    await again.append([{ runId: 'r', seq: 2, ts: 7, type: 'run.completed', output: 2 }]);
+    expect(await again.getRun('r')).toMatchObject({ status: 'completed', output: 2, lastSeq: 2 });
     await again.close();
     const after = raw(path);
     expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);

@@ -8,14 +8,13 @@ import { StoreError, isStoreError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RunRecord, RunStore, StoredEvent } from '../../runtime/store.ts';
-import {
-  ENDED, applyEvent, changesRow, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord, type RunRow,
-} from '../rows.ts';
+import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord, type RunRow } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
 import { checkStoreFile } from './file.ts';
+import { createCommit, type Write } from './commit.ts';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, tooNew } from './schema.ts';
-import { eventOf, fromSql, insertEvents, insertable, mutable, prepare, type SqlRun, type Statements } from './statements.ts';
+import { eventsOf, fromSql, prepare, type EventRow, type SqlRun, type Statements } from './statements.ts';
 
 /**
  * Schema of {@link SqliteStoreOptions}.
@@ -63,18 +62,6 @@ export interface SqliteStoreOptions {
   readonly maxSizeBytes?: number;
   /** Most writes (createRun/append calls) per commit. Default 1000. */
   readonly maxBatch?: number;
-}
-
-type Write = { readonly kind: 'create'; readonly row: RunRow } | { readonly kind: 'append'; readonly events: readonly StoredEvent[] };
-
-/** Whether a run's events of one batch are consecutive and none changes the row beyond its seq. */
-function advancesOnly(events: readonly StoredEvent[]): boolean {
-  const base = events[0]!.seq;
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    if (e.seq !== base + i || changesRow(e.type)) return false;
-  }
-  return true;
 }
 
 function openDatabase(o: SqliteStoreOptions, log: Logger): Database.Database {
@@ -158,56 +145,7 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     return r === undefined ? undefined : fromSql(r, location);
   };
 
-  /**
-   * One group commit. Creates run first, in queue order; then per run: a run whose events
-   * all leave its status as is (node events) only advances its seq, guarded by the seq it
-   * must be at (no read); any other run (or a guard that failed) is read and folded event by
-   * event, which throws the right SEQ_CONFLICT / RUN_NOT_FOUND. Events go in last, many
-   * rows per statement. Any error rolls the whole batch back (the queue then isolates).
-   */
-  const applyBatch = (batch: readonly Write[]): void => {
-    const created = new Map<string, RunRow>();
-    const byRun = new Map<string, StoredEvent[]>();
-    const all: StoredEvent[] = [];
-    for (const w of batch) {
-      if (w.kind === 'create') {
-        if (stmts.insertRun.run(insertable(w.row)).changes === 0) throw new StoreError('RUN_EXISTS', `run ${w.row.runId} already exists`);
-        created.set(w.row.runId, { ...w.row });
-        continue;
-      }
-      for (const e of w.events) {
-        const list = byRun.get(e.runId);
-        if (list === undefined) byRun.set(e.runId, [e]);
-        else list.push(e);
-        all.push(e);
-      }
-    }
-    for (const [runId, events] of byRun) {
-      if (!created.has(runId) && advancesOnly(events)) {
-        const first = events[0]!;
-        const last = events[events.length - 1]!;
-        if (stmts.advanceRun.run(last.ts, last.seq, runId, first.seq - 1).changes === 1) continue;
-      }
-      let row = created.get(runId);
-      if (row === undefined) {
-        const r = stmts.getState.get(runId) as SqlRun | undefined;
-        if (r === undefined) throw runNotFound(runId);
-        row = fromSql(r, location);
-      }
-      for (const e of events) applyEvent(row, e);
-      // One row update per run per batch, however many of its events the batch holds.
-      stmts.updateRun.run(mutable(row));
-    }
-    insertEvents(stmts, all);
-  };
-  const transaction = db.transaction(applyBatch);
-  const commit = (batch: readonly Write[]): void => {
-    try {
-      transaction.immediate(batch);
-    } catch (e) {
-      throw toStoreError(e, batch.length === 1 ? (batch[0]?.kind === 'create' ? 'createRun' : 'append') : 'a batch of writes', location);
-    }
-  };
+  const commit = createCommit(db, stmts, location);
   const queue = createWriteQueue<Write>({
     commit,
     // Flush in the same tick: writes made together (an engine flushes all its runs' journals at
@@ -228,7 +166,8 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     location,
 
     async createRun(run: NewRun) {
-      return push({ kind: 'create', row: newRow(run) });
+      const row = newRow(run);
+      return push(run.events === undefined || run.events.length === 0 ? { kind: 'create', row } : { kind: 'create', row, events: run.events });
     },
 
     async append(events) {
@@ -245,11 +184,15 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
 
     async history(runId, range = {}) {
       return read('history', () => {
-        const rows = stmts.history.all({
-          run_id: runId, from: range.fromSeq ?? 0, to: range.toSeq ?? Number.MAX_SAFE_INTEGER, until: range.untilTs ?? null,
-        }) as [number, number, string, string | null, string][];
-        if (rows.length === 0 && stmts.getRun.get(runId) === undefined) throw runNotFound(runId);
-        return rows.map((r) => eventOf(runId, r, location));
+        const from = range.fromSeq ?? 0;
+        const to = range.toSeq ?? Number.MAX_SAFE_INTEGER;
+        const until = range.untilTs ?? null;
+        const rows = stmts.history.all({ run_id: runId, from, to, until }) as EventRow[];
+        if (rows.length === 0 && stmts.head.get(runId) === undefined) throw runNotFound(runId);
+        const events: StoredEvent[] = [];
+        for (const r of rows) eventsOf(runId, r, location, events);
+        // a row may hold several events: keep those in range
+        return events.filter((e) => e.seq >= from && e.seq <= to && (until === null || e.ts <= until));
       });
     },
 
@@ -300,6 +243,7 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
     async deleteRuns(request) {
       read('deleteRuns', () => undefined);
       const statuses = JSON.stringify(request.status ?? ENDED);
+      commit.forget();
       return inTransaction('deleteRuns', () => {
         stmts.deleteEvents.run({ statuses, before: request.endedBefore });
         return stmts.deleteRuns.run({ statuses, before: request.endedBefore }).changes;
