@@ -50,9 +50,10 @@ async function measure(ctx: RunContext, backend: DurableBackend): Promise<Measur
       const n = concurrentRuns(ctx.mode);
       const rounds = ctx.mode === 'quick' ? 1 : 3;
       const out: Measurement = {};
-      // Warm-up of every path, then the sequential and concurrent measurements.
-      await concurrent(chain.run, Math.min(n, 100), 1, 1_000_000);
-      if (chain.plain !== undefined) await concurrent(chain.plain, Math.min(n, 100), 1, 1_000_000);
+      // Warm-up of every path at the measured concurrency (compiled code, connections and caches as a
+      // long-lived process has them), then the sequential and concurrent measurements.
+      await concurrent(chain.run, n, 1, 1_000_000);
+      if (chain.plain !== undefined) await concurrent(chain.plain, n, 1, 1_000_000);
       out['seq_us_per_node'] = await sequential(chain.run, ctx.mode);
       out['conc_us_per_node'] = await concurrent(chain.run, n, rounds, 2_000_000);
       if (chain.plain !== undefined) {
