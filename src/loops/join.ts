@@ -107,6 +107,60 @@ export function modelOf(info: RunInfo, nodeId: string | null | undefined): strin
 }
 
 /**
+ * The ended runs a loop remembers for joining feedback, at most `capacity` (the oldest forgotten
+ * first). Remembering a run is one write into a ring: every run pays it. The index by run id is
+ * built when feedback asks, from the runs remembered since the last question, so runs no
+ * feedback ever judges (evaluation off, or sampled) cost no hashing; when every run is judged,
+ * each run is indexed once, as a map would.
+ *
+ * @example
+ * ```ts
+ * const runs = new RunCache(100_000);
+ * runs.add(runInfoOf(summary));
+ * runs.get('r1')?.variant; // 'control'
+ * ```
+ */
+export class RunCache {
+  readonly #ring: (RunInfo | undefined)[] = [];
+  readonly #capacity: number;
+  /** Runs added so far: the next one goes to `#added % capacity`. */
+  #added = 0;
+  /** Runs added before this one are in the index (those still in the ring). */
+  #indexed = 0;
+  /** Run id → the position (count of runs added before it) of its latest entry. */
+  readonly #index = new Map<string, number>();
+
+  constructor(capacity: number) {
+    this.#capacity = Math.max(1, Math.floor(capacity));
+  }
+
+  /** Runs remembered. */
+  get size(): number {
+    return Math.min(this.#added, this.#capacity);
+  }
+
+  /** Remembers a run (the same id again: the later entry wins). */
+  add(info: RunInfo): void {
+    const slot = this.#added % this.#capacity;
+    const old = this.#ring[slot];
+    // the entry pushed out leaves the index, unless its id was added again since
+    if (old !== undefined && this.#added - this.#capacity < this.#indexed && this.#index.get(old.runId) === this.#added - this.#capacity) {
+      this.#index.delete(old.runId);
+    }
+    this.#ring[slot] = info;
+    this.#added++;
+  }
+
+  get(runId: string): RunInfo | undefined {
+    const oldest = this.#added - this.size;
+    for (let p = Math.max(this.#indexed, oldest); p < this.#added; p++) this.#index.set(this.#ring[p % this.#capacity]!.runId, p);
+    this.#indexed = this.#added;
+    const p = this.#index.get(runId);
+    return p === undefined || p < oldest ? undefined : this.#ring[p % this.#capacity];
+  }
+}
+
+/**
  * A map that keeps at most `capacity` entries, evicting the oldest inserted first (a key set
  * again keeps its place). The insertion order is a ring of keys, so eviction never iterates
  * the map (iterating a map from its start after many deletions skips their holes one by one).

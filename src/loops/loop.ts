@@ -17,7 +17,7 @@ import { applyPolicyUpdate, observeCanary, resumeTopology, rollbackPolicy } from
 import { decideWith, stickyKey } from './decide.ts';
 import { bucketOf } from './experiments.ts';
 import { applyScore, checkFeedback } from './feedback.ts';
-import { BoundedMap, BoundedSet, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
+import { BoundedSet, RunCache, RunInfoSchema, runInfoOf, type RunInfo } from './join.ts';
 import { EvaluationPolicySchema, parsePolicyDocument } from './policy.ts';
 import { RegressionRuleSchema } from './regression.ts';
 import { createPolicyRegistry } from './policy-registry.ts';
@@ -160,7 +160,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
     if (!r.ok) throw new ValidationError('OPTIONS_INVALID', 'createLoop options are invalid', r.issues.map((x) => ({ ...x, path: ['options', 'policies', i, ...x.path] })));
   });
   const capacity = o.joinCapacity ?? 100_000;
-  const runs = new BoundedMap<string, RunInfo>(capacity);
+  const runs = new RunCache(capacity);
   const seen = new BoundedSet<string>(capacity);
   const counts: Counts = { received: 0, joined: 0, late: 0, duplicate: 0, unknown_run: 0, invalid: 0 };
   const experience = (x: ExperienceMessage): void => experience$.next(x);
@@ -205,7 +205,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
 
     ended(summary: RunSummary): void {
       const info = runInfoOf(summary);
-      runs.set(info.runId, info);
+      runs.add(info);
       if (summary.decision?.evaluate !== true || !evaluations$.observed) return;
       const st = ctx.topologies.get(summary.topology);
       const version = summary.decision.policyVersion ?? 0;
@@ -243,7 +243,7 @@ export function createLoop(options: LoopOptions = {}): Loop {
           const found = RunInfoSchema.safeParse(await o.lookup(a.fb.value.runId));
           if (found.success) {
             info = found.data as RunInfo;
-            runs.set(info.runId, info);
+            runs.add(info);
           }
           if (seen.has(a.fb.value.feedbackId)) return reject(message, 'duplicate');
         }
