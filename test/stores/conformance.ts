@@ -102,6 +102,15 @@ export function describeRunStore(
       expect((await store.history('a')).map((e) => e.seq)).toEqual([0, 1]);
       expect((await store.history('b')).map((e) => e.seq)).toEqual([0, 1]);
       expect((await store.history('c')).map((e) => e.seq)).toEqual([0]);
+      // one run appended twice in a tick, and again within a write naming other runs: in order
+      await Promise.all([
+        store.append([ev('a', 2, 'node.completed', { nodeId: 'x' })]),
+        store.append([ev('a', 3, 'node.started', { nodeId: 'y' }), ev('b', 2, 'node.completed', { nodeId: 'y' })]),
+        store.append([ev('a', 4, 'node.completed', { nodeId: 'y' })]),
+      ]);
+      expect((await store.history('a')).map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+      expect((await store.history('b')).map((e) => e.seq)).toEqual([0, 1, 2]);
+      expect((await store.getRun('a'))?.lastSeq).toBe(4);
     });
 
     it('createRun with its first events stores both in one commit; a taken id or a bad event stores neither', async () => {

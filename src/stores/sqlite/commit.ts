@@ -34,6 +34,27 @@ function conflictIn(runId: string, lastSeq: number, events: readonly StoredEvent
   return seqConflict({ runId, lastSeq }, events[0]!);
 }
 
+/** Whether every event is of the first one's run. */
+function oneRun(events: readonly StoredEvent[]): boolean {
+  const runId = events[0]!.runId;
+  for (let i = 1; i < events.length; i++) if (events[i]!.runId !== runId) return false;
+  return true;
+}
+
+/** Adds `events` to their runs' lists, in order; a list taken whole from a write is copied (into `owned`) before it grows. */
+function group(byRun: Map<string, readonly StoredEvent[]>, events: readonly StoredEvent[], owned: Set<readonly StoredEvent[]>): void {
+  for (const e of events) {
+    const list = byRun.get(e.runId);
+    if (list !== undefined && owned.has(list)) {
+      (list as StoredEvent[]).push(e);
+      continue;
+    }
+    const mine = list === undefined ? [e] : [...list, e];
+    owned.add(mine);
+    byRun.set(e.runId, mine);
+  }
+}
+
 /** Runs whose head the store keeps (about 100 bytes each). */
 const HEAD_CACHE = 100_000;
 
@@ -71,17 +92,19 @@ export function createCommit(db: Database.Database, stmts: Statements, location:
    */
   const applyBatch = (batch: readonly Write[]): HeadChange[] => {
     const created = new Map<string, RunRow>();
-    const byRun = new Map<string, StoredEvent[]>();
+    const byRun = new Map<string, readonly StoredEvent[]>();
+    const owned = new Set<readonly StoredEvent[]>();
     for (const w of batch) {
       if (w.kind === 'create') {
         if (created.has(w.row.runId)) throw runExists(w.row.runId);
         created.set(w.row.runId, { ...w.row });
       }
-      for (const e of w.events ?? NO_EVENTS) {
-        const list = byRun.get(e.runId);
-        if (list === undefined) byRun.set(e.runId, [e]);
-        else list.push(e);
-      }
+      const events = w.events ?? NO_EVENTS;
+      if (events.length === 0) continue;
+      const runId = events[0]!.runId;
+      // the usual write (a journal's): one run's events, that run's only write in the batch
+      if (oneRun(events) && !byRun.has(runId)) byRun.set(runId, events);
+      else group(byRun, events, owned);
     }
     const rows: EventRowWrite[] = [];
     const changes: HeadChange[] = [];
