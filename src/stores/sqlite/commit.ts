@@ -10,7 +10,8 @@ import { deltaOf } from '../delta.ts';
 import { applyEvent, runNotFound, seqConflict, type RunRow } from '../rows.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
 import { RunHeads, type HeadChange, type RunHead } from './heads.ts';
-import { changesRunRow, deltaParams, insertEventRows, insertParams, type EventRowWrite, type Statements } from './statements.ts';
+import { insertEventRows, type EventRowWrite } from './event-rows.ts';
+import { changesRunRow, deltaParams, insertParams, type Statements } from './statements.ts';
 
 /**
  * A queued write: a run created (with its first events, if any), or events appended.

@@ -79,7 +79,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Event bodies without the fields their row keeps in columns (statements.ts bodyOf): half
+    // Event bodies without the fields their row keeps in columns (event-rows.ts bodyOf): half
     // the bytes per event. Version 1 bodies read the same; an older build refuses the file.
     version: 2,
     sql: '',

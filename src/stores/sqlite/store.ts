@@ -14,7 +14,8 @@ import { sqliteCode, toStoreError } from './errors.ts';
 import { checkStoreFile } from './file.ts';
 import { createCommit, type Write } from './commit.ts';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, tooNew } from './schema.ts';
-import { eventsOf, fromSql, prepare, type EventRow, type SqlRun, type Statements } from './statements.ts';
+import { eventsOf, type EventRow } from './event-rows.ts';
+import { fromSql, prepare, type SqlRun, type Statements } from './statements.ts';
 
 /**
  * Schema of {@link SqliteStoreOptions}.
