@@ -15,6 +15,7 @@ import { lock } from 'proper-lockfile';
 import * as z from 'zod';
 import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
 import { RolesSchema } from '../access.ts';
+import { parseOptions } from '../../runtime/options.ts';
 import { createdOf, hashSecret, infoOf, keysFailed, newRow, parseNewKey, principalOfRow, sameHash, type KeyRow } from './rows.ts';
 
 const RowSchema = z.object({
@@ -48,7 +49,38 @@ const EMPTY: Snapshot = { stamp: 'missing', byId: new Map(), byHash: new Map() }
 const errno = (e: unknown): string | undefined => (typeof e === 'object' && e !== null ? (e as { code?: string }).code : undefined);
 
 /**
+ * Schema of {@link FileKeyStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * FileKeyStoreOptionsSchema.parse({ lockWaitMs: 5_000 });
+ * ```
+ */
+export const FileKeyStoreOptionsSchema = z.strictObject({
+  /** How long a write waits for another process holding the file's lock (default about 25 s: longer than a killed writer's lock takes to go stale). */
+  lockWaitMs: z.number().int().nonnegative().optional(),
+});
+
+/**
+ * Options of {@link createFileKeyStore}.
+ *
+ * @example
+ * ```ts
+ * const options: FileKeyStoreOptions = { lockWaitMs: 5_000 };
+ * ```
+ */
+export type FileKeyStoreOptions = z.input<typeof FileKeyStoreOptionsSchema>;
+
+/** Lock retries (10 ms growing by 1.3× up to 500 ms between tries) that fit in `ms`. */
+function retriesWithin(ms: number): number {
+  let n = 0;
+  for (let waited = 0, delay = 10; waited + delay <= ms; n++, waited += delay, delay = Math.min(500, delay * 1.3));
+  return n;
+}
+
+/**
  * A key store in a JSON file (created on the first `create`; a missing file holds no keys).
+ * Throws a `ValidationError` (`OPTIONS_INVALID`) naming a bad option.
  *
  * @example
  * ```ts
@@ -56,7 +88,9 @@ const errno = (e: unknown): string | undefined => (typeof e === 'object' && e !=
  * const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' } });
  * ```
  */
-export function createFileKeyStore(path: string): KeyStore {
+export function createFileKeyStore(path: string, options: FileKeyStoreOptions = {}): KeyStore {
+  const o = parseOptions(FileKeyStoreOptionsSchema, options, 'createFileKeyStore options');
+  const retries = retriesWithin(o.lockWaitMs ?? 25_000);
   let current: Snapshot = EMPTY;
   // one writer at a time in this process; other processes race only between read and rename
   let writing: Promise<unknown> = Promise.resolve();
@@ -132,7 +166,7 @@ export function createFileKeyStore(path: string): KeyStore {
     return next;
   };
 
-  /** Runs `f` holding the file's lock (waiting up to about 25 s for another writer: longer than a killed writer's lock takes to go stale); `held()` throws once the lock was lost. */
+  /** Runs `f` holding the file's lock (waiting up to `lockWaitMs` for another writer); `held()` throws once the lock was lost. */
   const locked = async <T>(f: (held: () => void) => Promise<T>): Promise<T> => {
     let lost: Error | undefined;
     let release: () => Promise<void>;
@@ -140,7 +174,7 @@ export function createFileKeyStore(path: string): KeyStore {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       release = await lock(path, {
         realpath: false, lockfilePath: `${path}.lock`, stale: 10_000, update: 2_000,
-        retries: { retries: 60, factor: 1.3, minTimeout: 10, maxTimeout: 500 },
+        retries: { retries, factor: 1.3, minTimeout: 10, maxTimeout: 500 },
         onCompromised: (e) => {
           lost = e;
         },

@@ -1,7 +1,7 @@
 // Key stores: the shared behaviour on memory, a JSON file and SQLite (PostgreSQL in postgres.int.test.ts),
 // then what is particular to files: mode 0600, atomic writes, another process's changes seen at once,
 // a broken file reported as KEY_STORE_FAILED (the server answers 503), openKeyStore's URL forms.
-import { mkdir, mkdtemp, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,22 @@ describe('JSON file key store', () => {
     const k = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' } });
     expect(await keys.verify(k.secret)).toBeDefined();
     expect((await readdir(join(path, '..'))).filter((f) => f.endsWith('.lock'))).toEqual([]);
+    await keys.close();
+  });
+
+  it('a lock another live writer holds past lockWaitMs: KEY_STORE_FAILED (retriable), nothing written; then the write goes through', async () => {
+    const path = fresh('/keys.json');
+    const keys = createFileKeyStore(path, { lockWaitMs: 50 });
+    const k = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' } });
+    const before = await readFile(path, 'utf8');
+    await mkdir(`${path}.lock`); // a live holder: its lock is fresh
+    const e: unknown = await keys.create({ tenant: 'acme', roles: { '*': 'admin' } }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'KEY_STORE_FAILED', retriable: true, message: expect.stringContaining('lock') });
+    expect(await readFile(path, 'utf8')).toBe(before);
+    await rm(`${path}.lock`, { recursive: true });
+    await keys.revoke(k.keyId);
+    expect(await keys.verify(k.secret)).toBeUndefined();
+    expect(() => createFileKeyStore(path, { lockWaitMs: -1 })).toThrow(/lockWaitMs/);
     await keys.close();
   });
 
