@@ -10,7 +10,7 @@ import { parseOptions } from '../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunRecord, RunStore, StoredEvent } from '../runtime/store.ts';
 import {
   ENDED, afterCursor, applyEvent, checkClaim, checkEvents, claimable, decodeCursor, encodeCursor, jsonCopy, newRow,
-  pageLimit, runNotFound, toRecord, type RunRow,
+  pageLimit, runExists, runNotFound, toRecord, type RunRow,
 } from './rows.ts';
 
 /**
@@ -68,7 +68,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RunStore {
     async createRun(run: NewRun) {
       open();
       const row = newRow(run);
-      if (rows.has(run.runId)) throw new StoreError('RUN_EXISTS', `run ${run.runId} already exists`);
+      if (rows.has(run.runId)) throw runExists(run.runId);
       // the first events fold into the row before it is kept: both or neither
       for (const e of run.events ?? []) applyEvent(row, e);
       rows.set(run.runId, jsonCopy(row));

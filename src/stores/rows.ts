@@ -125,6 +125,18 @@ export function runNotFound(runId: string): StoreError {
 }
 
 /**
+ * The error of a `createRun` whose id is taken.
+ *
+ * @example
+ * ```ts
+ * if (rows.has(run.runId)) throw runExists(run.runId);
+ * ```
+ */
+export function runExists(runId: string): StoreError {
+  return new StoreError('RUN_EXISTS', `run ${runId} already exists`);
+}
+
+/**
  * Folds one event into its run's row (in place): seq check, `lastSeq`/`updatedAt`,
  * and the status the event implies.
  *

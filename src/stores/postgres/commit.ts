@@ -13,8 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { NewRun, StoredEvent } from '../../runtime/store.ts';
-import { StoreError } from '../../errors.ts';
-import { applyEvent, runNotFound, seqConflict, type RunRow } from '../rows.ts';
+import { applyEvent, runExists, runNotFound, seqConflict, type RunRow } from '../rows.ts';
 import { RUN_STATE_COLUMNS, fromSql, jsonText, type RunsRow } from './rows.ts';
 
 /**
@@ -116,7 +115,7 @@ async function createRuns(client: pg.PoolClient, s: string, writes: readonly Cre
   const creators = new Map(existing.rows.map((r) => [r.run_id, r.creator]));
   for (const w of taken) {
     // The same creation again: this batch is being re-run after an unknown COMMIT outcome.
-    if (creators.get(w.run.runId) !== w.id) throw new StoreError('RUN_EXISTS', `run ${w.run.runId} already exists`);
+    if (creators.get(w.run.runId) !== w.id) throw runExists(w.run.runId);
   }
 }
 

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from '../../errors.ts';
 import type { StoredEvent } from '../../runtime/store.ts';
 import { deltaOf } from '../delta.ts';
-import { applyEvent, runNotFound, seqConflict, type RunRow } from '../rows.ts';
+import { applyEvent, runExists, runNotFound, seqConflict, type RunRow } from '../rows.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
 import { RunHeads, type HeadChange, type RunHead } from './heads.ts';
 import { insertEventRows, type EventRowWrite } from './event-rows.ts';
@@ -58,8 +58,6 @@ function group(byRun: Map<string, readonly StoredEvent[]>, events: readonly Stor
 
 /** Runs whose head the store keeps (about 100 bytes each). */
 const HEAD_CACHE = 100_000;
-
-const runExists = (runId: string): StoreError => new StoreError('RUN_EXISTS', `run ${runId} already exists`);
 
 /** Ended and parked runs leave the head cache: whoever appends next (often another process) reads where they stand. */
 const forgets = (status: string | undefined): boolean => status !== undefined && status !== 'running';

@@ -56,10 +56,6 @@ export class RunHeads {
     this.#capacity = Math.max(1, Math.floor(capacity));
   }
 
-  get size(): number {
-    return this.#heads.size;
-  }
-
   get(runId: string): RunHead | undefined {
     return this.#heads.get(runId);
   }
