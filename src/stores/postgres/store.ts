@@ -36,6 +36,7 @@ export const PostgresStoreOptionsSchema = z.strictObject({
   commitsInFlight: z.number().int().positive().optional(),
   retryMs: z.number().int().nonnegative().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
+  jit: z.boolean().optional(),
 });
 
 /**
@@ -69,6 +70,15 @@ export interface PostgresStoreOptions {
   readonly retryMs?: number;
   /** Time to open a connection (default 5 000). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Whether the server may JIT-compile this store's queries. Default `false`: each
+   * connection starts with `-c jit=off`. The store's statements are short, and on tables
+   * that just grew (no statistics yet) the planner's estimates pass `jit_above_cost`, so
+   * compiling took 80 of a 95 ms history read. `true` leaves the server's setting (e.g.
+   * behind a pooler that refuses the `options` startup parameter). An `options` parameter in
+   * the URL takes precedence over both.
+   */
+  readonly jit?: boolean;
 }
 
 /** int8 columns (epoch ms) as numbers; everything else as pg parses it. */
@@ -122,6 +132,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     types: TYPES,
     application_name: 'llmo',
+    ...(opts.jit === true ? {} : { options: '-c jit=off' }),
   });
   // An idle connection the server dropped (a restart) errors on the pool: the pool discards it, the next query reconnects.
   pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
