@@ -71,12 +71,11 @@ export interface PostgresStoreOptions {
   /** Time to open a connection (default 5 000). */
   readonly connectTimeoutMs?: number;
   /**
-   * Whether the server may JIT-compile this store's queries. Default `false`: each
-   * connection starts with `-c jit=off`. The store's statements are short, and on tables
-   * that just grew (no statistics yet) the planner's estimates pass `jit_above_cost`, so
-   * compiling took 80 of a 95 ms history read. `true` leaves the server's setting (e.g.
-   * behind a pooler that refuses the `options` startup parameter). An `options` parameter in
-   * the URL takes precedence over both.
+   * Whether the server may JIT-compile this store's queries. Default `false`: each new
+   * connection runs `SET jit = off` before its first query. The store's statements are
+   * short, and on tables that just grew (no statistics yet) the planner's estimates pass
+   * `jit_above_cost`, so compiling took 80 of a 95 ms history read. `true` leaves the
+   * server's setting (one statement less per connection).
    */
   readonly jit?: boolean;
 }
@@ -132,10 +131,17 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     types: TYPES,
     application_name: 'llmo',
-    ...(opts.jit === true ? {} : { options: '-c jit=off' }),
   });
   // An idle connection the server dropped (a restart) errors on the pool: the pool discards it, the next query reconnects.
   pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
+  // JIT off per session, by a statement queued before the connection's first query (not the
+  // `options` startup parameter, which PgBouncer and pooled endpoints refuse). Should the server
+  // refuse it, queries run as the server's settings say: slower on fresh tables, still correct.
+  if (opts.jit !== true) {
+    pool.on('connect', (c) => {
+      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, 'postgres store: turning JIT off for a connection failed; its queries may be JIT-compiled'));
+    });
+  }
 
   /** Runs `fn` on a pooled connection, on a new one again while the server is unavailable (up to `retryMs`). */
   // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
