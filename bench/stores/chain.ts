@@ -22,7 +22,7 @@ import { createEngine, type AnyTopology, type Engine } from '../../src/index.ts'
 import type { RunStore } from '../../src/runtime/store.ts';
 import { createPostgresStore } from '../../src/stores/postgres/index.ts';
 import { createSqliteStore } from '../../src/stores/sqlite/index.ts';
-import { chainTopology } from '../systems/llm-orchestrator.ts';
+import { chainTopology } from '../systems/llm-orchestrator-chain.ts';
 import { trivialChain } from '../workloads/closures.ts';
 
 const NODES = 10;

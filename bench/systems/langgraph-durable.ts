@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { BaseCheckpointSaver } from '@langchain/langgraph';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
-import { defineChain } from './langgraph.ts';
+import { defineChain } from './langgraph-chain.ts';
 import type { DurableChain, DurableSetup, NodeFn } from './types.ts';
 
 let thread = 0;

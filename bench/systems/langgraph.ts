@@ -7,8 +7,8 @@
 import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import type { Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter } from './types.ts';
 import { workerPool } from './promise.ts';
+import { defineChain } from './langgraph-chain.ts';
 
-const ChainState = Annotation.Root({ v: Annotation<number>() });
 const FanState = Annotation.Root({
   v: Annotation<number>(),
   parts: Annotation<(readonly [number, number])[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
@@ -18,15 +18,6 @@ const FanState = Annotation.Root({
 // Node names are built in loops, which LangGraph's typed builder cannot track.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Loose = any;
-
-export function defineChain(fns: readonly NodeFn[]): Loose {
-  const g: Loose = new StateGraph(ChainState);
-  fns.forEach((fn, k) => g.addNode(`n${k}`, async (s: { v: number }) => ({ v: await fn(s.v) })));
-  g.addEdge(START, 'n0');
-  for (let k = 1; k < fns.length; k++) g.addEdge(`n${k - 1}`, `n${k}`);
-  g.addEdge(`n${fns.length - 1}`, END);
-  return g;
-}
 
 function runner(app: Loose, recursionLimit: number, pick: (state: Loose) => number): RunFn {
   return async (input) => pick(await app.invoke({ v: input }, { recursionLimit }));

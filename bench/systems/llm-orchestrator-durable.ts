@@ -8,7 +8,7 @@ import { createEngine, type AnyTopology, type Engine } from '../../src/index.ts'
 import type { RunStore } from '../../src/runtime/store.ts';
 import { createSqliteStore } from '../../src/stores/sqlite/index.ts';
 import { createPostgresStore } from '../../src/stores/postgres/index.ts';
-import { chainTopology } from './llm-orchestrator.ts';
+import { chainTopology } from './llm-orchestrator-chain.ts';
 import type { DurableChain, DurableSetup, NodeFn } from './types.ts';
 
 /** Opens our store for `setup`: `runs.db` in its directory, or its fresh Postgres database. */

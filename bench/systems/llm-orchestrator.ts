@@ -3,33 +3,13 @@
  * @module
  */
 import {
-  createEngine, createModels, topology, type AnyTopology, type Engine, type NodeContext, type Provider, type TopologyBuilder,
+  createEngine, createModels, topology, type AnyTopology, type Engine, type NodeContext, type Provider,
 } from '../../src/index.ts';
 import { CallHooks, guardedCall } from '../../src/resilience/guard.ts';
 import { Resilience } from '../../src/resilience/resilience.ts';
 import { kafkaClient, kafkaServe, kafkaTokens, kafkaWorker } from './llm-orchestrator-kafka.ts';
+import { chainTopology, nextSeq, type AnyBuilder, type Ctx } from './llm-orchestrator-chain.ts';
 import type { Call, DagOptions, Definer, JoinFn, NodeFn, Pump, RunFn, SystemAdapter, TokenConsumer, TokenPipe } from './types.ts';
-
-// The builder's types track node ids; these DAGs are built in loops, so the
-// builder is typed loosely here.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyBuilder = TopologyBuilder<any, any>;
-type Ctx = NodeContext<number, Record<string, number>>;
-
-let seq = 0;
-
-export function chainTopology(fns: readonly NodeFn[], maxInFlight: number | undefined, cap?: number): AnyTopology {
-  let b: AnyBuilder = topology(`chain-${fns.length}-${++seq}`, maxInFlight === undefined ? {} : { maxInFlight });
-  fns.forEach((fn, k) => {
-    const id = `n${k}`;
-    if (k === 0) b = b.map(id, { ...(cap === undefined ? {} : { cap }), run: (ctx: Ctx) => fn(ctx.input) });
-    else {
-      const prev = `n${k - 1}`;
-      b = b.map(id, { after: [prev], run: (ctx: Ctx) => fn(ctx.deps[prev]!) });
-    }
-  });
-  return b.build({ output: `n${fns.length - 1}` });
-}
 
 function runner(engine: Engine, t: AnyTopology): RunFn {
   return async (input) => {
@@ -45,7 +25,7 @@ function runner(engine: Engine, t: AnyTopology): RunFn {
  */
 function tokenPipe(provider: Provider, model: string, maxTokens: number | undefined, consumer: TokenConsumer): TokenPipe {
   const engine = createEngine({ models: createModels({ providers: [provider] }) });
-  const t = (topology(`tokens-${++seq}`) as AnyBuilder)
+  const t = (topology(`tokens-${nextSeq()}`) as AnyBuilder)
     .llm('gen', { model: `${provider.name}:${model}`, ...(maxTokens === undefined ? {} : { maxTokens }), prompt: (ctx: NodeContext<string>) => ctx.input })
     .map('consume', {
       streamFrom: 'gen',
@@ -105,7 +85,7 @@ export const system: SystemAdapter = {
     return runner(createEngine(), chainTopology(fns, options.maxInFlight));
   },
   fan(source: NodeFn, branches: readonly NodeFn[], join: JoinFn, options: DagOptions): RunFn {
-    let b: AnyBuilder = topology(`fan-${branches.length}-${++seq}`, { maxInFlight: options.maxInFlight });
+    let b: AnyBuilder = topology(`fan-${branches.length}-${nextSeq()}`, { maxInFlight: options.maxInFlight });
     b = b.map('src', { run: (ctx: Ctx) => source(ctx.input) });
     const ids = branches.map((fn, k) => {
       const id = `b${k}`;

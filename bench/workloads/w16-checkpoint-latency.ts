@@ -9,7 +9,7 @@ import type { Measurement, RunContext, Workload } from '../lib/types.ts';
 import { check } from '../lib/measure.ts';
 import { percentileSorted } from '../lib/stats.ts';
 import { durableSetup, skipWithoutPostgres } from '../systems/durable-common.ts';
-import { chainTopology } from '../systems/llm-orchestrator.ts';
+import { chainTopology } from '../systems/llm-orchestrator-chain.ts';
 import { durableRunner, openBenchStore } from '../systems/llm-orchestrator-durable.ts';
 import type { DurableBackend, NodeFn } from '../systems/types.ts';
 

@@ -73,7 +73,7 @@ export interface DurableConfig {
  * durable.attach(run, newRun, 0);
  * ```
  */
-export class Durable implements JournalHost {
+export class Durable implements JournalHost<Run> {
   readonly store: RunStore;
   readonly owner: string;
   readonly leaseMs: number;
@@ -86,7 +86,7 @@ export class Durable implements JournalHost {
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined = undefined;
   /** Journals to flush at the next tick. */
-  #dirty: Journal[] = [];
+  #dirty: Journal<Run>[] = [];
   #tick = false;
   #renewing = false;
   #closed: Promise<void> | undefined = undefined;
@@ -129,7 +129,7 @@ export class Durable implements JournalHost {
     }
   }
 
-  dirty(journal: Journal): void {
+  dirty(journal: Journal<Run>): void {
     this.#dirty.push(journal);
     if (this.#tick) return;
     this.#tick = true;

@@ -10,32 +10,32 @@
  */
 import { StoreError, isStoreError } from '../errors.ts';
 import type { RunEvent } from './events.ts';
-import type { Run } from './run.ts';
 import type { NewRun, RunStore, StoredEvent } from './store.ts';
 
 /**
- * What a journal needs from its engine.
+ * What a journal needs from its engine. `R` is the run a journal records (the journal only
+ * hands it back: the engine's `Run`).
  *
  * @example
  * ```ts
- * const host: JournalHost = { store, retries: 3, retryDelayMs: 20, created: () => {}, broken: (run, e) => fail(run, e), dirty: (j) => ticks.push(j) };
+ * const host: JournalHost<Run> = { store, retries: 3, retryDelayMs: 20, created: () => {}, broken: (run, e) => fail(run, e), dirty: (j) => ticks.push(j) };
  * ```
  */
-export interface JournalHost {
+export interface JournalHost<R> {
   readonly store: RunStore;
   /** Tries of a write that failed with a retriable StoreError, after the first. */
   readonly retries: number;
   /** Delay before the first retry (doubled each time). */
   readonly retryDelayMs: number;
   /** The run's row was created: its lease is held from now on. */
-  created(run: Run): void;
+  created(run: R): void;
   /** The run's events cannot be stored: the run must not go on unrecorded. */
-  broken(run: Run, error: StoreError): void;
+  broken(run: R, error: StoreError): void;
   /**
    * The journal has something to write and no write in flight: call its `flush()` soon,
    * together with every other journal that became dirty meanwhile (one store batch per tick).
    */
-  dirty(journal: Journal): void;
+  dirty(journal: Journal<R>): void;
 }
 
 const OPEN = 0;
@@ -54,9 +54,9 @@ const DETACHED = 2;
  * run.journal.whenDurable(() => deliver(run));
  * ```
  */
-export class Journal {
-  readonly #host: JournalHost;
-  readonly #run: Run;
+export class Journal<R> {
+  readonly #host: JournalHost<R>;
+  readonly #run: R;
   #create: NewRun | undefined;
   #pending: StoredEvent[] = [];
   /** A write is in flight (its end flushes again or marks the journal dirty). */
@@ -70,7 +70,7 @@ export class Journal {
   #state = OPEN;
 
   /** `create`: the run's row, created before its first event; undefined for a run the store already has. */
-  constructor(host: JournalHost, run: Run, create: NewRun | undefined) {
+  constructor(host: JournalHost<R>, run: R, create: NewRun | undefined) {
     this.#host = host;
     this.#run = run;
     this.#create = create;

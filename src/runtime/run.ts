@@ -103,7 +103,7 @@ export class Run {
   /** Retries left for the whole run (set on first use). */
   budget: { remaining: number } | undefined = undefined;
   /** Durable runs: the journal that records every event in the run store. Undefined for plain runs. */
-  journal: Journal | undefined = undefined;
+  journal: Journal<Run> | undefined = undefined;
   /** `seq` of the run's first trace entry: a recovered run continues its stored log (0 otherwise). */
   seqBase = 0;
   /** What the engine's loop decided for the run (variant, policy version); a child run shares its parent's. */

@@ -13,9 +13,25 @@ import { isParkedResult, SIGNAL_REJECTED, type RunResultMessage } from '../../tr
 import { createClient } from '../../worker/client.ts';
 import { EXIT } from '../exit.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
-import { byFlag, resolveKafka } from '../kafka-config.ts';
+import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
-import type { SignalCommandOptions } from './signal.ts';
+
+/**
+ * What `llmo signal` over Kafka reads of its flags.
+ *
+ * @example
+ * ```ts
+ * const opts: SignalKafkaOptions = { brokers: '127.0.0.1:9092', wait: true, timeout: 30_000 };
+ * ```
+ */
+export interface SignalKafkaOptions extends KafkaFlags {
+  /** The request whose result the resumed run answers (default the run id). */
+  readonly requestId?: string | undefined;
+  /** Wait for the run's final result (or the signal's rejection) and print it. */
+  readonly wait?: boolean | undefined;
+  /** With `wait`: give up after this many ms (exit 1). Default 60,000. */
+  readonly timeout?: number | undefined;
+}
 
 const line = (r: RunResultMessage): string => {
   let output: unknown = r.output;
@@ -36,7 +52,7 @@ const line = (r: RunResultMessage): string => {
  * ```
  */
 export async function signalOverKafka(
-  runId: string, name: string, payload: unknown, opts: SignalCommandOptions, io: Io, open: (options: KafkaTransportOptions) => OpenedKafka = openKafka,
+  runId: string, name: string, payload: unknown, opts: SignalKafkaOptions, io: Io, open: (options: KafkaTransportOptions) => OpenedKafka = openKafka,
 ): Promise<number> {
   const resolved = await resolveKafka(opts, io.env ?? process.env, { clientId: 'llmo-signal' });
   if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));

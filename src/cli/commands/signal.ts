@@ -15,9 +15,9 @@ import { EXIT } from '../exit.ts';
 import { fail, type Io } from '../io.ts';
 import { openDurableEngine } from '../durable-engine.ts';
 import { storeUrl } from '../store-flag.ts';
-import type { KafkaFlags } from '../kafka-config.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import type { OpenedKafka } from '../kafka.ts';
+import type { SignalKafkaOptions } from './signal-kafka.ts';
 
 /**
  * Options of `llmo signal`, as commander parses them.
@@ -27,14 +27,8 @@ import type { OpenedKafka } from '../kafka.ts';
  * const opts: SignalCommandOptions = { store: 'runs.db', payload: '{"approved":true}' };
  * ```
  */
-export interface SignalCommandOptions extends KafkaFlags {
+export interface SignalCommandOptions extends SignalKafkaOptions {
   readonly store?: string | undefined;
-  /** Kafka: the request whose result the resumed run answers (default the run id). */
-  readonly requestId?: string | undefined;
-  /** Kafka: wait for the run's final result (or the signal's rejection) and print it. */
-  readonly wait?: boolean | undefined;
-  /** Kafka with `wait`: give up after this many ms (exit 1). Default 60,000. */
-  readonly timeout?: number | undefined;
   /** The payload, as JSON. Default `null`. */
   readonly payload?: string | undefined;
   readonly ops?: string | undefined;

@@ -12,7 +12,7 @@ import { redactUrl } from '../../stores/postgres/store.ts';
 import { canonicalJson } from './canonical.ts';
 import type { AuditHeads } from './record.ts';
 import { AUDIT_MIGRATIONS, AUDIT_SCHEMA_VERSION, auditStoreFailed, recordOfRow } from './store-rows.ts';
-import type { AuditStore } from './store.ts';
+import type { AuditStore } from './types.ts';
 
 /** Advisory lock class of the audit migration (`llau` in ASCII); the key is `hashtext(schema)`. */
 const LOCK_CLASS = 0x6c6c6175;

@@ -10,7 +10,7 @@ import { APPLICATION_ID } from '../../stores/sqlite/schema.ts';
 import { canonicalJson } from './canonical.ts';
 import type { AuditHeads } from './record.ts';
 import { AUDIT_MIGRATIONS, AUDIT_SCHEMA_VERSION, auditStoreFailed, recordOfRow } from './store-rows.ts';
-import type { AuditStore } from './store.ts';
+import type { AuditStore } from './types.ts';
 
 /**
  * Options of {@link createSqliteAuditStore}.

@@ -145,3 +145,24 @@ export interface AuditLog {
   heads(): AuditHeads;
 }
 
+/**
+ * An audit sink in a database, readable back.
+ *
+ * @example
+ * ```ts
+ * const store = await openAuditStore('runs.db');
+ * const log = createAuditLog({ sink: store, heads: await store.heads() });
+ * verifyAudit(await store.read()).ok;
+ * ```
+ */
+export interface AuditStore extends AuditSink {
+  /**
+   * The stored records, by stream then seq (of one stream when given): each row's JSON parsed,
+   * or its raw text when it does not parse (`verifyAudit` then reports it as modified).
+   */
+  read(stream?: string): Promise<unknown[]>;
+  /** Where each stream's chain ends in the table (its highest seq and that row's hash). */
+  heads(): Promise<AuditHeads>;
+  /** Releases the connection(s); writes after it reject with `STORE_CLOSED`. */
+  close(): Promise<void>;
+}
