@@ -36,7 +36,15 @@ export function sqlitePath(url: string): string | undefined {
  * ```
  */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    // the URL parser finds where the password ends even when it holds an unencoded '@'
+    u.password = '***';
+    return u.href;
+  } catch {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { StoreError } from '../../errors.ts';
 import { toStoreError } from '../../stores/postgres/errors.ts';
 import { quoteIdent } from '../../stores/postgres/migrations.ts';
-import { redactUrl } from '../../stores/postgres/store.ts';
+import { redactUrl } from '../../stores/url.ts';
 import { canonicalJson } from './canonical.ts';
 import type { AuditHeads } from './record.ts';
 import { AUDIT_MIGRATIONS, AUDIT_SCHEMA_VERSION, auditStoreFailed, recordOfRow } from './store-rows.ts';

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
-export { createPostgresStore, PostgresStoreOptionsSchema, redactUrl, type PostgresStoreOptions } from './store.ts';
+export { createPostgresStore, PostgresStoreOptionsSchema, type PostgresStoreOptions } from './store.ts';
+export { redactUrl } from '../url.ts';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, type Migration } from './migrations.ts';
 export { toStoreError, isConnectionFailure } from './errors.ts';

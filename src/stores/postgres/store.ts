@@ -10,12 +10,14 @@ import { StoreError, isStoreError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
+import { redactUrl } from '../url.ts';
 import { ENDED, checkClaim, checkEvents, decodeCursor, encodeCursor, newRow, pageLimit, runNotFound, toRecord } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
 import { fastPlan, runFastCommit } from './fast-commit.ts';
 import { historyReader } from './history.ts';
-import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
+import { createStorePool } from './pool.ts';
+import { isConnectionFailure } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
 
@@ -80,32 +82,6 @@ export interface PostgresStoreOptions {
   readonly jit?: boolean;
 }
 
-/** int8 columns (epoch ms) as numbers; everything else as pg parses it. */
-const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (v: string) => Number(v) : format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')) as pg.CustomTypesConfig['getTypeParser'],
-};
-
-/**
- * The URL without its password, for logs and errors.
- *
- * @example
- * ```ts
- * redactUrl('postgres://llmo:secret@db:5432/llmo'); // 'postgres://llmo:***@db:5432/llmo'
- * ```
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Opens a PostgreSQL run store: connects, runs the migrations (under an advisory
  * lock), and resolves once it can be used. Rejects with `STORE_TOO_NEW` for a
@@ -124,73 +100,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const log = (opts.logger ?? silentLogger).child({ component: 'postgres-store', location });
   const schema = opts.schema ?? 'public';
   const s = quoteIdent(schema);
-  const retryMs = opts.retryMs ?? 10_000;
-  const pool = new pg.Pool({
-    connectionString: opts.url,
-    max: opts.pool?.max ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
-    types: TYPES,
-    application_name: 'llmo',
+  const { withClient, end } = createStorePool({
+    url: opts.url, location, max: opts.pool?.max ?? 10, connectTimeoutMs: opts.connectTimeoutMs ?? 5_000, retryMs: opts.retryMs ?? 10_000, jit: opts.jit === true, log,
   });
-  // An idle connection the server dropped (a restart) errors on the pool: the pool discards it, the next query reconnects.
-  pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
-  // JIT off per session, by a statement queued before the connection's first query (not the
-  // `options` startup parameter, which PgBouncer and pooled endpoints refuse). Should the server
-  // refuse it, queries run as the server's settings say: slower on fresh tables, still correct.
-  if (opts.jit !== true) {
-    pool.on('connect', (c) => {
-      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, 'postgres store: turning JIT off for a connection failed; its queries may be JIT-compiled'));
-    });
-  }
-
-  /** Runs `fn` on a pooled connection, on a new one again while the server is unavailable (up to `retryMs`). */
-  // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
-  // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.
-  const inUseFailed = (e: Error): void => log.warn({ err: e }, 'postgres store: a connection in use failed');
-  const give = (c: pg.PoolClient, destroy?: boolean): void => {
-    c.off('error', inUseFailed);
-    c.release(destroy);
-  };
-  const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T> => {
-    const deadline = Date.now() + retryMs;
-    for (let attempt = 0; ; attempt++) {
-      let client: pg.PoolClient | undefined;
-      let broken = false;
-      try {
-        client = await pool.connect();
-        client.on('error', inUseFailed);
-        if (!transaction) {
-          const r = await fn(client);
-          give(client);
-          return r;
-        }
-        await client.query('BEGIN');
-        try {
-          const r = await fn(client);
-          await client.query('COMMIT');
-          give(client);
-          return r;
-        } catch (e) {
-          if (!isConnectionFailure(e)) {
-            await client.query('ROLLBACK').catch((err: unknown) => {
-              broken = true; // the original error is what the caller needs; this connection is not reused
-              log.warn({ err }, 'postgres store: ROLLBACK failed');
-            });
-          }
-          throw e;
-        }
-      } catch (e) {
-        // A connection that failed is destroyed, never handed back to the pool.
-        if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
-        if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
-          if (attempt === 0) log.warn({ err: e, what }, 'postgres store: the server is unavailable; retrying on a new connection');
-          await sleep(Math.min(1_000, 50 * 2 ** attempt));
-          continue;
-        }
-        throw toStoreError(e, what, location);
-      }
-    }
-  };
 
   try {
     await withClient('migrate', async (c) => {
@@ -198,7 +110,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       if (applied.length > 0) log.info({ schema, applied }, 'postgres store: migrations applied');
     }, false);
   } catch (e) {
-    await pool.end().catch((err: unknown) => log.warn({ err }, 'postgres store: closing the pool failed'));
+    await end().catch((err: unknown) => log.warn({ err }, 'postgres store: closing the pool failed'));
     throw e;
   }
 
@@ -384,7 +296,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         await queue.close();
         closed = true;
         histories.clear();
-        await pool.end();
+        await end();
       })();
       return closing;
     },

@@ -1,0 +1,137 @@
+/**
+ * The PostgreSQL store's connections: one `pg` pool (int8 as numbers, JIT off per session
+ * unless asked), and `withClient`, which runs work on a pooled connection, in a transaction
+ * when asked, and again on a new connection while the server is unavailable.
+ * @module
+ */
+import pg from 'pg';
+import { isStoreError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import { sleep } from '../../primitives/sleep.ts';
+import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
+
+/** int8 columns (epoch ms) as numbers; everything else as pg parses it. */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * How {@link createStorePool} connects (the store's options, already checked).
+ *
+ * @example
+ * ```ts
+ * const options: StorePoolOptions = { url, location: redactUrl(url), max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, jit: false, log };
+ * ```
+ */
+export interface StorePoolOptions {
+  readonly url: string;
+  /** The URL without its password (for errors). */
+  readonly location: string;
+  readonly max: number;
+  readonly connectTimeoutMs: number;
+  /** How long work is retried on new connections while the server is unavailable. */
+  readonly retryMs: number;
+  /** Whether the server may JIT-compile this pool's queries (false: `SET jit = off` per connection). */
+  readonly jit: boolean;
+  readonly log: Logger;
+}
+
+/**
+ * A pool and the one way the store uses it.
+ *
+ * @example
+ * ```ts
+ * const { withClient, end } = createStorePool(options);
+ * const n = await withClient('count', async (c) => (await c.query('SELECT 1')).rowCount, false);
+ * await end();
+ * ```
+ */
+export interface StorePool {
+  /**
+   * Runs `fn` on a pooled connection (inside `BEGIN`/`COMMIT` when `transaction`), on a new
+   * one again while the server is unavailable (up to `retryMs`); other errors reject as
+   * StoreErrors naming `what`. A connection that failed is destroyed, never reused.
+   */
+  withClient<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T>;
+  /** Closes every connection. */
+  end(): Promise<void>;
+}
+
+/**
+ * Creates the store's {@link StorePool}.
+ *
+ * @example
+ * ```ts
+ * const pool = createStorePool({ url, location, max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, jit: false, log });
+ * ```
+ */
+export function createStorePool(o: StorePoolOptions): StorePool {
+  const { log, location, retryMs } = o;
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.max,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    types: TYPES,
+    application_name: 'llmo',
+  });
+  // An idle connection the server dropped (a restart) errors on the pool: the pool discards it, the next query reconnects.
+  pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
+  // JIT off per session, by a statement queued before the connection's first query (not the
+  // `options` startup parameter, which PgBouncer and pooled endpoints refuse). Should the server
+  // refuse it, queries run as the server's settings say: slower on fresh tables, still correct.
+  if (!o.jit) {
+    pool.on('connect', (c) => {
+      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, 'postgres store: turning JIT off for a connection failed; its queries may be JIT-compiled'));
+    });
+  }
+
+  // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
+  // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.
+  const inUseFailed = (e: Error): void => log.warn({ err: e }, 'postgres store: a connection in use failed');
+  const give = (c: pg.PoolClient, destroy?: boolean): void => {
+    c.off('error', inUseFailed);
+    c.release(destroy);
+  };
+  const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T> => {
+    const deadline = Date.now() + retryMs;
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      let broken = false;
+      try {
+        client = await pool.connect();
+        client.on('error', inUseFailed);
+        if (!transaction) {
+          const r = await fn(client);
+          give(client);
+          return r;
+        }
+        await client.query('BEGIN');
+        try {
+          const r = await fn(client);
+          await client.query('COMMIT');
+          give(client);
+          return r;
+        } catch (e) {
+          if (!isConnectionFailure(e)) {
+            await client.query('ROLLBACK').catch((err: unknown) => {
+              broken = true; // the original error is what the caller needs; this connection is not reused
+              log.warn({ err }, 'postgres store: ROLLBACK failed');
+            });
+          }
+          throw e;
+        }
+      } catch (e) {
+        // A connection that failed is destroyed, never handed back to the pool.
+        if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
+        if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
+          if (attempt === 0) log.warn({ err: e, what }, 'postgres store: the server is unavailable; retrying on a new connection');
+          await sleep(Math.min(1_000, 50 * 2 ** attempt));
+          continue;
+        }
+        throw toStoreError(e, what, location);
+      }
+    }
+  };
+  return { withClient, end: () => pool.end() };
+}
