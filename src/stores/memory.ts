@@ -9,9 +9,9 @@ import { isLogger, type Logger } from '../logger.ts';
 import { parseOptions } from '../runtime/options.ts';
 import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunRecord, RunStore, StoredEvent } from '../runtime/store.ts';
 import {
-  ENDED, afterCursor, applyEvent, checkClaim, checkEvents, claimable, decodeCursor, encodeCursor, jsonCopy, newRow,
-  pageLimit, runExists, runNotFound, toRecord, type RunRow,
+  ENDED, applyEvent, checkClaim, checkEvents, claimable, jsonCopy, newRow, runExists, runNotFound, toRecord, type RunRow,
 } from './rows.ts';
+import { afterCursor, decodeCursor, encodeCursor, pageLimit } from './paging.ts';
 
 /**
  * Schema of {@link MemoryStoreOptions}.
