@@ -130,10 +130,12 @@ export function quoteIdent(name: string): string {
 }
 
 /**
- * Brings `schema` to {@link SCHEMA_VERSION}: creates it and `llmo_schema` when missing,
- * applies the missing migrations, each in its own transaction, under a session advisory
- * lock. Resolves with the versions it applied; rejects with `STORE_TOO_NEW` when the
- * database was written by a newer build.
+ * Brings `schema` to {@link SCHEMA_VERSION}: creates it and `llmo_schema` when missing and
+ * applies the missing migrations, all in one transaction under a transaction-scoped advisory
+ * lock (so processes opening at once apply each version once, and it works through a pooler
+ * in transaction mode, where a session lock could be taken and released on two different
+ * server connections). Resolves with the versions it applied; rejects with `STORE_TOO_NEW`
+ * when the database was written by a newer build (nothing changed).
  *
  * @example
  * ```ts
@@ -144,8 +146,9 @@ export function quoteIdent(name: string): string {
 export async function migrate(client: pg.PoolClient | pg.Client, schema: string, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const s = quoteIdent(schema);
   const latest = migrations[migrations.length - 1]?.version ?? 0;
-  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
+  await client.query('BEGIN');
   try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.llmo_schema (
       version integer PRIMARY KEY,
@@ -160,19 +163,14 @@ export async function migrate(client: pg.PoolClient | pg.Client, schema: string,
     const applied: number[] = [];
     for (const m of migrations) {
       if (m.version <= current) continue;
-      await client.query('BEGIN');
-      try {
-        for (const sql of m.up(s)) await client.query(sql);
-        await client.query(`INSERT INTO ${s}.llmo_schema (version, description) VALUES ($1, $2)`, [m.version, m.description]);
-        await client.query('COMMIT');
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
+      for (const sql of m.up(s)) await client.query(sql);
+      await client.query(`INSERT INTO ${s}.llmo_schema (version, description) VALUES ($1, $2)`, [m.version, m.description]);
       applied.push(m.version);
     }
+    await client.query('COMMIT');
     return applied;
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, schema]).catch(() => undefined);
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
   }
 }
