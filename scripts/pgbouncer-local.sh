@@ -15,6 +15,7 @@
 #   PGB_HOME       state dir (default: <repo>/.pg/pgbouncer): pgbouncer.ini, userlist.txt, pgbouncer.log, pid
 #   PGB_PORT       TCP port on 127.0.0.1 (default 56432)
 #   PGB_USER       the OS user to run it as when invoked as root (default postgres, else llmo-pg)
+#   PGB_POOL_SIZE  server connections per database and user (default 20)
 #
 # start prints LLMO_PGBOUNCER_URL=postgres://user:password@127.0.0.1:PORT/db as its last line on stdout
 # (the upstream's user, password and database); progress goes to stderr. start is idempotent.
@@ -119,7 +120,7 @@ auth_type = scram-sha-256
 auth_file = $PGB_HOME/userlist.txt
 pool_mode = transaction
 max_client_conn = 1000
-default_pool_size = 20
+default_pool_size = ${PGB_POOL_SIZE:-20}
 ignore_startup_parameters = extra_float_digits
 logfile = $LOG
 pidfile = $PID

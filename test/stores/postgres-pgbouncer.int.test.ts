@@ -44,16 +44,29 @@ function pooler(cmd: 'start' | 'stop', env: Record<string, string>): Promise<{ c
   });
 }
 
+/** Starts a pooler in its own directory and port; resolves with its URL and its environment (for stop). */
+async function startPooler(poolSize: number): Promise<{ url: string; env: Record<string, string> }> {
+  const env = { PGB_HOME: mkdtempSync(path.join(tmpdir(), 'llmo-pgb-')), PGB_PORT: String(await freePort()), PGB_UPSTREAM: url, PGB_POOL_SIZE: String(poolSize) };
+  const started = await pooler('start', env);
+  const at = /^LLMO_PGBOUNCER_URL=(\S+)\s*$/m.exec(started.stdout)?.[1] ?? '';
+  if (started.code !== 0 || at === '') throw new Error(`scripts/pgbouncer-local.sh start failed (${started.code}): ${started.stderr}`);
+  return { url: at, env };
+}
+
 describe.skipIf(url === '')('PostgreSQL store through PgBouncer (transaction pooling)', () => {
-  const home = mkdtempSync(path.join(tmpdir(), 'llmo-pgb-'));
-  let env: Record<string, string> = {};
+  const started: Record<string, string>[] = [];
+  // Twenty server sessions (statements of one client connection spread over them), and one (every
+  // client connection shares it, so one's prepared statement is there when another prepares its own).
   let bouncer = '';
+  let narrow = '';
 
   beforeAll(async () => {
-    env = { PGB_HOME: home, PGB_PORT: String(await freePort()), PGB_UPSTREAM: url };
-    const started = await pooler('start', env);
-    bouncer = /^LLMO_PGBOUNCER_URL=(\S+)\s*$/m.exec(started.stdout)?.[1] ?? '';
-    if (started.code !== 0 || bouncer === '') throw new Error(`scripts/pgbouncer-local.sh start failed (${started.code}): ${started.stderr}`);
+    const wide = await startPooler(20);
+    started.push(wide.env);
+    bouncer = wide.url;
+    const one = await startPooler(1);
+    started.push(one.env);
+    narrow = one.url;
   }, 200_000);
 
   afterAll(async () => {
@@ -64,8 +77,10 @@ describe.skipIf(url === '')('PostgreSQL store through PgBouncer (transaction poo
     } finally {
       await c.end();
     }
-    await pooler('stop', env);
-    rmSync(home, { recursive: true, force: true });
+    for (const env of started) {
+      await pooler('stop', env);
+      rmSync(env['PGB_HOME']!, { recursive: true, force: true });
+    }
   }, 60_000);
 
   const open = (schema: string, max = 10): Promise<RunStore> => createPostgresStore({ url: bouncer, schema, pool: { max } });
@@ -86,6 +101,28 @@ describe.skipIf(url === '')('PostgreSQL store through PgBouncer (transaction poo
       expect(held.rowCount).toBe(0);
     } finally {
       await c.end();
+    }
+  });
+
+  it('a commit statement the pooler\'s server session already holds by name: it is sent unnamed from then on, warned once, and writes go on', async () => {
+    const schema = freshSchema();
+    const warnings: string[] = [];
+    const logger = { child: () => logger, error: () => undefined, info: () => undefined, debug: () => undefined, warn: (o: object | string, m?: string) => void warnings.push(m ?? String(o)) };
+    const a = await createPostgresStore({ url: narrow, schema, pool: { max: 2 } });
+    const b = await createPostgresStore({ url: narrow, schema, pool: { max: 2 }, logger });
+    try {
+      // a prepares the commit statement on the pooler's one server session; b's first commit
+      // prepares the same name there: 42P05, the statement did not run
+      await a.createRun({ runId: 'a1', topology: 't', version: 'v', input: 1, createdAt: 1, owner: 'o', leaseMs: 60_000 });
+      for (let i = 0; i < 20; i++) {
+        await b.createRun({ runId: `b${i}`, topology: 't', version: 'v', input: i, createdAt: 1, owner: 'o', leaseMs: 60_000, events: [{ runId: `b${i}`, seq: 0, ts: 1, type: 'run.started' }] });
+        await b.append([{ runId: `b${i}`, seq: 1, ts: 2, type: 'node.started', nodeId: 'n' }]);
+      }
+      expect(warnings.filter((w) => /unnamed/.test(w))).toHaveLength(1);
+      for (let i = 0; i < 20; i++) expect((await a.history(`b${i}`)).map((e) => e.seq)).toEqual([0, 1]);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

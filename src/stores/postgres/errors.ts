@@ -102,3 +102,18 @@ export function toStoreError(e: unknown, what: string, location: string): StoreE
       return new StoreError('STORE_FAILED', `postgres store ${location}: ${what} failed: ${detail}`, { cause: e, retriable: isTransient(e) });
   }
 }
+
+/**
+ * Whether an error says the server session does not hold the statement prepared by name
+ * (`26000`), or holds one of that name already (`42P05`): a pooler in transaction mode moved the
+ * connection's statements to other server sessions. Neither ran the statement: nothing was written.
+ *
+ * @example
+ * ```ts
+ * if (isPreparedStatementError(e)) named = false; // send the commit statement unnamed from now on
+ * ```
+ */
+export function isPreparedStatementError(e: unknown): boolean {
+  const state = sqlState(e);
+  return state === '26000' || state === '42P05';
+}

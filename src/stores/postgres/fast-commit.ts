@@ -128,14 +128,16 @@ function statement(s: string): { readonly name: string; readonly text: string } 
 }
 
 /**
- * The statement of a {@link FastPlan} (a named query: prepared once per connection).
+ * The statement of a {@link FastPlan}: a named query (prepared once per connection), or with
+ * `named` false an unnamed one (parsed each time), for a pooler in transaction mode whose server
+ * sessions do not keep a connection's prepared statements.
  *
  * @example
  * ```ts
  * await client.query(fastQuery('"public"', plan));
  * ```
  */
-export function fastQuery(s: string, plan: FastPlan): pg.QueryConfig {
+export function fastQuery(s: string, plan: FastPlan, named = true): pg.QueryConfig {
   const { created, updated, events, eventIds } = plan;
   const c = (f: (row: RunRow, id: string) => string | null): string => textArray(created.map((x) => f(x.row, x.id)));
   const cn = (f: (row: RunRow) => number | boolean | null): string => scalarArray(created.map((x) => f(x.row)));
@@ -160,7 +162,7 @@ export function fastQuery(s: string, plan: FastPlan): pg.QueryConfig {
   bodies += ']';
   const st = statement(s);
   return {
-    name: st.name,
+    ...(named ? { name: st.name } : {}),
     text: st.text,
     values: [
       c((r) => r.runId), c((r) => r.topology), c((r) => r.version), c((r) => r.status), c((r) => jsonText(r.input)),
@@ -186,6 +188,7 @@ export function fastQuery(s: string, plan: FastPlan): pg.QueryConfig {
  * await runFastCommit(client, '"public"', plan);
  * ```
  */
-export async function runFastCommit(client: pg.PoolClient, s: string, plan: FastPlan): Promise<void> {
-  await client.query(fastQuery(s, plan));
+export async function runFastCommit(client: pg.PoolClient, s: string, plan: FastPlan, named = true): Promise<void> {
+  await client.query(fastQuery(s, plan, named));
 }
+

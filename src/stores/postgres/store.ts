@@ -18,7 +18,7 @@ import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
 import { fastPlan, runFastCommit } from './fast-commit.ts';
 import { historyReader } from './history.ts';
 import { createStorePool } from './pool.ts';
-import { isConnectionFailure } from './errors.ts';
+import { isConnectionFailure, isPreparedStatementError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
 
@@ -115,17 +115,27 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw e;
   }
 
+  /** Whether the commit statement is prepared by name (false once a pooler showed it does not keep them). */
+  let named = true;
   const queue = createWriteQueue<Write>({
     commit: async (batch) => {
       // One statement when the batch allows it; the full path (rows locked and read) when it
       // does not, or when that statement failed for anything but a lost connection.
       const plan = fastPlan(batch);
       if (plan !== undefined) {
-        const done = await withClient('commit', (c) => runFastCommit(c, s, plan).then(() => true, (e: unknown) => {
-          if (isConnectionFailure(e)) throw e;
-          return false;
-        }), false);
-        if (done) return;
+        for (;;) {
+          const use = named;
+          const outcome = await withClient('commit', (c) => runFastCommit(c, s, plan, use).then(() => 'done' as const, (e: unknown) => {
+            if (isConnectionFailure(e)) throw e;
+            return use && isPreparedStatementError(e) ? 'unnamed' as const : 'full' as const;
+          }), false);
+          if (outcome === 'done') return;
+          if (outcome === 'full') break;
+          // A pooler in transaction mode: this connection's prepared statements live on server
+          // sessions it no longer has. The statement did not run; send it unnamed from now on.
+          if (named) log.warn('postgres store: a pooler in transaction mode does not keep prepared statements; the commit statement is sent unnamed from now on');
+          named = false;
+        }
       }
       await withClient('commit', (c) => writeBatch(c, s, batch), true);
     },
