@@ -1,28 +1,28 @@
-// The PostgreSQL run store through a real PgBouncer in transaction pooling mode (Debian's package,
+// The PostgreSQL stores through a real PgBouncer in transaction pooling mode (Debian's package,
 // started by scripts/pgbouncer-local.sh in front of the test server): consecutive statements of one
-// connection may land on different server sessions, so nothing the store does may lean on session
-// state (session advisory locks, startup parameters, prepared statements by name).
+// connection may land on different server sessions, so nothing a store does may lean on session
+// state (session advisory locks, startup parameters, prepared statements by name). The run store's
+// conformance suite and its migrations, claims and commit statement; the budget ledger's, audit
+// store's and key store's conformance suites.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditStore } from '../../src/governance/audit/store.ts';
+import { openLedger } from '../../src/governance/index.ts';
 import type { RunStore } from '../../src/runtime/store.ts';
+import { createPostgresKeyStore } from '../../src/server/keys/postgres.ts';
 import { createPostgresStore, MIGRATIONS } from '../../src/stores/postgres/index.ts';
+import { describeLedger } from '../governance/budget-ledger-conformance.ts';
+import { describeKeyStore } from '../server/key-store-conformance.ts';
+import { pgSchemas } from '../support/pg-schemas.ts';
+import { describeAuditStore } from './audit-conformance.ts';
 import { describeRunStore } from './conformance.ts';
 
-const url = inject('pgUrl');
+const { url, fresh: freshSchema, admin, dropAll } = pgSchemas('llmo_pgb');
 const script = path.join(import.meta.dirname, '../../scripts/pgbouncer-local.sh');
-const base = `llmo_b${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-let n = 0;
-const schemas = new Set<string>();
-const freshSchema = (): string => {
-  const s = `${base}_${n++}`;
-  schemas.add(s);
-  return s;
-};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,13 +70,7 @@ describe.skipIf(url === '')('PostgreSQL store through PgBouncer (transaction poo
   }, 200_000);
 
   afterAll(async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    } finally {
-      await c.end();
-    }
+    await dropAll();
     for (const env of started) {
       await pooler('stop', env);
       rmSync(env['PGB_HOME']!, { recursive: true, force: true });
@@ -87,21 +81,44 @@ describe.skipIf(url === '')('PostgreSQL store through PgBouncer (transaction poo
 
   describeRunStore('postgres', () => open(freshSchema()));
 
+  /** The pooler's URL for a schema (`?schema=`), as `openLedger` and `openAuditStore` take it. */
+  const through = (schema: string): string => {
+    const u = new URL(bouncer);
+    u.searchParams.set('schema', schema);
+    return u.href;
+  };
+  describeLedger('postgres', () => openLedger(through(freshSchema())), async () => {
+    const s = freshSchema();
+    return [await openLedger(through(s)), await openLedger(through(s))];
+  });
+  describeAuditStore('PostgreSQL', {
+    async fresh() {
+      const schema = freshSchema();
+      const t = `"${schema}".llmo_audit`;
+      return {
+        store: await openAuditStore(through(schema)),
+        reopen: () => openAuditStore(through(schema)),
+        tamper: {
+          text: (stream, seq) => admin(async (c) => (await c.query<{ record: string }>(`SELECT record FROM ${t} WHERE stream = $1 AND seq = $2`, [stream, seq])).rows[0]!.record),
+          setText: (stream, seq, text) => admin(async (c) => { await c.query(`UPDATE ${t} SET record = $3 WHERE stream = $1 AND seq = $2`, [stream, seq, text]); }),
+          remove: (stream, seq) => admin(async (c) => { await c.query(`DELETE FROM ${t} WHERE stream = $1 AND seq = $2`, [stream, seq]); }),
+        },
+      };
+    },
+  });
+  describeKeyStore('PostgreSQL', () => createPostgresKeyStore({ url: bouncer, schema: freshSchema() }));
+
   it('stores opening at once through the pooler apply each migration once', async () => {
     const schema = freshSchema();
     const stores = await Promise.all(Array.from({ length: 6 }, () => open(schema, 2)));
     await Promise.all(stores.map((s) => s.close()));
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
+    await admin(async (c) => {
       const rows = await c.query<{ version: number }>(`SELECT version FROM "${schema}".llmo_schema ORDER BY version`);
       expect(rows.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
       // no advisory lock is left held by a server session the pooler keeps
       const held = await c.query('SELECT 1 FROM pg_locks WHERE locktype = $1', ['advisory']);
       expect(held.rowCount).toBe(0);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('a commit statement the pooler\'s server session already holds by name: it is sent unnamed from then on, warned once, and writes go on', async () => {
