@@ -81,13 +81,9 @@ need_bin() {
 }
 
 # --- the OS user ----------------------------------------------------------------------------------------
-RUN_USER="$(id -un)"
-if [[ "$(id -u)" == 0 ]]; then
-  RUN_USER="${PG_USER:-}"
-  if [[ -z "$RUN_USER" ]]; then
-    if id postgres >/dev/null 2>&1; then RUN_USER=postgres; else RUN_USER=llmo-pg; fi
-  fi
-fi
+# shellcheck source=lib/run-as.sh
+source "$REPO/scripts/lib/run-as.sh"
+RUN_USER="$(service_user "${PG_USER:-}")"
 
 ensure_user() {
   [[ "$(id -u)" == 0 ]] || return 0
@@ -103,17 +99,7 @@ ensure_user() {
 }
 
 # as CMD...: runs a command as the server's user, in PG_HOME (root's cwd may be unreadable to it).
-as() {
-  if [[ "$(id -u)" == 0 ]]; then
-    if command -v runuser >/dev/null; then
-      (cd "$PG_HOME" && runuser -u "$RUN_USER" -- "$@")
-    else
-      (cd "$PG_HOME" && setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups -- "$@")
-    fi
-  else
-    (cd "$PG_HOME" && "$@")
-  fi
-}
+as() { run_as "$RUN_USER" "$PG_HOME" "$@"; }
 
 prepare_home() {
   mkdir -p "$PG_HOME"

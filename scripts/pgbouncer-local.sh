@@ -55,22 +55,12 @@ cmd_install() {
   find_bin >/dev/null || die "pgbouncer still not found after installing it"
 }
 
-RUN_USER="$(id -un)"
-if [[ "$(id -u)" == 0 ]]; then
-  RUN_USER="${PGB_USER:-}"
-  if [[ -z "$RUN_USER" ]]; then
-    if id postgres >/dev/null 2>&1; then RUN_USER=postgres; else RUN_USER=llmo-pg; fi
-  fi
-fi
+# shellcheck source=lib/run-as.sh
+source "$REPO/scripts/lib/run-as.sh"
+RUN_USER="$(service_user "${PGB_USER:-}")"
 
 # as CMD...: runs a command as the pooler's user, in PGB_HOME.
-as() {
-  if [[ "$(id -u)" == 0 ]]; then
-    (cd "$PGB_HOME" && runuser -u "$RUN_USER" -- "$@")
-  else
-    (cd "$PGB_HOME" && "$@")
-  fi
-}
+as() { run_as "$RUN_USER" "$PGB_HOME" "$@"; }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 

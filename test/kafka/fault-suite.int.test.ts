@@ -9,7 +9,7 @@
 // reads each topic directly up to its high watermarks (no group offsets, no client-side dedupe).
 import { randomBytes } from 'node:crypto';
 import { request as httpGet } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../support/free-port.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { createCodec } from '../../src/transports/codec.ts';
@@ -124,18 +124,6 @@ async function stableGroup(admin: Admin, group: string, members: number, timeout
 const alive = (w: WorkerProcess): boolean => w.child.exitCode === null && w.child.signalCode === null;
 const byWorker = (w: WorkerProcess) => (r: RunResultMessage): boolean => r.worker.endsWith(`-${w.pid}`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** GET /healthz: the status code, or 0 when nothing answers. */
 /** What a worker's `/healthz` says: `<HTTP status> <report status>` (e.g. `200 degraded`), or `unreachable`. */
 function healthz(port: number): Promise<string> {
   return new Promise((resolve) => {

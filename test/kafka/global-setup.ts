@@ -6,11 +6,11 @@
 // The brokers reach the tests as inject('kafkaBrokers'). Teardown stops only what this setup started.
 // With CI=true, failing to get a broker is an error: a Kafka suite that silently skips must fail CI.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../support/free-port.ts';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -72,18 +72,6 @@ export async function waitForKafka(brokers: string, timeoutMs = 60_000): Promise
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`Kafka at ${brokers} did not answer within ${timeoutMs} ms: ${String(last)}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Docker reachable? testcontainers 11 fails at once without an engine; the timeout guards a hung socket. */

@@ -6,7 +6,6 @@
 // store's and key store's conformance suites.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,21 +19,10 @@ import { describeKeyStore } from '../server/key-store-conformance.ts';
 import { pgSchemas } from '../support/pg-schemas.ts';
 import { describeAuditStore } from './audit-conformance.ts';
 import { describeRunStore } from './conformance.ts';
+import { freePort } from '../support/free-port.ts';
 
 const { url, fresh: freshSchema, admin, dropAll } = pgSchemas('llmo_pgb');
 const script = path.join(import.meta.dirname, '../../scripts/pgbouncer-local.sh');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function pooler(cmd: 'start' | 'stop', env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

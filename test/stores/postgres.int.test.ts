@@ -2,7 +2,6 @@
 // the conformance suite, concurrent claimers on two pools, migrations, STORE_TOO_NEW, and a
 // server restart mid-load on a private instance this file starts itself.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import { newRow } from '../../src/stores/rows.ts';
 import { openStore } from '../../src/stores/open.ts';
 import { describeRunStore } from './conformance.ts';
 import { pgScript, urlOf } from './global-setup.ts';
+import { freePort } from '../support/free-port.ts';
 
 const url = inject('pgUrl');
 const base = `llmo_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -299,18 +299,6 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
     expect(isStoreError(err) && [err.code, err.retriable]).toEqual(['STORE_INVALID', false]);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // A private server (own PG_HOME and port): stopping it disturbs no other test or engineer.
 const canRunLocal = url !== '' && (await pgScript('status', { PG_HOME: path.join(tmpdir(), 'llmo-pg-probe-none') }).then((r) => !/not found/.test(r.stderr), () => false));
