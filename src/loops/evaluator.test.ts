@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { topology } from '../builder/builder.ts';
 import { isValidationError } from '../errors.ts';
@@ -6,10 +6,9 @@ import { plain, simEngine } from '../../test/loops/helpers.ts';
 import { attachEvaluator, attachJudge } from './evaluator.ts';
 import { createLoop } from './loop.ts';
 
-const until = async (cond: () => boolean): Promise<void> => {
-  for (let i = 0; i < 1_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  expect(cond()).toBe(true);
-};
+// Waits for a condition by polling (the judges and the simulated model settle asynchronously); a
+// fixed number of event-loop turns was not enough on a loaded machine.
+const until = (cond: () => boolean): Promise<void> => vi.waitFor(() => expect(cond()).toBe(true), { timeout: 10_000, interval: 2 });
 
 describe('attachEvaluator', () => {
   it('a sync function judges each sampled run as it ends; its feedback joins', async () => {
@@ -36,7 +35,7 @@ describe('attachEvaluator', () => {
       if (i === 0) throw new Error('judge down');
       active++;
       peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setImmediate(r));
       active--;
       if (i === 1) return { metric: '', score: 1 };
       if (i === 2) return { metric: 'q', score: Number.NaN };
