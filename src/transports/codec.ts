@@ -10,11 +10,11 @@
  * (retriable), never a dead letter.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 import * as z from 'zod';
 import { OrchestratorError, toIssues, ValidationError } from '../errors.ts';
 import { checkAvro } from './avro-check.ts';
+import { AVRO_SCHEMA_TEXTS } from './avro-schemas.ts';
 import { rabinFingerprint } from './crc64.ts';
 import { frameOf, registryFramed, SCHEMA_HEADER, singleObject, WIRE_FORMATS, type WireFormat } from './framing.ts';
 import type { MessageKind, Messages } from './messages.ts';
@@ -120,7 +120,9 @@ interface KindCodec {
 }
 
 /**
- * Loads a schema file from `schemas/`.
+ * A schema file of `schemas/`, parsed (a fresh object per call). The texts are compiled into the
+ * package (avro-schemas.ts), so no file is read at run time and bundles carry them; an unknown
+ * file name throws an `OrchestratorError` (`SCHEMA_UNKNOWN`) naming it.
  *
  * @example
  * ```ts
@@ -128,7 +130,9 @@ interface KindCodec {
  * ```
  */
 export function loadSchema(file: string): avro.Schema {
-  return JSON.parse(readFileSync(new URL(`./schemas/${file}`, import.meta.url), 'utf8')) as avro.Schema;
+  const text = Object.hasOwn(AVRO_SCHEMA_TEXTS, file) ? AVRO_SCHEMA_TEXTS[file] : undefined;
+  if (text === undefined) throw new OrchestratorError('SCHEMA_UNKNOWN', `no Avro schema file '${file}' (known: ${Object.keys(AVRO_SCHEMA_TEXTS).join(', ')})`);
+  return JSON.parse(text) as avro.Schema;
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
