@@ -4,10 +4,12 @@
  * together create the table once), each `write` one multi-row INSERT.
  * @module
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { StoreError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
 import { toStoreError } from '../../stores/postgres/errors.ts';
 import { quoteIdent } from '../../stores/postgres/migrations.ts';
+import { createPgPool } from '../../stores/postgres/pool.ts';
 import { redactUrl } from '../../stores/url.ts';
 import { canonicalJson } from './canonical.ts';
 import type { AuditHeads } from './record.ts';
@@ -29,6 +31,8 @@ export interface PostgresAuditStoreOptions {
   readonly url: string;
   /** The SQL schema (default `public`), created when missing. */
   readonly schema?: string;
+  /** Where connection warnings go (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 async function migrate(pool: pg.Pool, schema: string, location: string): Promise<void> {
@@ -75,9 +79,8 @@ export async function createPostgresAuditStore(options: PostgresAuditStoreOption
   const schema = options.schema ?? 'public';
   const s = quoteIdent(schema);
   const location = redactUrl(options.url);
-  const pool = new pg.Pool({ connectionString: options.url, max: 2, connectionTimeoutMillis: 5_000, application_name: 'llmo-audit' });
-  // an idle connection the server dropped: the pool discards it and the next query reconnects; queries in flight fail and reject
-  pool.on('error', () => undefined);
+  const log = (options.logger ?? silentLogger).child({ component: 'audit-store' });
+  const pool = createPgPool({ url: options.url, max: 2, connectTimeoutMs: 5_000, application: 'llmo-audit', jit: false, log, what: `audit store ${location}` });
   try {
     await migrate(pool, schema, location);
   } catch (e) {

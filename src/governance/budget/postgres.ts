@@ -4,10 +4,12 @@
  * limits; serialization failures and deadlocks are retried.
  * @module
  */
-import pg from 'pg';
+import type pg from 'pg';
 import * as z from 'zod';
+import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import { isConnectionFailure, isTransient } from '../../stores/postgres/errors.ts';
+import { createPgPool } from '../../stores/postgres/pool.ts';
 import { firstRefused, ledgerFailed, mergeLines, type BudgetLedger, type KeyUsage, type ReserveRequest, type ReserveResult } from './ledger.ts';
 
 /**
@@ -23,6 +25,8 @@ export const PostgresLedgerOptionsSchema = z.strictObject({
   schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
   poolMax: z.number().int().positive().optional(),
   retries: z.number().int().nonnegative().optional(),
+  connectTimeoutMs: z.number().int().positive().optional(),
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
 });
 
 /**
@@ -41,6 +45,10 @@ export interface PostgresLedgerOptions {
   readonly poolMax?: number;
   /** How often a transaction is tried again after a serialization failure or deadlock (default 5). */
   readonly retries?: number;
+  /** How long opening a connection may take (default 5,000 ms): a server that never answers fails the check, not stalls it. */
+  readonly connectTimeoutMs?: number;
+  /** Where connection warnings go (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -78,9 +86,10 @@ type Tx = pg.PoolClient;
 export async function createPostgresLedger(options: PostgresLedgerOptions): Promise<BudgetLedger> {
   const o = parseOptions(PostgresLedgerOptionsSchema, options, 'PostgreSQL ledger options') as PostgresLedgerOptions;
   const s = `"${o.schema ?? 'public'}"`;
-  const pool = new pg.Pool({ connectionString: o.url, max: o.poolMax ?? 10 });
-  // an idle client's connection dropping is reported by the next query that needs one
-  pool.on('error', () => undefined);
+  const log = (o.logger ?? silentLogger).child({ component: 'budget-ledger' });
+  const pool = createPgPool({
+    url: o.url, max: o.poolMax ?? 10, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, application: 'llmo-budget', jit: false, log, what: 'budget ledger (postgres)',
+  });
   const retries = o.retries ?? 5;
 
   const tx = async <T>(op: string, f: (c: Tx) => Promise<T>): Promise<T> => {

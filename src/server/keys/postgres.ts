@@ -4,7 +4,11 @@
  * next request on every server sharing the database (no cache).
  * @module
  */
-import pg from 'pg';
+import type pg from 'pg';
+import * as z from 'zod';
+import { isLogger, silentLogger, type Logger } from '../../logger.ts';
+import { parseOptions } from '../../runtime/options.ts';
+import { createPgPool } from '../../stores/postgres/pool.ts';
 import { redactUrl } from '../../stores/url.ts';
 import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
 import { createdOf, hashSecret, infoOf, keysFailed, newRow, parseNewKey, principalOfRow, sameHash } from './rows.ts';
@@ -44,7 +48,27 @@ export interface PostgresKeyStoreOptions {
   readonly schema?: string;
   /** Most connections (default 4). */
   readonly poolMax?: number;
+  /** How long opening a connection may take (default 5,000 ms): a server that never answers fails the request, not stalls it. */
+  readonly connectTimeoutMs?: number;
+  /** Where connection warnings go (default: nowhere). */
+  readonly logger?: Logger;
 }
+
+/**
+ * Schema of {@link PostgresKeyStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * PostgresKeyStoreOptionsSchema.parse({ url: 'postgres://u:p@db/llmo', connectTimeoutMs: 2_000 });
+ * ```
+ */
+export const PostgresKeyStoreOptionsSchema = z.strictObject({
+  url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'expected a postgres:// URL'),
+  schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
+  poolMax: z.number().int().positive().optional(),
+  connectTimeoutMs: z.number().int().positive().optional(),
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+});
 
 /**
  * Opens (creating and migrating when needed, under an advisory lock) a key store in PostgreSQL.
@@ -55,13 +79,14 @@ export interface PostgresKeyStoreOptions {
  * ```
  */
 export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): Promise<KeyStore> {
-  const location = redactUrl(options.url);
-  const schema = options.schema ?? 'public';
-  if (!/^[a-z_][a-z0-9_]*$/i.test(schema)) throw keysFailed(location, 'open', new Error(`schema ${JSON.stringify(schema)} is not a plain SQL identifier`));
+  const o = parseOptions(PostgresKeyStoreOptionsSchema, options, 'PostgreSQL key store options') as PostgresKeyStoreOptions;
+  const location = redactUrl(o.url);
+  const schema = o.schema ?? 'public';
   const s = `"${schema}"`;
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolMax ?? 4 });
-  // an idle client's connection dropping is reported by the next query that needs one
-  pool.on('error', () => undefined);
+  const log = (o.logger ?? silentLogger).child({ component: 'key-store' });
+  const pool = createPgPool({
+    url: o.url, max: o.poolMax ?? 4, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, application: 'llmo-keys', jit: false, log, what: `key store ${location}`,
+  });
   const query = async <R extends pg.QueryResultRow>(op: string, text: string, values: unknown[] = []): Promise<R[]> => {
     try {
       return (await pool.query<R>(text, values)).rows;

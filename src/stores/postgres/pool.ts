@@ -1,6 +1,7 @@
 /**
- * The PostgreSQL store's connections: one `pg` pool (int8 as numbers, JIT off per session
- * unless asked), and `withClient`, which runs work on a pooled connection, in a transaction
+ * PostgreSQL connections: {@link createPgPool}, the one way every PostgreSQL-backed part makes
+ * its pool (a connect timeout, JIT off per session unless asked), and the run store's pool
+ * (int8 as numbers) with `withClient`, which runs work on a pooled connection, in a transaction
  * when asked, and again on a new connection while the server is unavailable.
  * @module
  */
@@ -59,6 +60,60 @@ export interface StorePool {
 }
 
 /**
+ * How {@link createPgPool} connects.
+ *
+ * @example
+ * ```ts
+ * const o: PgPoolOptions = { url, max: 4, connectTimeoutMs: 5_000, application: 'llmo-keys', jit: false, log, what: 'key store' };
+ * ```
+ */
+export interface PgPoolOptions {
+  readonly url: string;
+  readonly max: number;
+  /** How long opening a connection may take (a server that accepts and never answers fails after this, not never). */
+  readonly connectTimeoutMs: number;
+  /** `application_name` (shown in `pg_stat_activity`). */
+  readonly application: string;
+  /** Whether the server may JIT-compile this pool's queries (false: `SET jit = off` per connection). */
+  readonly jit: boolean;
+  readonly log: Logger;
+  /** What the pool serves, in its warnings (e.g. `postgres store`). */
+  readonly what: string;
+  readonly types?: pg.CustomTypesConfig;
+}
+
+/**
+ * The one way a PostgreSQL-backed part (the run store, the budget ledger, the audit and key
+ * stores) makes its `pg` pool: a connect timeout, its application name, JIT off per session
+ * unless asked (by a statement queued before a connection's first query, not the `options`
+ * startup parameter, which PgBouncer and pooled endpoints refuse), and an idle connection that
+ * fails (a server restart) warned about; the pool discards it and the next query reconnects.
+ *
+ * @example
+ * ```ts
+ * const pool = createPgPool({ url, max: 4, connectTimeoutMs: 5_000, application: 'llmo-keys', jit: false, log, what: 'key store' });
+ * ```
+ */
+export function createPgPool(o: PgPoolOptions): pg.Pool {
+  const { log, what } = o;
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.max,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    application_name: o.application,
+    ...(o.types === undefined ? {} : { types: o.types }),
+  });
+  pool.on('error', (e) => log.warn({ err: e }, `${what}: an idle connection failed (it is discarded)`));
+  // Should the server refuse the SET, queries run as its settings say: slower on fresh tables, still correct.
+  if (!o.jit) {
+    pool.on('connect', (c) => {
+      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, `${what}: turning JIT off for a connection failed; its queries may be JIT-compiled`));
+    });
+  }
+  return pool;
+}
+
+/**
  * Creates the store's {@link StorePool}.
  *
  * @example
@@ -68,23 +123,7 @@ export interface StorePool {
  */
 export function createStorePool(o: StorePoolOptions): StorePool {
   const { log, location, retryMs } = o;
-  const pool = new pg.Pool({
-    connectionString: o.url,
-    max: o.max,
-    connectionTimeoutMillis: o.connectTimeoutMs,
-    types: TYPES,
-    application_name: 'llmo',
-  });
-  // An idle connection the server dropped (a restart) errors on the pool: the pool discards it, the next query reconnects.
-  pool.on('error', (e) => log.warn({ err: e }, 'postgres store: an idle connection failed (it is discarded)'));
-  // JIT off per session, by a statement queued before the connection's first query (not the
-  // `options` startup parameter, which PgBouncer and pooled endpoints refuse). Should the server
-  // refuse it, queries run as the server's settings say: slower on fresh tables, still correct.
-  if (!o.jit) {
-    pool.on('connect', (c) => {
-      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, 'postgres store: turning JIT off for a connection failed; its queries may be JIT-compiled'));
-    });
-  }
+  const pool = createPgPool({ url: o.url, max: o.max, connectTimeoutMs: o.connectTimeoutMs, application: 'llmo', jit: o.jit, log, what: 'postgres store', types: TYPES });
 
   // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
   // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.
