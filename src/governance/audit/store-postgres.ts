@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { StoreError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { toStoreError } from '../../stores/postgres/errors.ts';
-import { quoteIdent } from '../../stores/postgres/migrations.ts';
+import { quoteIdent, runMigrations } from '../../stores/postgres/migrations.ts';
 import { createPgPool } from '../../stores/postgres/pool.ts';
 import { redactUrl } from '../../stores/url.ts';
 import { canonicalJson } from './canonical.ts';
@@ -36,7 +36,6 @@ export interface PostgresAuditStoreOptions {
 }
 
 async function migrate(pool: pg.Pool, schema: string, location: string): Promise<void> {
-  const s = quoteIdent(schema);
   let c: pg.PoolClient;
   try {
     c = await pool.connect();
@@ -44,22 +43,13 @@ async function migrate(pool: pg.Pool, schema: string, location: string): Promise
     throw toStoreError(e, 'open the audit table', location);
   }
   try {
-    await c.query('BEGIN');
-    await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
-    await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${s}.llmo_audit_schema (version integer PRIMARY KEY, applied_at bigint NOT NULL)`);
-    const from = Number((await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.llmo_audit_schema`)).rows[0]?.v ?? 0);
-    if (from > AUDIT_SCHEMA_VERSION) {
-      throw new StoreError('STORE_TOO_NEW', `the audit table of ${location} has schema version ${from}, newer than this build's ${AUDIT_SCHEMA_VERSION}: upgrade llm-orchestrator`);
-    }
-    for (const m of AUDIT_MIGRATIONS) {
-      if (m.version <= from) continue;
-      for (const sql of m.up(`${s}.`)) await c.query(sql);
-      await c.query(`INSERT INTO ${s}.llmo_audit_schema (version, applied_at) VALUES ($1, $2)`, [m.version, Date.now()]);
-    }
-    await c.query('COMMIT');
+    await runMigrations(c, {
+      schema, table: 'llmo_audit_schema', lock: { class: LOCK_CLASS, key: schema },
+      // the audit migrations take a table prefix (shared with SQLite, where it is empty)
+      migrations: AUDIT_MIGRATIONS.map((m) => ({ version: m.version, up: (s: string) => m.up(`${s}.`) })),
+      tooNew: (at) => new StoreError('STORE_TOO_NEW', `the audit table of ${location} has schema version ${at}, newer than this build's ${AUDIT_SCHEMA_VERSION}: upgrade llm-orchestrator`),
+    });
   } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
     throw toStoreError(e, 'migrate the audit table', location);
   } finally {
     c.release();

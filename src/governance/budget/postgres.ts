@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import { isConnectionFailure, isTransient } from '../../stores/postgres/errors.ts';
+import { runMigrations } from '../../stores/postgres/migrations.ts';
 import { createPgPool } from '../../stores/postgres/pool.ts';
 import { firstRefused, ledgerFailed, mergeLines, type BudgetLedger, type KeyUsage, type ReserveRequest, type ReserveResult } from './ledger.ts';
 
@@ -113,22 +114,20 @@ export async function createPostgresLedger(options: PostgresLedgerOptions): Prom
     }
   };
 
-  await tx('open (migrate)', async (c) => {
-    await c.query(`SELECT pg_advisory_xact_lock(hashtext(${pgText(`${s}.llmo_budget`)}))`);
-    if (o.schema !== undefined && o.schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${s}.llmo_budget_schema (version integer PRIMARY KEY, applied_at bigint NOT NULL)`);
-    const at = (await c.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${s}.llmo_budget_schema`)).rows[0]?.v ?? 0;
-    const latest = POSTGRES_LEDGER_MIGRATIONS[POSTGRES_LEDGER_MIGRATIONS.length - 1]!.version;
-    if (at > latest) throw new Error(`the database's budget ledger is at schema version ${at}, newer than this build knows (${latest})`);
-    for (const m of POSTGRES_LEDGER_MIGRATIONS) {
-      if (m.version <= at) continue;
-      for (const stmt of m.up(s)) await c.query(stmt);
-      await c.query(`INSERT INTO ${s}.llmo_budget_schema (version, applied_at) VALUES ($1, $2)`, [m.version, Date.now()]);
+  try {
+    const c = await pool.connect();
+    try {
+      await runMigrations(c, {
+        schema: o.schema ?? 'public', table: 'llmo_budget_schema', lock: { key: `${s}.llmo_budget` }, migrations: POSTGRES_LEDGER_MIGRATIONS,
+        tooNew: (at, latest) => new Error(`the database's budget ledger is at schema version ${at}, newer than this build knows (${latest})`),
+      });
+    } finally {
+      c.release();
     }
-  }).catch(async (e: unknown) => {
+  } catch (e) {
     await pool.end().catch(() => undefined);
-    throw e;
-  });
+    throw ledgerFailed('postgres', 'open (migrate)', e, isTransient(e));
+  }
 
   const hold = (op: string, req: ReserveRequest, mustExist: boolean): Promise<ReserveResult> => tx(op, async (c) => {
     const lines = mergeLines(req.lines);
@@ -189,9 +188,4 @@ export async function createPostgresLedger(options: PostgresLedgerOptions): Prom
       }
     },
   };
-}
-
-/** A SQL string literal. */
-function pgText(v: string): string {
-  return `'${v.replace(/'/g, "''")}'`;
 }

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import * as z from 'zod';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
+import { runMigrations } from '../../stores/postgres/migrations.ts';
 import { createPgPool } from '../../stores/postgres/pool.ts';
 import { redactUrl } from '../../stores/url.ts';
 import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
@@ -98,22 +99,10 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   try {
     const c = await pool.connect();
     try {
-      await c.query('BEGIN');
-      await c.query(`SELECT pg_advisory_xact_lock(hashtext('${s.replace(/'/g, "''")}.llmo_keys'))`);
-      if (schema !== 'public') await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await c.query(`CREATE TABLE IF NOT EXISTS ${s}.llmo_keys_schema (version integer PRIMARY KEY, applied_at bigint NOT NULL)`);
-      const at = (await c.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${s}.llmo_keys_schema`)).rows[0]?.v ?? 0;
-      const latest = POSTGRES_KEY_MIGRATIONS[POSTGRES_KEY_MIGRATIONS.length - 1]!.version;
-      if (at > latest) throw new Error(`the database's key table is at schema version ${at}, newer than this build knows (${latest})`);
-      for (const m of POSTGRES_KEY_MIGRATIONS) {
-        if (m.version <= at) continue;
-        for (const stmt of m.up(s)) await c.query(stmt);
-        await c.query(`INSERT INTO ${s}.llmo_keys_schema (version, applied_at) VALUES ($1, $2)`, [m.version, Date.now()]);
-      }
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
+      await runMigrations(c, {
+        schema, table: 'llmo_keys_schema', lock: { key: `${s}.llmo_keys` }, migrations: POSTGRES_KEY_MIGRATIONS,
+        tooNew: (at, latest) => new Error(`the database's key table is at schema version ${at}, newer than this build knows (${latest})`),
+      });
     } finally {
       c.release();
     }

@@ -1,8 +1,8 @@
 /**
- * The PostgreSQL store's schema, as versioned migrations recorded in `llmo_schema`.
- * `migrate` runs on open under an advisory lock (per schema), so processes that
- * start together apply each migration once and never race on `CREATE`; a database
- * whose recorded version is newer than this build knows is refused (`STORE_TOO_NEW`).
+ * Versioned PostgreSQL migrations: {@link runMigrations}, the one runner every PostgreSQL-backed
+ * part uses (under an advisory lock, in one transaction, so processes that start together apply
+ * each migration once and never race on `CREATE`; a database at a newer version than the build
+ * knows is refused), and the run store's own migrations, recorded in `llmo_schema`.
  * @module
  */
 import type pg from 'pg';
@@ -18,7 +18,8 @@ import { StoreError } from '../../errors.ts';
  */
 export interface Migration {
   readonly version: number;
-  readonly description: string;
+  /** Recorded with the version where the version table has a description column (the run store's). */
+  readonly description?: string;
   /** The statements, given the quoted schema name. */
   readonly up: (schema: string) => readonly string[];
 }
@@ -114,7 +115,7 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
-/** Advisory lock class of the migrations (`llmo` in ASCII); the key is `hashtext(schema)`. */
+/** Advisory lock class of the run store's migrations (`llmo` in ASCII); the key is `hashtext(schema)`. */
 const LOCK_CLASS = 0x6c6c6d6f;
 
 /**
@@ -130,41 +131,70 @@ export function quoteIdent(name: string): string {
 }
 
 /**
- * Brings `schema` to {@link SCHEMA_VERSION}: creates it and `llmo_schema` when missing and
- * applies the missing migrations, all in one transaction under a transaction-scoped advisory
- * lock (so processes opening at once apply each version once, and it works through a pooler
- * in transaction mode, where a session lock could be taken and released on two different
- * server connections). Resolves with the versions it applied; rejects with `STORE_TOO_NEW`
- * when the database was written by a newer build (nothing changed).
+ * What {@link runMigrations} applies, and where it records it. Every PostgreSQL-backed part (the
+ * run store, the budget ledger, the audit and key stores) keeps its own version table and lock.
  *
  * @example
  * ```ts
- * const client = await pool.connect();
- * try { await migrate(client, 'public'); } finally { client.release(); }
+ * const spec: MigrationSpec = {
+ *   schema: 'public', table: 'llmo_keys_schema', lock: { key: '"public".llmo_keys' }, migrations,
+ *   tooNew: (at, latest) => new Error(`the key table is at version ${at}, newer than this build's ${latest}`),
+ * };
  * ```
  */
-export async function migrate(client: pg.PoolClient | pg.Client, schema: string, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  const s = quoteIdent(schema);
-  const latest = migrations[migrations.length - 1]?.version ?? 0;
+export interface MigrationSpec {
+  /** The SQL schema (unquoted), created when missing. */
+  readonly schema: string;
+  /** The table recording applied versions, in that schema. */
+  readonly table: string;
+  /** The transaction-scoped advisory lock: `pg_advisory_xact_lock(class, hashtext(key))`, or `(hashtext(key))` without a class. */
+  readonly lock: { readonly key: string; readonly class?: number };
+  readonly migrations: readonly Migration[];
+  /** The error for a database at a newer version than `latest` (nothing is changed). */
+  readonly tooNew: (at: number, latest: number) => Error;
+  /**
+   * The version table's shape: `(version, description, applied_at timestamptz)` (the run store's)
+   * or, by default, `(version, applied_at bigint)` (epoch ms).
+   */
+  readonly described?: boolean;
+}
+
+/**
+ * The one migration runner of the PostgreSQL-backed parts: creates the schema and the version
+ * table when missing and applies the missing migrations, all in one transaction under a
+ * transaction-scoped advisory lock (so processes opening at once apply each version once, and it
+ * works through a pooler in transaction mode, where a session lock could be taken and released
+ * on two different server connections). Resolves with the versions it applied; rejects with
+ * `spec.tooNew(...)` when the database was written by a newer build (nothing changed).
+ *
+ * @example
+ * ```ts
+ * const applied = await runMigrations(client, spec); // [1, 2] on a fresh database, [] after
+ * ```
+ */
+export async function runMigrations(client: pg.PoolClient | pg.Client, spec: MigrationSpec): Promise<number[]> {
+  const s = quoteIdent(spec.schema);
+  const t = `${s}.${quoteIdent(spec.table)}`;
+  const latest = spec.migrations[spec.migrations.length - 1]?.version ?? 0;
   await client.query('BEGIN');
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.llmo_schema (
-      version integer PRIMARY KEY,
-      description text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`);
-    const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.llmo_schema`);
-    const current = r.rows[0]?.v ?? 0;
-    if (current > latest) {
-      throw new StoreError('STORE_TOO_NEW', `schema ${schema} is at version ${current}, newer than this build knows (${latest}): upgrade llm-orchestrator to use it`);
-    }
+    if (spec.lock.class === undefined) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [spec.lock.key]);
+    else await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [spec.lock.class, spec.lock.key]);
+    // CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists: only when missing.
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [spec.schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(spec.described === true
+      ? `CREATE TABLE IF NOT EXISTS ${t} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`
+      : `CREATE TABLE IF NOT EXISTS ${t} (version integer PRIMARY KEY, applied_at bigint NOT NULL)`);
+    const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${t}`);
+    const current = Number(r.rows[0]?.v ?? 0);
+    if (current > latest) throw spec.tooNew(current, latest);
     const applied: number[] = [];
-    for (const m of migrations) {
+    for (const m of spec.migrations) {
       if (m.version <= current) continue;
       for (const sql of m.up(s)) await client.query(sql);
-      await client.query(`INSERT INTO ${s}.llmo_schema (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+      if (spec.described === true) await client.query(`INSERT INTO ${t} (version, description) VALUES ($1, $2)`, [m.version, m.description ?? '']);
+      else await client.query(`INSERT INTO ${t} (version, applied_at) VALUES ($1, $2)`, [m.version, Date.now()]);
       applied.push(m.version);
     }
     await client.query('COMMIT');
@@ -173,4 +203,22 @@ export async function migrate(client: pg.PoolClient | pg.Client, schema: string,
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Brings the run store's `schema` to {@link SCHEMA_VERSION} with {@link runMigrations} (versions
+ * recorded in `llmo_schema`); rejects with `STORE_TOO_NEW` when the database was written by a
+ * newer build (nothing changed).
+ *
+ * @example
+ * ```ts
+ * const client = await pool.connect();
+ * try { await migrate(client, 'public'); } finally { client.release(); }
+ * ```
+ */
+export function migrate(client: pg.PoolClient | pg.Client, schema: string, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  return runMigrations(client, {
+    schema, table: 'llmo_schema', lock: { class: LOCK_CLASS, key: schema }, migrations, described: true,
+    tooNew: (at, latest) => new StoreError('STORE_TOO_NEW', `schema ${schema} is at version ${at}, newer than this build knows (${latest}): upgrade llm-orchestrator to use it`),
+  });
 }
