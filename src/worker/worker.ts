@@ -37,99 +37,31 @@
  * records (see loop.ts).
  * @module
  */
-import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Subject, type Observable } from 'rxjs';
-import { isLogger, silentLogger, type Logger } from '../logger.ts';
-import * as z from 'zod';
-import { isOrchestratorError, isStoreError, OrchestratorError, ValidationError, serializeError, toIssues } from '../errors.ts';
+import { silentLogger } from '../logger.ts';
+import { isOrchestratorError, isStoreError, ValidationError, toIssues } from '../errors.ts';
 import type { AnyTopology } from '../definition/types.ts';
-import type { Engine } from '../runtime/engine.ts';
 import type { RunResult } from '../runtime/result.ts';
-import { REQUEST_ATTEMPT, RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
+import { RUN_ABANDONED, RUN_ENDED, type FeedbackMessage, type PolicyUpdateMessage, type RunRequestMessage, type RunResultMessage } from '../transports/messages.ts';
 import { createHealthBoard, mergeHealth, type Health } from '../transports/health.ts';
-import type { Consumption, Transport } from '../transports/transport.ts';
-import type { FeedbackLoop } from '../loops/types.ts';
+import type { Consumption } from '../transports/transport.ts';
 import { createDurableRequests } from './durable.ts';
 import { workerGroup } from './groups.ts';
 import { linkLoop, type LoopLink, type LoopLinkStats } from './loop.ts';
 import { publishEvents, type Publisher } from './publisher.ts';
 import { createSignalHandler, type SignalStats } from './signals.ts';
-import { isTraceSource, traceHeaders, type TraceSource } from './trace-headers.ts';
+import { traceHeaders } from './trace-headers.ts';
+import { attemptEvent, createDeliveryCounter, endMarkerBatch } from './worker-identity.ts';
+import { readInput } from './worker-input.ts';
+import { WorkerOptionsSchema, type WorkerOptions } from './worker-options.ts';
+import { failedResult, publishResult, resultMessage } from './worker-results.ts';
 import { traceContextOf, type TraceContext } from '../runtime/trace-context.ts';
 import { context } from '@opentelemetry/api';
 import { contextOfTrace } from '../observability/w3c.ts';
 
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (e) {
-    return { ok: false, reason: (e as Error).message };
-  }
-}
-
-const isEngine = (v: unknown): v is Engine => typeof (v as Engine | null)?.run === 'function' && typeof (v as Engine).events$ === 'object';
-const isTransport = (v: unknown): v is Transport => typeof (v as Transport | null)?.consume === 'function' && typeof (v as Transport).send === 'function';
-const isTopology = (v: unknown): v is AnyTopology => typeof (v as AnyTopology | null)?.name === 'string' && Array.isArray((v as AnyTopology).nodes);
-const isLoop = (v: unknown): v is FeedbackLoop => typeof (v as FeedbackLoop | null)?.applyPolicy === 'function' && typeof (v as FeedbackLoop).feedback === 'function'
-  && typeof (v as FeedbackLoop).evaluations$?.subscribe === 'function' && typeof (v as FeedbackLoop).experience$?.subscribe === 'function';
-
-/** zod schema of {@link WorkerOptions}: the source of truth of its shape. */
-export const WorkerOptionsSchema = z.strictObject({
-  engine: z.custom<Engine>(isEngine, 'expected an engine (createEngine())'),
-  transport: z.custom<Transport>(isTransport, 'expected a transport (createMemoryTransport() or createKafkaTransport())'),
-  /** Topologies this worker serves, by name. */
-  topologies: z.array(z.custom<AnyTopology>(isTopology, 'expected a topology (topology(...).build())')).min(1),
-  /**
-   * Consumer group. Default `<prefix>-workers.<sorted served topology names>` (see `workerGroup`):
-   * one group per deployment and prefix. Workers of one group must serve the same topologies.
-   */
-  group: z.string().min(1).optional(),
-  /** Largest request input (JSON text, UTF-8 bytes); a bigger one gets a failed result `INPUT_TOO_LARGE`. Default 1 MiB. */
-  maxInputBytes: z.number().int().positive().optional(),
-  /** Runs in flight at most. Default 16. */
-  maxInFlight: z.number().int().positive().optional(),
-  /** Default `<hostname>-<pid>`. */
-  workerId: z.string().min(1).optional(),
-  /** Publish tokens and lifecycle events. Default true. */
-  publish: z.boolean().optional(),
-  /** Consume feedback and policy topics. Default true (a worker with a `loop` needs them). */
-  inbound: z.boolean().optional(),
-  /**
-   * The feedback loop the engine was created with (`createEngine({ loop })`; pass the same one). The worker
-   * applies the policies topic to it (all of it before serving), gives it every feedback message and publishes
-   * its evaluation requests and experience records (see src/worker/loop.ts). Default: none.
-   */
-  loop: z.custom<FeedbackLoop>(isLoop, 'expected a feedback loop (createLoop())').optional(),
-  /** Where the worker's groups start when they have no committed offset (ConsumeOptions `offsetReset`). Default: the transport's. */
-  offsetReset: z.enum(['earliest', 'latest']).optional(),
-  /**
-   * With an engine that has a run store: longest a request waits for its run while another live
-   * process holds it (then it is answered `RUN_HELD`), and longest a signal waits for its run to
-   * reach its wait (then it is tried again, then dead-lettered), ms. Default 300,000.
-   */
-  heldWaitMs: z.number().int().positive().optional(),
-  /** Longest a token waits before its batch is published, ms. Default 50. */
-  lingerMs: z.number().nonnegative().optional(),
-  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
-  /**
-   * The telemetry attached to this worker's engine (`createTelemetry().attach(engine)`): token batches carry
-   * the W3C context of their node's span, results that of the request. A request's own `traceparent` header
-   * parents its run's span whether or not this is given.
-   */
-  telemetry: z.custom<TraceSource>(isTraceSource, 'expected telemetry (createTelemetry()) or { traceContext(runId, nodeId?) }').optional(),
-});
-
-/**
- * Options of {@link createWorker}, derived from {@link WorkerOptionsSchema} so the two cannot drift.
- *
- * @example
- * ```ts
- * const options: WorkerOptions = { engine, transport, topologies: [rag], maxInFlight: 8 };
- * ```
- */
-export type WorkerOptions = z.input<typeof WorkerOptionsSchema>;
+export { WorkerOptionsSchema, type WorkerOptions } from './worker-options.ts';
 
 /** A running worker. */
 export interface Worker {
@@ -194,8 +126,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let publisher: Publisher | undefined;
   let handled = 0;
   let skipped = 0;
-  /** Deliveries of each request id to this worker (the most recent 10,000 ids). */
-  const deliveries = new Map<string, number>();
+  /** Counts the deliveries of each request id to this worker (the most recent 10,000 ids). */
+  const countDelivery = createDeliveryCounter(10_000);
   /** Request and attempt of the runs in flight, for the publisher. */
   const runs = new Map<string, { readonly requestId: string; readonly attempt: number }>();
   /** The trace context each request arrived with (its `traceparent` header), for its runs and its answer. */
@@ -207,26 +139,14 @@ export function createWorker(options: WorkerOptions): Worker {
     ...(options.offsetReset === undefined ? {} : { offsetReset: options.offsetReset }),
   });
 
-  const fail = (req: RunRequestMessage, code: string, message: string, retriable = false): RunResultMessage => ({
-    requestId: req.requestId, runId: '', topology: req.topology, status: 'failed', output: null, outputs: '{}',
-    error: JSON.stringify({ name: retriable ? 'OrchestratorError' : 'ValidationError', code, message, retriable }),
-    usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, calls: 0 },
-    worker: id, startedAt: Date.now(), endedAt: Date.now(),
-  });
-
-  const countDelivery = (requestId: string): number => {
-    const n = (deliveries.get(requestId) ?? 0) + 1;
-    deliveries.delete(requestId); // re-inserted last: the map's order is recency
-    deliveries.set(requestId, n);
-    if (deliveries.size > 10_000) deliveries.delete(deliveries.keys().next().value!);
-    return n;
-  };
+  const fail = (req: RunRequestMessage, code: string, message: string, retriable = false): RunResultMessage =>
+    failedResult(req, id, code, message, retriable);
 
   /** The run's last token message: its tokens are complete (`ended`) or it was given up (`abandoned`). */
   const endMarker = async (runId: string, requestId: string, attempt: number, how: typeof RUN_ENDED | typeof RUN_ABANDONED): Promise<void> => {
     if (!publish) return;
     await publisher?.flush(); // after the run's last tokens
-    await transport.send('token', [{ key: runId, value: { runId, nodeId: '', firstIndex: 0, tokens: [], restart: how, ts: Date.now(), requestId, attempt } }]);
+    await transport.send('token', [{ key: runId, value: endMarkerBatch(runId, requestId, attempt, how) }]);
   };
 
   /** Counts a delivery of the request and tags the run's tokens and events with it; returns the attempt number. */
@@ -239,24 +159,10 @@ export function createWorker(options: WorkerOptions): Worker {
   /** The `request.attempt` event: a reader following the request learns which run answers it. */
   const announce = async (req: RunRequestMessage, runId: string, topology: string, attempt: number): Promise<void> => {
     if (!publish) return;
-    await transport.send('event', [{
-      key: req.requestId,
-      value: { runId, topology, type: REQUEST_ATTEMPT, seq: 0, ts: Date.now(), nodeId: null, parentRunId: null, data: JSON.stringify({ worker: id }), requestId: req.requestId, attempt },
-    }]);
+    await transport.send('event', [{ key: req.requestId, value: attemptEvent(req.requestId, runId, topology, attempt, id) }]);
   };
 
-  const message = (req: RunRequestMessage, r: RunResult): RunResultMessage => {
-    const u = r.usage;
-    return {
-      // run-result v1 has no 'waiting': a run parked on a wait node is reported as not done (failed, its error RUN_PARKED)
-      requestId: req.requestId, runId: r.runId, topology: r.topology, status: r.status === 'waiting' ? 'failed' : r.status,
-      output: r.output === undefined ? null : JSON.stringify(r.output),
-      outputs: JSON.stringify(r.outputs),
-      error: r.error === undefined ? null : JSON.stringify(serializeError(r.error)),
-      usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens, cachedTokens: u.cachedTokens, reasoningTokens: u.reasoningTokens, costUsd: u.costUsd, calls: u.calls },
-      worker: id, startedAt: r.startedAt, endedAt: r.endedAt,
-    };
-  };
+  const message = (req: RunRequestMessage, r: RunResult): RunResultMessage => resultMessage(req, r, id);
 
   /**
    * Runs one attempt at a request under `runId`; on a failure, marks the run abandoned and rethrows.
@@ -308,14 +214,9 @@ export function createWorker(options: WorkerOptions): Worker {
       return;
     }
     let result: RunResultMessage;
-    const size = Buffer.byteLength(req.input, 'utf8');
-    if (size > maxInputBytes) {
-      result = fail(req, 'INPUT_TOO_LARGE', `input is ${size} bytes, over the limit of ${maxInputBytes} bytes (maxInputBytes)`);
-    } else {
-      const parsedInput = parseJson(req.input);
-      if (!parsedInput.ok) result = fail(req, 'INPUT_INVALID', `input is not JSON: ${parsedInput.reason}`);
-      else result = durable === undefined ? await attemptRun(req, t, parsedInput.value) : await durable.attempt(req, t, parsedInput.value);
-    }
+    const read = readInput(req.input, maxInputBytes);
+    if (!read.ok) result = fail(req, read.code, read.message);
+    else result = durable === undefined ? await attemptRun(req, t, read.value) : await durable.attempt(req, t, read.value);
     try {
       await answer(req, result);
     } catch (e) {
@@ -331,19 +232,7 @@ export function createWorker(options: WorkerOptions): Worker {
    */
   const answer = async (req: RunRequestMessage, result: RunResultMessage): Promise<void> => {
     await publisher?.flush(); // a result never overtakes its run's tokens and events
-    const headers = traceHeaders(traces.get(req));
-    try {
-      await transport.send('result', [{ key: req.requestId, value: result, ...(headers === undefined ? {} : { headers }) }]);
-    } catch (e) {
-      // too large to publish: the client still gets an answer, a failed result that says why
-      if (!(isOrchestratorError(e) && e.code === 'KAFKA_RECORD_TOO_LARGE')) throw e;
-      log.error({ err: e, requestId: req.requestId }, 'result too large to publish; publishing a failed result');
-      const message = `the result cannot be published: ${e.message}`;
-      await transport.send('result', [{ key: req.requestId, value: { ...fail(req, 'RESULT_TOO_LARGE', message), runId: result.runId, startedAt: result.startedAt } }]);
-      // ... and the request (or signal) goes to the dead-letter topic with the reason, not run again (the same run
-      // would make the same result): a non-retriable rejection is dead-lettered at once (Transport.consume).
-      throw new OrchestratorError('RESULT_TOO_LARGE', `request ${req.requestId}: ${message}`, { retriable: false, cause: e });
-    }
+    await publishResult(transport, req, result, { workerId: id, log, headers: traceHeaders(traces.get(req)) });
   };
 
   // With a store, signal messages resume parked runs here and answer their requests (signals.ts).
