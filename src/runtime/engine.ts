@@ -1,14 +1,14 @@
 /**
- * The engine: compiles topologies once, admits runs (single or streamed),
- * enforces the shared limits (global task slots, named pools, priority), and
- * publishes every lifecycle event on one bus.
+ * The engine: compiles topologies once, admits runs (single or streamed; each
+ * run starts in launch.ts), enforces the shared limits (global task slots, named
+ * pools, priority), and publishes every lifecycle event on one bus.
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import { silentLogger } from '../logger.ts';
-import { CancelledError, PolicyError, RejectedError, StoreError, TimeoutError, TopologyError, ValidationError, serializeError, type OrchestratorError } from '../errors.ts';
-import type { AnyTopology, InputOf, NodeOverride, RemoteExecutor, Topology } from '../definition/types.ts';
+import { CancelledError, StoreError, TopologyError, ValidationError, type OrchestratorError } from '../errors.ts';
+import type { AnyTopology, InputOf, RemoteExecutor, Topology } from '../definition/types.ts';
 import { createModels, type Models } from '../providers/models.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import { onAbort } from '../primitives/abort.ts';
@@ -20,11 +20,10 @@ import type { ForkOptions } from './fork.ts';
 import { Waits } from './park.ts';
 import { createRunsView, type RunsView } from './runs.ts';
 import { Signals, type SignalReceipt } from './signals.ts';
-import type { EngineEvent, PolicyDecisionEvent } from './events.ts';
-import { exactTraceContext } from './trace-context.ts';
+import type { EngineEvent } from './events.ts';
 import { Limits } from './limits.ts';
 import { Guards } from './guard.ts';
-import type { Guard, RunCheck, RunVerdict } from '../definition/guard.ts';
+import type { Guard } from '../definition/guard.ts';
 import {
   EngineOptionsSchema, RecoverOptionsSchema, RunNodeOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
   type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
@@ -35,19 +34,14 @@ import { resultOf, type RunResult } from './result.ts';
 import { Run } from './run.ts';
 import { Services } from './services.ts';
 import { admit, type InputSource } from './source.ts';
-import { LEVELS, R_CANCELLED, R_COMPLETED, R_FAILED, R_RUNNING, R_WAITING } from './states.ts';
-import type { Level } from '../primitives/limiter.ts';
-import type { NewRun, RunStore } from './store.ts';
+import { LEVELS, R_CANCELLED, R_COMPLETED } from './states.ts';
+import type { RunStore } from './store.ts';
 import { UsageBook, type UsageDim, type UsageFilter, type UsageRow } from './usage.ts';
-import { addTotals, zeroTotals } from './totals.ts';
 import { topologyVersion } from './version.ts';
 import type { RunLoop, StatRow } from './loop.ts';
-import { summaryOf } from './summary.ts';
-import { forkRun, recoverRuns, relaunchRun, type Recovered, type RelaunchHost } from './relaunch.ts';
+import { forkRun, recoverRuns, relaunchRun, type RelaunchHost } from './relaunch.ts';
 import type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
-
-/** Run status code to the name a guard's `ended` hears. */
-const STATUS_NAMES: readonly ('completed' | 'failed' | 'cancelled' | 'waiting' | undefined)[] = [undefined, 'completed', 'failed', 'cancelled', 'waiting'];
+import { launchRun, type LaunchHost } from './launch.ts';
 
 export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
@@ -86,7 +80,8 @@ class EngineImpl implements Engine {
   readonly #signals: Signals;
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   readonly #loop: RunLoop | undefined;
-  readonly #guards: Guards | undefined;
+  /** What starting a run needs of this engine (launch.ts). */
+  readonly #launcher: LaunchHost;
   readonly runs: RunsView;
   #host: RelaunchHost | undefined;
 
@@ -96,7 +91,7 @@ class EngineImpl implements Engine {
     this.#core = core;
     this.events$ = core.bus.asObservable();
     const g = options.guard;
-    const guards = this.#guards = g === undefined ? undefined : new Guards(Array.isArray(g) ? g : [g as Guard], log);
+    const guards = g === undefined ? undefined : new Guards(Array.isArray(g) ? g : [g as Guard], log);
     this.#limits = new Limits(options.concurrency, options.pools ?? {}, options.agingGrants ?? 16, guards?.weighs === true ? (t) => guards.weight(t) : undefined);
     this.#maxInFlight = options.maxInFlight ?? 1024;
     this.#remote = options.remote;
@@ -122,6 +117,7 @@ class EngineImpl implements Engine {
     this.#sweeper?.unref?.();
     for (const t of options.topologies ?? []) this.#compileForRuns(t);
     this.#loop = options.loop;
+    this.#launcher = { core, durable: this.#durable, loop: options.loop, guards };
     options.loop?.attach?.({ emit: (e) => { if (core.bus.observed) core.bus.next(e); } });
   }
 
@@ -179,7 +175,7 @@ class EngineImpl implements Engine {
       const c = this.#compileForRuns(topology);
       const opts = options === undefined ? undefined : parseOptions(RunOptionsSchema, options, 'run options');
       return new Promise((resolve) => {
-        this.#launch(c, input, opts, (run) => resolve(resultOf(run)));
+        launchRun(this.#launcher, c, input, opts, (run) => resolve(resultOf(run)));
       });
     } catch (e) {
       return Promise.reject(e);
@@ -218,151 +214,9 @@ class EngineImpl implements Engine {
     const limit = Math.min(opts.maxInFlight ?? c.plan.maxInFlight, c.plan.maxInFlight);
     const runOpts: ParsedRunOptions = { priority: opts.priority, deadlineMs: opts.deadlineMs, tenant: opts.tenant };
     return admit<InputOf<T>, ResultOf<T>>(source, { limit, bufferSize: opts.bufferSize ?? 1024 }, (input, done) => {
-      const run = this.#launch(c, input, runOpts, (r) => done(resultOf(r)));
+      const run = launchRun(this.#launcher, c, input, runOpts, (r) => done(resultOf(r)));
       return () => this.#core.finish(run, R_CANCELLED, new CancelledError('stream unsubscribed'));
     });
-  }
-
-  /** `recovered`: a stored run relaunched by `recover()` (its row exists; its log goes on after `seqBase - 1`). */
-  #launch(c: Compiled, input: unknown, opts: ParsedRunOptions | undefined, onEnd: (run: Run) => void, recovered?: Recovered, forkOf?: { runId: string; nodeId: string }): Run {
-    const core = this.#core;
-    const plan = c.plan;
-    const level = LEVELS[opts?.priority ?? 'normal'];
-    const deadlineMs = opts?.deadlineMs;
-    const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
-    const durable = this.#durable;
-    const loop = this.#loop;
-    const guards = this.#guards;
-    const deliver = durable === undefined && loop === undefined && guards === undefined ? onEnd : (r: Run): void => {
-      const ended = r.guardEnded;
-      if (ended !== undefined) {
-        r.guardEnded = undefined;
-        ended(STATUS_NAMES[r.status] ?? 'failed');
-      }
-      durable?.ended(r);
-      if (loop !== undefined && r.status !== R_WAITING) this.#tellLoop(loop, r);
-      onEnd(r);
-    };
-    const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
-    if (opts?.tenant !== undefined) run.tenant = opts.tenant;
-    if (opts?.user !== undefined) run.user = opts.user;
-    if (opts?.project !== undefined) run.project = opts.project;
-    const traceContext = opts?.traceContext ?? recovered?.traceContext;
-    if (traceContext !== undefined) run.traceContext = exactTraceContext(traceContext);
-    if (recovered?.wake !== undefined) run.wake = recovered.wake;
-    core.active.add(run);
-    if (core.closing) {
-      core.finish(run, R_FAILED, new RejectedError('SHUTTING_DOWN', 'the engine is shutting down and admits no new runs'));
-      return run;
-    }
-    const parsedInput = plan.parseInput(input);
-    if (!parsedInput.ok) {
-      core.finish(run, R_FAILED, new ValidationError('INPUT_INVALID', `input of topology '${plan.name}' is invalid`, parsedInput.issues));
-      return run;
-    }
-    run.input = parsedInput.value;
-    if (recovered !== undefined) {
-      run.decision = recovered.decision;
-      if (recovered.spent !== undefined) seedUsage(run, recovered.spent);
-    }
-    else if (loop !== undefined) {
-      const decided = this.#decide(loop, plan, run);
-      if (decided !== undefined) {
-        core.finish(run, R_FAILED, decided);
-        return run;
-      }
-    }
-    if (durable !== undefined) {
-      if (recovered !== undefined) durable.attach(run, undefined, recovered.seqBase);
-      else {
-        const row: { -readonly [K in keyof NewRun]: NewRun[K] } = {
-          runId: run.id, topology: plan.name, version: topologyVersion(plan.topology), input, createdAt: durable.now(), owner: durable.owner, leaseMs: durable.leaseMs,
-        };
-        if (run.tenant !== undefined) row.tenant = run.tenant;
-        if (forkOf !== undefined) row.forkOf = forkOf;
-        durable.attach(run, row, 0);
-      }
-    }
-    if (opts?.overrides !== undefined) {
-      const unknown = Object.keys(opts.overrides).filter((id) => plan.indexOf(id) === undefined);
-      if (unknown.length > 0) {
-        core.finish(run, R_FAILED, new ValidationError('OVERRIDES_INVALID', `overrides of topology '${plan.name}' are invalid`, unknown.map((id) => ({ code: 'unknown_node', path: ['overrides', id], message: `no node '${id}'` }))));
-        return run;
-      }
-      run.overrides = mergeOverrides(run.decision?.overrides, opts.overrides);
-    } else if (run.decision?.overrides !== undefined) run.overrides = run.decision.overrides;
-    if (opts?.resume !== undefined) {
-      const resume = { outputs: opts.resume.outputs, skipped: opts.resume.skipped ?? [] };
-      const issues = plan.checkResume(resume);
-      if (issues.length > 0) {
-        core.finish(run, R_FAILED, new ValidationError('RESUME_INVALID', `resume of topology '${plan.name}' is invalid`, issues));
-        return run;
-      }
-      run.resume = resume;
-    }
-    const signal = opts?.signal;
-    if (signal !== undefined || deadlineMs !== undefined) {
-      if (signal?.aborted) {
-        core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', signal.reason));
-        return run;
-      }
-      const unlisten = onAbort(signal, (reason) => core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', reason)));
-      const timer = deadlineMs === undefined ? undefined
-        : setTimeout(() => core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs)), deadlineMs);
-      run.cleanup = timer === undefined ? unlisten : () => {
-        unlisten();
-        clearTimeout(timer);
-      };
-    }
-    if (guards?.checksRuns === true && recovered === undefined) this.#checkRun(guards, c, run, level);
-    else this.#admit(c, run, level);
-    return run;
-  }
-
-  #admit(c: Compiled, run: Run, level: Level): void {
-    if (c.admission.submit(run, level, run.tenant) === 'granted') c.begin(run);
-    else run.queued = true;
-  }
-
-  /** Asks the guards before admitting a new run: a refusal fails it (nothing ran), an allow admits it. */
-  #checkRun(guards: Guards, c: Compiled, run: Run, level: Level): void {
-    const check: { -readonly [K in keyof RunCheck]: RunCheck[K] } = { runId: run.id, topology: c.plan.name, input: run.input };
-    if (run.tenant !== undefined) check.tenant = run.tenant;
-    if (run.user !== undefined) check.user = run.user;
-    if (run.project !== undefined) check.project = run.project;
-    const variant = run.decision?.variant;
-    if (variant !== undefined) check.variant = variant;
-    const apply = (v: RunVerdict): void => {
-      this.#reportRun(run, v);
-      if (run.status !== R_RUNNING) {
-        // ended while the guards were asked (cancelled, shut down): free what they reserved
-        if (v.action === 'allow') v.ended?.('refused');
-        return;
-      }
-      if (v.action === 'deny') {
-        this.#core.finish(run, R_FAILED, v.error);
-        return;
-      }
-      run.guardEnded = v.ended;
-      this.#admit(c, run, level);
-    };
-    const v = guards.run(check);
-    if (typeof (v as { then?: unknown }).then === 'function') {
-      (v as Promise<RunVerdict>).then(apply, (e: unknown) => apply({ action: 'deny', rule: 'guard', error: new PolicyError('POLICY_FAILED', 'the guards failed while checking a run (refused: fail-closed)', { cause: e }) }));
-    } else apply(v as RunVerdict);
-  }
-
-  /** A `policy.decision` event for a run check that was not a plain allow. */
-  #reportRun(run: Run, v: RunVerdict): void {
-    const bus = this.#core.bus;
-    if (!bus.observed || (v.action === 'allow' && v.rule === undefined)) return;
-    const e: { -readonly [K in keyof PolicyDecisionEvent]: PolicyDecisionEvent[K] } = { type: 'policy.decision', runId: run.id, topology: run.plan.name, stage: 'run', action: v.action, ts: Date.now() };
-    if (v.rule !== undefined) e.rule = v.rule;
-    if (v.action === 'deny') e.error = serializeError(v.error);
-    if (run.tenant !== undefined) e.tenant = run.tenant;
-    if (run.user !== undefined) e.user = run.user;
-    if (run.project !== undefined) e.project = run.project;
-    bus.next(e);
   }
 
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
@@ -401,7 +255,7 @@ class EngineImpl implements Engine {
 
   /** What recover and fork need of this engine. */
   #relaunchHost(durable: Durable): RelaunchHost {
-    return this.#host ??= { durable, core: this.#core, versions: () => this.#versions(), launch: (...a) => this.#launch(...a) };
+    return this.#host ??= { durable, core: this.#core, versions: () => this.#versions(), launch: (...a) => launchRun(this.#launcher, ...a) };
   }
 
   /** The runnable compiled topologies, by name then version. */
@@ -423,45 +277,5 @@ class EngineImpl implements Engine {
   async fork(runId: string, options: ForkOptions): Promise<RunResult> {
     if (this.#durable === undefined) throw new StoreError('STORE_INVALID', 'fork() needs an engine with a store (createEngine({ store }))');
     return forkRun(this.#relaunchHost(this.#durable), runId, options);
-  }
-
-  /** Asks the loop for a new run's decision; a loop that throws fails the run (LOOP_FAILED) instead of running it undecided. */
-  #decide(loop: RunLoop, plan: Plan, run: Run): OrchestratorError | undefined {
-    try {
-      run.decision = loop.decide({ topology: plan.topology, version: topologyVersion(plan.topology), runId: run.id, tenant: run.tenant, user: run.user, input: run.input });
-      return undefined;
-    } catch (e) {
-      this.#core.log.error({ runId: run.id, err: e }, 'the loop failed to decide a run');
-      return new RejectedError('LOOP_FAILED', `the feedback loop failed to decide run '${run.id}'`, { cause: e });
-    }
-  }
-
-  /** Tells the loop a run ended; a loop that throws is logged, never fails the run (it has ended). */
-  #tellLoop(loop: RunLoop, run: Run): void {
-    try {
-      loop.ended(summaryOf(run));
-    } catch (e) {
-      this.#core.log.error({ runId: run.id, err: e }, 'the loop failed on an ended run');
-    }
-  }
-}
-
-/** Per-node settings of a run: the decision's, with the run's own (RunOptions `overrides`) over them node by node. */
-function mergeOverrides(
-  decided: Readonly<Record<string, NodeOverride>> | undefined, own: Readonly<Record<string, NodeOverride>>,
-): Readonly<Record<string, NodeOverride>> {
-  if (decided === undefined) return own;
-  const out: Record<string, NodeOverride> = { ...decided };
-  for (const [id, o] of Object.entries(own)) out[id] = { ...decided[id], ...o };
-  return out;
-}
-
-/** A recovered run's totals start from what its nodes spent before the crash (by node id). */
-function seedUsage(run: Run, spent: Readonly<Record<string, UsageTotals>>): void {
-  for (const [id, u] of Object.entries(spent)) {
-    const i = run.plan.indexOf(id);
-    if (i === undefined) continue;
-    addTotals(((run.nodeUsage ??= [])[i] ??= zeroTotals()), u);
-    addTotals((run.usage ??= zeroTotals()), u);
   }
 }
