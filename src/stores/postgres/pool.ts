@@ -22,7 +22,7 @@ const TYPES: pg.CustomTypesConfig = {
  *
  * @example
  * ```ts
- * const options: StorePoolOptions = { url, location: redactUrl(url), max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, jit: false, log };
+ * const options: StorePoolOptions = { url, location: redactUrl(url), max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, answerTimeoutMs: 30_000, jit: false, log };
  * ```
  */
 export interface StorePoolOptions {
@@ -33,6 +33,12 @@ export interface StorePoolOptions {
   readonly connectTimeoutMs: number;
   /** How long work is retried on new connections while the server is unavailable. */
   readonly retryMs: number;
+  /**
+   * How long one piece of bounded work may wait for the server (0: no limit). Past it, its
+   * connection is closed and the work fails as a lost connection (retried while `retryMs`
+   * allows, then `STORE_UNAVAILABLE`): a server that stopped answering is an error, not a stall.
+   */
+  readonly answerTimeoutMs: number;
   /** Whether the server may JIT-compile this pool's queries (false: `SET jit = off` per connection). */
   readonly jit: boolean;
   readonly log: Logger;
@@ -52,9 +58,11 @@ export interface StorePool {
   /**
    * Runs `fn` on a pooled connection (inside `BEGIN`/`COMMIT` when `transaction`), on a new
    * one again while the server is unavailable (up to `retryMs`); other errors reject as
-   * StoreErrors naming `what`. A connection that failed is destroyed, never reused.
+   * StoreErrors naming `what`. A connection that failed is destroyed, never reused. Unless
+   * `unbounded` (retention deletes, migrations), an attempt that waits longer than
+   * `answerTimeoutMs` for the server closes its connection and counts as a lost connection.
    */
-  withClient<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T>;
+  withClient<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean, unbounded?: boolean): Promise<T>;
   /** Closes every connection. */
   end(): Promise<void>;
 }
@@ -113,12 +121,17 @@ export function createPgPool(o: PgPoolOptions): pg.Pool {
   return pool;
 }
 
+/** The error of an attempt whose connection was closed because the server did not answer in time (a lost connection). */
+function noAnswer(what: string, ms: number, cause: unknown): Error {
+  return Object.assign(new Error(`Connection terminated: the server did not answer ${what} within ${ms} ms`, { cause }), { code: 'ETIMEDOUT' });
+}
+
 /**
  * Creates the store's {@link StorePool}.
  *
  * @example
  * ```ts
- * const pool = createStorePool({ url, location, max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, jit: false, log });
+ * const pool = createStorePool({ url, location, max: 10, connectTimeoutMs: 5_000, retryMs: 10_000, answerTimeoutMs: 30_000, jit: false, log });
  * ```
  */
 export function createStorePool(o: StorePoolOptions): StorePool {
@@ -132,14 +145,25 @@ export function createStorePool(o: StorePoolOptions): StorePool {
     c.off('error', inUseFailed);
     c.release(destroy);
   };
-  const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean): Promise<T> => {
+  const withClient = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction: boolean, unbounded = false): Promise<T> => {
     const deadline = Date.now() + retryMs;
     for (let attempt = 0; ; attempt++) {
       let client: pg.PoolClient | undefined;
       let broken = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let silent = false;
       try {
         client = await pool.connect();
         client.on('error', inUseFailed);
+        if (!unbounded && o.answerTimeoutMs > 0) {
+          const c = client;
+          // Closing the connection fails the query in flight ("Connection terminated"): a lost connection.
+          timer = setTimeout(() => {
+            silent = true;
+            log.warn({ what, ms: o.answerTimeoutMs }, 'postgres store: the server did not answer in time; closing the connection');
+            c.end().catch(() => undefined);
+          }, o.answerTimeoutMs);
+        }
         if (!transaction) {
           const r = await fn(client);
           give(client);
@@ -160,7 +184,8 @@ export function createStorePool(o: StorePoolOptions): StorePool {
           }
           throw e;
         }
-      } catch (e) {
+      } catch (caught) {
+        const e = silent ? noAnswer(what, o.answerTimeoutMs, caught) : caught;
         // A connection that failed is destroyed, never handed back to the pool.
         if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
         if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
@@ -169,6 +194,8 @@ export function createStorePool(o: StorePoolOptions): StorePool {
           continue;
         }
         throw toStoreError(e, what, location);
+      } finally {
+        clearTimeout(timer);
       }
     }
   };

@@ -39,6 +39,7 @@ export const PostgresStoreOptionsSchema = z.strictObject({
   commitsInFlight: z.number().int().positive().optional(),
   retryMs: z.number().int().nonnegative().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
+  answerTimeoutMs: z.number().int().nonnegative().optional(),
   jit: z.boolean().optional(),
 });
 
@@ -74,6 +75,15 @@ export interface PostgresStoreOptions {
   /** Time to open a connection (default 5 000). */
   readonly connectTimeoutMs?: number;
   /**
+   * Longest a write or read waits for the server (default 30 000; 0: no limit). A server that
+   * stopped answering (paused, frozen, behind a dead network path) would otherwise stall every
+   * durable run silently; past this, the connection is closed and the work fails as a lost
+   * connection: retried on new connections for `retryMs`, then `STORE_UNAVAILABLE`. A commit
+   * cut off this way may still have been applied: the store's writes are idempotent, so its
+   * retry (or a recovery) finds it. Retention deletes and migrations have no limit.
+   */
+  readonly answerTimeoutMs?: number;
+  /**
    * Whether the server may JIT-compile this store's queries. Default `false`: each new
    * connection runs `SET jit = off` before its first query. The store's statements are
    * short, and on tables that just grew (no statistics yet) the planner's estimates pass
@@ -102,14 +112,15 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const schema = opts.schema ?? 'public';
   const s = quoteIdent(schema);
   const { withClient, end } = createStorePool({
-    url: opts.url, location, max: opts.pool?.max ?? 10, connectTimeoutMs: opts.connectTimeoutMs ?? 5_000, retryMs: opts.retryMs ?? 10_000, jit: opts.jit === true, log,
+    url: opts.url, location, max: opts.pool?.max ?? 10, connectTimeoutMs: opts.connectTimeoutMs ?? 5_000, retryMs: opts.retryMs ?? 10_000,
+    answerTimeoutMs: opts.answerTimeoutMs ?? 30_000, jit: opts.jit === true, log,
   });
 
   try {
     await withClient('migrate', async (c) => {
       const applied = await migrate(c, schema);
       if (applied.length > 0) log.info({ schema, applied }, 'postgres store: migrations applied');
-    }, false);
+    }, false, true);
   } catch (e) {
     await end().catch((err: unknown) => log.warn({ err }, 'postgres store: closing the pool failed'));
     throw e;
@@ -156,9 +167,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const open = (): void => {
     if (closed) throw new StoreError('STORE_CLOSED', `postgres store ${location} is closed`);
   };
-  const read = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction = false): Promise<T> => {
+  const read = async <T>(what: string, fn: (c: pg.PoolClient) => Promise<T>, transaction = false, unbounded = false): Promise<T> => {
     open();
-    return withClient(what, fn, transaction);
+    return withClient(what, fn, transaction, unbounded);
   };
 
   const histories = historyReader((fn) => read('history', fn), s);
@@ -301,7 +312,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           [[...statuses], request.endedBefore],
         );
         return r.rows[0]?.n ?? 0;
-      }, true),
+      }, true, true),
     close() {
       closing ??= (async () => {
         await queue.close();
