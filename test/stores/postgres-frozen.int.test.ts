@@ -5,7 +5,9 @@
 // then fails as STORE_UNAVAILABLE; once the server answers again, the store works on fresh connections.
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
+import { isOrchestratorError, isStoreError } from '../../src/errors.ts';
+import { createPostgresLedger } from '../../src/governance/budget/postgres.ts';
+import { createPostgresKeyStore } from '../../src/server/keys/postgres.ts';
 import { createPostgresStore } from '../../src/stores/postgres/index.ts';
 import { pgSchemas } from '../support/pg-schemas.ts';
 
@@ -70,6 +72,33 @@ describe.skipIf(url === '')('PostgreSQL store: a server that stops answering', (
     } finally {
       proxy.thaw();
       await store.close();
+      await proxy.close();
+    }
+  });
+
+  it('the budget ledger and the key store: a statement the server does not answer within queryTimeoutMs fails, retriable; they work again once it answers', async () => {
+    const proxy = await freezableProxy(new URL(url));
+    const through = new URL(url);
+    through.hostname = '127.0.0.1';
+    through.port = String(proxy.port);
+    const schema = fresh();
+    const ledger = await createPostgresLedger({ url: through.toString(), schema, queryTimeoutMs: 300, connectTimeoutMs: 200, retries: 0 });
+    const keys = await createPostgresKeyStore({ url: through.toString(), schema, queryTimeoutMs: 300, connectTimeoutMs: 200 });
+    const hold = (id: string) => ledger.reserve({ id, lines: [{ key: 'k', amount: 1, limit: 10 }], expiresAt: Date.now() + 60_000, now: Date.now() });
+    const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'ok', (e: unknown) => (isOrchestratorError(e) ? { code: e.code, retriable: e.retriable } : e));
+    try {
+      expect(await hold('a')).toEqual({ ok: true });
+      const created = await keys.create({ tenant: 'acme', roles: { '*': 'viewer' } });
+      proxy.freeze();
+      expect(await failure(hold('b'))).toEqual({ code: 'POLICY_FAILED', retriable: true });
+      expect(await failure(keys.verify(created.secret))).toEqual({ code: 'KEY_STORE_FAILED', retriable: true });
+      proxy.thaw();
+      expect(await hold('c')).toEqual({ ok: true });
+      expect((await keys.verify(created.secret))?.tenant).toBe('acme');
+    } finally {
+      proxy.thaw();
+      await keys.close();
+      await ledger.close();
       await proxy.close();
     }
   });

@@ -70,7 +70,7 @@ export async function createPostgresAuditStore(options: PostgresAuditStoreOption
   const s = quoteIdent(schema);
   const location = redactUrl(options.url);
   const log = (options.logger ?? silentLogger).child({ component: 'audit-store' });
-  const pool = createPgPool({ url: options.url, max: 2, connectTimeoutMs: 5_000, application: 'llmo-audit', jit: false, log, what: `audit store ${location}` });
+  const pool = createPgPool({ url: options.url, max: 2, connectTimeoutMs: 5_000, queryTimeoutMs: 30_000, application: 'llmo-audit', jit: false, log, what: `audit store ${location}` });
   try {
     await migrate(pool, schema, location);
   } catch (e) {

@@ -27,6 +27,7 @@ export const PostgresLedgerOptionsSchema = z.strictObject({
   poolMax: z.number().int().positive().optional(),
   retries: z.number().int().nonnegative().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
+  queryTimeoutMs: z.number().int().positive().optional(),
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
 });
 
@@ -48,6 +49,8 @@ export interface PostgresLedgerOptions {
   readonly retries?: number;
   /** How long opening a connection may take (default 5,000 ms): a server that never answers fails the check, not stalls it. */
   readonly connectTimeoutMs?: number;
+  /** Longest one statement waits for the server (default 30,000 ms): a server that stops answering fails the check, not stalls it. */
+  readonly queryTimeoutMs?: number;
   /** Where connection warnings go (default: nowhere). */
   readonly logger?: Logger;
 }
@@ -89,7 +92,7 @@ export async function createPostgresLedger(options: PostgresLedgerOptions): Prom
   const s = `"${o.schema ?? 'public'}"`;
   const log = (o.logger ?? silentLogger).child({ component: 'budget-ledger' });
   const pool = createPgPool({
-    url: o.url, max: o.poolMax ?? 10, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, application: 'llmo-budget', jit: false, log, what: 'budget ledger (postgres)',
+    url: o.url, max: o.poolMax ?? 10, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, queryTimeoutMs: o.queryTimeoutMs ?? 30_000, application: 'llmo-budget', jit: false, log, what: 'budget ledger (postgres)',
   });
   const retries = o.retries ?? 5;
 
@@ -105,7 +108,8 @@ export async function createPostgresLedger(options: PostgresLedgerOptions): Prom
         return out;
       } catch (e) {
         if (c !== undefined) {
-          await c.query('ROLLBACK').catch(() => undefined);
+          // a connection that failed (or whose server stopped answering) is dropped, not rolled back on
+          if (!isConnectionFailure(e)) await c.query('ROLLBACK').catch(() => undefined);
           c.release(isConnectionFailure(e));
         }
         if (attempt < retries && isTransient(e) && !isConnectionFailure(e)) continue;

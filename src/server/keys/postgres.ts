@@ -51,6 +51,8 @@ export interface PostgresKeyStoreOptions {
   readonly poolMax?: number;
   /** How long opening a connection may take (default 5,000 ms): a server that never answers fails the request, not stalls it. */
   readonly connectTimeoutMs?: number;
+  /** Longest one statement waits for the server (default 30,000 ms): a server that stops answering fails the request, not stalls it. */
+  readonly queryTimeoutMs?: number;
   /** Where connection warnings go (default: nowhere). */
   readonly logger?: Logger;
 }
@@ -68,6 +70,7 @@ export const PostgresKeyStoreOptionsSchema = z.strictObject({
   schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
   poolMax: z.number().int().positive().optional(),
   connectTimeoutMs: z.number().int().positive().optional(),
+  queryTimeoutMs: z.number().int().positive().optional(),
   logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
 });
 
@@ -86,7 +89,7 @@ export async function createPostgresKeyStore(options: PostgresKeyStoreOptions): 
   const s = `"${schema}"`;
   const log = (o.logger ?? silentLogger).child({ component: 'key-store' });
   const pool = createPgPool({
-    url: o.url, max: o.poolMax ?? 4, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, application: 'llmo-keys', jit: false, log, what: `key store ${location}`,
+    url: o.url, max: o.poolMax ?? 4, connectTimeoutMs: o.connectTimeoutMs ?? 5_000, queryTimeoutMs: o.queryTimeoutMs ?? 30_000, application: 'llmo-keys', jit: false, log, what: `key store ${location}`,
   });
   const query = async <R extends pg.QueryResultRow>(op: string, text: string, values: unknown[] = []): Promise<R[]> => {
     try {

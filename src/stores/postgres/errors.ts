@@ -10,7 +10,7 @@ import { StoreError, isStoreError, type StoreErrorCode } from '../../errors.ts';
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT']);
 
 /** pg-protocol messages of a connection that ended under a query (they carry no code). */
-const GONE = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|ended unexpectedly|socket hang up/i;
+const GONE = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|ended unexpectedly|socket hang up|Query read timeout/i;
 
 function fieldOf(e: unknown, key: string): string | undefined {
   if (typeof e !== 'object' || e === null) return undefined;

@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { StoreError } from '../../errors.ts';
+import { isConnectionFailure } from './errors.ts';
 
 /**
  * One schema step: applied in a transaction with its `llmo_schema` row.
@@ -200,7 +201,8 @@ export async function runMigrations(client: pg.PoolClient | pg.Client, spec: Mig
     await client.query('COMMIT');
     return applied;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // a connection that failed (or whose server stopped answering) has nothing to roll back on
+    if (!isConnectionFailure(e)) await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
 }

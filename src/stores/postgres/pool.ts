@@ -72,7 +72,7 @@ export interface StorePool {
  *
  * @example
  * ```ts
- * const o: PgPoolOptions = { url, max: 4, connectTimeoutMs: 5_000, application: 'llmo-keys', jit: false, log, what: 'key store' };
+ * const o: PgPoolOptions = { url, max: 4, connectTimeoutMs: 5_000, queryTimeoutMs: 30_000, application: 'llmo-keys', jit: false, log, what: 'key store' };
  * ```
  */
 export interface PgPoolOptions {
@@ -82,6 +82,12 @@ export interface PgPoolOptions {
   readonly connectTimeoutMs: number;
   /** `application_name` (shown in `pg_stat_activity`). */
   readonly application: string;
+  /**
+   * Longest one query waits for the server's answer (`pg`'s `query_timeout`; omitted: no limit).
+   * Its error counts as a lost connection ({@link isConnectionFailure}), so the connection is
+   * dropped, not reused. The run store bounds whole attempts itself (`answerTimeoutMs`) instead.
+   */
+  readonly queryTimeoutMs?: number;
   /** Whether the server may JIT-compile this pool's queries (false: `SET jit = off` per connection). */
   readonly jit: boolean;
   readonly log: Logger;
@@ -109,6 +115,7 @@ export function createPgPool(o: PgPoolOptions): pg.Pool {
     max: o.max,
     connectionTimeoutMillis: o.connectTimeoutMs,
     application_name: o.application,
+    ...(o.queryTimeoutMs === undefined ? {} : { query_timeout: o.queryTimeoutMs }),
     ...(o.types === undefined ? {} : { types: o.types }),
   });
   pool.on('error', (e) => log.warn({ err: e }, `${what}: an idle connection failed (it is discarded)`));
