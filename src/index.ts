@@ -56,7 +56,7 @@ export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuer
 export { ENDED_STATUSES } from './runtime/store.ts';
 export type { DurableOptions, RecoverOptions, RecoveryReport } from './runtime/engine.ts';
 export { foldRun, type FoldedRun, type FoldedNode, type FoldedRunStatus, type FoldedNodeStatus, type FoldAt } from './runtime/fold.ts';
-export { topologyVersion } from './runtime/version.ts';
+export { topologyVersion, topologyVersions } from './runtime/version.ts';
 export { processOwner, isDeadOwner } from './runtime/durable.ts';
 export {
   OrchestratorError, ValidationError, TopologyError, NodeError, TimeoutError, CancelledError, RejectedError, ProviderError, StoppedError,

@@ -37,7 +37,7 @@ import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED } from './states.ts';
 import type { RunStore } from './store.ts';
 import { UsageBook, type UsageDim, type UsageFilter, type UsageRow } from './usage.ts';
-import { topologyVersion } from './version.ts';
+import { topologyVersions } from './version.ts';
 import type { RunLoop, StatRow } from './loop.ts';
 import { forkRun, recoverRuns, relaunchRun, type RelaunchHost } from './relaunch.ts';
 import type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
@@ -265,7 +265,8 @@ class EngineImpl implements Engine {
       if (c.plan.runIssues.length > 0) continue;
       let versions = byName.get(c.plan.name);
       if (versions === undefined) byName.set(c.plan.name, versions = new Map());
-      versions.set(topologyVersion(c.plan.topology), c);
+      // under this release's version and the one earlier releases recorded (runs started before an upgrade resume)
+      for (const v of topologyVersions(c.plan.topology)) if (!versions.has(v)) versions.set(v, c);
     }
     return byName;
   }

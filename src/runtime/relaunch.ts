@@ -153,7 +153,8 @@ export async function relaunchRun(
   const store = durable.store;
   const c = versions?.get(rec.version);
   if (c === undefined) {
-    const known = [...(versions?.keys() ?? [])].join(', ') || 'none';
+    // this release's versions only (earlier releases' v1 aliases are accepted, not named)
+    const known = [...(versions?.keys() ?? [])].filter((v) => !v.startsWith('v1:')).join(', ') || 'none';
     const error = new StoreError('TOPOLOGY_CHANGED', `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it`);
     const ts = durable.now();
     const wrote = await store.append([{ runId: rec.runId, seq: rec.lastSeq + 1, ts, type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(

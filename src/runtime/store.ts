@@ -60,7 +60,7 @@ export interface StoredEvent {
  *
  * @example
  * ```ts
- * await store.createRun({ runId: 'r1', topology: 'rag', version: 'v1:9f2c…', input: { q: 'hi' }, createdAt: Date.now(), owner: 'host:42:ab12', leaseMs: 15_000 });
+ * await store.createRun({ runId: 'r1', topology: 'rag', version: 'v2:9f2c…', input: { q: 'hi' }, createdAt: Date.now(), owner: 'host:42:ab12', leaseMs: 15_000 });
  * ```
  */
 export interface NewRun {

@@ -7,26 +7,50 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { AnyTopology, NodeDef, Topology } from '../definition/types.ts';
 
-const cache = new WeakMap<Topology, string>();
+/** Hash formulas: `v2` (the definition only) and `v1` (also the node kinds' own `execute` text). */
+type Formula = 'v2' | 'v1';
+
+const caches: Record<Formula, WeakMap<Topology, string>> = { v2: new WeakMap(), v1: new WeakMap() };
 
 /**
- * The version of a topology: `v1:` and the sha256 (hex) of its definition — name,
+ * The version of a topology: `v2:` and the sha256 (hex) of its definition — name,
  * declared output, admission limit, input schema, experiment (variants, weights, what
  * each variant changes; a topology without one hashes as before experiments existed), and per node its id, kind, edges
  * (`after`, branches, `onError`, `streamFrom`), settings, config, prompt and model
- * settings, output schema (as JSON Schema), and the source text of its functions
- * (the node's own and those of the spec it was built from). Sub-topologies count by
- * their own version. The same definition gives the same version in any process;
- * changing a prompt, an edge or a function's code gives another one. Values a function
- * captures from its scope are not seen: only its source text is.
+ * settings, output schema (as JSON Schema), and the source text of the functions of the
+ * spec it was built from (a node made without a spec: of its `execute`). Sub-topologies
+ * count by their own version. The same definition gives the same version in any process and
+ * under any build of this library (compiled or run from source, this release or the next):
+ * the node kinds' own code is not part of it. Changing a prompt, an edge or a function's code
+ * gives another one. Values a function captures from its scope are not seen: only its source text is.
  *
  * @example
  * ```ts
- * const v = topologyVersion(rag); // 'v1:4f1c…'
+ * const v = topologyVersion(rag); // 'v2:4f1c…'
  * ```
  */
 export function topologyVersion(topology: AnyTopology): string {
+  return versionOf(topology as Topology, 'v2');
+}
+
+/**
+ * Every version a run of this topology may have been recorded under: {@link topologyVersion}
+ * first, then the `v1:` version earlier releases recorded (it also hashed the node kinds' own
+ * code, so it matches only runs recorded by a build whose node kinds were the same), so a run
+ * started before an upgrade still resumes.
+ *
+ * @example
+ * ```ts
+ * topologyVersions(rag).includes(record.version); // recorded under this definition
+ * ```
+ */
+export function topologyVersions(topology: AnyTopology): readonly [string, string] {
   const t = topology as Topology;
+  return [versionOf(t, 'v2'), versionOf(t, 'v1')];
+}
+
+function versionOf(t: Topology, formula: Formula): string {
+  const cache = caches[formula];
   let v = cache.get(t);
   if (v === undefined) {
     const canon = canonical({
@@ -35,27 +59,29 @@ export function topologyVersion(topology: AnyTopology): string {
       maxInFlight: t.maxInFlight,
       input: t.input,
       experiment: t.experiment, // absent: no key at all, so versions of topologies without one stay as they were
-      nodes: t.nodes.map(nodeShape),
-    }, new Set());
-    v = `v1:${createHash('sha256').update(canon).digest('hex')}`;
+      nodes: t.nodes.map((n) => nodeShape(n, formula)),
+    }, new Set(), formula);
+    v = `${formula}:${createHash('sha256').update(canon).digest('hex')}`;
     cache.set(t, v);
   }
   return v;
 }
 
-function nodeShape(n: NodeDef): Record<string, unknown> {
+function nodeShape(n: NodeDef, formula: Formula): Record<string, unknown> {
   return {
     id: n.id, kind: n.kind, after: n.after, cap: n.cap, pools: n.pools, timeoutMs: n.timeoutMs, output: n.output, onError: n.onError,
-    branches: n.branches, topology: n.topology === undefined ? undefined : topologyVersion(n.topology), config: n.config, streamFrom: n.streamFrom,
-    models: n.models, retry: n.retry, remote: n.remote, compensate: n.compensate, execute: n.execute,
-    source: n.source === undefined ? undefined : withoutTopology(n.source),
+    branches: n.branches, topology: n.topology === undefined ? undefined : versionOf(n.topology as Topology, formula), config: n.config, streamFrom: n.streamFrom,
+    models: n.models, retry: n.retry, remote: n.remote, compensate: n.compensate,
+    // the node kind's own code (v2: only for a node made without a spec, whose execute is the user's)
+    execute: formula === 'v1' || n.source === undefined ? n.execute : undefined,
+    source: n.source === undefined ? undefined : withoutTopology(n.source, formula),
   };
 }
 
 /** A sub-topology inside a spec counts by its version (already in `topology`), not by its nodes again. */
-function withoutTopology(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function withoutTopology(spec: Readonly<Record<string, unknown>>, formula: Formula): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(spec)) out[k] = isTopology(v) ? topologyVersion(v) : v;
+  for (const [k, v] of Object.entries(spec)) out[k] = isTopology(v) ? versionOf(v, formula) : v;
   return out;
 }
 
@@ -64,24 +90,24 @@ function isTopology(v: unknown): v is Topology {
 }
 
 /** Canonical JSON: sorted keys, functions by source text, zod schemas by JSON Schema, cycles cut. */
-function canonical(v: unknown, seen: Set<object>): string {
+function canonical(v: unknown, seen: Set<object>, formula: Formula): string {
   if (v === undefined) return 'null';
   if (typeof v === 'function') return JSON.stringify(`fn:${String(v)}`);
   if (typeof v === 'bigint') return JSON.stringify(`big:${v.toString()}`);
   if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? 'null';
   if (seen.has(v)) return '"<cycle>"';
-  if (v instanceof z.ZodType) return canonical({ schema: schemaJson(v) }, seen);
-  if (isTopology(v)) return JSON.stringify(`topology:${topologyVersion(v)}`);
+  if (v instanceof z.ZodType) return canonical({ schema: schemaJson(v) }, seen, formula);
+  if (isTopology(v)) return JSON.stringify(`topology:${versionOf(v, formula)}`);
   seen.add(v);
   let out: string;
-  if (Array.isArray(v)) out = `[${v.map((x) => canonical(x, seen)).join(',')}]`;
-  else if (v instanceof Set) out = `{"set":[${[...v].map((x) => canonical(x, seen)).sort().join(',')}]}`;
-  else if (v instanceof Map) out = `{"map":[${[...v].map(([k, x]) => `[${canonical(k, seen)},${canonical(x, seen)}]`).sort().join(',')}]}`;
+  if (Array.isArray(v)) out = `[${v.map((x) => canonical(x, seen, formula)).join(',')}]`;
+  else if (v instanceof Set) out = `{"set":[${[...v].map((x) => canonical(x, seen, formula)).sort().join(',')}]}`;
+  else if (v instanceof Map) out = `{"map":[${[...v].map(([k, x]) => `[${canonical(k, seen, formula)},${canonical(x, seen, formula)}]`).sort().join(',')}]}`;
   else if (v instanceof RegExp) out = JSON.stringify(`re:${String(v)}`);
   else {
     const keys = Object.keys(v).sort();
     const rec = v as Record<string, unknown>;
-    out = `{${keys.filter((k) => rec[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(rec[k], seen)}`).join(',')}}`;
+    out = `{${keys.filter((k) => rec[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(rec[k], seen, formula)}`).join(',')}}`;
   }
   seen.delete(v);
   return out;

@@ -21,7 +21,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  *
  * @example
  * ```ts
- * const view = topologyView(rag); // { name: 'rag', version: 'v1:…', nodes: [...], edges: [...] }
+ * const view = topologyView(rag); // { name: 'rag', version: 'v2:…', nodes: [...], edges: [...] }
  * ```
  */
 export function topologyView(topology: AnyTopology): TopologyView {

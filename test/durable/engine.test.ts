@@ -7,6 +7,7 @@ import { createEngine } from '../../src/runtime/engine.ts';
 import type { EngineEvent } from '../../src/runtime/events.ts';
 import { foldRun } from '../../src/runtime/fold.ts';
 import type { RunStore, StoredEvent } from '../../src/runtime/store.ts';
+import { topologyVersion, topologyVersions } from '../../src/runtime/version.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
 import { crashingStore, hookedStore, until } from './helpers.ts';
 
@@ -47,7 +48,7 @@ describe('durable engine', () => {
     expect(r.output).toEqual({ b: 4, c: 'r1:c:2' });
     const rec = await store.getRun('r1');
     expect(rec).toMatchObject({ status: 'completed', topology: 'chain', tenant: 'acme', input: { n: 1 }, output: { b: 4, c: 'r1:c:2' } });
-    expect(rec?.version).toMatch(/^v1:/);
+    expect(rec?.version).toMatch(/^v2:/);
     const log = await logOf(store, 'r1');
     expectCleanLog(log);
     expect(log.map((e) => `${e.seq}:${e.type}`)).toEqual(seen.filter((e) => 'seq' in e).map((e) => `${(e as { seq: number }).seq}:${e.type}`));
@@ -240,6 +241,30 @@ describe('durable engine', () => {
     expect(report.failed[0]!.error.message).toContain(rec!.version);
     expect(report.failed[0]!.error.message).toContain("'chain'");
     await firstValueFrom(report.results.pipe(toArray()));
+    await e2.shutdown();
+  });
+
+  it("resumes a run an earlier release recorded under the topology's v1 version (which also hashed the node kinds' code)", async () => {
+    const base = createMemoryStore();
+    const calls = new Map<string, number>();
+    const t = chain(calls);
+    const [v2, v1] = topologyVersions(t);
+    expect([v2, v1].map((v) => v.slice(0, 3))).toEqual(['v2:', 'v1:']);
+    expect(topologyVersion(t)).toBe(v2);
+    // a process of an earlier release recorded the run under v1, then died after 3 events
+    const crashed = crashingStore(base, 3);
+    const old = { ...crashed, createRun: (r: Parameters<RunStore['createRun']>[0]) => crashed.createRun({ ...r, version: v1 }) } as RunStore;
+    const e1 = createEngine({ store: old, durable: { owner: A } });
+    void e1.run(t, { n: 1 }, { runId: 'old-1' });
+    await until(() => crashed.crashed);
+    expect((await base.getRun('old-1'))?.version).toBe(v1);
+    const e2 = createEngine({ store: base, topologies: [chain(new Map())], durable: { now: () => Date.now() + FAR } });
+    const report = await e2.recover();
+    expect(report.failed).toEqual([]);
+    expect(report.resumed).toEqual(['old-1']);
+    const [result] = await firstValueFrom(report.results.pipe(toArray()));
+    expect(result?.status).toBe('completed');
+    expect(result?.output).toEqual({ b: 4, c: 'old-1:c:2' });
     await e2.shutdown();
   });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { topologyVersion } from '../../runtime/version.ts';
+import { topologyVersions } from '../../runtime/version.ts';
 import type { ForkOptions } from '../../runtime/fork.ts';
 import { principalOf } from '../auth.ts';
 import type { Routes } from '../context.ts';
@@ -61,7 +61,7 @@ export const runActionRoutes: Routes = (app, ctx) => {
     const rec = await visibleRun(ctx, principalOf(request), request.params.id, 'runs.fork');
     const b = request.body;
     const t = ctx.backend.topologies.get(rec.topology);
-    if (t === undefined || topologyVersion(t) !== rec.version) {
+    if (t === undefined || !topologyVersions(t).includes(rec.version)) {
       throw new ApiFailure(409, 'TOPOLOGY_CHANGED', `run '${rec.runId}' was recorded under version ${rec.version} of topology '${rec.topology}', which this server does not serve`);
     }
     if (!t.nodes.some((n) => n.id === b.from)) {

@@ -28,7 +28,7 @@ describe('/v1/runs', () => {
       runId: 'e-1', topology: 'echo', status: 'completed', input: { text: 'hi' }, output: 'HI!',
       nodes: { up: { status: 'completed', output: 'HI', starts: 1 }, out: { status: 'completed', output: 'HI!', starts: 1 } },
     });
-    expect(v.body['version']).toMatch(/^v1:/);
+    expect(v.body['version']).toMatch(/^v2:/);
     expect(v.body['durationMs']).toBeGreaterThanOrEqual(0);
     const rec = await h.engine.runs.get('e-1');
     expect(rec?.tenant).toBe('acme');

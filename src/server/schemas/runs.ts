@@ -35,7 +35,7 @@ export const RunParamsSchema = z.object({ id: z.string().min(1) });
  *
  * @example
  * ```ts
- * const s: RunSummary = RunSummarySchema.parse({ runId: 'r-1', topology: 'rag', version: 'v1:…', status: 'running', createdAt: 1, updatedAt: 2, lastSeq: 3 });
+ * const s: RunSummary = RunSummarySchema.parse({ runId: 'r-1', topology: 'rag', version: 'v2:…', status: 'running', createdAt: 1, updatedAt: 2, lastSeq: 3 });
  * ```
  */
 export const RunSummarySchema = z.object({
