@@ -5,8 +5,8 @@
  * @module
  */
 import * as z from 'zod';
+import { positiveInt } from './parse-options.ts';
 
-const positiveInt = z.number().int().positive();
 
 /**
  * Schema of {@link DurableOptions}.

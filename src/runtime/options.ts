@@ -26,6 +26,7 @@ import {
   ResumeSchema, RunNodeOptionsSchema, RunOptionsSchema, StreamOptionsSchema,
   type ResumeOptions, type RunNodeOptions, type RunOptions, type StreamOptions,
 } from './run-options.ts';
+import { positiveInt } from './parse-options.ts';
 
 export { parseOptions } from './parse-options.ts';
 export {
@@ -38,7 +39,6 @@ export {
 } from './run-options.ts';
 export { NodeOverrideSchema };
 
-const positiveInt = z.number().int().positive();
 
 const STORE_METHODS = ['createRun', 'append', 'getRun', 'history', 'listRuns', 'claim', 'renew', 'release', 'deleteRuns', 'close'] as const;
 const isRunStore = (v: unknown): boolean => typeof v === 'object' && v !== null && 'kind' in v && 'location' in v

@@ -3,7 +3,7 @@
  * turns its failures into one {@link ValidationError} (`OPTIONS_INVALID`).
  * @module
  */
-import type * as z from 'zod';
+import * as z from 'zod';
 import { ValidationError, toIssues } from '../errors.ts';
 
 /**
@@ -20,3 +20,13 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, wha
   if (!r.success) throw new ValidationError('OPTIONS_INVALID', `${what} are invalid`, toIssues(r.error.issues, ['options']));
   return r.data;
 }
+
+/**
+ * A positive integer option (counts and limits), shared by the option schemas of the runtime.
+ *
+ * @example
+ * ```ts
+ * const S = z.strictObject({ maxInFlight: positiveInt.optional() });
+ * ```
+ */
+export const positiveInt = z.number().int().positive();

@@ -8,8 +8,8 @@ import * as z from 'zod';
 import { NodeOverrideSchema } from '../compiler/validate.ts';
 import type { NodeOverride, Priority } from '../definition/types.ts';
 import { TraceContextSchema, type TraceContext } from './trace-context.ts';
+import { positiveInt } from './parse-options.ts';
 
-const positiveInt = z.number().int().positive();
 const priority = z.enum(['high', 'normal', 'low']);
 
 /**

@@ -6,11 +6,11 @@
  */
 import type pg from 'pg';
 import * as z from 'zod';
-import { isLogger, silentLogger, type Logger } from '../../logger.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import { isConnectionFailure, isTransient } from '../../stores/postgres/errors.ts';
 import { runMigrations } from '../../stores/postgres/migrations.ts';
-import { createPgPool } from '../../stores/postgres/pool.ts';
+import { createPgPool, PG_PART_OPTIONS } from '../../stores/postgres/pool.ts';
 import { firstRefused, ledgerFailed, mergeLines, type BudgetLedger, type KeyUsage, type ReserveRequest, type ReserveResult } from './ledger.ts';
 
 /**
@@ -22,13 +22,8 @@ import { firstRefused, ledgerFailed, mergeLines, type BudgetLedger, type KeyUsag
  * ```
  */
 export const PostgresLedgerOptionsSchema = z.strictObject({
-  url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'expected a postgres:// URL'),
-  schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
-  poolMax: z.number().int().positive().optional(),
+  ...PG_PART_OPTIONS,
   retries: z.number().int().nonnegative().optional(),
-  connectTimeoutMs: z.number().int().positive().optional(),
-  queryTimeoutMs: z.number().int().positive().optional(),
-  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
 });
 
 /**

@@ -6,10 +6,10 @@
  */
 import type pg from 'pg';
 import * as z from 'zod';
-import { isLogger, silentLogger, type Logger } from '../../logger.ts';
+import { silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import { runMigrations } from '../../stores/postgres/migrations.ts';
-import { createPgPool } from '../../stores/postgres/pool.ts';
+import { createPgPool, PG_PART_OPTIONS } from '../../stores/postgres/pool.ts';
 import { redactUrl } from '../../stores/url.ts';
 import type { CreatedKey, KeyStore, NewKey } from '../access.ts';
 import { createdOf, hashSecret, infoOf, keysFailed, newRow, parseNewKey, principalOfRow, sameHash } from './rows.ts';
@@ -65,14 +65,7 @@ export interface PostgresKeyStoreOptions {
  * PostgresKeyStoreOptionsSchema.parse({ url: 'postgres://u:p@db/llmo', connectTimeoutMs: 2_000 });
  * ```
  */
-export const PostgresKeyStoreOptionsSchema = z.strictObject({
-  url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'expected a postgres:// URL'),
-  schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
-  poolMax: z.number().int().positive().optional(),
-  connectTimeoutMs: z.number().int().positive().optional(),
-  queryTimeoutMs: z.number().int().positive().optional(),
-  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
-});
+export const PostgresKeyStoreOptionsSchema = z.strictObject(PG_PART_OPTIONS);
 
 /**
  * Opens (creating and migrating when needed, under an advisory lock) a key store in PostgreSQL.

@@ -6,8 +6,9 @@
  * @module
  */
 import pg from 'pg';
+import * as z from 'zod';
 import { isStoreError } from '../../errors.ts';
-import type { Logger } from '../../logger.ts';
+import { isLogger, type Logger } from '../../logger.ts';
 import { sleep } from '../../primitives/sleep.ts';
 import { isConnectionFailure, isTransient, toStoreError } from './errors.ts';
 
@@ -66,6 +67,24 @@ export interface StorePool {
   /** Closes every connection. */
   end(): Promise<void>;
 }
+
+/**
+ * The connection options every PostgreSQL-backed part besides the run store takes (the budget
+ * ledger, the key store), as a zod shape their option schemas spread.
+ *
+ * @example
+ * ```ts
+ * const Schema = z.strictObject({ ...PG_PART_OPTIONS, retries: z.number().int().nonnegative().optional() });
+ * ```
+ */
+export const PG_PART_OPTIONS = {
+  url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'expected a postgres:// URL'),
+  schema: z.string().regex(/^[a-z_][a-z0-9_]*$/i, 'expected a plain SQL identifier').optional(),
+  poolMax: z.number().int().positive().optional(),
+  connectTimeoutMs: z.number().int().positive().optional(),
+  queryTimeoutMs: z.number().int().positive().optional(),
+  logger: z.custom<Logger>(isLogger, 'expected a pino logger (or one with child, error, warn, info, debug)').optional(),
+} as const;
 
 /**
  * How {@link createPgPool} connects.
@@ -158,7 +177,7 @@ export function createStorePool(o: StorePoolOptions): StorePool {
       let client: pg.PoolClient | undefined;
       let broken = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      let silent = false;
+      let unanswered = false;
       try {
         client = await pool.connect();
         client.on('error', inUseFailed);
@@ -166,7 +185,7 @@ export function createStorePool(o: StorePoolOptions): StorePool {
           const c = client;
           // Closing the connection fails the query in flight ("Connection terminated"): a lost connection.
           timer = setTimeout(() => {
-            silent = true;
+            unanswered = true;
             log.warn({ what, ms: o.answerTimeoutMs }, 'postgres store: the server did not answer in time; closing the connection');
             c.end().catch(() => undefined);
           }, o.answerTimeoutMs);
@@ -192,7 +211,7 @@ export function createStorePool(o: StorePoolOptions): StorePool {
           throw e;
         }
       } catch (caught) {
-        const e = silent ? noAnswer(what, o.answerTimeoutMs, caught) : caught;
+        const e = unanswered ? noAnswer(what, o.answerTimeoutMs, caught) : caught;
         // A connection that failed is destroyed, never handed back to the pool.
         if (client !== undefined) give(client, broken || isConnectionFailure(e) ? true : undefined);
         if (isTransient(e) && !isStoreError(e) && Date.now() < deadline) {
