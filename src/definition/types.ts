@@ -1,66 +1,47 @@
 /**
  * The data model of a topology: what the builder and the JSON/YAML loader produce
  * and what the compiler consumes. Plain objects, no behaviour besides `execute`.
+ *
+ * This file holds the node definition (`NodeDef`, its `Execute` and the `ExecServices` the
+ * runtime hands it, what a `wait` node waits for) and the `Topology` that lists the nodes,
+ * which refer to each other. It re-exports the rest of the model, so all of it is imported
+ * from here: what user functions receive (`context.ts`), per-run overrides and experiments
+ * (`experiment.ts`), what operators report (`reports.ts`) and remote edges (`remote.ts`).
  * @module
  */
 import type { CallCheck, CallVerdict, GuardSubject, OutputVerdict, ToolCheck, ToolVerdict } from './guard.ts';
-import type { Observable } from 'rxjs';
+import type { CompensationContext, NodeContext } from './context.ts';
+import type { ExperimentSpec, NodeOverride } from './experiment.ts';
+import type { ModelCall, NodeNote } from './reports.ts';
 import type { z } from 'zod';
 import type { Models } from '../providers/models.ts';
-import type { CompletionRequest, FinishReason, Usage } from '../providers/types.ts';
+import type { Usage } from '../providers/types.ts';
 import type { Resilience } from '../resilience/resilience.ts';
 import type { RetryBudget, RetryOptions } from '../resilience/retry.ts';
-import type { SerializedError } from '../errors.ts';
 
-/** Scheduling priority of a run. Waiting work is served high first, with aging so low is never starved. */
-export type Priority = 'high' | 'normal' | 'low';
+export type { CompensationContext, NodeContext, Priority, StreamChunk } from './context.ts';
+export type { ExperimentSpec, NodeOverride, VariantSpec } from './experiment.ts';
+export type { ModelCall, NodeNote } from './reports.ts';
+export type { RemoteExecutor, RemoteTask } from './remote.ts';
 
-/** What a node's function receives. `D` are the typed outputs of the nodes it depends on. */
-export interface NodeContext<I = unknown, D = Record<string, unknown>> {
-  /** The run's validated input. */
-  readonly input: I;
-  /** Outputs of the nodes listed in `after` (for a join: only the parents that ran). */
-  readonly deps: D;
-  /** Aborted when the run is cancelled, fails elsewhere, or this node times out. */
-  readonly signal: AbortSignal;
-  readonly runId: string;
-  readonly nodeId: string;
-  /**
-   * `<runId>:<nodeId>`: the same for every execution of this node in this run, also when a
-   * durable run is recovered after a crash and the node runs again. Tools with side effects
-   * (payments, emails, tickets) pass it to the service they call so a repeated call is a no-op.
-   *
-   * @example
-   * ```ts
-   * await payments.charge({ amount, idempotencyKey: ctx.idempotencyKey });
-   * ```
-   */
-  readonly idempotencyKey: string;
-  readonly priority: Priority;
-  /** The experiment variant the run was assigned (engine with a `loop`); undefined otherwise. */
-  readonly variant: string | undefined;
-  /** Static configuration of the node (the `with` block of a JSON/YAML node). */
-  readonly config: Readonly<Record<string, unknown>>;
-  /**
-   * The live token stream of the node named in this node's `streamFrom` (replayed
-   * from its first token; completes when that node completes).
-   */
-  tokens(nodeId: string): Observable<StreamChunk>;
-  /** Stops the generation of the `streamFrom` node: its request is aborted and it completes with what it has. */
-  stop(nodeId: string, reason?: string): void;
-}
-
-/** What a streaming consumer sees: tokens in order, and a marker when the producer restarted its call. */
-export type StreamChunk =
-  | { readonly kind: 'token'; readonly index: number; readonly text: string }
-  | { readonly kind: 'restart'; readonly reason: string };
-
-/** Node kinds known to the compiler. */
+/**
+ * Node kinds known to the compiler.
+ *
+ * @example
+ * ```ts
+ * const kinds = new Set<NodeKind>(t.nodes.map((n) => n.kind)); // e.g. { 'map', 'llm' }
+ * ```
+ */
 export type NodeKind = 'map' | 'tool' | 'route' | 'join' | 'fanOut' | 'topology' | 'llm' | 'wait';
 
 /**
  * Services the runtime hands to an operator's `execute`. Typed, explicit and
  * internal to operators: user functions never see it.
+ *
+ * @example
+ * ```ts
+ * const execute: Execute = (ctx, services: ExecServices) => services.task(ctx, () => embed(ctx.input));
+ * ```
  */
 export interface ExecServices {
   /** Runs `fn` holding the node's pools and a global task slot (for fan-out items). */
@@ -115,108 +96,6 @@ export interface ExecServices {
 }
 
 /**
- * One model call as an operator reports it (`ExecServices.modelCall`); the engine adds the run,
- * topology and node and puts it on the bus as a `model.call` event. `request` and `text` are
- * references, not copies: telemetry captures them only when asked to, redacted.
- *
- * @example
- * ```ts
- * if (services.observed) services.modelCall(ctx, { startTs, ts: Date.now(), provider: 'openai', model: 'openai:gpt-4o-mini', request, attempt: 1, costUsd: 0, text: '' });
- * ```
- */
-export interface ModelCall {
-  /** When the call started (after its rate-limit reservation), ms since the epoch. */
-  readonly startTs: number;
-  /** When the first token (text, tool call or refusal) arrived, if one did. */
-  readonly firstTokenTs?: number;
-  /** When it ended. */
-  readonly ts: number;
-  /** The provider's name (`openai`, `anthropic`, `sim`, or the name it was registered under). */
-  readonly provider: string;
-  /** The model reference of the chain (`openai:gpt-4o-mini`). */
-  readonly model: string;
-  /** The request (model name, messages, parameters) as sent. */
-  readonly request: CompletionRequest;
-  /** The model the provider says answered, and its response id, when it said. */
-  readonly responseModel?: string;
-  readonly responseId?: string;
-  /** 1 for the first call of this model in the node, 2 for its first retry, ... */
-  readonly attempt: number;
-  /** Usage billed for the call (estimated when the provider sent no final count), when it started generating. */
-  readonly usage?: Usage & { readonly estimated: boolean };
-  readonly costUsd: number;
-  /** How it finished; absent when it failed. */
-  readonly finishReason?: FinishReason;
-  /** Text it streamed. */
-  readonly text: string;
-  /** Why it failed (timeouts, provider errors, cancellation). */
-  readonly error?: SerializedError;
-}
-
-/**
- * Per-run settings of one llm node that replace its definition's (RunOptions `overrides`,
- * `engine.fork(..., { overrides: { nodes } })`): try another model or prompt without
- * changing the topology.
- *
- * @example
- * ```ts
- * const o: NodeOverride = { model: 'sim:other', system: 'Be brief.', prompt: 'Summarize: {{text}}' };
- * ```
- */
-export interface NodeOverride {
-  /** Model reference (or fallback chain) instead of the node's. Must be in the engine's catalogue. */
-  readonly model?: string | readonly string[] | undefined;
-  /** System message instead of the node's. */
-  readonly system?: string | undefined;
-  /** User message instead of the one the node's prompt function builds. */
-  readonly prompt?: string | undefined;
-  /** Sampling temperature instead of the node's. */
-  readonly temperature?: number | undefined;
-  /** Output token cap instead of the node's. */
-  readonly maxTokens?: number | undefined;
-}
-
-/**
- * One arm of a topology's experiment: its share of traffic and what it changes.
- *
- * @example
- * ```ts
- * const v: VariantSpec = { weight: 20, nodes: { answer: { model: 'sim:fast', temperature: 0.2 } } };
- * ```
- */
-export interface VariantSpec {
-  /** Relative share of traffic (weights need not sum to 100). 0 sends no new runs to it. */
-  readonly weight: number;
-  /** Per-node settings of runs in this variant (a model, a prompt, parameters). */
-  readonly nodes?: Readonly<Record<string, NodeOverride>> | undefined;
-  readonly description?: string | undefined;
-}
-
-/**
- * An A/B experiment a topology declares: variants and a traffic split. Assignment is sticky
- * per key (hash of the experiment name and the key), and every run, event and evaluation
- * carries its variant (`ctx.variant` in nodes: a `route` on it runs a different sub-topology per variant).
- *
- * @example
- * ```ts
- * const e: ExperimentSpec = {
- *   stickyBy: 'user',
- *   variants: { control: { weight: 90 }, brief: { weight: 10, nodes: { answer: { system: 'Be brief.' } } } },
- * };
- * ```
- */
-export interface ExperimentSpec {
-  /** Name the assignment hash is salted with. Default: the topology's name. */
-  readonly name?: string | undefined;
-  /** What assignment sticks to: the run's `user` (default; falls back to tenant, then run id), its `tenant`, or each `run`. */
-  readonly stickyBy?: 'user' | 'tenant' | 'run' | undefined;
-  /** Variants by name, in order. */
-  readonly variants: Readonly<Record<string, VariantSpec>>;
-  /** The variant others are compared with (regression detection) and that takes a paused variant's traffic. Default: the first. */
-  readonly control?: string | undefined;
-}
-
-/**
  * What a `wait` node waits for.
  *
  * @example
@@ -233,47 +112,25 @@ export interface WaitRequest {
   readonly timeoutMs?: number;
 }
 
-/** One node to execute elsewhere (a remote edge). */
-export interface RemoteTask {
-  readonly topology: string;
-  readonly group: string;
-  readonly nodeId: string;
-  readonly runId: string;
-  readonly input: unknown;
-  readonly deps: Readonly<Record<string, unknown>>;
-  readonly priority: Priority;
-  /** Absolute epoch ms, or undefined. */
-  readonly deadline: number | undefined;
-}
-
 /**
- * Runs remote nodes: sends the task to the node's worker group and resolves with
- * its output (or rejects with its error). See `createRemoteExecutor`.
+ * How a node computes its output. Sync results are allowed and cost no promise.
+ *
+ * @example
+ * ```ts
+ * const execute: Execute = (ctx) => String(ctx.input).toUpperCase();
+ * ```
  */
-export interface RemoteExecutor {
-  /** Sends `task` to its worker group; resolves with the node's output, rejects with its error; `signal` stops waiting. */
-  execute(task: RemoteTask, signal: AbortSignal): Promise<unknown>;
-}
-
-/** A retry or fallback recorded in a run's history. */
-export type NodeNote =
-  | { readonly type: 'retry'; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly model?: string }
-  | { readonly type: 'fallback'; readonly from: string; readonly to: string; readonly reason: SerializedError };
-
-/** What a compensation action receives: the output it undoes. */
-export interface CompensationContext<I = unknown, R = unknown> {
-  readonly input: I;
-  readonly output: R;
-  readonly runId: string;
-  readonly nodeId: string;
-  /** The error that failed the run. */
-  readonly error: SerializedError;
-}
-
-/** How a node computes its output. Sync results are allowed and cost no promise. */
 export type Execute = (ctx: NodeContext, services: ExecServices) => unknown;
 
-/** One node of a topology, as the compiler sees it. */
+/**
+ * One node of a topology, as the compiler sees it.
+ *
+ * @example
+ * ```ts
+ * const def: NodeDef = { id: 'upper', kind: 'map', after: ['clean'], execute: (ctx) => String(ctx.deps['clean']).toUpperCase() };
+ * topology('t').map('clean', { run: () => ' hi ' }).node(def).build();
+ * ```
+ */
 export interface NodeDef {
   readonly id: string;
   readonly kind: NodeKind;
@@ -347,13 +204,41 @@ export interface Topology<I = unknown, O extends Record<string, unknown> = Recor
   readonly [TYPES]?: { input: I; outputs: O; output: Out };
 }
 
-/** Any topology, whatever its types. */
+/**
+ * Any topology, whatever its types.
+ *
+ * @example
+ * ```ts
+ * const describe = (t: AnyTopology): string => `${t.name}: ${t.nodes.length} nodes`;
+ * ```
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTopology = Topology<any, any, any>;
 
-/** The run input type of a topology. */
+/**
+ * The run input type of a topology.
+ *
+ * @example
+ * ```ts
+ * const input: InputOf<typeof t> = { q: 'Hi' }; // t: Topology<{ q: string }, { a: string }, string>
+ * ```
+ */
 export type InputOf<T> = T extends Topology<infer I, any, any> ? I : never;
-/** The node outputs of a topology. */
+/**
+ * The node outputs of a topology.
+ *
+ * @example
+ * ```ts
+ * const outputs: OutputsOf<typeof t> = { a: 'HI' }; // t: Topology<{ q: string }, { a: string }, string>
+ * ```
+ */
 export type OutputsOf<T> = T extends Topology<any, infer O, any> ? O : never;
-/** The declared output of a topology. */
+/**
+ * The declared output of a topology.
+ *
+ * @example
+ * ```ts
+ * const out: OutputOf<typeof t> | undefined = (await engine.run(t, { q: 'Hi' })).output;
+ * ```
+ */
 export type OutputOf<T> = T extends Topology<any, any, infer Out> ? Out : never;

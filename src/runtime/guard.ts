@@ -3,62 +3,20 @@
  * wins, a changed request or model is what the next guard sees, and their call watches are
  * combined. A guard that throws, rejects or answers nonsense refuses (fail-closed) with a
  * PolicyError `POLICY_FAILED`. Answers stay synchronous when every guard answers at once.
+ * How one guard is asked is in `guard-walk.ts`, watches are combined in `guard-watch.ts`, and
+ * the lazily priced call check is in `guard-call-check.ts`.
  * @module
  */
 import { PolicyError } from '../errors.ts';
-import type { CallCheck, CallEstimate, CallVerdict, CallWatch, Guard, GuardSubject, OutputVerdict, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
+import type { CallCheck, CallVerdict, CallWatch, Guard, RunCheck, RunVerdict, ToolCheck, ToolVerdict } from '../definition/guard.ts';
 import type { Logger } from '../logger.ts';
-import type { CompletionRequest, Usage } from '../providers/types.ts';
+import { LazyCallCheck } from './guard-call-check.ts';
+import { combineWatches } from './guard-watch.ts';
+import { ALLOW, ask, invalid, isPromise, walk } from './guard-walk.ts';
+
+export { lazyCallCheck } from './guard-call-check.ts';
 
 type Ended = NonNullable<Extract<RunVerdict, { action: 'allow' }>['ended']>;
-
-/** What one guard of the list answered, or the error it threw. */
-function ask<C, V>(g: Guard, fn: (check: C) => V | Promise<V>, check: C): V | Promise<V> | PolicyError {
-  try {
-    return fn.call(g, check);
-  } catch (e) {
-    return failed(g, e);
-  }
-}
-
-function failed(g: Guard, e: unknown): PolicyError {
-  const name = g.name ?? 'guard';
-  return new PolicyError('POLICY_FAILED', `${name} failed while checking (refused: fail-closed): ${e instanceof Error ? e.message : String(e)}`, { rule: name, cause: e });
-}
-
-function invalid(g: Guard, what: string): PolicyError {
-  const name = g.name ?? 'guard';
-  return new PolicyError('POLICY_FAILED', `${name} answered an invalid ${what} verdict (refused: fail-closed)`, { rule: name });
-}
-
-const isPromise = <T>(v: unknown): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
-
-/** No answer given ahead (see {@link walk}). */
-const NOT_ASKED: unique symbol = Symbol('not asked');
-
-/**
- * Asks `guards` from index `k` on, in order: `askOf` asks one, `take` judges its answer (a
- * verdict it returns stops the walk: a refusal), `done` answers once every guard allowed.
- * Synchronous while every guard answers at once. `first` is guard `k`'s answer when the caller
- * has asked it already.
- */
-function walk<V>(
-  guards: readonly Guard[], k: number, askOf: (g: Guard) => V | Promise<V> | PolicyError,
-  take: (g: Guard, v: V | PolicyError) => V | undefined, done: () => V, first: V | Promise<V> | PolicyError | typeof NOT_ASKED = NOT_ASKED,
-): V | Promise<V> {
-  for (; k < guards.length; k++) {
-    const g = guards[k]!;
-    const v = first === NOT_ASKED ? askOf(g) : first;
-    first = NOT_ASKED;
-    if (isPromise<V>(v)) {
-      const next = k + 1;
-      return v.then((r) => take(g, r) ?? walk(guards, next, askOf, take, done), (e: unknown) => take(g, failed(g, e))!);
-    }
-    const stop = take(g, v);
-    if (stop !== undefined) return stop;
-  }
-  return done();
-}
 
 /**
  * The guards of one engine, asked as one.
@@ -239,44 +197,10 @@ export class Guards {
       if (rule !== undefined) out.rule = rule;
       if (changedRequest) out.request = cur.request;
       if (model !== undefined) out.model = model;
-      if (watches.length > 0) out.watch = watches.length === 1 ? watches[0]! : this.#combine(watches);
+      if (watches.length > 0) out.watch = watches.length === 1 ? watches[0]! : combineWatches(watches, (f, what) => this.#safely(f, what));
       return out;
     };
     return walk(this.#calls, k0, (g) => ask(g, g.call!, cur), take, done, first);
-  }
-
-  /** One watch for several: the first cut wins, every `ended` is told, outputs are checked in order. */
-  #combine(watches: readonly CallWatch[]): CallWatch {
-    const streamers = watches.filter((w) => w.streamed !== undefined);
-    const enders = watches.filter((w) => w.ended !== undefined);
-    const checkers = watches.filter((w) => w.output !== undefined);
-    const watch: { -readonly [K in keyof CallWatch]: CallWatch[K] } = {};
-    if (streamers.length > 0) {
-      watch.streamed = (tokens, cost) => {
-        for (const w of streamers) {
-          const e = w.streamed!(tokens, cost);
-          if (e !== undefined) return e;
-        }
-        return undefined;
-      };
-    }
-    if (enders.length > 0) {
-      watch.ended = (used?: { readonly usage: Usage; readonly costUsd: number }) => {
-        for (const w of enders) this.#safely(() => w.ended!(used), 'call end');
-      };
-    }
-    if (checkers.length > 0) {
-      watch.output = async (text) => {
-        let redacted: OutputVerdict | undefined;
-        for (const w of checkers) {
-          const v = await w.output!(redacted?.action === 'redact' ? redacted.text : text);
-          if (v.action === 'deny') return v;
-          if (v.action === 'redact') redacted = v;
-        }
-        return redacted ?? ALLOW;
-      };
-    }
-    return watch;
   }
 
   /** Runs a guard's callback whose failure cannot refuse anything any more (the run or call has ended): logged as an error. */
@@ -293,67 +217,3 @@ export class Guards {
     return this.#list.length;
   }
 }
-
-const ALLOW = { action: 'allow' } as const;
-
-/** The estimate of a call on a model the catalogue cannot price. */
-const NO_ESTIMATE: CallEstimate = Object.freeze({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
-
-/**
- * A call check of one fixed shape (every field set, `undefined` when absent) whose `estimate`
- * is computed on first read with `estimateOn`: tokenizing a long prompt costs tens of µs, and
- * most guards never read it. A spread copies the fields, never the estimate.
- */
-class LazyCallCheck implements CallCheck {
-  readonly runId: string;
-  readonly topology: string;
-  readonly tenant: string | undefined;
-  readonly user: string | undefined;
-  readonly project: string | undefined;
-  readonly variant: string | undefined;
-  readonly nodeId: string;
-  readonly model: string;
-  readonly provider: string;
-  readonly request: CompletionRequest;
-  readonly attempt: number;
-  readonly approved: Readonly<Record<string, unknown>> | undefined;
-  readonly estimateOn: CallCheck['estimateOn'];
-  #estimate: CallEstimate | undefined = undefined;
-
-  constructor(s: GuardSubject, c: CallFields, model: string, request: CompletionRequest) {
-    this.runId = s.runId;
-    this.topology = s.topology;
-    this.tenant = s.tenant;
-    this.user = s.user;
-    this.project = s.project;
-    this.variant = s.variant;
-    this.nodeId = c.nodeId;
-    this.model = model;
-    this.provider = c.provider;
-    this.request = request;
-    this.attempt = c.attempt;
-    this.approved = c.approved;
-    this.estimateOn = c.estimateOn;
-  }
-
-  get estimate(): CallEstimate {
-    return (this.#estimate ??= this.estimateOn(this.model, this.request) ?? NO_ESTIMATE);
-  }
-}
-
-/** What a call check holds besides its subject and estimate. */
-type CallFields = Omit<CallCheck, keyof GuardSubject | 'estimate'>;
-
-/**
- * The check of a call about `subject`'s run, with its `estimate` priced on first read.
- *
- * @example
- * ```ts
- * const check = lazyCallCheck(subject, { nodeId: 'answer', model: 'openai:gpt-4o', provider: 'openai', request, attempt: 1, estimateOn });
- * check.estimate.costUsd; // priced now, once
- * ```
- */
-export function lazyCallCheck(subject: GuardSubject, call: CallFields): CallCheck {
-  return new LazyCallCheck(subject, call, call.model, call.request);
-}
-

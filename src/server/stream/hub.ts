@@ -1,37 +1,25 @@
 /**
- * The stream hub: every open run stream of a server. One {@link RunChannel} per run in
- * flight (one subscription to the backend, each event serialized once, however many
- * clients), kept a while after the run ends so reconnecting clients still get its last
- * tokens; the limits on open streams; one ping timer for all clients; and the count of
- * clients dropped for not reading (each one an event and a warning, never silent).
+ * The stream hub: every open run stream of a server. It ties together the channels of the
+ * runs in flight ({@link RunChannels}: one subscription to the backend per run, each event
+ * serialized once however many clients, kept a while after the run ends so reconnecting
+ * clients still get its last tokens), the open streams ({@link OpenStreams}: their limits,
+ * one ping timer, dropped clients reported), and catches each new client up: from the store
+ * and the ring onto a channel, or by polling the store for a run another process holds.
  * @module
  */
 import type { Logger } from '../../logger.ts';
 import type { RunsView } from '../../runtime/runs.ts';
 import type { StoredEvent } from '../../runtime/store.ts';
 import type { RunBackend } from '../backend.ts';
-import { RunChannel } from './channel.ts';
+import type { RunChannel } from './channel.ts';
 import type { StreamClient } from './client.ts';
 import { contiguous, historyFrames, merge } from './catchup.ts';
 import { comment, comparePositions, endFrame, errorFrame, TOKENS_ELSEWHERE, TOKENS_GONE, type Frame, type StreamPosition } from './frame.ts';
+import { OpenStreams, type StreamDroppedEvent } from './open-streams.ts';
+import { RunChannels } from './run-channels.ts';
+import { HubTimers } from './timers.ts';
 
-/**
- * What the hub reports: a client dropped for not reading (`server.stream.dropped`).
- *
- * @example
- * ```ts
- * const hub = createStreamHub({ ...deps, onEvent: (e) => console.warn(e.type, e.runId, e.keyId) });
- * ```
- */
-export interface StreamDroppedEvent {
-  readonly type: 'server.stream.dropped';
-  readonly runId: string;
-  readonly keyId: string;
-  /** Bytes queued for it when it was dropped (past the limit). */
-  readonly queuedBytes: number;
-  readonly limitBytes: number;
-  readonly ts: number;
-}
+export type { StreamDroppedEvent } from './open-streams.ts';
 
 /**
  * Tuning of a {@link StreamHub}; every field has a default.
@@ -133,105 +121,35 @@ const GAP_WAIT_MS = 10;
  */
 export function createStreamHub(options: StreamHubOptions): StreamHub {
   const { backend, runs, log } = options;
-  const pingMs = options.pingMs ?? 15_000;
   const pollMs = options.pollMs ?? 500;
-  const retainMs = options.retainMs ?? 60_000;
-  const limits = { frames: options.ringFrames ?? 4096, bytes: options.ringBytes ?? 8 * 1024 * 1024 };
-  const now = options.now ?? Date.now;
-  const channels = new Map<string, RunChannel>();
-  const clients = new Set<StreamClient>();
-  const perKey = new Map<string, number>();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  let dropped = 0;
-  let serializedGone = 0;
-  let ping: ReturnType<typeof setInterval> | undefined;
+  const timers = new HubTimers();
+  const streams = new OpenStreams({
+    maxStreams: options.maxStreams,
+    maxStreamsPerKey: options.maxStreamsPerKey,
+    streamBufferBytes: options.streamBufferBytes,
+    pingMs: options.pingMs ?? 15_000,
+    log,
+    onEvent: options.onEvent,
+    now: options.now ?? Date.now,
+  });
+  const channels = new RunChannels({
+    backend,
+    runs,
+    log,
+    limits: { frames: options.ringFrames ?? 4096, bytes: options.ringBytes ?? 8 * 1024 * 1024 },
+    retainMs: options.retainMs ?? 60_000,
+    timers,
+  });
   let closed = false;
-  const PING = comment('ping');
-
-  const later = (ms: number, f: () => void): void => {
-    const t = setTimeout(() => { timers.delete(t); f(); }, ms);
-    t.unref?.();
-    timers.add(t);
-  };
-
-  const track = (client: StreamClient): void => {
-    clients.add(client);
-    perKey.set(client.keyId, (perKey.get(client.keyId) ?? 0) + 1);
-    if (ping === undefined) {
-      ping = setInterval(() => { for (const c of clients) c.write(PING); }, pingMs);
-      ping.unref?.();
-    }
-    client.onClose((why, queuedBytes) => {
-      clients.delete(client);
-      const k = (perKey.get(client.keyId) ?? 1) - 1;
-      if (k === 0) perKey.delete(client.keyId);
-      else perKey.set(client.keyId, k);
-      if (clients.size === 0 && ping !== undefined) {
-        clearInterval(ping);
-        ping = undefined;
-      }
-      if (why === 'dropped') {
-        dropped++;
-        const e: StreamDroppedEvent = { type: 'server.stream.dropped', runId: client.runId, keyId: client.keyId, queuedBytes, limitBytes: options.streamBufferBytes, ts: now() };
-        log.warn({ runId: client.runId, keyId: client.keyId, queuedBytes, limitBytes: options.streamBufferBytes }, 'stream client dropped: it stopped reading and its queue passed streamBufferBytes');
-        options.onEvent?.(e);
-      }
-    });
-  };
-
-  /** The run ended (or left this backend): publish what only the store has, end every client, keep the ring a while. */
-  const finish = async (ch: RunChannel): Promise<void> => {
-    if (!ch.watched && ch.pending === 0) {
-      // Nobody watched it: nothing to send, nothing worth keeping.
-      ch.close();
-      if (channels.get(ch.runId) === ch) {
-        serializedGone += ch.serialized;
-        channels.delete(ch.runId);
-      }
-      return;
-    }
-    let status = 'running';
-    try {
-      const [rec, rest] = await Promise.all([runs.get(ch.runId), runs.history(ch.runId, { fromSeq: ch.lastSeq + 1 })]);
-      ch.publishStored(rest);
-      status = rec?.status ?? 'running';
-    } catch (e) {
-      log.error({ err: e, runId: ch.runId }, 'stream: the run ended but its last events could not be read from the store');
-      for (const c of ch.clients) c.write(comment(`the run's last events could not be read from the store: ${(e as Error).message}`));
-    }
-    ch.ended = status;
-    const last = endFrame(status, ch.last);
-    for (const c of [...ch.clients]) c.end(last);
-    ch.close();
-    later(retainMs, () => {
-      if (channels.get(ch.runId) === ch) {
-        serializedGone += ch.serialized;
-        channels.delete(ch.runId);
-      }
-    });
-  };
-
-  const channelFor = (runId: string, lastSeq: number): RunChannel | undefined => {
-    const had = channels.get(runId);
-    const holds = backend.holds(runId);
-    // An ended channel serves its ring until it expires, unless the run came back (resumed by a signal).
-    if (had !== undefined && (had.ended === undefined || !holds)) return had;
-    if (!holds) return undefined;
-    const ch = new RunChannel(runId, Math.max(lastSeq, had?.lastSeq ?? -1), limits, (fromSeq, toSeq) => runs.history(runId, { fromSeq, toSeq }));
-    if (had !== undefined) serializedGone += had.serialized;
-    channels.set(runId, ch);
-    ch.attach(backend.live(runId), () => { void finish(ch); });
-    return ch;
-  };
 
   // Follow every run the backend starts from its first event (backends that cannot say: from a run's first client on).
-  const stopFollowing = backend.onStart?.((runId) => { if (!closed) channelFor(runId, -1); });
+  const stopFollowing = backend.onStart?.((runId) => { if (!closed) channels.channelFor(runId, -1); });
 
   /** A run this backend does not hold and that has not ended: poll the store until it does. */
   const poll = async (client: StreamClient): Promise<void> => {
     client.write(comment(TOKENS_ELSEWHERE));
     while (!client.closed && !closed) {
-      await new Promise<void>((resolve) => later(pollMs, resolve));
+      await timers.sleep(pollMs);
       if (client.closed || closed) return;
       let rec;
       let events: StoredEvent[];
@@ -249,7 +167,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       }
       if (backend.holds(client.runId)) {
         // It came back to this process (resumed here): follow it live from where the client is.
-        const ch = channelFor(client.runId, client.position.seq);
+        const ch = channels.channelFor(client.runId, client.position.seq);
         if (ch !== undefined) return join(client, ch, client.position);
       }
     }
@@ -270,7 +188,7 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
         // The bus runs ahead of the store: an event published before the channel existed may still
         // be on its way to the store. Read again until the stored events and the ring meet.
         if (contiguous(merged, from) || attempt >= GAP_TRIES) break;
-        await new Promise<void>((resolve) => later(GAP_WAIT_MS, resolve));
+        await timers.sleep(GAP_WAIT_MS);
       }
     } finally {
       ch.pending--;
@@ -293,18 +211,16 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
 
   return {
     admit(keyId) {
-      if (clients.size >= options.maxStreams) return 'streams';
-      if ((perKey.get(keyId) ?? 0) >= options.maxStreamsPerKey) return 'key';
-      return 'ok';
+      return streams.admit(keyId);
     },
     async open(client, run, from) {
-      track(client);
+      streams.track(client);
       if (closed) {
         client.shutdown();
         return;
       }
       client.position = from;
-      const ch = channelFor(run.runId, run.lastSeq);
+      const ch = channels.channelFor(run.runId, run.lastSeq);
       if (ch !== undefined) return join(client, ch, from);
       const events = await runs.history(run.runId, { fromSeq: from.seq + 1 });
       for (const f of historyFrames(events)) client.send(f);
@@ -319,24 +235,16 @@ export function createStreamHub(options: StreamHubOptions): StreamHub {
       });
     },
     stats() {
-      let subscriptions = 0;
-      let serialized = serializedGone;
-      for (const ch of channels.values()) {
-        if (ch.subscribed) subscriptions++;
-        serialized += ch.serialized;
-      }
-      return { clients: clients.size, channels: channels.size, subscriptions, dropped, serialized };
+      const { channels: open, subscriptions, serialized } = channels.stats();
+      return { clients: streams.size, channels: open, subscriptions, dropped: streams.dropped, serialized };
     },
     close() {
       closed = true;
       stopFollowing?.();
-      for (const c of [...clients]) c.shutdown();
-      for (const ch of channels.values()) ch.close();
-      channels.clear();
-      for (const t of timers) clearTimeout(t);
+      streams.shutdown();
+      channels.close();
       timers.clear();
-      if (ping !== undefined) clearInterval(ping);
-      ping = undefined;
+      streams.stopPing();
     },
   };
 }
