@@ -118,8 +118,8 @@ export interface PgPoolOptions {
 /**
  * The one way a PostgreSQL-backed part (the run store, the budget ledger, the audit and key
  * stores) makes its `pg` pool: a connect timeout, its application name, JIT off per session
- * unless asked (by a statement queued before a connection's first query, not the `options`
- * startup parameter, which PgBouncer and pooled endpoints refuse), and an idle connection that
+ * unless asked (by a statement run when a connection opens, before it is handed out: pg-pool's
+ * `onConnect`; not the `options` startup parameter, which PgBouncer and pooled endpoints refuse), and an idle connection that
  * fails (a server restart) warned about; the pool discards it and the next query reconnects.
  *
  * @example
@@ -136,15 +136,27 @@ export function createPgPool(o: PgPoolOptions): pg.Pool {
     application_name: o.application,
     ...(o.queryTimeoutMs === undefined ? {} : { query_timeout: o.queryTimeoutMs }),
     ...(o.types === undefined ? {} : { types: o.types }),
+    // Run when a connection opens, before it is handed out (a statement queued behind the first
+    // query instead, from the pool's 'connect' event, is deprecated by pg and goes in pg 9).
+    ...(o.jit ? {} : { onConnect: (c: pg.ClientBase) => jitOff(c, o.connectTimeoutMs, log, what) }),
   });
   pool.on('error', (e) => log.warn({ err: e }, `${what}: an idle connection failed (it is discarded)`));
-  // Should the server refuse the SET, queries run as its settings say: slower on fresh tables, still correct.
-  if (!o.jit) {
-    pool.on('connect', (c) => {
-      c.query('SET jit = off').catch((e: unknown) => log.warn({ err: e }, `${what}: turning JIT off for a connection failed; its queries may be JIT-compiled`));
-    });
-  }
   return pool;
+}
+
+/**
+ * `SET jit = off` on a new connection, bounded by `ms`. A connection that fails or does not answer
+ * is not handed out (the checkout fails as a lost connection, which callers retry); a server that
+ * refuses the SET is warned about, and queries then run as its settings say (slower on fresh
+ * tables, still correct).
+ */
+async function jitOff(c: pg.ClientBase, ms: number, log: Logger, what: string): Promise<void> {
+  try {
+    await c.query({ text: 'SET jit = off', query_timeout: ms } as pg.QueryConfig);
+  } catch (e) {
+    if (isConnectionFailure(e)) throw e;
+    log.warn({ err: e }, `${what}: turning JIT off for a connection failed; its queries may be JIT-compiled`);
+  }
 }
 
 /** The error of an attempt whose connection was closed because the server did not answer in time (a lost connection). */
