@@ -7,6 +7,7 @@
  * Nothing here depends on wall-clock time: asynchrony is driven by deferreds
  * resolved by hand, by draining the task queue, or by vi.useFakeTimers().
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { range, Subject, take } from 'rxjs';
 import { z } from 'zod';
@@ -322,6 +323,28 @@ describe('cancellation', () => {
     expect(types(r)[0]).toBe('run.started');
     expect(types(r).at(-1)).toBe('run.cancelled');
     expect(engine.inFlight).toBe(0);
+  });
+
+  it('runs started with one shared signal: the signal holds one listener however many runs (no MaxListenersExceededWarning on stderr), and aborting it cancels them all', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const engine = createEngine();
+      const t = topology('shared-signal', { input: z.number() }).map('wait', { run: ({ signal }) => untilAborted(signal) }).build();
+      const ac = new AbortController();
+      const runs = Array.from({ length: 50 }, (_, i) => engine.run(t, i, { signal: ac.signal }));
+      await flush();
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+      ac.abort(new Error('shutting down'));
+      expect((await Promise.all(runs)).map((r) => r.status)).toEqual(Array.from({ length: 50 }, () => 'cancelled'));
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+      await engine.shutdown();
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('an already-aborted signal cancels without running any node', async () => {
