@@ -35,12 +35,12 @@ function child(args: string[], onLine: (line: string) => void): { proc: ChildPro
   return { proc, exited, stderr: () => err };
 }
 
-function until(cond: () => boolean, what: string, stderr: () => string, ms = 60_000): Promise<void> {
+function until(cond: () => boolean, what: string | (() => string), stderr: () => string, ms = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const check = (): void => {
       if (cond()) return resolve();
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}; child stderr:\n${stderr()}`));
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}; child stderr:\n${stderr()}`));
       setTimeout(check, 5);
     };
     check();
@@ -66,7 +66,7 @@ describe('SQLite store across processes', () => {
       });
       await until(() => ready, 'the writer to start', c.stderr);
       const target = 1 + Math.floor(Math.random() * 400);
-      await until(() => acks >= target, `${target} acks`, c.stderr);
+      await until(() => acks >= target, () => `${target} acks (${acks} came; the writer ${c.proc.exitCode === null && c.proc.signalCode === null ? 'is still running' : 'exited'})`, c.stderr);
       await new Promise((r) => setTimeout(r, Math.random() * 15));
       c.proc.kill('SIGKILL');
       await c.exited;
