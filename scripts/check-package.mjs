@@ -175,6 +175,11 @@ await step('install', () => {
   const { stdout, stderr } = run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...extra], { cwd: project });
   const warns = `${stdout}\n${stderr}`.split('\n').filter((l) => /^npm warn/i.test(l));
   if (warns.length > 0) log(`  npm printed ${warns.length} warning line(s):\n${indent(warns.slice(0, 20).join('\n'))}`);
+  // A dependency that resolves (for a user, without our lockfile) to a version whose engines exclude this Node: with
+  // engine-strict the install fails. fastify 5 takes light-my-request ^6, whose 6.8 needs cookie 2 (Node >= 22): our
+  // direct dependency on light-my-request ~6.6.0 keeps it on cookie 1 for Node 20.
+  const badEngine = warns.filter((l) => /EBADENGINE/.test(l));
+  if (badEngine.length > 0) fail(`a dependency does not support Node ${process.version} (EBADENGINE):\n${indent(warns.join('\n'))}`);
   const version = JSON.parse(readFileSync(path.join(project, 'node_modules', pkg.name, 'package.json'), 'utf8')).version;
   installed = true;
   return `${pkg.name}@${version} + ${extra.join(', ')}; ${warns.length} npm warn line(s)`;
