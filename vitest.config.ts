@@ -45,9 +45,7 @@ export default defineConfig({
       // The live view in a real headless Chromium (Debian's package at /usr/bin/chromium, which .ci/run installs).
       { extends: true, test: { name: 'browser', include: ['test/browser/**/*.int.test.ts'], testTimeout: 90_000, hookTimeout: 60_000, fileParallelism: false } },
       // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
-      // One file at a time: they share one disk. It made sqlite-kill's restarted writer stall less often, not never: it
-      // still stopped acknowledging once in CI beside the other projects (cause open: slowed fsyncs or a stuck writer).
-      { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000, fileParallelism: false } },
+      { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],
   },
 });

@@ -2,8 +2,14 @@
  * Child process of test/stores/sqlite-kill.int.test.ts, on a real SQLite store file.
  *   append <path> <runs>   appends events to <runs> runs forever, printing `ack <runId> <seq>` for each acknowledged one
  *   claim <path> <owner>   after a `go` line on stdin, claims runs 3 at a time until none is left, printing `claimed <runId>`
- * Lines go to stdout (a pipe: synchronous on Linux, so a printed ack is in the pipe before any kill).
+ * Lines go to stdout, a pipe: an ack the parent reads was printed after its commit returned. A write the
+ * pipe has no room for waits in this process until its event loop turns. The writer's appends resolve in
+ * microtasks (the store commits synchronously), and its loop once never yielded: every later ack stayed
+ * unsent once the parent fell a pipe's worth behind (4 KiB when the kernel's per-user pipe budget is spent,
+ * as in CI: the parent saw 278 acks, ~4,096 bytes, then none). So it yields once per round, and waits for
+ * the pipe to drain.
  */
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { openSqlite } from './support.ts';
 
@@ -31,9 +37,15 @@ if (mode === 'append') {
       const n = 1 + ((seq + runId.length) % 3);
       const events = Array.from({ length: n }, (_, k) => ({ runId, seq: seq + k, ts: Date.now(), type: 'node.completed', nodeId: `n${seq + k}`, output: payload(runId, seq + k) }));
       next.set(runId, seq + n);
+      const t0 = performance.now();
       await store.append(events);
+      const ms = performance.now() - t0;
+      if (ms > 1000) process.stderr.write(`slow append: ${Math.round(ms)} ms (${runId} ${seq})\n`);
       for (const e of events) say(`ack ${runId} ${e.seq}`);
     }));
+    // Turn the event loop (queued acks go out), and wait while the parent is a pipe's worth behind.
+    if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+    else await new Promise((r) => setImmediate(r));
   }
 } else if (mode === 'claim') {
   say('ready');
@@ -43,7 +55,9 @@ if (mode === 'append') {
     const got = await store.claim({ owner: arg, leaseMs: 600_000, limit: 3, now: Date.now() });
     if (got.length === 0) break;
     for (const r of got) say(`claimed ${r.runId}`);
-    await new Promise((r) => setImmediate(r));
+    // Turn the event loop (queued acks go out), and wait while the parent is a pipe's worth behind.
+    if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+    else await new Promise((r) => setImmediate(r));
   }
   await store.close();
   say('done');

@@ -4,6 +4,7 @@
  * take the same run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqlite, tempDir } from './support.ts';
@@ -35,6 +36,21 @@ function child(args: string[], onLine: (line: string) => void): { proc: ChildPro
   return { proc, exited, stderr: () => err };
 }
 
+/** Where a child process waits, from /proc (Linux): each thread's state, kernel wait channel and system call. */
+function whereIs(proc: ChildProcess): string {
+  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return 'exited';
+  const read = (f: string): string => { try { return readFileSync(f, 'utf8').trim(); } catch { return '?'; } };
+  try {
+    return readdirSync(`/proc/${proc.pid}/task`).map((tid) => {
+      const dir = `/proc/${proc.pid}/task/${tid}`;
+      const state = /^State:\s*(.*)$/m.exec(read(`${dir}/status`))?.[1] ?? '?';
+      return `${read(`${dir}/comm`)} ${tid}: ${state}, wchan ${read(`${dir}/wchan`)}, syscall ${read(`${dir}/syscall`).split(' ')[0]}`;
+    }).join('; ');
+  } catch {
+    return 'unknown (no /proc)';
+  }
+}
+
 function until(cond: () => boolean, what: string | (() => string), stderr: () => string, ms = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
@@ -56,6 +72,7 @@ describe('SQLite store across processes', () => {
     for (let round = 0; round < 6; round++) {
       let ready = false;
       let acks = 0;
+      let lastAck = Date.now();
       const c = child(['append', path, String(RUNS)], (line) => {
         if (line === 'ready') ready = true;
         const m = /^ack (\S+) (\d+)$/.exec(line);
@@ -63,10 +80,11 @@ describe('SQLite store across processes', () => {
         const seq = Number(m[2]);
         if (seq > (acked.get(m[1] ?? '') ?? -1)) acked.set(m[1] ?? '', seq);
         acks++;
+        lastAck = Date.now();
       });
       await until(() => ready, 'the writer to start', c.stderr);
       const target = 1 + Math.floor(Math.random() * 400);
-      await until(() => acks >= target, () => `${target} acks (${acks} came; the writer ${c.proc.exitCode === null && c.proc.signalCode === null ? 'is still running' : 'exited'})`, c.stderr);
+      await until(() => acks >= target, () => `${target} acks (${acks} came, the last ${Date.now() - lastAck} ms ago; the writer: ${whereIs(c.proc)})`, c.stderr);
       await new Promise((r) => setTimeout(r, Math.random() * 15));
       c.proc.kill('SIGKILL');
       await c.exited;
