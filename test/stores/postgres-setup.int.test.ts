@@ -1,4 +1,5 @@
-// How every PostgreSQL-backed part sets up a new connection (createPgPool): `SET jit = off` runs
+// How every PostgreSQL-backed part sets up a new connection (createPgPool), and when the run store opens its own.
+// `SET jit = off` runs
 // before the connection is handed out. It used to be queued from the pool's 'connect' event, so the
 // first query of every new connection was sent while the SET was still running: pg prints a
 // DeprecationWarning for that ("Calling client.query() when the client is already executing a
@@ -8,9 +9,10 @@ import { openAuditStore } from '../../src/governance/audit/store.ts';
 import { openLedger } from '../../src/governance/budget/open.ts';
 import { openKeyStore } from '../../src/server/keys/open.ts';
 import { openStore } from '../../src/stores/open.ts';
+import { createPostgresStore } from '../../src/stores/postgres/index.ts';
 import { pgSchemas } from '../support/pg-schemas.ts';
 
-const { url, fresh, dropAll } = pgSchemas('llmo_setup_t');
+const { url, fresh, dropAll, admin } = pgSchemas('llmo_setup_t');
 
 describe.skipIf(url === '')('new PostgreSQL connections', () => {
   afterAll(dropAll);
@@ -46,5 +48,23 @@ describe.skipIf(url === '')('new PostgreSQL connections', () => {
       await ledger.close();
       await runs.close();
     }
+  });
+
+  it('the run store opens its commit connections when it opens, so the first wave of runs does not wait on connects', async () => {
+    // Its own application_name (the URL's wins over the pool's), so only this store's sessions are counted.
+    const app = `llmo_warm_${process.pid}`;
+    const u = new URL(url);
+    u.searchParams.set('application_name', app);
+    const sessions = (): Promise<number> =>
+      admin(async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0]?.n));
+    const store = await createPostgresStore({ url: u.toString(), schema: fresh(), commitsInFlight: 2 });
+    try {
+      expect(await sessions()).toBe(2);
+      await store.createRun({ runId: 'w1', topology: 't', version: 'v', input: 1, createdAt: 1, owner: 'o', leaseMs: 1_000 });
+      expect(await sessions()).toBe(2); // the commit took one of them
+    } finally {
+      await store.close();
+    }
+    expect(await sessions()).toBe(0);
   });
 });

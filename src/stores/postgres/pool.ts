@@ -31,6 +31,8 @@ export interface StorePoolOptions {
   /** The URL without its password (for errors). */
   readonly location: string;
   readonly max: number;
+  /** Idle connections kept open however long they idle (the rest close after 10 s idle). Default 0. */
+  readonly min?: number;
   readonly connectTimeoutMs: number;
   /** How long work is retried on new connections while the server is unavailable. */
   readonly retryMs: number;
@@ -97,6 +99,8 @@ export const PG_PART_OPTIONS = {
 export interface PgPoolOptions {
   readonly url: string;
   readonly max: number;
+  /** Idle connections kept open however long they idle (the rest close after 10 s idle). Default 0. */
+  readonly min?: number;
   /** How long opening a connection may take (a server that accepts and never answers fails after this, not never). */
   readonly connectTimeoutMs: number;
   /** `application_name` (shown in `pg_stat_activity`). */
@@ -132,6 +136,7 @@ export function createPgPool(o: PgPoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: o.url,
     max: o.max,
+    ...(o.min === undefined ? {} : { min: o.min }),
     connectionTimeoutMillis: o.connectTimeoutMs,
     application_name: o.application,
     ...(o.queryTimeoutMs === undefined ? {} : { query_timeout: o.queryTimeoutMs }),
@@ -174,7 +179,7 @@ function noAnswer(what: string, ms: number, cause: unknown): Error {
  */
 export function createStorePool(o: StorePoolOptions): StorePool {
   const { log, location, retryMs } = o;
-  const pool = createPgPool({ url: o.url, max: o.max, connectTimeoutMs: o.connectTimeoutMs, application: 'llmo', jit: o.jit, log, what: 'postgres store', types: TYPES });
+  const pool = createPgPool({ url: o.url, max: o.max, ...(o.min === undefined ? {} : { min: o.min }), connectTimeoutMs: o.connectTimeoutMs, application: 'llmo', jit: o.jit, log, what: 'postgres store', types: TYPES });
 
   // A connection in use whose server goes away (a restart, pg_terminate_backend) between two of
   // its queries emits 'error' with no query to fail: noted here; its next query fails and it is discarded.

@@ -41,6 +41,19 @@ export async function selectRun(c: pg.PoolClient, s: string, runId: string): Pro
 }
 
 /**
+ * Readies a new connection for the store's work: one read of each table through its key, so the
+ * server session has loaded the tables' and indexes' catalog entries before a commit needs them.
+ *
+ * @example
+ * ```ts
+ * await withClient('open', (c) => warmConnection(c, '"public"'), false);
+ * ```
+ */
+export async function warmConnection(c: pg.PoolClient, s: string): Promise<void> {
+  await c.query(`SELECT (SELECT 1 FROM ${s}.llmo_runs WHERE run_id = ''), (SELECT 1 FROM ${s}.llmo_events WHERE run_id = '' AND seq = 0)`);
+}
+
+/**
  * The events of `runId` within `range`, in `seq` order. Rejects with `RUN_NOT_FOUND` when
  * none matched and the run does not exist.
  *

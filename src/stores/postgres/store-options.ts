@@ -48,7 +48,8 @@ export interface PostgresStoreOptions {
   /**
    * Most group commits in flight at once, each on its own connection (default 3, at most
    * the pool size). Two commits in flight never hold writes of the same run, so each run's
-   * writes still commit in order.
+   * writes still commit in order. That many connections open with the store and stay open;
+   * the rest of the pool opens on demand and closes after 10 s idle.
    */
   readonly commitsInFlight?: number;
   /**

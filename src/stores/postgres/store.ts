@@ -19,7 +19,7 @@ import { createStorePool } from './pool.ts';
 import { isConnectionFailure, isPreparedStatementError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
 import { claimRuns, releaseLeases, renewLeases } from './lease-queries.ts';
-import { deleteEndedRuns, selectHistoryRange, selectRun, selectRuns } from './run-queries.ts';
+import { deleteEndedRuns, selectHistoryRange, selectRun, selectRuns, warmConnection } from './run-queries.ts';
 import { PostgresStoreOptionsSchema, type PostgresStoreOptions } from './store-options.ts';
 
 export { PostgresStoreOptionsSchema } from './store-options.ts';
@@ -43,8 +43,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   const log = (opts.logger ?? silentLogger).child({ component: 'postgres-store', location });
   const schema = opts.schema ?? 'public';
   const s = quoteIdent(schema);
+  const max = opts.pool?.max ?? 10;
+  const commitsInFlight = Math.min(opts.commitsInFlight ?? 3, max);
   const { withClient, end } = createStorePool({
-    url: opts.url, location, max: opts.pool?.max ?? 10, connectTimeoutMs: opts.connectTimeoutMs ?? 5_000, retryMs: opts.retryMs ?? 10_000,
+    url: opts.url, location, max, min: commitsInFlight, connectTimeoutMs: opts.connectTimeoutMs ?? 5_000, retryMs: opts.retryMs ?? 10_000,
     answerTimeoutMs: opts.answerTimeoutMs ?? 30_000, jit: opts.jit === true, log,
   });
 
@@ -53,6 +55,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       const applied = await migrate(c, schema);
       if (applied.length > 0) log.info({ schema, applied }, 'postgres store: migrations applied');
     }, false, true);
+    // The connections the commits use open now, not under the first wave of runs, and stay open
+    // (the pool's min): a fresh process's first commits had waited on connects and cold catalogs.
+    await Promise.all(Array.from({ length: commitsInFlight }, () => withClient('open', (c) => warmConnection(c, s), false)));
   } catch (e) {
     await end().catch((err: unknown) => log.warn({ err }, 'postgres store: closing the pool failed'));
     throw e;
@@ -87,7 +92,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     schedule: queueMicrotask,
     maxBatch: opts.maxBatch ?? 1000,
     // Several commits overlap their round trips; a run's writes never ride in two at once.
-    concurrency: Math.min(opts.commitsInFlight ?? 3, opts.pool?.max ?? 10),
+    concurrency: commitsInFlight,
     keys: writeKeys,
     // A server that went away, or a full disk, fails every write alike: no point re-running one by one.
     isolate: (e) => !(isStoreError(e) && (e.code === 'STORE_UNAVAILABLE' || e.code === 'STORE_FULL')),
