@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import type { Io } from './io.ts';
 import { nonNegativeInt, positiveInt } from './option-values.ts';
-import { kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
+import { AUDIT, GOVERNANCE, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
  * Declares `recover`, `runs` (with `ls`, `show`, `history`, `state`) and `signal` on `program`;
@@ -30,6 +30,8 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     .option('--json', 'print one JSON line per run')
     .option('--ops <module>', OPS)
     .option('--slo <file>', SLO)
+    .option('--governance <file>', `${GOVERNANCE} (give the runs' own: a store does not record it)`)
+    .option('--audit <target>', AUDIT)
     .action(async (files: string[], opts) => {
       const { recoverCommand } = await import('./commands/recover.ts');
       done(await recoverCommand(files, opts, io));
@@ -74,6 +76,8 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     .option('--store <url>', STORE)
     .option('--json', 'print the result as JSON')
     .option('--ops <module>', OPS)
+    .option('--governance <file>', `with --store: ${GOVERNANCE} (give the run's own: a store does not record it)`)
+    .option('--audit <target>', `with --store: ${AUDIT}`)
     .option('--request-id <id>', 'with --brokers: the request the resumed run answers (default the run id)')
     .option('--wait', 'with --brokers: wait for the final result (or the refusal) and print it as JSON')
     .option('-t, --timeout <ms>', 'with --wait: give up after this long (exit 1)', positiveInt, 60_000))

@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { Io } from './io.ts';
 import { positive } from './option-values.ts';
-import { GOVERNANCE, OPS, SLO, STORE } from './shared-options.ts';
+import { AUDIT, GOVERNANCE, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
  * Declares `run`, `validate` and `graph` on `program`; the command that runs hands its exit code to `done`.
@@ -31,7 +31,7 @@ export function declareLocalCommands(program: Command, io: Io, done: (code: numb
     .option('--store <url>', STORE)
     .option('--slo <file>', SLO)
     .option('--governance <file>', GOVERNANCE)
-    .option('--audit <target>', 'write audit records of the run to a .jsonl file or a store database (a SQLite file or postgres://)')
+    .option('--audit <target>', AUDIT)
     .option('--tenant <name>', 'who the run is for (governance rules match on it; usage is attributed to it)')
     .option('--user <name>', 'the user within the tenant')
     .option('--project <name>', 'the project the run\'s cost is attributed to')

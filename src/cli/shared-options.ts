@@ -79,6 +79,16 @@ export const SLO = 'SLO rules (YAML or JSON) evaluated over the runs; each alert
 export const GOVERNANCE = 'policy rules and budgets (YAML or JSON: policies, budgets, ledger) checked before each run, model call and tool call';
 
 /**
+ * The description of `--audit <target>` where it takes a file or a store database (`worker` also takes `kafka`).
+ *
+ * @example
+ * ```ts
+ * cmd.option('--audit <target>', AUDIT);
+ * ```
+ */
+export const AUDIT = 'write audit records of the runs to a .jsonl file or a store database (a SQLite file or postgres://)';
+
+/**
  * The description of `--ops <module>`.
  *
  * @example

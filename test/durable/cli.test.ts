@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,6 +7,7 @@ import { main, EXIT } from '../../src/cli/main.ts';
 import { createEngine } from '../../src/runtime/engine.ts';
 import { createSqliteStore } from '../../src/stores/sqlite/store.ts';
 import tenTopology from './fixtures/ten-topology.ts';
+import rag, { engineOptions as ragOptions } from '../../topologies/rag.ts';
 import { crashingStore, until } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmo-durable-cli-'));
@@ -62,6 +63,46 @@ describe('llmo with --store', () => {
     expect(await main(['recover', '--store', db, FILE], again.io)).toBe(EXIT.ok);
     expect(again.err()).toContain('resuming 0 run(s)');
     expect(await main(['recover', FILE], capture().io)).toBe(EXIT.invalid);
+  });
+
+  // A rag run (its file exports engineOptions: pools { llm: 4 }) left after run.started and the retrieve node's start.
+  async function leftRag(name: string): Promise<string> {
+    const db = join(dir, name);
+    const base = createSqliteStore({ path: db });
+    const crashed = crashingStore(base, 3);
+    const dead = createEngine({ ...ragOptions, store: crashed, durable: { owner: 'elsewhere:1:gone', leaseMs: 50 } });
+    void dead.run(rag, { question: 'How does backpressure keep memory bounded?' }, { runId: 'rag-left' });
+    await until(() => crashed.crashed);
+    await new Promise((r) => setTimeout(r, 60)); // its lease expires
+    await base.close();
+    return db;
+  }
+
+  it('recover builds its engine with the engine options the topology file exports (a rag run needs its llm pool)', async () => {
+    const db = await leftRag('rag.db');
+    const c = capture();
+    expect(await main(['recover', '--store', db, 'topologies/rag.ts', '--json'], c.io), c.err()).toBe(EXIT.ok);
+    expect(c.out().trim().split('\n').map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(['completed']);
+  });
+
+  it('recover --governance checks the resumed runs as llmo run does, and --audit records them', async () => {
+    const db = await leftRag('rag-gov.db');
+    const rules = join(dir, 'gov.yaml');
+    writeFileSync(rules, 'policies:\n  rules:\n    - { name: no-calls, stage: call, action: deny, message: no model calls after a crash }\n');
+    const audit = join(dir, 'audit.jsonl');
+    const c = capture();
+    expect(await main(['recover', '--store', db, 'topologies/rag.ts', '--governance', rules, '--audit', audit], c.io)).toBe(EXIT.runFailed);
+    expect(c.err()).toContain('no model calls after a crash');
+    const records = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { actor?: string; runId?: string });
+    expect(records.some((r) => r.runId === 'rag-left')).toBe(true);
+    const v = capture();
+    expect(await main(['audit', 'verify', '--file', audit], v.io), v.err()).toBe(EXIT.ok);
+    // a governance file that does not parse is refused (exit 2), naming the field
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'policies:\n  rules:\n    - { name: x, action: route }\n');
+    const b = capture();
+    expect(await main(['recover', '--store', db, 'topologies/rag.ts', '--governance', bad], b.io)).toBe(EXIT.invalid);
+    expect(b.err()).toMatch(/policies\.rules\.0/);
   });
 
   it('refuses a store it cannot open with exit 2', async () => {

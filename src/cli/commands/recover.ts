@@ -26,6 +26,10 @@ export interface RecoverCommandOptions {
   readonly json?: boolean | undefined;
   /** `--slo <file>`: SLO rules (YAML or JSON) over the recovered runs; alerts are printed on stderr. */
   readonly slo?: string | undefined;
+  /** `--governance <file>`: the policies and budgets the recovered runs are checked against (as `llmo run --governance`). */
+  readonly governance?: string | undefined;
+  /** `--audit <target>`: where the recovered runs' audit records go (as `llmo run --audit`). */
+  readonly audit?: string | undefined;
 }
 
 /**
@@ -43,7 +47,7 @@ export async function recoverCommand(files: readonly string[], opts: RecoverComm
   if (url === undefined) return fail(io, 'recover needs --store <url> (or LLMO_STORE)');
   const slo = await loadSlo(opts.slo);
   if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
-  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'recover', slo: slo.rules });
+  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'recover', slo: slo.rules, governance: opts.governance, audit: opts.audit });
   if (!opened.ok) return opened.code;
   const { engine, store } = opened;
   let bad = 0;

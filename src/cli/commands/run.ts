@@ -10,6 +10,7 @@ import { EXIT } from '../exit.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { readInput } from '../input.ts';
 import { loadForCli } from '../load.ts';
+import { withGuards } from '../engine-options.ts';
 import { modelsFromEnv } from '../env.ts';
 import { printProgress } from '../progress.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
@@ -100,7 +101,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
   const otel = await startCliTelemetry({ command: 'run', env: vars, report: lineReport(io.err), ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
   const alerts = printAlerts(otel.alerts$, io.err);
   const engine = createEngine({
-    models: env.models, ...loaded.engineOptions, ...(store === undefined ? {} : { store }), ...(gov.guards.length === 0 ? {} : { guard: gov.guards }),
+    models: env.models, ...withGuards(loaded.engineOptions, gov.guards), ...(store === undefined ? {} : { store }),
   });
   const observed = otel.telemetry.attach(engine);
   const tenant = opts.tenant;

@@ -10,7 +10,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AnyTopology } from '../../definition/types.ts';
-import type { EngineOptions } from '../../runtime/engine.ts';
 import { createEngine } from '../../runtime/engine.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { createMemoryStore } from '../../stores/memory.ts';
@@ -28,6 +27,7 @@ import { EXIT } from '../exit.ts';
 import { loadGovernance } from '../governance.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
+import { mergeEngineOptions, withGuards, type EngineOptionsPart } from '../engine-options.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { startCliTelemetry } from '../otel.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
@@ -68,14 +68,16 @@ export async function serveCommand(
   if (!levels.ok) return reportIssues(io, 'the LOG_LEVEL and LOG_LEVELS variables', levels.issues);
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) return fail(io, 'give both --tls-cert and --tls-key (PEM files), or neither');
   const topologies: AnyTopology[] = [];
-  let engineOptions: EngineOptions = {};
+  const parts: EngineOptionsPart[] = [];
   for (const file of files) {
     const loaded = await loadForCli(file, opts.ops);
     if (!loaded.ok) return reportIssues(io, file, loaded.issues);
     if (topologies.some((t) => t.name === loaded.topology.name)) return fail(io, `${file}: a topology named '${loaded.topology.name}' is already served`);
     topologies.push(loaded.topology);
-    engineOptions = { ...loaded.engineOptions, ...engineOptions };
+    parts.push({ file, options: loaded.engineOptions });
   }
+  const merged = mergeEngineOptions(parts);
+  if (!merged.ok) return reportIssues(io, `the engine options of ${files.join(', ')}`, merged.issues);
   let tls: { cert: string; key: string } | undefined;
   if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) {
     try {
@@ -123,8 +125,7 @@ export async function serveCommand(
   const otelLog = logger.child({ component: 'otel' });
   const otel = await startCliTelemetry({ command: 'serve', env, report: (level, message) => otelLog[level](message), prometheus: true });
   const engine = createEngine({
-    models: modelsFromEnv(env).models, logger, ...engineOptions, store, topologies,
-    ...(gov.guards.length === 0 ? {} : { guard: gov.guards }),
+    models: modelsFromEnv(env).models, logger, ...withGuards(merged.options, gov.guards), store, topologies,
   });
   const observed = otel.telemetry.attach(engine);
   let backend: RunBackend;

@@ -33,6 +33,10 @@ export interface SignalCommandOptions extends SignalKafkaOptions {
   readonly payload?: string | undefined;
   readonly ops?: string | undefined;
   readonly json?: boolean | undefined;
+  /** With `--store`: the policies and budgets the resumed run is checked against (as `llmo run --governance`). */
+  readonly governance?: string | undefined;
+  /** With `--store`: where the resumed run's audit records go (as `llmo run --audit`). */
+  readonly audit?: string | undefined;
 }
 
 /**
@@ -64,7 +68,7 @@ export async function signalCommand(
   const url = storeUrl(opts.store, io);
   if (url === undefined) return fail(io, 'signal needs --store <url> (or LLMO_STORE) to resume the run here, or --brokers <list> to send a signal message to the workers');
   if (files.length === 0) return fail(io, 'signal needs the topology file(s) the run was recorded under');
-  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'signal' });
+  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'signal', governance: opts.governance, audit: opts.audit });
   if (!opened.ok) return opened.code;
   const { engine } = opened;
   try {

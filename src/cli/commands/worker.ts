@@ -30,6 +30,7 @@ import { EXIT } from '../exit.ts';
 import { startHealthServer, type HealthServer } from '../health-server.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
+import { withGuards } from '../engine-options.ts';
 import { modelsFromEnv } from '../env.ts';
 import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
 import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
@@ -146,9 +147,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     else alertLog.info({ alert: a }, `alert ${formatAlert(a)}`);
   });
   const engine = createEngine({
-    models: modelsFromEnv(env).models, logger, ...loaded.engineOptions,
+    models: modelsFromEnv(env).models, logger, ...withGuards(loaded.engineOptions, gov.guards),
     ...(store === undefined ? {} : { store, topologies: [loaded.topology] }), ...(loop === undefined ? {} : { loop }),
-    ...(gov.guards.length === 0 ? {} : { guard: gov.guards }),
   });
   const observed = otel.telemetry.attach(engine);
   const closeOtel = async (): Promise<void> => {
