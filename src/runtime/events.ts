@@ -33,6 +33,13 @@ interface EventBase {
 export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext;
   /** How long the run waited for admission (its topology's `maxInFlight`), ms; absent when admitted at once. */
   readonly queuedMs?: number;
+  /**
+   * Top-level runs: who the run is for and what its cost is attributed to (RunOptions `user`, `project`),
+   * so a run recovered, resumed by a signal or forked from the store keeps them (guards match rules and
+   * count budgets on them).
+   */
+  readonly user?: string;
+  readonly project?: string;
 }
 /** A run finished with every node completed or skipped. */
 export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }

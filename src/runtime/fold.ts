@@ -77,6 +77,9 @@ export interface FoldedRun {
   readonly decision?: RunDecision;
   /** The W3C trace context the run continues (from its `run.started`). */
   readonly traceContext?: TraceContext;
+  /** Who the run is for and what its cost is attributed to (RunOptions `user`, `project`; from its first `run.started`). */
+  readonly user?: string;
+  readonly project?: string;
   /** `seq` of the last event folded; -1 for none. */
   readonly lastSeq: number;
   /** `ts` of the last event folded; undefined for none. */
@@ -132,6 +135,8 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
           const t = TraceContextSchema.safeParse(e['trace']);
           if (t.success) s.traceContext = exactTraceContext(t.data);
         }
+        if (s.user === undefined && typeof e['user'] === 'string' && e['user'] !== '') s.user = e['user'];
+        if (s.project === undefined && typeof e['project'] === 'string' && e['project'] !== '') s.project = e['project'];
         s.status = 'running';
         break;
       case 'run.recovered':

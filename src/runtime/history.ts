@@ -64,6 +64,8 @@ export function eventAt(run: Run, idx: number): RunEvent {
         if (run.queued) e.queuedMs = Math.max(0, ts - run.startedAt);
         if (run.decision !== undefined) e.decision = run.decision;
         if (run.traceContext !== undefined) e.trace = run.traceContext;
+        if (run.user !== undefined) e.user = run.user;
+        if (run.project !== undefined) e.project = run.project;
       }
       return stamped(e, run);
     }

@@ -128,10 +128,13 @@ export async function forkRun(host: RelaunchHost, runId: string, options: ForkOp
   if (c === undefined) {
     throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to fork it`);
   }
-  const resume = forkResume(c.plan, foldRun(await store.history(runId)), options);
+  const state = foldRun(await store.history(runId));
+  const resume = forkResume(c.plan, state, options);
   const o = options.overrides;
   const input = o !== undefined && Object.hasOwn(o, 'input') ? o.input : rec.input;
-  const opts: ParsedRunOptions = { resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, runId: options.runId, overrides: o?.nodes };
+  const opts: ParsedRunOptions = {
+    resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, runId: options.runId, overrides: o?.nodes,
+  };
   return new Promise((resolve) => {
     host.launch(c, input, opts, (r) => resolve(resultOf(r)), undefined, { runId, nodeId: options.from });
   });
@@ -178,7 +181,9 @@ export async function relaunchRun(
       bus.next(e);
     }
   }
-  const runOpts: ParsedRunOptions = { runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, signal };
+  const runOpts: ParsedRunOptions = {
+    runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, signal,
+  };
   host.launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext });
   return undefined;
 }

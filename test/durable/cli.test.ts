@@ -71,7 +71,7 @@ describe('llmo with --store', () => {
     const base = createSqliteStore({ path: db });
     const crashed = crashingStore(base, 3);
     const dead = createEngine({ ...ragOptions, store: crashed, durable: { owner: 'elsewhere:1:gone', leaseMs: 50 } });
-    void dead.run(rag, { question: 'How does backpressure keep memory bounded?' }, { runId: 'rag-left' });
+    void dead.run(rag, { question: 'How does backpressure keep memory bounded?', topK: 3 }, { runId: 'rag-left' });
     await until(() => crashed.crashed);
     await new Promise((r) => setTimeout(r, 60)); // its lease expires
     await base.close();
