@@ -40,6 +40,13 @@ export interface RunStartedEvent extends EventBase { readonly type: 'run.started
    */
   readonly user?: string;
   readonly project?: string;
+  /**
+   * Top-level runs with a deadline (RunOptions `deadlineMs`): when the run must end by, epoch ms, and
+   * the budget it was given, so a recovered run keeps what was left of it (and fails with TIMEOUT when
+   * nothing was).
+   */
+  readonly deadline?: number;
+  readonly deadlineMs?: number;
 }
 /** A run finished with every node completed or skipped. */
 export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
@@ -193,7 +200,10 @@ export interface RunParkedEvent {
   /** The signal it waits for. */
   readonly name: string;
   readonly ts: number;
-  /** When the wait times out, epoch ms (none without a timeout). */
+  /**
+   * When the wait ends without a signal, epoch ms: its `timeoutMs`, or the run's deadline when that
+   * comes first (the run then fails with TIMEOUT). None when it has neither.
+   */
   readonly timeoutAt?: number;
   /** Never set: only top-level runs park (kept for the bus events' common shape). */
   readonly parentRunId?: string;

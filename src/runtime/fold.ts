@@ -3,6 +3,7 @@
  * (what recovery resumes from and what time travel shows).
  * @module
  */
+import type { Priority } from '../definition/types.ts';
 import type { SerializedError } from '../errors.ts';
 import type { UsageTotals } from '../providers/types.ts';
 import type { StoredEvent } from './store.ts';
@@ -80,10 +81,28 @@ export interface FoldedRun {
   /** Who the run is for and what its cost is attributed to (RunOptions `user`, `project`; from its first `run.started`). */
   readonly user?: string;
   readonly project?: string;
+  /** The priority the run was started with (from its first `run.started`; a recovered run keeps it). */
+  readonly priority?: Priority;
+  /** When the run must end by, epoch ms, and the budget that was (RunOptions `deadlineMs`; from its first `run.started`). */
+  readonly deadline?: number;
+  readonly deadlineMs?: number;
   /** `seq` of the last event folded; -1 for none. */
   readonly lastSeq: number;
   /** `ts` of the last event folded; undefined for none. */
   readonly lastTs?: number;
+}
+
+const PRIORITY_NAMES: ReadonlySet<unknown> = new Set<Priority>(['high', 'normal', 'low']);
+
+/** What only a run's first `run.started` says: its priority and deadline (a recovered run's later ones restate them). */
+function firstStart(s: Mutable<FoldedRun>, e: StoredEvent): void {
+  if (PRIORITY_NAMES.has(e['priority'])) s.priority = e['priority'] as Priority;
+  const deadline = e['deadline'];
+  const ms = e['deadlineMs'];
+  if (typeof deadline === 'number' && Number.isFinite(deadline) && typeof ms === 'number' && ms > 0) {
+    s.deadline = deadline;
+    s.deadlineMs = ms;
+  }
 }
 
 /**
@@ -137,6 +156,7 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
         }
         if (s.user === undefined && typeof e['user'] === 'string' && e['user'] !== '') s.user = e['user'];
         if (s.project === undefined && typeof e['project'] === 'string' && e['project'] !== '') s.project = e['project'];
+        if (s.status === 'pending') firstStart(s, e);
         s.status = 'running';
         break;
       case 'run.recovered':

@@ -66,6 +66,10 @@ export function eventAt(run: Run, idx: number): RunEvent {
         if (run.traceContext !== undefined) e.trace = run.traceContext;
         if (run.user !== undefined) e.user = run.user;
         if (run.project !== undefined) e.project = run.project;
+        if (run.deadlineMs !== undefined) {
+          e.deadline = run.deadline;
+          e.deadlineMs = run.deadlineMs;
+        }
       }
       return stamped(e, run);
     }

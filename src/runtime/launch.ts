@@ -68,8 +68,9 @@ export function launchRun(
   const { core, durable, loop, guards } = host;
   const plan = c.plan;
   const level = LEVELS[opts?.priority ?? 'normal'];
-  const deadlineMs = opts?.deadlineMs;
-  const deadline = deadlineMs === undefined ? Infinity : Date.now() + deadlineMs;
+  // a recovered run keeps the deadline it was started with (what is left of it)
+  const deadlineMs = recovered?.deadline?.ms ?? opts?.deadlineMs;
+  const deadline = recovered?.deadline?.at ?? (deadlineMs === undefined ? Infinity : Date.now() + deadlineMs);
   const deliver = durable === undefined && loop === undefined && guards === undefined ? onEnd : (r: Run): void => {
     const ended = r.guardEnded;
     if (ended !== undefined) {
@@ -81,6 +82,7 @@ export function launchRun(
     onEnd(r);
   };
   const run = new Run(opts?.runId ?? core.nextId(), plan, input, level, deadline, undefined, deliver);
+  run.deadlineMs = deadlineMs;
   if (opts?.tenant !== undefined) run.tenant = opts.tenant;
   if (opts?.user !== undefined) run.user = opts.user;
   if (opts?.project !== undefined) run.project = opts.project;
@@ -143,9 +145,15 @@ export function launchRun(
       core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', signal.reason));
       return run;
     }
+    const left = deadline - Date.now();
+    if (deadlineMs !== undefined && left <= 0) {
+      // a recovered (or woken) run whose deadline passed while it was down or parked
+      core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs));
+      return run;
+    }
     const unlisten = onAbort(signal, (reason) => core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', reason)));
     const timer = deadlineMs === undefined ? undefined
-      : setTimeout(() => core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs)), deadlineMs);
+      : setTimeout(() => core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs)), left);
     run.cleanup = timer === undefined ? unlisten : () => {
       unlisten();
       clearTimeout(timer);

@@ -4,7 +4,8 @@
  * - A run resumed from a wait (`run.wake`) completes the wait at once with the
  *   signal's payload, or fails it with WAIT_TIMEOUT.
  * - A durable top-level run is **parked**: once everything it recorded is stored,
- *   its journal stops, `run.waiting` (nodeId, name, timeoutAt) is appended, its lease
+ *   its journal stops, `run.waiting` (nodeId, name, timeoutAt: its wait's timeout or its
+ *   run's deadline, whichever comes first) is appended, its lease
  *   is released and it is delivered to its caller with status `waiting`. Nothing of
  *   it stays in the process: no Run, no timer (timeouts are found by claims with
  *   `wakeable`, see `engine.recover({ wake: true })` and `durable.sweepMs`). Nodes
@@ -128,7 +129,11 @@ export class Waits {
     const journal = run.journal!;
     if (run.status !== R_RUNNING || !journal.open) return Promise.reject(new CancelledError('run ended before its wait'));
     const nodeId = run.plan.ids[node]!;
-    const timeoutAt = request.timeoutMs === undefined ? undefined : durable.now() + request.timeoutMs;
+    // it wakes at its wait's timeout or its run's deadline, whichever comes first (its deadline then fails it)
+    const now = durable.now();
+    const waitEnd = request.timeoutMs === undefined ? Infinity : now + request.timeoutMs;
+    const end = Math.min(waitEnd, run.deadline === Infinity ? Infinity : now + Math.max(0, run.deadline - Date.now()));
+    const timeoutAt = end === Infinity ? undefined : end;
     run.status = R_WAITING;
     run.endedAt = Date.now(); // when it left the process (a waiting result's `endedAt`)
     run.parked = timeoutAt === undefined ? { nodeId, name: request.name } : { nodeId, name: request.name, timeoutAt };

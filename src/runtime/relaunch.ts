@@ -43,6 +43,8 @@ export interface Recovered {
   readonly decision?: RunDecision | undefined;
   readonly spent?: Readonly<Record<string, UsageTotals>> | undefined;
   readonly traceContext?: TraceContext | undefined;
+  /** The deadline it was started with: when it must end by (epoch ms) and its budget (ms). */
+  readonly deadline?: { readonly at: number; readonly ms: number } | undefined;
 }
 
 /**
@@ -182,8 +184,9 @@ export async function relaunchRun(
     }
   }
   const runOpts: ParsedRunOptions = {
-    runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, signal,
+    runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, priority: state.priority, signal,
   };
-  host.launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext });
+  const deadline = state.deadline === undefined || state.deadlineMs === undefined ? undefined : { at: state.deadline, ms: state.deadlineMs };
+  host.launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext, deadline });
   return undefined;
 }

@@ -84,6 +84,8 @@ export class Run {
   ctl: AbortController | undefined = undefined;
   /** Absolute deadline in epoch ms; Infinity for none. */
   deadline: number;
+  /** The budget the deadline was set from (RunOptions `deadlineMs`), for its `run.started` and its TIMEOUT error. */
+  deadlineMs: number | undefined = undefined;
   /** Two numbers per event: `code | nodeIndex << 4`, timestamp. */
   readonly trace: number[] = [];
   startedAt: number;
