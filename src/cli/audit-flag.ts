@@ -32,8 +32,8 @@ import { redactUrl } from '../stores/url.ts';
  * ```
  */
 export interface CliAudit {
-  /** Writes the engine's events as audit records until unsubscribed; `tenantOf` names a run's tenant (run events carry none). */
-  attach(events$: Observable<EngineEvent>, tenantOf?: (runId: string) => string | undefined): Subscription;
+  /** Writes the engine's events as audit records until unsubscribed (each to its run's tenant's stream). */
+  attach(events$: Observable<EngineEvent>): Subscription;
   /** The log itself (admin actions, health). */
   readonly log: AuditLog;
   /** What it writes to, for messages. */
@@ -82,7 +82,7 @@ export async function openCliAudit(
   return {
     log,
     where,
-    attach: (events$, tenantOf) => auditEvents(events$, log, { actor: deps.actor, onError: fail, ...(tenantOf === undefined ? {} : { tenantOf }) }),
+    attach: (events$) => auditEvents(events$, log, { actor: deps.actor, onError: fail }),
     close: () => log.close(),
   };
 }

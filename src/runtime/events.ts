@@ -26,11 +26,23 @@ interface EventBase {
   readonly policyVersion?: number;
 }
 
+/** Who a run is for (RunOptions `tenant`, `user`), on its start and end events, so their consumers (the audit log's per-tenant streams) need not be told. */
+interface RunWho {
+  /** The run's tenant (a child run's is its parent's). */
+  readonly tenant?: string;
+}
+
+/** {@link RunWho} on a run's end events, with its user (its `run.started` has it already). */
+interface RunEndWho extends RunWho {
+  /** The run's user (RunOptions `user`; top-level runs). */
+  readonly user?: string;
+}
+
 /**
  * A run was admitted and started. `decision`: what the engine's loop decided for it; `trace`: the
  * W3C trace context it continues (RunOptions `traceContext`). Both are kept across recovery.
  */
-export interface RunStartedEvent extends EventBase { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext;
+export interface RunStartedEvent extends EventBase, RunWho { readonly type: 'run.started'; readonly priority: Priority; readonly decision?: RunDecision; readonly trace?: TraceContext;
   /** How long the run waited for admission (its topology's `maxInFlight`), ms; absent when admitted at once. */
   readonly queuedMs?: number;
   /**
@@ -49,11 +61,11 @@ export interface RunStartedEvent extends EventBase { readonly type: 'run.started
   readonly deadlineMs?: number;
 }
 /** A run finished with every node completed or skipped. */
-export interface RunCompletedEvent extends EventBase { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
+export interface RunCompletedEvent extends EventBase, RunEndWho { readonly type: 'run.completed'; readonly output: unknown; readonly usage?: UsageTotals }
 /** A run failed; `error` names the node and the cause. */
-export interface RunFailedEvent extends EventBase { readonly type: 'run.failed'; readonly error: SerializedError; readonly usage?: UsageTotals }
+export interface RunFailedEvent extends EventBase, RunEndWho { readonly type: 'run.failed'; readonly error: SerializedError; readonly usage?: UsageTotals }
 /** A run was cancelled by its signal or by shutdown. */
-export interface RunCancelledEvent extends EventBase { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageTotals }
+export interface RunCancelledEvent extends EventBase, RunEndWho { readonly type: 'run.cancelled'; readonly error: SerializedError; readonly usage?: UsageTotals }
 /** A node began work (after its stage slot and resources were granted). */
 export interface NodeStartedEvent extends EventBase { readonly type: 'node.started'; readonly nodeId: string }
 /** A node produced its output; `usage`: its model calls' tokens and cost, when it made any (a recovered run counts them). */

@@ -28,6 +28,13 @@ function stamped<E extends { parentRunId?: string; variant?: string; policyVersi
   return e;
 }
 
+/** A run end event's tenant and user. */
+function who<E extends { tenant?: string; user?: string }>(e: E, run: Run): E {
+  if (run.tenant !== undefined) e.tenant = run.tenant;
+  if (run.user !== undefined && run.parent === undefined) e.user = run.user;
+  return e;
+}
+
 /**
  * The error a node of an ended run sees as its signal's reason: the run's own
  * cancellation, or, when the run failed, a cancellation caused by that failure.
@@ -60,6 +67,7 @@ export function eventAt(run: Run, idx: number): RunEvent {
   switch (code & 15) {
     case EV.RUN_STARTED: {
       const e: Writable<RunStartedEvent> = { type: 'run.started', runId, topology, seq, ts, priority: PRIORITIES[run.level]! };
+      if (run.tenant !== undefined) e.tenant = run.tenant;
       if (run.parent === undefined) {
         if (run.queued) e.queuedMs = Math.max(0, ts - run.startedAt);
         if (run.decision !== undefined) e.decision = run.decision;
@@ -76,17 +84,17 @@ export function eventAt(run: Run, idx: number): RunEvent {
     case EV.RUN_COMPLETED: {
       const e: Writable<RunCompletedEvent> = { type: 'run.completed', runId, topology, seq, ts, output: run.output };
       if (run.usage !== undefined) e.usage = { ...run.usage };
-      return stamped(e, run);
+      return who(stamped(e, run), run);
     }
     case EV.RUN_FAILED: {
       const e: Writable<RunFailedEvent> = { type: 'run.failed', runId, topology, seq, ts, error: serializeError(run.error) };
       if (run.usage !== undefined) e.usage = { ...run.usage };
-      return stamped(e, run);
+      return who(stamped(e, run), run);
     }
     case EV.RUN_CANCELLED: {
       const e: Writable<RunCancelledEvent> = { type: 'run.cancelled', runId, topology, seq, ts, error: serializeError(run.error) };
       if (run.usage !== undefined) e.usage = { ...run.usage };
-      return stamped(e, run);
+      return who(stamped(e, run), run);
     }
     case EV.NODE_STARTED: {
       const e: Writable<NodeStartedEvent> = { type: 'node.started', runId, topology, seq, ts, nodeId: plan.ids[node]! };

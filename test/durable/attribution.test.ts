@@ -47,12 +47,18 @@ describe('a durable run keeps its tenant, user and project', () => {
     const { guard, seen } = spy();
     const e2 = createEngine({ store: base, topologies: [twoCalls], guard, durable: { now: () => Date.now() + FAR } });
     const calls: unknown[] = [];
-    e2.events$.subscribe((e) => { if (e.type === 'model.call') calls.push({ node: e.nodeId, tenant: e.tenant, user: e.user, project: e.project }); });
+    const runEvents: unknown[] = [];
+    e2.events$.subscribe((e) => {
+      if (e.type === 'model.call') calls.push({ node: e.nodeId, tenant: e.tenant, user: e.user, project: e.project });
+      if (e.type === 'run.started' || e.type === 'run.completed') runEvents.push({ type: e.type, tenant: e.tenant, user: e.user });
+    });
     const report = await e2.recover();
     const [r] = await firstValueFrom(report.results.pipe(toArray()));
     expect(r?.status).toBe('completed');
     expect(seen.get('review')).toEqual(WHO);
     expect(calls).toEqual([{ node: 'review', ...WHO }]);
+    // the run's own events say who it is for too (the audit log files them under the tenant)
+    expect(runEvents).toEqual([{ type: 'run.started', tenant: 'acme', user: 'u-7' }, { type: 'run.completed', tenant: 'acme', user: 'u-7' }]);
     await e2.shutdown();
   });
 

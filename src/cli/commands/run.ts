@@ -104,8 +104,7 @@ export async function runCommand(file: string, opts: RunCommandOptions, io: Io):
     models: env.models, ...withGuards(loaded.engineOptions, gov.guards), ...(store === undefined ? {} : { store }),
   });
   const observed = otel.telemetry.attach(engine);
-  const tenant = opts.tenant;
-  const audited = audit?.attach(engine.events$, tenant === undefined ? undefined : () => tenant);
+  const audited = audit?.attach(engine.events$);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted (SIGINT)'));
   const onSigterm = (): void => controller.abort(new Error('terminated (SIGTERM)'));

@@ -1,5 +1,5 @@
 // Engine events as audit records, on a real engine with the sim provider: run start and end (with
-// usage) and each model call (model, usage, cost), streams by tenant, captured text redacted, nothing
+// usage) and each model call (model, usage, cost), streams by tenant (every event carries it), captured text redacted, nothing
 // secret in any record; failures of the log reach onError and health, never silence.
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -18,35 +18,39 @@ const qa = topology('qa', { input: z.object({ q: z.string() }) })
   .build({ output: 'answer' });
 
 describe('auditEvents', () => {
-  it('records run start, model call and run end with usage and cost; model calls go to their tenant\'s stream, run events to global unless tenantOf knows', async () => {
+  it('records run start, model call and run end with usage and cost, all in the run\'s tenant\'s stream with its user', async () => {
     const engine = createEngine();
     const sink = createMemoryAuditSink();
     const log = createAuditLog({ sink });
-    const sub = auditEvents(engine.events$, log, { actor: 'worker-1', userOf: (runId) => (runId === 'r-acme' ? 'ana' : undefined) });
-    const r = await engine.run(qa, { q: 'why?' }, { tenant: 'acme', runId: 'r-acme' });
+    const sub = auditEvents(engine.events$, log, { actor: 'worker-1' });
+    const r = await engine.run(qa, { q: 'why?' }, { tenant: 'acme', user: 'ana', runId: 'r-acme' });
+    await engine.run(qa, { q: 'and?' }, { runId: 'r-none' });
     sub.unsubscribe();
     await log.flush();
     expect(r.status).toBe('completed');
-    expect(sink.records.map((x) => [x.action, x.stream, x.seq])).toEqual([['run.started', 'global', 0], ['model.call', 'acme', 0], ['run.completed', 'global', 1]]);
+    expect(sink.records.map((x) => [x.runId, x.action, x.stream, x.seq])).toEqual([
+      ['r-acme', 'run.started', 'acme', 0], ['r-acme', 'model.call', 'acme', 1], ['r-acme', 'run.completed', 'acme', 2],
+      ['r-none', 'run.started', 'global', 0], ['r-none', 'model.call', 'global', 1], ['r-none', 'run.completed', 'global', 2],
+    ]);
     const [started, call, completed] = sink.records;
-    expect(started).toMatchObject({ actor: 'worker-1', runId: 'r-acme', topology: 'qa', tenant: null, user: 'ana', details: { priority: 'normal' } });
+    expect(started).toMatchObject({ actor: 'worker-1', runId: 'r-acme', topology: 'qa', tenant: 'acme', user: 'ana', details: { priority: 'normal' } });
     expect(call).toMatchObject({
-      tenant: 'acme', runId: 'r-acme',
+      tenant: 'acme', user: 'ana', runId: 'r-acme',
       details: { nodeId: 'answer', provider: 'sim', model: 'sim:fast', attempt: 1, finishReason: 'stop', costUsd: r.usage.costUsd, usage: { outputTokens: r.usage.outputTokens }, request: { model: 'fast', temperature: 0.2, maxTokens: 64 } },
     });
     expect(call!.details).not.toHaveProperty('text');
     expect(call!.details).not.toHaveProperty('request.messages');
-    expect(completed).toMatchObject({ details: { usage: { calls: 1, outputTokens: r.usage.outputTokens } } });
+    expect(completed).toMatchObject({ tenant: 'acme', user: 'ana', details: { usage: { calls: 1, outputTokens: r.usage.outputTokens } } });
     expect(completed!.details).not.toHaveProperty('output');
     expect(verifyAudit(sink.records)).toMatchObject({ ok: true, streams: 2 });
+  });
 
-    const tenants = createMemoryAuditSink();
-    const log2 = createAuditLog({ sink: tenants });
-    const sub2 = auditEvents(engine.events$, log2, { tenantOf: (runId) => (runId === 'r-2' ? 'acme' : undefined) });
-    await engine.run(qa, { q: 'again' }, { tenant: 'acme', runId: 'r-2' });
-    sub2.unsubscribe();
-    await log2.flush();
-    expect(tenants.records.map((x) => [x.action, x.stream, x.seq, x.tenant])).toEqual([['run.started', 'acme', 0, 'acme'], ['model.call', 'acme', 1, 'acme'], ['run.completed', 'acme', 2, 'acme']]);
+  it('tenantOf and userOf name them for events that carry none', () => {
+    const options = { tenantOf: (runId: string) => (runId === 'r-2' ? 'acme' : undefined), userOf: () => 'bo' };
+    const e = { type: 'run.started', runId: 'r-2', topology: 't', seq: 0, ts: 1, priority: 'normal' } as const;
+    expect(auditEntryOf(e, options)).toMatchObject({ tenant: 'acme', user: 'bo' });
+    expect(auditEntryOf({ ...e, tenant: 'own', user: 'cy' }, options)).toMatchObject({ tenant: 'own', user: 'cy' });
+    expect(auditEntryOf({ ...e, runId: 'r-3' }, options)).toMatchObject({ tenant: null, user: 'bo' });
   });
 
   it('captures prompts, completions and outputs only when asked, redacted: no PII or key in any record', async () => {

@@ -4,9 +4,10 @@
  * messages and the completion text, redacted by the log) and every policy decision the engine's
  * guards made (`policy.decision`: stage, action, rule, node, model, route, refusal; never the
  * request itself). Streams: a record goes to its tenant's stream when the tenant is known, else
- * to `global`. `model.call` and `policy.decision` events carry the tenant, user and project; run
- * events do not, so a run's records go to `global` unless `tenantOf(runId)` names its tenant (the
- * caller that started the run with RunOptions `tenant` knows it). Appends that fail are counted
+ * to `global`. Every audited event carries the run's tenant and user (RunOptions `tenant`, `user`;
+ * `model.call` and `policy.decision` its project too), whichever process started, recovered or
+ * resumed the run; `tenantOf(runId)` and `userOf(runId)` name them for events from engines that did
+ * not record them (earlier releases' events). Appends that fail are counted
  * in the log's health and passed to `onError`; none is dropped silently.
  * @module
  */
@@ -31,9 +32,9 @@ export const AuditEventsOptionsSchema = z.strictObject({
   actor: z.string().min(1).optional(),
   /** Record prompt messages, completion text and run outputs too (default false). The log redacts them unless its `redact` is off. */
   capture: z.boolean().optional(),
-  /** The tenant of a run, when the caller knows it (run events carry none). */
+  /** The tenant of a run, for events that carry none (the engine's carry it). */
   tenantOf: z.custom<(runId: string) => string | undefined>(isFunction, 'expected a function (runId) => tenant').optional(),
-  /** The user of a run, when the caller knows it. */
+  /** The user of a run, for events that carry none (the engine's carry it). */
   userOf: z.custom<(runId: string) => string | undefined>(isFunction, 'expected a function (runId) => user').optional(),
   /** Called with each failed append (the log's health counts them too). */
   onError: z.custom<(error: unknown) => void>(isFunction, 'expected a function (error) => void').optional(),
@@ -76,13 +77,13 @@ export function auditEntryOf(e: EngineEvent, options: AuditEventsOptions = {}): 
   switch (e.type) {
     case 'run.started':
       return {
-        ...common(e.runId, e.topology, options.tenantOf?.(e.runId)),
+        ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId), e.user),
         details: { priority: e.priority, ...runExtras(e) },
       };
     case 'run.completed':
     case 'run.failed':
     case 'run.cancelled':
-      return { ...common(e.runId, e.topology, options.tenantOf?.(e.runId)), details: runEndDetails(e, options.capture === true) };
+      return { ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId), e.user), details: runEndDetails(e, options.capture === true) };
     case 'model.call':
       return { ...common(e.runId, e.topology, e.tenant ?? options.tenantOf?.(e.runId), e.user), details: modelCallDetails(e, options.capture === true) };
     case 'policy.decision':
