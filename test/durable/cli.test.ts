@@ -25,8 +25,15 @@ describe('llmo with --store', () => {
   it('run --store records the run; runs ls|show|history read it (table and --json)', async () => {
     const db = join(dir, 'a.db');
     const c = capture();
-    expect(await main(['run', FILE, '--store', db, '--input', '{"i":4}', '--json'], c.io)).toBe(EXIT.ok);
+    expect(await main(['run', FILE, '--store', db, '--input', '{"i":4}', '--json', '--tenant', 'acme', '--user', 'ana', '--project', 'search'], c.io)).toBe(EXIT.ok);
     const result = JSON.parse(c.out()) as { runId: string; output: string };
+    const human = capture();
+    expect(await main(['runs', 'show', result.runId, '--store', db], human.io)).toBe(EXIT.ok);
+    expect(human.out().split('\n').slice(0, 3)).toEqual([
+      expect.stringMatching(new RegExp(`^run ${result.runId} · ten \\(v2:\\S+…\\) · completed · tenant acme$`)),
+      expect.stringMatching(/^created \S+ · updated \S+ · \d+ events$/),
+      'user ana · project search',
+    ]);
     const ls = capture({ LLMO_STORE: db });
     expect(await main(['runs', 'ls', '--json', '--status', 'completed', '--topology', 'ten'], ls.io)).toBe(EXIT.ok);
     const rows = ls.out().trim().split('\n').map((l) => JSON.parse(l) as { runId: string; status: string; output: unknown });

@@ -30,6 +30,11 @@ describe('llmo signal and llmo runs state', () => {
     const now = capture();
     expect(await main(['runs', 'state', runId!, '--store', db, '--json'], now.io)).toBe(EXIT.ok);
     expect(JSON.parse(now.out())).toMatchObject({ status: 'waiting' });
+    // runs show says what the run waits for and how to resume it
+    const show = capture();
+    expect(await main(['runs', 'show', runId!, '--store', db], show.io)).toBe(EXIT.ok);
+    expect(show.out()).toContain(`waits for signal 'approval' at node 'approve'`);
+    expect(show.out()).toContain(`; resume with: llmo signal ${runId} approval <topology-file> --payload <json> --store ${db}\n`);
 
     const bad = capture();
     expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":"yes","by":"ana"}'], bad.io)).toBe(EXIT.runFailed);

@@ -2,7 +2,7 @@
  * `llmo runs ls|show|history --store <url>`: reads the runs a store holds.
  * @module
  */
-import { foldRun } from '../../runtime/fold.ts';
+import { foldRun, type FoldedRun } from '../../runtime/fold.ts';
 import type { RunRecord, StoredRunStatus } from '../../runtime/store.ts';
 import { EXIT } from '../exit.ts';
 import { fail, type Io } from '../io.ts';
@@ -69,7 +69,13 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
     else {
       io.out.write(`run ${rec.runId} · ${rec.topology} (${rec.version.slice(0, 15)}…) · ${rec.status}${rec.tenant === undefined ? '' : ` · tenant ${rec.tenant}`}\n`);
       io.out.write(`created ${new Date(rec.createdAt).toISOString()} · updated ${new Date(rec.updatedAt).toISOString()} · ${rec.lastSeq + 1} events\n`);
+      const who = whoLine(state);
+      if (who !== '') io.out.write(`${who}\n`);
       if (rec.leaseOwner !== undefined) io.out.write(`lease ${rec.leaseOwner} until ${new Date(rec.leaseUntil ?? 0).toISOString()}\n`);
+      if (rec.status === 'waiting' && rec.wait !== undefined) {
+        const until = rec.wait.timeoutAt === undefined ? '' : ` until ${new Date(rec.wait.timeoutAt).toISOString()}`;
+        io.out.write(`waits for signal '${rec.wait.name}' at node '${rec.wait.nodeId}'${until}; resume with: llmo signal ${rec.runId} ${rec.wait.name} <topology-file> --payload <json> --store ${store.location}\n`);
+      }
       for (const [node, n] of Object.entries(state.nodes)) io.out.write(`  ${node.padEnd(20)} ${n.status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
       if (rec.status === 'completed') io.out.write(`output: ${short(rec.output, 400)}\n`);
       if (rec.error !== undefined) io.out.write(`error: ${rec.error.code}: ${rec.error.message}\n`);
@@ -80,6 +86,16 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
   } finally {
     await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
   }
+}
+
+/** Who the run is for and how it runs, as its first `run.started` recorded: `user u · project p · priority high · deadline …`. */
+function whoLine(state: FoldedRun): string {
+  const parts: string[] = [];
+  if (state.user !== undefined) parts.push(`user ${state.user}`);
+  if (state.project !== undefined) parts.push(`project ${state.project}`);
+  if (state.priority !== undefined && state.priority !== 'normal') parts.push(`priority ${state.priority}`);
+  if (state.deadline !== undefined) parts.push(`deadline ${new Date(state.deadline).toISOString()} (${state.deadlineMs} ms)`);
+  return parts.join(' · ');
 }
 
 function short(v: unknown, max = 60): string {
