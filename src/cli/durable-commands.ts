@@ -42,7 +42,9 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
   storeFlags(runs.command('ls').description('list runs, newest first')
     .option('--status <list>', 'only these statuses, comma-separated (running, waiting, completed, failed, cancelled)')
     .option('--topology <name>', 'only runs of this topology')
-    .option('--limit <n>', 'at most this many (default 50)', positiveInt))
+    .option('--tenant <name>', 'only runs of this tenant')
+    .option('--limit <n>', 'at most this many (default 50, at most 1000)', positiveInt)
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed'))
     .action(async (opts) => {
       const { runsCommand } = await import('./commands/runs.ts');
       done(await runsCommand('ls', undefined, opts, io));

@@ -53,6 +53,37 @@ describe('llmo with --store', () => {
     expect(await main(['runs', 'ls'], capture().io)).toBe(EXIT.invalid);
   });
 
+  it('runs ls pages with --cursor and filters by --tenant; a bad cursor is exit 2', async () => {
+    const db = join(dir, 'pages.db');
+    const store = createSqliteStore({ path: db });
+    const engine = createEngine({ store });
+    for (let i = 0; i < 5; i++) await engine.run(tenTopology, { i }, { runId: `p${i}`, tenant: i % 2 === 0 ? 'acme' : 'other' });
+    await engine.shutdown();
+    await store.close();
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 3; page++) {
+      const c = capture();
+      expect(await main(['runs', 'ls', '--store', db, '--json', '--limit', '2', ...(cursor === undefined ? [] : ['--cursor', cursor])], c.io)).toBe(EXIT.ok);
+      seen.push(...c.out().trim().split('\n').map((l) => (JSON.parse(l) as { runId: string }).runId));
+      cursor = /more runs: add --cursor (\S+)/.exec(c.err())?.[1];
+      if (page < 2) expect(cursor, c.err()).toBeDefined();
+    }
+    expect(cursor).toBeUndefined();
+    expect(seen.sort()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+
+    const acme = capture();
+    expect(await main(['runs', 'ls', '--store', db, '--tenant', 'acme'], acme.io)).toBe(EXIT.ok);
+    const lines = acme.out().trim().split('\n');
+    expect(lines[0]).toMatch(/^RUN +TOPOLOGY +STATUS +TENANT +UPDATED/);
+    expect(lines.slice(1).map((l) => l.split(/ +/).slice(0, 4))).toEqual([['p4', 'ten', 'completed', 'acme'], ['p2', 'ten', 'completed', 'acme'], ['p0', 'ten', 'completed', 'acme']]);
+
+    const bad = capture();
+    expect(await main(['runs', 'ls', '--store', db, '--cursor', 'nope'], bad.io)).toBe(EXIT.invalid);
+    expect(bad.err()).toContain('--cursor nope: not a cursor');
+  });
+
   it('recover --store finishes a run a killed process left, then reports it', async () => {
     const db = join(dir, 'b.db');
     const base = createSqliteStore({ path: db });

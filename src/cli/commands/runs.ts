@@ -2,6 +2,7 @@
  * `llmo runs ls|show|history --store <url>`: reads the runs a store holds.
  * @module
  */
+import { isStoreError } from '../../errors.ts';
 import { foldRun, type FoldedRun } from '../../runtime/fold.ts';
 import type { RunRecord, StoredRunStatus } from '../../runtime/store.ts';
 import { EXIT } from '../exit.ts';
@@ -23,7 +24,11 @@ export interface RunsCommandOptions {
   /** Comma-separated statuses (ls). */
   readonly status?: string | undefined;
   readonly topology?: string | undefined;
+  /** Only this tenant's runs (ls). */
+  readonly tenant?: string | undefined;
   readonly limit?: number | undefined;
+  /** The page after the one that printed this cursor (ls). */
+  readonly cursor?: string | undefined;
   readonly json?: boolean | undefined;
 }
 
@@ -47,13 +52,17 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
   const store = opened.store;
   try {
     if (action === 'ls') {
-      const { runs } = await store.listRuns({
+      const { runs, next } = await store.listRuns({
         ...(statuses === undefined ? {} : { status: statuses as StoredRunStatus[] }),
         ...(opts.topology === undefined ? {} : { topology: opts.topology }),
+        ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }),
+        ...(opts.cursor === undefined ? {} : { cursor: opts.cursor }),
         limit: opts.limit ?? 50,
       });
       if (opts.json === true) for (const r of runs) io.out.write(`${JSON.stringify(r)}\n`);
       else io.out.write(table(runs));
+      // stderr, so stdout stays the runs alone (one JSON line each with --json)
+      if (next !== undefined) io.err.write(`more runs: add --cursor ${next}\n`);
       return EXIT.ok;
     }
     const rec = await store.getRun(id!);
@@ -82,6 +91,7 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
     }
     return EXIT.ok;
   } catch (e) {
+    if (opts.cursor !== undefined && isStoreError(e) && e.code === 'STORE_INVALID') return fail(io, `--cursor ${opts.cursor}: not a cursor a page of runs ls printed`);
     return fail(io, `${store.location}: ${(e as Error).message}`, EXIT.runFailed);
   } finally {
     await store.close().catch((e: unknown) => io.err.write(`llmo: warning: closing ${store.location}: ${(e as Error).message}\n`));
@@ -105,8 +115,8 @@ function short(v: unknown, max = 60): string {
 
 function table(runs: readonly RunRecord[]): string {
   if (runs.length === 0) return 'no runs\n';
-  const rows = [['RUN', 'TOPOLOGY', 'STATUS', 'UPDATED', 'EVENTS', 'OWNER'], ...runs.map((r) => [
-    r.runId, r.topology, r.status, new Date(r.updatedAt).toISOString(), String(r.lastSeq + 1), r.leaseOwner ?? '',
+  const rows = [['RUN', 'TOPOLOGY', 'STATUS', 'TENANT', 'UPDATED', 'EVENTS', 'OWNER'], ...runs.map((r) => [
+    r.runId, r.topology, r.status, r.tenant ?? '', new Date(r.updatedAt).toISOString(), String(r.lastSeq + 1), r.leaseOwner ?? '',
   ])];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
