@@ -62,4 +62,26 @@ describe('health server', () => {
     expect(m.body).toContain('service_name="llmo-worker"');
     expect(problems).toEqual([]);
   });
+
+  it('GET /metrics with resource metrics: the process\'s CPU, memory, network, event loop and heap', async () => {
+    const problems: string[] = [];
+    otel = await startCliTelemetry({ command: 'worker', env: {}, report: (level, m) => problems.push(`${level}: ${m}`), prometheus: true, resourceMetrics: true });
+    server = await startHealthServer({ port: 0, host: '127.0.0.1', health: createHealthBoard(), ready: () => true, metrics: otel.metricsHandler });
+    const scrape = async (): Promise<Set<string | undefined>> => {
+      const m = await get(server!.port, '/metrics');
+      expect(m.status).toBe(200);
+      return new Set(m.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => /^[a-z_0-9]+/.exec(l)?.[0]));
+    };
+    // the event-loop delay is reported once its monitor has sampled (every 10 ms)
+    let names = await scrape();
+    while (!names.has('nodejs_eventloop_delay_max')) {
+      await new Promise((r) => setTimeout(r, 20));
+      names = await scrape();
+    }
+    for (const name of [
+      'process_cpu_time_total', 'process_memory_usage', 'system_memory_usage', 'system_cpu_utilization',
+      'system_network_io_total', 'nodejs_eventloop_delay_max', 'nodejs_eventloop_utilization', 'v8js_memory_heap_used',
+    ]) expect(names, `${name} among ${[...names].join(', ')}`).toContain(name);
+    expect(problems).toEqual([]);
+  });
 });

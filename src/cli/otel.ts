@@ -16,6 +16,7 @@ import { DiagLogLevel, context, diag, metrics, propagation, trace, type Meter } 
 import type { SloRule } from '../observability/alerts.ts';
 import { createTelemetry, INSTRUMENTATION_SCOPE, type Telemetry } from '../observability/telemetry.ts';
 import { argText, onceDiagLogger, type OtelReportLevel } from './otel-report.ts';
+import { startResourceMetrics } from './otel-resources.ts';
 
 /**
  * The variables any of which turns the SDK on.
@@ -75,6 +76,12 @@ export interface CliTelemetryOptions {
   readonly report: (level: OtelReportLevel, message: string) => void;
   /** Make a Prometheus reader whose scrape handler is `metricsHandler` (the worker's `/metrics`). */
   readonly prometheus?: boolean;
+  /**
+   * Record the process's resource use too (CPU, memory, network, event loop, heap and GC; see
+   * otel-resources.ts) wherever metrics go (the OTLP or console exporter, the Prometheus scrape):
+   * the long-lived commands (`worker`, `serve`) ask for it.
+   */
+  readonly resourceMetrics?: boolean;
   /** SLO rules: alerts come out of `telemetry.alerts$`. */
   readonly alerts?: readonly SloRule[];
   /**
@@ -148,10 +155,12 @@ export async function startCliTelemetry(options: CliTelemetryOptions): Promise<C
     // after the SDK's constructor, which installs a console logger when OTEL_LOG_LEVEL is set
     diag.setLogger(log, { logLevel: DIAG_LEVELS[(options.env['OTEL_LOG_LEVEL'] ?? '').trim().toUpperCase()] ?? DiagLogLevel.WARN, suppressOverrideMessage: true });
     sdk.start();
+    const stopResources = options.resourceMetrics === true ? await startResourceMetrics(metrics.getMeterProvider()) : undefined;
     stop = async () => {
       try {
-        await sdk.shutdown();
+        await sdk.shutdown(); // its last export still reads the resource metrics
       } finally {
+        stopResources?.();
         // the SDK leaves its providers registered: a later in-process command (a test, an embedding) starts clean
         trace.disable();
         metrics.disable();
@@ -170,9 +179,10 @@ export async function startCliTelemetry(options: CliTelemetryOptions): Promise<C
     });
     meter = provider.getMeter(INSTRUMENTATION_SCOPE);
     const registered = metrics.setGlobalMeterProvider(provider);
+    const stopResources = options.resourceMetrics === true ? await startResourceMetrics(provider) : undefined;
     stop = async () => {
       if (registered && metrics.getMeterProvider() === provider) metrics.disable();
-      await provider.shutdown();
+      await provider.shutdown().finally(stopResources);
     };
   }
   const telemetry = createTelemetry({

@@ -165,7 +165,7 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
   if (!c.ok) return c.code;
   const { transport, where, prefix } = c;
   const env = io.env ?? process.env;
-  const otel = await startCliTelemetry({ command: 'evaluate', env, report: lineReport(io.err), ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
+  const otel = await startCliTelemetry({ command: 'evaluate', env, report: lineReport(io.err), resourceMetrics: true, ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
   const alerts = printAlerts(otel.alerts$, io.err);
   const engine = createEngine({ models: modelsFromEnv(env).models, ...loaded.engineOptions });
   const observed = otel.telemetry.attach(engine);

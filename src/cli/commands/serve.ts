@@ -123,7 +123,7 @@ export async function serveCommand(
     return reportIssues(io, `--governance ${opts.governance}`, gov.issues);
   }
   const otelLog = logger.child({ component: 'otel' });
-  const otel = await startCliTelemetry({ command: 'serve', env, report: (level, message) => otelLog[level](message), prometheus: true });
+  const otel = await startCliTelemetry({ command: 'serve', env, report: (level, message) => otelLog[level](message), prometheus: true, resourceMetrics: true });
   const engine = createEngine({
     models: modelsFromEnv(env).models, logger, ...withGuards(merged.options, gov.guards), store, topologies,
   });

@@ -139,7 +139,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   const otelLog = logger.child({ component: 'otel' });
   const otel = await startCliTelemetry({
     command: 'worker', env, report: (level, message) => otelLog[level](message),
-    prometheus: opts.healthPort !== undefined, ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
+    prometheus: opts.healthPort !== undefined, resourceMetrics: true, ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
   });
   const alertLog = logger.child({ component: 'alerts' });
   const alerts = printAlerts(otel.alerts$, (a) => {
