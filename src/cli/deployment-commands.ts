@@ -9,8 +9,8 @@
  */
 import { Option, type Command } from 'commander';
 import type { Io } from './io.ts';
-import { positiveInt } from './option-values.ts';
-import { kafkaOptions, OPS, SLO } from './shared-options.ts';
+import { nonNegativeInt, port, positiveInt } from './option-values.ts';
+import { EXIT_ON_DOWN, HEALTH_PORT, kafkaOptions, OPS, SLO } from './shared-options.ts';
 
 /**
  * Declares `policy`, `audit`, `evaluate` and `keys` (with their subcommands) on `program`;
@@ -70,7 +70,9 @@ export function declareDeploymentCommands(program: Command, io: Io, done: (code:
     .option('-n, --max-in-flight <n>', 'judge runs at once (default 4)', positiveInt)
     .option('-c, --count <n>', 'stop after publishing this many verdicts', positiveInt)
     .option('--ops <module>', OPS)
-    .option('--slo <file>', SLO))
+    .option('--slo <file>', SLO)
+    .option('--health-port <port>', HEALTH_PORT, port)
+    .option('--exit-on-down-ms <ms>', EXIT_ON_DOWN, nonNegativeInt, 60_000))
     .action(async (opts) => {
       const { evaluateCommand } = await import('./commands/evaluate.ts');
       done(await evaluateCommand(opts, io));

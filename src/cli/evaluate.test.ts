@@ -8,6 +8,11 @@ import { EXIT } from './exit.ts';
 import type { KafkaTransport } from '../transports/kafka/index.ts';
 import { createMemoryTransport } from '../transports/index.ts';
 import type { EvaluationRequestMessage, FeedbackMessage } from '../transports/messages.ts';
+import { createHealthBoard } from '../transports/health.ts';
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+}
 
 function capture() {
   let out = '';
@@ -53,6 +58,30 @@ describe('llmo evaluate', () => {
     expect(!big.ok && big.reason).toMatch(/output\.score: /);
     const bad = verdictOf('yes');
     expect(!bad.ok && bad.reason).toMatch(/output: expected a score in \[0, 1\] or \{ score, label\?, comment\? \}/);
+  });
+
+  it('a long-lived process: JSON logs, /healthz and /readyz on --health-port, and exit 1 once its consumer stays down', async () => {
+    const board = createHealthBoard();
+    const transport: KafkaTransport = Object.assign(createMemoryTransport({ prefix: 'ev' }), { ensureTopics: async () => undefined, close: async () => undefined, health: board });
+    const c = capture();
+    const ran = evaluateCommand({ brokers: '127.0.0.1:9092', prefix: 'ev', judge: 'test/fixtures/judge.ts', healthPort: 0, exitOnDownMs: 20 }, c.io, undefined, () => ({ ok: true, transport }));
+    await until(() => /health on :(\d+)/.test(c.err()));
+    const port = Number(/health on :(\d+)/.exec(c.err())![1]);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    // the consumer crashed and restarting it was given up
+    board.set('consumer:evaluation', 'down', 'restarting the consumer was given up');
+    expect(await ran).toBe(EXIT.runFailed);
+    expect(c.err()).toContain('llmo: health down for more than 20 ms: consumer:evaluation (restarting the consumer was given up); stopping');
+    const logs = c.err().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logs).toContainEqual(expect.objectContaining({ msg: 'evaluator down for good: stopping' }));
+  });
+
+  it('bad LOG_LEVELS is exit 2 naming the variable', async () => {
+    const c = capture();
+    const code = await evaluateCommand({ brokers: '127.0.0.1:9092', judge: 'test/fixtures/judge.ts' }, { ...c.io, env: { LOG_LEVELS: 'kafka=loud' } }, undefined, () => { throw new Error('not reached'); });
+    expect(code).toBe(EXIT.invalid);
+    expect(c.err()).toContain('LOG_LEVELS');
   });
 
   it('a judge file that cannot be loaded is exit 2 before any broker is reached', async () => {

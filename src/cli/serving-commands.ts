@@ -8,7 +8,7 @@
 import { Option, type Command } from 'commander';
 import type { Io } from './io.ts';
 import { nonNegativeInt, port, positiveInt, rate } from './option-values.ts';
-import { GOVERNANCE, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
+import { EXIT_ON_DOWN, GOVERNANCE, HEALTH_PORT, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
  * Declares `worker`, `submit` and `serve` on `program`; the command that runs hands its exit code to `done`.
@@ -28,8 +28,8 @@ export function declareServingCommands(program: Command, io: Io, done: (code: nu
     .option('--worker-id <id>', 'this worker\'s id in results and logs (default <hostname>-<pid>)')
     .addOption(new Option('--offset-reset <where>', 'where a group without committed offsets starts').choices(['earliest', 'latest']))
     .option('--no-tokens', 'do not publish tokens and lifecycle events (results only)')
-    .option('--health-port <port>', 'serve GET /healthz (200 up/degraded, 503 down, JSON report), GET /readyz and GET /metrics (Prometheus) on this port', port)
-    .option('--exit-on-down-ms <ms>', 'stop and exit 1 when the health stays down this long (0: never; default 60 s: two broker restarts in a row can keep a consumer group down 25-30 s before it rejoins on its own)', nonNegativeInt, 60_000)
+    .option('--health-port <port>', HEALTH_PORT, port)
+    .option('--exit-on-down-ms <ms>', EXIT_ON_DOWN, nonNegativeInt, 60_000)
     .option('--store <url>', `${STORE}; unfinished runs are recovered on start, and a run is recorded under its request id, so a redelivered request resumes its run from the store (completed nodes are not run again) or gets its stored result again`)
     .option('--loop', "run a feedback loop: the topology's experiment assigns variants, the policies topic applies (all of it before the first request, then live), feedback steers bandits and detects regressions, evaluation requests and experience records are published (without it, the topology runs as written)")
     .option('--sample-rate <r>', 'with --loop: share of runs sent for evaluation, 0..1 (default 1; a policy\'s evaluation.sampleRate wins)', rate)

@@ -97,3 +97,23 @@ export const AUDIT = 'write audit records of the runs to a .jsonl file or a stor
  * ```
  */
 export const OPS = 'operator registry for JSON/YAML topologies (default: <name>.ops.{ts,mts,js,mjs} beside it)';
+
+/**
+ * Help of `--health-port` (long-lived Kafka commands: `worker`, `evaluate`).
+ *
+ * @example
+ * ```ts
+ * cmd.option('--health-port <port>', HEALTH_PORT, port);
+ * ```
+ */
+export const HEALTH_PORT = 'serve GET /healthz (200 up/degraded, 503 down, JSON report), GET /readyz and GET /metrics (Prometheus) on this port';
+
+/**
+ * Help of `--exit-on-down-ms` (long-lived Kafka commands: `worker`, `evaluate`).
+ *
+ * @example
+ * ```ts
+ * cmd.option('--exit-on-down-ms <ms>', EXIT_ON_DOWN, nonNegativeInt, 60_000);
+ * ```
+ */
+export const EXIT_ON_DOWN = 'stop and exit 1 when the health stays down this long (0: never; default 60 s: two broker restarts in a row can keep a consumer group down 25-30 s before it rejoins on its own)';

@@ -22,15 +22,17 @@ import type { AnyTopology } from '../../definition/types.ts';
 import { createEngine, type Engine } from '../../runtime/engine.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import type { EvaluationRequestMessage, FeedbackMessage } from '../../transports/messages.ts';
-import { connectKafka } from '../connect.ts';
+import { probeKafka } from '../connect.ts';
+import { watchDown } from '../down-watch.ts';
+import { startHealthServer, type HealthServer } from '../health-server.ts';
+import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { modelsFromEnv } from '../env.ts';
 import { EXIT } from '../exit.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import type { KafkaFlags } from '../kafka-config.ts';
-import type { OpenedKafka } from '../kafka.ts';
+import { openKafka, type OpenedKafka } from '../kafka.ts';
 import { loadForCli } from '../load.ts';
 import { startCliTelemetry } from '../otel.ts';
-import { lineReport } from '../otel-report.ts';
 import { loadSlo, printAlerts } from '../slo.ts';
 
 /**
@@ -55,6 +57,10 @@ export interface EvaluateCommandOptions extends KafkaFlags {
   readonly ops?: string | undefined;
   /** `--slo <file>`: SLO rules (YAML or JSON) over the judge runs; alerts are printed on stderr. */
   readonly slo?: string | undefined;
+  /** `--health-port`: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) on this port. */
+  readonly healthPort?: number | undefined;
+  /** Stop and exit 1 when the health stays down this long, ms; 0 or absent: never. */
+  readonly exitOnDownMs?: number | undefined;
 }
 
 /**
@@ -161,16 +167,51 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
   if (metric.trim() === '') return fail(io, '--metric: must not be empty');
   const slo = await loadSlo(opts.slo);
   if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
-  const c = await connectKafka(opts, io, 'llmo-evaluate', open);
-  if (!c.ok) return c.code;
-  const { transport, where, prefix } = c;
   const env = io.env ?? process.env;
-  const otel = await startCliTelemetry({ command: 'evaluate', env, report: lineReport(io.err), resourceMetrics: true, ...(slo.rules === undefined ? {} : { alerts: slo.rules }) });
+  const levels = parseLogLevels(env);
+  if (!levels.ok) return reportIssues(io, 'the LOG_LEVEL and LOG_LEVELS variables', levels.issues);
+  // a fail-fast probe creates (or checks) the topics; the evaluator's own transport keeps kafkajs's patient retries
+  const probed = await probeKafka(opts, io, 'llmo-evaluate', open);
+  if (!probed.ok) return probed.code;
+  const { options: kafka, where } = probed;
+  const prefix = kafka.prefix ?? 'llmo';
+  // JSON lines on io.err (stderr, or a test's capture); stdout carries the feedback only
+  const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka.sasl === undefined ? [] : [kafka.sasl.password] });
+  const otelLog = logger.child({ component: 'otel' });
+  const otel = await startCliTelemetry({
+    command: 'evaluate', env, report: (level, message) => otelLog[level](message), prometheus: opts.healthPort !== undefined, resourceMetrics: true,
+    ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
+  });
   const alerts = printAlerts(otel.alerts$, io.err);
-  const engine = createEngine({ models: modelsFromEnv(env).models, ...loaded.engineOptions });
+  const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions });
   const observed = otel.telemetry.attach(engine);
+  const closeOtel = async (): Promise<void> => {
+    observed.unsubscribe();
+    alerts.unsubscribe();
+    await otel.shutdown();
+  };
+  const opened = (open ?? openKafka)({ ...kafka, logger });
+  if (!opened.ok) {
+    await engine.shutdown();
+    await closeOtel();
+    return reportIssues(io, 'the Kafka settings', opened.issues);
+  }
+  const transport = opened.transport;
   const group = opts.group ?? `${prefix}-evaluators.${judge.name}`;
   const counts = { judged: 0, skipped: 0, refused: 0 };
+  let serving = false;
+  let health: HealthServer | undefined;
+  if (opts.healthPort !== undefined) {
+    try {
+      health = await startHealthServer({ port: opts.healthPort, health: transport.health, ready: () => serving, metrics: otel.metricsHandler });
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      await engine.shutdown();
+      await closeOtel();
+      return fail(io, `--health-port ${opts.healthPort}: ${(e as Error).message}`);
+    }
+  }
+  let down: string | undefined;
   let finished!: () => void;
   const stopped = new Promise<void>((resolve) => (finished = resolve));
   const done = (): void => finished();
@@ -178,13 +219,22 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
   process.on('SIGTERM', done);
   stop?.addEventListener('abort', done);
   if (stop?.aborted === true) done();
+  // a consumer that cannot be restarted leaves the health down: stop rather than sit idle
+  const exitOnDownMs = opts.exitOnDownMs ?? 0;
+  const unwatch = exitOnDownMs > 0
+    ? watchDown(transport.health, exitOnDownMs, (r) => {
+      const why = Object.entries(r.components).filter(([, c]) => c.status === 'down').map(([n, c]) => `${n}${c.reason === undefined ? '' : ` (${c.reason})`}`).join(', ');
+      down = `health down for more than ${exitOnDownMs} ms: ${why}`;
+      logger.error({ health: r }, 'evaluator down for good: stopping');
+      done();
+    })
+    : () => undefined;
   const events = transport.events$.subscribe((e) => {
     if (e.type === 'dead-lettered' && e.topic === transport.topics.evaluation) {
       counts.refused++;
       io.err.write(`llmo: evaluation request dead-lettered: ${e.reason}\n`);
     }
   });
-  let code: number = EXIT.ok;
   try {
     const consumption = await transport.consume('evaluation', { group, maxInFlight: opts.maxInFlight ?? 4 }, async (m, { signal }) => {
       const fb = await judgeRequest(engine, judge, m.value, { metric, signal });
@@ -197,22 +247,27 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
       io.out.write(`${JSON.stringify(fb)}\n`);
       if (opts.count !== undefined && counts.judged >= opts.count) done();
     });
-    io.err.write(`evaluating ${transport.topics.evaluation} with judge '${judge.name}' (metric '${metric}', group '${group}') at ${where}; feedback to ${transport.topics.feedback}; Ctrl-C to stop\n`);
+    serving = true;
+    io.err.write(`evaluating ${transport.topics.evaluation} with judge '${judge.name}' (metric '${metric}', group '${group}') at ${where}; feedback to ${transport.topics.feedback}${health === undefined ? '' : `; health on :${health.port}`}; Ctrl-C to stop\n`);
     await stopped;
+    if (down !== undefined) io.err.write(`llmo: ${down}; stopping\n`);
+    serving = false;
     await consumption.stop();
   } catch (e) {
-    code = fail(io, `the evaluator failed: ${(e as Error).message}`, EXIT.unavailable);
+    down = `the evaluator failed: ${(e as Error).message}`;
+    io.err.write(`llmo: ${down}\n`);
   } finally {
     process.off('SIGINT', done);
     process.off('SIGTERM', done);
     stop?.removeEventListener('abort', done);
+    unwatch();
     events.unsubscribe();
+    await health?.close();
     await engine.shutdown();
-    observed.unsubscribe();
-    alerts.unsubscribe();
     await transport.close().catch(() => undefined);
-    await otel.shutdown();
+    // after the engine: the last spans and metrics are in, then flushed
+    await closeOtel();
   }
   io.err.write(`judged ${counts.judged}, skipped ${counts.skipped} (runs that did not complete), dead-lettered ${counts.refused}\n`);
-  return code;
+  return down === undefined ? EXIT.ok : down.startsWith('the evaluator failed') ? EXIT.unavailable : EXIT.runFailed;
 }

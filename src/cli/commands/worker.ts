@@ -32,8 +32,9 @@ import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
 import { withGuards } from '../engine-options.ts';
 import { modelsFromEnv } from '../env.ts';
-import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
-import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
+import type { KafkaFlags } from '../kafka-config.ts';
+import { openKafka } from '../kafka.ts';
+import { probeKafka } from '../connect.ts';
 import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
@@ -103,17 +104,10 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   if (!levels.ok) return reportIssues(io, 'the LOG_LEVEL and LOG_LEVELS variables', levels.issues);
   const slo = await loadSlo(opts.slo);
   if (!slo.ok) return reportIssues(io, `--slo ${opts.slo}`, slo.issues);
-  const resolved = await resolveKafka(opts, env, { clientId: 'llmo-worker' });
-  if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
-  const { options: kafka, where } = resolved.value;
-  // A fail-fast probe creates (or checks) the topics; the worker's own transport keeps kafkajs's patient retries.
-  const probe = openKafka({ ...kafka, retries: FAIL_FAST.retries, connectionTimeoutMs: kafka.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
-  if (!probe.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(probe.issues, opts));
-  const warnings = probe.transport.events$.subscribe((e) => { if (e.type === 'topic.mismatch') io.err.write(`llmo: warning: ${e.message}\n`); });
-  const problem = await reachKafka(probe.transport, where);
-  warnings.unsubscribe();
-  await probe.transport.close().catch(() => undefined);
-  if (problem !== undefined) return fail(io, problem.message, problem.code);
+  // a fail-fast probe creates (or checks) the topics; the worker's own transport keeps kafkajs's patient retries
+  const probed = await probeKafka(opts, io, 'llmo-worker');
+  if (!probed.ok) return probed.code;
+  const kafka = probed.options;
 
   // JSON lines on io.err (stderr, or a test's capture)
   const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka.sasl === undefined ? [] : [kafka.sasl.password] });
