@@ -17,8 +17,10 @@ import type { KeyStore } from '../../server/access.ts';
 import { createLocalBackend, type RunBackend } from '../../server/backend.ts';
 import { createKafkaBackend } from '../../server/backend-kafka.ts';
 import { createClient } from '../../worker/client.ts';
-import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
-import { FAIL_FAST, openKafka, reachKafka } from '../kafka.ts';
+import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
+import { probeKafka } from '../connect.ts';
+import type { KafkaFlags } from '../kafka-config.ts';
+import { openKafka } from '../kafka.ts';
 import { openKeyStore } from '../../server/keys/open.ts';
 import { keysUrl } from './keys.ts';
 import { createServer, type LlmoServer } from '../../server/server.ts';
@@ -89,18 +91,16 @@ export async function serveCommand(
   const kafkaWanted = opts.brokers !== undefined || opts.kafkaConfig !== undefined;
   const url = storeUrl(opts.store, io);
   if (kafkaWanted && url === undefined) return fail(io, 'with --brokers, give --store <url>: the store the workers record runs in (the server reads run history from it)');
-  let kafka: Awaited<ReturnType<typeof resolveKafka>> | undefined;
+  // a fail-fast probe creates (or checks) the topics; the server's own transport keeps kafkajs's patient retries
+  let kafka: KafkaTransportOptions | undefined;
+  let kafkaWhere = 'Kafka';
   if (kafkaWanted) {
-    kafka = await resolveKafka(opts, env, { clientId: 'llmo-serve' });
-    if (!kafka.ok) return reportIssues(io, kafka.what, byFlag(kafka.issues, opts));
-    const { options, where } = kafka.value;
-    const probe = openKafka({ ...options, retries: FAIL_FAST.retries, connectionTimeoutMs: options.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
-    if (!probe.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(probe.issues, opts));
-    const problem = await reachKafka(probe.transport, where);
-    await probe.transport.close().catch(() => undefined);
-    if (problem !== undefined) return fail(io, problem.message, problem.code);
+    const probed = await probeKafka(opts, io, 'llmo-serve');
+    if (!probed.ok) return probed.code;
+    kafka = probed.options;
+    kafkaWhere = probed.where;
   }
-  const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka?.ok === true && kafka.value.options.sasl !== undefined ? [kafka.value.options.sasl.password] : [] });
+  const logger = createCliLogger({ levels: levels.value, env, destination: io.err, secrets: kafka?.sasl === undefined ? [] : [kafka.sasl.password] });
   let store: RunStore;
   if (url === undefined) store = createMemoryStore();
   else {
@@ -130,8 +130,8 @@ export async function serveCommand(
   const observed = otel.telemetry.attach(engine);
   let backend: RunBackend;
   let closeKafka = async (): Promise<void> => undefined;
-  if (kafka?.ok === true) {
-    const opened = openKafka({ ...kafka.value.options, logger });
+  if (kafka !== undefined) {
+    const opened = openKafka({ ...kafka, logger });
     if (!opened.ok) {
       await engine.shutdown();
       return reportIssues(io, 'the Kafka settings', opened.issues);
@@ -169,7 +169,7 @@ export async function serveCommand(
     }, { host: opts.host, port: opts.port, ...(tls === undefined ? {} : { tls }) });
     base = await server.listen();
     const names = topologies.map((t) => t.name).join(', ');
-    const where = backend.kind === 'kafka' ? `runs sent to the workers at ${kafka?.ok === true ? kafka.value.where : 'Kafka'}` : 'runs in this process';
+    const where = backend.kind === 'kafka' ? `runs sent to the workers at ${kafkaWhere}` : 'runs in this process';
     io.err.write(`llmo serve: ${names} on ${base} (${where}; ${url === undefined ? 'kept in memory only: --store <url> keeps them' : `stored in ${store.location}`}; keys in ${keys.location}); Ctrl-C to stop\n`);
     if (first !== undefined) {
       io.err.write(`created the first API key (tenant default, admin of every topology); it is shown once, here:\n`);
