@@ -23,7 +23,7 @@ import { createEngine, type Engine } from '../../runtime/engine.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import type { EvaluationRequestMessage, FeedbackMessage } from '../../transports/messages.ts';
 import { probeKafka } from '../connect.ts';
-import { watchDown } from '../down-watch.ts';
+import { untilStopped } from '../down-watch.ts';
 import { startHealthServer, type HealthServer } from '../health-server.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { modelsFromEnv } from '../env.ts';
@@ -212,23 +212,8 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     }
   }
   let down: string | undefined;
-  let finished!: () => void;
-  const stopped = new Promise<void>((resolve) => (finished = resolve));
-  const done = (): void => finished();
-  process.on('SIGINT', done);
-  process.on('SIGTERM', done);
-  stop?.addEventListener('abort', done);
-  if (stop?.aborted === true) done();
   // a consumer that cannot be restarted leaves the health down: stop rather than sit idle
-  const exitOnDownMs = opts.exitOnDownMs ?? 0;
-  const unwatch = exitOnDownMs > 0
-    ? watchDown(transport.health, exitOnDownMs, (r) => {
-      const why = Object.entries(r.components).filter(([, c]) => c.status === 'down').map(([n, c]) => `${n}${c.reason === undefined ? '' : ` (${c.reason})`}`).join(', ');
-      down = `health down for more than ${exitOnDownMs} ms: ${why}`;
-      logger.error({ health: r }, 'evaluator down for good: stopping');
-      done();
-    })
-    : () => undefined;
+  const life = untilStopped({ health: transport.health, exitOnDownMs: opts.exitOnDownMs ?? 0, signal: stop, onDown: (r) => logger.error({ health: r }, 'evaluator down for good: stopping') });
   const events = transport.events$.subscribe((e) => {
     if (e.type === 'dead-lettered' && e.topic === transport.topics.evaluation) {
       counts.refused++;
@@ -245,11 +230,11 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
       await transport.send('feedback', [{ key: fb.runId!, value: fb }]);
       counts.judged++;
       io.out.write(`${JSON.stringify(fb)}\n`);
-      if (opts.count !== undefined && counts.judged >= opts.count) done();
+      if (opts.count !== undefined && counts.judged >= opts.count) life.stop();
     });
     serving = true;
     io.err.write(`evaluating ${transport.topics.evaluation} with judge '${judge.name}' (metric '${metric}', group '${group}') at ${where}; feedback to ${transport.topics.feedback}${health === undefined ? '' : `; health on :${health.port}`}; Ctrl-C to stop\n`);
-    await stopped;
+    down = await life.stopped;
     if (down !== undefined) io.err.write(`llmo: ${down}; stopping\n`);
     serving = false;
     await consumption.stop();
@@ -257,10 +242,7 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     down = `the evaluator failed: ${(e as Error).message}`;
     io.err.write(`llmo: ${down}\n`);
   } finally {
-    process.off('SIGINT', done);
-    process.off('SIGTERM', done);
-    stop?.removeEventListener('abort', done);
-    unwatch();
+    life.stop();
     events.unsubscribe();
     await health?.close();
     await engine.shutdown();

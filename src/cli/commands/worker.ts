@@ -25,7 +25,7 @@ import { createLoop } from '../../loops/loop.ts';
 import { createEngine } from '../../runtime/engine.ts';
 import { redactKafkaOptions } from '../../transports/kafka/security.ts';
 import { createWorker } from '../../worker/worker.ts';
-import { watchDown } from '../down-watch.ts';
+import { untilStopped } from '../down-watch.ts';
 import { EXIT } from '../exit.ts';
 import { startHealthServer, type HealthServer } from '../health-server.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
@@ -191,27 +191,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     }
   }
   let down: string | undefined;
-  const stopped = new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      stop?.removeEventListener('abort', done);
-      unwatch();
-      resolve();
-    };
-    const unwatch = opts.exitOnDownMs > 0
-      ? watchDown(worker.health, opts.exitOnDownMs, (r) => {
-        const why = Object.entries(r.components).filter(([, c]) => c.status === 'down').map(([n, c]) => `${n}${c.reason === undefined ? '' : ` (${c.reason})`}`).join(', ');
-        down = `health down for more than ${opts.exitOnDownMs} ms: ${why}`;
-        logger.error({ health: r }, 'worker down for good: stopping');
-        done();
-      })
-      : () => undefined;
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-    stop?.addEventListener('abort', done);
-    if (stop?.aborted === true) done();
-  });
+  const life = untilStopped({ health: worker.health, exitOnDownMs: opts.exitOnDownMs, signal: stop, onDown: (r) => logger.error({ health: r }, 'worker down for good: stopping') });
   try {
     if (store !== undefined) {
       // runs a dead process left unfinished go on here before new requests are served
@@ -232,7 +212,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     const group = worker.group;
     const policies = loop?.policies(loaded.topology.name).map((p) => `, policy v${p.version}`).join('') ?? '';
     io.err.write(`worker ${worker.id} serving '${loaded.topology.name}' in group '${group}' (max ${opts.maxInFlight} in flight${loop === undefined ? '' : `, feedback loop${policies}`}${health === undefined ? '' : `, health on :${health.port}`}); Ctrl-C to stop\n`);
-    await stopped;
+    down = await life.stopped;
     io.err.write(down === undefined ? 'stopping: finishing runs in flight...\n' : `llmo: ${down}; stopping\n`);
     serving = false;
     await worker.stop();
@@ -241,6 +221,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     down = `the worker failed: ${(e as Error).message}`;
     io.err.write(`llmo: ${down}\n`);
   } finally {
+    life.stop(); // a failure before it ended: its listeners go
     await health?.close();
     await engine.shutdown();
     audited?.unsubscribe();
