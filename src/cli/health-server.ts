@@ -83,3 +83,24 @@ export async function startHealthServer(o: HealthServerOptions): Promise<HealthS
     }),
   };
 }
+
+/**
+ * `--health-port` of a long-lived command: no server without the flag, the started one, or why it
+ * could not start (a message naming the flag; the command cleans up and exits 2).
+ *
+ * @example
+ * ```ts
+ * const h = await healthFlag(opts.healthPort, { health: worker.health, ready: () => serving, metrics });
+ * if (!h.ok) { await cleanUp(); return fail(io, h.message); }
+ * ```
+ */
+export async function healthFlag(
+  port: number | undefined, o: Omit<HealthServerOptions, 'port'>,
+): Promise<{ readonly ok: true; readonly server: HealthServer | undefined } | { readonly ok: false; readonly message: string }> {
+  if (port === undefined) return { ok: true, server: undefined };
+  try {
+    return { ok: true, server: await startHealthServer({ ...o, port }) };
+  } catch (e) {
+    return { ok: false, message: `--health-port ${port}: ${(e as Error).message}` };
+  }
+}

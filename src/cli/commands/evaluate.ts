@@ -24,7 +24,7 @@ import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import type { EvaluationRequestMessage, FeedbackMessage } from '../../transports/messages.ts';
 import { probeKafka } from '../connect.ts';
 import { untilStopped } from '../down-watch.ts';
-import { startHealthServer, type HealthServer } from '../health-server.ts';
+import { healthFlag } from '../health-server.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { modelsFromEnv } from '../env.ts';
 import { EXIT } from '../exit.ts';
@@ -200,17 +200,14 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
   const group = opts.group ?? `${prefix}-evaluators.${judge.name}`;
   const counts = { judged: 0, skipped: 0, refused: 0 };
   let serving = false;
-  let health: HealthServer | undefined;
-  if (opts.healthPort !== undefined) {
-    try {
-      health = await startHealthServer({ port: opts.healthPort, health: transport.health, ready: () => serving, metrics: otel.metricsHandler });
-    } catch (e) {
-      await transport.close().catch(() => undefined);
-      await engine.shutdown();
-      await closeOtel();
-      return fail(io, `--health-port ${opts.healthPort}: ${(e as Error).message}`);
-    }
+  const started = await healthFlag(opts.healthPort, { health: transport.health, ready: () => serving, metrics: otel.metricsHandler });
+  if (!started.ok) {
+    await transport.close().catch(() => undefined);
+    await engine.shutdown();
+    await closeOtel();
+    return fail(io, started.message);
   }
+  const health = started.server;
   let down: string | undefined;
   // a consumer that cannot be restarted leaves the health down: stop rather than sit idle
   const life = untilStopped({ health: transport.health, exitOnDownMs: opts.exitOnDownMs ?? 0, signal: stop, onDown: (r) => logger.error({ health: r }, 'evaluator down for good: stopping') });

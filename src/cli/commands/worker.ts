@@ -27,7 +27,7 @@ import { redactKafkaOptions } from '../../transports/kafka/security.ts';
 import { createWorker } from '../../worker/worker.ts';
 import { untilStopped } from '../down-watch.ts';
 import { EXIT } from '../exit.ts';
-import { startHealthServer, type HealthServer } from '../health-server.ts';
+import { healthFlag } from '../health-server.ts';
 import { fail, reportIssues, type Io } from '../io.ts';
 import { loadForCli } from '../load.ts';
 import { withGuards } from '../engine-options.ts';
@@ -179,17 +179,14 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   }
   const audited = audit?.attach(engine.events$);
   let serving = false;
-  let health: HealthServer | undefined;
-  if (opts.healthPort !== undefined) {
-    try {
-      health = await startHealthServer({ port: opts.healthPort, health: worker.health, ready: () => serving, metrics: otel.metricsHandler });
-    } catch (e) {
-      await transport.close().catch(() => undefined);
-      await engine.shutdown();
-      await closeOtel();
-      return fail(io, `--health-port ${opts.healthPort}: ${(e as Error).message}`);
-    }
+  const started = await healthFlag(opts.healthPort, { health: worker.health, ready: () => serving, metrics: otel.metricsHandler });
+  if (!started.ok) {
+    await transport.close().catch(() => undefined);
+    await engine.shutdown();
+    await closeOtel();
+    return fail(io, started.message);
   }
+  const health = started.server;
   let down: string | undefined;
   const life = untilStopped({ health: worker.health, exitOnDownMs: opts.exitOnDownMs, signal: stop, onDown: (r) => logger.error({ health: r }, 'worker down for good: stopping') });
   try {
