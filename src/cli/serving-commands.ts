@@ -48,7 +48,11 @@ export function declareServingCommands(program: Command, io: Io, done: (code: nu
     .argument('<topologyName>', 'name of the topology the workers serve')
     .option('-i, --input <json|@file>', 'run input as JSON, or @path to a JSON file')
     .option('-c, --count <n>', 'send the same input this many times', positiveInt, 1)
-    .option('-t, --timeout <ms>', 'give up waiting for results after this long (exit 1)', positiveInt, 60_000))
+    .option('-t, --timeout <ms>', 'give up waiting for results after this long (exit 1)', positiveInt, 60_000)
+    .addOption(new Option('-p, --priority <level>', 'run priority').choices(['high', 'normal', 'low']).default('normal'))
+    .option('--deadline <ms>', 'fail each run if it takes longer (from when a worker starts it)', positiveInt)
+    .option('--tenant <name>', 'who the runs are for (governance rules match on it; usage is attributed to it)')
+    .option('--user <name>', 'the user within the tenant'))
     .action(async (name: string, opts) => {
       const { submitCommand } = await import('./commands/submit.ts');
       done(await submitCommand(name, opts, io));

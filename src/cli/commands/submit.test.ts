@@ -65,6 +65,22 @@ describe('llmo submit spans', () => {
     expect(c.errText()).not.toContain('telemetry');
   });
 
+  it('--tenant, --user, --priority and --deadline go with each request, and the worker runs it so', async () => {
+    const transport = memory();
+    const engine = createEngine();
+    const started: unknown[] = [];
+    engine.events$.subscribe((e) => { if (e.type === 'run.started') started.push({ tenant: e.tenant, user: e.user, priority: e.priority, deadlineMs: e.deadlineMs }); });
+    const worker = createWorker({ engine, transport, topologies: [echo], maxInFlight: 2 });
+    await worker.start();
+    const who = { tenant: 'acme', user: 'ana', priority: 'high', deadline: 30_000 } as const;
+    expect(await submitCommand('echo', { ...opts, count: 1, ...who }, io(), () => ({ ok: true, transport }))).toBe(EXIT.ok);
+    await worker.stop();
+    const requests: unknown[] = [];
+    transport.read('request', { fromBeginning: true }).subscribe((m) => requests.push(m.value)).unsubscribe();
+    expect(requests).toEqual([expect.objectContaining({ tenant: 'acme', user: 'ana', priority: 'high', deadlineMs: 30_000 })]);
+    expect(started).toEqual([{ tenant: 'acme', user: 'ana', priority: 'high', deadlineMs: 30_000 }]);
+  });
+
   it('TRACEPARENT parents the submit spans; a request without result ends its span as an error at the timeout', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const c = { ...io(), env: { TRACEPARENT: `00-${traceId}-00f067aa0ba902b7-01` } };

@@ -18,13 +18,14 @@ import {
 import { INSTRUMENTATION_SCOPE } from '../../observability/telemetry.ts';
 import { contextOfTrace, traceContextOfSpan } from '../../observability/w3c.ts';
 import { traceContextOf } from '../../runtime/trace-context.ts';
-import { createClient } from '../../worker/client.ts';
+import { createClient, type SubmitOptions } from '../../worker/client.ts';
 import type { RunResultMessage } from '../../transports/messages.ts';
 import { EXIT } from '../exit.ts';
-import { fail, reportIssues, type Io } from '../io.ts';
+import { fail, type Io } from '../io.ts';
 import { readInput } from '../input.ts';
-import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
-import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
+import { connectKafka } from '../connect.ts';
+import type { KafkaFlags } from '../kafka-config.ts';
+import { kafkaProblem, openKafka, type OpenedKafka } from '../kafka.ts';
 import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import { startCliTelemetry } from '../otel.ts';
 import { lineReport } from '../otel-report.ts';
@@ -42,6 +43,11 @@ export interface SubmitCommandOptions extends KafkaFlags {
   readonly count: number;
   /** Give up waiting for results after this many ms. */
   readonly timeout: number;
+  readonly priority?: 'high' | 'normal' | 'low' | undefined;
+  /** Each run's `deadlineMs` (counted from when a worker starts it). */
+  readonly deadline?: number | undefined;
+  readonly tenant?: string | undefined;
+  readonly user?: string | undefined;
 }
 
 const line = (r: RunResultMessage): string => {
@@ -66,19 +72,9 @@ const line = (r: RunResultMessage): string => {
 export async function submitCommand(name: string, opts: SubmitCommandOptions, io: Io, open: (options: KafkaTransportOptions) => OpenedKafka = openKafka): Promise<number> {
   const input = await readInput(opts.input);
   if (!input.ok) return fail(io, input.message);
-  const resolved = await resolveKafka(opts, io.env ?? process.env, { clientId: 'llmo-submit' });
-  if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
-  const { options, where } = resolved.value;
-  const opened = open({ ...options, retries: FAIL_FAST.retries, connectionTimeoutMs: options.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
-  if (!opened.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(opened.issues, opts));
-  const transport = opened.transport;
-  const warnings = transport.events$.subscribe((e) => { if (e.type === 'topic.mismatch') io.err.write(`llmo: warning: ${e.message}\n`); });
-  const problem = await reachKafka(transport, where);
-  warnings.unsubscribe();
-  if (problem !== undefined) {
-    await transport.close().catch(() => undefined);
-    return fail(io, problem.message, problem.code);
-  }
+  const c = await connectKafka(opts, io, 'llmo-submit', open);
+  if (!c.ok) return c.code;
+  const { transport, where } = c;
 
   const env = io.env ?? process.env;
   const otel = await startCliTelemetry({ command: 'submit', env, report: lineReport(io.err), exitOnSignal: true });
@@ -104,7 +100,7 @@ export async function submitCommand(name: string, opts: SubmitCommandOptions, io
     spans.add(span);
     const traceContext = traceContextOfSpan(span.spanContext());
     try {
-      const r = await client.submit(name, input.value, traceContext === undefined ? {} : { traceContext });
+      const r = await client.submit(name, input.value, { ...who, ...(traceContext === undefined ? {} : { traceContext }) });
       finish(span, r.status === 'completed' ? undefined : r.error ?? r.status, { 'llmo.run_id': r.runId, 'llmo.request_id': r.requestId, 'llmo.status': r.status });
       return r;
     } catch (e) {
@@ -113,6 +109,10 @@ export async function submitCommand(name: string, opts: SubmitCommandOptions, io
     }
   };
   const client = createClient(transport);
+  const who: SubmitOptions = {
+    ...(opts.priority === undefined ? {} : { priority: opts.priority }), ...(opts.deadline === undefined ? {} : { deadlineMs: opts.deadline }),
+    ...(opts.tenant === undefined ? {} : { tenant: opts.tenant }), ...(opts.user === undefined ? {} : { user: opts.user }),
+  };
   io.err.write(`submitted ${opts.count} request(s) for '${name}' to ${transport.topics.request}; waiting for ${opts.count} result(s) from the worker group on topic ${transport.topics.result} (up to ${opts.timeout} ms) ...\n`);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), opts.timeout); });
