@@ -12,9 +12,10 @@ import type { KafkaTransportOptions } from '../../transports/kafka/index.ts';
 import { isParkedResult, SIGNAL_REJECTED, type RunResultMessage } from '../../transports/messages.ts';
 import { createClient } from '../../worker/client.ts';
 import { EXIT } from '../exit.ts';
-import { fail, reportIssues, type Io } from '../io.ts';
-import { byFlag, resolveKafka, type KafkaFlags } from '../kafka-config.ts';
-import { FAIL_FAST, kafkaProblem, openKafka, reachKafka, type OpenedKafka } from '../kafka.ts';
+import { connectKafka } from '../connect.ts';
+import { fail, type Io } from '../io.ts';
+import type { KafkaFlags } from '../kafka-config.ts';
+import { kafkaProblem, openKafka, type OpenedKafka } from '../kafka.ts';
 
 /**
  * What `llmo signal` over Kafka reads of its flags.
@@ -54,17 +55,9 @@ const line = (r: RunResultMessage): string => {
 export async function signalOverKafka(
   runId: string, name: string, payload: unknown, opts: SignalKafkaOptions, io: Io, open: (options: KafkaTransportOptions) => OpenedKafka = openKafka,
 ): Promise<number> {
-  const resolved = await resolveKafka(opts, io.env ?? process.env, { clientId: 'llmo-signal' });
-  if (!resolved.ok) return reportIssues(io, resolved.what, byFlag(resolved.issues, opts));
-  const { options, where } = resolved.value;
-  const opened = open({ ...options, retries: FAIL_FAST.retries, connectionTimeoutMs: options.connectionTimeoutMs ?? FAIL_FAST.connectionTimeoutMs });
-  if (!opened.ok) return reportIssues(io, 'the Kafka settings (flags, --kafka-config, KAFKA_* variables)', byFlag(opened.issues, opts));
-  const transport = opened.transport;
-  const problem = await reachKafka(transport, where);
-  if (problem !== undefined) {
-    await transport.close().catch(() => undefined);
-    return fail(io, problem.message, problem.code);
-  }
+  const c = await connectKafka(opts, io, 'llmo-signal', open);
+  if (!c.ok) return c.code;
+  const { transport, where } = c;
   const requestId = opts.requestId ?? runId;
   const signalId = randomUUID();
   const timeout = opts.timeout ?? 60_000;
