@@ -26,7 +26,7 @@ interface EventBase {
   readonly policyVersion?: number;
 }
 
-/** Who a run is for (RunOptions `tenant`, `user`), on its start and end events, so their consumers (the audit log's per-tenant streams) need not be told. */
+/** Who a run is for (RunOptions `tenant`) on its start and end events, so their consumers (the audit log's per-tenant streams) need not be told. */
 interface RunWho {
   /** The run's tenant (a child run's is its parent's). */
   readonly tenant?: string;

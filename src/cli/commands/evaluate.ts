@@ -208,7 +208,7 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     return fail(io, started.message);
   }
   const health = started.server;
-  let down: string | undefined;
+  let code: number = EXIT.ok;
   // a consumer that cannot be restarted leaves the health down: stop rather than sit idle
   const life = untilStopped({ health: transport.health, exitOnDownMs: opts.exitOnDownMs ?? 0, signal: stop, onDown: (r) => logger.error({ health: r }, 'evaluator down for good: stopping') });
   const events = transport.events$.subscribe((e) => {
@@ -231,13 +231,12 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     });
     serving = true;
     io.err.write(`evaluating ${transport.topics.evaluation} with judge '${judge.name}' (metric '${metric}', group '${group}') at ${where}; feedback to ${transport.topics.feedback}${health === undefined ? '' : `; health on :${health.port}`}; Ctrl-C to stop\n`);
-    down = await life.stopped;
-    if (down !== undefined) io.err.write(`llmo: ${down}; stopping\n`);
+    const down = await life.stopped;
+    if (down !== undefined) code = fail(io, `${down}; stopping`, EXIT.runFailed);
     serving = false;
     await consumption.stop();
   } catch (e) {
-    down = `the evaluator failed: ${(e as Error).message}`;
-    io.err.write(`llmo: ${down}\n`);
+    code = fail(io, `the evaluator failed: ${(e as Error).message}`, EXIT.unavailable);
   } finally {
     life.stop();
     events.unsubscribe();
@@ -248,5 +247,5 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     await closeOtel();
   }
   io.err.write(`judged ${counts.judged}, skipped ${counts.skipped} (runs that did not complete), dead-lettered ${counts.refused}\n`);
-  return down === undefined ? EXIT.ok : down.startsWith('the evaluator failed') ? EXIT.unavailable : EXIT.runFailed;
+  return code;
 }
