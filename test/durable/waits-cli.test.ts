@@ -34,6 +34,7 @@ describe('llmo signal and llmo runs state', () => {
     const show = capture();
     expect(await main(['runs', 'show', runId!, '--store', db], show.io)).toBe(EXIT.ok);
     expect(show.out()).toContain(`waits for signal 'approval' at node 'approve'`);
+    expect(show.out()).toMatch(/\n {2}approve +waiting\n/);
     expect(show.out()).toContain(`; resume with: llmo signal ${runId} approval <topology-file> --payload <json> --store ${db}\n`);
 
     const bad = capture();

@@ -85,7 +85,12 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
         const until = rec.wait.timeoutAt === undefined ? '' : ` until ${new Date(rec.wait.timeoutAt).toISOString()}`;
         io.out.write(`waits for signal '${rec.wait.name}' at node '${rec.wait.nodeId}'${until}; resume with: llmo signal ${rec.runId} ${rec.wait.name} <topology-file> --payload <json> --store ${store.location}\n`);
       }
-      for (const [node, n] of Object.entries(state.nodes)) io.out.write(`  ${node.padEnd(20)} ${n.status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
+      // a parked run's wait node started and has not ended: it waits (the fold says running)
+      const waiting = rec.status === 'waiting' ? rec.wait?.nodeId : undefined;
+      for (const [node, n] of Object.entries(state.nodes)) {
+        const status = node === waiting && n.status === 'running' ? 'waiting' : n.status;
+        io.out.write(`  ${node.padEnd(20)} ${status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
+      }
       if (rec.status === 'completed') io.out.write(`output: ${short(rec.output, 400)}\n`);
       if (rec.error !== undefined) io.out.write(`error: ${rec.error.code}: ${rec.error.message}\n`);
     }
