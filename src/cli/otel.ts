@@ -79,7 +79,7 @@ export interface CliTelemetryOptions {
   /**
    * Record the process's resource use too (CPU, memory, network, event loop, heap and GC; see
    * otel-resources.ts) wherever metrics go (the OTLP or console exporter, the Prometheus scrape):
-   * the long-lived commands (`worker`, `serve`) ask for it.
+   * the long-lived commands (`worker`, `serve`, `evaluate`) ask for it.
    */
   readonly resourceMetrics?: boolean;
   /** SLO rules: alerts come out of `telemetry.alerts$`. */
