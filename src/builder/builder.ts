@@ -33,6 +33,10 @@ export interface TopologyOptions<S extends z.ZodType | undefined> {
   readonly description?: string;
   /** An A/B experiment over the topology's runs: variants and a traffic split (see {@link ExperimentSpec}). */
   readonly experiment?: ExperimentSpec;
+  /** Your own version, recorded with durable runs instead of the computed hash (see {@link Topology.version}). */
+  readonly version?: string;
+  /** Versions of earlier definitions whose durable runs this one resumes (see {@link Topology.resumes}). */
+  readonly resumes?: readonly string[];
 }
 
 /**
@@ -170,6 +174,8 @@ export class TopologyBuilder<I, O extends Record<string, unknown>> {
     if (this.#options.maxInFlight !== undefined) t.maxInFlight = this.#options.maxInFlight;
     if (this.#options.description !== undefined) t.description = this.#options.description;
     if (this.#options.experiment !== undefined) t.experiment = this.#options.experiment;
+    if (this.#options.version !== undefined) t.version = this.#options.version;
+    if (this.#options.resumes !== undefined) t.resumes = [...this.#options.resumes];
     if (options?.output !== undefined) t.output = options.output;
     const v = validateTopology(t);
     if (!v.ok) throw new TopologyError(t.name, v.issues);

@@ -56,6 +56,17 @@ export const ExperimentSpecSchema = z.strictObject({
 
 
 /**
+ * Schema of a topology's own version and of the versions it resumes ({@link Topology.version},
+ * {@link Topology.resumes}): 1 to 200 characters, no whitespace or control characters.
+ *
+ * @example
+ * ```ts
+ * VersionSchema.parse('2026-12-04'); // a date, a release, a commit: whatever you version by
+ * ```
+ */
+export const VersionSchema = z.string().min(1).max(200).regex(/^[^\s\p{Cc}]*$/u, 'a version has no whitespace or control characters');
+
+/**
  * Compiles only while the schemas accept exactly what the interfaces describe.
  *
  * @example
@@ -131,6 +142,7 @@ export function validateTopology(t: Topology): Validation {
     }
   });
   if (t.experiment !== undefined) experimentIssues(t, g, issues);
+  versionIssues(t, issues);
   for (const issue of built.issues) issues.push(issue); // no spread: there may be more issues than a call takes arguments
   if (t.output !== undefined && !g.index.has(t.output)) issues.push({ code: 'missing_output', path: ['output'], message: `output names missing node '${t.output}'` });
   if (g.order === undefined) {
@@ -252,4 +264,16 @@ function unionAll(list: Map<number, ReadonlySet<string>>[]): Map<number, Readonl
     if (rest.every((m) => m.has(k))) out.set(k, new Set([...set, ...rest.flatMap((m) => [...m.get(k)!])]));
   }
   return out;
+}
+
+/** `version` and `resumes`: well-formed versions (see {@link VersionSchema}). */
+function versionIssues(t: Topology, issues: Issue[]): void {
+  if (t.version !== undefined) {
+    const r = VersionSchema.safeParse(t.version);
+    if (!r.success) for (const issue of toIssues(r.error.issues, ['version'])) issues.push(issue);
+  }
+  if (t.resumes !== undefined) {
+    const r = z.array(VersionSchema).safeParse(t.resumes);
+    if (!r.success) for (const issue of toIssues(r.error.issues, ['resumes'])) issues.push(issue);
+  }
 }

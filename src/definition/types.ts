@@ -200,6 +200,19 @@ export interface Topology<I = unknown, O extends Record<string, unknown> = Recor
   readonly maxInFlight?: number;
   /** An A/B experiment over the topology's runs (applied by an engine with a `loop`). */
   readonly experiment?: ExperimentSpec;
+  /**
+   * Your own version of this definition, recorded with its durable runs instead of the computed
+   * hash (`v2:…`): rebuilding the same code with another compiler, or a change you know is
+   * compatible, then does not strand parked or interrupted runs. Change it when runs recorded
+   * under the old definition must not resume under the new one.
+   */
+  readonly version?: string;
+  /**
+   * Versions of earlier definitions whose durable runs this one resumes (recovery, signals,
+   * forks): a definition registered under that exact version still takes them first. A run whose
+   * log names a node this definition lacks fails with `TOPOLOGY_CHANGED` naming the node.
+   */
+  readonly resumes?: readonly string[];
   /** Phantom field that carries the types; never present at run time. */
   readonly [TYPES]?: { input: I; outputs: O; output: Out };
 }

@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import * as z from 'zod';
 import { toIssues, type Issue } from '../errors.ts';
-import { ExperimentSpecSchema, validateTopology } from '../compiler/validate.ts';
+import { ExperimentSpecSchema, VersionSchema, validateTopology } from '../compiler/validate.ts';
 import type { Registry } from './registry.ts';
 import type { NodeContext, NodeDef, Topology } from '../definition/types.ts';
 import { map } from '../../operators/map.ts';
@@ -47,6 +47,8 @@ export const TopologyDocSchema = z.strictObject({
   output: id.optional().describe('node whose output is the run output'),
   maxInFlight: z.number().int().positive().optional(),
   experiment: ExperimentSpecSchema.optional().describe('an A/B experiment: variants, their weights and what each changes on llm nodes'),
+  version: VersionSchema.optional().describe('your own version of this definition, recorded with durable runs instead of the computed hash'),
+  resumes: z.array(VersionSchema).optional().describe('versions of earlier definitions whose durable runs this one resumes'),
   nodes: z.array(
     z.discriminatedUnion('kind', [
       z.strictObject({ ...common, kind: z.literal('map'), op: id }),
@@ -141,6 +143,8 @@ export function parseTopology(doc: unknown, registry: Registry): ParseResult {
   if (d.output !== undefined) t.output = d.output;
   if (d.maxInFlight !== undefined) t.maxInFlight = d.maxInFlight;
   if (d.experiment !== undefined) t.experiment = d.experiment;
+  if (d.version !== undefined) t.version = d.version;
+  if (d.resumes !== undefined) t.resumes = d.resumes;
   const v = validateTopology(t);
   return v.ok ? { ok: true, topology: t } : { ok: false, issues: v.issues };
 }

@@ -37,7 +37,7 @@ import { admit, type InputSource } from './source.ts';
 import { LEVELS, R_CANCELLED, R_COMPLETED } from './states.ts';
 import type { RunStore } from './store.ts';
 import { UsageBook, type UsageDim, type UsageFilter, type UsageRow } from './usage.ts';
-import { topologyVersions } from './version.ts';
+import { ownVersions, versionClash } from './version.ts';
 import type { RunLoop, StatRow } from './loop.ts';
 import { forkRun, recoverRuns, relaunchRun, type RelaunchHost } from './relaunch.ts';
 import type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
@@ -161,6 +161,8 @@ class EngineImpl implements Engine {
   #compileGraph(t: Topology): Compiled {
     let c = this.#compiled.get(t);
     if (c === undefined) {
+      const clash = t.version === undefined ? undefined : versionClash(t, [...this.#all].map((k) => k.plan.topology));
+      if (clash !== undefined) throw new TopologyError(t.name, [clash]);
       const limits = this.#limits;
       const plan = new Plan(t, { models: this.models, limits, hasRemote: this.#remote !== undefined, defaultMaxInFlight: this.#maxInFlight });
       c = new Compiled(plan, this.#core, this.#services, this.#remote, limits.agingGrants, limits.weight);
@@ -261,13 +263,16 @@ class EngineImpl implements Engine {
   /** The runnable compiled topologies, by name then version. */
   #versions(): Map<string, Map<string, Compiled>> {
     const byName = new Map<string, Map<string, Compiled>>();
-    for (const c of this.#all) {
-      if (c.plan.runIssues.length > 0) continue;
+    const runnable = [...this.#all].filter((c) => c.plan.runIssues.length === 0);
+    const add = (c: Compiled, vs: readonly string[]): void => {
       let versions = byName.get(c.plan.name);
       if (versions === undefined) byName.set(c.plan.name, versions = new Map());
-      // under this release's version and the one earlier releases recorded (runs started before an upgrade resume)
-      for (const v of topologyVersions(c.plan.topology)) if (!versions.has(v)) versions.set(v, c);
-    }
+      for (const v of vs) if (!versions.has(v)) versions.set(v, c);
+    };
+    // each definition under its own versions (yours, the v2 hash, the v1 one earlier releases recorded), then,
+    // where no definition has that version, under the versions it declares it resumes
+    for (const c of runnable) add(c, ownVersions(c.plan.topology));
+    for (const c of runnable) add(c, c.plan.topology.resumes ?? []);
     return byName;
   }
 

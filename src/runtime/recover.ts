@@ -55,6 +55,33 @@ export function resumeOf(plan: Plan, state: FoldedRun): Resumption {
 }
 
 /**
+ * The nodes a run's log names that `plan` does not have: a definition that resumes another
+ * version (`resumes`), or keeps its own `version` across a change, cannot resume a run that
+ * got to a node it dropped or renamed.
+ *
+ * @example
+ * ```ts
+ * if (foreignNodes(plan, state).length > 0) throw new StoreError('TOPOLOGY_CHANGED', foreignNodesMessage(runId, topology, recorded, version, foreign));
+ * ```
+ */
+export function foreignNodes(plan: Plan, state: FoldedRun): string[] {
+  return Object.keys(state.nodes).filter((id) => plan.indexOf(id) === undefined);
+}
+
+/**
+ * Why a stored run cannot resume under a definition that lacks nodes of its log (see {@link foreignNodes}).
+ *
+ * @example
+ * ```ts
+ * foreignNodesMessage('r1', 'approval', '2026-11', '2026-12', ['review']);
+ * ```
+ */
+export function foreignNodesMessage(runId: string, topology: string, recorded: string, resuming: string, foreign: readonly string[]): string {
+  const names = foreign.map((id) => `'${id}'`).join(', ');
+  return `run '${runId}' of topology '${topology}' was recorded under version ${recorded} and got to ${foreign.length === 1 ? 'node' : 'nodes'} ${names}, which the definition resuming it (version ${resuming}) does not have; register the recorded definition to resume it`;
+}
+
+/**
  * What `engine.recover()` did: the runs it resumed, the runs it could not resume
  * (recorded as failed), and the results of the resumed runs as they end.
  *

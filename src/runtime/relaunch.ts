@@ -19,7 +19,8 @@ import type { RunDecision } from './loop.ts';
 import type * as z from 'zod';
 import type { ParsedRunOptions, RecoverOptionsSchema } from './options.ts';
 import { wakeOf } from './park.ts';
-import { resumeOf, type RecoveryReport } from './recover.ts';
+import { foreignNodes, foreignNodesMessage, resumeOf, type RecoveryReport } from './recover.ts';
+import { topologyVersion } from './version.ts';
 import { resultOf, type RunResult } from './result.ts';
 import type { Run, Wake } from './run.ts';
 import type { RunRecord } from './store.ts';
@@ -131,6 +132,8 @@ export async function forkRun(host: RelaunchHost, runId: string, options: ForkOp
     throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to fork it`);
   }
   const state = foldRun(await store.history(runId));
+  const foreign = foreignNodes(c.plan, state);
+  if (foreign.length > 0) throw new StoreError('TOPOLOGY_CHANGED', foreignNodesMessage(runId, rec.topology, rec.version, topologyVersion(c.plan.topology), foreign));
   const resume = forkResume(c.plan, state, options);
   const o = options.overrides;
   const input = o !== undefined && Object.hasOwn(o, 'input') ? o.input : rec.input;
@@ -158,15 +161,8 @@ export async function relaunchRun(
   const store = durable.store;
   const c = versions?.get(rec.version);
   if (c === undefined) {
-    // this release's versions only (earlier releases' v1 aliases are accepted, not named)
-    const known = [...(versions?.keys() ?? [])].filter((v) => !v.startsWith('v1:')).join(', ') || 'none';
-    const error = new StoreError('TOPOLOGY_CHANGED', `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it`);
-    const ts = durable.now();
-    const wrote = await store.append([{ runId: rec.runId, seq: rec.lastSeq + 1, ts, type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(
-      () => undefined, (e: unknown) => e,
-    );
-    if (wrote !== undefined) core.log.error({ runId: rec.runId, err: wrote }, 'recording a TOPOLOGY_CHANGED failure failed');
-    return error;
+    const known = [...new Set([...(versions?.values() ?? [])].map((k) => topologyVersion(k.plan.topology)))].join(', ') || 'none';
+    return failChanged(host, rec, rec.lastSeq + 1, `run '${rec.runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, but this engine has version ${known}; register the recorded definition to resume it, or one that lists ${rec.version} in its resumes`);
   }
   const history = await store.history(rec.runId).then((h) => h, (e: unknown) => e);
   if (!Array.isArray(history)) {
@@ -174,6 +170,10 @@ export async function relaunchRun(
     return isStoreError(history) ? history : new StoreError('STORE_FAILED', `reading the history of run '${rec.runId}' failed`, { cause: history });
   }
   const state = foldRun(history);
+  const foreign = foreignNodes(c.plan, state);
+  if (foreign.length > 0) {
+    return failChanged(host, rec, state.lastSeq + 1, foreignNodesMessage(rec.runId, rec.topology, rec.version, topologyVersion(c.plan.topology), foreign));
+  }
   const { resume, cut } = resumeOf(c.plan, state);
   const wake = wakeOf(history, state, durable.now());
   const bus = core.bus;
@@ -189,4 +189,14 @@ export async function relaunchRun(
   const deadline = state.deadline === undefined || state.deadlineMs === undefined ? undefined : { at: state.deadline, ms: state.deadlineMs };
   host.launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext, deadline });
   return undefined;
+}
+
+/** Records a run this engine cannot resume as failed with `TOPOLOGY_CHANGED`; returns that error. */
+async function failChanged(host: RelaunchHost, rec: RunRecord, seq: number, message: string): Promise<StoreError> {
+  const error = new StoreError('TOPOLOGY_CHANGED', message);
+  const wrote = await host.durable.store.append([{ runId: rec.runId, seq, ts: host.durable.now(), type: 'run.failed', topology: rec.topology, error: serializeError(error) }]).then(
+    () => undefined, (e: unknown) => e,
+  );
+  if (wrote !== undefined) host.core.log.error({ runId: rec.runId, err: wrote }, 'recording a TOPOLOGY_CHANGED failure failed');
+  return error;
 }

@@ -10,9 +10,12 @@ import { ApprovalSchema } from '../definition/guard.ts';
 import { StoreError, WaitError } from '../errors.ts';
 import type { Compiled } from './compiled.ts';
 import type { Durable } from './durable.ts';
+import { foldRun } from './fold.ts';
 import { parseSignal, type Waits } from './park.ts';
+import { foreignNodes, foreignNodesMessage } from './recover.ts';
 import type { RunResult } from './result.ts';
 import type { RunRecord, StoredEvent } from './store.ts';
+import { isHashOf, topologyVersion } from './version.ts';
 
 /**
  * What `engine.signal` resolves with once the signal is accepted.
@@ -87,6 +90,11 @@ export class Signals {
     const c = this.#host.versions().get(rec.topology)?.get(rec.version);
     if (c === undefined) {
       throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to signal it`);
+    }
+    if (!isHashOf(c.plan.topology, rec.version)) {
+      // resumed by another definition (its own version, or one it resumes): refuse before the signal is recorded
+      const foreign = foreignNodes(c.plan, foldRun(await store.history(runId)));
+      if (foreign.length > 0) throw new StoreError('TOPOLOGY_CHANGED', foreignNodesMessage(runId, rec.topology, rec.version, topologyVersion(c.plan.topology), foreign));
     }
     const i = c.plan.indexOf(wait.nodeId);
     if (i === undefined) throw new WaitError('RUN_NOT_WAITING', `run '${runId}' is parked on '${wait.nodeId}', which is not a node of topology '${rec.topology}'`);
