@@ -54,6 +54,19 @@ describe('foldRun', () => {
     expect(s.error).toEqual(err);
   });
 
+  it('a node its run parked on is waiting until the signal, then running until it ends', () => {
+    const events = [
+      ev(0, 'run.started'), ev(1, 'node.started', { nodeId: 'draft' }), ev(2, 'node.completed', { nodeId: 'draft', output: 'd' }),
+      ev(3, 'node.started', { nodeId: 'approve' }), ev(4, 'run.waiting', { nodeId: 'approve' }), ev(5, 'run.signalled', { nodeId: 'approve', payload: {} }),
+      ev(6, 'run.started'), ev(7, 'node.resumed', { nodeId: 'draft', output: 'd' }), ev(8, 'node.started', { nodeId: 'approve' }), ev(9, 'node.completed', { nodeId: 'approve', output: {} }),
+    ];
+    expect(foldRun(events, { seq: 4 }).nodes['approve']).toEqual({ status: 'waiting', starts: 1 });
+    expect(foldRun(events, { seq: 4 }).nodes['draft']?.status).toBe('completed');
+    expect(foldRun(events, { seq: 5 }).nodes['approve']).toEqual({ status: 'running', starts: 1 });
+    expect(foldRun(events, { seq: 8 }).nodes['approve']).toEqual({ status: 'running', starts: 2 });
+    expect(foldRun(events).nodes['approve']).toEqual({ status: 'completed', output: {}, starts: 2 });
+  });
+
   it('property: folding a prefix equals the state at its last seq', () => {
     const nodeIds = ['a', 'b', 'c', 'd'];
     const step = fc.oneof(

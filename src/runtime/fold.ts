@@ -21,7 +21,8 @@ import { exactTraceContext, TraceContextSchema, type TraceContext } from './trac
 export type FoldedRunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 /**
- * Where a node stands in a fold. A `node.started` without an end is `running`;
+ * Where a node stands in a fold. A `node.started` without an end is `running`, or
+ * `waiting` while its run is parked on it (`run.waiting` names it, until `run.signalled`);
  * a `node.resumed` counts as `completed` (with its output).
  *
  * @example
@@ -29,7 +30,7 @@ export type FoldedRunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 
  * const st: FoldedNodeStatus = foldRun(events).nodes.draft?.status ?? 'pending';
  * ```
  */
-export type FoldedNodeStatus = 'running' | 'completed' | 'failed' | 'skipped' | 'cancelled';
+export type FoldedNodeStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'skipped' | 'cancelled';
 
 /**
  * One node's state in a fold.
@@ -160,12 +161,15 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
         s.status = 'running';
         break;
       case 'run.recovered':
-      case 'run.signalled':
         s.status = 'running';
         break;
-      case 'run.waiting':
-        s.status = 'waiting';
+      case 'run.signalled':
+      case 'run.waiting': {
+        s.status = e.type === 'run.waiting' ? 'waiting' : 'running';
+        const n = id === undefined ? undefined : nodes[id];
+        if (n !== undefined && (n.status === 'running' || n.status === 'waiting')) nodes[id!] = { status: e.type === 'run.waiting' ? 'waiting' : 'running', starts: n.starts };
         break;
+      }
       case 'run.completed':
         s.status = 'completed';
         s.output = e['output'];

@@ -76,7 +76,7 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
     const state = foldRun(events);
     if (opts.json === true) io.out.write(`${JSON.stringify({ run: rec, state }, null, 2)}\n`);
     else {
-      io.out.write(`run ${rec.runId} · ${rec.topology} (${rec.version.slice(0, 15)}…) · ${rec.status}${rec.tenant === undefined ? '' : ` · tenant ${rec.tenant}`}\n`);
+      io.out.write(`run ${rec.runId} · ${rec.topology} (${shortVersion(rec.version)}) · ${rec.status}${rec.tenant === undefined ? '' : ` · tenant ${rec.tenant}`}\n`);
       io.out.write(`created ${new Date(rec.createdAt).toISOString()} · updated ${new Date(rec.updatedAt).toISOString()} · ${rec.lastSeq + 1} events\n`);
       const who = whoLine(state);
       if (who !== '') io.out.write(`${who}\n`);
@@ -86,10 +86,8 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
         io.out.write(`waits for signal '${rec.wait.name}' at node '${rec.wait.nodeId}'${until}; resume with: llmo signal ${rec.runId} ${rec.wait.name} <topology-file> --payload <json> --store ${store.location}\n`);
       }
       // a parked run's wait node started and has not ended: it waits (the fold says running)
-      const waiting = rec.status === 'waiting' ? rec.wait?.nodeId : undefined;
       for (const [node, n] of Object.entries(state.nodes)) {
-        const status = node === waiting && n.status === 'running' ? 'waiting' : n.status;
-        io.out.write(`  ${node.padEnd(20)} ${status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
+        io.out.write(`  ${node.padEnd(20)} ${n.status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
       }
       if (rec.status === 'completed') io.out.write(`output: ${short(rec.output, 400)}\n`);
       if (rec.error !== undefined) io.out.write(`error: ${rec.error.code}: ${rec.error.message}\n`);
@@ -125,4 +123,9 @@ function table(runs: readonly RunRecord[]): string {
   ])];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** A computed version (`v2:` and 64 hex digits) abbreviated; a version of your own as it is. */
+function shortVersion(v: string): string {
+  return /^v[12]:[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 15)}…` : v;
 }

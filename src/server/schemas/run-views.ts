@@ -73,7 +73,7 @@ export type RunSummary = z.infer<typeof RunSummarySchema>;
  * ```
  */
 export const NodeStateSchema = z.object({
-  status: z.enum(['running', 'completed', 'failed', 'skipped', 'cancelled']),
+  status: z.enum(['running', 'waiting', 'completed', 'failed', 'skipped', 'cancelled']),
   output: z.unknown().optional(),
   error: RunErrorSchema.optional(),
   starts: z.number().int(),
