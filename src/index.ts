@@ -29,7 +29,7 @@ export type { Graph, Edge, Gate } from './compiler/graph.ts';
 export { renderGraph, type GraphFormat } from './compiler/render.ts';
 export {
   createEngine, type Engine, type EngineLoad, type EngineOptions, type RunOptions, type StreamOptions, type ShutdownOptions, type ResultOf, type ResumeOptions,
-  type ForkOptions, type RunNodeOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt,
+  type ForkOptions, type RunNodeOptions, type RunsView, type StateAt, type HistoryRange, type SignalReceipt, type CancelOptions, type CancelReceipt,
 } from './runtime/engine.ts';
 export { USAGE_DIMS, USAGE_OVERFLOW, UsageDimsSchema, UsageFilterSchema, type UsageDim, type UsageFilter, type UsageRow } from './runtime/usage.ts';
 export { TraceContextSchema, traceContextOf, type TraceContext } from './runtime/trace-context.ts';

@@ -32,6 +32,7 @@ export type StoreErrorCode =
   | 'RUN_NOT_FOUND' // append or a query named an unknown run
   | 'SEQ_CONFLICT' // an event's seq is already taken (two writers on one run)
   | 'LEASE_LOST' // another process took the lease of a run this process was running
+  | 'RUN_NOT_CANCELLABLE' // engine.cancel named a run that has ended, or runs in another live process
   | 'TOPOLOGY_CHANGED'; // a stored run's topology version is not registered with the engine
 
 /**

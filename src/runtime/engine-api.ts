@@ -11,11 +11,11 @@ import type { UsageTotals } from '../providers/types.ts';
 import type { EngineEvent } from './events.ts';
 import type { ForkOptions } from './fork.ts';
 import type { StatRow } from './loop.ts';
-import type { RecoverOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+import type { CancelOptions, RecoverOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 import type { RecoveryReport } from './recover.ts';
 import type { RunResult } from './result.ts';
 import type { RunsView } from './runs.ts';
-import type { SignalReceipt } from './signals.ts';
+import type { CancelReceipt, SignalReceipt } from './signals.ts';
 import type { InputSource } from './source.ts';
 import type { RunStore } from './store.ts';
 import type { UsageDim, UsageFilter, UsageRow } from './usage.ts';
@@ -153,6 +153,24 @@ export interface Engine {
    * `WAIT_NAME_MISMATCH` for another wait's name.
    */
   signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt>;
+  /**
+   * Cancels a run by id, wherever it stands. In flight in this engine (running, queued, or waiting
+   * in memory): it ends `cancelled` now, its running nodes aborted, as its own AbortSignal would
+   * (its caller gets the result). Parked in the store (engine with a store; its topology
+   * registered): the cancellation is recorded as the end of its wait, then the run is claimed and
+   * ends `cancelled` here (`receipt.result`); if this process dies in between, whoever resumes it
+   * cancels it. Left running by a dead process (its lease free): claimed and ended `cancelled`.
+   * Nodes never run again and compensations do not run (as for any cancellation). Rejects with
+   * StoreError `RUN_NOT_FOUND` for an unknown run, `RUN_NOT_CANCELLABLE` for a run that ended or
+   * runs in another live process (cancel it there), `TOPOLOGY_CHANGED` for an unregistered version.
+   *
+   * @example
+   * ```ts
+   * const receipt = await engine.cancel('post-1', { reason: 'the customer withdrew' });
+   * console.log((await receipt.result)?.error?.message); // 'run cancelled: the customer withdrew'
+   * ```
+   */
+  cancel(runId: string, options?: CancelOptions): Promise<CancelReceipt>;
   /**
    * Forks a stored run (needs a `store`): a new run (new id, `forkOf: { runId, nodeId }` in its
    * row) runs node `from` and everything downstream of it again; every other node's output is

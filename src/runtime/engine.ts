@@ -19,14 +19,14 @@ import { Durable, processOwner } from './durable.ts';
 import type { ForkOptions } from './fork.ts';
 import { Waits } from './park.ts';
 import { createRunsView, type RunsView } from './runs.ts';
-import { Signals, type SignalReceipt } from './signals.ts';
+import { Signals, cancelledBy, type CancelReceipt, type SignalReceipt } from './signals.ts';
 import type { EngineEvent } from './events.ts';
 import { Limits } from './limits.ts';
 import { Guards } from './guard.ts';
 import type { Guard } from '../definition/guard.ts';
 import {
-  EngineOptionsSchema, RecoverOptionsSchema, RunNodeOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
-  type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
+  CancelOptionsSchema, EngineOptionsSchema, RecoverOptionsSchema, RunNodeOptionsSchema, RunOptionsSchema, ShutdownOptionsSchema, StreamOptionsSchema, parseOptions,
+  type CancelOptions, type EngineOptions, type ParsedRunOptions, type RecoverOptions, type RunNodeOptions, type RunOptions, type ShutdownOptions, type StreamOptions,
 } from './options.ts';
 import { Plan } from './plan.ts';
 import type { RecoveryReport } from './recover.ts';
@@ -43,11 +43,11 @@ import { forkRun, recoverRuns, relaunchRun, type RelaunchHost } from './relaunch
 import type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
 import { launchRun, type LaunchHost } from './launch.ts';
 
-export type { DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
+export type { CancelOptions, DurableOptions, EngineOptions, RecoverOptions, ResumeOptions, RunNodeOptions, RunOptions, ShutdownOptions, StreamOptions } from './options.ts';
 export type { RecoveryReport } from './recover.ts';
 export type { ForkOptions } from './fork.ts';
 export type { RunsView, StateAt, HistoryRange } from './runs.ts';
-export type { SignalReceipt } from './signals.ts';
+export type { CancelReceipt, SignalReceipt } from './signals.ts';
 
 export type { Engine, EngineLoad, ResultOf } from './engine-api.ts';
 
@@ -109,7 +109,7 @@ class EngineImpl implements Engine {
     this.#signals = new Signals({
       durable: this.#durable,
       versions: () => this.#versions(),
-      relaunch: (rec, onEnd) => relaunchRun(this.#relaunchHost(this.#durable!), rec, this.#versions().get(rec.topology), undefined, (r) => onEnd(resultOf(r))),
+      relaunch: (rec, onEnd, stop) => relaunchRun(this.#relaunchHost(this.#durable!), rec, this.#versions().get(rec.topology), stop, (r) => onEnd(resultOf(r))),
     }, this.#waits);
     // one sweeper per engine: wakes parked runs whose wait timed out (and signalled runs left unclaimed)
     this.#sweeper = this.#durable === undefined || d.sweepMs === undefined ? undefined
@@ -274,6 +274,17 @@ class EngineImpl implements Engine {
     for (const c of runnable) add(c, ownVersions(c.plan.topology));
     for (const c of runnable) add(c, c.plan.topology.resumes ?? []);
     return byName;
+  }
+
+  async cancel(runId: string, options: CancelOptions = {}): Promise<CancelReceipt> {
+    if (typeof runId !== 'string' || runId === '') throw new ValidationError('OPTIONS_INVALID', 'cancel: runId must be a non-empty string', [{ code: 'invalid_type', path: ['runId'], message: 'expected a non-empty string' }]);
+    const { reason } = parseOptions(CancelOptionsSchema, options, 'cancel options');
+    for (const run of this.#core.active) {
+      if (run.id !== runId) continue;
+      this.#core.finish(run, R_CANCELLED, cancelledBy(reason));
+      return { runId };
+    }
+    return this.#signals.cancel(runId, reason);
   }
 
   signal(runId: string, name: string, payload: unknown): Promise<SignalReceipt> {

@@ -87,6 +87,11 @@ export interface FoldedRun {
   /** When the run must end by, epoch ms, and the budget that was (RunOptions `deadlineMs`; from its first `run.started`). */
   readonly deadline?: number;
   readonly deadlineMs?: number;
+  /**
+   * A cancellation of the run while it was parked (`engine.cancel`, recorded as the end of its wait:
+   * a `run.signalled` with `cancel`): whoever resumes the run cancels it.
+   */
+  readonly cancel?: { readonly reason?: string; readonly ts: number };
   /** `seq` of the last event folded; -1 for none. */
   readonly lastSeq: number;
   /** `ts` of the last event folded; undefined for none. */
@@ -166,6 +171,10 @@ export function foldRun(events: readonly StoredEvent[], at: FoldAt = {}): Folded
       case 'run.signalled':
       case 'run.waiting': {
         s.status = e.type === 'run.waiting' ? 'waiting' : 'running';
+        if (e.type === 'run.signalled' && typeof e['cancel'] === 'object' && e['cancel'] !== null) {
+          const reason = (e['cancel'] as { reason?: unknown }).reason;
+          s.cancel = typeof reason === 'string' ? { reason, ts: e.ts } : { ts: e.ts };
+        }
         const n = id === undefined ? undefined : nodes[id];
         if (n !== undefined && (n.status === 'running' || n.status === 'waiting')) nodes[id!] = { status: e.type === 'run.waiting' ? 'waiting' : 'running', starts: n.starts };
         break;

@@ -6,7 +6,7 @@
  * ({@link LaunchHost}); `run`, `stream`, `recover` and `fork` all start runs here.
  * @module
  */
-import { CancelledError, PolicyError, RejectedError, TimeoutError, ValidationError, serializeError, type OrchestratorError } from '../errors.ts';
+import { CancelledError, isCancelledError, PolicyError, RejectedError, TimeoutError, ValidationError, serializeError, type OrchestratorError } from '../errors.ts';
 import type { NodeOverride } from '../definition/types.ts';
 import type { RunCheck, RunVerdict } from '../definition/guard.ts';
 import type { UsageTotals } from '../providers/types.ts';
@@ -142,7 +142,7 @@ export function launchRun(
   const signal = opts?.signal;
   if (signal !== undefined || deadlineMs !== undefined) {
     if (signal?.aborted) {
-      core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', signal.reason));
+      core.finish(run, R_CANCELLED, cancelledFor(signal.reason));
       return run;
     }
     const left = deadline - Date.now();
@@ -151,7 +151,7 @@ export function launchRun(
       core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs));
       return run;
     }
-    const unlisten = onAbort(signal, (reason) => core.finish(run, R_CANCELLED, new CancelledError('run cancelled by its signal', reason)));
+    const unlisten = onAbort(signal, (reason) => core.finish(run, R_CANCELLED, cancelledFor(reason)));
     const timer = deadlineMs === undefined ? undefined
       : setTimeout(() => core.finish(run, R_FAILED, new TimeoutError(`run of '${plan.name}'`, deadlineMs)), left);
     run.cleanup = timer === undefined ? unlisten : () => {
@@ -162,6 +162,11 @@ export function launchRun(
   if (guards?.checksRuns === true && recovered === undefined) checkRun(core, guards, c, run, level);
   else admit(c, run, level);
   return run;
+}
+
+/** The error of a run its signal cancelled: the signal's reason when that is a CancelledError (engine.cancel gives one), else one that keeps it as its cause. */
+function cancelledFor(reason: unknown): CancelledError {
+  return isCancelledError(reason) ? reason : new CancelledError('run cancelled by its signal', reason);
 }
 
 function admit(c: Compiled, run: Run, level: Level): void {

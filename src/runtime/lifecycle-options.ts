@@ -1,7 +1,7 @@
 /**
  * The options of a run's life beyond one call: how an engine with a store holds its runs
- * (leases, owner, sweeping), what `engine.recover()` claims, and how `engine.shutdown()`
- * treats runs in flight, each as a public interface and the zod schema that checks it.
+ * (leases, owner, sweeping), what `engine.recover()` claims, how `engine.cancel()` cancels a run
+ * and how `engine.shutdown()` treats runs in flight, each as a public interface and the zod schema that checks it.
  * @module
  */
 import * as z from 'zod';
@@ -85,6 +85,31 @@ export interface RecoverOptions {
    * takes its `onError` edge) and those signalled but not resumed (their signaller died). Default false.
    */
   readonly wake?: boolean;
+}
+
+/**
+ * Schema of {@link CancelOptions}.
+ *
+ * @example
+ * ```ts
+ * parseOptions(CancelOptionsSchema, { reason: 'the customer withdrew' }, 'cancel options');
+ * ```
+ */
+export const CancelOptionsSchema = z.strictObject({
+  reason: z.string().max(1000).optional(),
+});
+
+/**
+ * How `engine.cancel()` cancels a run.
+ *
+ * @example
+ * ```ts
+ * await engine.cancel('order-1', { reason: 'the customer withdrew' });
+ * ```
+ */
+export interface CancelOptions {
+  /** Why, recorded in the run's `CancelledError` message (at most 1,000 characters). */
+  readonly reason?: string;
 }
 
 /**

@@ -19,8 +19,8 @@ import type { RunLoop } from './loop.ts';
 import type { Guard } from '../definition/guard.ts';
 import type { Assert, Same } from '../primitives/same-type.ts';
 import {
-  DurableOptionsSchema, RecoverOptionsSchema, ShutdownOptionsSchema,
-  type DurableOptions, type RecoverOptions, type ShutdownOptions,
+  CancelOptionsSchema, DurableOptionsSchema, RecoverOptionsSchema, ShutdownOptionsSchema,
+  type CancelOptions, type DurableOptions, type RecoverOptions, type ShutdownOptions,
 } from './lifecycle-options.ts';
 import {
   ResumeSchema, RunNodeOptionsSchema, RunOptionsSchema, StreamOptionsSchema,
@@ -30,8 +30,8 @@ import { positiveInt } from './parse-options.ts';
 
 export { parseOptions } from './parse-options.ts';
 export {
-  DurableOptionsSchema, RecoverOptionsSchema, ShutdownOptionsSchema,
-  type DurableOptions, type RecoverOptions, type ShutdownOptions,
+  CancelOptionsSchema, DurableOptionsSchema, RecoverOptionsSchema, ShutdownOptionsSchema,
+  type CancelOptions, type DurableOptions, type RecoverOptions, type ShutdownOptions,
 } from './lifecycle-options.ts';
 export {
   ResumeSchema, RunNodeOptionsSchema, RunOptionsSchema, StreamOptionsSchema,
@@ -159,5 +159,6 @@ export type OptionsMatchSchemas = [
   Assert<Same<StreamOptions, z.input<typeof StreamOptionsSchema>>>,
   Assert<Same<ShutdownOptions, z.input<typeof ShutdownOptionsSchema>>>,
   Assert<Same<RecoverOptions, z.input<typeof RecoverOptionsSchema>>>,
+  Assert<Same<CancelOptions, z.input<typeof CancelOptionsSchema>>>,
 ];
 

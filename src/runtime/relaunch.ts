@@ -20,6 +20,7 @@ import type * as z from 'zod';
 import type { ParsedRunOptions, RecoverOptionsSchema } from './options.ts';
 import { wakeOf } from './park.ts';
 import { foreignNodes, foreignNodesMessage, resumeOf, type RecoveryReport } from './recover.ts';
+import { cancelledBy } from './signals.ts';
 import { topologyVersion } from './version.ts';
 import { resultOf, type RunResult } from './result.ts';
 import type { Run, Wake } from './run.ts';
@@ -183,8 +184,10 @@ export async function relaunchRun(
       bus.next(e);
     }
   }
+  // a run cancelled while it was parked (engine.cancel) is relaunched only to end cancelled
+  const stop = state.cancel === undefined || signal?.aborted === true ? signal : AbortSignal.abort(cancelledBy(state.cancel.reason));
   const runOpts: ParsedRunOptions = {
-    runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, priority: state.priority, signal,
+    runId: rec.runId, resume: { outputs: resume.outputs, skipped: [...resume.skipped] }, tenant: rec.tenant, user: state.user, project: state.project, priority: state.priority, signal: stop,
   };
   const deadline = state.deadline === undefined || state.deadlineMs === undefined ? undefined : { at: state.deadline, ms: state.deadlineMs };
   host.launch(c, rec.input, runOpts, onEnd, { seqBase: state.lastSeq + 1, wake, decision: state.decision, spent: state.spent, traceContext: state.traceContext, deadline });

@@ -7,9 +7,9 @@
  * @module
  */
 import { ApprovalSchema } from '../definition/guard.ts';
-import { StoreError, WaitError } from '../errors.ts';
+import { CancelledError, StoreError, WaitError, isStoreError } from '../errors.ts';
 import type { Compiled } from './compiled.ts';
-import type { Durable } from './durable.ts';
+import { isDeadOwner, type Durable } from './durable.ts';
 import { foldRun } from './fold.ts';
 import { parseSignal, type Waits } from './park.ts';
 import { foreignNodes, foreignNodesMessage } from './recover.ts';
@@ -48,13 +48,48 @@ export interface SignalHost {
   readonly durable: Durable | undefined;
   /** Compiled topologies by name, then version. */
   versions(): ReadonlyMap<string, ReadonlyMap<string, Compiled>>;
-  /** Relaunches a claimed run (resuming its wait); resolves with the error that stopped it. */
-  relaunch(rec: RunRecord, onEnd: (r: RunResult) => void): Promise<StoreError | undefined>;
+  /**
+   * Relaunches a claimed run (resuming its wait; cancelled at once when `stop` is aborted);
+   * resolves with the error that stopped it.
+   */
+  relaunch(rec: RunRecord, onEnd: (r: RunResult) => void, stop?: AbortSignal): Promise<StoreError | undefined>;
 }
 
 interface Pending {
   readonly runId: string;
   readonly done: (r: { result?: Promise<RunResult>; error?: unknown }) => void;
+  /** A cancellation: the run is relaunched only to be cancelled (`running`: its claim must succeed). */
+  readonly cancel?: { readonly stop: AbortSignal; readonly was: 'waiting' | 'running' };
+}
+
+/**
+ * The error a run cancelled by `engine.cancel` ends with.
+ *
+ * @example
+ * ```ts
+ * cancelledBy('the customer withdrew').message; // 'run cancelled: the customer withdrew'
+ * ```
+ */
+export function cancelledBy(reason: string | undefined): CancelledError {
+  return new CancelledError(reason === undefined ? 'run cancelled (engine.cancel)' : `run cancelled: ${reason}`);
+}
+
+/**
+ * What `engine.cancel` resolves with.
+ *
+ * @example
+ * ```ts
+ * const receipt = await engine.cancel('order-1', { reason: 'withdrawn' });
+ * console.log((await receipt.result)?.status); // 'cancelled'
+ * ```
+ */
+export interface CancelReceipt {
+  readonly runId: string;
+  /**
+   * The run's result once it ends (`cancelled`, or how it ended first): for a stored run this
+   * engine cancelled. Undefined for a run in flight in this engine (its caller gets the result).
+   */
+  readonly result?: Promise<RunResult>;
 }
 
 /**
@@ -108,6 +143,38 @@ export class Signals {
     return r.result === undefined ? { runId } : { runId, result: r.result };
   }
 
+  /**
+   * Cancels a stored run that is not in flight in this engine: a parked run (the cancellation is
+   * recorded as the end of its wait, so whoever resumes it cancels it), or a run whose process
+   * died (its lease is free). Refuses a run that ended or runs in another live process.
+   */
+  async cancel(runId: string, reason: string | undefined): Promise<CancelReceipt> {
+    const durable = this.#host.durable;
+    if (durable === undefined) throw new StoreError('RUN_NOT_FOUND', `no run '${runId}' is in flight in this engine (an engine without a store cancels only its own runs)`);
+    const store = durable.store;
+    const rec = await store.getRun(runId);
+    if (rec === undefined) throw new StoreError('RUN_NOT_FOUND', `run '${runId}' is neither in flight in this engine nor in the store (${store.location})`);
+    if (rec.status !== 'waiting' && rec.status !== 'running') throw new StoreError('RUN_NOT_CANCELLABLE', `run '${runId}' has ended (${rec.status})`);
+    if (this.#host.versions().get(rec.topology)?.get(rec.version) === undefined) {
+      throw new StoreError('TOPOLOGY_CHANGED', `run '${runId}' of topology '${rec.topology}' was recorded under version ${rec.version}, which this engine does not have; register that definition to cancel it`);
+    }
+    const now = durable.now();
+    const stop = AbortSignal.abort(cancelledBy(reason));
+    if (rec.status === 'running') {
+      const live = rec.leaseOwner !== undefined && rec.leaseUntil !== undefined && rec.leaseUntil > now && !isDeadOwner(rec.leaseOwner);
+      if (live) throw new StoreError('RUN_NOT_CANCELLABLE', `run '${runId}' is running in ${rec.leaseOwner} (lease until ${new Date(rec.leaseUntil!).toISOString()}): cancel it there`);
+    } else {
+      const e = { runId, seq: rec.lastSeq + 1, ts: now, type: 'run.signalled', nodeId: rec.wait?.nodeId, name: rec.wait?.name, cancel: reason === undefined ? {} : { reason } } as StoredEvent;
+      await store.append([e]).catch((error: unknown) => {
+        if (isStoreError(error) && error.code === 'SEQ_CONFLICT') throw new StoreError('RUN_NOT_CANCELLABLE', `run '${runId}' moved on while it was being cancelled (signalled or woken): look again`, { cause: error });
+        throw error;
+      });
+    }
+    const r = await new Promise<{ result?: Promise<RunResult>; error?: unknown }>((done) => this.#enqueue({ runId, done, cancel: { stop, was: rec.status as 'waiting' | 'running' } }));
+    if (r.error !== undefined) throw r.error;
+    return r.result === undefined ? { runId } : { runId, result: r.result };
+  }
+
   #enqueue(p: Pending): void {
     this.#queue.push(p);
     if (this.#scheduled) return;
@@ -136,12 +203,13 @@ export class Signals {
     for (const p of batch) {
       const rec = byId.get(p.runId);
       if (rec === undefined) {
-        p.done({});
+        // taken first by another process: it resumes a signalled (or cancelled) parked run; a running one it just recovered
+        p.done(p.cancel?.was === 'running' ? { error: new StoreError('RUN_NOT_CANCELLABLE', `run '${p.runId}' was recovered by another process meanwhile: cancel it there`) } : {});
         continue;
       }
       let end!: (r: RunResult) => void;
       const result = new Promise<RunResult>((resolve) => { end = resolve; });
-      const error = await this.#host.relaunch(rec, end);
+      const error = await this.#host.relaunch(rec, end, p.cancel?.stop);
       p.done(error === undefined ? { result } : { error });
     }
   }
