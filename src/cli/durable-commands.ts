@@ -1,7 +1,8 @@
 /**
  * The `llmo` commands on durable runs, the runs recorded in a run store: `recover`
  * (finish what a killed process left), `runs ls|show|history|state` (read them) and
- * `signal` (end the wait a parked run waits on, here or through Kafka). Declarations
+ * `signal` (end the wait a parked run waits on, here or through Kafka) and `cancel` (a stored
+ * run, parked or left by a killed process). Declarations
  * only (commander); each command's code lives in `commands/<name>.ts` and is
  * imported when that command runs.
  * @module
@@ -12,7 +13,7 @@ import { nonNegativeInt, positiveInt } from './option-values.ts';
 import { AUDIT, GOVERNANCE, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
- * Declares `recover`, `runs` (with `ls`, `show`, `history`, `state`) and `signal` on `program`;
+ * Declares `recover`, `runs` (with `ls`, `show`, `history`, `state`), `signal` and `cancel` on `program`;
  * the command that runs hands its exit code to `done`.
  *
  * @example
@@ -86,5 +87,20 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     .action(async (runId: string, name: string, files: string[], opts) => {
       const { signalCommand } = await import('./commands/signal.ts');
       done(await signalCommand(runId, name, files, opts, io));
+    });
+
+  program.command('cancel')
+    .description('cancel a run recorded in a store: a parked one (from any process), or one a killed process left running; '
+      + 'a run running in another live process is refused (cancel it there)')
+    .argument('<runId>')
+    .argument('<topology...>', 'the topology files the run may have been recorded under')
+    .option('--store <url>', STORE)
+    .option('--reason <text>', 'why: recorded in the run\'s error message')
+    .option('--json', 'print the result as JSON')
+    .option('--ops <module>', OPS)
+    .option('--audit <target>', AUDIT)
+    .action(async (runId: string, files: string[], opts) => {
+      const { cancelCommand } = await import('./commands/cancel.ts');
+      done(await cancelCommand(runId, files, opts, io));
     });
 }

@@ -137,7 +137,7 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
       return f === undefined ? EMPTY : merge(f.events, recorded(runId).pipe(takeUntil(f.ended)));
     },
     holds: (runId) => flights.has(runId),
-    cancel: () => false,
+    cancel: () => Promise.resolve(false),
     async signal(runId, name, payload) {
       await o.client.signal(runId, name, payload);
     },

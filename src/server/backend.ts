@@ -110,8 +110,12 @@ export interface RunBackend {
   live(runId: string): Observable<EngineEvent>;
   /** Whether this backend holds the run in flight now. */
   holds(runId: string): boolean;
-  /** Cancels a run it holds; false when it does not hold it. */
-  cancel(runId: string): boolean;
+  /**
+   * Cancels a run: one it holds in flight, or (a local backend on an engine with a store) a
+   * stored run that is parked or was left running by a dead process (see `Engine.cancel`, whose
+   * errors it rejects with). Resolves false when it can cancel neither.
+   */
+  cancel(runId: string): Promise<boolean>;
   /** Sends a signal to a waiting run (see `Engine.signal`). */
   signal(runId: string, name: string, payload: unknown): Promise<void>;
   /** Forks a stored run (see `Engine.fork`); `done` settles with the fork's result. */
@@ -176,10 +180,16 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
     },
     live: (runId) => flights.get(runId)?.events.asObservable() ?? EMPTY,
     holds: (runId) => flights.has(runId),
-    cancel(runId) {
+    async cancel(runId) {
       const f = flights.get(runId);
-      f?.abort.abort();
-      return f !== undefined;
+      if (f !== undefined) {
+        f.abort.abort();
+        return true;
+      }
+      if (engine.store === undefined) return false;
+      const receipt = await engine.cancel(runId);
+      if (receipt.result !== undefined && !flights.has(runId)) track(runId, () => receipt.result!);
+      return true;
     },
     async signal(runId, name, payload) {
       const receipt = await engine.signal(runId, name, payload);

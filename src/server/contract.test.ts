@@ -4,7 +4,7 @@
  * route of the document requires the bearer key.
  */
 import Ajv2019 from 'ajv/dist/2019.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHarness, type Harness, type KeyName } from '../../test/support/server-harness.ts';
 
 interface Operation {
@@ -130,6 +130,12 @@ describe('the API against its OpenAPI document', () => {
     expect((await call('operator', 'POST', '/v1/runs/w-1/signals/nah', '/v1/runs/{id}/signals/{name}', { payload: {} })).status).toBe(409);
     expect((await call('viewer', 'POST', '/v1/runs/w-1/signals/approval', '/v1/runs/{id}/signals/{name}', { payload: { approved: true } })).status).toBe(403);
     expect((await call('operator', 'POST', '/v1/runs/w-1/signals/approval', '/v1/runs/{id}/signals/{name}', { payload: { approved: true } })).status).toBe(202);
+
+    // cancel a parked run (it holds no process): recorded, then cancelled here
+    expect((await call('operator', 'POST', '/v1/runs', '/v1/runs', { topology: 'approval', input: { topic: 'y' }, wait: true, runId: 'w-2' })).body['status']).toBe('waiting');
+    expect((await call('operator', 'POST', '/v1/runs/w-2/cancel', '/v1/runs/{id}/cancel')).status).toBe(202);
+    await vi.waitFor(async () => expect((await call('viewer', 'GET', '/v1/runs/w-2', '/v1/runs/{id}')).body['status']).toBe('cancelled'));
+    expect((await call('operator', 'POST', '/v1/runs/w-2/signals/approval', '/v1/runs/{id}/signals/{name}', { payload: { approved: true } })).status).toBe(409);
 
     // fork: waited, not waited, bad node, forbidden, unknown
     expect((await call('operator', 'POST', '/v1/runs/e-1/fork', '/v1/runs/{id}/fork', { from: 'out', wait: true })).status).toBe(200);

@@ -37,6 +37,8 @@ describe('llmo signal and llmo runs state', () => {
     expect(show.out()).toMatch(/\n {2}approve +waiting\n/);
     expect(show.out()).toContain(`; resume with: llmo signal ${runId} approval <topology-file> --payload <json> --store ${db}\n`);
 
+    expect(show.out()).toContain(`or cancel it: llmo cancel ${runId} <topology-file> --store ${db}\n`);
+
     const bad = capture();
     expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":"yes","by":"ana"}'], bad.io)).toBe(EXIT.runFailed);
     expect(bad.err()).toContain('SIGNAL_INVALID');
@@ -45,5 +47,28 @@ describe('llmo signal and llmo runs state', () => {
     const ok = capture();
     expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":true,"by":"ana"}'], ok.io)).toBe(EXIT.ok);
     expect(ok.out()).toContain('published (approved by ana)');
+  });
+
+  it('llmo cancel cancels a parked run with a reason; a second cancel and a late signal are refused (exit 1)', async () => {
+    const db = join(dir, 'cancel.db');
+    const run = capture();
+    expect(await main(['run', 'topologies/approval.ts', '--store', db, '--input', '{"topic":"zod"}'], run.io)).toBe(EXIT.ok);
+    const runId = /llmo signal (\S+) approval/.exec(run.err())?.[1];
+    expect(runId, run.err()).toBeDefined();
+    const usage = capture();
+    expect(await main(['cancel', runId!, '--store', db], usage.io)).toBe(EXIT.invalid);
+    const cancel = capture();
+    expect(await main(['cancel', runId!, 'topologies/approval.ts', '--store', db, '--reason', 'the topic was dropped'], cancel.io)).toBe(EXIT.ok);
+    expect(cancel.err()).toContain(`${runId} (approval) cancelled: run cancelled: the topic was dropped`);
+    const again = capture();
+    expect(await main(['cancel', runId!, 'topologies/approval.ts', '--store', db], again.io)).toBe(EXIT.runFailed);
+    expect(again.err()).toContain('RUN_NOT_CANCELLABLE');
+    const late = capture();
+    expect(await main(['signal', runId!, 'approval', 'topologies/approval.ts', '--store', db, '--payload', '{"approved":true,"by":"ana"}'], late.io)).toBe(EXIT.runFailed);
+    expect(late.err()).toContain('RUN_NOT_WAITING');
+    const show = capture();
+    expect(await main(['runs', 'show', runId!, '--store', db], show.io)).toBe(EXIT.ok);
+    expect(show.out()).toContain('· cancelled');
+    expect(show.out()).toContain('error: ');
   });
 });

@@ -84,8 +84,8 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
       if (rec.status === 'waiting' && rec.wait !== undefined) {
         const until = rec.wait.timeoutAt === undefined ? '' : ` until ${new Date(rec.wait.timeoutAt).toISOString()}`;
         io.out.write(`waits for signal '${rec.wait.name}' at node '${rec.wait.nodeId}'${until}; resume with: llmo signal ${rec.runId} ${rec.wait.name} <topology-file> --payload <json> --store ${store.location}\n`);
+        io.out.write(`or cancel it: llmo cancel ${rec.runId} <topology-file> --store ${store.location}\n`);
       }
-      // a parked run's wait node started and has not ended: it waits (the fold says running)
       for (const [node, n] of Object.entries(state.nodes)) {
         io.out.write(`  ${node.padEnd(20)} ${n.status}${n.status === 'completed' ? ` ${short(n.output)}` : ''}\n`);
       }

@@ -28,12 +28,12 @@ import { backendReady, visibleRun } from './lookup.ts';
 export const runActionRoutes: Routes = (app, ctx) => {
   app.post('/v1/runs/:id/cancel', {
     schema: {
-      tags: ['runs'], summary: 'Cancel a run in flight on this server (409 RUN_NOT_CANCELLABLE otherwise)',
+      tags: ['runs'], summary: 'Cancel a run: in flight on this server, or (runs executing in this process) parked or left by a dead process; 409 RUN_NOT_CANCELLABLE for a run that ended or runs elsewhere',
       params: RunParamsSchema, response: { 202: CancelledSchema, ...errorReplies(403, 404, 409) },
     },
   }, async (request, reply) => {
     const rec = await visibleRun(ctx, principalOf(request), request.params.id, 'runs.cancel');
-    if (!ctx.backend.cancel(rec.runId)) {
+    if (!await ctx.backend.cancel(rec.runId)) {
       throw new ApiFailure(409, 'RUN_NOT_CANCELLABLE', `run '${rec.runId}' is ${rec.status} and not in flight on this server: only a run in flight here can be cancelled`);
     }
     return reply.code(202).send({ runId: rec.runId, cancelled: true as const });

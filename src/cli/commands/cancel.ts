@@ -1,0 +1,62 @@
+/**
+ * `llmo cancel <runId> <topology-file...> --store <url> [--reason text]`: cancels a run
+ * recorded in a store: a parked run (from any process, days later), or one a killed
+ * process left running. The topology files are the definitions the run may have been
+ * recorded under. A run running in another live process is refused: cancel it there.
+ * @module
+ */
+import { isOrchestratorError } from '../../errors.ts';
+import { EXIT } from '../exit.ts';
+import { fail, type Io } from '../io.ts';
+import { openDurableEngine } from '../durable-engine.ts';
+import { storeUrl } from '../store-flag.ts';
+
+/**
+ * Options of `llmo cancel`, as commander parses them.
+ *
+ * @example
+ * ```ts
+ * const opts: CancelCommandOptions = { store: 'runs.db', reason: 'the customer withdrew' };
+ * ```
+ */
+export interface CancelCommandOptions {
+  readonly store?: string | undefined;
+  readonly reason?: string | undefined;
+  readonly ops?: string | undefined;
+  readonly json?: boolean | undefined;
+  /** Where the run's end goes in the audit log (as `llmo run --audit`). */
+  readonly audit?: string | undefined;
+}
+
+/**
+ * Cancels a stored run; resolves with the exit code: 0 it is cancelled (or ended on its own
+ * meanwhile), 1 refused (unknown run, ended, running elsewhere, unregistered version), 2 invalid usage.
+ *
+ * @example
+ * ```ts
+ * const code = await cancelCommand('r1', ['topologies/approval.ts'], { store: 'runs.db', reason: 'withdrawn' }, io);
+ * ```
+ */
+export async function cancelCommand(runId: string, files: readonly string[], opts: CancelCommandOptions, io: Io): Promise<number> {
+  const url = storeUrl(opts.store, io);
+  if (url === undefined) return fail(io, 'cancel needs --store <url> (or LLMO_STORE): the store the run is recorded in');
+  if (files.length === 0) return fail(io, 'cancel needs the topology file(s) the run was recorded under');
+  const opened = await openDurableEngine(files, url, opts.ops, io, { command: 'cancel', audit: opts.audit });
+  if (!opened.ok) return opened.code;
+  try {
+    const receipt = await opened.engine.cancel(runId, opts.reason === undefined ? {} : { reason: opts.reason });
+    const r = await receipt.result;
+    if (r === undefined) {
+      io.err.write(`cancellation stored; run '${runId}' is cancelled by the process that resumes it\n`);
+      return EXIT.ok;
+    }
+    if (opts.json === true) io.out.write(`${JSON.stringify(r)}\n`);
+    else io.err.write(`${r.status === 'cancelled' ? '■' : r.status === 'completed' ? '✓' : '✗'} ${r.runId} (${r.topology}) ${r.status}${r.error === undefined ? '' : `: ${r.error.message}`}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    const what = isOrchestratorError(e) ? `${e.code}: ${e.message}` : String(e);
+    return fail(io, `cancel run '${runId}': ${what}`, EXIT.runFailed);
+  } finally {
+    await opened.close();
+  }
+}
