@@ -1,6 +1,6 @@
 /**
  * The `llmo` commands on durable runs, the runs recorded in a run store: `recover`
- * (finish what a killed process left), `runs ls|show|history|state` (read them) and
+ * (finish what a killed process left), `runs ls|show|history|state` (read them), `runs prune` (retention),
  * `signal` (end the wait a parked run waits on, here or through Kafka) and `cancel` (a stored
  * run, parked or left by a killed process). Declarations
  * only (commander); each command's code lives in `commands/<name>.ts` and is
@@ -13,7 +13,7 @@ import { nonNegativeInt, positiveInt } from './option-values.ts';
 import { AUDIT, GOVERNANCE, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
- * Declares `recover`, `runs` (with `ls`, `show`, `history`, `state`), `signal` and `cancel` on `program`;
+ * Declares `recover`, `runs` (with `ls`, `show`, `history`, `prune`, `state`), `signal` and `cancel` on `program`;
  * the command that runs hands its exit code to `done`.
  *
  * @example
@@ -59,6 +59,14 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     .action(async (id: string, opts) => {
       const { runsCommand } = await import('./commands/runs.ts');
       done(await runsCommand('history', id, opts, io));
+    });
+
+  storeFlags(runs.command('prune').description('retention: delete the runs that ended before a cut-off, with their logs (running and parked runs are never touched)')
+    .requiredOption('--ended-before <age|time>', 'an age (30d, 12h, 90m, 45s, 500ms, 2w) or an ISO 8601 time')
+    .option('--status <list>', 'only these ended statuses, comma-separated (default completed,failed,cancelled)'))
+    .action(async (opts) => {
+      const { pruneCommand } = await import('./commands/runs-prune.ts');
+      done(await pruneCommand(opts, io));
     });
 
   storeFlags(runs.command('state').description("a run's state (statuses, outputs, usage) at an event or a time (time travel)").argument('<runId>')
