@@ -52,7 +52,7 @@ export { estimateTokens, type TokenCounter } from './providers/tokens.ts';
 export { ResilienceOptionsSchema, BulkheadOptionsSchema, type ResilienceOptions, type BulkheadOptions, type Resilience } from './resilience/resilience.ts';
 export { BreakerOptionsSchema, type BreakerOptions, type BreakerState, type Breakers } from './resilience/breakers.ts';
 export { RetryOptionsSchema, type RetryOptions, type RetryBudget } from './resilience/retry.ts';
-export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuery, ClaimRequest, RetentionRequest } from './runtime/store.ts';
+export type { RunStore, StoredEvent, StoredRunStatus, NewRun, RunRecord, RunQuery, ClaimRequest, RetentionRequest, CancelRequest } from './runtime/store.ts';
 export { ENDED_STATUSES } from './runtime/store.ts';
 export type { DurableOptions, RecoverOptions, RecoveryReport } from './runtime/engine.ts';
 export { foldRun, type FoldedRun, type FoldedNode, type FoldedRunStatus, type FoldedNodeStatus, type FoldAt } from './runtime/fold.ts';

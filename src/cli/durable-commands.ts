@@ -98,8 +98,8 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     });
 
   program.command('cancel')
-    .description('cancel a run recorded in a store: a parked one (from any process), or one a killed process left running; '
-      + 'a run running in another live process is refused (cancel it there)')
+    .description('cancel a run recorded in a store: a parked one (from any process), one a killed process left running, '
+      + 'or one another live process runs (it cancels the run at its next lease renewal)')
     .argument('<runId>')
     .argument('<topology...>', 'the topology files the run may have been recorded under')
     .option('--store <url>', STORE)

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { StoreError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { cancelledBy } from './cancelled.ts';
 import type { Core } from './core.ts';
 import { Journal, type JournalHost } from './journal.ts';
 import type { Run } from './run.ts';
@@ -163,12 +164,29 @@ export class Durable implements JournalHost<Run> {
         return undefined;
       },
     );
+    if (kept !== undefined) {
+      for (const id of ids) {
+        const run = this.held.get(id);
+        if (run === undefined || kept.has(id)) continue;
+        this.lose(run);
+      }
+      await this.#cancelAsked([...kept]);
+    }
     this.#renewing = false;
-    if (kept === undefined) return;
-    for (const id of ids) {
-      const run = this.held.get(id);
-      if (run === undefined || kept.has(id)) continue;
-      this.lose(run);
+  }
+
+  /** Runs another process asked to cancel (engine.cancel there): cancelled here, where they run; the cancellation is recorded. */
+  async #cancelAsked(ids: readonly string[]): Promise<void> {
+    if (this.store.cancelRequests === undefined || ids.length === 0) return;
+    const asked = await this.store.cancelRequests(ids).catch((e: unknown) => {
+      this.#log.warn({ err: e, runs: ids.length }, 'reading cancel requests failed; read again at the next renewal');
+      return [];
+    });
+    for (const a of asked) {
+      const run = this.held.get(a.runId);
+      if (run === undefined || run.status !== R_RUNNING) continue;
+      this.#log.info({ runId: a.runId, reason: a.reason }, 'run cancelled on request of another process');
+      this.#core.finish(run, R_CANCELLED, cancelledBy(a.reason));
     }
   }
 

@@ -160,9 +160,12 @@ export interface Engine {
    * registered): the cancellation is recorded as the end of its wait, then the run is claimed and
    * ends `cancelled` here (`receipt.result`); if this process dies in between, whoever resumes it
    * cancels it. Left running by a dead process (its lease free): claimed and ended `cancelled`.
+   * Running in another live process: the request is stored (`store.requestCancel`), and that
+   * process cancels the run at its next lease renewal, within a third of its `leaseMs`
+   * (`receipt.requestedOf` names it), or whoever recovers the run if it dies first.
    * Nodes never run again and compensations do not run (as for any cancellation). Rejects with
-   * StoreError `RUN_NOT_FOUND` for an unknown run, `RUN_NOT_CANCELLABLE` for a run that ended or
-   * runs in another live process (cancel it there), `TOPOLOGY_CHANGED` for an unregistered version.
+   * StoreError `RUN_NOT_FOUND` for an unknown run, `RUN_NOT_CANCELLABLE` for a run that ended,
+   * `TOPOLOGY_CHANGED` for an unregistered version.
    *
    * @example
    * ```ts

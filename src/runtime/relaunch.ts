@@ -20,7 +20,7 @@ import type * as z from 'zod';
 import type { ParsedRunOptions, RecoverOptionsSchema } from './options.ts';
 import { wakeOf } from './park.ts';
 import { foreignNodes, foreignNodesMessage, resumeOf, type RecoveryReport } from './recover.ts';
-import { cancelledBy } from './signals.ts';
+import { cancelledBy } from './cancelled.ts';
 import { topologyVersion } from './version.ts';
 import { resultOf, type RunResult } from './result.ts';
 import type { Run, Wake } from './run.ts';
@@ -89,6 +89,7 @@ export async function recoverRuns(host: RelaunchHost, opts: z.output<typeof Reco
     wakeable: opts.wake ?? false,
     ...(opts.runIds === undefined ? {} : { runIds: opts.runIds }),
   });
+  const asked = await cancelsOf(host, claimed);
   let open = claimed.length;
   const ended = (): void => {
     if (--open === 0) results.complete();
@@ -99,7 +100,9 @@ export async function recoverRuns(host: RelaunchHost, opts: z.output<typeof Reco
   const relaunchSome = async (): Promise<void> => {
     for (let k = next++; k < claimed.length; k = next++) {
       const rec = claimed[k]!;
-      errors[k] = await relaunchRun(host, rec, byName.get(rec.topology), opts.signal, (r) => {
+      const reason = asked.get(rec.runId);
+      const signal = reason === undefined ? opts.signal : AbortSignal.abort(cancelledBy(reason.reason));
+      errors[k] = await relaunchRun(host, rec, byName.get(rec.topology), signal, (r) => {
         results.next(resultOf(r));
         ended();
       });
@@ -114,6 +117,24 @@ export async function recoverRuns(host: RelaunchHost, opts: z.output<typeof Reco
   });
   if (claimed.length === 0) results.complete();
   return { resumed, failed, results };
+}
+
+/**
+ * The cancel requests of the claimed runs that were running (their holder died before it could
+ * act on one): they are relaunched only to end cancelled. A store that cannot say is logged and
+ * read again at the first lease renewal.
+ */
+async function cancelsOf(host: RelaunchHost, claimed: readonly RunRecord[]): Promise<Map<string, { reason?: string }>> {
+  const store = host.durable.store;
+  const running = claimed.filter((r) => r.status === 'running').map((r) => r.runId);
+  const out = new Map<string, { reason?: string }>();
+  if (store.cancelRequests === undefined || running.length === 0) return out;
+  const asked = await store.cancelRequests(running).catch((e: unknown) => {
+    host.core.log.warn({ err: e, runs: running.length }, 'reading cancel requests of recovered runs failed; they are read again at the first lease renewal');
+    return [];
+  });
+  for (const a of asked) out.set(a.runId, a.reason === undefined ? {} : { reason: a.reason });
+  return out;
 }
 
 /**

@@ -7,7 +7,8 @@
  * @module
  */
 import { ApprovalSchema } from '../definition/guard.ts';
-import { CancelledError, StoreError, WaitError, isStoreError } from '../errors.ts';
+import { StoreError, WaitError, isStoreError } from '../errors.ts';
+import { cancelledBy } from './cancelled.ts';
 import type { Compiled } from './compiled.ts';
 import { isDeadOwner, type Durable } from './durable.ts';
 import { foldRun } from './fold.ts';
@@ -63,18 +64,6 @@ interface Pending {
 }
 
 /**
- * The error a run cancelled by `engine.cancel` ends with.
- *
- * @example
- * ```ts
- * cancelledBy('the customer withdrew').message; // 'run cancelled: the customer withdrew'
- * ```
- */
-export function cancelledBy(reason: string | undefined): CancelledError {
-  return new CancelledError(reason === undefined ? 'run cancelled (engine.cancel)' : `run cancelled: ${reason}`);
-}
-
-/**
  * What `engine.cancel` resolves with.
  *
  * @example
@@ -87,9 +76,16 @@ export interface CancelReceipt {
   readonly runId: string;
   /**
    * The run's result once it ends (`cancelled`, or how it ended first): for a stored run this
-   * engine cancelled. Undefined for a run in flight in this engine (its caller gets the result).
+   * engine cancelled. Undefined for a run in flight in this engine (its caller gets the result)
+   * and for one another process runs.
    */
   readonly result?: Promise<RunResult>;
+  /**
+   * For a run another live process holds: that process (its lease owner). The request is stored;
+   * it cancels the run at its next lease renewal (within a third of its lease, 5 s by default),
+   * or whoever recovers the run if it dies first.
+   */
+  readonly requestedOf?: string;
 }
 
 /**
@@ -162,7 +158,7 @@ export class Signals {
     const stop = AbortSignal.abort(cancelledBy(reason));
     if (rec.status === 'running') {
       const live = rec.leaseOwner !== undefined && rec.leaseUntil !== undefined && rec.leaseUntil > now && !isDeadOwner(rec.leaseOwner);
-      if (live) throw new StoreError('RUN_NOT_CANCELLABLE', `run '${runId}' is running in ${rec.leaseOwner} (lease until ${new Date(rec.leaseUntil!).toISOString()}): cancel it there`);
+      if (live) return this.#ask(rec, reason, now);
     } else {
       const e = { runId, seq: rec.lastSeq + 1, ts: now, type: 'run.signalled', nodeId: rec.wait?.nodeId, name: rec.wait?.name, cancel: reason === undefined ? {} : { reason } } as StoredEvent;
       await store.append([e]).catch((error: unknown) => {
@@ -173,6 +169,17 @@ export class Signals {
     const r = await new Promise<{ result?: Promise<RunResult>; error?: unknown }>((done) => this.#enqueue({ runId, done, cancel: { stop, was: rec.status as 'waiting' | 'running' } }));
     if (r.error !== undefined) throw r.error;
     return r.result === undefined ? { runId } : { runId, result: r.result };
+  }
+
+  /** A run another live process holds: the request is stored, and that process cancels it at its next lease renewal. */
+  async #ask(rec: RunRecord, reason: string | undefined, now: number): Promise<CancelReceipt> {
+    const store = this.#host.durable!.store;
+    if (store.requestCancel === undefined) {
+      throw new StoreError('RUN_NOT_CANCELLABLE', `run '${rec.runId}' is running in ${rec.leaseOwner}, and this ${store.kind} store cannot pass a cancellation between processes: cancel it there`);
+    }
+    const asked = await store.requestCancel(reason === undefined ? { runId: rec.runId, at: now } : { runId: rec.runId, reason, at: now });
+    if (!asked) throw new StoreError('RUN_NOT_CANCELLABLE', `run '${rec.runId}' stopped running while it was being cancelled (it ended or parked): look again`);
+    return { runId: rec.runId, requestedOf: rec.leaseOwner! };
   }
 
   #enqueue(p: Pending): void {

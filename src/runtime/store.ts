@@ -180,6 +180,21 @@ export interface RetentionRequest {
 }
 
 /**
+ * A request to cancel a running run that another process holds (see {@link RunStore.requestCancel}).
+ *
+ * @example
+ * ```ts
+ * const r: CancelRequest = { runId: 'r1', reason: 'runaway', at: Date.now() };
+ * ```
+ */
+export interface CancelRequest {
+  readonly runId: string;
+  readonly reason?: string;
+  /** When it was made, epoch ms. */
+  readonly at: number;
+}
+
+/**
  * A durable home for runs. Every method may reject with a `StoreError`
  * (`code`, `retriable`, `cause`); none fails silently.
  *
@@ -227,8 +242,18 @@ export interface RunStore {
   renew(owner: string, runIds: readonly string[], leaseMs: number, now: number): Promise<string[]>;
   /** Gives up leases (a parked or drained run), so another process may claim it. */
   release(owner: string, runIds: readonly string[]): Promise<void>;
-  /** Deletes ended runs and their logs; resolves with how many runs were deleted. */
+  /** Deletes ended runs and their logs (and cancel requests); resolves with how many runs were deleted. */
   deleteRuns(request: RetentionRequest): Promise<number>;
+  /**
+   * Records a request to cancel a `running` run (a later one replaces it); resolves false, recording
+   * nothing, when the run is not running (unknown, parked or ended). The process holding the run's
+   * lease reads it at its next renewal ({@link RunStore.cancelRequests}) and cancels the run there;
+   * a process that recovers the run after its holder died cancels it instead of resuming it.
+   * Optional: an engine on a store without it cancels only runs it can claim.
+   */
+  requestCancel?(request: CancelRequest): Promise<boolean>;
+  /** The cancel requests of these runs (those that have one), in no particular order. */
+  cancelRequests?(runIds: readonly string[]): Promise<CancelRequest[]>;
   /** Commits what is queued, then closes. Further calls reject with `STORE_CLOSED`. */
   close(): Promise<void>;
 }

@@ -7,9 +7,9 @@ import * as z from 'zod';
 import { StoreError } from '../errors.ts';
 import { isLogger, type Logger } from '../logger.ts';
 import { parseOptions } from '../runtime/options.ts';
-import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunRecord, RunStore, StoredEvent } from '../runtime/store.ts';
+import type { CancelRequest, ClaimRequest, NewRun, RetentionRequest, RunQuery, RunRecord, RunStore, StoredEvent } from '../runtime/store.ts';
 import {
-  ENDED, applyEvent, checkClaim, checkEvents, claimable, jsonCopy, newRow, runExists, runNotFound, toRecord, type RunRow,
+  ENDED, applyEvent, checkCancel, checkClaim, checkEvents, checkRunIds, claimable, jsonCopy, newRow, runExists, runNotFound, toRecord, type RunRow,
 } from './rows.ts';
 import { afterCursor, decodeCursor, encodeCursor, pageLimit } from './paging.ts';
 
@@ -54,6 +54,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RunStore {
   parseOptions(MemoryStoreOptionsSchema, options, 'createMemoryStore options');
   const rows = new Map<string, RunRow>();
   const logs = new Map<string, StoredEvent[]>();
+  const cancels = new Map<string, CancelRequest>();
   let closed = false;
 
   const open = (): void => {
@@ -180,9 +181,27 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): RunStore {
         if (!ENDED.includes(row.status) || !(statuses as readonly string[]).includes(row.status) || row.updatedAt >= request.endedBefore) continue;
         rows.delete(id);
         logs.delete(id);
+        cancels.delete(id);
         n++;
       }
       return n;
+    },
+
+    async requestCancel(request: CancelRequest) {
+      open();
+      checkCancel(request);
+      if (rows.get(request.runId)?.status !== 'running') return false;
+      cancels.set(request.runId, jsonCopy(request));
+      return true;
+    },
+
+    async cancelRequests(runIds: readonly string[]) {
+      open();
+      checkRunIds(runIds);
+      return runIds.flatMap((id) => {
+        const c = cancels.get(id);
+        return c === undefined ? [] : [jsonCopy(c)];
+      });
     },
 
     async close() {

@@ -5,7 +5,7 @@
  * @module
  */
 import { StoreError, type SerializedError } from '../errors.ts';
-import { ENDED_STATUSES, type ClaimRequest, type NewRun, type RunRecord, type StoredEvent, type StoredRunStatus } from '../runtime/store.ts';
+import { ENDED_STATUSES, type CancelRequest, type ClaimRequest, type NewRun, type RunRecord, type StoredEvent, type StoredRunStatus } from '../runtime/store.ts';
 
 /**
  * A run's row as stores keep it: the public record plus whether a `run.signalled`
@@ -287,4 +287,33 @@ export function checkClaim(request: ClaimRequest): void {
  */
 export function jsonCopy<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+/**
+ * Checks a cancel request (and a list of run ids to read requests of); throws `STORE_INVALID`
+ * naming the bad field.
+ *
+ * @example
+ * ```ts
+ * checkCancel({ runId: 'r1', at: Date.now() });
+ * ```
+ */
+export function checkCancel(request: CancelRequest): void {
+  const bad = (field: string): never => { throw new StoreError('STORE_INVALID', `requestCancel: ${field} is invalid`); };
+  if (typeof request !== 'object' || request === null) bad('the request');
+  if (typeof request.runId !== 'string' || request.runId === '') bad('runId');
+  if (!Number.isFinite(request.at)) bad('at');
+  if (request.reason !== undefined && typeof request.reason !== 'string') bad('reason');
+}
+
+/**
+ * Checks the run ids of a `cancelRequests` call; throws `STORE_INVALID`.
+ *
+ * @example
+ * ```ts
+ * checkRunIds(['r1', 'r2']);
+ * ```
+ */
+export function checkRunIds(runIds: readonly string[]): void {
+  if (!Array.isArray(runIds) || runIds.some((id) => typeof id !== 'string')) throw new StoreError('STORE_INVALID', 'cancelRequests: runIds must be a list of run ids');
 }

@@ -112,11 +112,10 @@ describe('engine.cancel', () => {
     void e1.run(slowChain(calls), undefined, { runId: 'd1' });
     await until(() => crashed.crashed);
     calls.length = 0;
-    // while the lease is live, another process cannot cancel it
+    // while the lease is live, the request is stored for its holder (dead here: it never renews)
     const early = createEngine({ store: base, topologies: [slowChain(calls)] });
-    const refused = await errorOf(early.cancel('d1'));
-    expect(isStoreError(refused) && refused.code).toBe('RUN_NOT_CANCELLABLE');
-    expect((refused as Error).message).toContain(`running in ${A}`);
+    expect(await early.cancel('d1', { reason: 'stuck' })).toEqual({ runId: 'd1', requestedOf: A });
+    expect((await base.getRun('d1'))?.status).toBe('running');
     await early.shutdown();
     // once the lease expired
     const e2 = createEngine({ store: base, topologies: [slowChain(calls)], durable: { now: () => Date.now() + FAR } });
@@ -124,6 +123,42 @@ describe('engine.cancel', () => {
     expect(r.status).toBe('cancelled');
     expect(calls).toEqual([]);
     expect(await base.getRun('d1')).toMatchObject({ status: 'cancelled', error: { message: 'run cancelled: stuck' } });
+    await e2.shutdown();
+  });
+
+  it('a run another live process holds is cancelled there at its next lease renewal, which records it', async () => {
+    const calls: string[] = [];
+    const store = createMemoryStore();
+    const holder = createEngine({ store, durable: { owner: A, leaseMs: 60 } });
+    const pending = holder.run(slowChain(calls), undefined, { runId: 'live-1' });
+    await until(() => calls.includes('b'));
+    const other = createEngine({ store, topologies: [slowChain(calls)] });
+    const receipt = await other.cancel('live-1', { reason: 'runaway' });
+    expect(receipt).toEqual({ runId: 'live-1', requestedOf: A });
+    const r = await pending; // the holder's renewal (every 20 ms) reads the request
+    expect(r.status).toBe('cancelled');
+    expect(r.error?.message).toBe('run cancelled: runaway');
+    await until(async () => (await store.getRun('live-1'))?.status === 'cancelled');
+    expect((await store.getRun('live-1'))?.error?.message).toBe('run cancelled: runaway');
+    expect(calls).toEqual(['a', 'b']);
+    await Promise.all([holder.shutdown(), other.shutdown()]);
+  });
+
+  it('a cancel request whose holder died first is carried out by whoever recovers the run', async () => {
+    const calls: string[] = [];
+    const base = createMemoryStore();
+    const crashed = crashingStore(base, 3);
+    const e1 = createEngine({ store: crashed, durable: { owner: A } });
+    void e1.run(slowChain(calls), undefined, { runId: 'r-1' });
+    await until(() => crashed.crashed);
+    expect(await base.requestCancel!({ runId: 'r-1', reason: 'asked before the crash', at: Date.now() })).toBe(true);
+    calls.length = 0;
+    const e2 = createEngine({ store: base, topologies: [slowChain(calls)], durable: { now: () => Date.now() + FAR } });
+    const report = await e2.recover();
+    expect(report.resumed).toEqual(['r-1']);
+    await until(async () => (await base.getRun('r-1'))?.status === 'cancelled');
+    expect((await base.getRun('r-1'))?.error?.message).toBe('run cancelled: asked before the crash');
+    expect(calls).toEqual([]);
     await e2.shutdown();
   });
 

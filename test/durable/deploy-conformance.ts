@@ -70,6 +70,25 @@ export function describeDeployAndCancel(name: string, open: () => Promise<RunSto
       await store.close();
     });
 
+    it('a run another live engine holds is cancelled there at its next lease renewal', async () => {
+      const store = await open();
+      const calls: string[] = [];
+      const slow = topology('slow')
+        .map('a', { run: () => { calls.push('a'); return 1; } })
+        .map('b', { after: ['a'], run: ({ signal }) => new Promise<number>((_, reject) => { calls.push('b'); signal.addEventListener('abort', () => reject(signal.reason)); }) })
+        .build({ output: 'b' });
+      const holder = createEngine({ store, durable: { owner: 'elsewhere:2:h', leaseMs: 90 } });
+      const pending = holder.run(slow, undefined, { runId: 'h-1' });
+      await until(async () => calls.includes('b') && (await store.getRun('h-1'))?.status === 'running');
+      const other = createEngine({ store, topologies: [slow] });
+      expect(await other.cancel('h-1', { reason: 'runaway' })).toEqual({ runId: 'h-1', requestedOf: 'elsewhere:2:h' });
+      expect(await pending).toMatchObject({ status: 'cancelled', error: { message: 'run cancelled: runaway' } });
+      await until(async () => (await store.getRun('h-1'))?.status === 'cancelled');
+      expect(await store.cancelRequests!(['h-1'])).toEqual([expect.objectContaining({ runId: 'h-1', reason: 'runaway' })]);
+      await Promise.all([holder.shutdown(), other.shutdown()]);
+      await store.close();
+    });
+
     it('a run a dead process left running is cancelled once its lease expired, none of its nodes run again', async () => {
       const store = await open();
       const calls: string[] = [];

@@ -309,6 +309,29 @@ export function describeRunStore(
       expect(await store.renew('p1', ['mine'], 5000, T0 + 10)).toEqual([]);
     });
 
+    it('requestCancel records a request for a running run only (a later one replaces it); cancelRequests reads them; retention drops them', async () => {
+      await started('busy');
+      await started('parked');
+      await store.append([ev('parked', 1, 'run.waiting', { nodeId: 'w', name: 'go' })]);
+      await started('over');
+      await store.append([ev('over', 1, 'run.completed', { output: 1 })]);
+      expect(await store.requestCancel!({ runId: 'busy', reason: 'runaway', at: T0 + 5 })).toBe(true);
+      expect(await store.requestCancel!({ runId: 'parked', at: T0 + 5 })).toBe(false);
+      expect(await store.requestCancel!({ runId: 'over', at: T0 + 5 })).toBe(false);
+      expect(await store.requestCancel!({ runId: 'ghost', at: T0 + 5 })).toBe(false);
+      expect(await store.cancelRequests!(['busy', 'parked', 'over', 'ghost'])).toEqual([{ runId: 'busy', reason: 'runaway', at: T0 + 5 }]);
+      expect(await store.requestCancel!({ runId: 'busy', at: T0 + 9 })).toBe(true);
+      expect(await store.cancelRequests!(['busy'])).toEqual([{ runId: 'busy', at: T0 + 9 }]);
+      expect(await store.cancelRequests!([])).toEqual([]);
+      expect(await codeOf(store.requestCancel!({ runId: '', at: T0 }))).toBe('STORE_INVALID');
+      expect(await codeOf(store.requestCancel!({ runId: 'busy', at: Number.NaN }))).toBe('STORE_INVALID');
+      // the run ends (its holder cancelled it); retention removes the request with the run
+      await store.append([ev('busy', 1, 'run.cancelled', { error: { name: 'CancelledError', code: 'CANCELLED', message: 'run cancelled: runaway', retriable: false } })]);
+      expect(await store.deleteRuns({ endedBefore: T0 + 10_000 })).toBe(2);
+      await store.createRun(run('busy'));
+      expect(await store.cancelRequests!(['busy'])).toEqual([]);
+    });
+
     it('deleteRuns removes ended runs older than the cut-off, with their logs, and counts them', async () => {
       for (const id of ['old-done', 'old-failed', 'new-done', 'old-running']) await started(id);
       await store.append([ev('old-done', 1, 'run.completed', { output: 1 }), ev('old-failed', 1, 'run.failed', { error: { name: 'E', code: 'X', message: 'm', retriable: false } })]);

@@ -1,8 +1,9 @@
 /**
  * `llmo cancel <runId> <topology-file...> --store <url> [--reason text]`: cancels a run
- * recorded in a store: a parked run (from any process, days later), or one a killed
- * process left running. The topology files are the definitions the run may have been
- * recorded under. A run running in another live process is refused: cancel it there.
+ * recorded in a store: a parked run (from any process, days later), one a killed process
+ * left running, or one another live process runs (the request is stored; that process
+ * cancels it at its next lease renewal). The topology files are the definitions the run may
+ * have been recorded under.
  * @module
  */
 import { isOrchestratorError } from '../../errors.ts';
@@ -30,7 +31,7 @@ export interface CancelCommandOptions {
 
 /**
  * Cancels a stored run; resolves with the exit code: 0 it is cancelled (or ended on its own
- * meanwhile), 1 refused (unknown run, ended, running elsewhere, unregistered version), 2 invalid usage.
+ * meanwhile, or its holder was asked to), 1 refused (unknown run, ended, unregistered version), 2 invalid usage.
  *
  * @example
  * ```ts
@@ -45,6 +46,11 @@ export async function cancelCommand(runId: string, files: readonly string[], opt
   if (!opened.ok) return opened.code;
   try {
     const receipt = await opened.engine.cancel(runId, opts.reason === undefined ? {} : { reason: opts.reason });
+    if (receipt.requestedOf !== undefined) {
+      if (opts.json === true) io.out.write(`${JSON.stringify({ runId, requestedOf: receipt.requestedOf })}\n`);
+      else io.err.write(`cancellation requested: run '${runId}' runs in ${receipt.requestedOf}, which cancels it at its next lease renewal (see llmo runs show)\n`);
+      return EXIT.ok;
+    }
     const r = await receipt.result;
     if (r === undefined) {
       io.err.write(`cancellation stored; run '${runId}' is cancelled by the process that resumes it\n`);

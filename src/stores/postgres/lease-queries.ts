@@ -5,7 +5,7 @@
  * @module
  */
 import type pg from 'pg';
-import type { ClaimRequest, RunRecord } from '../../runtime/store.ts';
+import type { CancelRequest, ClaimRequest, RunRecord } from '../../runtime/store.ts';
 import { toRecord } from '../rows.ts';
 import { RUN_COLUMNS, fromSql, type RunsRow } from './rows.ts';
 
@@ -77,6 +77,39 @@ export async function renewLeases(c: pg.PoolClient, s: string, owner: string, ru
  */
 export function releaseLeases(c: pg.PoolClient, s: string, owner: string, runIds: readonly string[]): Promise<pg.QueryResult> {
   return c.query(`UPDATE ${s}.llmo_runs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND run_id = ANY($2::text[])`, [owner, [...runIds]]);
+}
+
+/**
+ * Records a request to cancel a running run (a later one replaces it); false when the run is not running.
+ *
+ * @example
+ * ```ts
+ * await withClient('requestCancel', (c) => insertCancel(c, '"public"', { runId: 'r1', at: Date.now() }));
+ * ```
+ */
+export async function insertCancel(c: pg.PoolClient, s: string, request: CancelRequest): Promise<boolean> {
+  const r = await c.query(
+    `INSERT INTO ${s}.llmo_cancels (run_id, reason, at) SELECT run_id, $2, $3::bigint FROM ${s}.llmo_runs WHERE run_id = $1 AND status = 'running'
+     ON CONFLICT (run_id) DO UPDATE SET reason = excluded.reason, at = excluded.at`,
+    [request.runId, request.reason ?? null, request.at],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * The cancel requests of `runIds` (those that have one).
+ *
+ * @example
+ * ```ts
+ * const asked = await withClient('cancelRequests', (c) => selectCancels(c, '"public"', ['r1', 'r2']));
+ * ```
+ */
+export async function selectCancels(c: pg.PoolClient, s: string, runIds: readonly string[]): Promise<CancelRequest[]> {
+  if (runIds.length === 0) return [];
+  const r = await c.query<{ run_id: string; reason: string | null; at: string }>(
+    `SELECT run_id, reason, at FROM ${s}.llmo_cancels WHERE run_id = ANY($1::text[])`, [[...runIds]],
+  );
+  return r.rows.map((x) => (x.reason === null ? { runId: x.run_id, at: Number(x.at) } : { runId: x.run_id, reason: x.reason, at: Number(x.at) }));
 }
 
 /** An optional id list as a SQL parameter (NULL for no filter). */

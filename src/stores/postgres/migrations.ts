@@ -111,6 +111,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX llmo_runs_status ON ${s}.llmo_runs (status)`,
     ],
   },
+  {
+    version: 5,
+    description: 'llmo_cancels: requests to cancel a running run another process holds (read at lease renewal)',
+    // a table of its own, so no write path of llmo_runs changes (the one-statement commit included)
+    up: (s) => [
+      `CREATE TABLE ${s}.llmo_cancels (
+        run_id text PRIMARY KEY,
+        reason text,
+        at bigint NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /** The schema version this build writes. */

@@ -123,7 +123,8 @@ export async function deleteEndedRuns(c: pg.PoolClient, s: string, request: Rete
   const statuses = request.status ?? ENDED;
   const r = await c.query<{ n: number }>(
     `WITH d AS (DELETE FROM ${s}.llmo_runs WHERE status = ANY($1::text[]) AND status IN ('completed', 'failed', 'cancelled') AND updated_at < $2 RETURNING run_id),
-          e AS (DELETE FROM ${s}.llmo_events WHERE run_id IN (SELECT run_id FROM d))
+          e AS (DELETE FROM ${s}.llmo_events WHERE run_id IN (SELECT run_id FROM d)),
+          x AS (DELETE FROM ${s}.llmo_cancels WHERE run_id IN (SELECT run_id FROM d))
      SELECT count(*)::int AS n FROM d`,
     [[...statuses], request.endedBefore],
   );

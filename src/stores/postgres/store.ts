@@ -8,9 +8,9 @@ import pg from 'pg';
 import { StoreError, isStoreError } from '../../errors.ts';
 import { silentLogger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
-import type { ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
+import type { CancelRequest, ClaimRequest, NewRun, RetentionRequest, RunQuery, RunStore, StoredEvent } from '../../runtime/store.ts';
 import { redactUrl } from '../url.ts';
-import { checkClaim, checkEvents, newRow } from '../rows.ts';
+import { checkCancel, checkClaim, checkEvents, checkRunIds, newRow } from '../rows.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { writeBatch, writeIdSource, writeKeys, type Write } from './commit.ts';
 import { fastPlan, runFastCommit } from './fast-commit.ts';
@@ -18,7 +18,7 @@ import { historyReader } from './history.ts';
 import { createStorePool } from './pool.ts';
 import { isConnectionFailure, isPreparedStatementError } from './errors.ts';
 import { migrate, quoteIdent } from './migrations.ts';
-import { claimRuns, releaseLeases, renewLeases } from './lease-queries.ts';
+import { claimRuns, insertCancel, releaseLeases, renewLeases, selectCancels } from './lease-queries.ts';
 import { deleteEndedRuns, selectHistoryRange, selectRun, selectRuns, warmConnection } from './run-queries.ts';
 import { PostgresStoreOptionsSchema, type PostgresStoreOptions } from './store-options.ts';
 
@@ -161,6 +161,16 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       await read('release', (c) => releaseLeases(c, s, owner, runIds));
     },
     deleteRuns: (request: RetentionRequest) => read('deleteRuns', (c) => deleteEndedRuns(c, s, request), true, true),
+    async requestCancel(request: CancelRequest) {
+      open();
+      checkCancel(request);
+      return read('requestCancel', (c) => insertCancel(c, s, request));
+    },
+    async cancelRequests(runIds: readonly string[]) {
+      open();
+      checkRunIds(runIds);
+      return read('cancelRequests', (c) => selectCancels(c, s, runIds));
+    },
     close() {
       closing ??= (async () => {
         await queue.close();

@@ -140,6 +140,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_by_topology ON runs (topology, created_at DESC, run_id DESC);
     `,
   },
+  {
+    // Requests to cancel a running run that another process holds (engine.cancel): its holder
+    // reads them when it renews its leases. A table of their own, so no write path of runs changes.
+    version: 4,
+    sql: `
+      CREATE TABLE cancels (
+        run_id TEXT PRIMARY KEY,
+        reason TEXT,
+        at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

@@ -135,7 +135,7 @@ const LIST_FILTER = `
  */
 export type Statements = Readonly<Record<
   'getRun' | 'head' | 'insertRun' | 'applyDelta' | 'insertEvent' | 'insertEvents' | 'history' | 'list' | 'liveOwners' | 'claimable' | 'lease' | 'renew'
-  | 'release' | 'deleteEvents' | 'deleteRuns',
+  | 'release' | 'deleteEvents' | 'deleteRuns' | 'deleteCancels' | 'requestCancel' | 'cancelRequests',
   Database.Statement
 >>;
 
@@ -185,6 +185,11 @@ export function prepare(db: Database.Database): Statements {
     release: db.prepare('UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE run_id = @run_id AND lease_owner = @owner'),
     deleteEvents: db.prepare(`DELETE FROM events WHERE run_key IN (SELECT run_key FROM runs WHERE ${ENDED_FILTER})`),
     deleteRuns: db.prepare(`DELETE FROM runs WHERE ${ENDED_FILTER}`),
+    deleteCancels: db.prepare(`DELETE FROM cancels WHERE run_id IN (SELECT run_id FROM runs WHERE ${ENDED_FILTER})`),
+    /** A cancel request, only for a running run (a later one replaces it). */
+    requestCancel: db.prepare(`INSERT INTO cancels (run_id, reason, at) SELECT run_id, @reason, @at FROM runs WHERE run_id = @run_id AND status = 'running'
+      ON CONFLICT (run_id) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
+    cancelRequests: db.prepare('SELECT run_id, reason, at FROM cancels WHERE run_id IN (SELECT value FROM json_each(@run_ids))').raw(),
   };
 }
 

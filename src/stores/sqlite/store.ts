@@ -8,7 +8,7 @@ import { StoreError, isStoreError } from '../../errors.ts';
 import { isLogger, silentLogger, type Logger } from '../../logger.ts';
 import { parseOptions } from '../../runtime/options.ts';
 import type { ClaimRequest, NewRun, RunRecord, RunStore, StoredEvent } from '../../runtime/store.ts';
-import { ENDED, checkClaim, checkEvents, newRow, runNotFound, toRecord, type RunRow } from '../rows.ts';
+import { ENDED, checkCancel, checkClaim, checkEvents, checkRunIds, newRow, runNotFound, toRecord, type RunRow } from '../rows.ts';
 import { decodeCursor, encodeCursor, pageLimit } from '../paging.ts';
 import { createWriteQueue } from '../write-queue.ts';
 import { sqliteCode, toStoreError } from './errors.ts';
@@ -247,8 +247,23 @@ export function createSqliteStore(options: SqliteStoreOptions): RunStore {
       const statuses = JSON.stringify(request.status ?? ENDED);
       commit.forget();
       return inTransaction('deleteRuns', () => {
+        stmts.deleteCancels.run({ statuses, before: request.endedBefore });
         stmts.deleteEvents.run({ statuses, before: request.endedBefore });
         return stmts.deleteRuns.run({ statuses, before: request.endedBefore }).changes;
+      });
+    },
+
+    async requestCancel(request) {
+      read('requestCancel', () => checkCancel(request));
+      return inTransaction('requestCancel', () => stmts.requestCancel.run({ run_id: request.runId, reason: request.reason ?? null, at: request.at }).changes > 0);
+    },
+
+    async cancelRequests(runIds) {
+      return read('cancelRequests', () => {
+        checkRunIds(runIds);
+        if (runIds.length === 0) return [];
+        const rows = stmts.cancelRequests.all({ run_ids: JSON.stringify(runIds) }) as [string, string | null, number][];
+        return rows.map(([runId, reason, at]) => (reason === null ? { runId, at } : { runId, reason, at }));
       });
     },
 
