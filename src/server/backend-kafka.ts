@@ -137,7 +137,12 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
       return f === undefined ? EMPTY : merge(f.events, recorded(runId).pipe(takeUntil(f.ended)));
     },
     holds: (runId) => flights.has(runId),
-    cancel: () => Promise.resolve(false),
+    // with the store the workers share: the worker holding the run cancels it at its next lease renewal
+    async cancel(runId) {
+      if (o.engine === undefined) return false;
+      await o.engine.cancel(runId);
+      return true;
+    },
     async signal(runId, name, payload) {
       await o.client.signal(runId, name, payload);
     },

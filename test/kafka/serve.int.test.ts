@@ -2,8 +2,8 @@
 // A real `llmo worker` process serves topologies/rag.ts with a Postgres store; a real `llmo serve` process sends
 // the runs it is given to the workers and reads their history from the same store. A waited run answers its
 // outcome; a run's stream carries the worker's tokens (from the token topic) and its lifecycle events (from the
-// store) and ends with the run; the stored run reads back through GET /v1/runs/:id; cancel answers 409 (no
-// cancel message on Kafka).
+// store) and ends with the run; the stored run reads back through GET /v1/runs/:id; cancelling it once it ended
+// answers 409 (a running one is asked of its worker through the shared store: test/durable/deploy-conformance.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
