@@ -58,7 +58,7 @@ export interface SignalHost {
 
 interface Pending {
   readonly runId: string;
-  readonly done: (r: { result?: Promise<RunResult>; error?: unknown }) => void;
+  readonly done: (r: { result?: Promise<RunResult>; error?: unknown; taken?: boolean }) => void;
   /** A cancellation: the run is relaunched only to be cancelled (`running`: its claim must succeed). */
   readonly cancel?: { readonly stop: AbortSignal; readonly was: 'waiting' | 'running' };
 }
@@ -141,10 +141,11 @@ export class Signals {
 
   /**
    * Cancels a stored run that is not in flight in this engine: a parked run (the cancellation is
-   * recorded as the end of its wait, so whoever resumes it cancels it), or a run whose process
-   * died (its lease is free). Refuses a run that ended or runs in another live process.
+   * recorded as the end of its wait, so whoever resumes it cancels it), a run whose process died
+   * (its lease is free: claimed and ended here), or a run another live process holds (asked of it
+   * through the store). Refuses a run that ended.
    */
-  async cancel(runId: string, reason: string | undefined): Promise<CancelReceipt> {
+  async cancel(runId: string, reason: string | undefined, again = true): Promise<CancelReceipt> {
     const durable = this.#host.durable;
     if (durable === undefined) throw new StoreError('RUN_NOT_FOUND', `no run '${runId}' is in flight in this engine (an engine without a store cancels only its own runs)`);
     const store = durable.store;
@@ -166,8 +167,10 @@ export class Signals {
         throw error;
       });
     }
-    const r = await new Promise<{ result?: Promise<RunResult>; error?: unknown }>((done) => this.#enqueue({ runId, done, cancel: { stop, was: rec.status as 'waiting' | 'running' } }));
+    const r = await new Promise<{ result?: Promise<RunResult>; error?: unknown; taken?: boolean }>((done) => this.#enqueue({ runId, done, cancel: { stop, was: rec.status as 'waiting' | 'running' } }));
     if (r.error !== undefined) throw r.error;
+    // another process recovered the run first: it holds it now, so ask it (once)
+    if (r.taken === true && again) return this.cancel(runId, reason, false);
     return r.result === undefined ? { runId } : { runId, result: r.result };
   }
 
@@ -211,7 +214,7 @@ export class Signals {
       const rec = byId.get(p.runId);
       if (rec === undefined) {
         // taken first by another process: it resumes a signalled (or cancelled) parked run; a running one it just recovered
-        p.done(p.cancel?.was === 'running' ? { error: new StoreError('RUN_NOT_CANCELLABLE', `run '${p.runId}' was recovered by another process meanwhile: cancel it there`) } : {});
+        p.done(p.cancel?.was === 'running' ? { taken: true } : {});
         continue;
       }
       let end!: (r: RunResult) => void;
