@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../src/cli/main.ts';
+import { openStore } from '../../src/stores/open.ts';
 
 function capture(): { io: { out: Writable; err: Writable; color: boolean; env: Record<string, string> }; out: () => string; err: () => string } {
   let out = '';
@@ -70,5 +71,16 @@ describe('llmo signal and llmo runs state', () => {
     expect(await main(['runs', 'show', runId!, '--store', db], show.io)).toBe(EXIT.ok);
     expect(show.out()).toContain('· cancelled');
     expect(show.out()).toContain('error: ');
+  });
+
+  it('llmo runs show says when a running run has a cancel request its holder has not acted on yet', async () => {
+    const db = join(dir, 'asked.db');
+    const store = await openStore(db);
+    await store.createRun({ runId: 'busy', topology: 't', version: 'v', input: null, createdAt: Date.now(), owner: 'elsewhere:1:a', leaseMs: 60_000, events: [{ runId: 'busy', seq: 0, ts: Date.now(), type: 'run.started' }] });
+    await store.requestCancel!({ runId: 'busy', reason: 'runaway', at: Date.UTC(2026, 11, 4, 12) });
+    await store.close();
+    const show = capture();
+    expect(await main(['runs', 'show', 'busy', '--store', db], show.io)).toBe(EXIT.ok);
+    expect(show.out()).toContain('cancel requested 2026-12-04T12:00:00.000Z (runaway): its holder cancels it at its next lease renewal\n');
   });
 });

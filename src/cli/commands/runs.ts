@@ -81,6 +81,10 @@ export async function runsCommand(action: 'ls' | 'show' | 'history', id: string 
       const who = whoLine(state);
       if (who !== '') io.out.write(`${who}\n`);
       if (rec.leaseOwner !== undefined) io.out.write(`lease ${rec.leaseOwner} until ${new Date(rec.leaseUntil ?? 0).toISOString()}\n`);
+      if (rec.status === 'running') {
+        const [asked] = await store.cancelRequests?.([rec.runId]) ?? [];
+        if (asked !== undefined) io.out.write(`cancel requested ${new Date(asked.at).toISOString()}${asked.reason === undefined ? '' : ` (${asked.reason})`}: its holder cancels it at its next lease renewal\n`);
+      }
       if (rec.status === 'waiting' && rec.wait !== undefined) {
         const until = rec.wait.timeoutAt === undefined ? '' : ` until ${new Date(rec.wait.timeoutAt).toISOString()}`;
         io.out.write(`waits for signal '${rec.wait.name}' at node '${rec.wait.nodeId}'${until}; resume with: llmo signal ${rec.runId} ${rec.wait.name} <topology-file> --payload <json> --store ${store.location}\n`);
