@@ -4,6 +4,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
+import type { Logger as PinoLogger } from 'pino';
 import type { Observable, Subscription } from 'rxjs';
 import { isValidationError, type Issue } from '../errors.ts';
 import type { AlertEvent, SloRule } from '../observability/alerts.ts';
@@ -61,5 +62,23 @@ export function printAlerts(alerts$: Observable<AlertEvent>, to: NodeJS.Writable
   return alerts$.subscribe((a) => {
     if (typeof to === 'function') to(a);
     else to.write(`${formatAlertLine(a)}\n`);
+  });
+}
+
+/**
+ * Logs each alert of a long-lived command (`worker`, `evaluate`) as a JSON line of component
+ * `alerts`: firing at warn, resolved at info, the alert itself under `alert`.
+ *
+ * @example
+ * ```ts
+ * const alerts = logAlerts(otel.alerts$, logger);
+ * // on stop: alerts.unsubscribe();
+ * ```
+ */
+export function logAlerts(alerts$: Observable<AlertEvent>, logger: PinoLogger): Subscription {
+  const log = logger.child({ component: 'alerts' });
+  return printAlerts(alerts$, (a) => {
+    if (a.state === 'firing') log.warn({ alert: a }, `alert ${formatAlert(a)}`);
+    else log.info({ alert: a }, `alert ${formatAlert(a)}`);
   });
 }

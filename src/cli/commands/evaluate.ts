@@ -33,7 +33,7 @@ import type { KafkaFlags } from '../kafka-config.ts';
 import { openKafka, type OpenedKafka } from '../kafka.ts';
 import { loadForCli } from '../load.ts';
 import { startCliTelemetry } from '../otel.ts';
-import { loadSlo, printAlerts } from '../slo.ts';
+import { loadSlo, logAlerts } from '../slo.ts';
 
 /**
  * Options of `llmo evaluate`, as commander parses them.
@@ -55,7 +55,7 @@ export interface EvaluateCommandOptions extends KafkaFlags {
   /** Stop after this many verdicts published. Default: run until stopped. */
   readonly count?: number | undefined;
   readonly ops?: string | undefined;
-  /** `--slo <file>`: SLO rules (YAML or JSON) over the judge runs; alerts are printed on stderr. */
+  /** `--slo <file>`: SLO rules (YAML or JSON) over the judge runs; each alert is a JSON log line (component `alerts`) on stderr. */
   readonly slo?: string | undefined;
   /** `--health-port`: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) on this port. */
   readonly healthPort?: number | undefined;
@@ -182,7 +182,7 @@ export async function evaluateCommand(opts: EvaluateCommandOptions, io: Io, stop
     command: 'evaluate', env, report: (level, message) => otelLog[level](message), prometheus: opts.healthPort !== undefined, resourceMetrics: true,
     ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
   });
-  const alerts = printAlerts(otel.alerts$, io.err);
+  const alerts = logAlerts(otel.alerts$, logger);
   const engine = createEngine({ models: modelsFromEnv(env).models, logger, ...loaded.engineOptions });
   const observed = otel.telemetry.attach(engine);
   const closeOtel = async (): Promise<void> => {

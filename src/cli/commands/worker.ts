@@ -39,8 +39,7 @@ import { openCliStore, storeUrl } from '../store-flag.ts';
 import type { RunStore } from '../../runtime/store.ts';
 import { createCliLogger, parseLogLevels } from '../logging.ts';
 import { startCliTelemetry } from '../otel.ts';
-import { formatAlert } from '../../observability/alerts-format.ts';
-import { loadSlo, printAlerts } from '../slo.ts';
+import { loadSlo, logAlerts } from '../slo.ts';
 import { loadGovernance } from '../governance.ts';
 import { followGovernance } from '../governance-follow.ts';
 import { openCliAudit, type CliAudit } from '../audit-flag.ts';
@@ -135,11 +134,7 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     command: 'worker', env, report: (level, message) => otelLog[level](message),
     prometheus: opts.healthPort !== undefined, resourceMetrics: true, ...(slo.rules === undefined ? {} : { alerts: slo.rules }),
   });
-  const alertLog = logger.child({ component: 'alerts' });
-  const alerts = printAlerts(otel.alerts$, (a) => {
-    if (a.state === 'firing') alertLog.warn({ alert: a }, `alert ${formatAlert(a)}`);
-    else alertLog.info({ alert: a }, `alert ${formatAlert(a)}`);
-  });
+  const alerts = logAlerts(otel.alerts$, logger);
   const engine = createEngine({
     models: modelsFromEnv(env).models, logger, ...withGuards(loaded.engineOptions, gov.guards),
     ...(store === undefined ? {} : { store, topologies: [loaded.topology] }), ...(loop === undefined ? {} : { loop }),
