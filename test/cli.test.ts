@@ -209,21 +209,23 @@ describe('llmo submit', () => {
 });
 
 describe('TypeScript files', () => {
-  const tsx = (register: () => void = () => undefined) => async () => ({ register });
+  const scoped = async (): Promise<unknown> => ({ default: 'tsx' });
   const missing = async (): Promise<never> => { throw Object.assign(new Error("Cannot find package 'tsx'"), { code: 'ERR_MODULE_NOT_FOUND' }); };
 
-  it('tsx is registered when installed', async () => {
+  it('tsx is registered when installed, and TypeScript files load through its namespace', async () => {
     let registered = 0;
-    expect(await setUpTypeScript({ importTsx: tsx(() => { registered++; }), typescript: 'strip' })).toEqual({ ok: true, via: 'tsx' });
+    const r = await setUpTypeScript({ registerTsx: async () => { registered++; return scoped; }, typescript: 'strip' });
+    expect(r).toMatchObject({ ok: true, via: 'tsx' });
     expect(registered).toBe(1);
+    expect(r.ok && await r.load('file:///x.ts', 'file:///')).toEqual({ default: 'tsx' });
   });
 
   it("without tsx, Node's own type stripping is used where available", async () => {
-    expect(await setUpTypeScript({ importTsx: missing, typescript: 'strip' })).toEqual({ ok: true, via: 'node' });
+    expect(await setUpTypeScript({ registerTsx: missing, typescript: 'strip' })).toMatchObject({ ok: true, via: 'node' });
   });
 
   it('without either, the message says to install tsx or use .js/.json/.yaml', async () => {
-    const r = await setUpTypeScript({ importTsx: missing, typescript: undefined });
+    const r = await setUpTypeScript({ registerTsx: missing, typescript: undefined });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.message).toMatch(/npm i -D tsx.*\.js\/\.mjs.*\.json\/\.yaml/);
   });
@@ -292,6 +294,13 @@ describe('the built CLI (bin/llmo.mjs; precondition: npm run build)', () => {
     });
     expect(r.err).not.toContain('EPIPE');
     expect(r.code).toBe(EXIT.ok);
+  });
+
+  it('a .ts topology in a "type": "commonjs" package (what npm init writes) loads and runs', async () => {
+    const r = await llmo(['run', 'test/fixtures/cjs-package/flow.ts', '--input', '{"n":21}', '--json']);
+    expect(r.err).not.toContain('Cannot require() ES Module');
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(JSON.parse(r.out)).toMatchObject({ status: 'completed', output: 42 });
   });
 
   it('run with --input that is not JSON: exit 2 and a message naming --input', async () => {

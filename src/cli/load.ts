@@ -37,16 +37,28 @@ const isTopology = (v: unknown): v is AnyTopology =>
 const issue = (code: string, message: string): { ok: false; issues: Issue[] } => ({ ok: false, issues: [{ code, path: [], message }] });
 
 async function importModule(file: string): Promise<{ ok: true; mod: Record<string, unknown> } | { ok: false; issues: Issue[] }> {
+  let load = (url: string): Promise<unknown> => import(url);
   if (isTypeScriptFile(file)) {
     const ts = await enableTypeScript();
     if (!ts.ok) return issue('typescript_unavailable', `cannot load ${file}: ${ts.message}`);
+    load = (url) => ts.load(url, import.meta.url);
   }
   try {
-    return { ok: true, mod: (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown> };
+    return { ok: true, mod: esExports((await load(pathToFileURL(resolve(file)).href)) as Record<string, unknown>) };
   } catch (e) {
     if (isTopologyError(e)) return { ok: false, issues: [...e.issues] };
     return issue('load_failed', `cannot load ${file}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The ES exports of a loaded module. A `.ts` file in a CommonJS package (`"type": "commonjs"`, what
+ * `npm init` writes) is compiled to CommonJS: importing it gives its `module.exports` as `default`,
+ * marked `__esModule`, with the file's own `export default` inside.
+ */
+function esExports(mod: Record<string, unknown>): Record<string, unknown> {
+  const inner = mod['default'] as { __esModule?: unknown } | null | undefined;
+  return typeof inner === 'object' && inner !== null && inner.__esModule === true ? (inner as Record<string, unknown>) : mod;
 }
 
 /**

@@ -1,9 +1,11 @@
 /**
  * TypeScript topology and ops files. The CLI itself is plain JavaScript (dist/);
  * only when it is about to load a `.ts`/`.mts`/`.cts` file does it make Node able
- * to: tsx when installed (registered once, lazily), else Node's own type
- * stripping (on by default from Node 22.18 / 23.6, `process.features.typescript`),
- * else a message telling the user what to install or write instead.
+ * to: tsx when installed (registered once, lazily, under a namespace of its own: the
+ * CLI's TypeScript files load through it, in an ES module or a CommonJS package alike),
+ * else Node's own type stripping (on by default from Node 22.18 / 23.6,
+ * `process.features.typescript`), else a message telling the user what to install or
+ * write instead.
  * @module
  */
 
@@ -16,20 +18,34 @@
  * ```
  */
 export type TypeScriptSupport =
-  | { readonly ok: true; readonly via: 'tsx' | 'node' }
+  | { readonly ok: true; readonly via: 'tsx' | 'node'; readonly load: ScopedImport }
   | { readonly ok: false; readonly message: string };
+
+/**
+ * Imports a module (`specifier`, resolved from `parent`, a file URL) the way TypeScript support
+ * loads it: through tsx's namespace, or Node's own `import()`.
+ *
+ * @example
+ * ```ts
+ * const mod = await load(pathToFileURL(resolve('flow.ts')).href, import.meta.url);
+ * ```
+ */
+export type ScopedImport = (specifier: string, parent: string) => Promise<unknown>;
 
 /**
  * What {@link setUpTypeScript} needs from the running Node (tests pass fakes).
  *
  * @example
  * ```ts
- * const host: TypeScriptHost = { importTsx: () => import('tsx/esm/api'), typescript: process.features.typescript, warm: async () => {} };
+ * const host: TypeScriptHost = { registerTsx, typescript: process.features.typescript, warm: async () => {} };
  * ```
  */
 export interface TypeScriptHost {
-  /** Imports tsx's ESM API; rejects when tsx is not installed. */
-  importTsx(): Promise<{ register(): unknown }>;
+  /**
+   * Registers tsx under a namespace (its CommonJS and ES module hooks alike) and resolves with
+   * the import of that namespace; rejects when tsx is not installed.
+   */
+  registerTsx(): Promise<ScopedImport>;
   /** `process.features.typescript`: `'strip'`/`'transform'` when Node strips types itself. */
   readonly typescript: unknown;
   /**
@@ -61,7 +77,7 @@ const isMissing = (e: unknown): boolean => {
  *
  * @example
  * ```ts
- * const ts = await setUpTypeScript({ importTsx: () => import('tsx/esm/api'), typescript: process.features.typescript });
+ * const ts = await setUpTypeScript({ registerTsx, typescript: process.features.typescript });
  * if (!ts.ok) console.error(ts.message);
  * ```
  */
@@ -69,13 +85,11 @@ export async function setUpTypeScript(host: TypeScriptHost): Promise<TypeScriptS
   let tsxProblem: string | undefined;
   await host.warm?.().catch(() => undefined);
   try {
-    const tsx = await host.importTsx();
-    tsx.register();
-    return { ok: true, via: 'tsx' };
+    return { ok: true, via: 'tsx', load: await host.registerTsx() };
   } catch (e) {
     if (!isMissing(e)) tsxProblem = e instanceof Error ? e.message : String(e);
   }
-  if (host.typescript === 'strip' || host.typescript === 'transform') return { ok: true, via: 'node' };
+  if (host.typescript === 'strip' || host.typescript === 'transform') return { ok: true, via: 'node', load: (specifier) => import(specifier) };
   return {
     ok: false,
     message: tsxProblem === undefined
@@ -96,10 +110,23 @@ let once: Promise<TypeScriptSupport> | undefined;
  */
 export function enableTypeScript(): Promise<TypeScriptSupport> {
   return (once ??= setUpTypeScript({
-    importTsx: () => import('tsx/esm/api'),
+    registerTsx,
     typescript: (process.features as { typescript?: unknown }).typescript,
     // Topology and ops modules import the package's core entry; loading it natively first keeps
     // its ~100 modules out of tsx's (off-thread) hooks, which then only resolve and compile user files.
     warm: () => import('../index.ts'),
   }));
+}
+
+/**
+ * tsx under the namespace `llmo`: its CommonJS hooks and its ES module hooks registered alike (what
+ * tsx's own `tsImport` does per call), so a `.ts` file in a `"type": "commonjs"` package (what
+ * `npm init` writes) loads as well as one in an ES module package; modules are cached within it.
+ * A global `register()` made Node 20 fail such files with "Cannot require() ES Module … in a cycle".
+ */
+async function registerTsx(): Promise<ScopedImport> {
+  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+  cjs.register({ namespace: 'llmo' });
+  const scoped = esm.register({ namespace: 'llmo' });
+  return (specifier, parent) => scoped.import(specifier, parent) as Promise<unknown>;
 }
