@@ -1,9 +1,8 @@
 /**
  * TypeScript topology and ops files. The CLI itself is plain JavaScript (dist/);
  * only when it is about to load a `.ts`/`.mts`/`.cts` file does it make Node able
- * to: tsx when installed (registered once, lazily, under a namespace of its own: the
- * CLI's TypeScript files load through it, in an ES module or a CommonJS package alike),
- * else Node's own type stripping (on by default from Node 22.18 / 23.6,
+ * to: tsx when installed (registered once, lazily: its ES module and CommonJS hooks,
+ * so a `.ts` file loads in an ES module or a CommonJS package alike), else Node's own type stripping (on by default from Node 22.18 / 23.6,
  * `process.features.typescript`), else a message telling the user what to install or
  * write instead.
  * @module
@@ -119,14 +118,15 @@ export function enableTypeScript(): Promise<TypeScriptSupport> {
 }
 
 /**
- * tsx under the namespace `llmo`: its CommonJS hooks and its ES module hooks registered alike (what
- * tsx's own `tsImport` does per call), so a `.ts` file in a `"type": "commonjs"` package (what
- * `npm init` writes) loads as well as one in an ES module package; modules are cached within it.
- * A global `register()` made Node 20 fail such files with "Cannot require() ES Module … in a cycle".
+ * tsx's ES module hooks and its CommonJS hooks, both registered for the process: a `.ts` file in an
+ * ES module package loads as an ES module (sharing this process's modules: one copy of the library),
+ * and one in a `"type": "commonjs"` package (what `npm init` writes) loads as CommonJS. With the ES
+ * module hooks alone, Node 20 failed such a file with "Cannot require() ES Module … in a cycle".
+ * (A namespaced registration would load the library a second time, ~0.3 s, and split its identity.)
  */
 async function registerTsx(): Promise<ScopedImport> {
   const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
-  cjs.register({ namespace: 'llmo' });
-  const scoped = esm.register({ namespace: 'llmo' });
-  return (specifier, parent) => scoped.import(specifier, parent) as Promise<unknown>;
+  esm.register();
+  cjs.register();
+  return (specifier) => import(specifier);
 }
