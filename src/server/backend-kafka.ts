@@ -138,9 +138,9 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
     },
     holds: (runId) => flights.has(runId),
     // with the store the workers share: the worker holding the run cancels it at its next lease renewal
-    async cancel(runId) {
+    async cancel(runId, reason) {
       if (o.engine === undefined) return false;
-      await o.engine.cancel(runId);
+      await o.engine.cancel(runId, reason === undefined ? {} : { reason });
       return true;
     },
     async signal(runId, name, payload) {

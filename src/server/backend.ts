@@ -12,6 +12,7 @@ import type { Engine } from '../runtime/engine.ts';
 import type { EngineEvent } from '../runtime/events.ts';
 import type { ForkOptions } from '../runtime/fork.ts';
 import type { RunResult } from '../runtime/result.ts';
+import { cancelledBy } from '../runtime/cancelled.ts';
 import { serializeError, type SerializedError } from '../errors.ts';
 import type { UsageTotals } from '../providers/types.ts';
 
@@ -115,7 +116,7 @@ export interface RunBackend {
    * stored run that is parked or was left running by a dead process (see `Engine.cancel`, whose
    * errors it rejects with). Resolves false when it can cancel neither.
    */
-  cancel(runId: string): Promise<boolean>;
+  cancel(runId: string, reason?: string): Promise<boolean>;
   /** Sends a signal to a waiting run (see `Engine.signal`). */
   signal(runId: string, name: string, payload: unknown): Promise<void>;
   /** Forks a stored run (see `Engine.fork`); `done` settles with the fork's result. */
@@ -180,14 +181,14 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
     },
     live: (runId) => flights.get(runId)?.events.asObservable() ?? EMPTY,
     holds: (runId) => flights.has(runId),
-    async cancel(runId) {
+    async cancel(runId, reason) {
       const f = flights.get(runId);
       if (f !== undefined) {
-        f.abort.abort();
+        f.abort.abort(cancelledBy(reason));
         return true;
       }
       if (engine.store === undefined) return false;
-      const receipt = await engine.cancel(runId);
+      const receipt = await engine.cancel(runId, reason === undefined ? {} : { reason });
       if (receipt.result !== undefined && !flights.has(runId)) track(runId, () => receipt.result!);
       return true;
     },

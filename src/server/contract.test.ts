@@ -133,8 +133,10 @@ describe('the API against its OpenAPI document', () => {
 
     // cancel a parked run (it holds no process): recorded, then cancelled here
     expect((await call('operator', 'POST', '/v1/runs', '/v1/runs', { topology: 'approval', input: { topic: 'y' }, wait: true, runId: 'w-2' })).body['status']).toBe('waiting');
-    expect((await call('operator', 'POST', '/v1/runs/w-2/cancel', '/v1/runs/{id}/cancel')).status).toBe(202);
+    expect((await call('operator', 'POST', '/v1/runs/w-2/cancel', '/v1/runs/{id}/cancel', { reason: 'x'.repeat(1001) })).status).toBe(400);
+    expect((await call('operator', 'POST', '/v1/runs/w-2/cancel', '/v1/runs/{id}/cancel', { reason: 'withdrawn' })).status).toBe(202);
     await vi.waitFor(async () => expect((await call('viewer', 'GET', '/v1/runs/w-2', '/v1/runs/{id}')).body['status']).toBe('cancelled'));
+    expect((await call('viewer', 'GET', '/v1/runs/w-2', '/v1/runs/{id}')).body['error']).toMatchObject({ message: 'run cancelled: withdrawn' });
     expect((await call('operator', 'POST', '/v1/runs/w-2/signals/approval', '/v1/runs/{id}/signals/{name}', { payload: { approved: true } })).status).toBe(409);
 
     // fork: waited, not waited, bad node, forbidden, unknown

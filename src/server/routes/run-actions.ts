@@ -12,7 +12,7 @@ import type { Routes } from '../context.ts';
 import { ApiFailure } from '../errors.ts';
 import { errorReplies } from '../schemas/common.ts';
 import {
-  CancelledSchema, ForkBodySchema, RunAcceptedSchema, RunOutcomeSchema, RunParamsSchema, SignalBodySchema, SignalParamsSchema, SignalledSchema,
+  CancelBodySchema, CancelledSchema, ForkBodySchema, RunAcceptedSchema, RunOutcomeSchema, RunParamsSchema, SignalBodySchema, SignalParamsSchema, SignalledSchema,
 } from '../schemas/runs.ts';
 import { answerRun } from './answer.ts';
 import { backendReady, visibleRun } from './lookup.ts';
@@ -28,12 +28,13 @@ import { backendReady, visibleRun } from './lookup.ts';
 export const runActionRoutes: Routes = (app, ctx) => {
   app.post('/v1/runs/:id/cancel', {
     schema: {
-      tags: ['runs'], summary: 'Cancel a run: in flight on this server, or (runs executing in this process) parked or left by a dead process; 409 RUN_NOT_CANCELLABLE for a run that ended or runs elsewhere',
-      params: RunParamsSchema, response: { 202: CancelledSchema, ...errorReplies(403, 404, 409) },
+      tags: ['runs'],
+      summary: 'Cancel a run (an optional `reason` goes into its error): in flight on this server, or, with a store, parked, left by a dead process, or running in another process (which cancels it at its next lease renewal); 409 RUN_NOT_CANCELLABLE for a run that ended',
+      params: RunParamsSchema, body: CancelBodySchema, response: { 202: CancelledSchema, ...errorReplies(400, 403, 404, 409) },
     },
   }, async (request, reply) => {
     const rec = await visibleRun(ctx, principalOf(request), request.params.id, 'runs.cancel');
-    if (!await ctx.backend.cancel(rec.runId)) {
+    if (!await ctx.backend.cancel(rec.runId, request.body?.reason)) {
       throw new ApiFailure(409, 'RUN_NOT_CANCELLABLE', `run '${rec.runId}' is ${rec.status} and not in flight on this server: only a run in flight here can be cancelled`);
     }
     return reply.code(202).send({ runId: rec.runId, cancelled: true as const });

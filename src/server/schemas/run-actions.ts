@@ -1,5 +1,5 @@
 /**
- * Schemas of acting on a run: the reply to a cancel, a signal's path, body and reply,
+ * Schemas of acting on a run: a cancel's body and reply, a signal's path, body and reply,
  * and a fork's body. A fork answers as a start does (`run-start.ts`).
  * @module
  */
@@ -16,6 +16,16 @@ import { RunIdSchema } from './run-start.ts';
  * ```
  */
 export const CancelledSchema = z.object({ runId: z.string(), cancelled: z.literal(true) }).meta({ id: 'RunCancelled' });
+
+/**
+ * Schema of a cancel's body (optional): why, recorded in the run's `CancelledError` message.
+ *
+ * @example
+ * ```ts
+ * CancelBodySchema.parse({ reason: 'the customer withdrew' });
+ * ```
+ */
+export const CancelBodySchema = z.strictObject({ reason: z.string().max(1000).optional() }).nullish().meta({ id: 'Cancel' });
 
 /**
  * Schema of the path of a signal: the run and the signal's name.

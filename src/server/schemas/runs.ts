@@ -13,4 +13,4 @@ export {
 export type { RunSummary, RunView } from './run-views.ts';
 export { StartRunBodySchema, RunAcceptedSchema, RunOutcomeSchema } from './run-start.ts';
 export { StoredEventSchema, EventsQuerySchema, RunEventsSchema, StateQuerySchema, RunStateSchema } from './run-history.ts';
-export { CancelledSchema, SignalParamsSchema, SignalBodySchema, SignalledSchema, ForkBodySchema } from './run-actions.ts';
+export { CancelBodySchema, CancelledSchema, SignalParamsSchema, SignalBodySchema, SignalledSchema, ForkBodySchema } from './run-actions.ts';
