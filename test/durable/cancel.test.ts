@@ -144,6 +144,23 @@ describe('engine.cancel', () => {
     await Promise.all([holder.shutdown(), other.shutdown()]);
   });
 
+  it('on a store that cannot pass cancellations between processes, a run another live process holds is refused, saying so', async () => {
+    const calls: string[] = [];
+    const full = createMemoryStore();
+    const { requestCancel: _r, cancelRequests: _c, ...plain } = full;
+    const store = plain as typeof full;
+    const holder = createEngine({ store, durable: { owner: A } });
+    const pending = holder.run(slowChain(calls), undefined, { runId: 'old-store' });
+    await until(() => calls.includes('b'));
+    const other = createEngine({ store, topologies: [slowChain(calls)] });
+    const refused = await errorOf(other.cancel('old-store'));
+    expect(isStoreError(refused) && refused.code).toBe('RUN_NOT_CANCELLABLE');
+    expect((refused as Error).message).toContain('cannot pass a cancellation between processes');
+    await holder.cancel('old-store'); // where it runs, it can
+    expect((await pending).status).toBe('cancelled');
+    await Promise.all([holder.shutdown(), other.shutdown()]);
+  });
+
   it('a cancel request whose holder died first is carried out by whoever recovers the run', async () => {
     const calls: string[] = [];
     const base = createMemoryStore();
