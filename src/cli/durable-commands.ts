@@ -107,6 +107,8 @@ export function declareDurableCommands(program: Command, io: Io, done: (code: nu
     .option('--json', 'print the result as JSON')
     .option('--ops <module>', OPS)
     .option('--audit <target>', AUDIT)
+    .option('--wait', 'a run another process holds: wait until it has ended, and print how')
+    .option('-t, --timeout <ms>', 'with --wait: give up after this long (exit 1)', positiveInt, 60_000)
     .action(async (runId: string, files: string[], opts) => {
       const { cancelCommand } = await import('./commands/cancel.ts');
       done(await cancelCommand(runId, files, opts, io));

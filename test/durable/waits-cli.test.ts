@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EXIT, main } from '../../src/cli/main.ts';
 import { openStore } from '../../src/stores/open.ts';
+import { createEngine } from '../../src/runtime/engine.ts';
+import slowPinned from '../fixtures/slow-pinned.ts';
 
 function capture(): { io: { out: Writable; err: Writable; color: boolean; env: Record<string, string> }; out: () => string; err: () => string } {
   let out = '';
@@ -82,5 +84,20 @@ describe('llmo signal and llmo runs state', () => {
     const show = capture();
     expect(await main(['runs', 'show', 'busy', '--store', db], show.io)).toBe(EXIT.ok);
     expect(show.out()).toContain('cancel requested 2026-12-04T12:00:00.000Z (runaway): its holder cancels it at its next lease renewal\n');
+  });
+
+  it('llmo cancel --wait asks the process holding a run and waits until it has ended', async () => {
+    const db = join(dir, 'held.db');
+    const store = await openStore(db);
+    const holder = createEngine({ store, durable: { owner: 'elsewhere:9:h', leaseMs: 90 } });
+    const pending = holder.run(slowPinned, undefined, { runId: 'held-1' });
+    await vi.waitFor(async () => expect((await store.getRun('held-1'))?.lastSeq).toBeGreaterThanOrEqual(3));
+    const cancel = capture();
+    expect(await main(['cancel', 'held-1', 'test/fixtures/slow-pinned.ts', '--store', db, '--reason', 'runaway', '--wait'], cancel.io)).toBe(EXIT.ok);
+    expect(cancel.err()).toContain('cancellation requested of elsewhere:9:h; waiting for run');
+    expect(cancel.err()).toContain('held-1 (slow-pinned) cancelled: run cancelled: runaway');
+    expect(await pending).toMatchObject({ status: 'cancelled' });
+    await holder.shutdown();
+    await store.close();
   });
 });

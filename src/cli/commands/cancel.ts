@@ -7,6 +7,7 @@
  * @module
  */
 import { isOrchestratorError } from '../../errors.ts';
+import { ENDED_STATUSES } from '../../runtime/store.ts';
 import { EXIT } from '../exit.ts';
 import { fail, type Io } from '../io.ts';
 import { openDurableEngine } from '../durable-engine.ts';
@@ -27,11 +28,18 @@ export interface CancelCommandOptions {
   readonly json?: boolean | undefined;
   /** Where the run's end goes in the audit log (as `llmo run --audit`). */
   readonly audit?: string | undefined;
+  /** A run another process holds: wait (up to `timeout` ms) until it has ended, and print how. */
+  readonly wait?: boolean | undefined;
+  readonly timeout?: number | undefined;
 }
+
+/** How often `--wait` looks at the run's row. */
+const POLL_MS = 250;
 
 /**
  * Cancels a stored run; resolves with the exit code: 0 it is cancelled (or ended on its own
- * meanwhile, or its holder was asked to), 1 refused (unknown run, ended, unregistered version), 2 invalid usage.
+ * meanwhile, or its holder was asked to), 1 refused (unknown run, ended, unregistered version) or,
+ * with `--wait`, not ended in time; 2 invalid usage.
  *
  * @example
  * ```ts
@@ -47,9 +55,24 @@ export async function cancelCommand(runId: string, files: readonly string[], opt
   try {
     const receipt = await opened.engine.cancel(runId, opts.reason === undefined ? {} : { reason: opts.reason });
     if (receipt.requestedOf !== undefined) {
-      if (opts.json === true) io.out.write(`${JSON.stringify({ runId, requestedOf: receipt.requestedOf })}\n`);
-      else io.err.write(`cancellation requested: run '${runId}' runs in ${receipt.requestedOf}, which cancels it at its next lease renewal (see llmo runs show)\n`);
-      return EXIT.ok;
+      if (opts.wait !== true) {
+        if (opts.json === true) io.out.write(`${JSON.stringify({ runId, requestedOf: receipt.requestedOf })}\n`);
+        else io.err.write(`cancellation requested: run '${runId}' runs in ${receipt.requestedOf}, which cancels it at its next lease renewal (see llmo runs show)\n`);
+        return EXIT.ok;
+      }
+      io.err.write(`cancellation requested of ${receipt.requestedOf}; waiting for run '${runId}' to end ...\n`);
+      const store = opened.engine.store!;
+      const until = Date.now() + (opts.timeout ?? 60_000);
+      for (;;) {
+        const rec = await store.getRun(runId);
+        if (rec !== undefined && ENDED_STATUSES.includes(rec.status)) {
+          if (opts.json === true) io.out.write(`${JSON.stringify({ runId, status: rec.status, error: rec.error })}\n`);
+          else io.err.write(`${rec.status === 'cancelled' ? '■' : rec.status === 'completed' ? '✓' : '✗'} ${runId} (${rec.topology}) ${rec.status}${rec.error === undefined ? '' : `: ${rec.error.message}`}\n`);
+          return EXIT.ok;
+        }
+        if (Date.now() >= until) return fail(io, `run '${runId}' has not ended within ${opts.timeout ?? 60_000} ms (its holder ${receipt.requestedOf} may be stuck or gone; its lease expires and recovery cancels it)`, EXIT.runFailed);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
     }
     const r = await receipt.result;
     if (r === undefined) {
