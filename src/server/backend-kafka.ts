@@ -140,8 +140,8 @@ export function createKafkaBackend(o: KafkaBackendOptions): RunBackend {
     // with the store the workers share: the worker holding the run cancels it at its next lease renewal
     async cancel(runId, reason) {
       if (o.engine === undefined) return false;
-      await o.engine.cancel(runId, reason === undefined ? {} : { reason });
-      return true;
+      const receipt = await o.engine.cancel(runId, reason === undefined ? {} : { reason });
+      return receipt.requestedOf === undefined ? {} : { requestedOf: receipt.requestedOf };
     },
     async signal(runId, name, payload) {
       await o.client.signal(runId, name, payload);

@@ -114,9 +114,10 @@ export interface RunBackend {
   /**
    * Cancels a run: one it holds in flight, or (a local backend on an engine with a store) a
    * stored run that is parked or was left running by a dead process (see `Engine.cancel`, whose
-   * errors it rejects with). Resolves false when it can cancel neither.
+   * errors it rejects with). Resolves false when it can cancel neither; `requestedOf` names the
+   * process asked to cancel a run it holds (it does at its next lease renewal).
    */
-  cancel(runId: string, reason?: string): Promise<boolean>;
+  cancel(runId: string, reason?: string): Promise<false | { readonly requestedOf?: string }>;
   /** Sends a signal to a waiting run (see `Engine.signal`). */
   signal(runId: string, name: string, payload: unknown): Promise<void>;
   /** Forks a stored run (see `Engine.fork`); `done` settles with the fork's result. */
@@ -185,12 +186,12 @@ export function createLocalBackend(engine: Engine, topologies: readonly AnyTopol
       const f = flights.get(runId);
       if (f !== undefined) {
         f.abort.abort(cancelledBy(reason));
-        return true;
+        return {};
       }
       if (engine.store === undefined) return false;
       const receipt = await engine.cancel(runId, reason === undefined ? {} : { reason });
       if (receipt.result !== undefined && !flights.has(runId)) track(runId, () => receipt.result!);
-      return true;
+      return receipt.requestedOf === undefined ? {} : { requestedOf: receipt.requestedOf };
     },
     async signal(runId, name, payload) {
       const receipt = await engine.signal(runId, name, payload);

@@ -34,10 +34,11 @@ export const runActionRoutes: Routes = (app, ctx) => {
     },
   }, async (request, reply) => {
     const rec = await visibleRun(ctx, principalOf(request), request.params.id, 'runs.cancel');
-    if (!await ctx.backend.cancel(rec.runId, request.body?.reason)) {
+    const done = await ctx.backend.cancel(rec.runId, request.body?.reason);
+    if (done === false) {
       throw new ApiFailure(409, 'RUN_NOT_CANCELLABLE', `run '${rec.runId}' is ${rec.status} and not in flight on this server: only a run in flight here can be cancelled`);
     }
-    return reply.code(202).send({ runId: rec.runId, cancelled: true as const });
+    return reply.code(202).send({ runId: rec.runId, cancelled: true as const, ...done });
   });
 
   app.post('/v1/runs/:id/signals/:name', {

@@ -8,14 +8,16 @@ import { NodeOverrideSchema } from '../../runtime/options.ts';
 import { RunIdSchema } from './run-start.ts';
 
 /**
- * Schema of the reply to a cancel.
+ * Schema of the reply to a cancel: accepted; `requestedOf` names the process that holds the run
+ * and cancels it at its next lease renewal (the run's status says when it has ended).
  *
  * @example
  * ```ts
  * CancelledSchema.parse({ runId: 'r-1', cancelled: true });
+ * CancelledSchema.parse({ runId: 'r-2', cancelled: true, requestedOf: 'host:4242:ab12' });
  * ```
  */
-export const CancelledSchema = z.object({ runId: z.string(), cancelled: z.literal(true) }).meta({ id: 'RunCancelled' });
+export const CancelledSchema = z.object({ runId: z.string(), cancelled: z.literal(true), requestedOf: z.string().optional() }).meta({ id: 'RunCancelled' });
 
 /**
  * Schema of a cancel's body (optional): why, recorded in the run's `CancelledError` message.
