@@ -67,7 +67,7 @@ export async function cancelCommand(runId: string, files: readonly string[], opt
         const rec = await store.getRun(runId);
         if (rec !== undefined && ENDED_STATUSES.includes(rec.status)) {
           if (opts.json === true) io.out.write(`${JSON.stringify({ runId, status: rec.status, error: rec.error })}\n`);
-          else io.err.write(`${rec.status === 'cancelled' ? '■' : rec.status === 'completed' ? '✓' : '✗'} ${runId} (${rec.topology}) ${rec.status}${rec.error === undefined ? '' : `: ${rec.error.message}`}\n`);
+          else io.err.write(endLine(runId, rec.topology, rec.status, rec.error));
           return EXIT.ok;
         }
         if (Date.now() >= until) return fail(io, `run '${runId}' has not ended within ${opts.timeout ?? 60_000} ms (its holder ${receipt.requestedOf} may be stuck or gone; its lease expires and recovery cancels it)`, EXIT.runFailed);
@@ -80,7 +80,7 @@ export async function cancelCommand(runId: string, files: readonly string[], opt
       return EXIT.ok;
     }
     if (opts.json === true) io.out.write(`${JSON.stringify(r)}\n`);
-    else io.err.write(`${r.status === 'cancelled' ? '■' : r.status === 'completed' ? '✓' : '✗'} ${r.runId} (${r.topology}) ${r.status}${r.error === undefined ? '' : `: ${r.error.message}`}\n`);
+    else io.err.write(endLine(r.runId, r.topology, r.status, r.error));
     return EXIT.ok;
   } catch (e) {
     const what = isOrchestratorError(e) ? `${e.code}: ${e.message}` : String(e);
@@ -88,4 +88,9 @@ export async function cancelCommand(runId: string, files: readonly string[], opt
   } finally {
     await opened.close();
   }
+}
+
+/** How a run ended, as one line: `■ r1 (approval) cancelled: run cancelled: withdrawn`. */
+function endLine(runId: string, topology: string, status: string, error: { readonly message: string } | undefined): string {
+  return `${status === 'cancelled' ? '■' : status === 'completed' ? '✓' : '✗'} ${runId} (${topology}) ${status}${error === undefined ? '' : `: ${error.message}`}\n`;
 }
