@@ -1,7 +1,10 @@
 // `llmo worker` / `llmo submit` against the shared broker: the health endpoint answers from the worker's real
 // health over real HTTP (200 while serving, 503 once it is down), an unreachable broker exits 69 (not the usage
-// code), a bad --kafka-config field is named, and topics are created with their settings and existing ones checked.
+// code), a bad --kafka-config field is named, and topics are created with their settings and existing ones checked. A worker with a PostgreSQL store whose --health-port is taken exits 2 instead of hanging on the open pool.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { closedPort } from './support/helpers.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +19,7 @@ import { main, EXIT } from '../src/cli/main.ts';
 import { workerCommand } from '../src/cli/commands/worker.ts';
 import { startHealthServer } from '../src/cli/health-server.ts';
 import { rawKafka, uniquePrefix, waitFor } from './kafka/support.ts';
+import { pgSchemas } from './support/pg-schemas.ts';
 
 const brokers = inject('kafkaBrokers');
 
@@ -35,6 +39,8 @@ const get = async (port: number, p: string): Promise<{ status: number; body: Rec
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(tmpdir(), 'llmo-cli-kafka-')); });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const pgs = pgSchemas('llmo_hp');
+afterAll(() => pgs.dropAll());
 
 describe.skipIf(!brokers)('llmo worker and submit on a real broker', () => {
   it('health endpoint: 200 with the report while the worker serves, 503 once it is down', async () => {
@@ -79,6 +85,23 @@ describe.skipIf(!brokers)('llmo worker and submit on a real broker', () => {
     stop.abort();
     expect(await done).toBe(EXIT.ok);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow(); // closed with the worker
+  });
+
+  it.skipIf(pgs.url === '')('llmo worker with a PostgreSQL store and a --health-port in use exits 2 (the store is closed, not left holding the process)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const store = pgs.at(pgs.fresh());
+    try {
+      const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+        execFile(process.execPath, ['bin/llmo.mjs', 'worker', 'topologies/rag.ts', '--brokers', brokers, '--prefix', uniquePrefix('cli-hp'), '--store', store, '--health-port', String(port)],
+          { timeout: 60_000, env: { ...process.env, LOG_LEVEL: 'warn' } }, (e, _out, err) => resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : null, err }));
+      });
+      expect(r.err).toContain(`--health-port ${port}`);
+      expect(r.code).toBe(EXIT.invalid);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('an unreachable broker exits 69 (worker and submit); invalid settings stay 2', async () => {

@@ -133,7 +133,11 @@ export async function serveCommand(
   if (kafka !== undefined) {
     const opened = openKafka({ ...kafka, logger });
     if (!opened.ok) {
+      // close what is open: a PostgreSQL store's or key store's pool would keep the process alive
       await engine.shutdown();
+      observed.unsubscribe();
+      await Promise.allSettled([gov.close(), keys.close(), store.close()]);
+      await otel.shutdown();
       return reportIssues(io, 'the Kafka settings', opened.issues);
     }
     const client = createClient(opened.transport);

@@ -146,10 +146,18 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     await gov.close().catch((e: unknown) => govLog.error({ err: e }, 'closing the budget ledger failed'));
     await otel.shutdown();
   };
+  let audit: CliAudit | undefined;
+  /** A failure before serving: closes what is open (a PostgreSQL store's pool would keep the process alive). */
+  const giveUp = async (transport?: { close(): Promise<void> }): Promise<void> => {
+    await transport?.close().catch(() => undefined);
+    await engine.shutdown();
+    await audit?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    await closeOtel();
+  };
   const opened = openKafka({ ...kafka, logger });
   if (!opened.ok) {
-    await engine.shutdown();
-    await closeOtel();
+    await giveUp();
     return reportIssues(io, 'the Kafka settings', opened.issues);
   }
   const transport = opened.transport;
@@ -161,14 +169,11 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
     ...(opts.offsetReset === undefined ? {} : { offsetReset: opts.offsetReset }),
     ...(loop === undefined ? {} : { loop }),
   });
-  let audit: CliAudit | undefined;
   if (opts.audit !== undefined) {
     try {
       audit = await openCliAudit(opts.audit, { actor: worker.id, transport, onError: (m) => logger.child({ component: 'audit' }).error(m) });
     } catch (e) {
-      await transport.close().catch(() => undefined);
-      await engine.shutdown();
-      await closeOtel();
+      await giveUp(transport);
       return fail(io, `--audit ${opts.audit}: ${(e as Error).message}`);
     }
   }
@@ -176,9 +181,8 @@ export async function workerCommand(file: string, opts: WorkerCommandOptions, io
   let serving = false;
   const started = await healthFlag(opts.healthPort, { health: worker.health, ready: () => serving, metrics: otel.metricsHandler });
   if (!started.ok) {
-    await transport.close().catch(() => undefined);
-    await engine.shutdown();
-    await closeOtel();
+    audited?.unsubscribe();
+    await giveUp(transport);
     return fail(io, started.message);
   }
   const health = started.server;
