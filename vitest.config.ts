@@ -39,11 +39,13 @@ export default defineConfig({
           pool: 'forks',
         },
       },
-      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/load/*.int.test.ts', 'test/browser/**'] } },
+      { extends: true, test: { name: 'kafka', ...kafkaTests, exclude: [...kafkaTests.exclude, 'test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts', 'test/load/*.int.test.ts', 'test/browser/**', 'test/conformance/**'] } },
       // The server under load on 127.0.0.1 (real sockets, no service): 1,000 SSE clients on one run, 200 runs/s for 60 s.
       { extends: true, test: { name: 'load', include: ['test/load/*.int.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false } },
       // The live view in a real headless Chromium (Debian's package at /usr/bin/chromium, which .ci/run installs).
       { extends: true, test: { name: 'browser', include: ['test/browser/**/*.int.test.ts'], testTimeout: 90_000, hookTimeout: 60_000, fileParallelism: false } },
+      // The HTTP API against its OpenAPI document under Schemathesis (PyPI, in a virtualenv scripts/schemathesis-local.sh makes).
+      { extends: true, test: { name: 'conformance', include: ['test/conformance/**/*.int.test.ts'], testTimeout: 300_000, hookTimeout: 60_000 } },
       // The SQLite store across processes (real files, child processes; no service needed), and durable runs killed and recovered on it.
       { extends: true, test: { name: 'sqlite', include: ['test/stores/sqlite*.int.test.ts', 'test/durable/*.int.test.ts'], testTimeout: 180_000, hookTimeout: 60_000 } },
     ],

@@ -90,3 +90,47 @@ export const port = (v: string): number => {
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('must be a port number (0-65535; 0: any free port)');
   return n;
 };
+
+/** Seconds per unit of a {@link perWindow} window. */
+const WINDOW_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600 };
+
+/**
+ * A request limit: `<max>` (per minute) or `<max>/<window>` with the window in seconds,
+ * minutes or hours (`1200/60s`, `100/1m`, `5000/1h`).
+ *
+ * @example
+ * ```ts
+ * cmd.option('--rate-limit <max/window>', 'requests per key', perWindow); // '100/1m' → { max: 100, windowMs: 60000 }
+ * ```
+ */
+export const perWindow = (v: string): { max: number; windowMs: number } => {
+  const m = /^(\d+)(?:\/(\d+)([smh]))?$/.exec(v.trim());
+  const max = m === null ? NaN : Number(m[1]);
+  const windowMs = m === null ? NaN : m[2] === undefined ? 60_000 : Number(m[2]) * WINDOW_UNITS[m[3]!]! * 1000;
+  if (!(max > 0) || !(windowMs > 0)) throw new InvalidArgumentError('must be <max> (per minute) or <max>/<window> with a window such as 60s, 1m or 1h');
+  return { max, windowMs };
+};
+
+/**
+ * Which proxies to trust for the client's address: `true`, a number of hops, or proxy
+ * addresses and CIDR ranges, comma-separated (`10.0.0.0/8,127.0.0.1`).
+ *
+ * @example
+ * ```ts
+ * cmd.option('--trust-proxy <hops|addresses>', 'proxies in front of the server', trustProxy);
+ * ```
+ */
+export const trustProxy = (v: string): true | number | string[] => {
+  const t = v.trim();
+  if (t === 'true') return true;
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n < 1) throw new InvalidArgumentError('a number of hops must be at least 1');
+    return n;
+  }
+  const list = t.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (list.length === 0 || list.some((x) => !/^[0-9A-Fa-f:.]+(\/\d{1,3})?$|^(loopback|linklocal|uniquelocal)$/.test(x))) {
+    throw new InvalidArgumentError('must be true, a number of hops, or proxy addresses and CIDR ranges, comma-separated (loopback, linklocal and uniquelocal name ranges)');
+  }
+  return list;
+};

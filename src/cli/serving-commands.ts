@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { Io } from './io.ts';
-import { nonNegativeInt, port, positiveInt, rate } from './option-values.ts';
+import { nonNegativeInt, perWindow, port, positiveInt, rate, trustProxy } from './option-values.ts';
 import { EXIT_ON_DOWN, GOVERNANCE, HEALTH_PORT, kafkaOptions, OPS, SLO, STORE } from './shared-options.ts';
 
 /**
@@ -67,6 +67,9 @@ export function declareServingCommands(program: Command, io: Io, done: (code: nu
     .option('--keys <file|url>', 'where API keys are kept: a JSON file, a SQLite file or a postgres:// URL (default .llmo/keys.json; the first key is created and printed when there is none)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--rate-limit <max[/window]>', 'requests per API key at most, per minute or per window (1200/60s, 100/1m, 5000/1h); more get 429 (default 1200/60s)', perWindow)
+    .option('--failed-auth-limit <max[/window]>', 'failed authentications per client address at most (default 60/60s); more get 429 before any key is checked', perWindow)
+    .option('--trust-proxy <hops|addresses>', 'proxies in front of the server whose X-Forwarded-For names the client (the failed-authentication limit counts by it): true, a number of hops, or addresses and CIDR ranges, comma-separated', trustProxy)
     .option('--governance <file>', GOVERNANCE)
     .option('--ops <module>', OPS))
     .action(async (files: string[], opts) => {

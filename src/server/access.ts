@@ -65,7 +65,9 @@ export type Roles = Readonly<Record<string, Role>>;
 
 /** Schema of {@link Roles}: at least one pattern. */
 export const RolesSchema = z.record(z.string().min(1).max(200), RoleSchema)
-  .refine((r) => Object.keys(r).length > 0, { message: 'give at least one topology pattern and its role' });
+  .refine((r) => Object.keys(r).length > 0, { message: 'give at least one topology pattern and its role' })
+  // the refinement, as the OpenAPI document says it
+  .meta({ minProperties: 1 });
 
 /**
  * An authenticated caller: the key's id (never its secret), tenant and roles.

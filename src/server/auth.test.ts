@@ -132,4 +132,21 @@ describe('rate limits', () => {
     // good keys do not count against an address
     for (let i = 0; i < FAILED_AUTH_LIMIT.max + 5; i++) expect((await from('10.3.3.3', bearer(admin))).statusCode).toBe(200);
   });
+
+  it('takes its failed-authentication limit from the options, and counts clients behind a trusted proxy apart', async () => {
+    h = await harness({ failedAuthLimit: { max: 3, windowMs: 60_000 }, trustProxy: ['10.9.0.0/16'] });
+    const admin = await h.key('acme', { '*': 'admin' });
+    const via = (client: string, headers: Record<string, string> = {}) => h!.server.app.inject({ url: '/v1/keys', headers: { ...headers, 'x-forwarded-for': client }, remoteAddress: '10.9.0.1' });
+    for (let i = 0; i < 3; i++) expect((await via('203.0.113.7')).statusCode).toBe(401);
+    const flood = await via('203.0.113.7');
+    expect(flood.statusCode).toBe(429);
+    expect(flood.json()).toEqual({ error: { code: 'RATE_LIMITED', message: expect.stringContaining('at most 3 per 60 s') } });
+    // another client through the same balancer is not locked out by the first
+    expect((await via('198.51.100.2', bearer(admin))).statusCode).toBe(200);
+    // an untrusted peer's X-Forwarded-For is ignored: it counts as itself
+    const direct = (headers: Record<string, string> = {}) => h!.server.app.inject({ url: '/v1/keys', headers: { ...headers, 'x-forwarded-for': '198.51.100.99' }, remoteAddress: '192.0.2.5' });
+    for (let i = 0; i < 3; i++) expect((await direct()).statusCode).toBe(401);
+    expect((await direct(bearer(admin))).statusCode).toBe(429);
+    expect((await via('198.51.100.99', bearer(admin))).statusCode).toBe(200);
+  });
 });

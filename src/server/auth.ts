@@ -3,7 +3,7 @@
  * Bearer <key>` or `x-api-key: <key>`); the key store verifies it and the request gets its
  * {@link Principal}, or the request ends with 401 before any handler runs. Requests are then
  * limited per key (`options.rateLimit`, 429 `RATE_LIMITED` with `retry-after`), and failed
- * authentications per client address ({@link FAILED_AUTH_LIMIT}), so a flood of bad keys
+ * authentications per client address (`options.failedAuthLimit`, by default {@link FAILED_AUTH_LIMIT}), so a flood of bad keys
  * gets 429 without reaching the key store. Both limits are @fastify/rate-limit's.
  * @module
  */
@@ -48,9 +48,9 @@ export function keyOf(request: FastifyRequest): string | undefined {
 type Limiter = ReturnType<ServerApp['createRateLimit']>;
 type Handler = ReturnType<ServerApp['rateLimit']>;
 
-const tooManyFailures = (reply: FastifyReply, ttlInSeconds: number): FastifyReply => {
+const tooManyFailures = (reply: FastifyReply, limit: { readonly max: number; readonly windowMs: number }, ttlInSeconds: number): FastifyReply => {
   reply.header('retry-after', Math.max(1, ttlInSeconds));
-  return sendError(reply, 429, 'RATE_LIMITED', `too many failed authentications from this address (at most ${FAILED_AUTH_LIMIT.max} per ${FAILED_AUTH_LIMIT.windowMs / 1000} s); retry in ${Math.max(1, ttlInSeconds)} s`);
+  return sendError(reply, 429, 'RATE_LIMITED', `too many failed authentications from this address (at most ${limit.max} per ${limit.windowMs / 1000} s); retry in ${Math.max(1, ttlInSeconds)} s`);
 };
 
 /**
@@ -66,17 +66,18 @@ export function authenticate(app: ServerApp, ctx: ServerContext): void {
   // decorates the app with the limiters; no route gets the plugin's own per-IP hook
   void app.register(rateLimit, { global: false });
   const { max, windowMs } = ctx.options.rateLimit;
+  const authLimit = ctx.options.failedAuthLimit;
   let failures: Limiter | undefined;
   let perKey: Handler | undefined;
 
   app.addHook('onRequest', async (request, reply) => {
     if (isPublic(request.url)) return undefined;
-    failures ??= app.createRateLimit({ max: FAILED_AUTH_LIMIT.max, timeWindow: FAILED_AUTH_LIMIT.windowMs });
+    failures ??= app.createRateLimit({ max: authLimit.max, timeWindow: authLimit.windowMs });
     const seen = await failures(request, { increment: false });
-    if (!seen.isAllowed && seen.remaining === 0) return tooManyFailures(reply, seen.ttlInSeconds);
+    if (!seen.isAllowed && seen.remaining === 0) return tooManyFailures(reply, authLimit, seen.ttlInSeconds);
     const refuse = async (message: string): Promise<FastifyReply> => {
       const counted = await failures!(request);
-      if (!counted.isAllowed && counted.isExceeded) return tooManyFailures(reply, counted.ttlInSeconds);
+      if (!counted.isAllowed && counted.isExceeded) return tooManyFailures(reply, authLimit, counted.ttlInSeconds);
       return sendError(reply, 401, 'UNAUTHORIZED', message);
     };
     const secret = keyOf(request);

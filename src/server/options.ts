@@ -33,6 +33,21 @@ export const ServerOptionsSchema = z.object({
     max: z.number().int().positive().default(1_200),
     windowMs: z.number().int().positive().default(60_000),
   }).prefault({}),
+  /**
+   * Failed authentications per client address per window at most; more get 429 with
+   * `retry-after` until the window ends, before any key is checked. Default 60 per 60 s.
+   */
+  failedAuthLimit: z.object({
+    max: z.number().int().positive().default(60),
+    windowMs: z.number().int().positive().default(60_000),
+  }).prefault({}),
+  /**
+   * Which proxies in front of the server to trust for the client's address (`X-Forwarded-For`),
+   * which the failed-authentication limit counts by: `true` (every hop), a number of hops, or
+   * the proxies' addresses and CIDR ranges. Default `false`: the socket's peer address, so
+   * behind a load balancer every client would count as the balancer.
+   */
+  trustProxy: z.union([z.boolean(), z.number().int().positive(), z.array(z.string().min(1)).min(1)]).default(false),
   /** How long `POST /v1/runs` with `wait` waits for the result at most (then 202 with the run's id). Default 60 s. */
   waitTimeoutMs: z.number().int().positive().default(60_000),
   /** Serve HTTPS with this PEM certificate and key. */

@@ -5,7 +5,7 @@
  * @module
  */
 import swagger from '@fastify/swagger';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../logger.ts';
@@ -13,8 +13,13 @@ import { parseOptions } from '../runtime/options.ts';
 import { authenticate } from './auth.ts';
 import type { Routes, ServerApp, ServerContext, ServerDeps } from './context.ts';
 import { replyForError, sendError } from './errors.ts';
+import { learnMethods } from './methods.ts';
+import { optionalBodies, type OpenApiDoc } from './openapi.ts';
 import { ServerOptionsSchema, type ServerOptions } from './options.ts';
 import { ROUTES } from './routes/index.ts';
+
+/** Trusts the `hops` proxies nearest the server (proxy-addr's hop-count function). */
+const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops;
 
 /** Version of the API document (`info.version`). */
 export const OPENAPI_VERSION = '1.0.0';
@@ -54,6 +59,8 @@ export async function createServer(deps: ServerDeps, options: ServerOptions = {}
     logger: false,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // a hop count as the function fastify makes of one (its types take no number)
+    trustProxy: typeof o.trustProxy === 'number' ? trustHops(o.trustProxy) : o.trustProxy,
     ...(o.tls === undefined ? {} : { https: { cert: o.tls.cert, key: o.tls.key } }),
   });
   const app = fastify.withTypeProvider() as unknown as ServerApp;
@@ -61,12 +68,22 @@ export async function createServer(deps: ServerDeps, options: ServerOptions = {}
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
   const ctx: ServerContext = { ...deps, options: o, log: deps.logger ?? silentLogger };
+  const allowed = learnMethods(app);
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed(path);
+    if (methods.length === 0) return sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${path}; the API is under /v1, its document at /openapi.json`);
+    reply.header('allow', methods.join(', '));
+    return sendError(reply, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; it answers ${methods.join(', ')}`);
+  };
   app.setErrorHandler((e, request, reply) => {
+    // a request no route takes can fail before the not-found handler (a QUERY without a body type): it still gets 404 or 405
+    if (request.is404) return notFound(request, reply);
     const sent = replyForError(reply, e);
     if (reply.statusCode >= 500) ctx.log.error({ err: e, reqId: request.id, url: request.url }, 'request failed');
     return sent;
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; the API is under /v1, its document at /openapi.json`));
+  app.setNotFoundHandler(notFound);
   // The document is made from the routes' zod schemas: register it before any route.
   await app.register(swagger, {
     openapi: {
@@ -76,7 +93,7 @@ export async function createServer(deps: ServerDeps, options: ServerOptions = {}
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => optionalBodies(jsonSchemaTransformObject(doc) as OpenApiDoc) as ReturnType<typeof jsonSchemaTransformObject>,
   });
   authenticate(app, ctx);
   for (const r of routes) r(app, ctx);

@@ -20,7 +20,20 @@ export interface ListCursor {
 }
 
 /**
- * Encodes the `next` cursor of a list page (opaque to callers).
+ * The form of every cursor {@link encodeCursor} makes: the creation time in base 36, a dot,
+ * the run id in base64url. Any string of this form is a position in the list (a run
+ * deleted since still marks one), so the pattern says exactly which cursors a store takes;
+ * the HTTP API publishes it in its OpenAPI document.
+ *
+ * @example
+ * ```ts
+ * CURSOR_PATTERN.test('lz3k9q1c.ci0x'); // true
+ * ```
+ */
+export const CURSOR_PATTERN = /^[0-9a-z]{1,11}\.[A-Za-z0-9_-]{0,1400}$/;
+
+/**
+ * Encodes the `next` cursor of a list page (opaque to callers; of the form {@link CURSOR_PATTERN}).
  *
  * @example
  * ```ts
@@ -28,7 +41,22 @@ export interface ListCursor {
  * ```
  */
 export function encodeCursor(c: ListCursor): string {
-  return Buffer.from(JSON.stringify([c.createdAt, c.runId]), 'utf8').toString('base64url');
+  return `${Math.max(0, Math.trunc(c.createdAt)).toString(36)}.${Buffer.from(c.runId, 'utf8').toString('base64url')}`;
+}
+
+/**
+ * Reads a cursor of {@link encodeCursor}: `undefined` for a string not of the form
+ * {@link CURSOR_PATTERN}.
+ *
+ * @example
+ * ```ts
+ * readCursor('0'); // undefined
+ * ```
+ */
+export function readCursor(cursor: string): ListCursor | undefined {
+  if (!CURSOR_PATTERN.test(cursor)) return undefined;
+  const dot = cursor.indexOf('.');
+  return { createdAt: parseInt(cursor.slice(0, dot), 36), runId: Buffer.from(cursor.slice(dot + 1), 'base64url').toString('utf8') };
 }
 
 /**
@@ -40,16 +68,9 @@ export function encodeCursor(c: ListCursor): string {
  * ```
  */
 export function decodeCursor(cursor: string): ListCursor {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch (e) {
-    throw new StoreError('STORE_INVALID', 'listRuns: the cursor is not one a listRuns page returned', { cause: e });
-  }
-  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'string') {
-    throw new StoreError('STORE_INVALID', 'listRuns: the cursor is not one a listRuns page returned');
-  }
-  return { createdAt: v[0], runId: v[1] };
+  const c = readCursor(cursor);
+  if (c === undefined) throw new StoreError('STORE_INVALID', 'listRuns: the cursor is not one a listRuns page returned');
+  return c;
 }
 
 /**

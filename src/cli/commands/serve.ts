@@ -49,6 +49,12 @@ export interface ServeCommandOptions extends KafkaFlags {
   readonly keys?: string | undefined;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
+  /** Requests per key per window (`--rate-limit`). */
+  readonly rateLimit?: { readonly max: number; readonly windowMs: number } | undefined;
+  /** Failed authentications per address per window (`--failed-auth-limit`). */
+  readonly failedAuthLimit?: { readonly max: number; readonly windowMs: number } | undefined;
+  /** Proxies trusted for the client's address (`--trust-proxy`). */
+  readonly trustProxy?: true | number | readonly string[] | undefined;
   readonly governance?: string | undefined;
   readonly ops?: string | undefined;
 }
@@ -170,7 +176,12 @@ export async function serveCommand(
     server = await createServer({
       backend, runs: engine.runs, keys, logger: logger.child({ component: 'server' }),
       ...(otel.metricsHandler === undefined ? {} : { metrics: otel.metricsHandler }),
-    }, { host: opts.host, port: opts.port, ...(tls === undefined ? {} : { tls }) });
+    }, {
+      host: opts.host, port: opts.port, ...(tls === undefined ? {} : { tls }),
+      ...(opts.rateLimit === undefined ? {} : { rateLimit: opts.rateLimit }),
+      ...(opts.failedAuthLimit === undefined ? {} : { failedAuthLimit: opts.failedAuthLimit }),
+      ...(opts.trustProxy === undefined ? {} : { trustProxy: typeof opts.trustProxy === 'object' ? [...opts.trustProxy] : opts.trustProxy }),
+    });
     base = await server.listen();
     const names = topologies.map((t) => t.name).join(', ');
     const where = backend.kind === 'kafka' ? `runs sent to the workers at ${kafkaWhere}` : 'runs in this process';

@@ -5,7 +5,7 @@ describe('bad input', () => {
   let h: Harness;
   afterEach(async () => { await h.close(); });
 
-  const raw = async (url: string, payload: string, headers: Record<string, string> = {}, method: 'POST' | 'GET' = 'POST') => {
+  const raw = async (url: string, payload: string, headers: Record<string, string> = {}, method: 'POST' | 'GET' | 'DELETE' | 'PUT' = 'POST') => {
     const r = await h.server.app.inject({ method, url, payload, headers: { authorization: `Bearer ${h.secrets.operator}`, 'content-type': 'application/json', ...headers } });
     return { status: r.statusCode, type: String(r.headers['content-type']), body: JSON.parse(r.body) as { error: { code: string; message: string; issues?: { path: (string | number)[] }[] } } };
   };
@@ -66,6 +66,36 @@ describe('bad input', () => {
     expect(await raw('/v1/nothing-here', '', {}, 'GET')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
     expect(await h.call(undefined, 'GET', '/nothing-here')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
     expect(await h.call(undefined, 'GET', '/v1/runs')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    await stillServes();
+  });
+
+  it('a method a known path does not answer: 405 METHOD_NOT_ALLOWED with Allow, even a body method without a body type', async () => {
+    h = await createHarness();
+    const trace = await h.server.app.inject({ method: 'TRACE' as 'GET', url: '/healthz' });
+    expect(trace.statusCode).toBe(405);
+    expect(trace.headers['allow']).toBe('GET, HEAD');
+    expect(JSON.parse(trace.body)).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
+    const put = await raw('/v1/runs/r-1', '{}', {}, 'PUT');
+    expect(put).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining('GET, HEAD') } } });
+    // QUERY carries a body: fastify refuses one without a content type before any route; still 405
+    const query = await h.server.app.inject({ method: 'QUERY' as 'GET', url: '/v1/runs/r-1/state', headers: { authorization: `Bearer ${h.secrets.operator}` } });
+    expect(query.statusCode).toBe(405);
+    expect(query.headers['allow']).toBe('GET, HEAD');
+    const runs = await raw('/v1/runs', '', {}, 'DELETE');
+    expect(runs.status).toBe(405);
+    expect(runs.body.error.message).toContain('GET, HEAD, POST');
+    // a path no route has stays 404
+    expect(await raw('/v1/runs/r-1/nothing', '', {}, 'DELETE')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    await stillServes();
+  });
+
+  it('a list cursor no page returned: 400 naming query.cursor (was a 500 from the store)', async () => {
+    h = await createHarness();
+    for (const cursor of ['0', 'nope', 'eyJ4IjoxfQ']) {
+      const r = await raw(`/v1/runs?cursor=${cursor}`, '', {}, 'GET');
+      expect(r, cursor).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_INVALID' } } });
+      expect(r.body.error.issues!.map((i) => i.path.join('.'))).toEqual(['querystring.cursor']);
+    }
     await stillServes();
   });
 });

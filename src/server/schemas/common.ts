@@ -56,3 +56,17 @@ export function errorReplies<S extends number>(...statuses: readonly S[]): Recor
   for (const s of [...statuses, 401, 429, 500] as (S | 401 | 429 | 500)[]) out[s] = ApiErrorSchema;
   return out;
 }
+
+/**
+ * A whole number in a query string: the text `inner` coerces (`?seq=3`), where an empty
+ * value (`?seq=`) is refused rather than read as 0. Wrap the bounds in, put `.optional()`
+ * or `.default()` outside.
+ *
+ * @example
+ * ```ts
+ * const StateQuery = z.object({ seq: queryInt(z.coerce.number().int().min(0)).optional() });
+ * ```
+ */
+export function queryInt<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), inner);
+}

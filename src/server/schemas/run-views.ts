@@ -5,7 +5,8 @@
  * @module
  */
 import * as z from 'zod';
-import { RunErrorSchema, UsageSchema } from './common.ts';
+import { queryInt, RunErrorSchema, UsageSchema } from './common.ts';
+import { CURSOR_PATTERN } from '../../stores/paging.ts';
 
 /**
  * Schema of a stored run's status.
@@ -103,6 +104,9 @@ export const RunViewSchema = RunSummarySchema.extend({
  */
 export type RunView = z.infer<typeof RunViewSchema>;
 
+/** A comma-separated list of run statuses (or nothing), as the OpenAPI document's pattern. */
+const STATUS_LIST = ((one: string) => new RegExp(`^$|^ *(${one}) *(, *(${one}) *)*$`))(RunStatusSchema.options.join('|'));
+
 /**
  * Schema of `GET /v1/runs`'s query: statuses (comma-separated), topology, page size and cursor.
  *
@@ -112,12 +116,12 @@ export type RunView = z.infer<typeof RunViewSchema>;
  * ```
  */
 export const ListRunsQuerySchema = z.object({
-  status: z.string().optional()
+  status: z.string().regex(STATUS_LIST, `give statuses, comma-separated: ${RunStatusSchema.options.join(', ')}`).optional()
     .transform((s) => (s === undefined || s === '' ? undefined : s.split(',').map((x) => x.trim())))
     .pipe(z.array(RunStatusSchema).optional()),
   topology: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().min(1).optional(),
+  limit: queryInt(z.coerce.number().int().min(1).max(1000)).default(50),
+  cursor: z.string().regex(CURSOR_PATTERN, 'is not a cursor a page returned (its `next`)').optional(),
 });
 
 /**
