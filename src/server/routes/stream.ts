@@ -24,11 +24,19 @@ const QuerySchema = z.object({
     .describe('Resume after this position (as the `Last-Event-ID` header, which wins when both are given).'),
 });
 
-/** A stream message, as the OpenAPI document describes it. */
-const EventStreamSchema = z.string().describe(
-  'Server-Sent Events. Each message: `id:` (`<seq>` for a stored event, `<seq>:<n>` for the n-th token after it), '
-  + '`event:` the engine event type (run.started, node.token, node.completed, ...), `data:` the event as JSON. '
-  + 'First the stored history after Last-Event-ID, then live events; last `event: end` with `data: {"status": ...}`. `: ping` comments every 15 s.',
+/**
+ * One message of the stream, as the OpenAPI document describes it: the fields of a Server-Sent
+ * Event (the OpenAPI 3.1/3.2 convention for `text/event-stream`, as Schemathesis validates it).
+ */
+const EventStreamSchema = z.object({
+  id: z.string().regex(/^\d{1,15}(:\d{1,15})?$/).optional()
+    .describe('The stream position: `<seq>` for a stored event, `<seq>:<n>` for the n-th token after it (resume with Last-Event-ID); none on an `error` message'),
+  event: z.string().min(1).describe('The engine event type (run.started, node.token, node.completed, ...), then `end`; `error` when the stream cannot go on'),
+  data: z.string().meta({ contentMediaType: 'application/json' })
+    .describe('The event as JSON; for `end`, `{"status": ...}`; for `error`, an error body'),
+  retry: z.number().int().optional(),
+}).describe(
+  'Server-Sent Events: first the stored history after Last-Event-ID, then live events; last `event: end`. `: ping` comments every 15 s.',
 );
 
 /**
