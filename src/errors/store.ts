@@ -26,7 +26,7 @@ export type StoreErrorCode =
   | 'STORE_TOO_NEW' // written by a newer schema version than this build knows
   | 'STORE_FULL' // the disk (or quota) is full
   | 'STORE_CLOSED' // used after close()
-  | 'STORE_INVALID' // a bad store URL or option
+  | 'STORE_INVALID' // a bad store URL, option or argument (a cursor no page returned, a value the database cannot hold)
   | 'STORE_FAILED' // any other failure of the database
   | 'RUN_EXISTS' // createRun with a taken id
   | 'RUN_NOT_FOUND' // append or a query named an unknown run

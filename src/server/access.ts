@@ -6,6 +6,7 @@
  * @module
  */
 import * as z from 'zod';
+import { text } from './schemas/common.ts';
 
 /** Roles, weakest first: each can do what the one before it can. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -63,11 +64,33 @@ export type Action = keyof typeof ACTION_ROLE;
  */
 export type Roles = Readonly<Record<string, Role>>;
 
-/** Schema of {@link Roles}: at least one pattern. */
-export const RolesSchema = z.record(z.string().min(1).max(200), RoleSchema)
+/** Roles with patterns checked by `pattern`: at least one. */
+const rolesOf = (pattern: z.ZodString) => z.record(pattern.min(1).max(200), RoleSchema)
   .refine((r) => Object.keys(r).length > 0, { message: 'give at least one topology pattern and its role' })
   // the refinement, as the OpenAPI document says it
   .meta({ minProperties: 1 });
+
+/**
+ * Schema of {@link Roles} as key stores keep them: at least one pattern. What a key store
+ * wrote before stays readable; {@link NewRolesSchema} checks roles a caller grants.
+ *
+ * @example
+ * ```ts
+ * RolesSchema.parse({ '*': 'viewer' });
+ * ```
+ */
+export const RolesSchema = rolesOf(z.string());
+
+/**
+ * Schema of {@link Roles} a caller grants (`POST /v1/keys`): also no NUL (U+0000) in a pattern,
+ * which a PostgreSQL key store could not keep.
+ *
+ * @example
+ * ```ts
+ * NewRolesSchema.parse({ rag: 'operator' });
+ * ```
+ */
+export const NewRolesSchema = rolesOf(text());
 
 /**
  * An authenticated caller: the key's id (never its secret), tenant and roles.

@@ -8,7 +8,7 @@ export { createServer, OPENAPI_VERSION, type LlmoServer } from './server.ts';
 export { ServerOptionsSchema, type ServerOptions, type ParsedServerOptions } from './options.ts';
 export { createLocalBackend, outcomeOf, type RunBackend, type StartRun, type StartedRun, type RunOutcome } from './backend.ts';
 export {
-  ROLES, RoleSchema, RolesSchema, ACTION_ROLE, can, roleOn,
+  ROLES, RoleSchema, RolesSchema, NewRolesSchema, ACTION_ROLE, can, roleOn,
   type Role, type Roles, type Action, type Principal, type KeyStore, type NewKey, type KeyInfo, type CreatedKey,
 } from './access.ts';
 export { createMemoryKeyStore, newSecret, hashSecret } from './keys/memory.ts';

@@ -211,6 +211,9 @@ export function describeRunStore(
       expect(await seqs({ untilTs: T0 + 5 })).toEqual([0, 1, 2, 3, 4, 5]);
       expect(await seqs({ fromSeq: 4, untilTs: T0 + 5 })).toEqual([4, 5]);
       expect(await seqs({ fromSeq: 20 })).toEqual([]);
+      // past a 32-bit integer (as an HTTP client may ask): "to the end", and nothing after it
+      expect(await seqs({ fromSeq: 8, toSeq: 2 ** 40 })).toEqual([8, 9]);
+      expect(await seqs({ fromSeq: Number.MAX_SAFE_INTEGER - 1 })).toEqual([]);
     });
 
     it('listRuns: newest first, filters by status, topology and tenant, pages with a cursor', async () => {

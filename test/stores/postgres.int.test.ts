@@ -231,6 +231,18 @@ describe.skipIf(url === '')('PostgreSQL store', () => {
     }
   });
 
+  it('a NUL (U+0000), which PostgreSQL text cannot hold, is STORE_INVALID naming it, not a failure of the database', async () => {
+    const store = await open();
+    try {
+      const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (isStoreError(e) ? `${e.code}${e.message.includes('U+0000') ? ' (names it)' : ''}` : String(e)));
+      expect(await code(store.listRuns({ topology: 'a\u0000b' }))).toBe('STORE_INVALID (names it)');
+      expect(await code(store.getRun('r\u0000'))).toBe('STORE_INVALID (names it)');
+      expect(await code(store.listRuns({ topology: 'fine' }))).toBe('ok');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('histories of claimed runs are read ahead, handed out once, and never stale after a write through the store', async () => {
     const store = await open();
     try {

@@ -98,4 +98,22 @@ describe('bad input', () => {
     }
     await stillServes();
   });
+
+  it('a NUL character (U+0000) in a name, an id or a filter: 400 naming the field, before any store sees it', async () => {
+    h = await createHarness();
+    const cases: [string, string, string, string][] = [
+      ['GET', '/v1/runs?topology=a%00b', '', 'querystring.topology'],
+      ['GET', '/v1/runs/r%001', '', 'params.id'],
+      ['GET', '/v1/topologies/echo%00', '', 'params.name'],
+      ['POST', '/v1/runs', JSON.stringify({ topology: 'echo', input: { text: 'x' }, project: 'p\u0000' }), 'body.project'],
+      ['POST', '/v1/runs/r-1/cancel', JSON.stringify({ reason: 'why\u0000' }), 'body.reason'],
+    ];
+    for (const [method, url, payload, field] of cases) {
+      const r = await raw(url, payload, {}, method as 'GET' | 'POST');
+      expect(r.status, url).toBe(400);
+      expect(r.body.error.issues!.map((i) => i.path.join('.')), url).toContain(field);
+      expect(r.body.error.message, url).toContain('U+0000');
+    }
+    await stillServes();
+  });
 });

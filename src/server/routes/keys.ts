@@ -6,10 +6,11 @@
  */
 import type { FastifyReply } from 'fastify';
 import * as z from 'zod';
-import { can, grantIssues, RolesSchema, type Principal } from '../access.ts';
+import { can, grantIssues, NewRolesSchema, type Principal } from '../access.ts';
 import { principalOf } from '../auth.ts';
 import type { Routes } from '../context.ts';
 import { ApiErrorSchema, sendError } from '../errors.ts';
+import { text } from '../schemas/common.ts';
 
 /**
  * Schema of a listed key (`ApiKey` in the API document): never its secret.
@@ -48,9 +49,9 @@ export const CreatedApiKeySchema = ApiKeySchema.extend({ secret: z.string().desc
  * ```
  */
 export const NewApiKeySchema = z.strictObject({
-  roles: RolesSchema,
-  name: z.string().min(1).max(200).optional(),
-  tenant: z.string().min(1).optional(),
+  roles: NewRolesSchema,
+  name: text().min(1).max(200).optional(),
+  tenant: text().min(1).optional(),
 }).meta({ id: 'NewApiKey' });
 
 const manageable = (p: Principal): boolean => can(p, 'keys.manage', '*');
@@ -102,7 +103,7 @@ export const keyRoutes: Routes = (app, ctx) => {
     schema: {
       operationId: 'revokeKey',
       summary: 'Revoke an API key of the tenant (admin); it stops working at once',
-      params: z.object({ keyId: z.string().min(1) }),
+      params: z.object({ keyId: text().min(1) }),
       response: { 200: z.object({ keyId: z.string(), revoked: z.literal(true) }), 401: ApiErrorSchema, 403: ApiErrorSchema, 404: ApiErrorSchema, 429: ApiErrorSchema, 503: ApiErrorSchema },
     },
   }, async (request, reply) => {

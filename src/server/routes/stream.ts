@@ -13,12 +13,13 @@ import { can } from '../access.ts';
 import { principalOf } from '../auth.ts';
 import type { Routes, ServerContext } from '../context.ts';
 import { ApiErrorSchema, sendError } from '../errors.ts';
+import { text } from '../schemas/common.ts';
 import type { RunRecord } from '../../runtime/store.ts';
 import { StreamClient } from '../stream/client.ts';
 import { errorFrame, parseEventId, START } from '../stream/frame.ts';
 import { createStreamHub, type StreamHub, type StreamHubTuning } from '../stream/hub.ts';
 
-const ParamsSchema = z.object({ id: z.string().min(1).max(200) });
+const ParamsSchema = z.object({ id: text().min(1).max(200) });
 const QuerySchema = z.object({
   lastEventId: z.string().regex(/^\d{1,15}(:\d{1,15})?$/, 'expected a stream position such as 12 or 12:5').optional()
     .describe('Resume after this position (as the `Last-Event-ID` header, which wins when both are given).'),

@@ -57,6 +57,23 @@ export function errorReplies<S extends number>(...statuses: readonly S[]): Recor
   return out;
 }
 
+/** No NUL (U+0000) anywhere. */
+const NO_NUL = /^[^\u0000]*$/;
+
+/**
+ * A string a caller sends that a store may keep or look up as text (names, ids, reasons): any
+ * text but the NUL character (U+0000), which PostgreSQL's text cannot hold; the OpenAPI document
+ * says so as a pattern. Chain further checks on it.
+ *
+ * @example
+ * ```ts
+ * const Params = z.object({ id: text().min(1).max(200) });
+ * ```
+ */
+export function text(): z.ZodString {
+  return z.string().regex(NO_NUL, 'must not contain the NUL character (U+0000)');
+}
+
 /**
  * A whole number in a query string: the text `inner` coerces (`?seq=3`), where an empty
  * value (`?seq=`) is refused rather than read as 0. Wrap the bounds in, put `.optional()`

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { NodeOverrideSchema } from '../../runtime/options.ts';
+import { text } from './common.ts';
 import { RunIdSchema } from './run-start.ts';
 
 /**
@@ -27,7 +28,7 @@ export const CancelledSchema = z.object({ runId: z.string(), cancelled: z.litera
  * CancelBodySchema.parse({ reason: 'the customer withdrew' });
  * ```
  */
-export const CancelBodySchema = z.strictObject({ reason: z.string().max(1000).optional() }).nullish().meta({ id: 'Cancel' });
+export const CancelBodySchema = z.strictObject({ reason: text().max(1000).optional() }).nullish().meta({ id: 'Cancel' });
 
 /**
  * Schema of the path of a signal: the run and the signal's name.
@@ -37,7 +38,7 @@ export const CancelBodySchema = z.strictObject({ reason: z.string().max(1000).op
  * SignalParamsSchema.parse({ id: 'r-1', name: 'approval' });
  * ```
  */
-export const SignalParamsSchema = z.object({ id: z.string().min(1), name: z.string().min(1) });
+export const SignalParamsSchema = z.object({ id: text().min(1), name: text().min(1) });
 
 /**
  * Schema of a signal's body: the payload the wait node's schema checks.
@@ -69,7 +70,7 @@ export const SignalledSchema = z.object({ runId: z.string(), signalled: z.string
  */
 export const ForkBodySchema = z.strictObject({
   /** The node to run again; it and its descendants run, the others' outputs come from the parent's log. */
-  from: z.string().min(1),
+  from: text().min(1),
   /** The fork's input (default the parent's). */
   input: z.unknown().optional(),
   /** Outputs to use instead of the logged ones, by node id. */

@@ -4,7 +4,7 @@
  * @module
  */
 import * as z from 'zod';
-import { RunErrorSchema, UsageSchema } from './common.ts';
+import { RunErrorSchema, text, UsageSchema } from './common.ts';
 
 /**
  * Schema of a run id a caller picks (on a start or a fork): 1 to 200 letters, digits, `_`, `.`, `:` and `-`.
@@ -25,14 +25,14 @@ export const RunIdSchema = z.string().min(1).max(200).regex(/^[\w.:-]+$/, 'use l
  * ```
  */
 export const StartRunBodySchema = z.strictObject({
-  topology: z.string().min(1).max(200),
+  topology: text().min(1).max(200),
   /** The topology's input (its schema checks it). */
   input: z.unknown(),
   /** Answer with the run's outcome once it ends (at most the server's `waitTimeoutMs`). Default false. */
   wait: z.boolean().default(false),
   /** The run's id; default a random UUID. A taken id answers 409 RUN_EXISTS. */
   runId: RunIdSchema.optional(),
-  project: z.string().min(1).max(200).optional(),
+  project: text().min(1).max(200).optional(),
 }).meta({ id: 'StartRun' });
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import * as z from 'zod';
-import { queryInt, RunErrorSchema, UsageSchema } from './common.ts';
+import { queryInt, RunErrorSchema, text, UsageSchema } from './common.ts';
 import { CURSOR_PATTERN } from '../../stores/paging.ts';
 
 /**
@@ -26,7 +26,7 @@ export const RunStatusSchema = z.enum(['running', 'waiting', 'completed', 'faile
  * RunParamsSchema.parse({ id: 'r-1' });
  * ```
  */
-export const RunParamsSchema = z.object({ id: z.string().min(1) });
+export const RunParamsSchema = z.object({ id: text().min(1) });
 
 /**
  * Schema of a run in a list (`RunSummary`): its row, how long it took once ended, and
@@ -119,7 +119,7 @@ export const ListRunsQuerySchema = z.object({
   status: z.string().regex(STATUS_LIST, `give statuses, comma-separated: ${RunStatusSchema.options.join(', ')}`).optional()
     .transform((s) => (s === undefined || s === '' ? undefined : s.split(',').map((x) => x.trim())))
     .pipe(z.array(RunStatusSchema).optional()),
-  topology: z.string().min(1).optional(),
+  topology: text().min(1).optional(),
   limit: queryInt(z.coerce.number().int().min(1).max(1000)).default(50),
   cursor: z.string().regex(CURSOR_PATTERN, 'is not a cursor a page returned (its `next`)').optional(),
 });

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { RoleSchema } from '../access.ts';
+import { text } from './common.ts';
 
 /**
  * Schema of one node of a topology's graph: id, kind (`llm`, `tool`, `map`, `join`, `route`,
@@ -77,7 +78,7 @@ export const TopologyListSchema = z.object({ topologies: z.array(TopologyViewSch
  * TopologyParamsSchema.parse({ name: 'rag' });
  * ```
  */
-export const TopologyParamsSchema = z.object({ name: z.string().min(1) });
+export const TopologyParamsSchema = z.object({ name: text().min(1) });
 
 /**
  * Schema of `GET /v1/me`: the caller's key id, tenant, roles and name.

@@ -98,6 +98,10 @@ export function toStoreError(e: unknown, what: string, location: string): StoreE
       return make('STORE_INVALID', `the URL does not name a database this store can use (${detail})`);
     case '42501':
       return make('STORE_INVALID', `permission denied (${detail})`);
+    case '22021':
+    case '22P05':
+      // a NUL (U+0000) in a value bound to a text column or parameter: PostgreSQL text cannot hold it
+      return make('STORE_INVALID', `a value holds a character PostgreSQL text cannot (such as NUL, U+0000) (${detail})`);
     default:
       return new StoreError('STORE_FAILED', `postgres store ${location}: ${what} failed: ${detail}`, { cause: e, retriable: isTransient(e) });
   }

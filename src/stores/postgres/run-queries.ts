@@ -64,7 +64,8 @@ export async function warmConnection(c: pg.PoolClient, s: string): Promise<void>
  */
 export async function selectHistoryRange(c: pg.PoolClient, s: string, runId: string, range: HistoryRange): Promise<StoredEvent[]> {
   const r = await c.query<{ body: StoredEvent }>(
-    `SELECT body FROM ${s}.llmo_events WHERE run_id = $1 AND seq >= $2 AND ($3::int IS NULL OR seq <= $3) AND ($4::bigint IS NULL OR ts <= $4) ORDER BY seq`,
+    // bounds as bigint: a caller may ask past the integer column's range (`toSeq` 2^40 is "to the end"), which an int parameter refuses
+    `SELECT body FROM ${s}.llmo_events WHERE run_id = $1 AND seq >= $2::bigint AND ($3::bigint IS NULL OR seq <= $3::bigint) AND ($4::bigint IS NULL OR ts <= $4) ORDER BY seq`,
     [runId, range.fromSeq ?? 0, range.toSeq ?? null, range.untilTs ?? null],
   );
   if (r.rows.length === 0) {
