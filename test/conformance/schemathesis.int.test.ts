@@ -9,9 +9,8 @@
  * Needs `st` (`bash scripts/schemathesis-local.sh install`, which `.ci/run` runs; or LLMO_SCHEMATHESIS):
  * skipped without it, except under CI=true, where it fails.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -21,9 +20,8 @@ import { createLocalBackend } from '../../src/server/backend.ts';
 import { createMemoryKeyStore } from '../../src/server/keys/memory.ts';
 import { createServer, type LlmoServer } from '../../src/server/server.ts';
 import { createMemoryStore } from '../../src/stores/memory.ts';
+import { haveSchemathesis as have, reportTail as tail, schemathesis as st, schemathesisArgs, ST, writeSchemathesisConfig } from './schemathesis.ts';
 
-const ST = process.env['LLMO_SCHEMATHESIS'] ?? join(homedir(), '.cache/llmo/schemathesis-4.32.5/bin/st');
-const have = existsSync(ST);
 const inCi = process.env['CI'] === 'true';
 
 const shout = topology('shout', { input: z.object({ text: z.string() }) })
@@ -35,21 +33,6 @@ const approval = topology('approval', { input: z.object({ topic: z.string().min(
   .wait('gate', { after: ['draft'], name: 'approval', schema: z.object({ approved: z.boolean() }), timeoutMs: 86_400_000 })
   .map('out', { after: ['draft', 'gate'], run: ({ deps }) => (deps.gate.approved ? deps.draft : 'rejected') })
   .build({ output: 'out' });
-
-/** Runs `st` with `args`; resolves with its exit code and everything it printed. */
-function st(args: readonly string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ST, args, { cwd, env: { ...process.env, NO_COLOR: '1', COLUMNS: '160' } });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => { output += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { output += b.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
-
-/** The end of st's report: its failures and summary, enough to read why a run failed. */
-const tail = (output: string): string => output.slice(-6000);
 
 describe.skipIf(!have && !inCi)(`the HTTP API under Schemathesis${have ? '' : ` (${ST} is missing: bash scripts/schemathesis-local.sh install)`}`, () => {
   let engine: Engine;
@@ -74,23 +57,7 @@ describe.skipIf(!have && !inCi)(`the HTTP API under Schemathesis${have ? '' : ` 
     await engine.run(approval, { topic: 'fuzzing' }, { runId: 'run-1' });
     expect((await engine.run(shout, { text: 'hi' }, { runId: 'run-2' })).status).toBe('completed');
     dir = mkdtempSync(join(tmpdir(), 'llmo-schemathesis-'));
-    // Where a request's validity depends on data the public document does not carry (a topology's input
-    // schema, the run's node ids, a wait node's payload schema), a 400 naming the field is the right answer.
-    writeFileSync(join(dir, 'schemathesis.toml'), `
-[parameters]
-id = "run-1"
-name = "approval"
-keyId = "${spareKeyId}"
-
-[[operations]]
-include-name = ["POST /v1/runs", "POST /v1/runs/{id}/fork", "POST /v1/runs/{id}/signals/{name}"]
-checks.positive_data_acceptance.expected-statuses = ["2XX", 400, 404, 409]
-
-# a run that ended: its stream replays the log and closes (each event checked against the document)
-[[operations]]
-include-name = "GET /v1/runs/{id}/stream"
-parameters = { id = "run-2" }
-`);
+    writeSchemathesisConfig(dir, { runId: 'run-1', endedRunId: 'run-2', signal: 'approval', spareKeyId });
   }, 60_000);
 
   afterAll(async () => {
@@ -99,10 +66,7 @@ parameters = { id = "run-2" }
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  const common = (): string[] => [
-    '--checks', 'all', '--seed', '1', '--generation-deterministic',
-    '--max-examples', '40', '--request-timeout', '20', '--no-color', '-H', `Authorization: Bearer ${admin}`,
-  ];
+  const common = (): string[] => schemathesisArgs(admin, 40);
 
   it('every operation but revoking a key passes every check in every phase', async () => {
     // revoking keys goes last, alone (it could revoke the key the run uses)

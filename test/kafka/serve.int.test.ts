@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openStore } from '../../src/stores/open.ts';
 import { createKafkaTransport } from '../../src/transports/kafka/index.ts';
 import { deleteTopics, rawKafka, uniquePrefix, waitFor, llmo, type LlmoProcess } from './support.ts';
+import { haveSchemathesis, reportTail, schemathesis, schemathesisArgs, ST, writeSchemathesisConfig } from '../conformance/schemathesis.ts';
 
 const brokers: string | undefined = inject('kafkaBrokers');
 const pgUrl: string = inject('pgUrl');
@@ -59,7 +60,8 @@ describe.skipIf(!brokers || pgUrl === '')('llmo serve in front of a Kafka worker
     await waitFor(() => /worker \S+ serving 'rag'/.test(worker!.err()) || worker!.child.exitCode !== null, 'the worker to serve', 90_000, 50);
     expect(worker.child.exitCode, worker.err()).toBeNull();
     const keys = path.join(mkdtempSync(path.join(tmpdir(), 'llmo-serve-kafka-')), 'keys.json');
-    server = llmo(['serve', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--keys', keys, '--port', '0'], 'warn');
+    // limits a fuzzer's pace stays under (the last test runs Schemathesis against this server)
+    server = llmo(['serve', 'topologies/rag.ts', ...kafkaArgs, '--store', storeUrl, '--keys', keys, '--port', '0', '--rate-limit', '1000000/1m', '--failed-auth-limit', '1000000/1m'], 'warn');
     await waitFor(() => /^llmo_\S+$/m.test(server!.out()) || server!.child.exitCode !== null, 'the server to listen', 90_000, 50);
     expect(server.child.exitCode, server.err()).toBeNull();
     expect(server.err()).toContain('runs sent to the workers');
@@ -101,4 +103,22 @@ describe.skipIf(!brokers || pgUrl === '')('llmo serve in front of a Kafka worker
     const cancel = await fetch(`${base}/v1/runs/${runId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}' });
     expect(cancel.status).toBe(409);
   }, 120_000);
+
+  // The same conformance run as test/conformance (which serves runs in process), against this server: its
+  // runs, cancels, signals and forks go through the workers and the shared PostgreSQL store.
+  it.skipIf(!haveSchemathesis && process.env['CI'] !== 'true')(`passes Schemathesis's checks in every phase${haveSchemathesis ? '' : ` (${ST} is missing)`}`, async () => {
+    expect(haveSchemathesis, `CI=true and ${ST} is missing: .ci/run installs it with scripts/schemathesis-local.sh`).toBe(true);
+    const done = await post({ topology: 'rag', input: { question: 'What is a shared pool?' }, wait: true });
+    const { runId } = await done.json() as { runId: string };
+    const spare = await fetch(`${base}/v1/keys`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ roles: { rag: 'viewer' }, name: 'spare' }) });
+    expect(spare.status).toBe(201);
+    const { keyId } = await spare.json() as { keyId: string };
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmo-schemathesis-kafka-'));
+    writeSchemathesisConfig(dir, { runId, endedRunId: runId, signal: 'approval', spareKeyId: keyId });
+    const all = await schemathesis(['run', `${base}/openapi.json`, ...schemathesisArgs(key, 25), '--exclude-name', 'DELETE /v1/keys/{keyId}'], dir);
+    expect(all.output, reportTail(all.output)).toMatch(/Tested: 17\b/);
+    expect(all.code, reportTail(all.output)).toBe(0);
+    const revoke = await schemathesis(['run', `${base}/openapi.json`, ...schemathesisArgs(key, 25), '--include-name', 'DELETE /v1/keys/{keyId}'], dir);
+    expect(revoke.code, reportTail(revoke.output)).toBe(0);
+  }, 300_000);
 });
