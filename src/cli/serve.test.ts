@@ -65,5 +65,9 @@ describe('llmo serve', () => {
     const b = capture();
     expect(await serveCommand(['nope.ts'], { port: 0, host: '127.0.0.1' }, b.io)).not.toBe(0);
     expect(b.err()).toContain('nope.ts');
+    const c = capture();
+    expect(await serveCommand(['topologies/rag.ts'], { port: 0, host: '127.0.0.1', corsOrigin: ['https://ok.example', 'https://app.example/ui'] }, c.io)).toBe(2);
+    expect(c.err()).toContain('--cors-origin');
+    expect(c.err()).toContain('scheme://host');
   });
 });

@@ -70,6 +70,7 @@ export function declareServingCommands(program: Command, io: Io, done: (code: nu
     .option('--rate-limit <max[/window]>', 'requests per API key at most, per minute or per window (1200/60s, 100/1m, 5000/1h); more get 429 (default 1200/60s)', perWindow)
     .option('--failed-auth-limit <max[/window]>', 'failed authentications per client address at most (default 60/60s); more get 429 before any key is checked', perWindow)
     .option('--trust-proxy <hops|addresses>', 'proxies in front of the server whose X-Forwarded-For names the client (the failed-authentication limit counts by it): true, a number of hops, or addresses and CIDR ranges, comma-separated', trustProxy)
+    .option('--cors-origin <origins>', 'browser origins whose pages may call the API (CORS), comma-separated (https://app.example.com), or * for any (default none)', (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x !== ''))
     .option('--governance <file>', GOVERNANCE)
     .option('--ops <module>', OPS))
     .action(async (files: string[], opts) => {

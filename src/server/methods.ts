@@ -47,6 +47,8 @@ function patternOf(url: string): RegExp {
 export function learnMethods(app: ServerApp): AllowedMethods {
   const byUrl = new Map<string, Pattern>();
   app.addHook('onRoute', (route) => {
+    // a catch-all (CORS preflights' `OPTIONS *`) says nothing about which paths exist
+    if (route.url === '*' || route.url === '/*') return;
     let p = byUrl.get(route.url);
     if (p === undefined) {
       p = { re: patternOf(route.url), methods: new Set() };

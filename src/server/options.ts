@@ -48,6 +48,13 @@ export const ServerOptionsSchema = z.object({
    * behind a load balancer every client would count as the balancer.
    */
   trustProxy: z.union([z.boolean(), z.number().int().positive(), z.array(z.string().min(1)).min(1)]).default(false),
+  /**
+   * Browser origins allowed to call the API from their pages (CORS), such as
+   * `https://app.example.com`, or `['*']` for any. Preflights are answered before authentication
+   * (a browser sends them without the key). Default none: no CORS headers, so only pages the
+   * server itself serves (the live view) can call it.
+   */
+  corsOrigins: z.array(z.string().regex(/^\*$|^https?:\/\/[^/?#\s]+$/, 'an origin is scheme://host[:port] (no path), or *')).min(1).optional(),
   /** How long `POST /v1/runs` with `wait` waits for the result at most (then 202 with the run's id). Default 60 s. */
   waitTimeoutMs: z.number().int().positive().default(60_000),
   /** Serve HTTPS with this PEM certificate and key. */

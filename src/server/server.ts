@@ -4,6 +4,7 @@
  * no run logic: runs start on a {@link RunBackend}, history comes from the store.
  * @module
  */
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -95,6 +96,16 @@ export async function createServer(deps: ServerDeps, options: ServerOptions = {}
     transform: jsonSchemaTransform,
     transformObject: (doc) => optionalBodies(jsonSchemaTransformObject(doc) as OpenApiDoc) as ReturnType<typeof jsonSchemaTransformObject>,
   });
+  // before authentication: a browser's preflight carries no key, and is answered in the first hook
+  if (o.corsOrigins !== undefined) {
+    await app.register(cors, {
+      origin: o.corsOrigins.includes('*') ? '*' : o.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'last-event-id'],
+      exposedHeaders: ['retry-after', 'allow'],
+      maxAge: 600,
+    });
+  }
   authenticate(app, ctx);
   for (const r of routes) r(app, ctx);
   await app.ready();

@@ -14,6 +14,7 @@ import { createMemoryStore } from '../../src/stores/memory.ts';
 import { createLocalBackend } from '../../src/server/backend.ts';
 import { createMemoryKeyStore } from '../../src/server/keys/memory.ts';
 import { createServer, type LlmoServer } from '../../src/server/server.ts';
+import type { ServerOptions } from '../../src/server/options.ts';
 
 /** One model call of the gated provider: the test sends its tokens and ends it. */
 export interface GatedCall {
@@ -72,15 +73,15 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Serves `brief` on an engine with a memory store: the server as `llmo serve` builds it (its default routes). */
-export async function serve(): Promise<Served> {
+/** Serves `brief` on an engine with a memory store: the server as `llmo serve` builds it (its default routes), with `options`. */
+export async function serve(options: ServerOptions = {}): Promise<Served> {
   const gate = gatedProvider('gate');
   const models = createModels({ providers: [gate.provider], prices: { 'gate:writer': { input: 3, output: 15 } } });
   const engine = createEngine({ store: createMemoryStore(), models });
   const keys = createMemoryKeyStore();
   const { secret } = await keys.create({ tenant: 'acme', roles: { '*': 'operator' }, name: 'browser-test' });
   const local = createLocalBackend(engine, [brief]);
-  const server: LlmoServer = await createServer({ backend: local, runs: engine.runs, keys }, { port: 0, host: '127.0.0.1' });
+  const server: LlmoServer = await createServer({ backend: local, runs: engine.runs, keys }, { port: 0, host: '127.0.0.1', ...options });
   const url = await server.listen();
   return {
     url, key: secret, gate, engine,

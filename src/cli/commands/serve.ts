@@ -24,6 +24,8 @@ import { openKafka } from '../kafka.ts';
 import { openKeyStore } from '../../server/keys/open.ts';
 import { keysUrl } from './keys.ts';
 import { createServer, type LlmoServer } from '../../server/server.ts';
+import { ServerOptionsSchema } from '../../server/options.ts';
+import { toIssues } from '../../errors.ts';
 import { modelsFromEnv } from '../env.ts';
 import { EXIT } from '../exit.ts';
 import { loadGovernance } from '../governance.ts';
@@ -53,6 +55,8 @@ export interface ServeCommandOptions extends KafkaFlags {
   readonly rateLimit?: { readonly max: number; readonly windowMs: number } | undefined;
   /** Failed authentications per address per window (`--failed-auth-limit`). */
   readonly failedAuthLimit?: { readonly max: number; readonly windowMs: number } | undefined;
+  /** Browser origins allowed to call the API (`--cors-origin`). */
+  readonly corsOrigin?: readonly string[] | undefined;
   /** Proxies trusted for the client's address (`--trust-proxy`). */
   readonly trustProxy?: true | number | readonly string[] | undefined;
   readonly governance?: string | undefined;
@@ -75,6 +79,10 @@ export async function serveCommand(
   const levels = parseLogLevels(env);
   if (!levels.ok) return reportIssues(io, 'the LOG_LEVEL and LOG_LEVELS variables', levels.issues);
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) return fail(io, 'give both --tls-cert and --tls-key (PEM files), or neither');
+  if (opts.corsOrigin !== undefined) {
+    const origins = ServerOptionsSchema.shape.corsOrigins.safeParse(opts.corsOrigin);
+    if (!origins.success) return reportIssues(io, `--cors-origin ${opts.corsOrigin.join(',')}`, toIssues(origins.error.issues));
+  }
   const topologies: AnyTopology[] = [];
   const parts: EngineOptionsPart[] = [];
   for (const file of files) {
@@ -181,6 +189,7 @@ export async function serveCommand(
       ...(opts.rateLimit === undefined ? {} : { rateLimit: opts.rateLimit }),
       ...(opts.failedAuthLimit === undefined ? {} : { failedAuthLimit: opts.failedAuthLimit }),
       ...(opts.trustProxy === undefined ? {} : { trustProxy: typeof opts.trustProxy === 'object' ? [...opts.trustProxy] : opts.trustProxy }),
+      ...(opts.corsOrigin === undefined ? {} : { corsOrigins: [...opts.corsOrigin] }),
     });
     base = await server.listen();
     const names = topologies.map((t) => t.name).join(', ');
