@@ -4,6 +4,7 @@
  * Pure functions from the engine's shapes to the reply schemas' shapes.
  * @module
  */
+import * as z from 'zod';
 import { buildGraph } from '../compiler/graph.ts';
 import type { AnyTopology, Topology } from '../definition/types.ts';
 import type { FoldedNode, FoldedRun } from '../runtime/fold.ts';
@@ -30,14 +31,33 @@ export function topologyView(topology: AnyTopology): TopologyView {
   const view: Mutable<TopologyView> = {
     name: t.name,
     version: topologyVersion(t),
-    nodes: t.nodes.map((n) => ({ id: n.id, kind: n.kind, after: [...n.after] })),
+    nodes: t.nodes.map((n) => {
+      const node: Mutable<TopologyView['nodes'][number]> = { id: n.id, kind: n.kind, after: [...n.after] };
+      if (n.wait !== undefined) {
+        const payload = jsonSchemaOf(n.wait.schema);
+        node.signal = { name: n.wait.name, ...(payload === undefined ? {} : { payload }), ...(n.wait.timeoutMs === undefined ? {} : { timeoutMs: n.wait.timeoutMs }) };
+      }
+      return node;
+    }),
     edges: graph.out.flat().map((e) => ({
       from: graph.ids[e.from]!, to: graph.ids[e.to]!, gate: e.gate.kind,
       ...(e.gate.kind === 'branch' ? { branches: [...e.gate.branches] } : {}),
     })),
   };
   if (t.description !== undefined) view.description = t.description;
+  const input = t.input === undefined ? undefined : jsonSchemaOf(t.input);
+  if (input !== undefined) view.input = input;
   return view;
+}
+
+/** What a zod schema accepts, as JSON Schema (parts JSON Schema cannot say, such as a refinement, accept anything); none when it cannot be drawn. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> | undefined {
+  try {
+    const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    return rest;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -33,4 +33,16 @@ describe('/v1/me and /v1/topologies', () => {
     // a topology the key has no role on is 404, exactly as an unknown one
     expect(await h.call('narrow', 'GET', '/v1/topologies/secret')).toMatchObject({ status: 404, body: { error: { code: 'TOPOLOGY_NOT_FOUND', message: "no topology 'secret' is served here" } } });
   });
+
+  it('says what a topology takes: the JSON Schema of its input, and of each wait node\'s signal payload', async () => {
+    h = await createHarness();
+    const echo = await h.call('viewer', 'GET', '/v1/topologies/echo');
+    expect((echo.body as { input: unknown }).input).toEqual({ type: 'object', properties: { text: { type: 'string' } }, required: ['text'] });
+    const approval = await h.call('viewer', 'GET', '/v1/topologies/approval');
+    const nodes = (approval.body as { nodes: { id: string; signal?: unknown }[] }).nodes;
+    expect(nodes.find((n) => n.id === 'approve')!.signal).toEqual({
+      name: 'approval', payload: { type: 'object', properties: { approved: { type: 'boolean' } }, required: ['approved'] },
+    });
+    expect(nodes.filter((n) => n.signal !== undefined).map((n) => n.id)).toEqual(['approve']);
+  });
 });

@@ -15,7 +15,17 @@ import { text } from './common.ts';
  * GraphNodeSchema.parse({ id: 'draft', kind: 'llm', after: ['retrieve'] });
  * ```
  */
-export const GraphNodeSchema = z.object({ id: z.string(), kind: z.string(), after: z.array(z.string()) }).meta({ id: 'GraphNode' });
+export const GraphNodeSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  after: z.array(z.string()),
+  /** A `wait` node's signal: its name, the JSON Schema of its payload, its timeout. */
+  signal: z.object({
+    name: z.string(),
+    payload: z.record(z.string(), z.unknown()).optional().describe('JSON Schema of the payload `POST /v1/runs/{id}/signals/{name}` takes'),
+    timeoutMs: z.number().optional(),
+  }).optional(),
+}).meta({ id: 'GraphNode' });
 
 /**
  * Schema of one edge of the effective graph (`after` edges, route branches, `onError`
@@ -46,6 +56,7 @@ export const TopologyViewSchema = z.object({
   name: z.string(),
   version: z.string(),
   description: z.string().optional(),
+  input: z.record(z.string(), z.unknown()).optional().describe('JSON Schema of the input `POST /v1/runs` takes for this topology (none: any input)'),
   nodes: z.array(GraphNodeSchema),
   edges: z.array(GraphEdgeSchema),
 }).meta({ id: 'TopologyView' });
