@@ -44,7 +44,8 @@ export const ServerOptionsSchema = z.object({
   /**
    * Which proxies in front of the server to trust for the client's address (`X-Forwarded-For`),
    * which the failed-authentication limit counts by: `true` (every hop), a number of hops, or
-   * the proxies' addresses and CIDR ranges. Default `false`: the socket's peer address, so
+   * the proxies' addresses and CIDR ranges (preferred: `true` believes the header from any
+   * sender, who could then name any address). Default `false`: the socket's peer address, so
    * behind a load balancer every client would count as the balancer.
    */
   trustProxy: z.union([z.boolean(), z.number().int().positive(), z.array(z.string().min(1)).min(1)]).default(false),
