@@ -40,6 +40,7 @@ describe('the OpenAPI document says what the routes take', () => {
       const r = await h.call('operator', 'GET', url);
       expect(r.status, url).toBe(400);
       expect(JSON.stringify(r.body), url).toContain('REQUEST_INVALID');
+      expect(JSON.stringify(r.body), url).toContain('expected a whole number');
     }
   });
 

@@ -75,15 +75,16 @@ export function text(): z.ZodString {
 }
 
 /**
- * A whole number in a query string: the text `inner` coerces (`?seq=3`), where an empty
- * value (`?seq=`) is refused rather than read as 0. Wrap the bounds in, put `.optional()`
- * or `.default()` outside.
+ * A whole number from `min` (to `max`) in a query string (`?seq=3`); an empty value (`?seq=`) or
+ * anything else is refused with "expected a whole number" rather than read as 0. Put
+ * `.optional()` or `.default()` outside.
  *
  * @example
  * ```ts
- * const StateQuery = z.object({ seq: queryInt(z.coerce.number().int().min(0)).optional() });
+ * const StateQuery = z.object({ seq: queryInt(0).optional() });
  * ```
  */
-export function queryInt<T extends z.ZodType>(inner: T) {
-  return z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), inner);
+export function queryInt(min: number, max?: number) {
+  const whole = z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(min);
+  return z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), max === undefined ? whole : whole.max(max));
 }

@@ -32,8 +32,8 @@ export const StoredEventSchema = z.looseObject({
  * ```
  */
 export const EventsQuerySchema = z.object({
-  fromSeq: queryInt(z.coerce.number().int().min(0)).optional(),
-  toSeq: queryInt(z.coerce.number().int().min(0)).optional(),
+  fromSeq: queryInt(0).optional(),
+  toSeq: queryInt(0).optional(),
 });
 
 /**
@@ -54,7 +54,7 @@ export const RunEventsSchema = z.object({ events: z.array(StoredEventSchema) }).
  * StateQuerySchema.parse({ seq: '3' });
  * ```
  */
-export const StateQuerySchema = z.object({ seq: queryInt(z.coerce.number().int().min(0)).optional() });
+export const StateQuerySchema = z.object({ seq: queryInt(0).optional() });
 
 /**
  * Schema of a run's state as of one event (time travel): the fold of its log up to `seq`.

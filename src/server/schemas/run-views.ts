@@ -120,7 +120,7 @@ export const ListRunsQuerySchema = z.object({
     .transform((s) => (s === undefined || s === '' ? undefined : s.split(',').map((x) => x.trim())))
     .pipe(z.array(RunStatusSchema).optional()),
   topology: text().min(1).optional(),
-  limit: queryInt(z.coerce.number().int().min(1).max(1000)).default(50),
+  limit: queryInt(1, 1000).default(50),
   cursor: z.string().regex(CURSOR_PATTERN, 'is not a cursor a page returned (its `next`)').optional(),
 });
 
